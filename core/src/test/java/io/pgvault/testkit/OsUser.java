@@ -1,0 +1,70 @@
+package io.pgvault.testkit;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.UserPrincipal;
+import java.nio.file.attribute.UserPrincipalNotFoundException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * The unprivileged OS user PostgreSQL runs as when the tests run as root (initdb and
+ * postgres refuse root). {@code .ci/run} creates it; {@code -Dpgvault.test.osUser} names another.
+ */
+public final class OsUser {
+
+    private static final String NAME = System.getProperty("pgvault.test.osUser", "pgvault");
+    private static final boolean ROOT = "root".equals(System.getProperty("user.name"));
+
+    private OsUser() {
+    }
+
+    public static boolean switching() {
+        return ROOT;
+    }
+
+    public static String name() {
+        return ROOT ? NAME : System.getProperty("user.name");
+    }
+
+    /** The command line that runs {@code command} as the server user. */
+    public static List<String> wrap(List<String> command) {
+        if (!ROOT) {
+            return command;
+        }
+        principal();
+        List<String> wrapped = new ArrayList<>(List.of("runuser", "-u", NAME, "--"));
+        wrapped.addAll(command);
+        return wrapped;
+    }
+
+    /** Gives {@code root} and everything below it to the server user. */
+    public static void own(Path root) {
+        if (!ROOT) {
+            return;
+        }
+        UserPrincipal user = principal();
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) paths::iterator) {
+                Files.setOwner(p, user);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static UserPrincipal principal() {
+        try {
+            return FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(NAME);
+        } catch (UserPrincipalNotFoundException e) {
+            throw new IllegalStateException("tests run as root, so PostgreSQL must run as an unprivileged user, but user '" + NAME
+                    + "' does not exist: create it (useradd --system --no-create-home " + NAME + ") or run .ci/run, which does");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
