@@ -37,13 +37,16 @@ public final class Lsn implements Comparable<Lsn> {
         if (slash <= 0 || slash == trimmed.length() - 1 || slash > 8 || trimmed.length() - slash - 1 > 8) {
             throw new IllegalArgumentException("'" + text + "' is not an LSN: expected the form X/Y with up to 8 hex digits each side, e.g. 16/B374D848");
         }
-        try {
-            long hi = Long.parseLong(trimmed.substring(0, slash), 16);
-            long lo = Long.parseLong(trimmed.substring(slash + 1), 16);
-            return of((hi << 32) | lo);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("'" + text + "' is not an LSN: expected hex digits on both sides of '/', e.g. 16/B374D848");
+        String hiText = trimmed.substring(0, slash);
+        String loText = trimmed.substring(slash + 1);
+        if (!isHexDigits(hiText) || !isHexDigits(loText)) {
+            throw new IllegalArgumentException("'" + text + "' is not an LSN: expected the form X/Y with hex digits on both sides, e.g. 16/B374D848");
         }
+        return of((Long.parseLong(hiText, 16) << 32) | Long.parseLong(loText, 16));
+    }
+
+    private static boolean isHexDigits(String s) {
+        return !s.isEmpty() && s.chars().allMatch(c -> Character.digit(c, 16) >= 0 && c < 128);
     }
 
     public long value() {
