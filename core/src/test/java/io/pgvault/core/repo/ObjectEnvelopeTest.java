@@ -1,0 +1,134 @@
+package io.pgvault.core.repo;
+
+import io.pgvault.core.compress.Codec;
+import io.pgvault.core.compress.Codecs;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.storage.local.LocalDirectoryStore;
+import io.pgvault.testkit.FaultInjectingStore;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ObjectEnvelopeTest {
+
+    @TempDir
+    Path temp;
+
+    private ObjectStore store;
+    private byte[] raw;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        store = new LocalDirectoryStore(temp.resolve("repo"));
+        raw = new byte[200_000];
+        new Random(3).nextBytes(raw);
+        for (int i = 0; i < raw.length; i += 3) {
+            raw[i] = 0;
+        }
+    }
+
+    private ObjectHeader header(byte[] content, String codec) throws Exception {
+        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
+        return new ObjectHeader("wal", "000000010000000000000001", content.length, sha, codec, null, "7440000000000000001", 1, 16 << 20,
+                "test", "2026-11-25T00:00:00Z");
+    }
+
+    private void storeWith(String key, ObjectHeader header, byte[] content) throws Exception {
+        Codec codec = Codecs.parse(header.codec());
+        Path payload = temp.resolve("payload-" + header.codec());
+        try (OutputStream out = codec.compress(Files.newOutputStream(payload))) {
+            out.write(content);
+        }
+        assertThat(ObjectEnvelope.store(store, key, header, payload, true)).isTrue();
+    }
+
+    private byte[] readContent(String key) throws IOException {
+        try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, store.get(key).orElseThrow());
+             InputStream in = opened.content()) {
+            return in.readAllBytes();
+        }
+    }
+
+    @Test
+    void roundTripsHeaderAndContentForEachCodec() throws Exception {
+        for (String codec : new String[] {"zstd", "lz4", "none"}) {
+            String key = "obj-" + codec;
+            storeWith(key, header(raw, codec), raw);
+            assertThat(readContent(key)).isEqualTo(raw);
+            ObjectHeader back = ObjectEnvelope.readHeader(store, key).orElseThrow();
+            assertThat(back).isEqualTo(header(raw, codec));
+            assertThat(back.encryption()).isEqualTo("none");
+        }
+        assertThat(ObjectEnvelope.readHeader(store, "missing")).isEmpty();
+    }
+
+    @Test
+    void aChecksumMismatchIsRefusedAndNamed() throws Exception {
+        byte[] other = raw.clone();
+        other[100] ^= 1;
+        storeWith("lying", header(other, "zstd"), raw);
+        assertThatThrownBy(() -> readContent("lying"))
+                .isInstanceOf(CorruptObjectException.class)
+                .hasMessageContaining("lying")
+                .hasMessageContaining("SHA-256");
+    }
+
+    @Test
+    void aTruncatedObjectIsRefused() throws Exception {
+        storeWith("cut", header(raw, "none"), raw);
+        FaultInjectingStore cutReads = new FaultInjectingStore(store).truncateReadsAt(50_000);
+        assertThatThrownBy(() -> {
+            try (ObjectEnvelope.Opened opened = ObjectEnvelope.open("cut", cutReads.get("cut").orElseThrow())) {
+                opened.content().readAllBytes();
+            }
+        }).isInstanceOf(CorruptObjectException.class).hasMessageContaining("truncated");
+        FaultInjectingStore cutHeader = new FaultInjectingStore(store).truncateReadsAt(20);
+        assertThatThrownBy(() -> ObjectEnvelope.open("cut", cutHeader.get("cut").orElseThrow()))
+                .isInstanceOf(CorruptObjectException.class).hasMessageContaining("truncated");
+    }
+
+    @Test
+    void aCorruptedCompressedPayloadIsRefused() throws Exception {
+        storeWith("flip", header(raw, "zstd"), raw);
+        Path file = temp.resolve("repo/flip");
+        byte[] stored = Files.readAllBytes(file);
+        stored[stored.length - 100] ^= 0x40;
+        Files.write(file, stored);
+        assertThatThrownBy(() -> readContent("flip")).isInstanceOf(CorruptObjectException.class).hasMessageContaining("flip");
+    }
+
+    @Test
+    void foreignBytesAndNewerVersionsAreRefused() throws Exception {
+        store.put("foreign", new ByteArrayInputStream("just some file".getBytes(StandardCharsets.UTF_8)), 14);
+        assertThatThrownBy(() -> ObjectEnvelope.readHeader(store, "foreign"))
+                .isInstanceOf(CorruptObjectException.class).hasMessageContaining("PGVOBJ");
+        byte[] future = ObjectEnvelope.prefix(header(raw, "none"));
+        future[6] = 9;
+        store.put("future", new ByteArrayInputStream(future), future.length);
+        assertThatThrownBy(() -> ObjectEnvelope.readHeader(store, "future"))
+                .isInstanceOf(UnsupportedFormatException.class).hasMessageContaining("version 9").hasMessageContaining("upgrade");
+    }
+
+    @Test
+    void unknownCodecOrEncryptionIsRefusedClearly() throws Exception {
+        ObjectHeader base = header(raw, "none");
+        ObjectHeader encrypted = new ObjectHeader(base.kind(), base.name(), base.rawSize(), base.sha256(), "none", "aes-256-gcm:key1",
+                base.systemIdentifier(), base.timeline(), base.segmentSize(), base.writer(), base.createdAt());
+        storeWith("enc", encrypted, raw);
+        assertThatThrownBy(() -> readContent("enc")).isInstanceOf(UnsupportedFormatException.class).hasMessageContaining("aes-256-gcm");
+    }
+}
