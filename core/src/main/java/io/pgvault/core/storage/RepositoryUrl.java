@@ -10,7 +10,7 @@ import java.nio.file.Path;
  */
 public sealed interface RepositoryUrl {
 
-    String EXPECTED = "expected file:///absolute/path or s3://bucket/prefix";
+    String EXPECTED = "expected file:///absolute/path (or file:relative/path) or s3://bucket/prefix";
 
     record Local(Path directory) implements RepositoryUrl {
         @Override
@@ -42,10 +42,12 @@ public sealed interface RepositoryUrl {
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(java.util.Locale.ROOT);
         switch (scheme) {
             case "file" -> {
-                if (uri.getPath() == null || !uri.getPath().startsWith("/")) {
-                    throw new IllegalArgumentException("'" + text + "' names no absolute directory: " + EXPECTED);
+                // file:///abs/path, or file:relative/path resolved against the working directory.
+                String path = uri.isOpaque() ? uri.getSchemeSpecificPart() : uri.getPath();
+                if (path == null || path.isEmpty()) {
+                    throw new IllegalArgumentException("'" + text + "' names no directory: " + EXPECTED);
                 }
-                return new Local(Path.of(uri.getPath()));
+                return new Local(Path.of(path).toAbsolutePath().normalize());
             }
             case "s3" -> {
                 String bucket = uri.getHost();

@@ -66,7 +66,7 @@ public record S3Settings(
     }
 
     public S3Settings withCredentials(String keyId, String secret) {
-        return new S3Settings(bucket, prefix, endpoint, region, pathStyle, Optional.of(keyId), Optional.of(secret),
+        return new S3Settings(bucket, prefix, endpoint, region, pathStyle, Optional.ofNullable(keyId), Optional.ofNullable(secret),
                 checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes);
     }
 
@@ -83,6 +83,11 @@ public record S3Settings(
     public S3Settings withConditionalWrites(boolean enabled) {
         return new S3Settings(bucket, prefix, endpoint, region, pathStyle, accessKeyId, secretAccessKey,
                 checksumsWhenRequired, enabled, multipartThresholdBytes, partSizeBytes);
+    }
+
+    public S3Settings withChecksumsWhenRequired(boolean whenRequired) {
+        return new S3Settings(bucket, prefix, endpoint, region, pathStyle, accessKeyId, secretAccessKey,
+                whenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes);
     }
 
     private static String stripSlashes(String s) {

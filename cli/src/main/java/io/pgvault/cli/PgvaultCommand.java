@@ -1,0 +1,48 @@
+package io.pgvault.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code pgvault} command. Exit codes: 0 success, 1 a usage or input error (with a
+ * message on stderr); commands that serve PostgreSQL document their own.
+ */
+@Command(name = "pgvault",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = "PostgreSQL WAL archive, base backups and point-in-time recovery.",
+        subcommands = {
+                RepoCommand.class,
+                WalInspectCommand.class,
+                CommandLine.HelpCommand.class
+        })
+public final class PgvaultCommand implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The configured command line; tests run it in-process. */
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new PgvaultCommand());
+        cl.setExitCodeExceptionMapper(e -> 1);
+        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            commandLine.getErr().println("pgvault: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            return 1;
+        });
+        cl.setParameterExceptionHandler((e, args) -> {
+            e.getCommandLine().getErr().println("pgvault: " + e.getMessage());
+            e.getCommandLine().getErr().println("Try '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
+            return 1;
+        });
+        return cl;
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+}

@@ -1,0 +1,55 @@
+package io.pgvault.cli;
+
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.storage.ObjectStores;
+import io.pgvault.core.storage.RepositoryUrl;
+import io.pgvault.core.storage.s3.S3Settings;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.net.URI;
+
+/**
+ * How a command reaches a repository directly (no server needed): the URL and, for S3,
+ * the client settings. Defaults come from the same environment variables the server reads.
+ */
+public final class RepositoryOptions {
+
+    @Option(names = "--repo", required = true, defaultValue = "${env:PGVAULT_REPOSITORY_URL}",
+            description = "Repository URL: file:///path or s3://bucket/prefix (env PGVAULT_REPOSITORY_URL).")
+    String url;
+
+    @Option(names = "--s3-endpoint", defaultValue = "${env:PGVAULT_REPOSITORY_S3_ENDPOINT}",
+            description = "S3 endpoint for non-AWS stores, e.g. http://127.0.0.1:9000.")
+    String endpoint;
+
+    @Option(names = "--s3-region", defaultValue = "${env:PGVAULT_REPOSITORY_S3_REGION:-us-east-1}", description = "S3 region.")
+    String region;
+
+    @Option(names = "--s3-path-style", defaultValue = "${env:PGVAULT_REPOSITORY_S3_PATH_STYLE:-false}",
+            description = "Address buckets as endpoint/bucket (MinIO and most non-AWS stores).")
+    boolean pathStyle;
+
+    @Option(names = "--s3-access-key", defaultValue = "${env:PGVAULT_REPOSITORY_S3_ACCESS_KEY}",
+            description = "S3 access key (default: the AWS SDK's provider chain).")
+    String accessKey;
+
+    @Option(names = "--s3-secret-key", defaultValue = "${env:PGVAULT_REPOSITORY_S3_SECRET_KEY}",
+            description = "S3 secret key.")
+    String secretKey;
+
+    public ObjectStore open() throws IOException {
+        return ObjectStores.open(RepositoryUrl.parse(url), this::customize);
+    }
+
+    private S3Settings customize(S3Settings settings) {
+        S3Settings result = settings.withRegion(region);
+        if (endpoint != null && !endpoint.isBlank()) {
+            result = result.withEndpoint(URI.create(endpoint), pathStyle);
+        }
+        if (accessKey != null && !accessKey.isBlank()) {
+            result = result.withCredentials(accessKey, secretKey);
+        }
+        return result;
+    }
+}
