@@ -148,7 +148,11 @@ public final class PgCluster implements AutoCloseable {
     }
 
     public Connection connect() throws SQLException {
-        return DriverManager.getConnection(jdbcUrl("postgres"));
+        return connect("postgres");
+    }
+
+    public Connection connect(String database) throws SQLException {
+        return DriverManager.getConnection(jdbcUrl(database));
     }
 
     /** Adds settings to {@code postgresql.conf}; they apply at the next start or reload. */
@@ -218,7 +222,11 @@ public final class PgCluster implements AutoCloseable {
 
     /** The first column of the first row of a query, as text. */
     public String queryValue(String sql) {
-        try (Connection c = connect(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+        return queryValue("postgres", sql);
+    }
+
+    public String queryValue(String database, String sql) {
+        try (Connection c = connect(database); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
             return rs.next() ? rs.getString(1) : null;
         } catch (SQLException e) {
             throw new IllegalStateException("query failed on PostgreSQL " + major() + ": " + e.getMessage(), e);
