@@ -20,6 +20,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * @param segmentSize the cluster's {@code wal_segment_size}, or 0 when none applies
  * @param writer which pgvault instance wrote the object (several may share a bucket)
  * @param createdAt ISO-8601 time the object was written
+ * @param pgMajor the PostgreSQL major that wrote the content (from the WAL page magic), or null
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -34,7 +35,8 @@ public record ObjectHeader(
         long timeline,
         long segmentSize,
         String writer,
-        String createdAt) {
+        String createdAt,
+        Integer pgMajor) {
 
     public static final String NO_ENCRYPTION = "none";
 

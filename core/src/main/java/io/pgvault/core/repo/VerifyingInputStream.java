@@ -57,6 +57,14 @@ final class VerifyingInputStream extends FilterInputStream {
                 throw new CorruptObjectException(key + " holds more than the " + expectedLength + " bytes its header declares: the object is damaged");
             }
             digest.update(b, off, n);
+            if (length == expectedLength) {
+                // Verify before handing out the last bytes, so a consumer that streams on
+                // (an HTTP response with a Content-Length) never delivers a complete but wrong file.
+                if (in.read() != -1) {
+                    throw new CorruptObjectException(key + " holds more than the " + expectedLength + " bytes its header declares: the object is damaged");
+                }
+                verify();
+            }
         } else if (n < 0 && !verified) {
             verify();
         }

@@ -44,7 +44,7 @@ class ObjectEnvelopeTest {
     private ObjectHeader header(byte[] content, String codec) throws Exception {
         String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
         return new ObjectHeader("wal", "000000010000000000000001", content.length, sha, codec, null, "7440000000000000001", 1, 16 << 20,
-                "test", "2026-11-25T00:00:00Z");
+                "test", "2026-11-25T00:00:00Z", 17);
     }
 
     private void storeWith(String key, ObjectHeader header, byte[] content) throws Exception {
@@ -127,7 +127,7 @@ class ObjectEnvelopeTest {
     void unknownCodecOrEncryptionIsRefusedClearly() throws Exception {
         ObjectHeader base = header(raw, "none");
         ObjectHeader encrypted = new ObjectHeader(base.kind(), base.name(), base.rawSize(), base.sha256(), "none", "aes-256-gcm:key1",
-                base.systemIdentifier(), base.timeline(), base.segmentSize(), base.writer(), base.createdAt());
+                base.systemIdentifier(), base.timeline(), base.segmentSize(), base.writer(), base.createdAt(), base.pgMajor());
         storeWith("enc", encrypted, raw);
         assertThatThrownBy(() -> readContent("enc")).isInstanceOf(UnsupportedFormatException.class).hasMessageContaining("aes-256-gcm");
     }

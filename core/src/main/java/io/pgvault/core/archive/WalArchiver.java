@@ -1,0 +1,149 @@
+package io.pgvault.core.archive;
+
+import io.pgvault.core.compress.Codec;
+import io.pgvault.core.repo.ObjectEnvelope;
+import io.pgvault.core.repo.ObjectHeader;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.InvalidWalException;
+import io.pgvault.core.wal.TimelineHistory;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalPageHeader;
+import io.pgvault.core.wal.WalProblem;
+import io.pgvault.core.wal.WalSegmentCheck;
+import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.core.wal.WalStreamInspector;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Optional;
+
+/**
+ * The one ingest path for WAL, whoever delivers it (HTTP push, streaming receiver, CLI):
+ * check the file against its name and its cluster, compress it into a spool file while
+ * hashing the raw bytes, then store it with a conditional create. An identical file
+ * already stored is a success; a different one is a {@link WalConflictException} and is
+ * never overwritten. Only a return from {@link #archive} means the file is durable.
+ *
+ * <p>Thread-safe; the caller serializes a cluster's first segment (which fixes its
+ * identity) against concurrent pushes.
+ */
+public final class WalArchiver {
+
+    /** History files and backup labels are small text files; anything larger is not one. */
+    private static final long MAX_TEXT_FILE = 1 << 20;
+    private static final long MAX_SEGMENT = WalSegmentSize.MAX_BYTES;
+
+    private final ObjectStore store;
+    private final Codec codec;
+    private final Path spoolDirectory;
+    private final String writer;
+    private final Clock clock;
+
+    public WalArchiver(ObjectStore store, Codec codec, Path spoolDirectory, String writer, Clock clock) {
+        this.store = store;
+        this.codec = codec;
+        this.spoolDirectory = spoolDirectory;
+        this.writer = writer;
+        this.clock = clock;
+    }
+
+    /**
+     * Checks and stores one WAL file.
+     *
+     * @param cluster the cluster's name (already registered by the caller)
+     * @param identity what the cluster's first segment fixed, or {@link ClusterIdentity#UNKNOWN}
+     * @param name the file's name as PostgreSQL gave it
+     * @param body the raw file
+     * @param declaredLength the length the sender announced (Content-Length), or -1
+     * @throws InvalidWalException when the file is not what its name claims (nothing stored)
+     * @throws WalConflictException when other content is stored under this name (nothing overwritten)
+     * @throws IOException when the repository fails (nothing acknowledged)
+     */
+    public ArchiveResult archive(String cluster, ClusterIdentity identity, WalFileName name, InputStream body, long declaredLength)
+            throws IOException {
+        Files.createDirectories(spoolDirectory);
+        Path spool = Files.createTempFile(spoolDirectory, "wal-", ".spool");
+        try {
+            long limit = name.hasSegment() && name.kind() != WalFileName.Kind.BACKUP
+                    ? identity.segmentSize().map(WalSegmentSize::bytes).orElse(MAX_SEGMENT)
+                    : MAX_TEXT_FILE;
+            WalStreamInspector inspector = new WalStreamInspector(body, name.toString(), limit);
+            byte[] text = null;
+            try (OutputStream out = codec.compress(Files.newOutputStream(spool))) {
+                if (name.isHistory() || name.kind() == WalFileName.Kind.BACKUP) {
+                    text = inspector.readAllBytes();
+                    out.write(text);
+                } else {
+                    inspector.transferTo(out);
+                }
+            }
+            if (declaredLength >= 0 && inspector.length() != declaredLength) {
+                throw new InvalidWalException(WalProblem.TRUNCATED, name + ": received " + inspector.length() + " of the "
+                        + declaredLength + " bytes announced; the upload was cut off, nothing was stored (PostgreSQL will retry)");
+            }
+            ObjectHeader header = header(cluster, identity, name, inspector, text);
+            String key = RepositoryLayout.walKey(cluster, name);
+            if (ObjectEnvelope.store(store, key, header, spool, true)) {
+                return new ArchiveResult(ArchiveResult.Outcome.STORED, key, header, storedSize(key));
+            }
+            return compareWithStored(key, name, header);
+        } finally {
+            Files.deleteIfExists(spool);
+        }
+    }
+
+    private ObjectHeader header(String cluster, ClusterIdentity identity, WalFileName name, WalStreamInspector inspector, byte[] text) {
+        String sha = inspector.sha256Hex();
+        long now = clock.millis();
+        String created = java.time.Instant.ofEpochMilli(now).toString();
+        String sysid = identity.systemIdentifier().isPresent() ? Long.toUnsignedString(identity.systemIdentifier().getAsLong()) : null;
+        long segmentSize = identity.segmentSize().map(WalSegmentSize::bytes).orElse(0L);
+        switch (name.kind()) {
+            case HISTORY -> {
+                TimelineHistory.parse(name.timeline(), text);
+                return new ObjectHeader("history", name.toString(), inspector.length(), sha, codec.id(), null, sysid,
+                        name.timeline().value(), segmentSize, writer, created, null);
+            }
+            case BACKUP -> {
+                if (!new String(text, java.nio.charset.StandardCharsets.UTF_8).startsWith("START WAL LOCATION:")) {
+                    throw new InvalidWalException(WalProblem.NOT_WAL, name + " is not a backup history file: it must start with 'START WAL LOCATION:'");
+                }
+                return new ObjectHeader("backup-label", name.toString(), inspector.length(), sha, codec.id(), null, sysid,
+                        name.timeline().value(), segmentSize, writer, created, null);
+            }
+            default -> {
+                WalSegmentCheck check = identity.isKnown()
+                        ? WalSegmentCheck.forCluster(identity.segmentSize().get(), identity.systemIdentifier().getAsLong())
+                        : WalSegmentCheck.firstOfCluster();
+                WalPageHeader page = check.check(name, inspector.head(), inspector.length());
+                return new ObjectHeader(name.kind() == WalFileName.Kind.PARTIAL ? "partial" : "wal", name.toString(), inspector.length(),
+                        sha, codec.id(), null, page.systemIdentifierText(), name.timeline().value(), page.segmentSize(), writer, created,
+                        page.major().map(m -> m.number()).orElse(null));
+            }
+        }
+    }
+
+    private ArchiveResult compareWithStored(String key, WalFileName name, ObjectHeader arriving) throws IOException {
+        Optional<ObjectHeader> existing = ObjectEnvelope.readHeader(store, key);
+        if (existing.isEmpty()) {
+            throw new IOException(key + " was reported to exist but cannot be read back; retry");
+        }
+        ObjectHeader stored = existing.get();
+        if (stored.sha256().equals(arriving.sha256()) && stored.rawSize() == arriving.rawSize()) {
+            return new ArchiveResult(ArchiveResult.Outcome.DUPLICATE, key, stored, storedSize(key));
+        }
+        throw new WalConflictException(name + " is already archived with other content (stored SHA-256 " + stored.sha256()
+                + ", " + stored.rawSize() + " bytes; this push SHA-256 " + arriving.sha256() + ", " + arriving.rawSize()
+                + " bytes). Nothing was overwritten. Two clusters may be archiving under one name, or the file is damaged: "
+                + "check archive_command on every server pointing here.", stored.sha256(), arriving.sha256());
+    }
+
+    private long storedSize(String key) throws IOException {
+        return store.stat(key).map(s -> s.size()).orElse(-1L);
+    }
+}

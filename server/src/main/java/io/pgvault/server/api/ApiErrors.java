@@ -1,0 +1,80 @@
+package io.pgvault.server.api;
+
+import io.micronaut.http.HttpRequest;
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.HttpStatus;
+import io.micronaut.http.MediaType;
+import io.micronaut.http.annotation.Controller;
+import io.micronaut.http.annotation.Error;
+import io.pgvault.core.archive.WalConflictException;
+import io.pgvault.core.repo.CorruptObjectException;
+import io.pgvault.core.storage.StorageException;
+import io.pgvault.core.storage.StorageFullException;
+import io.pgvault.core.storage.StorageUnavailableException;
+import io.pgvault.core.wal.InvalidWalException;
+import io.pgvault.core.wal.WalProblem;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Maps every refusal to one status and a plain-text message. {@code curl -f} in
+ * {@code archive_command} only shows the status, so each refusal is logged here too:
+ * the server log is where a DBA finds the reason.
+ */
+@Controller
+public class ApiErrors {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ApiErrors.class);
+
+    @Error(global = true, exception = ApiException.class)
+    public HttpResponse<String> api(HttpRequest<?> request, ApiException e) {
+        return respond(request, e.status(), e.getMessage());
+    }
+
+    @Error(global = true, exception = InvalidWalException.class)
+    public HttpResponse<String> invalidWal(HttpRequest<?> request, InvalidWalException e) {
+        HttpStatus status = e.problem() == WalProblem.FOREIGN_SYSTEM ? HttpStatus.CONFLICT : HttpStatus.BAD_REQUEST;
+        return respond(request, status, e.getMessage());
+    }
+
+    @Error(global = true, exception = WalConflictException.class)
+    public HttpResponse<String> conflict(HttpRequest<?> request, WalConflictException e) {
+        return respond(request, HttpStatus.CONFLICT, e.getMessage());
+    }
+
+    @Error(global = true, exception = StorageFullException.class)
+    public HttpResponse<String> full(HttpRequest<?> request, StorageFullException e) {
+        return respond(request, HttpStatus.INSUFFICIENT_STORAGE, e.getMessage());
+    }
+
+    @Error(global = true, exception = StorageUnavailableException.class)
+    public HttpResponse<String> unavailable(HttpRequest<?> request, StorageUnavailableException e) {
+        return respond(request, HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
+    }
+
+    @Error(global = true, exception = CorruptObjectException.class)
+    public HttpResponse<String> corrupt(HttpRequest<?> request, CorruptObjectException e) {
+        LOG.error("Damaged object in the repository: {}", e.getMessage());
+        return respond(request, HttpStatus.INTERNAL_SERVER_ERROR, e.getMessage());
+    }
+
+    @Error(global = true, exception = StorageException.class)
+    public HttpResponse<String> storage(HttpRequest<?> request, StorageException e) {
+        // Unclassified storage failures are treated as transient: PostgreSQL retries.
+        return respond(request, HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
+    }
+
+    @Error(global = true, exception = IllegalArgumentException.class)
+    public HttpResponse<String> badInput(HttpRequest<?> request, IllegalArgumentException e) {
+        return respond(request, HttpStatus.BAD_REQUEST, e.getMessage());
+    }
+
+    static HttpResponse<String> respond(HttpRequest<?> request, HttpStatus status, String message) {
+        if (status.getCode() >= 500) {
+            LOG.error("{} {} -> {}: {}", request.getMethodName(), request.getPath(), status.getCode(), message);
+        } else {
+            LOG.warn("{} {} -> {}: {}", request.getMethodName(), request.getPath(), status.getCode(), message);
+        }
+        return HttpResponse.<String>status(status).contentType(MediaType.TEXT_PLAIN_TYPE).body(message + "\n");
+    }
+}

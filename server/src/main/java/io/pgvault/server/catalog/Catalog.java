@@ -1,0 +1,159 @@
+package io.pgvault.server.catalog;
+
+import jakarta.inject.Singleton;
+
+import javax.sql.DataSource;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.sql.Types;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The catalog: an index of clusters and archived WAL over JDBC, the same SQL on H2 and
+ * PostgreSQL. The repository stays the truth; {@code CatalogRebuilder} refills this from it.
+ */
+@Singleton
+public class Catalog {
+
+    private final DataSource dataSource;
+
+    public Catalog(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    public Optional<ClusterRow> findCluster(String name) {
+        return query("SELECT id, name, conninfo, system_identifier, wal_segment_size, pg_major, created_at FROM clusters WHERE name = ?",
+                Catalog::cluster, name).stream().findFirst();
+    }
+
+    public List<ClusterRow> listClusters() {
+        return query("SELECT id, name, conninfo, system_identifier, wal_segment_size, pg_major, created_at FROM clusters ORDER BY name",
+                Catalog::cluster);
+    }
+
+    /** Inserts a cluster; false when the name is taken. */
+    public boolean insertCluster(String name, String conninfo, String systemIdentifier, Long segmentSize, Integer major, Instant createdAt) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("INSERT INTO clusters (name, conninfo, system_identifier, wal_segment_size, pg_major, created_at) "
+                     + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")) {
+            ps.setString(1, name);
+            ps.setString(2, conninfo);
+            ps.setString(3, systemIdentifier);
+            setLong(ps, 4, segmentSize);
+            if (major == null) {
+                ps.setNull(5, Types.INTEGER);
+            } else {
+                ps.setInt(5, major);
+            }
+            ps.setTimestamp(6, Timestamp.from(createdAt));
+            return ps.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw new CatalogException("cannot register cluster " + name + " in the catalog: " + e.getMessage(), e);
+        }
+    }
+
+    /** Records what the first segment fixed; false if another push fixed it first. */
+    public boolean fixIdentity(long clusterId, String systemIdentifier, long segmentSize, Integer major) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("UPDATE clusters SET system_identifier = ?, wal_segment_size = ?, pg_major = ? "
+                     + "WHERE id = ? AND system_identifier IS NULL")) {
+            ps.setString(1, systemIdentifier);
+            ps.setLong(2, segmentSize);
+            if (major == null) {
+                ps.setNull(3, Types.INTEGER);
+            } else {
+                ps.setInt(3, major);
+            }
+            ps.setLong(4, clusterId);
+            return ps.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw new CatalogException("cannot record the identity of cluster " + clusterId + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Indexes an archived file; a row that exists already is left as it is. */
+    public void recordWal(long clusterId, WalRow row) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("INSERT INTO wal_files (cluster_id, name, kind, timeline, segment_number, start_lsn, "
+                     + "raw_size, stored_size, codec, sha256, object_key, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")) {
+            ps.setLong(1, clusterId);
+            ps.setString(2, row.name());
+            ps.setString(3, row.kind());
+            ps.setLong(4, row.timeline());
+            setLong(ps, 5, row.segmentNumber());
+            setLong(ps, 6, row.startLsn());
+            ps.setLong(7, row.rawSize());
+            ps.setLong(8, row.storedSize());
+            ps.setString(9, row.codec());
+            ps.setString(10, row.sha256());
+            ps.setString(11, row.objectKey());
+            ps.setTimestamp(12, Timestamp.from(row.arrivedAt()));
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new CatalogException("cannot index " + row.name() + " in the catalog: " + e.getMessage(), e);
+        }
+    }
+
+    public List<WalRow> listWal(long clusterId) {
+        return query("SELECT name, kind, timeline, segment_number, start_lsn, raw_size, stored_size, codec, sha256, object_key, arrived_at "
+                + "FROM wal_files WHERE cluster_id = ? ORDER BY name", Catalog::wal, clusterId);
+    }
+
+    /** Empties the catalog (for a rebuild from the repository). */
+    public void clear() {
+        try (Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
+            s.executeUpdate("DELETE FROM wal_files");
+            s.executeUpdate("DELETE FROM timelines");
+            s.executeUpdate("DELETE FROM clusters");
+        } catch (SQLException e) {
+            throw new CatalogException("cannot clear the catalog: " + e.getMessage(), e);
+        }
+    }
+
+    @FunctionalInterface
+    private interface RowMapper<T> {
+        T map(ResultSet rs) throws SQLException;
+    }
+
+    private <T> List<T> query(String sql, RowMapper<T> mapper, Object... params) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < params.length; i++) {
+                ps.setObject(i + 1, params[i]);
+            }
+            List<T> rows = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(mapper.map(rs));
+                }
+            }
+            return rows;
+        } catch (SQLException e) {
+            throw new CatalogException("catalog query failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static ClusterRow cluster(ResultSet rs) throws SQLException {
+        return new ClusterRow(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), (Long) rs.getObject(5, Long.class),
+                (Integer) rs.getObject(6, Integer.class), rs.getTimestamp(7).toInstant());
+    }
+
+    private static WalRow wal(ResultSet rs) throws SQLException {
+        return new WalRow(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getObject(4, Long.class), rs.getObject(5, Long.class),
+                rs.getLong(6), rs.getLong(7), rs.getString(8), rs.getString(9), rs.getString(10), rs.getTimestamp(11).toInstant());
+    }
+
+    private static void setLong(PreparedStatement ps, int index, Long value) throws SQLException {
+        if (value == null) {
+            ps.setNull(index, Types.BIGINT);
+        } else {
+            ps.setLong(index, value);
+        }
+    }
+}

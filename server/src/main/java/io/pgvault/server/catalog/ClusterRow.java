@@ -1,0 +1,17 @@
+package io.pgvault.server.catalog;
+
+import io.micronaut.serde.annotation.Serdeable;
+
+import java.time.Instant;
+
+/** A registered cluster as the catalog holds it. */
+@Serdeable
+public record ClusterRow(long id, String name, String conninfo, String systemIdentifier, Long walSegmentSize, Integer pgMajor,
+                         Instant createdAt) {
+
+    /** The same row with any password removed from the connection string, for output. */
+    public ClusterRow redacted() {
+        return new ClusterRow(id, name, io.pgvault.core.repo.ClusterDescriptor.withoutPassword(conninfo), systemIdentifier, walSegmentSize,
+                pgMajor, createdAt);
+    }
+}

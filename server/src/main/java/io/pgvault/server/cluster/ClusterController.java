@@ -1,0 +1,46 @@
+package io.pgvault.server.cluster;
+
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.annotation.Body;
+import io.micronaut.http.annotation.Controller;
+import io.micronaut.http.annotation.Get;
+import io.micronaut.http.annotation.Post;
+import io.micronaut.scheduling.TaskExecutors;
+import io.micronaut.scheduling.annotation.ExecuteOn;
+import io.micronaut.serde.annotation.Serdeable;
+import io.pgvault.server.catalog.ClusterRow;
+
+import java.io.IOException;
+import java.util.List;
+
+/** {@code /v1/clusters}: register and list clusters. */
+@Controller("/v1/clusters")
+@ExecuteOn(TaskExecutors.BLOCKING)
+public class ClusterController {
+
+    @Serdeable
+    public record NewCluster(String name, @Nullable String conninfo) {
+    }
+
+    private final ClusterService clusters;
+
+    public ClusterController(ClusterService clusters) {
+        this.clusters = clusters;
+    }
+
+    @Post
+    public HttpResponse<ClusterRow> add(@Body NewCluster request) throws IOException {
+        return HttpResponse.created(clusters.add(request.name(), request.conninfo()).redacted());
+    }
+
+    @Get
+    public List<ClusterRow> list() {
+        return clusters.list().stream().map(ClusterRow::redacted).toList();
+    }
+
+    @Get("/{name}")
+    public ClusterRow show(String name) {
+        return clusters.require(name).redacted();
+    }
+}

@@ -1,0 +1,50 @@
+package io.pgvault.server.wal;
+
+import io.micronaut.http.HttpRequest;
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.MediaType;
+import io.micronaut.http.annotation.Body;
+import io.micronaut.http.annotation.Controller;
+import io.micronaut.http.annotation.Get;
+import io.micronaut.http.annotation.Put;
+import io.micronaut.http.server.types.files.StreamedFile;
+import io.micronaut.scheduling.TaskExecutors;
+import io.micronaut.scheduling.annotation.ExecuteOn;
+import io.pgvault.core.archive.ArchiveResult;
+
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * The endpoints PostgreSQL's {@code archive_command} and {@code restore_command} call:
+ * <pre>
+ *   curl -fsS -T %p http://HOST:8432/v1/clusters/main/wal/%f
+ *   curl -fsS -o %p http://HOST:8432/v1/clusters/main/wal/%f
+ * </pre>
+ * Bodies stream through (a bounded buffer per request), on the blocking executor.
+ */
+@Controller("/v1/clusters/{cluster}/wal")
+@ExecuteOn(TaskExecutors.BLOCKING)
+public class WalController {
+
+    private final WalService wal;
+
+    public WalController(WalService wal) {
+        this.wal = wal;
+    }
+
+    @Put(value = "/{file}", consumes = MediaType.ALL, produces = MediaType.TEXT_PLAIN)
+    public HttpResponse<String> push(String cluster, String file, HttpRequest<?> request, @Body InputStream body) throws IOException {
+        ArchiveResult result = wal.push(cluster, file, body, request.getContentLength());
+        boolean stored = result.outcome() == ArchiveResult.Outcome.STORED;
+        String message = (stored ? "stored " : "already archived, identical: ") + file + " sha256=" + result.header().sha256() + "\n";
+        return stored ? HttpResponse.created(message) : HttpResponse.ok(message);
+    }
+
+    @Get(value = "/{file}", produces = MediaType.APPLICATION_OCTET_STREAM)
+    public HttpResponse<StreamedFile> fetch(String cluster, String file) throws IOException {
+        WalService.Fetched fetched = wal.fetch(cluster, file);
+        return HttpResponse.ok(new StreamedFile(fetched.content(), MediaType.APPLICATION_OCTET_STREAM_TYPE, System.currentTimeMillis(),
+                fetched.rawSize()));
+    }
+}

@@ -1,0 +1,172 @@
+package io.pgvault.server.wal;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micronaut.http.HttpStatus;
+import io.pgvault.core.archive.ArchiveResult;
+import io.pgvault.core.archive.ClusterIdentity;
+import io.pgvault.core.archive.WalArchiver;
+import io.pgvault.core.archive.WalConflictException;
+import io.pgvault.core.compress.Codec;
+import io.pgvault.core.repo.ClusterDescriptor;
+import io.pgvault.core.repo.ObjectEnvelope;
+import io.pgvault.core.repo.ObjectHeader;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.InvalidWalException;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.server.api.ApiException;
+import io.pgvault.server.catalog.Catalog;
+import io.pgvault.server.catalog.ClusterRow;
+import io.pgvault.server.catalog.WalRow;
+import io.pgvault.server.cluster.ClusterService;
+import io.pgvault.server.config.ServerConfig;
+import io.pgvault.server.repository.RepositoryInitializer;
+import jakarta.inject.Singleton;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Receives WAL for registered clusters: the HTTP front of {@link WalArchiver}, plus what
+ * only the server knows: which clusters exist, their identity, the catalog and metrics.
+ */
+@Singleton
+public class WalService {
+
+    /** The raw content of an archived file, checked against its checksum as it is read. */
+    public record Fetched(InputStream content, long rawSize) {
+    }
+
+    private final ClusterService clusters;
+    private final Catalog catalog;
+    private final ObjectStore store;
+    private final RepositoryInitializer repository;
+    private final WalArchiver archiver;
+    private final MeterRegistry metrics;
+    private final ConcurrentHashMap<String, ReentrantLock> firstSegmentLocks = new ConcurrentHashMap<>();
+
+    public WalService(ClusterService clusters, Catalog catalog, ObjectStore store, Codec codec, ServerConfig config,
+                      RepositoryInitializer repository, Clock clock, MeterRegistry metrics) {
+        this.clusters = clusters;
+        this.catalog = catalog;
+        this.store = store;
+        this.repository = repository;
+        this.metrics = metrics;
+        this.archiver = new WalArchiver(store, codec, Path.of(config.getDataDir()).resolve("spool"), writerId(config), clock);
+    }
+
+    private static String writerId(ServerConfig config) {
+        if (config.getServerId() != null && !config.getServerId().isBlank()) {
+            return config.getServerId();
+        }
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return "pgvault";
+        }
+    }
+
+    /**
+     * Archives one file; returns only once it is durable in the repository.
+     *
+     * @param contentLength the announced body length, or -1
+     */
+    public ArchiveResult push(String cluster, String file, InputStream body, long contentLength) throws IOException {
+        WalFileName name = parseName(file);
+        ClusterRow row = clusters.require(cluster);
+        repository.ensureReady();
+        Timer.Sample timer = Timer.start(metrics);
+        String outcome = "failed";
+        try {
+            ArchiveResult result;
+            if (identity(row).isKnown() || !name.hasSegment() || name.kind() == WalFileName.Kind.BACKUP) {
+                result = archiver.archive(cluster, identity(row), name, body, contentLength);
+            } else {
+                result = archiveFirstSegment(row, name, body, contentLength);
+            }
+            catalog.recordWal(row.id(), walRow(name, result));
+            outcome = result.outcome().name().toLowerCase();
+            if (result.outcome() == ArchiveResult.Outcome.STORED) {
+                metrics.counter("pgvault.wal.bytes.raw", "cluster", cluster).increment(result.header().rawSize());
+                metrics.counter("pgvault.wal.bytes.stored", "cluster", cluster).increment(result.storedBytes());
+            }
+            return result;
+        } catch (InvalidWalException | WalConflictException e) {
+            outcome = "rejected";
+            throw e;
+        } finally {
+            metrics.counter("pgvault.wal.pushes", "cluster", cluster, "outcome", outcome).increment();
+            timer.stop(metrics.timer("pgvault.wal.push.duration", "cluster", cluster));
+        }
+    }
+
+    /** The first segment fixes the cluster's identity; pushes racing it wait and are checked against it. */
+    private ArchiveResult archiveFirstSegment(ClusterRow row, WalFileName name, InputStream body, long contentLength) throws IOException {
+        ReentrantLock lock = firstSegmentLocks.computeIfAbsent(row.name(), n -> new ReentrantLock());
+        lock.lock();
+        try {
+            ClusterRow current = clusters.require(row.name());
+            ClusterIdentity identity = identity(current);
+            ArchiveResult result = archiver.archive(row.name(), identity, name, body, contentLength);
+            if (!identity.isKnown()) {
+                ObjectHeader h = result.header();
+                if (catalog.fixIdentity(current.id(), h.systemIdentifier(), h.segmentSize(), h.pgMajor())) {
+                    new ClusterDescriptor(current.name(), current.conninfo(), h.systemIdentifier(), h.segmentSize(), h.pgMajor(),
+                            current.createdAt().toString()).write(store);
+                }
+            }
+            return result;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public Fetched fetch(String cluster, String file) throws IOException {
+        WalFileName name = parseName(file);
+        clusters.require(cluster);
+        String key = RepositoryLayout.walKey(cluster, name);
+        Optional<InputStream> stored = store.get(key);
+        if (stored.isEmpty()) {
+            throw new ApiException(HttpStatus.NOT_FOUND, name + " is not in the archive of cluster '" + cluster + "'");
+        }
+        ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored.get());
+        return new Fetched(opened.content(), opened.header().rawSize());
+    }
+
+    private static WalFileName parseName(String file) {
+        return WalFileName.tryParse(file).orElseThrow(() -> new ApiException(HttpStatus.BAD_REQUEST,
+                "'" + file + "' is not a WAL file name: expected a segment (24 upper-case hex digits), a .partial or .backup file, "
+                        + "or a timeline history (00000002.history); archive_command must send %f as the last path element"));
+    }
+
+    static ClusterIdentity identity(ClusterRow row) {
+        if (row.systemIdentifier() == null || row.walSegmentSize() == null) {
+            return ClusterIdentity.UNKNOWN;
+        }
+        return new ClusterIdentity(OptionalLong.of(Long.parseUnsignedLong(row.systemIdentifier())),
+                Optional.of(new WalSegmentSize(row.walSegmentSize())));
+    }
+
+    static WalRow walRow(WalFileName name, ArchiveResult result) {
+        ObjectHeader h = result.header();
+        Long segment = null;
+        Long start = null;
+        if (name.hasSegment() && h.segmentSize() > 0) {
+            WalSegmentSize size = new WalSegmentSize(h.segmentSize());
+            segment = name.segmentNumber(size);
+            start = name.startLsn(size).value();
+        }
+        return new WalRow(name.toString(), name.kind().name(), name.timeline().value(), segment, start, h.rawSize(),
+                result.storedBytes(), h.codec(), h.sha256(), result.key(), Instant.parse(h.createdAt()));
+    }
+}
