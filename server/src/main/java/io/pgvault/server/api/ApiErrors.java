@@ -1,5 +1,7 @@
 package io.pgvault.server.api;
 
+import io.micronaut.http.HttpHeaders;
+import io.micronaut.http.HttpMethod;
 import io.micronaut.http.HttpRequest;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.HttpStatus;
@@ -75,6 +77,11 @@ public class ApiErrors {
         } else {
             LOG.warn("{} {} -> {}: {}", request.getMethodName(), request.getPath(), status.getCode(), message);
         }
-        return HttpResponse.<String>status(status).contentType(MediaType.TEXT_PLAIN_TYPE).body(message + "\n");
+        var response = HttpResponse.<String>status(status).contentType(MediaType.TEXT_PLAIN_TYPE).body(message + "\n");
+        if (request.getMethod() == HttpMethod.PUT || request.getMethod() == HttpMethod.POST) {
+            // The refused body may be unread: close rather than leave it in a kept-alive connection.
+            response.header(HttpHeaders.CONNECTION, "close");
+        }
+        return response;
     }
 }

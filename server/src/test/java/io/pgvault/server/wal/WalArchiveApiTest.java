@@ -1,0 +1,274 @@
+package io.pgvault.server.wal;
+
+import io.micronaut.context.annotation.Factory;
+import io.micronaut.context.annotation.Replaces;
+import io.micronaut.runtime.server.EmbeddedServer;
+import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
+import io.micronaut.test.support.TestPropertyProvider;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.storage.StorageFullException;
+import io.pgvault.core.storage.StorageUnavailableException;
+import io.pgvault.core.storage.local.LocalDirectoryStore;
+import io.pgvault.server.SyntheticWal;
+import io.pgvault.server.config.RepositoryConfig;
+import io.pgvault.server.repository.RepositoryFactory;
+import io.pgvault.testkit.FaultInjectingStore;
+import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The archive endpoints as PostgreSQL's curl one-liners meet them: every refusal, and
+ * that the archive stays intact after each.
+ */
+@MicronautTest
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class WalArchiveApiTest implements TestPropertyProvider {
+
+    private static final long SYSID = 7441234567890123456L;
+    private static final long FOREIGN = 7449999999999999999L;
+
+    private Path dir;
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    @Inject
+    EmbeddedServer server;
+
+    @Inject
+    FaultInjectingStore store;
+
+    /** The server's store, wrapped so tests can make the repository full or unreachable. */
+    @Factory
+    static class FaultyRepository {
+        @Singleton
+        @Replaces(bean = ObjectStore.class, factory = RepositoryFactory.class)
+        FaultInjectingStore faultyStore(RepositoryConfig config) throws IOException {
+            return new FaultInjectingStore(new LocalDirectoryStore(Path.of(URI.create(config.getUrl()))));
+        }
+    }
+
+    @Override
+    public Map<String, String> getProperties() {
+        try {
+            dir = Files.createTempDirectory("pgvault-api-test");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return Map.of(
+                "micronaut.server.port", "-1",
+                "pgvault.data-dir", dir.toString(),
+                "pgvault.repository.url", dir.resolve("repo").toUri().toString(),
+                "pgvault.catalog.url", "jdbc:h2:mem:api-test;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+    }
+
+    @BeforeAll
+    void registerCluster() throws Exception {
+        HttpResponse<String> r = send(HttpRequest.newBuilder(uri("/v1/clusters")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"main\",\"conninfo\":\"host=127.0.0.1 user=postgres password=hunter2\"}")));
+        assertThat(r.statusCode()).isEqualTo(201);
+        assertThat(r.body()).doesNotContain("hunter2");
+        assertThat(put("000000010000000000000001", segment(1, 11))).isEqualTo(201);
+    }
+
+    @AfterEach
+    void heal() {
+        store.heal();
+    }
+
+    private URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + server.getPort() + path);
+    }
+
+    private HttpResponse<String> send(HttpRequest.Builder request) throws Exception {
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpResponse<String> putResponse(String cluster, String file, byte[] body) throws Exception {
+        return send(HttpRequest.newBuilder(uri("/v1/clusters/" + cluster + "/wal/" + file)).PUT(HttpRequest.BodyPublishers.ofByteArray(body)));
+    }
+
+    private int put(String file, byte[] body) throws Exception {
+        return putResponse("main", file, body).statusCode();
+    }
+
+    private static byte[] segment(long segno, long seed) {
+        return SyntheticWal.segment(segno, 16, SYSID, 1, seed);
+    }
+
+    private byte[] get(String file) throws Exception {
+        HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(uri("/v1/clusters/main/wal/" + file)).build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(r.statusCode()).as("GET " + file).isEqualTo(200);
+        return r.body();
+    }
+
+    private long objectFiles() throws IOException {
+        try (Stream<Path> files = Files.walk(dir.resolve("repo/clusters/main/wal"))) {
+            return files.filter(Files::isRegularFile).count();
+        }
+    }
+
+    @Test
+    void storesAndServesTheExactBytes() throws Exception {
+        byte[] seg = segment(2, 21);
+        assertThat(put("000000010000000000000002", seg)).isEqualTo(201);
+        assertThat(get("000000010000000000000002")).isEqualTo(seg);
+        assertThat(Files.size(dir.resolve("repo/clusters/main/wal/0000000100000000/000000010000000000000002"))).isLessThan(seg.length + 1000L);
+    }
+
+    @Test
+    void theSameContentTwiceIsASuccessAndOtherContentIsAConflict() throws Exception {
+        byte[] seg = segment(3, 31);
+        assertThat(put("000000010000000000000003", seg)).isEqualTo(201);
+        assertThat(put("000000010000000000000003", seg)).isEqualTo(200);
+        HttpResponse<String> conflict = putResponse("main", "000000010000000000000003", segment(3, 32));
+        assertThat(conflict.statusCode()).isEqualTo(409);
+        assertThat(conflict.body()).contains("other content").contains("Nothing was overwritten");
+        assertThat(get("000000010000000000000003")).isEqualTo(seg);
+    }
+
+    @Test
+    void historyFilesAreParsedAndNeverOverwritten() throws Exception {
+        byte[] history = "1\t0/5000000\tno recovery target specified\n".getBytes(StandardCharsets.UTF_8);
+        assertThat(put("00000002.history", history)).isEqualTo(201);
+        assertThat(put("00000002.history", history)).isEqualTo(200);
+        assertThat(put("00000002.history", "1\t0/6000000\tother\n".getBytes(StandardCharsets.UTF_8))).isEqualTo(409);
+        assertThat(get("00000002.history")).isEqualTo(history);
+        HttpResponse<String> bad = putResponse("main", "00000003.history", "garbage\n".getBytes(StandardCharsets.UTF_8));
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(bad.body()).contains("00000003.history line 1");
+    }
+
+    @Test
+    void partialAndBackupFilesAreKeptAsSuch() throws Exception {
+        byte[] partial = segment(4, 41);
+        assertThat(put("000000010000000000000004.partial", partial)).isEqualTo(201);
+        assertThat(get("000000010000000000000004.partial")).isEqualTo(partial);
+        byte[] label = "START WAL LOCATION: 0/4000028 (file 000000010000000000000004)\nSTOP WAL LOCATION: 0/4000100\n".getBytes(StandardCharsets.UTF_8);
+        assertThat(put("000000010000000000000004.00000028.backup", label)).isEqualTo(201);
+        assertThat(get("000000010000000000000004.00000028.backup")).isEqualTo(label);
+    }
+
+    @Test
+    void badInputIsRefusedWithTheReasonAndNothingIsStored() throws Exception {
+        long before = objectFiles();
+        HttpResponse<String> unknown = putResponse("nosuch", "000000010000000000000005", segment(5, 1));
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(unknown.body()).contains("pgvault cluster add nosuch");
+
+        assertThat(putResponse("main", "00000001000000000000005", segment(5, 1)).statusCode()).isEqualTo(400);
+        assertThat(putResponse("main", "RECOVERYXLOG", segment(5, 1)).body()).contains("not a WAL file name");
+
+        HttpResponse<String> shortOne = putResponse("main", "000000010000000000000005", java.util.Arrays.copyOf(segment(5, 1), 1 << 20));
+        assertThat(shortOne.statusCode()).isEqualTo(400);
+        assertThat(shortOne.body()).contains("16777216");
+
+        byte[] random = new byte[16 << 20];
+        new java.util.Random(5).nextBytes(random);
+        HttpResponse<String> noise = putResponse("main", "000000010000000000000005", random);
+        assertThat(noise.statusCode()).isEqualTo(400);
+        assertThat(noise.body()).contains("page magic");
+
+        HttpResponse<String> moved = putResponse("main", "000000010000000000000006", segment(5, 1));
+        assertThat(moved.statusCode()).isEqualTo(400);
+        assertThat(moved.body()).contains("0/5000000").contains("0/6000000");
+
+        HttpResponse<String> laterTimeline = putResponse("main", "000000010000000000000005", SyntheticWal.segment(5, 16, SYSID, 3, 1));
+        assertThat(laterTimeline.statusCode()).isEqualTo(400);
+        assertThat(laterTimeline.body()).contains("timeline 3");
+
+        HttpResponse<String> foreign = putResponse("main", "000000010000000000000005", SyntheticWal.segment(5, 16, FOREIGN, 1, 1));
+        assertThat(foreign.statusCode()).isEqualTo(409);
+        assertThat(foreign.body()).contains(Long.toUnsignedString(FOREIGN)).contains(Long.toUnsignedString(SYSID));
+
+        HttpResponse<String> otherSize = putResponse("main", "000000010000000000000050", SyntheticWal.segment(0x50, 1, SYSID, 1, 1));
+        assertThat(otherSize.statusCode()).isEqualTo(400);
+        assertThat(otherSize.body()).contains("wal_segment_size 1MB");
+
+        assertThat(objectFiles()).isEqualTo(before);
+    }
+
+    @Test
+    void aBodyCutOffMidUploadStoresNothing() throws Exception {
+        long before = objectFiles();
+        byte[] seg = segment(7, 71);
+        try (Socket socket = new Socket("127.0.0.1", server.getPort())) {
+            OutputStream out = socket.getOutputStream();
+            out.write(("PUT /v1/clusters/main/wal/000000010000000000000007 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + seg.length
+                    + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(seg, 0, seg.length / 3);
+            out.flush();
+            Thread.sleep(300);
+        }
+        Thread.sleep(1000);
+        assertThat(objectFiles()).isEqualTo(before);
+        assertThat(http.send(HttpRequest.newBuilder(uri("/v1/clusters/main/wal/000000010000000000000007")).build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(404);
+        try (Stream<Path> spool = Files.list(dir.resolve("spool"))) {
+            assertThat(spool).isEmpty();
+        }
+        assertThat(put("000000010000000000000007", seg)).isEqualTo(201);
+    }
+
+    @Test
+    void aFullRepositoryIs507AndAnUnreachableOne503SoPostgresRetries() throws Exception {
+        byte[] seg = segment(8, 81);
+        store.failFrom(FaultInjectingStore.Op.PUT_IF_ABSENT, 1, (op, key) -> new StorageFullException("no space left for " + key, null));
+        HttpResponse<String> full = putResponse("main", "000000010000000000000008", seg);
+        assertThat(full.statusCode()).isEqualTo(507);
+        assertThat(full.body()).contains("no space left");
+
+        store.heal().failFrom(FaultInjectingStore.Op.PUT_IF_ABSENT, 1,
+                (op, key) -> new StorageUnavailableException("bucket unreachable for " + key, null));
+        assertThat(put("000000010000000000000008", seg)).isEqualTo(503);
+        store.heal().failFrom(FaultInjectingStore.Op.GET, 1, (op, key) -> new StorageUnavailableException("bucket unreachable", null));
+        assertThat(http.send(HttpRequest.newBuilder(uri("/v1/clusters/main/wal/000000010000000000000001")).build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(503);
+
+        store.heal();
+        assertThat(put("000000010000000000000008", seg)).isEqualTo(201);
+        assertThat(get("000000010000000000000008")).isEqualTo(seg);
+    }
+
+    @Test
+    void aDamagedObjectIsNeverServedAsComplete() throws Exception {
+        byte[] seg = segment(9, 91);
+        assertThat(put("000000010000000000000009", seg)).isEqualTo(201);
+        Path object = dir.resolve("repo/clusters/main/wal/0000000100000000/000000010000000000000009");
+        byte[] stored = Files.readAllBytes(object);
+        // Flip a byte inside the compressed payload: zstd's frame checksum or our SHA-256 must catch it.
+        stored[stored.length - 10] ^= 0x20;
+        Files.write(object, stored);
+        HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(uri("/v1/clusters/main/wal/000000010000000000000009")).build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        boolean failed = r.statusCode() != 200;
+        if (!failed) {
+            try (InputStream in = r.body()) {
+                byte[] got = in.readAllBytes();
+                failed = got.length != seg.length;
+            } catch (IOException e) {
+                failed = true;
+            }
+        }
+        assertThat(failed).as("a damaged object must not arrive complete").isTrue();
+    }
+}
