@@ -2,6 +2,7 @@ package io.pgvault.server.wal;
 
 import io.micronaut.context.annotation.Factory;
 import io.micronaut.context.annotation.Replaces;
+import io.micronaut.context.annotation.Requires;
 import io.micronaut.runtime.server.EmbeddedServer;
 import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
 import io.micronaut.test.support.TestPropertyProvider;
@@ -59,6 +60,7 @@ class WalArchiveApiTest implements TestPropertyProvider {
 
     /** The server's store, wrapped so tests can make the repository full or unreachable. */
     @Factory
+    @Requires(property = "test.faulty-store", value = "true")
     static class FaultyRepository {
         @Singleton
         @Replaces(bean = ObjectStore.class, factory = RepositoryFactory.class)
@@ -76,6 +78,7 @@ class WalArchiveApiTest implements TestPropertyProvider {
         }
         return Map.of(
                 "micronaut.server.port", "-1",
+                "test.faulty-store", "true",
                 "pgvault.data-dir", dir.toString(),
                 "pgvault.repository.url", dir.resolve("repo").toUri().toString(),
                 "pgvault.catalog.url", "jdbc:h2:mem:api-test;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
