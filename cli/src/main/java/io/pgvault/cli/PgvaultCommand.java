@@ -12,6 +12,8 @@ import picocli.CommandLine.Command;
         versionProvider = VersionProvider.class,
         description = "PostgreSQL WAL archive, base backups and point-in-time recovery.",
         subcommands = {
+                ClusterCommand.class,
+                CatalogCommand.class,
                 RepoCommand.class,
                 WalInspectCommand.class,
                 CommandLine.HelpCommand.class

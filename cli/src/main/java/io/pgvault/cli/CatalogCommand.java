@@ -1,0 +1,31 @@
+package io.pgvault.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.util.concurrent.Callable;
+
+/** {@code pgvault catalog rebuild}: the server refills its catalog from the repository alone. */
+@Command(name = "catalog", description = "Maintain the server's catalog (an index of the repository).",
+        mixinStandardHelpOptions = true, subcommands = {CatalogCommand.Rebuild.class})
+final class CatalogCommand {
+
+    @Command(name = "rebuild", description = "Rebuild the catalog from the repository alone.", mixinStandardHelpOptions = true)
+    static final class Rebuild implements Callable<Integer> {
+        @Mixin
+        ServerClient server;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            JsonNode summary = server.post("/v1/catalog/rebuild", java.util.Map.of());
+            spec.commandLine().getOut().printf("catalog rebuilt from the repository: %d clusters, %d WAL files, %d objects skipped%n",
+                    summary.path("clusters").asInt(), summary.path("walFiles").asInt(), summary.path("skipped").asInt());
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package io.pgvault.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/** How admin commands reach the pgvault server's REST API. */
+public final class ServerClient {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Option(names = "--server", defaultValue = "${env:PGVAULT_SERVER:-http://127.0.0.1:8432}",
+            description = "pgvault server URL (env PGVAULT_SERVER; default ${DEFAULT-VALUE}).")
+    String server;
+
+    @Option(names = "--token", defaultValue = "${env:PGVAULT_TOKEN}",
+            description = "Bearer token when the server sets pgvault.security.token (env PGVAULT_TOKEN).")
+    String token;
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    public JsonNode get(String path) throws IOException {
+        return send(request(path).GET());
+    }
+
+    public JsonNode post(String path, Object body) throws IOException {
+        return send(request(path).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))));
+    }
+
+    private HttpRequest.Builder request(String path) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.replaceAll("/+$", "") + path)).timeout(Duration.ofMinutes(10));
+        if (token != null && !token.isBlank()) {
+            b.header("Authorization", "Bearer " + token);
+        }
+        return b;
+    }
+
+    private JsonNode send(HttpRequest.Builder request) throws IOException {
+        HttpResponse<String> response;
+        try {
+            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (ConnectException e) {
+            throw new IOException("cannot reach the pgvault server at " + server + ": is it running? (--server or PGVAULT_SERVER)", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+        if (response.statusCode() >= 400) {
+            throw new IOException("the server answered " + response.statusCode() + ": " + response.body().strip());
+        }
+        return response.body().isBlank() ? JSON.nullNode() : JSON.readTree(response.body());
+    }
+}
