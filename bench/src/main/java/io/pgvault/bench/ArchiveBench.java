@@ -1,0 +1,222 @@
+package io.pgvault.bench;
+
+import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.OsUser;
+import io.pgvault.testkit.PgCluster;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * What archive_command costs per segment: the same pgbench WAL pushed one segment per
+ * command, serially as PostgreSQL's archiver does, by
+ * <ul>
+ *   <li>pgvault: {@code curl -fsS -T %p http://.../wal/%f} into a running server (local repository),</li>
+ *   <li>pgBackRest: {@code pgbackrest archive-push %p} (local repository, zst level 3 and 1),</li>
+ *   <li>plain {@code cp} plus {@code sync} as the floor.</li>
+ * </ul>
+ * Each command runs as the PostgreSQL OS user, as the archiver would run it.
+ *
+ * <p>Usage: {@code java -cp bench/target/pgvault-bench.jar io.pgvault.bench.ArchiveBench
+ * --server-jar server/target/pgvault-server.jar [--major 15] [--scale 20] [--seconds 30]}
+ */
+public final class ArchiveBench {
+
+    private static final double MIB = 1024.0 * 1024.0;
+
+    record Figures(String name, int files, long rawBytes, double wallSeconds, long storedBytes, double serverCpuSeconds) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int major = intArg(args, "--major", 15);
+        int scale = intArg(args, "--scale", 20);
+        int seconds = intArg(args, "--seconds", 30);
+        Path serverJar = Path.of(stringArg(args, "--server-jar", "server/target/pgvault-server.jar")).toAbsolutePath();
+
+        Path work = Files.createTempDirectory("pgvault-archive-bench");
+        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path corpus = Files.createDirectories(work.resolve("corpus"));
+        OsUser.own(work);
+        try (PgCluster pg = PgCluster.builder(major)
+                .setting("archive_mode", "on")
+                .setting("archive_command", "cp %p " + corpus + "/%f")
+                .setting("max_wal_size", "1GB")
+                .start()) {
+            String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
+            shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
+            shell("pgbench -n -T " + seconds + " -c 2 -j 2 " + conn + " postgres");
+            pg.queryValue("SELECT pg_switch_wal()");
+            Thread.sleep(3000);
+            List<Path> files = segments(corpus);
+            long raw = 0;
+            for (Path f : files) {
+                raw += Files.size(f);
+            }
+            System.out.printf(Locale.ROOT, "%nWAL corpus: %d segments, %.0f MiB (pgbench scale %d, %d s, PostgreSQL %d)%n",
+                    files.size(), raw / MIB, scale, seconds, major);
+
+            List<Figures> results = new ArrayList<>();
+            results.add(pgvault(work, serverJar, files, raw, "zstd"));
+            results.add(pgvault(work, serverJar, files, raw, "zstd:3"));
+            results.add(pgbackrest(work, pg, files, raw, 3));
+            results.add(pgbackrest(work, pg, files, raw, 1));
+            results.add(copy(work, files, raw));
+
+            System.out.println();
+            System.out.printf(Locale.ROOT, "%-34s %8s %10s %9s %10s %14s%n", "archive_command", "ms/seg", "MiB/s", "stored %",
+                    "segs/s", "server CPU/seg");
+            for (Figures f : results) {
+                System.out.printf(Locale.ROOT, "%-34s %8.1f %10.1f %8.1f%% %10.1f %14s%n", f.name(), 1000 * f.wallSeconds() / f.files(),
+                        f.rawBytes() / MIB / f.wallSeconds(), 100.0 * f.storedBytes() / f.rawBytes(), f.files() / f.wallSeconds(),
+                        f.serverCpuSeconds() < 0 ? "-" : String.format(Locale.ROOT, "%.1f ms", 1000 * f.serverCpuSeconds() / f.files()));
+            }
+            Figures ours = results.get(0);
+            Figures theirs = results.get(2);
+            System.out.printf(Locale.ROOT, "%npgvault (zstd 1) vs pgBackRest archive-push (zst 3): %.2fx the segments per second, stored size x%.2f%n",
+                    theirs.wallSeconds() / ours.wallSeconds(), (double) ours.storedBytes() / theirs.storedBytes());
+            Figures ours3 = results.get(1);
+            System.out.printf(Locale.ROOT, "pgvault (zstd 3) vs pgBackRest archive-push (zst 3): %.2fx the segments per second, stored size x%.2f%n",
+                    theirs.wallSeconds() / ours3.wallSeconds(), (double) ours3.storedBytes() / theirs.storedBytes());
+        } finally {
+            Fixtures.deleteTree(work);
+        }
+    }
+
+    private static Figures pgvault(Path work, Path serverJar, List<Path> files, long raw, String compression) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("pgvault-" + compression.replace(':', '-')));
+        int port = Fixtures.freePort();
+        Process server = new ProcessBuilder("java", "-Xmx512m", "-Dmicronaut.server.port=" + port, "-Dpgvault.data-dir=" + dir,
+                "-Dpgvault.repository.url=" + dir.resolve("repo").toUri(), "-Dpgvault.repository.compression=" + compression,
+                "-Dpgvault.catalog.url=jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE",
+                "-jar", serverJar.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
+        try {
+            String url = "http://127.0.0.1:" + port;
+            HttpClient http = HttpClient.newHttpClient();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (true) {
+                try {
+                    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"bench\"}")).build(), HttpResponse.BodyHandlers.ofString());
+                    if (r.statusCode() == 201) {
+                        break;
+                    }
+                    throw new IllegalStateException("cannot register the bench cluster: " + r.statusCode() + " " + r.body());
+                } catch (IOException notYet) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("the pgvault server did not start; see " + dir.resolve("server.log"));
+                    }
+                    Thread.sleep(200);
+                }
+            }
+            // Warm the server's JIT the way a running server is warm: archive the first
+            // three segments once, untimed, into a throwaway cluster.
+            http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"warmup\"}")).build(), HttpResponse.BodyHandlers.discarding());
+            for (Path f : files.subList(0, Math.min(3, files.size()))) {
+                asPgUser("curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/warmup/wal/" + f.getFileName());
+            }
+            double cpuBefore = cpuSeconds(server.pid());
+            long start = System.nanoTime();
+            for (Path f : files) {
+                asPgUser("curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/bench/wal/" + f.getFileName());
+            }
+            double wall = (System.nanoTime() - start) / 1e9;
+            double cpu = cpuSeconds(server.pid()) - cpuBefore;
+            return new Figures("pgvault curl PUT (" + compression + ")", files.size(), raw, wall,
+                    directorySize(dir.resolve("repo/clusters/bench/wal")), cpu);
+        } finally {
+            server.destroy();
+            server.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private static Figures pgbackrest(Path work, PgCluster pg, List<Path> files, long raw, int level) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("pgbackrest-" + level));
+        Path conf = dir.resolve("pgbackrest.conf");
+        Files.writeString(conf, "[global]\nrepo1-path=" + dir.resolve("repo") + "\nlog-path=" + dir + "\nlock-path=" + dir
+                + "\nspool-path=" + dir + "\ncompress-type=zst\ncompress-level=" + level + "\nlog-level-console=warn\n\n[bench]\npg1-path="
+                + pg.dataDirectory() + "\npg1-port=" + pg.port() + "\npg1-socket-path=" + pg.directory().resolve("sock") + "\npg1-user=postgres\n");
+        OsUser.own(dir);
+        asPgUser("pgbackrest --config=" + conf + " --stanza=bench stanza-create");
+        long start = System.nanoTime();
+        for (Path f : files) {
+            asPgUser("pgbackrest --config=" + conf + " --stanza=bench archive-push " + f);
+        }
+        double wall = (System.nanoTime() - start) / 1e9;
+        return new Figures("pgBackRest archive-push (zst " + level + ")", files.size(), raw, wall, directorySize(dir.resolve("repo/archive")), -1);
+    }
+
+    private static Figures copy(Path work, List<Path> files, long raw) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("cp"));
+        OsUser.own(dir);
+        long start = System.nanoTime();
+        for (Path f : files) {
+            asPgUser("cp " + f + " " + dir + "/ && sync " + dir.resolve(f.getFileName()));
+        }
+        double wall = (System.nanoTime() - start) / 1e9;
+        return new Figures("cp + sync (no compression)", files.size(), raw, wall, directorySize(dir), -1);
+    }
+
+    private static void asPgUser(String command) throws Exception {
+        List<String> cmd = OsUser.wrap(List.of("bash", "-c", command));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.INHERIT).start();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("failed (" + p.exitValue() + "): " + command);
+        }
+    }
+
+    private static void shell(String command) throws Exception {
+        Process p = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("failed (" + p.exitValue() + "): " + command);
+        }
+    }
+
+    /** User plus system CPU time of a process, from /proc (Linux). */
+    private static double cpuSeconds(long pid) throws IOException {
+        String[] fields = Files.readString(Path.of("/proc", Long.toString(pid), "stat")).replaceAll("^.*\\) ", "").split(" ");
+        long ticks = Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+        return ticks / 100.0;
+    }
+
+    private static List<Path> segments(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList();
+        }
+    }
+
+    private static long directorySize(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return 0;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+
+    private static int intArg(String[] args, String name, int fallback) {
+        String value = stringArg(args, name, null);
+        return value == null ? fallback : Integer.parseInt(value);
+    }
+
+    private static String stringArg(String[] args, String name, String fallback) {
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals(name)) {
+                return args[i + 1];
+            }
+        }
+        return fallback;
+    }
+}
