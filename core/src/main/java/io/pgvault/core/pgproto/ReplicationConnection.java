@@ -1,0 +1,290 @@
+package io.pgvault.core.pgproto;
+
+import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.TimelineId;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A physical replication connection ({@code replication=true}) to a PostgreSQL server:
+ * replication commands as simple queries, and {@code BASE_BACKUP} with its tar streams.
+ */
+public final class ReplicationConnection implements AutoCloseable {
+
+    /** One result set of a simple query, as text. */
+    public record Result(List<String> columns, List<List<String>> rows) {
+        public String value(int row, String column) {
+            int index = columns.indexOf(column);
+            if (index < 0) {
+                throw new IllegalArgumentException("no column " + column + " in " + columns);
+            }
+            return rows.get(row).get(index);
+        }
+    }
+
+    /** What {@code IDENTIFY_SYSTEM} says. */
+    public record SystemIdentity(String systemIdentifier, TimelineId timeline, Lsn position) {
+    }
+
+    /** Where a base backup started and ended, and what it sent. */
+    public record BaseBackupResult(Lsn start, Lsn end, TimelineId startTimeline, TimelineId endTimeline, List<String> archives,
+                                   boolean manifestReceived) {
+    }
+
+    private final WireConnection wire;
+    private final int serverMajor;
+
+    private ReplicationConnection(WireConnection wire) {
+        this.wire = wire;
+        String version = wire.parameters().getOrDefault("server_version", "0");
+        this.serverMajor = Integer.parseInt(version.replaceAll("^(\\d+).*$", "$1"));
+    }
+
+    /**
+     * Opens a physical replication connection.
+     *
+     * @throws PgServerException when the server refuses (with what to change in pg_hba.conf or the role)
+     * @throws IOException when it cannot be reached
+     */
+    public static ReplicationConnection open(Conninfo conninfo, String applicationName) throws IOException {
+        Map<String, String> startup = new LinkedHashMap<>();
+        startup.put("user", conninfo.user());
+        startup.put("database", "replication");
+        startup.put("replication", "true");
+        startup.put("application_name", applicationName);
+        ReplicationConnection connection = new ReplicationConnection(WireConnection.open(conninfo, startup));
+        if (connection.serverMajor < 14) {
+            connection.close();
+            throw new IOException(conninfo.host() + ":" + conninfo.port() + " runs PostgreSQL " + connection.serverMajor
+                    + "; pgvault supports 14 to 18");
+        }
+        return connection;
+    }
+
+    public int serverMajor() {
+        return serverMajor;
+    }
+
+    public SystemIdentity identifySystem() throws IOException {
+        Result r = simpleQuery("IDENTIFY_SYSTEM").get(0);
+        return new SystemIdentity(r.value(0, "systemid"), new TimelineId(Long.parseLong(r.value(0, "timeline"))), Lsn.parse(r.value(0, "xlogpos")));
+    }
+
+    /** Runs a command and returns its result sets. */
+    public List<Result> simpleQuery(String sql) throws IOException {
+        wire.sendQuery(sql);
+        List<Result> results = new ArrayList<>();
+        ResultBuilder current = null;
+        IOException error = null;
+        while (true) {
+            WireConnection.Message m = wire.readRaw();
+            switch (m.type()) {
+                case 'T' -> current = ResultBuilder.describe(m);
+                case 'D' -> current.row(m);
+                case 'C' -> {
+                    if (current != null) {
+                        results.add(current.build());
+                        current = null;
+                    }
+                }
+                case 'E' -> error = new PgServerException(wire.where() + ": " + sql, WireConnection.errorFields(m));
+                case 'Z' -> {
+                    if (error != null) {
+                        throw error;
+                    }
+                    if (current != null) {
+                        results.add(current.build());
+                    }
+                    return results;
+                }
+                case 'N', 'S', 'I' -> {
+                    // notices, parameter changes, empty query
+                }
+                default -> throw wire.unexpected(m, sql);
+            }
+        }
+    }
+
+    /**
+     * Runs {@code BASE_BACKUP} and streams its archives and manifest into {@code sink}.
+     * The connection is unusable for anything else meanwhile.
+     */
+    public BaseBackupResult baseBackup(BaseBackupOptions options, BaseBackupSink sink) throws IOException {
+        String command = options.command(serverMajor);
+        wire.sendQuery(command);
+        List<Result> results = new ArrayList<>();
+        List<BaseBackupSink.Tablespace> tablespaces = Collections.emptyList();
+        List<String> archives = new ArrayList<>();
+        ResultBuilder current = null;
+        OutputStream target = null;
+        int copies = 0;
+        boolean manifest = false;
+        try {
+            while (true) {
+                WireConnection.Message m = wire.readRaw();
+                switch (m.type()) {
+                    case 'T' -> current = ResultBuilder.describe(m);
+                    case 'D' -> current.row(m);
+                    case 'C' -> {
+                        if (current != null) {
+                            results.add(current.build());
+                            current = null;
+                        }
+                    }
+                    case 'H' -> {
+                        if (current != null) {
+                            results.add(current.build());
+                            current = null;
+                        }
+                        if (results.size() == 2 && copies == 0) {
+                            Result start = results.get(0);
+                            sink.started(Lsn.parse(start.rows().get(0).get(0)), new TimelineId(Long.parseLong(start.rows().get(0).get(1))));
+                            tablespaces = tablespaces(results.get(1));
+                            sink.tablespaces(tablespaces);
+                        }
+                        if (serverMajor < 15) {
+                            // Before 15: one plain CopyOut per tablespace (main directory last), then one for the manifest.
+                            if (copies < tablespaces.size()) {
+                                BaseBackupSink.Tablespace ts = tablespaces.get(copies);
+                                String name = ts.oid().map(oid -> oid + ".tar").orElse("base.tar");
+                                archives.add(name);
+                                target = sink.archive(name, ts.location());
+                            } else {
+                                manifest = true;
+                                target = sink.manifest();
+                            }
+                        }
+                        copies++;
+                    }
+                    case 'd' -> {
+                        if (serverMajor < 15) {
+                            target.write(m.payload());
+                        } else {
+                            target = copyData15(m, sink, target, archives);
+                            if (target == null) {
+                                // progress message: nothing to write
+                                continue;
+                            }
+                            if (m.payload()[0] == 'm') {
+                                manifest = true;
+                            }
+                        }
+                    }
+                    case 'c' -> {
+                        closeQuietly(target);
+                        target = null;
+                    }
+                    case 'E' -> throw new PgServerException(wire.where() + ": BASE_BACKUP", WireConnection.errorFields(m));
+                    case 'Z' -> {
+                        if (current != null) {
+                            results.add(current.build());
+                        }
+                        Result start = results.get(0);
+                        Result end = results.get(results.size() - 1);
+                        return new BaseBackupResult(Lsn.parse(start.rows().get(0).get(0)), Lsn.parse(end.rows().get(0).get(0)),
+                                new TimelineId(Long.parseLong(start.rows().get(0).get(1))), new TimelineId(Long.parseLong(end.rows().get(0).get(1))),
+                                archives, manifest);
+                    }
+                    case 'N', 'S' -> {
+                        // notices (e.g. WAL archiving warnings), parameter changes
+                    }
+                    default -> throw wire.unexpected(m, "BASE_BACKUP");
+                }
+            }
+        } finally {
+            closeQuietly(target);
+        }
+    }
+
+    /** PostgreSQL 15+: CopyData messages carry a type byte. Returns the stream to keep writing to. */
+    private static OutputStream copyData15(WireConnection.Message m, BaseBackupSink sink, OutputStream target, List<String> archives)
+            throws IOException {
+        byte[] p = m.payload();
+        switch (p[0]) {
+            case 'n' -> {
+                closeQuietly(target);
+                WireConnection.Reader r = new WireConnection.Reader(p);
+                r.byte8();
+                String name = r.cstring();
+                String location = r.cstring();
+                archives.add(name);
+                return sink.archive(name, location.isEmpty() ? Optional.empty() : Optional.of(location));
+            }
+            case 'm' -> {
+                closeQuietly(target);
+                return sink.manifest();
+            }
+            case 'd' -> {
+                target.write(p, 1, p.length - 1);
+                return target;
+            }
+            case 'p' -> {
+                return target;
+            }
+            default -> throw new IOException("protocol error: unknown BASE_BACKUP CopyData type '" + (char) p[0] + "'");
+        }
+    }
+
+    private static List<BaseBackupSink.Tablespace> tablespaces(Result r) {
+        List<BaseBackupSink.Tablespace> list = new ArrayList<>();
+        for (List<String> row : r.rows()) {
+            list.add(new BaseBackupSink.Tablespace(Optional.ofNullable(row.get(0)).map(Long::valueOf), Optional.ofNullable(row.get(1)),
+                    row.size() > 2 ? Optional.ofNullable(row.get(2)).map(Long::valueOf) : Optional.empty()));
+        }
+        return list;
+    }
+
+    private static void closeQuietly(OutputStream out) throws IOException {
+        if (out != null) {
+            out.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        wire.close();
+    }
+
+    /** Collects a result set's rows. */
+    private static final class ResultBuilder {
+        private final List<String> columns;
+        private final List<List<String>> rows = new ArrayList<>();
+
+        private ResultBuilder(List<String> columns) {
+            this.columns = columns;
+        }
+
+        static ResultBuilder describe(WireConnection.Message m) {
+            WireConnection.Reader r = m.reader();
+            int count = r.int16();
+            List<String> columns = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                columns.add(r.cstring());
+                r.bytes(18);
+            }
+            return new ResultBuilder(columns);
+        }
+
+        void row(WireConnection.Message m) {
+            WireConnection.Reader r = m.reader();
+            int count = r.int16();
+            List<String> row = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                int len = r.int32();
+                row.add(len < 0 ? null : new String(r.bytes(len), java.nio.charset.StandardCharsets.UTF_8));
+            }
+            rows.add(row);
+        }
+
+        Result build() {
+            return new Result(List.copyOf(columns), List.copyOf(rows));
+        }
+    }
+}
