@@ -77,6 +77,38 @@ public final class PgCluster implements AutoCloseable {
             return this;
         }
 
+        /**
+         * A cluster on a data directory that {@code fill} writes (a restored backup), with
+         * this fixture's port and socket directory and the builder's settings appended.
+         * Not started.
+         */
+        public PgCluster adopt(DataDirectoryFiller fill) {
+            PgDistribution dist = PgDistribution.of(major);
+            Path dir = BASE.resolve(major + "-" + UUID.randomUUID());
+            PgCluster cluster = new PgCluster(dist, dir, Fixtures.freePort());
+            LIVE.add(cluster);
+            try {
+                Files.createDirectories(dir.resolve("sock"));
+                Files.setPosixFilePermissions(BASE, PgDistribution.permissions(0755));
+                Files.writeString(dir.resolve("owner.pid"), Long.toString(ProcessHandle.current().pid()));
+                fill.fill(cluster.data);
+                Files.deleteIfExists(cluster.data.resolve("postmaster.pid"));
+                Map<String, String> conf = new LinkedHashMap<>();
+                conf.put("port", Integer.toString(cluster.port));
+                conf.put("unix_socket_directories", dir.resolve("sock").toString());
+                conf.putAll(settings);
+                cluster.appendConf(conf);
+                OsUser.own(dir);
+            } catch (IOException e) {
+                cluster.close();
+                throw new UncheckedIOException(e);
+            } catch (RuntimeException e) {
+                cluster.close();
+                throw e;
+            }
+            return cluster;
+        }
+
         /** Runs initdb only; the server is not started. */
         public PgCluster init() {
             PgDistribution dist = PgDistribution.of(major);
@@ -123,8 +155,35 @@ public final class PgCluster implements AutoCloseable {
         }
     }
 
+    /** Writes a data directory for {@link Builder#adopt}. */
+    @FunctionalInterface
+    public interface DataDirectoryFiller {
+        void fill(Path dataDirectory) throws IOException;
+    }
+
     public int major() {
         return dist.major();
+    }
+
+    /** Waits until the server has left recovery (after a restore), or fails with its log. */
+    public void awaitRecoveryEnd(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            try {
+                if ("f".equals(queryValue("SELECT pg_is_in_recovery()"))) {
+                    return;
+                }
+            } catch (IllegalStateException notYet) {
+                // still starting
+            }
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+        throw new IllegalStateException(this + " did not finish recovery within " + timeout + ":\n" + tail(serverLog()));
     }
 
     public int port() {

@@ -58,7 +58,28 @@ public final class RepositoryLayout {
         return walKey(cluster, WalFileName.history(timeline));
     }
 
+    public static String backupsPrefix(String cluster) {
+        return clusterPrefix(cluster) + "backups/";
+    }
+
     public static String backupPrefix(String cluster, String backupId) {
-        return clusterPrefix(cluster) + "backups/" + backupId + "/";
+        if (!backupId.matches("[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}")) {
+            throw new IllegalArgumentException("'" + backupId + "' is not a backup id: expected e.g. 20261125T020000Z-1a2b3c");
+        }
+        return backupsPrefix(cluster) + backupId + "/";
+    }
+
+    /** pgvault's manifest of a backup: written last, so its presence means every piece is stored. */
+    public static String backupManifest(String cluster, String backupId) {
+        return backupPrefix(cluster, backupId) + "manifest.json";
+    }
+
+    /** PostgreSQL's own backup_manifest, enveloped like the pieces. */
+    public static String pgBackupManifest(String cluster, String backupId) {
+        return backupPrefix(cluster, backupId) + "backup_manifest";
+    }
+
+    public static String backupPiece(String cluster, String backupId, String archive, int index) {
+        return backupPrefix(cluster, backupId) + "pieces/" + archive + "." + String.format(java.util.Locale.ROOT, "%05d", index);
     }
 }

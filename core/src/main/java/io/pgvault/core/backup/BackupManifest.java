@@ -1,0 +1,83 @@
+package io.pgvault.core.backup;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.pgvault.core.repo.CorruptObjectException;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.repo.UnsupportedFormatException;
+import io.pgvault.core.storage.ObjectStore;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * pgvault's record of one base backup ({@code backups/{id}/manifest.json}): where it
+ * starts and ends in WAL, and every piece with its checksum. Written after the last piece,
+ * so a backup without it was interrupted and is not a backup.
+ *
+ * @param startLsn the backup's start (from BASE_BACKUP), text form
+ * @param endLsn the backup's consistency point: recovery must replay WAL at least to here
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record BackupManifest(
+        int formatVersion,
+        String backupId,
+        String cluster,
+        String label,
+        String systemIdentifier,
+        int pgMajor,
+        long walSegmentSize,
+        long startTimeline,
+        String startLsn,
+        long endTimeline,
+        String endLsn,
+        String startedAt,
+        String finishedAt,
+        String codec,
+        long rawBytes,
+        long storedBytes,
+        List<Piece> pieces,
+        String pgManifestSha256) {
+
+    public static final int FORMAT = 1;
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /**
+     * One piece: a standalone tar holding whole files of one archive ({@code base.tar} or a
+     * tablespace's {@code <oid>.tar}), so pieces can be fetched and unpacked in parallel.
+     *
+     * @param tablespaceLocation where the tablespace lived on the source, null for the data directory
+     */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Piece(String archive, String tablespaceLocation, int index, String key, long rawSize, long storedSize, String sha256,
+                        int files) {
+    }
+
+    public void write(ObjectStore store) throws IOException {
+        byte[] bytes = JSON.writeValueAsBytes(this);
+        store.put(RepositoryLayout.backupManifest(cluster, backupId), new ByteArrayInputStream(bytes), bytes.length);
+    }
+
+    public static Optional<BackupManifest> read(ObjectStore store, String cluster, String backupId) throws IOException {
+        String key = RepositoryLayout.backupManifest(cluster, backupId);
+        Optional<InputStream> in = store.get(key);
+        if (in.isEmpty()) {
+            return Optional.empty();
+        }
+        BackupManifest m;
+        try (InputStream stream = in.get()) {
+            m = JSON.readValue(stream, BackupManifest.class);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new CorruptObjectException(key + " is not a readable backup manifest: " + e.getOriginalMessage(), e);
+        }
+        if (m.formatVersion() > FORMAT) {
+            throw new UnsupportedFormatException(key + " has manifest format " + m.formatVersion() + "; this pgvault reads up to "
+                    + FORMAT + ": upgrade pgvault");
+        }
+        return Optional.of(m);
+    }
+}

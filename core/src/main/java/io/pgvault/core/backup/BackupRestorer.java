@@ -1,0 +1,172 @@
+package io.pgvault.core.backup;
+
+import io.pgvault.core.repo.CorruptObjectException;
+import io.pgvault.core.repo.ObjectEnvelope;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStore;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
+
+/**
+ * Unpacks a backup from the repository into a data directory: pieces are fetched,
+ * decompressed, checked against their SHA-256 and unpacked in parallel. Tablespaces go
+ * to their original location unless {@code tablespaceMap} says otherwise.
+ */
+public final class BackupRestorer {
+
+    private final ObjectStore store;
+    private final int parallelism;
+
+    public BackupRestorer(ObjectStore store, int parallelism) {
+        this.store = store;
+        this.parallelism = Math.max(1, parallelism);
+    }
+
+    /**
+     * @param progress told the raw bytes unpacked so far (for a progress bar)
+     * @throws CorruptObjectException naming the piece whose content does not match its checksum
+     */
+    public void restore(BackupManifest backup, Path dataDirectory, Map<String, Path> tablespaceMap, LongConsumer progress) throws IOException {
+        Files.createDirectories(dataDirectory);
+        Files.setPosixFilePermissions(dataDirectory, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
+                PosixFilePermission.OWNER_EXECUTE));
+        AtomicLong done = new AtomicLong();
+        ExecutorService pool = Executors.newFixedThreadPool(parallelism, r -> {
+            Thread t = new Thread(r, "pgvault-restore");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> work = new ArrayList<>();
+            for (BackupManifest.Piece piece : backup.pieces()) {
+                Path target = piece.tablespaceLocation() == null ? dataDirectory
+                        : tablespaceMap.getOrDefault(piece.tablespaceLocation(), Path.of(piece.tablespaceLocation()));
+                work.add(pool.submit(() -> {
+                    unpack(piece, target, tablespaceMap);
+                    progress.accept(done.addAndGet(piece.rawSize()));
+                    return null;
+                }));
+            }
+            for (Future<?> f : work) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    work.forEach(w -> w.cancel(true));
+                    if (e.getCause() instanceof IOException io) {
+                        throw io;
+                    }
+                    throw new IOException(e.getCause());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } finally {
+            pool.shutdownNow();
+        }
+        if (backup.pgManifestSha256() != null) {
+            copyContent(RepositoryLayout.pgBackupManifest(backup.cluster(), backup.backupId()), dataDirectory.resolve("backup_manifest"));
+        }
+    }
+
+    /** PostgreSQL recreates tablespace links from tablespace_map at recovery: point them at the new places. */
+    private static void writeTablespaceMap(InputStream data, Path file, Map<String, Path> tablespaceMap) throws IOException {
+        StringBuilder out = new StringBuilder();
+        for (String line : new String(data.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+            int space = line.indexOf(' ');
+            if (space > 0 && tablespaceMap.containsKey(line.substring(space + 1))) {
+                line = line.substring(0, space + 1) + tablespaceMap.get(line.substring(space + 1));
+            }
+            if (!line.isEmpty()) {
+                out.append(line).append('\n');
+            }
+        }
+        Files.writeString(file, out.toString());
+    }
+
+    private void unpack(BackupManifest.Piece piece, Path target, Map<String, Path> tablespaceMap) throws IOException {
+        InputStream stored = store.get(piece.key()).orElseThrow(() -> new CorruptObjectException(piece.key()
+                + " is listed in the backup manifest but missing from the repository: this backup cannot be restored"));
+        try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(piece.key(), stored); InputStream content = opened.content()) {
+            if (!opened.header().sha256().equals(piece.sha256())) {
+                throw new CorruptObjectException(piece.key() + " has SHA-256 " + opened.header().sha256() + " but the backup manifest expects "
+                        + piece.sha256() + ": the piece was replaced or damaged");
+            }
+            TarArchiveInputStream tar = new TarArchiveInputStream(content);
+            TarArchiveEntry entry;
+            while ((entry = tar.getNextEntry()) != null) {
+                if (piece.tablespaceLocation() == null && entry.getName().equals("tablespace_map") && !tablespaceMap.isEmpty()) {
+                    writeTablespaceMap(tar, target.resolve("tablespace_map"), tablespaceMap);
+                } else if (entry.isSymbolicLink() && tablespaceMap.containsKey(entry.getLinkName())) {
+                    entry.setLinkName(tablespaceMap.get(entry.getLinkName()).toString());
+                    extract(entry, tar, target);
+                } else {
+                    extract(entry, tar, target);
+                }
+            }
+            // Read to the end so the content's checksum is verified.
+            content.transferTo(OutputStream.nullOutputStream());
+        }
+    }
+
+    private static void extract(TarArchiveEntry entry, InputStream data, Path root) throws IOException {
+        Path path = root.resolve(entry.getName()).normalize();
+        if (!path.startsWith(root)) {
+            throw new CorruptObjectException("backup entry " + entry.getName() + " points outside the target directory");
+        }
+        if (entry.isDirectory()) {
+            Files.createDirectories(path);
+            Files.setPosixFilePermissions(path, permissions(entry.getMode() | 0700));
+        } else if (entry.isSymbolicLink()) {
+            Files.createDirectories(path.getParent());
+            Files.deleteIfExists(path);
+            Files.createSymbolicLink(path, Path.of(entry.getLinkName()));
+        } else if (entry.isFile()) {
+            Files.createDirectories(path.getParent());
+            Files.copy(data, path, StandardCopyOption.REPLACE_EXISTING);
+            Files.setPosixFilePermissions(path, permissions(entry.getMode() | 0600));
+        }
+    }
+
+    private void copyContent(String key, Path file) throws IOException {
+        InputStream stored = store.get(key).orElseThrow(() -> new CorruptObjectException(key + " is missing from the repository"));
+        try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored); InputStream content = opened.content()) {
+            Path temp = file.resolveSibling(file.getFileName() + ".pgvault-tmp");
+            Files.copy(content, temp, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    private static Set<PosixFilePermission> permissions(int mode) {
+        Set<PosixFilePermission> set = EnumSet.noneOf(PosixFilePermission.class);
+        PosixFilePermission[] order = {
+                PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_READ,
+                PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_READ,
+                PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_READ};
+        for (int bit = 0; bit < order.length; bit++) {
+            if ((mode & (1 << bit)) != 0) {
+                set.add(order[bit]);
+            }
+        }
+        return set;
+    }
+}
