@@ -30,8 +30,14 @@ final class ClusterCommand {
     static final class Add implements Callable<Integer> {
         @Parameters(paramLabel = "NAME", description = "Cluster name: lower-case letters, digits, '_' or '-'.")
         String name;
-        @Option(names = "--conninfo", description = "libpq connection string the server uses to reach the cluster (no password: use .pgpass).")
+        @Option(names = "--conninfo", description = "libpq connection string the server uses to reach the cluster (a role with REPLICATION).")
         String conninfo;
+        @Option(names = "--backup-schedule", description = "Cron expression for base backups, e.g. '0 2 * * *' (02:00 daily).")
+        String schedule;
+        @Option(names = "--retain-full", description = "Keep the newest N complete base backups (and the WAL they need).")
+        Integer retainFull;
+        @Option(names = "--retain-days", description = "Keep every point of the last N days recoverable.")
+        Integer retainDays;
         @Mixin
         ServerClient server;
         @Spec
@@ -39,9 +45,12 @@ final class ClusterCommand {
 
         @Override
         public Integer call() throws Exception {
-            Map<String, String> body = new LinkedHashMap<>();
+            Map<String, Object> body = new LinkedHashMap<>();
             body.put("name", name);
             body.put("conninfo", conninfo);
+            body.put("backupSchedule", schedule);
+            body.put("retainFull", retainFull);
+            body.put("retainDays", retainDays);
             JsonNode created = server.post("/v1/clusters", body);
             PrintWriter out = spec.commandLine().getOut();
             print(out, created);

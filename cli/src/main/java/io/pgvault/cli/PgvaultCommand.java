@@ -13,6 +13,9 @@ import picocli.CommandLine.Command;
         description = "PostgreSQL WAL archive, base backups and point-in-time recovery.",
         subcommands = {
                 ClusterCommand.class,
+                BackupCommand.class,
+                BackupsCommand.class,
+                ExpireCommand.class,
                 CatalogCommand.class,
                 RepoCommand.class,
                 WalInspectCommand.class,

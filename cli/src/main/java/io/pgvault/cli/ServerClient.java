@@ -36,6 +36,11 @@ public final class ServerClient {
                 .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))));
     }
 
+    public JsonNode delete(String path) throws IOException {
+        sendRaw(request(path).DELETE());
+        return JSON.nullNode();
+    }
+
     private HttpRequest.Builder request(String path) {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.replaceAll("/+$", "") + path)).timeout(Duration.ofMinutes(10));
         if (token != null && !token.isBlank()) {
@@ -45,6 +50,15 @@ public final class ServerClient {
     }
 
     private JsonNode send(HttpRequest.Builder request) throws IOException {
+        HttpResponse<String> response = sendRaw(request);
+        String body = response.body();
+        if (body.isBlank() || !(body.startsWith("{") || body.startsWith("["))) {
+            return JSON.nullNode();
+        }
+        return JSON.readTree(body);
+    }
+
+    private HttpResponse<String> sendRaw(HttpRequest.Builder request) throws IOException {
         HttpResponse<String> response;
         try {
             response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
@@ -57,6 +71,6 @@ public final class ServerClient {
         if (response.statusCode() >= 400) {
             throw new IOException("the server answered " + response.statusCode() + ": " + response.body().strip());
         }
-        return response.body().isBlank() ? JSON.nullNode() : JSON.readTree(response.body());
+        return response;
     }
 }

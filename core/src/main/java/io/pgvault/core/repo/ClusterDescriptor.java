@@ -22,7 +22,11 @@ import java.util.regex.Pattern;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ClusterDescriptor(String name, String conninfo, String systemIdentifier, Long walSegmentSize, Integer pgMajor,
-                                String createdAt) {
+                                String createdAt, String backupSchedule, Integer retainFull, Integer retainDays) {
+
+    public ClusterDescriptor(String name, String conninfo, String systemIdentifier, Long walSegmentSize, Integer pgMajor, String createdAt) {
+        this(name, conninfo, systemIdentifier, walSegmentSize, pgMajor, createdAt, null, null, null);
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern PASSWORD = Pattern.compile("(?i)\\bpassword\\s*=\\s*('(?:[^'\\\\]|\\\\.)*'|\\S+)");
@@ -34,7 +38,8 @@ public record ClusterDescriptor(String name, String conninfo, String systemIdent
 
     public void write(ObjectStore store) throws IOException {
         byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(
-                new ClusterDescriptor(name, withoutPassword(conninfo), systemIdentifier, walSegmentSize, pgMajor, createdAt));
+                new ClusterDescriptor(name, withoutPassword(conninfo), systemIdentifier, walSegmentSize, pgMajor, createdAt, backupSchedule,
+                        retainFull, retainDays));
         store.put(RepositoryLayout.clusterDescriptor(name), new ByteArrayInputStream(bytes), bytes.length);
     }
 

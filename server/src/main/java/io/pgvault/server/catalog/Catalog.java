@@ -29,12 +29,12 @@ public class Catalog {
     }
 
     public Optional<ClusterRow> findCluster(String name) {
-        return query("SELECT id, name, conninfo, system_identifier, wal_segment_size, pg_major, created_at FROM clusters WHERE name = ?",
+        return query("SELECT id, name, conninfo, system_identifier, wal_segment_size, pg_major, created_at, backup_schedule, retain_full, retain_days FROM clusters WHERE name = ?",
                 Catalog::cluster, name).stream().findFirst();
     }
 
     public List<ClusterRow> listClusters() {
-        return query("SELECT id, name, conninfo, system_identifier, wal_segment_size, pg_major, created_at FROM clusters ORDER BY name",
+        return query("SELECT id, name, conninfo, system_identifier, wal_segment_size, pg_major, created_at, backup_schedule, retain_full, retain_days FROM clusters ORDER BY name",
                 Catalog::cluster);
     }
 
@@ -56,6 +56,20 @@ public class Catalog {
             return ps.executeUpdate() == 1;
         } catch (SQLException e) {
             throw new CatalogException("cannot register cluster " + name + " in the catalog: " + e.getMessage(), e);
+        }
+    }
+
+    /** Sets a cluster's backup schedule and retention policy (nulls clear them). */
+    public void updatePolicy(long clusterId, String schedule, Integer retainFull, Integer retainDays) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("UPDATE clusters SET backup_schedule = ?, retain_full = ?, retain_days = ? WHERE id = ?")) {
+            ps.setString(1, schedule);
+            ps.setObject(2, retainFull, Types.INTEGER);
+            ps.setObject(3, retainDays, Types.INTEGER);
+            ps.setLong(4, clusterId);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new CatalogException("cannot update the backup policy of cluster " + clusterId + ": " + e.getMessage(), e);
         }
     }
 
@@ -141,7 +155,8 @@ public class Catalog {
 
     private static ClusterRow cluster(ResultSet rs) throws SQLException {
         return new ClusterRow(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), (Long) rs.getObject(5, Long.class),
-                (Integer) rs.getObject(6, Integer.class), rs.getTimestamp(7).toInstant());
+                (Integer) rs.getObject(6, Integer.class), rs.getTimestamp(7).toInstant(), rs.getString(8), rs.getObject(9, Integer.class),
+                rs.getObject(10, Integer.class));
     }
 
     private static WalRow wal(ResultSet rs) throws SQLException {

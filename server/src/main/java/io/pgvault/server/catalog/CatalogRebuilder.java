@@ -58,6 +58,7 @@ public class CatalogRebuilder {
             ClusterDescriptor c = d.get();
             catalog.insertCluster(c.name(), c.conninfo(), c.systemIdentifier(), c.walSegmentSize(), c.pgMajor(), Instant.parse(c.createdAt()));
             long clusterId = catalog.findCluster(c.name()).orElseThrow().id();
+            catalog.updatePolicy(clusterId, c.backupSchedule(), c.retainFull(), c.retainDays());
             clusters++;
             for (ObjectStat wal : store.list(RepositoryLayout.walPrefix(c.name()))) {
                 String fileName = wal.key().substring(wal.key().lastIndexOf('/') + 1);

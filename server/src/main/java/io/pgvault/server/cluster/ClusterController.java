@@ -20,7 +20,8 @@ import java.util.List;
 public class ClusterController {
 
     @Serdeable
-    public record NewCluster(String name, @Nullable String conninfo) {
+    public record NewCluster(String name, @Nullable String conninfo, @Nullable String backupSchedule, @Nullable Integer retainFull,
+                             @Nullable Integer retainDays) {
     }
 
     private final ClusterService clusters;
@@ -31,7 +32,8 @@ public class ClusterController {
 
     @Post
     public HttpResponse<ClusterRow> add(@Body NewCluster request) throws IOException {
-        return HttpResponse.created(clusters.add(request.name(), request.conninfo()).redacted());
+        return HttpResponse.created(clusters.add(request.name(), request.conninfo(), request.backupSchedule(), request.retainFull(),
+                request.retainDays()).redacted());
     }
 
     @Get

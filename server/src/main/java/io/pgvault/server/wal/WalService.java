@@ -122,7 +122,7 @@ public class WalService {
                 ObjectHeader h = result.header();
                 if (catalog.fixIdentity(current.id(), h.systemIdentifier(), h.segmentSize(), h.pgMajor())) {
                     new ClusterDescriptor(current.name(), current.conninfo(), h.systemIdentifier(), h.segmentSize(), h.pgMajor(),
-                            current.createdAt().toString()).write(store);
+                            current.createdAt().toString(), current.backupSchedule(), current.retainFull(), current.retainDays()).write(store);
                 }
             }
             return result;

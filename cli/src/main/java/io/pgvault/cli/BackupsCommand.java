@@ -1,0 +1,51 @@
+package io.pgvault.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+
+/** {@code pgvault backups CLUSTER [--json]}. */
+@Command(name = "backups", mixinStandardHelpOptions = true, description = "List a cluster's base backups.")
+final class BackupsCommand implements Callable<Integer> {
+
+    @Parameters(paramLabel = "CLUSTER")
+    String cluster;
+
+    @Option(names = "--json", description = "Print JSON.")
+    boolean json;
+
+    @Mixin
+    ServerClient server;
+
+    @Spec
+    CommandSpec spec;
+
+    static void print(PrintWriter out, JsonNode b) {
+        out.printf("%-24s %-10s start %-12s end %-12s tli %-3s %8.1f s  raw %,15d  stored %,13d%s%n", b.path("id").asText(),
+                b.path("status").asText(), b.path("startLsn").asText("-"), b.path("endLsn").asText("-"), b.path("timeline").asText("-"),
+                b.path("durationSeconds").asDouble(0), b.path("rawBytes").asLong(0), b.path("storedBytes").asLong(0),
+                b.hasNonNull("reason") ? "\n    " + b.get("reason").asText() : "");
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        JsonNode list = server.get("/v1/clusters/" + cluster + "/backups");
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            out.println(list.toPrettyString());
+            return 0;
+        }
+        if (list.isEmpty()) {
+            out.println("no backups of " + cluster + " yet: pgvault backup " + cluster + " --wait");
+        }
+        list.forEach(b -> print(out, b));
+        return 0;
+    }
+}

@@ -1,0 +1,43 @@
+package io.pgvault.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+
+/** {@code pgvault expire CLUSTER [--dry-run]}: apply the cluster's retention policy now. */
+@Command(name = "expire", mixinStandardHelpOptions = true,
+        description = "Apply the cluster's retention policy (--retain-full / --retain-days of cluster add); --dry-run only shows it.")
+final class ExpireCommand implements Callable<Integer> {
+
+    @Parameters(paramLabel = "CLUSTER")
+    String cluster;
+
+    @Option(names = "--dry-run", description = "Show what would be deleted; delete nothing.")
+    boolean dryRun;
+
+    @Mixin
+    ServerClient server;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        JsonNode r = server.post("/v1/clusters/" + cluster + "/expire?dryRun=" + dryRun, java.util.Map.of());
+        PrintWriter out = spec.commandLine().getOut();
+        String verb = dryRun ? "would delete" : "deleted";
+        out.printf("kept backups: %s%n", r.path("keptBackups"));
+        out.printf("%s backups: %s%n", verb, r.path("deletedBackups"));
+        out.printf("%s %d WAL files%s%n", verb, r.path("deletedWal").size(),
+                r.path("deletedWal").isEmpty() ? "" : " (" + r.path("deletedWal").get(0).asText() + " ... "
+                        + r.path("deletedWal").get(r.path("deletedWal").size() - 1).asText() + ")");
+        return 0;
+    }
+}

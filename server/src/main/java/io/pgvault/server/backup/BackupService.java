@@ -1,0 +1,363 @@
+package io.pgvault.server.backup;
+
+import io.micronaut.context.annotation.Value;
+import io.micronaut.http.HttpStatus;
+import io.pgvault.core.backup.BackupManifest;
+import io.pgvault.core.backup.BackupWriter;
+import io.pgvault.core.backup.RetentionPlanner;
+import io.pgvault.core.compress.Codec;
+import io.pgvault.core.pgproto.BaseBackupOptions;
+import io.pgvault.core.pgproto.Conninfo;
+import io.pgvault.core.pgproto.ReplicationConnection;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStat;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.server.api.ApiException;
+import io.pgvault.server.catalog.ClusterRow;
+import io.pgvault.server.cluster.ClusterService;
+import io.pgvault.server.config.ServerConfig;
+import io.pgvault.server.repository.RepositoryInitializer;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Takes base backups over the replication protocol (no pg_basebackup binary), one at a
+ * time per cluster, lists them from the repository, deletes them, and applies the
+ * cluster's retention policy after each backup.
+ */
+@Singleton
+public class BackupService {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BackupService.class);
+    private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
+
+    /** A backup this server is taking or took since it started. */
+    static final class Job {
+        final String id;
+        final String cluster;
+        final Instant startedAt;
+        volatile String state = "running";
+        volatile String error;
+        volatile Instant finishedAt;
+
+        Job(String id, String cluster, Instant startedAt) {
+            this.id = id;
+            this.cluster = cluster;
+            this.startedAt = startedAt;
+        }
+    }
+
+    private final ClusterService clusters;
+    private final ObjectStore store;
+    private final Codec codec;
+    private final RepositoryInitializer repository;
+    private final Clock clock;
+    private final Path spool;
+    private final long pieceBytes;
+    private final boolean fastCheckpoint;
+    private final Duration walWait;
+    private final Map<String, Job> jobs = new ConcurrentHashMap<>();
+    private final Map<String, Job> running = new ConcurrentHashMap<>();
+    private final ExecutorService executor = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "pgvault-backup");
+        t.setDaemon(true);
+        return t;
+    });
+
+    public BackupService(ClusterService clusters, ObjectStore store, Codec codec, RepositoryInitializer repository, Clock clock,
+                         ServerConfig config,
+                         @Value("${pgvault.backup.piece-size:256MB}") String pieceSize,
+                         @Value("${pgvault.backup.fast-checkpoint:true}") boolean fastCheckpoint,
+                         @Value("${pgvault.backup.wal-wait:5m}") Duration walWait) {
+        this.clusters = clusters;
+        this.store = store;
+        this.codec = codec;
+        this.repository = repository;
+        this.clock = clock;
+        this.spool = Path.of(config.getDataDir()).resolve("spool");
+        this.pieceBytes = parseSize(pieceSize);
+        this.fastCheckpoint = fastCheckpoint;
+        this.walWait = walWait;
+    }
+
+    static long parseSize(String text) {
+        String t = text.trim().toUpperCase(java.util.Locale.ROOT);
+        long unit = t.endsWith("GB") ? 1L << 30 : t.endsWith("MB") ? 1L << 20 : t.endsWith("KB") ? 1L << 10 : 1;
+        String digits = t.replaceAll("[A-Z]+$", "");
+        try {
+            return Long.parseLong(digits) * unit;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("size '" + text + "' is not a size: expected e.g. 256MB or 1GB");
+        }
+    }
+
+    /** Starts a backup; refused with 409 while another backup of the cluster runs. */
+    public BackupView start(String cluster) throws IOException {
+        ClusterRow row = clusters.require(cluster);
+        if (row.conninfo() == null || row.conninfo().isBlank()) {
+            throw new ApiException(HttpStatus.BAD_REQUEST, "cluster '" + cluster
+                    + "' has no conninfo, so pgvault cannot connect to take a backup: register it with --conninfo 'host=... user=...'");
+        }
+        repository.ensureReady();
+        Instant now = clock.instant();
+        String id = ID_TIME.format(now) + "-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()).substring(2);
+        Job job = new Job(id, cluster, now);
+        Job other = running.putIfAbsent(cluster, job);
+        if (other != null) {
+            throw new ApiException(HttpStatus.CONFLICT, "a backup of cluster '" + cluster + "' is already running (" + other.id
+                    + ", started " + other.startedAt + "); wait for it: pgvault backups " + cluster);
+        }
+        jobs.put(id, job);
+        executor.submit(() -> run(job, row));
+        return view(job);
+    }
+
+    private void run(Job job, ClusterRow row) {
+        BackupWriter writer = null;
+        try (ReplicationConnection rc = ReplicationConnection.open(Conninfo.parse(row.conninfo()), "pgvault backup")) {
+            ReplicationConnection.SystemIdentity identity = rc.identifySystem();
+            if (row.systemIdentifier() != null && !row.systemIdentifier().equals(identity.systemIdentifier())) {
+                throw new IOException("the conninfo of cluster '" + row.name() + "' reaches the cluster with system identifier "
+                        + identity.systemIdentifier() + ", but '" + row.name() + "' archives system identifier " + row.systemIdentifier()
+                        + ": fix the conninfo");
+            }
+            long segmentSize = parseSize(rc.simpleQuery("SHOW wal_segment_size").get(0).rows().get(0).get(0));
+            writer = new BackupWriter(store, codec, row.name(), job.id, spool, pieceBytes, "pgvault", clock);
+            String label = "pgvault " + job.id;
+            LOG.info("Backup {} of {} started", job.id, row.name());
+            ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(label, fastCheckpoint, true), writer);
+            BackupManifest manifest = writer.finish(label, identity.systemIdentifier(), rc.serverMajor(), segmentSize, result.end(),
+                    result.endTimeline());
+            job.finishedAt = clock.instant();
+            job.state = "stored";
+            LOG.info("Backup {} of {} stored: {} to {}, {} bytes raw, {} stored, {} pieces", job.id, row.name(), manifest.startLsn(),
+                    manifest.endLsn(), manifest.rawBytes(), manifest.storedBytes(), manifest.pieces().size());
+        } catch (Exception e) {
+            job.error = e.getMessage();
+            job.state = "failed";
+            job.finishedAt = clock.instant();
+            LOG.error("Backup {} of {} failed, nothing kept: {}", job.id, row.name(), e.getMessage());
+            if (writer != null) {
+                writer.abandon();
+            } else {
+                try {
+                    deleteBackupObjects(row.name(), job.id);
+                } catch (IOException ignored) {
+                    // nothing was stored
+                }
+            }
+        } finally {
+            running.remove(row.name(), job);
+        }
+        if ("stored".equals(job.state)) {
+            try {
+                awaitWal(row.name(), job.id);
+                expire(row.name(), false);
+            } catch (Exception e) {
+                LOG.error("Retention for {} after backup {} failed: {}", row.name(), job.id, e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Retention counts complete backups only, so give the new backup's WAL time to arrive
+     * (PostgreSQL switches segments at the end of a backup; the archiver ships it soon).
+     */
+    private void awaitWal(String cluster, String id) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + walWait.toNanos();
+        BackupManifest manifest = BackupManifest.read(store, cluster, id).orElseThrow();
+        while (missingSegment(manifest, archivedSegments(cluster)).isPresent() && System.nanoTime() < deadline) {
+            Thread.sleep(1000);
+        }
+    }
+
+    /**
+     * Deletes the pieces of backups that have no manifest: a server killed mid-backup left
+     * them. Called at start-up, before this server starts any backup.
+     */
+    public void cleanUpInterrupted() {
+        for (ClusterRow row : clusters.list()) {
+            try {
+                for (String id : storedIds(row.name())) {
+                    if (!running.containsKey(row.name()) && BackupManifest.read(store, row.name(), id).isEmpty()) {
+                        deleteBackupObjects(row.name(), id);
+                        LOG.warn("Removed the pieces of interrupted backup {} of {} (it has no manifest, so it never completed)", id, row.name());
+                    }
+                }
+            } catch (IOException e) {
+                LOG.error("Cannot check {} for interrupted backups: {}", row.name(), e.getMessage());
+            }
+        }
+    }
+
+    public Optional<Job> runningJob(String cluster) {
+        return Optional.ofNullable(running.get(cluster));
+    }
+
+    /** Every backup of a cluster: stored ones from the repository, plus this server's running and failed ones. */
+    public List<BackupView> list(String cluster) throws IOException {
+        clusters.require(cluster);
+        Set<String> archived = archivedSegments(cluster);
+        List<BackupView> views = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (String id : storedIds(cluster)) {
+            Optional<BackupManifest> manifest = BackupManifest.read(store, cluster, id);
+            if (manifest.isPresent()) {
+                views.add(view(manifest.get(), archived));
+                seen.add(id);
+            }
+        }
+        for (Job job : jobs.values()) {
+            if (job.cluster.equals(cluster) && !seen.contains(job.id) && !"stored".equals(job.state)) {
+                views.add(view(job));
+            }
+        }
+        views.sort(Comparator.comparing(BackupView::id));
+        return views;
+    }
+
+    public BackupView get(String cluster, String id) throws IOException {
+        return list(cluster).stream().filter(v -> v.id().equals(id)).findFirst()
+                .orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND, "cluster '" + cluster + "' has no backup " + id
+                        + "; pgvault backups " + cluster + " lists them"));
+    }
+
+    public void delete(String cluster, String id) throws IOException {
+        clusters.require(cluster);
+        if (running.containsKey(cluster) && running.get(cluster).id.equals(id)) {
+            throw new ApiException(HttpStatus.CONFLICT, "backup " + id + " is still running");
+        }
+        if (BackupManifest.read(store, cluster, id).isEmpty()) {
+            throw new ApiException(HttpStatus.NOT_FOUND, "cluster '" + cluster + "' has no backup " + id);
+        }
+        deleteBackupObjects(cluster, id);
+        LOG.info("Deleted backup {} of {}", id, cluster);
+    }
+
+    private void deleteBackupObjects(String cluster, String id) throws IOException {
+        // The manifest goes first: a half-deleted backup must not look restorable.
+        store.delete(List.of(RepositoryLayout.backupManifest(cluster, id)));
+        store.delete(store.list(RepositoryLayout.backupPrefix(cluster, id)).stream().map(ObjectStat::key).toList());
+    }
+
+    /** What the cluster's retention policy keeps and deletes; applied unless {@code dryRun}. */
+    public RetentionReport expire(String cluster, boolean dryRun) throws IOException {
+        ClusterRow row = clusters.require(cluster);
+        RetentionPlanner.Policy policy = new RetentionPlanner.Policy(row.retainFull(), row.retainDays());
+        Set<String> archived = archivedSegments(cluster);
+        List<RetentionPlanner.Candidate> candidates = new ArrayList<>();
+        for (String id : storedIds(cluster)) {
+            Optional<BackupManifest> m = BackupManifest.read(store, cluster, id);
+            if (m.isEmpty()) {
+                continue;
+            }
+            BackupManifest b = m.get();
+            WalSegmentSize size = new WalSegmentSize(b.walSegmentSize());
+            candidates.add(new RetentionPlanner.Candidate(id, Lsn.parse(b.startLsn()).segmentNumber(size), Instant.parse(b.finishedAt()),
+                    missingSegment(b, archived).isEmpty()));
+        }
+        RetentionPlanner.Plan plan = RetentionPlanner.plan(candidates, policy, clock.instant());
+        List<String> walToDelete = new ArrayList<>();
+        if (plan.walBeforeSegment() >= 0 && row.walSegmentSize() != null) {
+            WalSegmentSize size = new WalSegmentSize(row.walSegmentSize());
+            for (ObjectStat o : store.list(RepositoryLayout.walPrefix(cluster))) {
+                String file = o.key().substring(o.key().lastIndexOf('/') + 1);
+                Optional<WalFileName> name = WalFileName.tryParse(file);
+                if (name.isPresent() && name.get().hasSegment() && name.get().segmentNumber(size) < plan.walBeforeSegment()) {
+                    walToDelete.add(o.key());
+                }
+            }
+        }
+        if (!dryRun) {
+            for (String id : plan.deleteBackups()) {
+                deleteBackupObjects(cluster, id);
+                LOG.info("Retention ({}): deleted backup {} of {}", policy, id, cluster);
+            }
+            store.delete(walToDelete);
+            if (!walToDelete.isEmpty()) {
+                LOG.info("Retention ({}): deleted {} WAL files of {} before segment {}", policy, walToDelete.size(), cluster, plan.walBeforeSegment());
+            }
+        }
+        return new RetentionReport(dryRun, plan.keepBackups(), plan.deleteBackups(),
+                walToDelete.stream().map(k -> k.substring(k.lastIndexOf('/') + 1)).toList());
+    }
+
+    private TreeSet<String> storedIds(String cluster) throws IOException {
+        String prefix = RepositoryLayout.backupsPrefix(cluster);
+        TreeSet<String> ids = new TreeSet<>();
+        for (ObjectStat o : store.list(prefix)) {
+            ids.add(o.key().substring(prefix.length()).split("/")[0]);
+        }
+        return ids;
+    }
+
+    private Set<String> archivedSegments(String cluster) throws IOException {
+        Set<String> names = new HashSet<>();
+        for (ObjectStat o : store.list(RepositoryLayout.walPrefix(cluster))) {
+            names.add(o.key().substring(o.key().lastIndexOf('/') + 1));
+        }
+        return names;
+    }
+
+    /** The first WAL segment from the backup's start to its end that the repository lacks. */
+    static Optional<WalFileName> missingSegment(BackupManifest b, Set<String> archived) {
+        WalSegmentSize size = new WalSegmentSize(b.walSegmentSize());
+        TimelineId tli = new TimelineId(b.endTimeline());
+        long first = Lsn.parse(b.startLsn()).segmentNumber(size);
+        long last = Lsn.parse(b.endLsn()).plus(-1).segmentNumber(size);
+        for (long seg = first; seg <= last; seg++) {
+            WalFileName name = WalFileName.segment(tli, seg, size);
+            if (!archived.contains(name.toString())) {
+                return Optional.of(name);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static BackupView view(BackupManifest b, Set<String> archived) {
+        Optional<WalFileName> missing = missingSegment(b, archived);
+        double seconds = Duration.between(Instant.parse(b.startedAt()), Instant.parse(b.finishedAt())).toMillis() / 1000.0;
+        return new BackupView(b.backupId(), missing.isEmpty() ? "complete" : "incomplete",
+                missing.map(m -> "WAL segment " + m + " (needed from " + b.startLsn() + " to " + b.endLsn()
+                        + ") is not archived yet; check archive_command").orElse(null),
+                b.startedAt(), b.finishedAt(), seconds, b.startLsn(), b.endLsn(), b.endTimeline(), b.rawBytes(), b.storedBytes(), b.pieces().size());
+    }
+
+    private static BackupView view(Job job) {
+        return new BackupView(job.id, job.state, job.error, job.startedAt.toString(), job.finishedAt == null ? null : job.finishedAt.toString(),
+                job.finishedAt == null ? null : Duration.between(job.startedAt, job.finishedAt).toMillis() / 1000.0,
+                null, null, null, null, null, null);
+    }
+
+    @PreDestroy
+    void shutdown() {
+        executor.shutdownNow();
+    }
+}
