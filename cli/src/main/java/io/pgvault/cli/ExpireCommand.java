@@ -28,13 +28,23 @@ final class ExpireCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** The server leaves empty lists out of its JSON. */
+    private static String ids(JsonNode list) {
+        if (list.isMissingNode() || list.isEmpty()) {
+            return "none";
+        }
+        StringBuilder sb = new StringBuilder();
+        list.forEach(id -> sb.append(sb.length() == 0 ? "" : ", ").append(id.asText()));
+        return sb.toString();
+    }
+
     @Override
     public Integer call() throws Exception {
         JsonNode r = server.post("/v1/clusters/" + cluster + "/expire?dryRun=" + dryRun, java.util.Map.of());
         PrintWriter out = spec.commandLine().getOut();
         String verb = dryRun ? "would delete" : "deleted";
-        out.printf("kept backups: %s%n", r.path("keptBackups"));
-        out.printf("%s backups: %s%n", verb, r.path("deletedBackups"));
+        out.printf("kept backups: %s%n", ids(r.path("keptBackups")));
+        out.printf("%s backups: %s%n", verb, ids(r.path("deletedBackups")));
         out.printf("%s %d WAL files%s%n", verb, r.path("deletedWal").size(),
                 r.path("deletedWal").isEmpty() ? "" : " (" + r.path("deletedWal").get(0).asText() + " ... "
                         + r.path("deletedWal").get(r.path("deletedWal").size() - 1).asText() + ")");

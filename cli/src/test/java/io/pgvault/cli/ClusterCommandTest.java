@@ -85,6 +85,35 @@ class ClusterCommandTest {
     }
 
     @Test
+    void backupWaitBackupsAndExpireAgainstARealCluster() {
+        try (io.pgvault.testkit.PgCluster pg = io.pgvault.testkit.PgCluster.builder(17).start()) {
+            String[] auth = {"--server", serverUrl(), "--token", TOKEN};
+            Run add = run(concat(new String[] {"cluster", "add", "real", "--conninfo", "host=127.0.0.1 port=" + pg.port() + " user=postgres",
+                    "--retain-full", "1"}, auth));
+            assertThat(add.exit()).as(add.err()).isZero();
+            Run backup = run(concat(new String[] {"backup", "real", "--wait"}, auth));
+            assertThat(backup.exit()).as(backup.err()).isZero();
+            // No archive_command points here, so the backup's WAL never arrives: stored but incomplete, and said why.
+            assertThat(backup.out()).contains("incomplete").contains("is not archived yet");
+            Run list = run(concat(new String[] {"backups", "real", "--json"}, auth));
+            assertThat(list.exit()).isZero();
+            assertThat(list.out()).contains("\"status\" : \"incomplete\"");
+            Run expire = run(concat(new String[] {"expire", "real", "--dry-run"}, auth));
+            assertThat(expire.exit()).as(expire.err()).isZero();
+            assertThat(expire.out()).contains("would delete backups: none");
+            Run bad = run(concat(new String[] {"cluster", "add", "bad", "--backup-schedule", "every night"}, auth));
+            assertThat(bad.exit()).isEqualTo(1);
+            assertThat(bad.err()).contains("not a cron expression");
+        }
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Test
     void aMissingOrWrongTokenIsRefused() {
         Run none = run("cluster", "list", "--server", serverUrl());
         assertThat(none.exit()).isEqualTo(1);

@@ -7,12 +7,19 @@ package io.pgvault.core.pgproto;
  * @param fastCheckpoint request an immediate checkpoint instead of a spread one
  * @param manifest ask for PostgreSQL's {@code backup_manifest} (with SHA-256 file checksums)
  */
-public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean manifest) {
+public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean manifest, int maxRateKbPerSecond) {
 
     public BaseBackupOptions {
         if (label == null || label.isEmpty() || label.length() > 1000) {
             throw new IllegalArgumentException("backup label must be 1 to 1000 characters");
         }
+        if (maxRateKbPerSecond != 0 && (maxRateKbPerSecond < 32 || maxRateKbPerSecond > 1048576)) {
+            throw new IllegalArgumentException("backup max rate " + maxRateKbPerSecond + " kB/s is out of range: PostgreSQL accepts 32 to 1048576, or 0 for no limit");
+        }
+    }
+
+    public BaseBackupOptions(String label, boolean fastCheckpoint, boolean manifest) {
+        this(label, fastCheckpoint, manifest, 0);
     }
 
     /**
@@ -24,9 +31,11 @@ public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean ma
         String quoted = "'" + label.replace("'", "''") + "'";
         if (major >= 15) {
             return "BASE_BACKUP (LABEL " + quoted + ", CHECKPOINT '" + (fastCheckpoint ? "fast" : "spread") + "', WAIT false, "
-                    + (manifest ? "MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA256', " : "MANIFEST 'no', ") + "TABLESPACE_MAP true)";
+                    + (manifest ? "MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA256', " : "MANIFEST 'no', ")
+                    + (maxRateKbPerSecond > 0 ? "MAX_RATE " + maxRateKbPerSecond + ", " : "") + "TABLESPACE_MAP true)";
         }
         return "BASE_BACKUP LABEL " + quoted + (fastCheckpoint ? " FAST" : "") + " NOWAIT"
-                + (manifest ? " MANIFEST 'yes' MANIFEST_CHECKSUMS 'SHA256'" : "") + " TABLESPACE_MAP";
+                + (manifest ? " MANIFEST 'yes' MANIFEST_CHECKSUMS 'SHA256'" : "")
+                + (maxRateKbPerSecond > 0 ? " MAX_RATE " + maxRateKbPerSecond : "") + " TABLESPACE_MAP";
     }
 }
