@@ -1,0 +1,212 @@
+package io.pgvault.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.OsUser;
+import io.pgvault.testkit.PgCluster;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A full base backup of the same pgbench cluster, in one run, by pgvault (the server
+ * runs BASE_BACKUP itself), {@code pg_basebackup -Ft --compress=client-zstd:3} and
+ * {@code pgbackrest backup --type=full} (zst 3, process-max 1 and 2). No tool copies WAL
+ * into the backup (pgvault keeps WAL apart; pg_basebackup -X none; pgBackRest
+ * archive-copy off), all write to the same local disk.
+ *
+ * <p>Usage: {@code java -cp bench/target/pgvault-bench.jar io.pgvault.bench.BackupBench
+ * --server-jar server/target/pgvault-server.jar [--major 15] [--scale 50]}
+ */
+public final class BackupBench {
+
+    private static final double MIB = 1024.0 * 1024.0;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    record Figures(String name, double wallSeconds, double cpuSeconds, long storedBytes) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int major = intArg(args, "--major", 15);
+        int scale = intArg(args, "--scale", 50);
+        Path serverJar = Path.of(stringArg(args, "--server-jar", "server/target/pgvault-server.jar")).toAbsolutePath();
+        Path work = Files.createTempDirectory("pgvault-backup-bench");
+        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
+        OsUser.own(work);
+        try (PgCluster pg = PgCluster.builder(major).setting("max_wal_size", "2GB").setting("checkpoint_timeout", "30min").start()) {
+            String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
+            shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
+            pg.execute("CHECKPOINT");
+            long dbBytes = Long.parseLong(pg.queryValue("SELECT sum(pg_database_size(oid)) FROM pg_database"));
+            System.out.printf(Locale.ROOT, "%nCluster: PostgreSQL %d, pgbench scale %d, %.0f MiB in databases%n", major, scale, dbBytes / MIB);
+
+            List<Figures> results = new ArrayList<>();
+            results.add(pgvault(work, serverJar, pg, "zstd"));
+            results.add(pgvault(work, serverJar, pg, "zstd:3"));
+            results.add(pgBaseBackup(work, pg));
+            results.add(pgBackRest(work, pg, 1));
+            results.add(pgBackRest(work, pg, 2));
+
+            System.out.println();
+            System.out.printf(Locale.ROOT, "%-40s %8s %9s %12s %9s%n", "full backup", "wall s", "CPU s", "stored MiB", "MiB/s");
+            for (Figures f : results) {
+                System.out.printf(Locale.ROOT, "%-40s %8.1f %9.1f %12.1f %9.1f%n", f.name(), f.wallSeconds(), f.cpuSeconds(),
+                        f.storedBytes() / MIB, dbBytes / MIB / f.wallSeconds());
+            }
+            Figures ours = results.get(0);
+            System.out.println();
+            for (Figures other : results.subList(2, results.size())) {
+                System.out.printf(Locale.ROOT, "pgvault (zstd 1) vs %-36s %.2fx as fast, stored size x%.2f%n", other.name() + ":",
+                        other.wallSeconds() / ours.wallSeconds(), (double) ours.storedBytes() / other.storedBytes());
+            }
+        } finally {
+            Fixtures.deleteTree(work);
+        }
+    }
+
+    private static Figures pgvault(Path work, Path serverJar, PgCluster pg, String compression) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("pgvault-" + compression.replace(':', '-')));
+        int port = Fixtures.freePort();
+        Process server = new ProcessBuilder("java", "-Xmx512m", "-Dmicronaut.server.port=" + port, "-Dpgvault.data-dir=" + dir,
+                "-Dpgvault.repository.url=" + dir.resolve("repo").toUri(), "-Dpgvault.repository.compression=" + compression,
+                "-Dpgvault.catalog.url=jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE",
+                "-jar", serverJar.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
+        try {
+            String url = "http://127.0.0.1:" + port;
+            HttpClient http = HttpClient.newHttpClient();
+            String body = "{\"name\":\"bench\",\"conninfo\":\"host=127.0.0.1 port=" + pg.port() + " user=postgres\"}";
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (true) {
+                try {
+                    http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+                    break;
+                } catch (IOException notYet) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("the pgvault server did not start; see " + dir.resolve("server.log"));
+                    }
+                    Thread.sleep(200);
+                }
+            }
+            double cpuBefore = cpuSeconds(server.pid());
+            long start = System.nanoTime();
+            JsonNode started = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/bench/backups"))
+                    .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).body());
+            String id = started.path("id").asText();
+            JsonNode b;
+            do {
+                Thread.sleep(100);
+                b = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/bench/backups/" + id)).build(),
+                        HttpResponse.BodyHandlers.ofString()).body());
+            } while (b.path("status").asText().equals("running"));
+            double wall = (System.nanoTime() - start) / 1e9;
+            double cpu = cpuSeconds(server.pid()) - cpuBefore;
+            if (b.path("status").asText().equals("failed")) {
+                throw new IllegalStateException("pgvault backup failed: " + b.path("reason").asText());
+            }
+            return new Figures("pgvault (" + compression + ")", wall, cpu, b.path("storedBytes").asLong());
+        } finally {
+            server.destroy();
+            server.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private static Figures pgBaseBackup(Path work, PgCluster pg) throws Exception {
+        Path dir = work.resolve("pg_basebackup");
+        double[] t = timed("pg_basebackup -h 127.0.0.1 -p " + pg.port() + " -U postgres -D " + dir
+                + " -Ft --compress=client-zstd:3 -X none -c fast --no-sync");
+        return new Figures("pg_basebackup -Ft client-zstd:3", t[0], t[1], directorySize(dir));
+    }
+
+    private static Figures pgBackRest(Path work, PgCluster pg, int processes) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("pgbackrest-" + processes));
+        Path conf = dir.resolve("pgbackrest.conf");
+        Files.writeString(conf, "[global]\nrepo1-path=" + dir.resolve("repo") + "\nlog-path=" + dir + "\nlock-path=" + dir
+                + "\ncompress-type=zst\ncompress-level=3\nprocess-max=" + processes + "\nstart-fast=y\narchive-check=n\narchive-copy=n"
+                + "\nlog-level-console=warn\n\n[bench]\npg1-path=" + pg.dataDirectory() + "\npg1-port=" + pg.port()
+                + "\npg1-socket-path=" + pg.directory().resolve("sock") + "\npg1-user=postgres\n");
+        OsUser.own(dir);
+        asPgUser("pgbackrest --config=" + conf + " --stanza=bench --no-online stanza-create || pgbackrest --config=" + conf + " --stanza=bench stanza-create");
+        double[] t = timed(String.join(" ", OsUser.wrap(List.of("pgbackrest", "--config=" + conf, "--stanza=bench", "--type=full", "backup"))));
+        return new Figures("pgBackRest full zst 3, process-max " + processes, t[0], t[1], directorySize(dir.resolve("repo/backup")));
+    }
+
+    /** Runs a command; returns wall seconds and the CPU seconds of its process tree (bash's times). */
+    private static double[] timed(String command) throws Exception {
+        long start = System.nanoTime();
+        Process p = new ProcessBuilder("bash", "-c", command + " >/dev/null && times").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("failed: " + command + "\n" + out);
+        }
+        double wall = (System.nanoTime() - start) / 1e9;
+        String[] lines = out.strip().split("\n");
+        return new double[] {wall, parseTimes(lines[lines.length - 1])};
+    }
+
+    /** bash 'times' second line: children's user and system time, e.g. "0m1.234s 0m0.456s". */
+    private static double parseTimes(String line) {
+        double total = 0;
+        for (String part : line.trim().split("\\s+")) {
+            String[] ms = part.replace("s", "").split("m");
+            total += Double.parseDouble(ms[0]) * 60 + Double.parseDouble(ms[1]);
+        }
+        return total;
+    }
+
+    private static void asPgUser(String command) throws Exception {
+        Process p = new ProcessBuilder(OsUser.wrap(List.of("bash", "-c", command))).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.INHERIT).start();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("failed (" + p.exitValue() + "): " + command);
+        }
+    }
+
+    private static void shell(String command) throws Exception {
+        Process p = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("failed (" + p.exitValue() + "): " + command);
+        }
+    }
+
+    private static double cpuSeconds(long pid) throws IOException {
+        String[] fields = Files.readString(Path.of("/proc", Long.toString(pid), "stat")).replaceAll("^.*\\) ", "").split(" ");
+        return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
+    }
+
+    private static long directorySize(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return 0;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+
+    private static int intArg(String[] args, String name, int fallback) {
+        String value = stringArg(args, name, null);
+        return value == null ? fallback : Integer.parseInt(value);
+    }
+
+    private static String stringArg(String[] args, String name, String fallback) {
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals(name)) {
+                return args[i + 1];
+            }
+        }
+        return fallback;
+    }
+}
