@@ -16,8 +16,6 @@ import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.PipedInputStream;
-import java.io.PipedOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestOutputStream;
@@ -45,6 +43,8 @@ import java.util.concurrent.Future;
  * stored, so an interrupted backup leaves nothing that looks like a backup.
  */
 public final class BackupWriter implements BaseBackupSink {
+
+    private static final int COPY_BUFFER = 1 << 18;
 
     private final ObjectStore store;
     private final Codec codec;
@@ -91,8 +91,9 @@ public final class BackupWriter implements BaseBackupSink {
 
     @Override
     public OutputStream archive(String name, Optional<String> tablespaceLocation) throws IOException {
-        PipedInputStream in = new PipedInputStream(1 << 20);
-        PipedOutputStream out = new PipedOutputStream(in);
+        ChunkPipe pipe = new ChunkPipe();
+        InputStream in = pipe.reader();
+        OutputStream out = pipe.writer();
         Future<?> repack = repackers.submit(() -> {
             try (in) {
                 repack(name, tablespaceLocation.orElse(null), in);
@@ -178,6 +179,7 @@ public final class BackupWriter implements BaseBackupSink {
         private final MessageDigest sha256;
         private final CountingOutputStream raw;
         private final TarArchiveOutputStream tar;
+        private final byte[] buffer = new byte[COPY_BUFFER];
         private int files;
 
         PieceOutput(String archive, String location, int index) throws IOException {
@@ -197,13 +199,21 @@ public final class BackupWriter implements BaseBackupSink {
         void add(TarArchiveEntry entry, InputStream data) throws IOException {
             tar.putArchiveEntry(entry);
             if (entry.isFile()) {
-                long copied = data.transferTo(tar);
+                long copied = copy(data, tar);
                 if (copied != entry.getSize()) {
                     throw new IOException(archive + ": entry " + entry.getName() + " announced " + entry.getSize() + " bytes, carried " + copied);
                 }
             }
             tar.closeArchiveEntry();
             files++;
+        }
+
+        private long copy(InputStream from, OutputStream to) throws IOException {
+            long total = 0;
+            for (int n; (n = from.read(buffer)) > 0; total += n) {
+                to.write(buffer, 0, n);
+            }
+            return total;
         }
 
         long rawBytes() {

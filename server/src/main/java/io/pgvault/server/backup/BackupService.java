@@ -159,8 +159,9 @@ public class BackupService {
             job.state = "stored";
             LOG.info("Backup {} of {} stored: {} to {}, {} bytes raw, {} stored, {} pieces", job.id, row.name(), manifest.startLsn(),
                     manifest.endLsn(), manifest.rawBytes(), manifest.storedBytes(), manifest.pieces().size());
-        } catch (Exception e) {
-            job.error = e.getMessage();
+        } catch (Exception | LinkageError e) {
+            // LinkageError too: a job must never stay "running" forever.
+            job.error = e.getMessage() == null ? e.toString() : e.getMessage();
             job.state = "failed";
             job.finishedAt = clock.instant();
             LOG.error("Backup {} of {} failed, nothing kept: {}", job.id, row.name(), e.getMessage());
@@ -176,7 +177,7 @@ public class BackupService {
         } finally {
             running.remove(row.name(), job);
         }
-        if ("stored".equals(job.state)) {
+        if ("stored".equals(job.state) && (row.retainFull() != null || row.retainDays() != null)) {
             try {
                 awaitWal(row.name(), job.id);
                 expire(row.name(), false);
