@@ -1,5 +1,7 @@
 package io.pgvault.bench;
 
+import static io.pgvault.bench.BenchSupport.*;
+
 import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.OsUser;
 import io.pgvault.testkit.PgCluster;
@@ -33,7 +35,7 @@ import java.util.stream.Stream;
  */
 public final class ArchiveBench {
 
-    private static final double MIB = 1024.0 * 1024.0;
+    private static final double MIB = BenchSupport.MIB;
 
     record Figures(String name, int files, long rawBytes, double wallSeconds, long storedBytes, double serverCpuSeconds) {
     }
@@ -169,54 +171,9 @@ public final class ArchiveBench {
         return new Figures("cp + sync (no compression)", files.size(), raw, wall, directorySize(dir), -1);
     }
 
-    private static void asPgUser(String command) throws Exception {
-        List<String> cmd = OsUser.wrap(List.of("bash", "-c", command));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.INHERIT).start();
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException("failed (" + p.exitValue() + "): " + command);
-        }
-    }
-
-    private static void shell(String command) throws Exception {
-        Process p = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException("failed (" + p.exitValue() + "): " + command);
-        }
-    }
-
-    /** User plus system CPU time of a process, from /proc (Linux). */
-    private static double cpuSeconds(long pid) throws IOException {
-        String[] fields = Files.readString(Path.of("/proc", Long.toString(pid), "stat")).replaceAll("^.*\\) ", "").split(" ");
-        long ticks = Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
-        return ticks / 100.0;
-    }
-
     private static List<Path> segments(Path dir) throws IOException {
         try (Stream<Path> files = Files.list(dir)) {
             return files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList();
         }
-    }
-
-    private static long directorySize(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return 0;
-        }
-        try (Stream<Path> files = Files.walk(dir)) {
-            return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
-        }
-    }
-
-    private static int intArg(String[] args, String name, int fallback) {
-        String value = stringArg(args, name, null);
-        return value == null ? fallback : Integer.parseInt(value);
-    }
-
-    private static String stringArg(String[] args, String name, String fallback) {
-        for (int i = 0; i + 1 < args.length; i++) {
-            if (args[i].equals(name)) {
-                return args[i + 1];
-            }
-        }
-        return fallback;
     }
 }

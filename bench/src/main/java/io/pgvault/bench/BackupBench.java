@@ -1,5 +1,7 @@
 package io.pgvault.bench;
 
+import static io.pgvault.bench.BenchSupport.*;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgvault.testkit.Fixtures;
@@ -32,7 +34,7 @@ import java.util.stream.Stream;
  */
 public final class BackupBench {
 
-    private static final double MIB = 1024.0 * 1024.0;
+    private static final double MIB = BenchSupport.MIB;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     record Figures(String name, double wallSeconds, double cpuSeconds, long storedBytes) {
@@ -181,48 +183,5 @@ public final class BackupBench {
             total += Double.parseDouble(ms[0]) * 60 + Double.parseDouble(ms[1]);
         }
         return total;
-    }
-
-    private static void asPgUser(String command) throws Exception {
-        Process p = new ProcessBuilder(OsUser.wrap(List.of("bash", "-c", command))).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.INHERIT).start();
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException("failed (" + p.exitValue() + "): " + command);
-        }
-    }
-
-    private static void shell(String command) throws Exception {
-        Process p = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException("failed (" + p.exitValue() + "): " + command);
-        }
-    }
-
-    private static double cpuSeconds(long pid) throws IOException {
-        String[] fields = Files.readString(Path.of("/proc", Long.toString(pid), "stat")).replaceAll("^.*\\) ", "").split(" ");
-        return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
-    }
-
-    private static long directorySize(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return 0;
-        }
-        try (Stream<Path> files = Files.walk(dir)) {
-            return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
-        }
-    }
-
-    private static int intArg(String[] args, String name, int fallback) {
-        String value = stringArg(args, name, null);
-        return value == null ? fallback : Integer.parseInt(value);
-    }
-
-    private static String stringArg(String[] args, String name, String fallback) {
-        for (int i = 0; i + 1 < args.length; i++) {
-            if (args[i].equals(name)) {
-                return args[i + 1];
-            }
-        }
-        return fallback;
     }
 }

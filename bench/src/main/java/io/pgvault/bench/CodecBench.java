@@ -1,5 +1,7 @@
 package io.pgvault.bench;
 
+import static io.pgvault.bench.BenchSupport.*;
+
 import io.pgvault.core.compress.Codec;
 import io.pgvault.core.compress.Lz4Codec;
 import io.pgvault.core.compress.NoCodec;
@@ -31,7 +33,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class CodecBench {
 
-    private static final double MIB = 1024.0 * 1024.0;
+    private static final double MIB = BenchSupport.MIB;
 
     record Corpus(List<byte[]> segments, long rawBytes, Path directory) {
     }
@@ -84,7 +86,7 @@ public final class CodecBench {
         ratioLine("zstd 1", jvm.get(0), cli.get(0));
         ratioLine("zstd 3", jvm.get(1), cli.get(1));
         ratioLine("lz4", jvm.get(2), cli.get(2));
-        deleteTree(corpus.directory());
+        io.pgvault.testkit.Fixtures.deleteTree(corpus.directory());
     }
 
     private static void print(Figures f) {
@@ -188,20 +190,4 @@ public final class CodecBench {
         return (System.nanoTime() - start) / 1e9;
     }
 
-    private static int intArg(String[] args, String name, int fallback) {
-        for (int i = 0; i + 1 < args.length; i++) {
-            if (args[i].equals(name)) {
-                return Integer.parseInt(args[i + 1]);
-            }
-        }
-        return fallback;
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (var paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 }

@@ -83,14 +83,9 @@ public final class PgCluster implements AutoCloseable {
          * Not started.
          */
         public PgCluster adopt(DataDirectoryFiller fill) {
-            PgDistribution dist = PgDistribution.of(major);
-            Path dir = BASE.resolve(major + "-" + UUID.randomUUID());
-            PgCluster cluster = new PgCluster(dist, dir, Fixtures.freePort());
-            LIVE.add(cluster);
+            PgCluster cluster = newInstance();
+            Path dir = cluster.dir;
             try {
-                Files.createDirectories(dir.resolve("sock"));
-                Files.setPosixFilePermissions(BASE, PgDistribution.permissions(0755));
-                Files.writeString(dir.resolve("owner.pid"), Long.toString(ProcessHandle.current().pid()));
                 fill.fill(cluster.data);
                 Files.deleteIfExists(cluster.data.resolve("postmaster.pid"));
                 Map<String, String> conf = new LinkedHashMap<>();
@@ -109,16 +104,27 @@ public final class PgCluster implements AutoCloseable {
             return cluster;
         }
 
-        /** Runs initdb only; the server is not started. */
-        public PgCluster init() {
-            PgDistribution dist = PgDistribution.of(major);
-            Path dir = BASE.resolve(major + "-" + UUID.randomUUID());
-            PgCluster cluster = new PgCluster(dist, dir, Fixtures.freePort());
+        /** A registered instance directory with its socket directory and owner mark; no data directory yet. */
+        private PgCluster newInstance() {
+            PgCluster cluster = new PgCluster(PgDistribution.of(major), BASE.resolve(major + "-" + UUID.randomUUID()), Fixtures.freePort());
             LIVE.add(cluster);
             try {
-                Files.createDirectories(dir.resolve("sock"));
+                Files.createDirectories(cluster.dir.resolve("sock"));
                 Files.setPosixFilePermissions(BASE, PgDistribution.permissions(0755));
-                Files.writeString(dir.resolve("owner.pid"), Long.toString(ProcessHandle.current().pid()));
+                Files.writeString(cluster.dir.resolve("owner.pid"), Long.toString(ProcessHandle.current().pid()));
+                return cluster;
+            } catch (IOException e) {
+                cluster.close();
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        /** Runs initdb only; the server is not started. */
+        public PgCluster init() {
+            PgCluster cluster = newInstance();
+            PgDistribution dist = cluster.dist;
+            Path dir = cluster.dir;
+            try {
                 OsUser.own(dir);
                 cluster.run(Duration.ofMinutes(2), dist.bin("initdb").toString(), "-D", cluster.data.toString(), "-U", "postgres",
                         "-A", "trust", "--no-sync", "--no-instructions", "--locale=C", "-E", "UTF8",
@@ -133,9 +139,6 @@ public final class PgCluster implements AutoCloseable {
                 conf.put("wal_level", "replica");
                 conf.putAll(settings);
                 cluster.appendConf(conf);
-            } catch (IOException e) {
-                cluster.close();
-                throw new UncheckedIOException(e);
             } catch (RuntimeException e) {
                 cluster.close();
                 throw e;

@@ -4,6 +4,7 @@ import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.util.FileModes;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
@@ -18,7 +19,6 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -135,7 +135,7 @@ public final class BackupRestorer {
         }
         if (entry.isDirectory()) {
             Files.createDirectories(path);
-            Files.setPosixFilePermissions(path, permissions(entry.getMode() | 0700));
+            Files.setPosixFilePermissions(path, FileModes.permissions(entry.getMode() | 0700));
         } else if (entry.isSymbolicLink()) {
             Files.createDirectories(path.getParent());
             Files.deleteIfExists(path);
@@ -143,7 +143,7 @@ public final class BackupRestorer {
         } else if (entry.isFile()) {
             Files.createDirectories(path.getParent());
             Files.copy(data, path, StandardCopyOption.REPLACE_EXISTING);
-            Files.setPosixFilePermissions(path, permissions(entry.getMode() | 0600));
+            Files.setPosixFilePermissions(path, FileModes.permissions(entry.getMode() | 0600));
         }
     }
 
@@ -156,17 +156,4 @@ public final class BackupRestorer {
         }
     }
 
-    private static Set<PosixFilePermission> permissions(int mode) {
-        Set<PosixFilePermission> set = EnumSet.noneOf(PosixFilePermission.class);
-        PosixFilePermission[] order = {
-                PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_READ,
-                PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_READ,
-                PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_READ};
-        for (int bit = 0; bit < order.length; bit++) {
-            if ((mode & (1 << bit)) != 0) {
-                set.add(order[bit]);
-            }
-        }
-        return set;
-    }
 }

@@ -1,0 +1,64 @@
+package io.pgvault.bench;
+
+import io.pgvault.testkit.OsUser;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** What the benchmarks share: arguments, running commands, measuring CPU and sizes. */
+final class BenchSupport {
+
+    static final double MIB = 1024.0 * 1024.0;
+
+    private BenchSupport() {
+    }
+
+    static int intArg(String[] args, String name, int fallback) {
+        String value = stringArg(args, name, null);
+        return value == null ? fallback : Integer.parseInt(value);
+    }
+
+    static String stringArg(String[] args, String name, String fallback) {
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals(name)) {
+                return args[i + 1];
+            }
+        }
+        return fallback;
+    }
+
+    /** Runs a shell command, output discarded; fails on a non-zero exit. */
+    static void shell(String command) throws Exception {
+        Process p = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("failed (" + p.exitValue() + "): " + command);
+        }
+    }
+
+    /** Runs a shell command as the PostgreSQL OS user, as the archiver or a DBA would. */
+    static void asPgUser(String command) throws Exception {
+        Process p = new ProcessBuilder(OsUser.wrap(List.of("bash", "-c", command))).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.INHERIT).start();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("failed (" + p.exitValue() + "): " + command);
+        }
+    }
+
+    /** User plus system CPU seconds of a process so far, from /proc (Linux). */
+    static double cpuSeconds(long pid) throws IOException {
+        String[] fields = Files.readString(Path.of("/proc", Long.toString(pid), "stat")).replaceAll("^.*\\) ", "").split(" ");
+        return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
+    }
+
+    static long directorySize(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return 0;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+}
