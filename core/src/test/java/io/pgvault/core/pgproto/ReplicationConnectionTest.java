@@ -165,7 +165,7 @@ class ReplicationConnectionTest {
         assertThat(result.archives()).containsExactly("base.tar");
         assertThat(result.manifestReceived()).isTrue();
         assertThat(manifest.toString(StandardCharsets.UTF_8)).startsWith("{ \"PostgreSQL-Backup-Manifest-Version\"")
-                .contains("\"Path\": \"PG_VERSION\"").contains("SHA256");
+                .contains("\"Path\": \"PG_VERSION\"").contains("CRC32C");
 
         List<String> entries = new ArrayList<>();
         String backupLabel = null;
