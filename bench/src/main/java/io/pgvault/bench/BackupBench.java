@@ -58,6 +58,9 @@ public final class BackupBench {
             results.add(pgvault(work, serverJar, pg, "zstd"));
             if (System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") != null) {
                 System.out.println(results.get(0));
+                try (Stream<String> log = Files.lines(work.resolve("pgvault-zstd/server.log"))) {
+                    log.filter(l -> l.contains("BackupService")).forEach(System.out::println);
+                }
                 return;
             }
             results.add(pgvault(work, serverJar, pg, "zstd:3"));

@@ -152,13 +152,16 @@ public class BackupService {
             writer = new BackupWriter(store, codec, row.name(), job.id, spool, pieceBytes, "pgvault", clock);
             String label = "pgvault " + job.id;
             LOG.info("Backup {} of {} started", job.id, row.name());
+            long streamStart = System.nanoTime();
             ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(label, fastCheckpoint, true), writer);
+            long streamEnd = System.nanoTime();
             BackupManifest manifest = writer.finish(label, identity.systemIdentifier(), rc.serverMajor(), segmentSize, result.end(),
                     result.endTimeline());
             job.finishedAt = clock.instant();
             job.state = "stored";
-            LOG.info("Backup {} of {} stored: {} to {}, {} bytes raw, {} stored, {} pieces", job.id, row.name(), manifest.startLsn(),
-                    manifest.endLsn(), manifest.rawBytes(), manifest.storedBytes(), manifest.pieces().size());
+            LOG.info("Backup {} of {} stored: {} to {}, {} bytes raw, {} stored, {} pieces; BASE_BACKUP {} ms, manifest {} ms", job.id,
+                    row.name(), manifest.startLsn(), manifest.endLsn(), manifest.rawBytes(), manifest.storedBytes(), manifest.pieces().size(),
+                    (streamEnd - streamStart) / 1_000_000, (System.nanoTime() - streamEnd) / 1_000_000);
         } catch (Exception | LinkageError e) {
             // LinkageError too: a job must never stay "running" forever.
             job.error = e.getMessage() == null ? e.toString() : e.getMessage();
