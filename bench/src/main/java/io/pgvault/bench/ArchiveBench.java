@@ -70,6 +70,12 @@ public final class ArchiveBench {
 
             List<Figures> results = new ArrayList<>();
             results.add(pgvault(work, serverJar, files, raw, "zstd"));
+            if (System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") != null) {
+                Figures f = results.get(0);
+                System.out.printf(Locale.ROOT, "%s: %.1f ms/segment, server CPU %.1f ms/segment%n", f.name(), 1000 * f.wallSeconds() / f.files(),
+                        1000 * f.serverCpuSeconds() / f.files());
+                return;
+            }
             results.add(pgvault(work, serverJar, files, raw, "zstd:3"));
             results.add(pgbackrest(work, pg, files, raw, 3));
             results.add(pgbackrest(work, pg, files, raw, 1));
@@ -98,11 +104,16 @@ public final class ArchiveBench {
     private static Figures pgvault(Path work, Path serverJar, List<Path> files, long raw, String compression) throws Exception {
         Path dir = Files.createDirectories(work.resolve("pgvault-" + compression.replace(':', '-')));
         int port = Fixtures.freePort();
-        Process server = new ProcessBuilder("java", "-Xmx512m", "-Dmicronaut.server.port=" + port, "-Dpgvault.data-dir=" + dir,
+        List<String> command = new ArrayList<>(List.of("java", "-Xmx512m"));
+        String extra = System.getenv("PGVAULT_BENCH_SERVER_OPTS");
+        if (extra != null && !extra.isBlank()) {
+            command.addAll(List.of(extra.trim().split("\\s+")));
+        }
+        command.addAll(List.of("-Dmicronaut.server.port=" + port, "-Dpgvault.data-dir=" + dir,
                 "-Dpgvault.repository.url=" + dir.resolve("repo").toUri(), "-Dpgvault.repository.compression=" + compression,
                 "-Dpgvault.catalog.url=jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE",
-                "-jar", serverJar.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
+                "-jar", serverJar.toString()));
+        Process server = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
         try {
             String url = "http://127.0.0.1:" + port;
             HttpClient http = HttpClient.newHttpClient();
@@ -124,10 +135,13 @@ public final class ArchiveBench {
             }
             // Warm the server's JIT the way a long-running server is warm: archive the
             // whole corpus once, untimed, into a throwaway cluster.
-            http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"warmup\"}")).build(), HttpResponse.BodyHandlers.discarding());
-            for (Path f : files) {
-                asPgUser("curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/warmup/wal/" + f.getFileName());
+            // Three passes: C2 keeps compiling for a while, and its CPU would count against the timed pass.
+            for (int pass = 0; pass < 3; pass++) {
+                http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"warmup" + pass + "\"}")).build(), HttpResponse.BodyHandlers.discarding());
+                for (Path f : files) {
+                    asPgUser("curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/warmup" + pass + "/wal/" + f.getFileName());
+                }
             }
             double cpuBefore = cpuSeconds(server.pid());
             long start = System.nanoTime();
