@@ -5,10 +5,15 @@ import io.micronaut.runtime.event.annotation.EventListener;
 import io.micronaut.scheduling.TaskScheduler;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.cluster.ClusterService;
+import io.pgvault.server.config.ClusterSettings;
 import jakarta.inject.Named;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 
 /** Starts each cluster's backups on its cron schedule (e.g. {@code 0 2 * * *}). */
 @Singleton
@@ -19,11 +24,18 @@ public class BackupScheduler {
     private final ClusterService clusters;
     private final BackupService backups;
     private final TaskScheduler scheduler;
+    private final Map<String, String> configured = new HashMap<>();
 
-    public BackupScheduler(ClusterService clusters, BackupService backups, @Named("scheduled") TaskScheduler scheduler) {
+    public BackupScheduler(ClusterService clusters, BackupService backups, @Named("scheduled") TaskScheduler scheduler,
+                           List<ClusterSettings> settings) {
         this.clusters = clusters;
         this.backups = backups;
         this.scheduler = scheduler;
+        for (ClusterSettings s : settings) {
+            if (s.getBackup().getSchedule() != null && !s.getBackup().getSchedule().isBlank()) {
+                configured.put(s.getName(), s.getBackup().getSchedule());
+            }
+        }
     }
 
     @EventListener
@@ -31,13 +43,18 @@ public class BackupScheduler {
         backups.cleanUpInterrupted();
         clusters.list().forEach(this::schedule);
         clusters.onRegistered(this::schedule);
+        configured.keySet().stream().filter(name -> clusters.list().stream().noneMatch(c -> c.name().equals(name)))
+                .forEach(name -> LOG.warn("pgvault.clusters.{}.backup.schedule is set, but no cluster '{}' is registered: "
+                        + "register it with pgvault cluster add {} --conninfo '...' (the schedule starts then)", name, name, name));
     }
 
     private void schedule(ClusterRow cluster) {
-        if (cluster.backupSchedule() == null || cluster.backupSchedule().isBlank()) {
+        // The server's configuration wins over what cluster add stored.
+        String cron = configured.getOrDefault(cluster.name(), cluster.backupSchedule());
+        if (cron == null || cron.isBlank()) {
             return;
         }
-        scheduler.schedule(cluster.backupSchedule(), () -> {
+        scheduler.schedule(cron, () -> {
             if (backups.runningJob(cluster.name()).isPresent()) {
                 LOG.warn("Scheduled backup of {} skipped: the previous one is still running", cluster.name());
                 return;
@@ -48,6 +65,6 @@ public class BackupScheduler {
                 LOG.error("Scheduled backup of {} could not start: {}", cluster.name(), e.getMessage());
             }
         });
-        LOG.info("Backups of {} scheduled: {}", cluster.name(), cluster.backupSchedule());
+        LOG.info("Backups of {} scheduled: {}", cluster.name(), cron);
     }
 }
