@@ -9,8 +9,7 @@ import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.archivers.tar.TarUtils;
 
 import java.io.FilterOutputStream;
 import java.io.IOException;
@@ -37,7 +36,8 @@ import java.util.concurrent.Future;
  * Receives a base backup's tar streams and stores them as pieces: each piece a standalone
  * tar of whole files of about {@code pieceBytes}, compressed, in an envelope with its
  * SHA-256, so a restore can fetch, check and unpack pieces in parallel. The tar stream is
- * re-cut at entry boundaries with Commons Compress on a thread of its own per archive.
+ * cut at entry boundaries (headers parsed by Commons Compress, bytes copied unchanged) on
+ * a thread of its own per archive.
  *
  * <p>{@link #finish} writes pgvault's manifest last; {@link #abandon} deletes what was
  * stored, so an interrupted backup leaves nothing that looks like a backup.
@@ -149,28 +149,99 @@ public final class BackupWriter implements BaseBackupSink {
     }
 
     private void repack(String archive, String location, InputStream tarStream) throws IOException {
-        TarArchiveInputStream tar = new TarArchiveInputStream(tarStream);
+        TarSplitter splitter = new TarSplitter(archive, tarStream);
         PieceOutput piece = null;
         int index = 0;
-        TarArchiveEntry entry;
-        while ((entry = tar.getNextEntry()) != null) {
+        while (splitter.next()) {
             if (piece == null) {
                 piece = new PieceOutput(archive, location, index++);
             }
-            piece.add(entry, tar);
-            if (piece.rawBytes() >= pieceBytes) {
-                pieces.add(piece.store());
-                piece = null;
+            splitter.copyEntry(piece.raw, piece.buffer);
+            if (splitter.isMember()) {
+                piece.files++;
+                if (piece.rawBytes() >= pieceBytes) {
+                    pieces.add(piece.store());
+                    piece = null;
+                }
             }
         }
-        // Drain the end-of-archive blocks so the sender never blocks on a full pipe.
+        // Drain what follows the end-of-archive block so the sender never blocks.
         tarStream.transferTo(OutputStream.nullOutputStream());
         if (piece != null || index == 0) {
             pieces.add((piece != null ? piece : new PieceOutput(archive, location, index)).store());
         }
     }
 
-    /** One piece being written: tar, hashed raw, compressed into a spool file. */
+    /**
+     * Walks a tar stream entry by entry, copying each entry's header and data blocks
+     * unchanged. Headers are parsed (and their checksums checked) by Commons Compress; the
+     * bytes are copied as they came, which is both faithful and cheaper than re-writing
+     * them. GNU long-name and PAX headers stay glued to the entry they describe.
+     */
+    private static final class TarSplitter {
+        private static final int BLOCK = 512;
+        private final String archive;
+        private final InputStream in;
+        private final byte[] header = new byte[BLOCK];
+        private long dataBlocksBytes;
+        private boolean member;
+
+        TarSplitter(String archive, InputStream in) {
+            this.archive = archive;
+            this.in = in;
+        }
+
+        /** Reads the next header; false at the end-of-archive block. */
+        boolean next() throws IOException {
+            int got = in.readNBytes(header, 0, BLOCK);
+            if (got == 0) {
+                // Some streams (PostgreSQL 14's tablespace archives) end without the zero blocks.
+                return false;
+            }
+            if (got != BLOCK) {
+                throw new IOException(archive + ": the tar stream ended inside a header (" + got + " of 512 bytes)");
+            }
+            boolean zero = true;
+            for (byte b : header) {
+                if (b != 0) {
+                    zero = false;
+                    break;
+                }
+            }
+            if (zero) {
+                return false;
+            }
+            if (!TarUtils.verifyCheckSum(header)) {
+                throw new IOException(archive + ": damaged tar header (checksum mismatch) in the stream PostgreSQL sent");
+            }
+            TarArchiveEntry entry = new TarArchiveEntry(header);
+            byte type = header[156];
+            // Extension headers describe the next entry: never end a piece after one.
+            member = !(type == 'L' || type == 'K' || type == 'x' || type == 'g');
+            long size = entry.isDirectory() || entry.isSymbolicLink() || entry.isLink() ? 0 : entry.getSize();
+            dataBlocksBytes = (size + BLOCK - 1) / BLOCK * BLOCK;
+            return true;
+        }
+
+        boolean isMember() {
+            return member;
+        }
+
+        void copyEntry(OutputStream out, byte[] buffer) throws IOException {
+            out.write(header);
+            long left = dataBlocksBytes;
+            while (left > 0) {
+                int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
+                if (n < 0) {
+                    throw new IOException(archive + ": the tar stream ended inside an entry (" + left + " bytes missing)");
+                }
+                out.write(buffer, 0, n);
+                left -= n;
+            }
+        }
+    }
+
+    /** One piece being written: a standalone tar, hashed raw, compressed into a spool file. */
     private final class PieceOutput {
         private final String archive;
         private final String location;
@@ -178,7 +249,6 @@ public final class BackupWriter implements BaseBackupSink {
         private final Path file;
         private final MessageDigest sha256;
         private final CountingOutputStream raw;
-        private final TarArchiveOutputStream tar;
         private final byte[] buffer = new byte[COPY_BUFFER];
         private int files;
 
@@ -191,29 +261,6 @@ public final class BackupWriter implements BaseBackupSink {
             this.sha256 = sha256();
             OutputStream compressed = codec.compress(Files.newOutputStream(file));
             this.raw = new CountingOutputStream(new DigestOutputStream(compressed, sha256));
-            this.tar = new TarArchiveOutputStream(raw, 1 << 16);
-            tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
-            tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
-        }
-
-        void add(TarArchiveEntry entry, InputStream data) throws IOException {
-            tar.putArchiveEntry(entry);
-            if (entry.isFile()) {
-                long copied = copy(data, tar);
-                if (copied != entry.getSize()) {
-                    throw new IOException(archive + ": entry " + entry.getName() + " announced " + entry.getSize() + " bytes, carried " + copied);
-                }
-            }
-            tar.closeArchiveEntry();
-            files++;
-        }
-
-        private long copy(InputStream from, OutputStream to) throws IOException {
-            long total = 0;
-            for (int n; (n = from.read(buffer)) > 0; total += n) {
-                to.write(buffer, 0, n);
-            }
-            return total;
         }
 
         long rawBytes() {
@@ -222,7 +269,9 @@ public final class BackupWriter implements BaseBackupSink {
 
         BackupManifest.Piece store() throws IOException {
             try {
-                tar.close();
+                // Two zero blocks end a tar archive: each piece stands alone.
+                raw.write(new byte[1024]);
+                raw.close();
                 String sha = HexFormat.of().formatHex(sha256.digest());
                 String name = archive + "." + String.format("%05d", index);
                 String key = RepositoryLayout.backupPiece(cluster, backupId, archive, index);
