@@ -35,10 +35,25 @@ public class WalController {
 
     @Put(value = "/{file}", consumes = MediaType.ALL, produces = MediaType.TEXT_PLAIN)
     public HttpResponse<String> push(String cluster, String file, HttpRequest<?> request, @Body InputStream body) throws IOException {
-        ArchiveResult result = wal.push(cluster, file, body, request.getContentLength());
+        ArchiveResult result;
+        try {
+            result = wal.push(cluster, file, body, request.getContentLength());
+        } catch (IOException | RuntimeException e) {
+            // Read what the client still sends, so it receives the refusal instead of a reset connection.
+            drain(body);
+            throw e;
+        }
         boolean stored = result.outcome() == ArchiveResult.Outcome.STORED;
         String message = (stored ? "stored " : "already archived, identical: ") + file + " sha256=" + result.header().sha256() + "\n";
         return stored ? HttpResponse.created(message) : HttpResponse.ok(message);
+    }
+
+    private static void drain(InputStream body) {
+        try {
+            body.transferTo(java.io.OutputStream.nullOutputStream());
+        } catch (IOException | RuntimeException ignored) {
+            // the client is gone or the body was cut; the refusal stands
+        }
     }
 
     @Get(value = "/{file}", produces = MediaType.APPLICATION_OCTET_STREAM)

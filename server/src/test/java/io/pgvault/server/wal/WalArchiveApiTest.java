@@ -107,7 +107,9 @@ class WalArchiveApiTest implements TestPropertyProvider {
     }
 
     private HttpResponse<String> putResponse(String cluster, String file, byte[] body) throws Exception {
-        return send(HttpRequest.newBuilder(uri("/v1/clusters/" + cluster + "/wal/" + file)).PUT(HttpRequest.BodyPublishers.ofByteArray(body)));
+        // Like curl -T with a large file: Expect: 100-continue, so a refusal arrives before the body is sent.
+        return send(HttpRequest.newBuilder(uri("/v1/clusters/" + cluster + "/wal/" + file)).expectContinue(true)
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(body)));
     }
 
     private int put(String file, byte[] body) throws Exception {
