@@ -104,16 +104,7 @@ public final class ArchiveBench {
     private static Figures pgvault(Path work, Path serverJar, List<Path> files, long raw, String compression) throws Exception {
         Path dir = Files.createDirectories(work.resolve("pgvault-" + compression.replace(':', '-')));
         int port = Fixtures.freePort();
-        List<String> command = new ArrayList<>(List.of("java", "-Xmx512m"));
-        String extra = System.getenv("PGVAULT_BENCH_SERVER_OPTS");
-        if (extra != null && !extra.isBlank()) {
-            command.addAll(List.of(extra.trim().split("\\s+")));
-        }
-        command.addAll(List.of("-Dmicronaut.server.port=" + port, "-Dpgvault.data-dir=" + dir,
-                "-Dpgvault.repository.url=" + dir.resolve("repo").toUri(), "-Dpgvault.repository.compression=" + compression,
-                "-Dpgvault.catalog.url=jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE",
-                "-jar", serverJar.toString()));
-        Process server = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
+        Process server = startServer(serverJar, dir, port, compression);
         try {
             String url = "http://127.0.0.1:" + port;
             HttpClient http = HttpClient.newHttpClient();

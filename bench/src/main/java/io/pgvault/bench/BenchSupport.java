@@ -5,6 +5,7 @@ import io.pgvault.testkit.OsUser;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -28,6 +29,23 @@ final class BenchSupport {
             }
         }
         return fallback;
+    }
+
+    /**
+     * Starts the pgvault server jar on its own local repository and H2 catalog under
+     * {@code dir}. {@code PGVAULT_BENCH_SERVER_OPTS} adds JVM options (e.g. a JFR recording).
+     */
+    static Process startServer(Path serverJar, Path dir, int port, String compression) throws IOException {
+        List<String> command = new ArrayList<>(List.of("java", "-Xmx512m"));
+        String extra = System.getenv("PGVAULT_BENCH_SERVER_OPTS");
+        if (extra != null && !extra.isBlank()) {
+            command.addAll(List.of(extra.trim().split("\\s+")));
+        }
+        command.addAll(List.of("-Dmicronaut.server.port=" + port, "-Dpgvault.data-dir=" + dir,
+                "-Dpgvault.repository.url=" + dir.resolve("repo").toUri(), "-Dpgvault.repository.compression=" + compression,
+                "-Dpgvault.catalog.url=jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE",
+                "-jar", serverJar.toString()));
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
     }
 
     /** Runs a shell command, output discarded; fails on a non-zero exit. */

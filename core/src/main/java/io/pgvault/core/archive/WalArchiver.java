@@ -88,8 +88,9 @@ public final class WalArchiver {
             }
             ObjectHeader header = header(cluster, identity, name, inspector, text);
             String key = RepositoryLayout.walKey(cluster, name);
-            if (ObjectEnvelope.store(store, key, header, spool, true)) {
-                return new ArchiveResult(ArchiveResult.Outcome.STORED, key, header, storedSize(key));
+            long stored = ObjectEnvelope.store(store, key, header, spool, true);
+            if (stored >= 0) {
+                return new ArchiveResult(ArchiveResult.Outcome.STORED, key, header, stored);
             }
             return compareWithStored(key, name, header);
         } finally {

@@ -278,8 +278,7 @@ public final class BackupWriter implements BaseBackupSink {
                 ObjectHeader header = new ObjectHeader("backup-piece", name, raw.count, sha, codec.id(), null, null,
                         startTimeline == null ? 0 : startTimeline.value(), 0, writer, clock.instant().toString(), null);
                 storedKeys.add(key);
-                ObjectEnvelope.store(store, key, header, file, false);
-                long stored = store.stat(key).map(s -> s.size()).orElse(-1L);
+                long stored = ObjectEnvelope.store(store, key, header, file, false);
                 return new BackupManifest.Piece(archive, location, index, key, raw.count, stored, sha, files);
             } finally {
                 Files.deleteIfExists(file);

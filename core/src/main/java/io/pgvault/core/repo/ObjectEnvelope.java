@@ -91,17 +91,18 @@ public final class ObjectEnvelope {
      * Stores header plus an already compressed payload file under {@code key}.
      *
      * @param onlyIfAbsent use the store's conditional create
-     * @return false only when {@code onlyIfAbsent} and an object existed (nothing written)
+     * @return the stored object's size in bytes, or -1 when {@code onlyIfAbsent} and an
+     *     object existed (nothing written); callers need no second request to learn it
      */
-    public static boolean store(ObjectStore store, String key, ObjectHeader header, Path payload, boolean onlyIfAbsent) throws IOException {
+    public static long store(ObjectStore store, String key, ObjectHeader header, Path payload, boolean onlyIfAbsent) throws IOException {
         byte[] prefix = prefix(header);
         long length = prefix.length + Files.size(payload);
         try (InputStream body = new SequenceInputStream(new java.io.ByteArrayInputStream(prefix), Files.newInputStream(payload))) {
             if (onlyIfAbsent) {
-                return store.putIfAbsent(key, body, length);
+                return store.putIfAbsent(key, body, length) ? length : -1;
             }
             store.put(key, body, length);
-            return true;
+            return length;
         }
     }
 

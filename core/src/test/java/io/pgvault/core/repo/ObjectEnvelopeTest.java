@@ -53,7 +53,8 @@ class ObjectEnvelopeTest {
         try (OutputStream out = codec.compress(Files.newOutputStream(payload))) {
             out.write(content);
         }
-        assertThat(ObjectEnvelope.store(store, key, header, payload, true)).isTrue();
+        long stored = ObjectEnvelope.store(store, key, header, payload, true);
+        assertThat(stored).isEqualTo(store.stat(key).orElseThrow().size());
     }
 
     private byte[] readContent(String key) throws IOException {
