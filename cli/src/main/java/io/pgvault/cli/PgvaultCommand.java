@@ -19,6 +19,9 @@ import picocli.CommandLine.Command;
                 CatalogCommand.class,
                 RepoCommand.class,
                 WalInspectCommand.class,
+                InfoCommand.class,
+                RecoverCommand.class,
+                WalFetchCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class PgvaultCommand implements Runnable {
@@ -27,6 +30,10 @@ public final class PgvaultCommand implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("wal-fetch")) {
+            // restore_command: skip the command-line framework, it costs PostgreSQL time on every segment.
+            io.pgvault.restore.fetch.WalFetchMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+        }
         System.exit(commandLine().execute(args));
     }
 

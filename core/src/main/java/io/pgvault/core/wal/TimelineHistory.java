@@ -117,6 +117,23 @@ public final class TimelineHistory {
         return timeline;
     }
 
+    /**
+     * The timelines whose WAL file for segment {@code segment} recovery would try, newest
+     * first: every timeline of this history that began at or before that segment. This is
+     * the order of PostgreSQL's XLogFileReadAnyTLI; the first whose file exists is used.
+     */
+    public List<TimelineId> timelinesForSegment(long segment, WalSegmentSize size) {
+        List<TimelineId> result = new ArrayList<>();
+        for (int i = ancestors.size(); i >= 0; i--) {
+            TimelineId tli = i == ancestors.size() ? timeline : ancestors.get(i).timeline();
+            long begin = i == 0 ? 0 : ancestors.get(i - 1).switchPoint().segmentNumber(size);
+            if (begin <= segment) {
+                result.add(tli);
+            }
+        }
+        return result;
+    }
+
     /** Where {@code tli} ends on this history; empty for this (open-ended) timeline. */
     public Optional<Lsn> switchPointOf(TimelineId tli) {
         return ancestors.stream().filter(e -> e.timeline().equals(tli)).map(Entry::switchPoint).findFirst();

@@ -1,0 +1,85 @@
+package io.pgvault.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.pgvault.core.backup.BackupManifest;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.restore.ClusterArchive;
+import io.pgvault.restore.RecoveryPlanner;
+import io.pgvault.restore.RecoveryWindow;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code pgvault info CLUSTER}: how far back and how close to now the cluster can be recovered, from the repository alone. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Show a cluster's recovery window per timeline (earliest and latest recoverable point), its last backup and WAL gaps.")
+final class InfoCommand implements Callable<Integer> {
+
+    @Mixin
+    RepositoryOptions repository;
+
+    @Parameters(index = "0", paramLabel = "CLUSTER")
+    String cluster;
+
+    @Option(names = "--json", description = "Print JSON.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        try (ObjectStore store = repository.open()) {
+            ClusterArchive archive = ClusterArchive.load(store, cluster);
+            List<RecoveryWindow> windows = new RecoveryPlanner(archive).windows();
+            List<BackupManifest> backups = archive.backups();
+            if (json) {
+                Map<String, Object> doc = new LinkedHashMap<>();
+                doc.put("cluster", cluster);
+                doc.put("systemIdentifier", archive.descriptor().systemIdentifier());
+                doc.put("backups", backups.size());
+                doc.put("lastBackup", backups.isEmpty() ? null : backups.get(backups.size() - 1).backupId());
+                List<Map<String, Object>> tl = new ArrayList<>();
+                for (RecoveryWindow w : windows) {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("timeline", w.timeline().value());
+                    m.put("earliestTime", w.oldest().finishedAt());
+                    m.put("earliestLsn", w.oldest().endLsn());
+                    m.put("latestCommitTime", w.lastCommitTime().map(Object::toString).orElse(null));
+                    m.put("latestCommitLsn", w.lastCommitLsn().map(Object::toString).orElse(null));
+                    m.put("walEnd", w.end().toString());
+                    m.put("nextMissingSegment", w.firstMissing().toString());
+                    m.put("usableBackups", w.backups().stream().map(BackupManifest::backupId).toList());
+                    m.put("gaps", w.gaps());
+                    tl.add(m);
+                }
+                doc.put("timelines", tl);
+                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+                return 0;
+            }
+            out.printf("cluster %s (system identifier %s) in %s%n", cluster, archive.descriptor().systemIdentifier(), store.describe());
+            out.printf("backups: %d%s%n", backups.size(), backups.isEmpty() ? " (take one: pgvault backup " + cluster + " --wait)"
+                    : ", last " + backups.get(backups.size() - 1).backupId() + " finished " + backups.get(backups.size() - 1).finishedAt());
+            if (windows.isEmpty()) {
+                out.println("recoverable: nothing yet (no backup with all of its WAL archived)");
+            }
+            for (RecoveryWindow w : windows) {
+                out.println("recovery window on " + w.describe());
+                out.println("  next segment the archive lacks: " + w.firstMissing());
+            }
+            return 0;
+        }
+    }
+}

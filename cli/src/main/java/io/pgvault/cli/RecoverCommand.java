@@ -1,0 +1,193 @@
+package io.pgvault.cli;
+
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.TimelineId;
+import io.pgvault.restore.ClusterArchive;
+import io.pgvault.restore.Recoverer;
+import io.pgvault.restore.RecoveryTarget;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+
+/** {@code pgvault recover}: a data directory from the repository alone, set up to recover to a target or to follow a primary. */
+@Command(name = "recover", mixinStandardHelpOptions = true,
+        description = {"Restore a backup from the repository into an empty directory and write the recovery settings "
+                + "(point-in-time recovery, or a standby with --standby). Then start PostgreSQL on it.",
+                "Before copying anything it picks the newest backup that can reach the target and refuses targets "
+                        + "outside the recovery window, saying what the window is."})
+final class RecoverCommand implements Callable<Integer> {
+
+    private static final Pattern SHELL_SAFE = Pattern.compile("[A-Za-z0-9_./:=@%+,-]+");
+
+    @Mixin
+    RepositoryOptions repository;
+
+    @Option(names = "--cluster", required = true, description = "The cluster's name in pgvault.")
+    String cluster;
+
+    @Option(names = "--pgdata", required = true, description = "The new data directory (must be empty or absent).")
+    Path pgdata;
+
+    @ArgGroup(exclusive = true)
+    Target target = new Target();
+
+    static final class Target {
+        @Option(names = "--target-time", description = "Stop at this time; give a zone, e.g. '2026-11-25 10:00:00+00'.")
+        String time;
+        @Option(names = "--target-lsn", description = "Stop at this WAL position, e.g. 0/5A3F2C8.")
+        String lsn;
+        @Option(names = "--target-xid", description = "Stop at the commit of this transaction (txid_current()).")
+        String xid;
+        @Option(names = "--target-name", description = "Stop at this restore point (pg_create_restore_point()).")
+        String name;
+        @Option(names = "--target", description = "immediate (end of the backup) or latest (all archived WAL, the default).")
+        String keyword;
+    }
+
+    @Option(names = "--target-exclusive", description = "Stop just before the target instead of just after it.")
+    boolean exclusive;
+
+    @Option(names = "--target-timeline", description = "Timeline to recover along (default: the latest in the repository).")
+    Long targetTimeline;
+
+    @Option(names = "--target-action", description = "promote, pause (PostgreSQL's default) or shutdown once the target is reached.")
+    String action;
+
+    @Option(names = "--standby", description = "Seed a standby (standby.signal) instead of a point-in-time recovery.")
+    boolean standby;
+
+    @Option(names = "--primary-conninfo", description = "With --standby: how the standby connects to its primary.")
+    String primaryConninfo;
+
+    @Option(names = "--slot", description = "With --standby: the primary's replication slot to use.")
+    String slot;
+
+    @Option(names = "--keep-archiving", description = "Keep the backup's archive_mode; by default a point-in-time copy does not archive "
+            + "into the cluster it came from (its new timeline would be followed by later recoveries).")
+    boolean keepArchiving;
+
+    @Option(names = "--parallel", defaultValue = "4", description = "Pieces fetched and unpacked at once (default ${DEFAULT-VALUE}).")
+    int parallel;
+
+    @Option(names = "--tablespace-map", description = "OLD=NEW: restore the tablespace at OLD into NEW (repeatable).")
+    List<String> tablespaceMap = new ArrayList<>();
+
+    @Option(names = "--spool", defaultValue = "pg_wal/pgvault-spool",
+            description = "Where restore_command's prefetcher keeps segments, relative to the data directory (default ${DEFAULT-VALUE}).")
+    String spool;
+
+    @Option(names = "--no-prefetch", description = "restore_command fetches each segment itself (a JVM per segment).")
+    boolean noPrefetch;
+
+    @Option(names = "--fetch-retry", defaultValue = "60",
+            description = "Seconds restore_command retries an unreachable repository before stopping recovery (default ${DEFAULT-VALUE}).")
+    int fetchRetry;
+
+    @Option(names = "--launcher", defaultValue = "${env:PGVAULT_LAUNCHER}",
+            description = "The pgvault launcher restore_command runs (default: this one, env PGVAULT_LAUNCHER).")
+    String launcher;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        RecoveryTarget recoveryTarget = recoveryTarget();
+        if (!standby && (primaryConninfo != null || slot != null)) {
+            throw new IllegalArgumentException("--primary-conninfo and --slot seed a standby: add --standby");
+        }
+        if (action != null && !List.of("promote", "pause", "shutdown").contains(action)) {
+            throw new IllegalArgumentException("--target-action must be promote, pause or shutdown, not '" + action + "'");
+        }
+        if (launcher == null || launcher.isBlank()) {
+            throw new IllegalArgumentException("cannot tell where bin/pgvault is: run recover through bin/pgvault or give --launcher PATH");
+        }
+        Map<String, Path> tablespaces = new LinkedHashMap<>();
+        for (String m : tablespaceMap) {
+            int eq = m.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("--tablespace-map '" + m + "': expected OLD=NEW");
+            }
+            tablespaces.put(m.substring(0, eq), Path.of(m.substring(eq + 1)).toAbsolutePath());
+        }
+        Path dataDirectory = pgdata.toAbsolutePath();
+        PrintWriter out = spec.commandLine().getOut();
+        try (ObjectStore store = repository.open()) {
+            ClusterArchive archive = ClusterArchive.load(store, cluster);
+            Recoverer recoverer = new Recoverer(dataDirectory, recoveryTarget, Optional.ofNullable(targetTimeline).map(TimelineId::new), action,
+                    standby, primaryConninfo, slot, keepArchiving, parallel, tablespaces, restoreCommand());
+            recoverer.run(archive, out, System.console() != null);
+            if (repository.accessKey != null && !repository.accessKey.isBlank()) {
+                Path credentials = dataDirectory.resolve(CREDENTIALS_FILE);
+                Files.writeString(credentials, "access-key=" + repository.accessKey + "\nsecret-key=" + repository.secretKey + "\n");
+                Files.setPosixFilePermissions(credentials, PosixFilePermissions.fromString("rw-------"));
+            }
+        }
+        out.flush();
+        return 0;
+    }
+
+    static final String CREDENTIALS_FILE = "pgvault-s3.credentials";
+
+    private RecoveryTarget recoveryTarget() {
+        boolean inclusive = !exclusive;
+        if (target.time != null) {
+            return RecoveryTarget.time(target.time, inclusive);
+        } else if (target.lsn != null) {
+            return RecoveryTarget.lsn(target.lsn, inclusive);
+        } else if (target.xid != null) {
+            return RecoveryTarget.xid(target.xid, inclusive);
+        } else if (target.name != null) {
+            return RecoveryTarget.name(target.name, inclusive);
+        } else if (target.keyword == null || target.keyword.equals("latest")) {
+            return RecoveryTarget.latest();
+        } else if (target.keyword.equals("immediate")) {
+            return RecoveryTarget.immediate();
+        }
+        throw new IllegalArgumentException("--target must be immediate or latest, not '" + target.keyword + "'");
+    }
+
+    /** wal-fetch against the same repository; relative paths resolve in the data directory, where PostgreSQL runs it. */
+    String restoreCommand() {
+        List<String> args = new ArrayList<>(List.of(launcher, "wal-fetch", "--repo", repository.url, "--cluster", cluster));
+        if (!noPrefetch) {
+            args.addAll(List.of("--spool", spool));
+        }
+        args.addAll(List.of("--retry-for", Integer.toString(fetchRetry)));
+        if (targetTimeline != null) {
+            args.addAll(List.of("--target-timeline", Long.toString(targetTimeline)));
+        }
+        if (repository.endpoint != null && !repository.endpoint.isBlank()) {
+            args.addAll(List.of("--s3-endpoint", repository.endpoint));
+        }
+        if (repository.region != null && !repository.url.startsWith("file:")) {
+            args.addAll(List.of("--s3-region", repository.region));
+        }
+        if (repository.pathStyle) {
+            args.add("--s3-path-style");
+        }
+        if (repository.accessKey != null && !repository.accessKey.isBlank()) {
+            args.addAll(List.of("--s3-credentials-file", CREDENTIALS_FILE));
+        }
+        StringBuilder command = new StringBuilder();
+        for (String a : args) {
+            command.append(SHELL_SAFE.matcher(a).matches() ? a : "'" + a.replace("'", "'\\''") + "'").append(' ');
+        }
+        return command.append("%f %p").toString();
+    }
+}

@@ -1,0 +1,180 @@
+package io.pgvault.restore;
+
+import io.pgvault.core.backup.BackupManifest;
+import io.pgvault.core.repo.ClusterDescriptor;
+import io.pgvault.core.repo.CorruptObjectException;
+import io.pgvault.core.repo.ObjectEnvelope;
+import io.pgvault.core.repo.RepositoryFormat;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStat;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.TimelineHistory;
+import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableSet;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * What the repository holds for one cluster, read from the repository alone (no server,
+ * no catalog): its backups (those with a manifest, i.e. finished), the WAL segments and
+ * the timeline histories. One listing of the cluster's WAL, then one read per backup
+ * manifest and history file.
+ */
+public final class ClusterArchive {
+
+    private final ObjectStore store;
+    private final String cluster;
+    private final ClusterDescriptor descriptor;
+    private final List<BackupManifest> backups;
+    private final NavigableSet<WalFileName> segments;
+    private final Map<TimelineId, TimelineHistory> histories;
+
+    private ClusterArchive(ObjectStore store, String cluster, ClusterDescriptor descriptor, List<BackupManifest> backups,
+                           NavigableSet<WalFileName> segments, Map<TimelineId, TimelineHistory> histories) {
+        this.store = store;
+        this.cluster = cluster;
+        this.descriptor = descriptor;
+        this.backups = backups;
+        this.segments = segments;
+        this.histories = histories;
+    }
+
+    /**
+     * @throws RecoveryRefusedException for an empty repository or an unknown cluster (naming the ones there)
+     * @throws io.pgvault.core.repo.UnsupportedFormatException when a newer pgvault wrote the repository
+     */
+    public static ClusterArchive load(ObjectStore store, String cluster) throws IOException {
+        RepositoryLayout.checkCluster(cluster);
+        if (RepositoryFormat.check(store).isEmpty()) {
+            throw new RecoveryRefusedException("no pgvault repository at " + store.describe() + ": " + RepositoryFormat.KEY
+                    + " is missing (wrong URL or prefix, or nothing was ever archived there)");
+        }
+        Optional<ClusterDescriptor> descriptor = ClusterDescriptor.read(store, cluster);
+        if (descriptor.isEmpty()) {
+            throw new RecoveryRefusedException("the repository at " + store.describe() + " has no cluster '" + cluster + "'; clusters there: "
+                    + (knownClusters(store).isEmpty() ? "none" : String.join(", ", knownClusters(store))));
+        }
+        NavigableSet<WalFileName> segments = new TreeSet<>();
+        Map<TimelineId, TimelineHistory> histories = new TreeMap<>(Comparator.comparingLong(TimelineId::value));
+        for (ObjectStat o : store.list(RepositoryLayout.walPrefix(cluster))) {
+            Optional<WalFileName> name = WalFileName.tryParse(o.key().substring(o.key().lastIndexOf('/') + 1));
+            if (name.isEmpty()) {
+                continue;
+            }
+            if (name.get().kind() == WalFileName.Kind.SEGMENT) {
+                segments.add(name.get());
+            } else if (name.get().isHistory()) {
+                histories.put(name.get().timeline(), TimelineHistory.parse(name.get().timeline(), readAll(store, o.key())));
+            }
+        }
+        TreeSet<String> ids = new TreeSet<>();
+        String prefix = RepositoryLayout.backupsPrefix(cluster);
+        for (ObjectStat o : store.list(prefix)) {
+            if (o.key().endsWith("/manifest.json")) {
+                ids.add(o.key().substring(prefix.length()).split("/")[0]);
+            }
+        }
+        List<BackupManifest> backups = new ArrayList<>();
+        for (String id : ids) {
+            BackupManifest.read(store, cluster, id).ifPresent(backups::add);
+        }
+        backups.sort(Comparator.comparing(BackupManifest::finishedAt));
+        return new ClusterArchive(store, cluster, descriptor.get(), List.copyOf(backups), segments, histories);
+    }
+
+    private static List<String> knownClusters(ObjectStore store) throws IOException {
+        TreeSet<String> names = new TreeSet<>();
+        for (ObjectStat o : store.list("clusters/")) {
+            if (o.key().endsWith("/cluster.json")) {
+                names.add(o.key().split("/")[1]);
+            }
+        }
+        return List.copyOf(names);
+    }
+
+    private static byte[] readAll(ObjectStore store, String key) throws IOException {
+        InputStream stored = store.get(key).orElseThrow(() -> new CorruptObjectException(key + " was listed but is gone"));
+        try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored); InputStream content = opened.content()) {
+            return content.readAllBytes();
+        }
+    }
+
+    public ObjectStore store() {
+        return store;
+    }
+
+    public String cluster() {
+        return cluster;
+    }
+
+    public ClusterDescriptor descriptor() {
+        return descriptor;
+    }
+
+    /** Finished backups, oldest first. */
+    public List<BackupManifest> backups() {
+        return backups;
+    }
+
+    public WalSegmentSize segmentSize() {
+        if (descriptor.walSegmentSize() != null) {
+            return new WalSegmentSize(descriptor.walSegmentSize());
+        }
+        return backups.isEmpty() ? WalSegmentSize.DEFAULT : new WalSegmentSize(backups.get(0).walSegmentSize());
+    }
+
+    public boolean hasSegment(WalFileName name) {
+        return segments.contains(name);
+    }
+
+    public NavigableSet<WalFileName> segments() {
+        return segments;
+    }
+
+    /** The history of {@code tli}: from its file, or the implicit one of timeline 1. */
+    public Optional<TimelineHistory> history(TimelineId tli) {
+        if (tli.equals(TimelineId.FIRST)) {
+            return Optional.of(histories.getOrDefault(tli, TimelineHistory.first()));
+        }
+        return Optional.ofNullable(histories.get(tli));
+    }
+
+    /** The timeline PostgreSQL's {@code recovery_target_timeline = 'latest'} ends on: the newest with a history file. */
+    public TimelineId latestTimeline() {
+        TimelineId latest = TimelineId.FIRST;
+        for (TimelineId tli : histories.keySet()) {
+            if (tli.value() > latest.value()) {
+                latest = tli;
+            }
+        }
+        for (WalFileName s : segments) {
+            if (s.timeline().value() > latest.value()) {
+                latest = s.timeline();
+            }
+        }
+        return latest;
+    }
+
+    /** Every timeline the repository has WAL or a history for. */
+    public List<TimelineId> timelines() {
+        TreeSet<Long> ids = new TreeSet<>();
+        histories.keySet().forEach(t -> ids.add(t.value()));
+        segments.forEach(s -> ids.add(s.timeline().value()));
+        return ids.stream().map(TimelineId::new).toList();
+    }
+
+    /** The verified content of an archived segment. */
+    public byte[] readSegment(WalFileName name) throws IOException {
+        return readAll(store, RepositoryLayout.walKey(cluster, name));
+    }
+}

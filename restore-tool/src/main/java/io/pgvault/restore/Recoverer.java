@@ -1,0 +1,104 @@
+package io.pgvault.restore;
+
+import io.pgvault.core.backup.BackupRestorer;
+import io.pgvault.core.wal.TimelineId;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * {@code pgvault recover}: plans (and refuses before writing anything when the target
+ * cannot be reached), unpacks the chosen backup's pieces in parallel, each checked against
+ * its SHA-256, and writes the recovery settings. The DBA then starts PostgreSQL, which
+ * fetches WAL through the {@code restore_command} written here.
+ *
+ * @param restoreCommand the {@code restore_command} to write (wal-fetch against the same repository)
+ * @param action {@code recovery_target_action}, or null for PostgreSQL's default (pause)
+ */
+public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<TimelineId> timeline, String action, boolean standby,
+                        String primaryConninfo, String slot, boolean keepArchiving, int parallelism, Map<String, Path> tablespaceMap,
+                        String restoreCommand) {
+
+    public RecoveryPlanner.Plan run(ClusterArchive archive, PrintWriter out, boolean terminal) throws IOException {
+        boolean created = !Files.exists(dataDirectory);
+        if (!created) {
+            if (!Files.isDirectory(dataDirectory)) {
+                throw new RecoveryRefusedException(dataDirectory + " is not a directory");
+            }
+            try (Stream<Path> entries = Files.list(dataDirectory)) {
+                if (entries.findAny().isPresent()) {
+                    throw new RecoveryRefusedException(dataDirectory + " is not empty: pgvault recover writes into an empty or new directory "
+                            + "(move the old data directory away first; nothing was changed)");
+                }
+            }
+        }
+        RecoveryPlanner.Plan plan = new RecoveryPlanner(archive).plan(standby ? RecoveryTarget.latest() : target, timeline);
+        plan.explain().forEach(line -> out.println("pgvault recover: " + line));
+        try {
+            Progress progress = new Progress(out, plan.backup().rawBytes(), terminal);
+            new BackupRestorer(archive.store(), parallelism).restore(plan.backup(), dataDirectory, tablespaceMap, progress);
+            settings(plan).writeTo(dataDirectory);
+        } catch (IOException | RuntimeException e) {
+            removeContents(dataDirectory, created);
+            throw e;
+        }
+        out.println("pgvault recover: " + dataDirectory + " is ready; start PostgreSQL on it (e.g. pg_ctl -D " + dataDirectory + " start)"
+                + (standby ? ": it will follow the primary as a standby" : ": it replays WAL from the repository to the target"));
+        return plan;
+    }
+
+    RecoverySettings settings(RecoveryPlanner.Plan plan) {
+        RecoverySettings s = new RecoverySettings(standby, (standby ? "standby of " : "recovery of ") + "cluster " + plan.backup().cluster()
+                + " from backup " + plan.backup().backupId() + (standby ? "" : " to " + target));
+        s.set("restore_command", restoreCommand);
+        if (standby) {
+            s.set("recovery_target_timeline", "latest");
+            if (primaryConninfo != null) {
+                s.set("primary_conninfo", primaryConninfo);
+            }
+            if (slot != null) {
+                s.set("primary_slot_name", slot);
+            }
+            return s;
+        }
+        switch (target.kind()) {
+            case LATEST -> { }
+            case IMMEDIATE -> s.set("recovery_target", "immediate");
+            case TIME -> s.set("recovery_target_time", target.postgresTime());
+            case LSN -> s.set("recovery_target_lsn", target.value());
+            case XID -> s.set("recovery_target_xid", target.value());
+            case NAME -> s.set("recovery_target_name", target.value());
+        }
+        if (!target.inclusive()) {
+            s.set("recovery_target_inclusive", "off");
+        }
+        s.set("recovery_target_timeline", target.kind() == RecoveryTarget.Kind.LATEST && timeline.isEmpty() ? "latest"
+                : Long.toString(plan.timeline().value()));
+        if (action != null) {
+            s.set("recovery_target_action", action);
+        }
+        if (!keepArchiving) {
+            // A point-in-time copy that archived into the same cluster would add a timeline every
+            // later 'latest' recovery follows. Turn it on again once this copy is the new primary.
+            s.set("archive_mode", "off");
+        }
+        return s;
+    }
+
+    private static void removeContents(Path dir, boolean created) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).filter(p -> created || !p.equals(dir)).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            // the message of the original failure matters more
+        }
+    }
+}

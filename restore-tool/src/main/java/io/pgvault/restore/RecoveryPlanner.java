@@ -1,0 +1,175 @@
+package io.pgvault.restore;
+
+import io.pgvault.core.backup.BackupManifest;
+import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.TimelineHistory;
+import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalRecordScanner;
+
+import java.io.IOException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Decides, before a byte is copied, which backup a recovery starts from and whether its
+ * target can be reached with the WAL the repository holds; refuses with the recovery
+ * window otherwise. Mirrors what PostgreSQL will do: it follows the target timeline's
+ * history, stops at the first matching record after the backup's start, and fails when
+ * the target lies before the backup's consistency point or beyond the last WAL.
+ */
+public final class RecoveryPlanner {
+
+    /**
+     * @param stopAt where the target was found in the WAL, when pgvault looked it up (xid, name)
+     * @param lastSegment the last segment recovery will restore, when the target bounds it
+     */
+    public record Plan(BackupManifest backup, TimelineId timeline, boolean timelineRequested, RecoveryTarget target,
+                       Optional<Lsn> stopAt, RecoveryWindow window) {
+
+        public List<String> explain() {
+            List<String> lines = new ArrayList<>();
+            lines.add("backup " + backup.backupId() + ": " + backup.startLsn() + " to " + backup.endLsn() + " on timeline " + backup.endTimeline()
+                    + ", finished " + backup.finishedAt() + ", " + backup.pieces().size() + " pieces, " + backup.rawBytes() + " bytes");
+            lines.add("target: " + target + stopAt.map(l -> " (found at LSN " + l + ")").orElse("") + ", timeline " + timeline.value());
+            lines.add("window on " + window.describe());
+            return lines;
+        }
+    }
+
+    private final ClusterArchive archive;
+
+    public RecoveryPlanner(ClusterArchive archive) {
+        this.archive = archive;
+    }
+
+    /** The recovery window of every timeline that has a usable backup, oldest timeline first. */
+    public List<RecoveryWindow> windows() throws IOException {
+        List<RecoveryWindow> result = new ArrayList<>();
+        for (TimelineId tli : archive.timelines()) {
+            Optional<TimelineHistory> history = archive.history(tli);
+            if (history.isPresent()) {
+                RecoveryWindow.of(archive, new TimelinePath(archive, history.get())).ifPresent(result::add);
+            }
+        }
+        return result;
+    }
+
+    public Plan plan(RecoveryTarget target, Optional<TimelineId> requestedTimeline) throws IOException {
+        TimelineId tli = requestedTimeline.orElseGet(archive::latestTimeline);
+        TimelineHistory history = archive.history(tli).orElseThrow(() -> new RecoveryRefusedException("timeline " + tli.value()
+                + " is not in the repository for cluster " + archive.cluster() + " (no " + WalFileName.history(tli)
+                + "); timelines there: " + archive.timelines().stream().map(t -> Long.toString(t.value())).toList()));
+        if (archive.backups().isEmpty()) {
+            throw new RecoveryRefusedException("cluster " + archive.cluster() + " has no finished backup in " + archive.store().describe()
+                    + ": take one with 'pgvault backup " + archive.cluster() + " --wait'");
+        }
+        TimelinePath path = new TimelinePath(archive, history);
+        RecoveryWindow window = RecoveryWindow.of(archive, path).orElseThrow(() -> new RecoveryRefusedException(
+                "no backup of cluster " + archive.cluster() + " can be recovered on timeline " + tli.value() + ": "
+                        + noUsableBackupReason(path)));
+        String windowText = " Recovery window on " + window.describe() + ".";
+        return switch (target.kind()) {
+            case LATEST, IMMEDIATE -> new Plan(window.newest(), tli, requestedTimeline.isPresent(), target, Optional.empty(), window);
+            case LSN -> {
+                Lsn lsn = target.lsn();
+                if (lsn.isAfter(window.end())) {
+                    throw new RecoveryRefusedException("target LSN " + lsn + " is beyond the archived WAL, which ends at " + window.end()
+                            + " (the next segment, " + window.firstMissing() + ", is not in the repository)." + windowText);
+                }
+                BackupManifest backup = newestEndingBefore(window, lsn).orElseThrow(() -> new RecoveryRefusedException(
+                        "target LSN " + lsn + " is before the consistency point of the oldest usable backup (" + window.oldest().endLsn() + ")."
+                                + windowText));
+                yield new Plan(backup, tli, requestedTimeline.isPresent(), target, Optional.of(lsn), window);
+            }
+            case TIME -> {
+                Instant time = target.time();
+                if (window.lastCommitTime().isPresent() && time.isAfter(window.lastCommitTime().get())) {
+                    throw new RecoveryRefusedException("target time " + time + " is after the last archived commit ("
+                            + window.lastCommitTime().get() + "): PostgreSQL would replay all WAL and stop without reaching it; "
+                            + "use --target latest, or wait for the next segment to be archived." + windowText);
+                }
+                BackupManifest backup = null;
+                for (BackupManifest b : window.backups()) {
+                    if (!Instant.parse(b.finishedAt()).isAfter(time)) {
+                        backup = b;
+                    }
+                }
+                if (backup == null) {
+                    throw new RecoveryRefusedException("target time " + time + " is before the oldest usable backup finished ("
+                            + window.oldest().finishedAt() + ")." + windowText);
+                }
+                yield new Plan(backup, tli, requestedTimeline.isPresent(), target, Optional.empty(), window);
+            }
+            case XID, NAME -> findInWal(target, tli, requestedTimeline.isPresent(), path, window, windowText);
+        };
+    }
+
+    private Optional<BackupManifest> newestEndingBefore(RecoveryWindow window, Lsn lsn) {
+        BackupManifest found = null;
+        for (BackupManifest b : window.backups()) {
+            if (!Lsn.parse(b.endLsn()).isAfter(lsn)) {
+                found = b;
+            }
+        }
+        return Optional.ofNullable(found);
+    }
+
+    /**
+     * Transaction ids and restore point names have no time or position of their own:
+     * read the WAL from the oldest usable backup to find the record PostgreSQL will stop at.
+     */
+    private Plan findInWal(RecoveryTarget target, TimelineId tli, boolean requested, TimelinePath path, RecoveryWindow window,
+                           String windowText) throws IOException {
+        long from = path.segmentOf(Lsn.parse(window.oldest().startLsn()));
+        List<WalRecordScanner.Event> matches = new ArrayList<>();
+        WalRecordScanner scanner = new WalRecordScanner(e -> {
+            boolean match = target.kind() == RecoveryTarget.Kind.XID
+                    ? e.kind() != WalRecordScanner.Kind.RESTORE_POINT && e.xid() == target.xid32()
+                    : e.kind() == WalRecordScanner.Kind.RESTORE_POINT && e.name().equals(target.value());
+            if (match) {
+                matches.add(e);
+            }
+        });
+        for (WalFileName name : path.run(from)) {
+            scanner.accept(name.startLsn(path.segmentSize()), archive.readSegment(name));
+            if (target.kind() == RecoveryTarget.Kind.XID && !matches.isEmpty()) {
+                break;
+            }
+        }
+        if (matches.isEmpty()) {
+            throw new RecoveryRefusedException((target.kind() == RecoveryTarget.Kind.XID
+                    ? "transaction " + target.value() + " has no commit or abort record"
+                    : "no restore point named '" + target.value() + "' is")
+                    + " in the archived WAL from " + window.oldest().startLsn() + " to " + window.end() + " on timeline " + tli.value()
+                    + " (still running, rolled back before the oldest backup, or not archived yet)." + windowText);
+        }
+        // PostgreSQL stops at the first match after the backup's start; it must lie after the backup's consistency point.
+        for (int i = window.backups().size() - 1; i >= 0; i--) {
+            BackupManifest b = window.backups().get(i);
+            Optional<WalRecordScanner.Event> first = matches.stream().filter(e -> !e.start().isBefore(Lsn.parse(b.startLsn()))).findFirst();
+            if (first.isPresent() && !first.get().start().isBefore(Lsn.parse(b.endLsn()))) {
+                return new Plan(b, tli, requested, target, Optional.of(first.get().start()), window);
+            }
+        }
+        throw new RecoveryRefusedException(target + " is at LSN " + matches.get(0).start() + ", before the consistency point of every usable backup."
+                + windowText);
+    }
+
+    private String noUsableBackupReason(TimelinePath path) {
+        List<String> reasons = new ArrayList<>();
+        for (BackupManifest b : archive.backups()) {
+            if (!path.contains(b)) {
+                reasons.add("backup " + b.backupId() + " (timeline " + b.endTimeline() + ", " + b.endLsn() + ") is not on the history of timeline "
+                        + path.timeline().value());
+            } else {
+                long start = path.segmentOf(Lsn.parse(b.startLsn()));
+                List<WalFileName> run = path.run(start);
+                reasons.add("backup " + b.backupId() + " needs WAL segment " + path.missingAfter(start, run) + ", which is not in the repository");
+            }
+        }
+        return String.join("; ", reasons);
+    }
+}

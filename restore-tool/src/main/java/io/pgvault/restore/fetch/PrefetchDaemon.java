@@ -1,0 +1,297 @@
+package io.pgvault.restore.fetch;
+
+import io.pgvault.core.repo.ObjectEnvelope;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStat;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.repo.ClusterDescriptor;
+import io.pgvault.core.wal.TimelineHistory;
+import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.lang.ProcessBuilder.Redirect;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Keeps the next segments PostgreSQL will ask for ready in a spool directory, verified,
+ * so that {@code restore_command} only moves a file (no JVM, no network).
+ *
+ * <p>Started by the first {@code wal-fetch} that misses the spool, detached from
+ * PostgreSQL's process group. It follows the launcher's record of the last requested
+ * segment ({@code .requested}), predicts the next ones on the timeline recovery follows
+ * (reading the history files, as PostgreSQL picks the newest timeline that has a
+ * segment), drops what a timeline switch or a jump made wrong, and exits when recovery
+ * ends (no {@code recovery.signal}/{@code standby.signal} left), when nobody asked for
+ * anything for {@link #IDLE}, or when another prefetcher holds the spool's lock.
+ */
+public final class PrefetchDaemon {
+
+    static final String REQUESTED = ".requested";
+    static final String LOCK = ".lock";
+    static final Duration IDLE = Duration.ofMinutes(2);
+    private static final Duration HISTORY_REFRESH = Duration.ofSeconds(5);
+    private static final Duration ABSENT_RETRY = Duration.ofMillis(500);
+
+    private final WalFetchOptions options;
+    private final Path spool;
+    private final Path dataDirectory;
+    private final ObjectStore historyStore;
+    private final WalSource source;
+    private final Map<String, Boolean> inFlight = new ConcurrentHashMap<>();
+    private final Map<Long, Instant> absentUntil = new ConcurrentHashMap<>();
+    private TimelineHistory history = TimelineHistory.first();
+    private Instant historyReadAt = Instant.EPOCH;
+    private final WalSegmentSize segmentSize;
+
+    private PrefetchDaemon(WalFetchOptions options, Path spool, Path dataDirectory, WalSource source, ObjectStore historyStore,
+                           WalSegmentSize segmentSize) {
+        this.segmentSize = segmentSize;
+        this.options = options;
+        this.spool = spool;
+        this.dataDirectory = dataDirectory;
+        this.source = source;
+        this.historyStore = historyStore;
+    }
+
+    public static void main(String[] args) throws Exception {
+        List<String> list = new ArrayList<>(List.of(args));
+        int at = list.indexOf("--spool");
+        Path spool = Path.of(list.get(at + 1)).toAbsolutePath();
+        WalFetchOptions options = WalFetchOptions.parse(list, System.getenv(), false);
+        Path dataDirectory = Path.of("").toAbsolutePath();
+        Files.createDirectories(spool);
+        try (FileChannel channel = FileChannel.open(spool.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock lock = channel.tryLock()) {
+            if (lock == null) {
+                return;
+            }
+            clear(spool);
+            ObjectStore store = options.server() == null ? options.openStore() : null;
+            WalSegmentSize size = WalSegmentSize.DEFAULT;
+            if (store != null) {
+                Long bytes = ClusterDescriptor.read(store, options.cluster()).map(ClusterDescriptor::walSegmentSize).orElse(null);
+                size = bytes == null ? size : new WalSegmentSize(bytes);
+            }
+            try (WalSource source = store != null ? new RepositoryWalSource(store, options.cluster()) : options.openSource()) {
+                new PrefetchDaemon(options, spool, dataDirectory, source, store, size).loop();
+            } finally {
+                clear(spool);
+            }
+        }
+        System.exit(0);
+    }
+
+    /** Records the segment PostgreSQL just asked for (bin/pgvault does the same in shell). */
+    static void request(Path spool, WalFileName name) throws IOException {
+        Files.createDirectories(spool);
+        Files.writeString(spool.resolve(REQUESTED), name + "\n");
+    }
+
+    static boolean isRunning(Path spool) throws IOException {
+        Files.createDirectories(spool);
+        try (FileChannel channel = FileChannel.open(spool.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock lock = channel.tryLock()) {
+            return lock == null;
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            return true;
+        }
+    }
+
+    /** Starts a prefetcher for this spool in its own session, so PostgreSQL's signals to the restore_command do not reach it. */
+    static void startUnlessRunning(WalFetchOptions options, Path spool, Path dataDirectory, PrintStream err) {
+        try {
+            if (isRunning(spool)) {
+                return;
+            }
+            String java = ProcessHandle.current().info().command().orElse("java");
+            List<String> command = new ArrayList<>();
+            if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+                command.add("/usr/bin/setsid");
+            }
+            command.addAll(List.of(java, "-XX:+UseSerialGC", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                    PrefetchDaemon.class.getName()));
+            command.addAll(options.sourceArguments());
+            command.addAll(List.of("--spool", spool.toString()));
+            new ProcessBuilder(command).directory(dataDirectory.toFile())
+                    .redirectInput(Redirect.from(new java.io.File("/dev/null")))
+                    .redirectErrorStream(true)
+                    .redirectOutput(Redirect.appendTo(spool.resolve("prefetch.log").toFile()))
+                    .start();
+        } catch (IOException e) {
+            err.println("pgvault wal-fetch: could not start the prefetcher (" + e.getMessage() + "); continuing without");
+        }
+    }
+
+    private void loop() throws IOException, InterruptedException {
+        ExecutorService workers = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "pgvault-prefetch");
+            t.setDaemon(true);
+            return t;
+        });
+        log("prefetching " + options.prefetch() + " segments ahead from " + source.describe() + " into " + spool);
+        try {
+            while (recoveryRunning() && !idle()) {
+                Optional<WalFileName> requested = lastRequested();
+                if (requested.isPresent()) {
+                    refreshHistory();
+                    List<WalFileName> wanted = predict(requested.get());
+                    dropUnwanted(wanted);
+                    for (WalFileName name : wanted) {
+                        long seg = name.segmentNumber(segmentSize);
+                        if (Files.exists(spool.resolve(name.toString())) || inFlight.containsKey(name.toString())
+                                || absentUntil.getOrDefault(seg, Instant.EPOCH).isAfter(Instant.now())) {
+                            continue;
+                        }
+                        inFlight.put(name.toString(), true);
+                        workers.submit(() -> fetch(name));
+                    }
+                }
+                Thread.sleep(20);
+            }
+        } finally {
+            workers.shutdownNow();
+            log("stopping: " + (recoveryRunning() ? "nothing requested for " + IDLE.toSeconds() + " s" : "recovery has ended"));
+        }
+    }
+
+    private boolean recoveryRunning() {
+        return Files.exists(dataDirectory.resolve("recovery.signal")) || Files.exists(dataDirectory.resolve("standby.signal"));
+    }
+
+    private boolean idle() throws IOException {
+        Path file = spool.resolve(REQUESTED);
+        return !Files.exists(file) || Files.getLastModifiedTime(file).toInstant().plus(IDLE).isBefore(Instant.now());
+    }
+
+    private Optional<WalFileName> lastRequested() {
+        try {
+            String text = Files.readString(spool.resolve(REQUESTED), StandardCharsets.US_ASCII).strip();
+            return WalFileName.tryParse(text).filter(n -> n.kind() == WalFileName.Kind.SEGMENT);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * The history recovery follows: the requested timeline, the target timeline if one was
+     * given, else the newest timeline whose history includes the requested one.
+     */
+    private void refreshHistory() throws IOException {
+        if (historyStore == null || Instant.now().isBefore(historyReadAt.plus(HISTORY_REFRESH))) {
+            return;
+        }
+        historyReadAt = Instant.now();
+        Map<TimelineId, TimelineHistory> all = new HashMap<>();
+        for (ObjectStat o : historyStore.list(RepositoryLayout.walPrefix(options.cluster()) + "timelines/")) {
+            Optional<WalFileName> name = WalFileName.tryParse(o.key().substring(o.key().lastIndexOf('/') + 1));
+            if (name.isPresent() && name.get().isHistory()) {
+                try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(o.key(), historyStore.get(o.key()).orElseThrow());
+                     InputStream content = opened.content()) {
+                    all.put(name.get().timeline(), TimelineHistory.parse(name.get().timeline(), content.readAllBytes()));
+                }
+            }
+        }
+        TimelineId requested = lastRequested().map(WalFileName::timeline).orElse(TimelineId.FIRST);
+        TimelineHistory chosen = all.getOrDefault(requested, TimelineHistory.first());
+        for (TimelineHistory h : all.values()) {
+            boolean wantedTimeline = options.targetTimeline() == null ? h.includes(requested) && h.timeline().compareTo(chosen.timeline()) > 0
+                    : h.timeline().equals(options.targetTimeline());
+            if (wantedTimeline) {
+                chosen = h;
+            }
+        }
+        history = chosen;
+    }
+
+    private List<WalFileName> predict(WalFileName requested) {
+        List<WalFileName> wanted = new ArrayList<>();
+        long seg = requested.segmentNumber(segmentSize);
+        for (int i = 1; i <= options.prefetch(); i++) {
+            List<TimelineId> candidates = history.timelinesForSegment(seg + i, segmentSize);
+            TimelineId tli = candidates.isEmpty() ? requested.timeline() : candidates.get(0);
+            if (tli.compareTo(requested.timeline()) < 0) {
+                tli = requested.timeline();
+            }
+            wanted.add(WalFileName.segment(tli, seg + i, segmentSize));
+        }
+        return wanted;
+    }
+
+    private void dropUnwanted(List<WalFileName> wanted) throws IOException {
+        Set<String> keep = new HashSet<>();
+        wanted.forEach(w -> keep.add(w.toString()));
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(spool)) {
+            for (Path f : files) {
+                String name = f.getFileName().toString();
+                if (WalFileName.tryParse(name).isPresent() && !keep.contains(name)) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        }
+    }
+
+    private void fetch(WalFileName name) {
+        Path temp = spool.resolve("." + name + ".tmp");
+        try {
+            Optional<InputStream> in = source.open(name);
+            if (in.isEmpty()) {
+                absentUntil.put(name.segmentNumber(segmentSize), Instant.now().plus(ABSENT_RETRY));
+                return;
+            }
+            try (InputStream content = in.get()) {
+                Files.copy(content, temp, StandardCopyOption.REPLACE_EXISTING);
+            }
+            Files.move(temp, spool.resolve(name.toString()), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException | RuntimeException e) {
+            log("could not prefetch " + name + ": " + e.getMessage() + " (wal-fetch will fetch it itself)");
+            absentUntil.put(name.segmentNumber(segmentSize), Instant.now().plus(ABSENT_RETRY));
+            try {
+                Files.deleteIfExists(temp);
+            } catch (IOException ignored) {
+                // the next pass overwrites it
+            }
+        } finally {
+            inFlight.remove(name.toString());
+        }
+    }
+
+    private static void clear(Path spool) {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(spool)) {
+            for (Path f : files) {
+                String name = f.getFileName().toString();
+                if (!name.equals(LOCK) && !name.equals("prefetch.log")) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        } catch (IOException e) {
+            // best effort: a later prefetcher clears it again
+        }
+    }
+
+    private static void log(String message) {
+        System.out.println(Instant.now() + " " + message);
+    }
+}

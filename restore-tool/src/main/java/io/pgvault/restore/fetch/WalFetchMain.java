@@ -1,0 +1,130 @@
+package io.pgvault.restore.fetch;
+
+import io.pgvault.core.repo.UnsupportedFormatException;
+import io.pgvault.core.wal.WalFileName;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * {@code pgvault wal-fetch}: PostgreSQL's {@code restore_command}. A plain {@code main}
+ * (no command-line framework) because it runs once per segment; with {@code --spool}
+ * most calls never get here: {@code bin/pgvault} moves the file out of the spool that
+ * {@link PrefetchDaemon} fills ahead of recovery, and only a spool miss starts a JVM.
+ *
+ * <p>Exit codes follow what PostgreSQL does with them: 0 restored; 1 not archived, which
+ * ends archive recovery; during archive recovery any failure (unreachable repository,
+ * damaged object, bad arguments) exits {@value #RECOVERY_FAILURE} after bounded retries,
+ * a code PostgreSQL treats as fatal, so it stops instead of promoting on a partial
+ * history; a standby ({@code standby.signal}) gets {@value #STANDBY_FAILURE} and simply
+ * tries again later.
+ */
+public final class WalFetchMain {
+
+    public static final int RESTORED = 0;
+    public static final int NOT_ARCHIVED = 1;
+    public static final int STANDBY_FAILURE = 3;
+    public static final int RECOVERY_FAILURE = 200;
+
+    private WalFetchMain() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(List.of(args), System.getenv(), System.err, Path.of("").toAbsolutePath()));
+    }
+
+    /** @param dataDirectory where PostgreSQL runs the command: its data directory */
+    public static int run(List<String> args, Map<String, String> env, PrintStream err, Path dataDirectory) {
+        if (args.contains("--help") || args.contains("-h")) {
+            err.println(WalFetchOptions.USAGE);
+            return RESTORED;
+        }
+        boolean standby = Files.exists(dataDirectory.resolve("standby.signal"));
+        boolean recovering = standby || Files.exists(dataDirectory.resolve("recovery.signal"));
+        int failure = standby ? STANDBY_FAILURE : recovering ? RECOVERY_FAILURE : NOT_ARCHIVED;
+        WalFetchOptions options;
+        WalFileName name;
+        try {
+            options = WalFetchOptions.parse(args, env);
+            name = WalFileName.parse(options.fileName());
+        } catch (IllegalArgumentException e) {
+            err.println("pgvault wal-fetch: " + e.getMessage());
+            err.println(WalFetchOptions.USAGE);
+            return failure;
+        }
+        Path target = dataDirectory.resolve(options.target());
+        Optional<Path> spool = Optional.ofNullable(options.spool()).map(dataDirectory::resolve);
+        try {
+            if (spool.isPresent() && takeFromSpool(spool.get(), name, target)) {
+                return RESTORED;
+            }
+        } catch (IOException e) {
+            err.println("pgvault wal-fetch: the spool " + spool.get() + " is unusable (" + e.getMessage() + "); fetching directly");
+        }
+        Instant deadline = Instant.now().plus(options.retryFor());
+        Duration pause = Duration.ofMillis(250);
+        Exception last;
+        try (WalSource source = options.openSource()) {
+            WalFetcher fetcher = new WalFetcher(source);
+            while (true) {
+                try {
+                    if (!fetcher.fetch(name, target)) {
+                        return NOT_ARCHIVED;
+                    }
+                    if (spool.isPresent() && name.kind() == WalFileName.Kind.SEGMENT) {
+                        PrefetchDaemon.request(spool.get(), name);
+                        PrefetchDaemon.startUnlessRunning(options, spool.get(), dataDirectory, err);
+                    }
+                    return RESTORED;
+                } catch (UnsupportedFormatException e) {
+                    last = e;
+                    break;
+                } catch (IOException | RuntimeException e) {
+                    last = e;
+                    if (Instant.now().plus(pause).isAfter(deadline)) {
+                        break;
+                    }
+                    err.println("pgvault wal-fetch: " + name + ": " + e.getMessage() + "; retrying in " + pause.toMillis() + " ms");
+                    Thread.sleep(pause.toMillis());
+                    pause = pause.multipliedBy(2).compareTo(Duration.ofSeconds(5)) > 0 ? Duration.ofSeconds(5) : pause.multipliedBy(2);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            last = e;
+        } catch (IOException | RuntimeException e) {
+            last = e;
+        }
+        err.println("pgvault wal-fetch: could not restore " + name + " for " + options.retryFor().toSeconds() + " s: " + last.getMessage());
+        if (failure == RECOVERY_FAILURE) {
+            err.println("pgvault wal-fetch: exiting with " + RECOVERY_FAILURE + " so that PostgreSQL stops recovery here instead of ending it "
+                    + "early on a partial history; once the repository is readable again, start PostgreSQL and recovery resumes");
+        }
+        return failure;
+    }
+
+    /** The same move bin/pgvault does without a JVM: used when the launcher was bypassed. */
+    private static boolean takeFromSpool(Path spool, WalFileName name, Path target) throws IOException {
+        Path ready = spool.resolve(name.toString());
+        if (!Files.isRegularFile(ready)) {
+            return false;
+        }
+        Path temp = target.resolveSibling(target.getFileName() + ".pgvault-tmp");
+        try {
+            Files.move(ready, temp, StandardCopyOption.REPLACE_EXISTING);
+        } catch (java.nio.file.NoSuchFileException e) {
+            return false;
+        }
+        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        PrefetchDaemon.request(spool, name);
+        return true;
+    }
+}

@@ -1,0 +1,170 @@
+package io.pgvault.restore.fetch;
+
+import io.pgvault.core.storage.ObjectStores;
+import io.pgvault.core.storage.RepositoryUrl;
+import io.pgvault.core.storage.s3.S3Settings;
+import io.pgvault.core.wal.TimelineId;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * The arguments of {@code pgvault wal-fetch}, parsed without a command-line framework:
+ * this command runs once per WAL segment and every class loaded costs PostgreSQL time.
+ * Environment variables give the defaults, as for the other commands.
+ */
+public record WalFetchOptions(String repo, URI server, String token, String cluster, Path spool, int prefetch, Duration retryFor,
+                              TimelineId targetTimeline, String s3Endpoint, String s3Region, boolean s3PathStyle, Path s3CredentialsFile,
+                              String fileName, Path target) {
+
+    public static final String USAGE = """
+            Usage: pgvault wal-fetch (--repo URL | --server URL) --cluster NAME [options] %f %p
+            A restore_command: copies WAL file %f of the cluster to %p, checked against its SHA-256.
+              --repo URL                 repository (file:///path or s3://bucket/prefix; env PGVAULT_REPOSITORY_URL)
+              --server URL               a pgvault server instead of the repository (env PGVAULT_SERVER)
+              --token TOKEN              the server's bearer token (env PGVAULT_TOKEN)
+              --cluster NAME             the cluster's name in pgvault
+              --spool DIR                prefetch into DIR (relative to the data directory); calls that find
+                                         their file there need no JVM
+              --prefetch N               segments to keep ahead (default 8)
+              --retry-for SECONDS        how long to retry an unreachable or damaged repository (default 60)
+              --target-timeline N        the timeline recovery follows, for prefetching (default: latest)
+              --s3-endpoint URL, --s3-region R, --s3-path-style, --s3-credentials-file FILE
+            Exit codes: 0 restored; 1 not archived (or bad arguments); 3 failed, in standby mode (PostgreSQL
+            retries); 200 failed during archive recovery, which makes PostgreSQL stop instead of ending
+            recovery early on a partial history.""";
+
+    /** @throws IllegalArgumentException naming what is wrong */
+    public static WalFetchOptions parse(List<String> args, Map<String, String> env) {
+        return parse(args, env, true);
+    }
+
+    /** @param withFile whether %f and %p are expected (the prefetcher has none) */
+    public static WalFetchOptions parse(List<String> args, Map<String, String> env, boolean withFile) {
+        String repo = env.get("PGVAULT_REPOSITORY_URL");
+        String server = env.get("PGVAULT_SERVER");
+        String token = env.get("PGVAULT_TOKEN");
+        String cluster = null;
+        Path spool = null;
+        int prefetch = 8;
+        Duration retryFor = Duration.ofSeconds(60);
+        TimelineId timeline = null;
+        String endpoint = env.get("PGVAULT_REPOSITORY_S3_ENDPOINT");
+        String region = env.getOrDefault("PGVAULT_REPOSITORY_S3_REGION", "us-east-1");
+        boolean pathStyle = Boolean.parseBoolean(env.getOrDefault("PGVAULT_REPOSITORY_S3_PATH_STYLE", "false"));
+        Path credentials = null;
+        List<String> positional = new ArrayList<>();
+        boolean explicitRepo = false;
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (!a.startsWith("--")) {
+                positional.add(a);
+                continue;
+            }
+            if (a.equals("--s3-path-style")) {
+                pathStyle = true;
+                continue;
+            }
+            if (i + 1 >= args.size()) {
+                throw new IllegalArgumentException(a + " needs a value");
+            }
+            String v = args.get(++i);
+            switch (a) {
+                case "--repo" -> {
+                    repo = v;
+                    explicitRepo = true;
+                }
+                case "--server" -> server = v;
+                case "--token" -> token = v;
+                case "--cluster" -> cluster = v;
+                case "--spool" -> spool = Path.of(v);
+                case "--prefetch" -> prefetch = Integer.parseInt(v);
+                case "--retry-for" -> retryFor = Duration.ofSeconds(Long.parseLong(v));
+                case "--target-timeline" -> timeline = new TimelineId(Long.parseLong(v));
+                case "--s3-endpoint" -> endpoint = v;
+                case "--s3-region" -> region = v;
+                case "--s3-credentials-file" -> credentials = Path.of(v);
+                default -> throw new IllegalArgumentException("unknown option " + a);
+            }
+        }
+        if (cluster == null) {
+            throw new IllegalArgumentException("--cluster is required");
+        }
+        if (positional.size() != (withFile ? 2 : 0)) {
+            throw new IllegalArgumentException("expected the WAL file name and the target path (%f %p), got " + positional);
+        }
+        if (explicitRepo || server == null) {
+            server = null;
+            if (repo == null || repo.isBlank()) {
+                throw new IllegalArgumentException("--repo URL or --server URL is required");
+            }
+        }
+        return new WalFetchOptions(repo, server == null ? null : URI.create(server), token, cluster, spool, prefetch, retryFor, timeline,
+                endpoint, region, pathStyle, credentials,
+                withFile ? positional.get(0) : null, withFile ? Path.of(positional.get(1)) : null);
+    }
+
+    /** The arguments that describe the source, for handing to the prefetcher. */
+    public List<String> sourceArguments() {
+        List<String> out = new ArrayList<>();
+        if (server != null) {
+            out.addAll(List.of("--server", server.toString()));
+            if (token != null) {
+                out.addAll(List.of("--token", token));
+            }
+        } else {
+            out.addAll(List.of("--repo", repo));
+        }
+        out.addAll(List.of("--cluster", cluster, "--prefetch", Integer.toString(prefetch)));
+        if (targetTimeline != null) {
+            out.addAll(List.of("--target-timeline", Long.toString(targetTimeline.value())));
+        }
+        if (s3Endpoint != null) {
+            out.addAll(List.of("--s3-endpoint", s3Endpoint));
+        }
+        out.addAll(List.of("--s3-region", s3Region));
+        if (s3PathStyle) {
+            out.add("--s3-path-style");
+        }
+        if (s3CredentialsFile != null) {
+            out.addAll(List.of("--s3-credentials-file", s3CredentialsFile.toString()));
+        }
+        return out;
+    }
+
+    public WalSource openSource() throws IOException {
+        if (server != null) {
+            return new ServerWalSource(server, cluster, token);
+        }
+        return new RepositoryWalSource(openStore(), cluster);
+    }
+
+    public io.pgvault.core.storage.ObjectStore openStore() throws IOException {
+        return ObjectStores.open(RepositoryUrl.parse(repo), this::s3);
+    }
+
+    private S3Settings s3(S3Settings settings) {
+        S3Settings result = settings.withRegion(s3Region);
+        if (s3Endpoint != null && !s3Endpoint.isBlank()) {
+            result = result.withEndpoint(URI.create(s3Endpoint), s3PathStyle);
+        }
+        if (s3CredentialsFile != null) {
+            Properties p = new Properties();
+            try (InputStream in = Files.newInputStream(s3CredentialsFile)) {
+                p.load(in);
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot read S3 credentials file " + s3CredentialsFile + ": " + e.getMessage(), e);
+            }
+            result = result.withCredentials(p.getProperty("access-key"), p.getProperty("secret-key"));
+        }
+        return result;
+    }
+}
