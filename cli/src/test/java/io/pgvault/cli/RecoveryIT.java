@@ -1,0 +1,326 @@
+package io.pgvault.cli;
+
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.runtime.server.EmbeddedServer;
+import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.OsUser;
+import io.pgvault.testkit.PgCluster;
+import io.pgvault.testkit.S3ProxyFixture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The test that matters most: a cluster archives through pgvault while pgbench and a
+ * writer of small committed transactions run; marks record, after a commit, its time,
+ * the WAL position, the transaction id, a named restore point and a checksum of the
+ * marks table. Then, with the server stopped and its catalog deleted, {@code pgvault
+ * recover} (the real launcher, as a DBA runs it) rebuilds the cluster at every mark from
+ * the repository alone, PostgreSQL replays through {@code restore_command = pgvault
+ * wal-fetch}, and the table must hold exactly the rows committed at the mark. A standby
+ * seeded with {@code recover --standby} follows the primary, is promoted (timeline 2) and
+ * archives; a recovery to a point on timeline 2 is exact too.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RecoveryIT {
+
+    private static final String CHECKSUM = "SELECT count(*) || ':' || coalesce(md5(string_agg(id || '=' || v, ',' ORDER BY id)), '-') FROM marks";
+    private final HttpClient http = HttpClient.newHttpClient();
+    private S3ProxyFixture s3;
+
+    record Case(int major, String storage) {
+        @Override
+        public String toString() {
+            return "PostgreSQL " + major + " on " + storage;
+        }
+    }
+
+    /** Each storage once, on the representative pair of majors; -Pfull-matrix crosses them all. */
+    static Stream<Case> cases() {
+        List<Integer> majors = Fixtures.testMajors();
+        List<String> storages = new ArrayList<>(Fixtures.testStorages());
+        storages.remove("minio");
+        List<Case> cases = new ArrayList<>();
+        if (majors.size() <= 2) {
+            for (int i = 0; i < Math.max(majors.size(), storages.size()); i++) {
+                cases.add(new Case(majors.get(Math.min(i, majors.size() - 1)), storages.get(Math.min(i, storages.size() - 1))));
+            }
+        } else {
+            majors.forEach(m -> storages.forEach(s -> cases.add(new Case(m, s))));
+        }
+        return cases.stream();
+    }
+
+    @BeforeAll
+    void startS3() {
+        s3 = S3ProxyFixture.start();
+    }
+
+    @AfterAll
+    void stopS3() {
+        s3.close();
+    }
+
+    /** A mark: what a target names and what the table held when it was recorded. */
+    record Mark(String time, String lsn, String xid, String name, String checksum) {
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void everyTargetRecoversExactlyTheCommittedRows(Case c) throws Exception {
+        Path dir = Files.createTempDirectory("pgvault-recovery-it-");
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Map<String, Object> props = new HashMap<>();
+        props.put("micronaut.server.port", -1);
+        props.put("pgvault.data-dir", dir.resolve("server").toString());
+        props.put("micronaut.metrics.binders.logback.enabled", false);
+        props.put("pgvault.backup.piece-size", "8MB");
+        props.put("pgvault.catalog.url", "jdbc:h2:file:" + dir.resolve("catalog/db") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+        List<String> repo = new ArrayList<>();
+        if (c.storage().equals("s3proxy")) {
+            String bucket = "pitr-" + UUID.randomUUID().toString().substring(0, 8);
+            s3.createBucket(bucket);
+            props.put("pgvault.repository.url", "s3://" + bucket + "/pgvault");
+            props.put("pgvault.repository.s3.endpoint", s3.endpoint().toString());
+            props.put("pgvault.repository.s3.path-style", true);
+            props.put("pgvault.repository.s3.access-key", S3ProxyFixture.ACCESS_KEY);
+            props.put("pgvault.repository.s3.secret-key", S3ProxyFixture.SECRET_KEY);
+            repo.addAll(List.of("--repo", "s3://" + bucket + "/pgvault", "--s3-endpoint", s3.endpoint().toString(), "--s3-path-style",
+                    "--s3-access-key", S3ProxyFixture.ACCESS_KEY, "--s3-secret-key", S3ProxyFixture.SECRET_KEY));
+        } else {
+            props.put("pgvault.repository.url", dir.resolve("repo").toUri().toString());
+            repo.addAll(List.of("--repo", dir.resolve("repo").toUri().toString()));
+        }
+        List<PgCluster> started = new ArrayList<>();
+        EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, props);
+        try {
+            String url = "http://127.0.0.1:" + server.getPort();
+            PgCluster primary = PgCluster.builder(c.major())
+                    .setting("archive_mode", "on")
+                    .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/main/wal/%f")
+                    .setting("wal_keep_size", "256MB")
+                    .start();
+            started.add(primary);
+            String conninfo = "host=127.0.0.1 port=" + primary.port() + " user=postgres";
+            assertThat(post(url + "/v1/clusters", "{\"name\":\"main\",\"conninfo\":\"" + conninfo + "\"}").statusCode()).isEqualTo(201);
+            String conn = "-h 127.0.0.1 -p " + primary.port() + " -U postgres";
+            shell("pgbench -i -q -s 2 " + conn + " postgres");
+            primary.execute("CREATE TABLE marks (id int PRIMARY KEY, v text NOT NULL)");
+            String backupId = new com.fasterxml.jackson.databind.ObjectMapper().readTree(post(url + "/v1/clusters/main/backups", "").body())
+                    .path("id").asText();
+            awaitBackup(url, backupId);
+            String immediate = primary.queryValue(CHECKSUM);
+
+            // Writes under load: pgbench at a modest rate, and marks between small commits.
+            Process load = new ProcessBuilder("bash", "-c", "pgbench -n -T 12 -R 150 -c 2 -j 2 " + conn + " postgres")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            List<Mark> marks = new ArrayList<>();
+            try (Connection db = primary.connect(); Statement st = db.createStatement()) {
+                int id = 0;
+                for (int round = 0; round < 4; round++) {
+                    for (int i = 0; i < 6; i++) {
+                        st.execute("INSERT INTO marks VALUES (" + (++id) + ", md5(random()::text))");
+                        Thread.sleep(40);
+                    }
+                    db.setAutoCommit(false);
+                    st.execute("INSERT INTO marks VALUES (" + (++id) + ", 'mark " + round + "')");
+                    String xid = value(st, "SELECT txid_current()");
+                    db.commit();
+                    db.setAutoCommit(true);
+                    String checksum = value(st, CHECKSUM);
+                    String time = value(st, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'");
+                    String lsn = value(st, "SELECT pg_current_wal_insert_lsn()");
+                    value(st, "SELECT pg_create_restore_point('mark-" + round + "')");
+                    marks.add(new Mark(time, lsn, xid, "mark-" + round, checksum));
+                    Thread.sleep(60);
+                }
+            }
+            assertThat(load.waitFor(2, TimeUnit.MINUTES)).isTrue();
+            switchAndAwaitArchived(primary, Duration.ofSeconds(90));
+
+            // A standby seeded from the repository follows the primary over streaming replication.
+            PgCluster standby = PgCluster.builder(c.major()).adopt(data -> {
+                Run r = pgvault(dir, cat(cat(List.of("recover"), repo.toArray(String[]::new)), "--cluster", "main", "--pgdata", data.toString(), "--standby",
+                        "--primary-conninfo", conninfo));
+                assertThat(r.exit()).as(r.output()).isZero();
+            });
+            started.add(standby);
+            standby.start();
+            primary.execute("INSERT INTO marks VALUES (1000, 'seen by the standby')");
+            String primaryState = primary.queryValue(CHECKSUM);
+            awaitValue(standby, CHECKSUM, primaryState, Duration.ofSeconds(90));
+            assertThat(standby.queryValue("SELECT status FROM pg_stat_wal_receiver")).isEqualTo("streaming");
+
+            // Fail over: the standby becomes timeline 2 and archives into the same cluster.
+            primary.stop();
+            standby.promote();
+            standby.awaitRecoveryEnd(Duration.ofSeconds(60));
+            try (Connection db = standby.connect(); Statement st = db.createStatement()) {
+                st.execute("INSERT INTO marks VALUES (2001, 'on timeline 2')");
+                Thread.sleep(30);
+                String checksum = value(st, CHECKSUM);
+                String time = value(st, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'");
+                Thread.sleep(30);
+                st.execute("INSERT INTO marks VALUES (2002, 'later on timeline 2')");
+                marks.add(new Mark(time, null, null, null, checksum));
+            }
+            String latest = standby.queryValue(CHECKSUM);
+            switchAndAwaitArchived(standby, Duration.ofSeconds(90));
+            standby.stop();
+
+            // From here on only the repository: no server, no catalog.
+            server.close();
+            Fixtures.deleteTree(dir.resolve("catalog"));
+            Fixtures.deleteTree(dir.resolve("server"));
+            if (c.storage().equals("local")) {
+                shell("chmod -R a+rX " + dir.resolve("repo"));
+            }
+
+            Mark m0 = marks.get(0);
+            Mark m1 = marks.get(1);
+            Mark m2 = marks.get(2);
+            Mark m3 = marks.get(3);
+            Mark onTimeline2 = marks.get(4);
+            List<Map.Entry<String, List<String>>> runs = new ArrayList<>(List.of(
+                    Map.entry(immediate, List.of("--target", "immediate")),
+                    Map.entry(m0.checksum(), List.of("--target-time", m0.time())),
+                    Map.entry(m1.checksum(), List.of("--target-lsn", m1.lsn())),
+                    Map.entry(m2.checksum(), List.of("--target-xid", m2.xid())),
+                    Map.entry(m3.checksum(), List.of("--target-name", m3.name())),
+                    Map.entry(onTimeline2.checksum(), List.of("--target-time", onTimeline2.time())),
+                    Map.entry(latest, List.of())));
+            for (Map.Entry<String, List<String>> run : runs) {
+                try (PgCluster restored = PgCluster.builder(c.major()).adopt(data -> {
+                    Run r = pgvault(dir, cat(cat(cat(List.of("recover"), repo.toArray(String[]::new)), "--cluster", "main", "--pgdata", data.toString(),
+                            "--target-action", "promote"), run.getValue().toArray(String[]::new)));
+                    assertThat(r.exit()).as(r.output()).isZero();
+                    assertThat(r.output()).contains("backup " + backupId);
+                })) {
+                    restored.start();
+                    restored.awaitRecoveryEnd(Duration.ofMinutes(2));
+                    assertThat(restored.queryValue(CHECKSUM)).as("recovery to " + run.getValue() + "\n" + restored.serverLog())
+                            .isEqualTo(run.getKey());
+                    assertThat(restored.serverLog()).doesNotContain("pgvault wal-fetch: could not restore");
+                }
+            }
+        } finally {
+            server.close();
+            started.forEach(PgCluster::close);
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    static List<String> cat(List<String> a, String... b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(List.of(b));
+        return all;
+    }
+
+    record Run(int exit, String output) {
+    }
+
+    /** Runs bin/pgvault from this checkout, as a DBA would. */
+    static Run pgvault(Path workDir, List<String> args) {
+        try {
+            Path launcher = Path.of("").toAbsolutePath().getParent().resolve("bin/pgvault");
+            List<String> command = new ArrayList<>(List.of(launcher.toString()));
+            command.addAll(args);
+            Process p = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
+            return new Run(p.exitValue(), out);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String value(Statement st, String sql) throws Exception {
+        try (ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    private static void awaitValue(PgCluster pg, String sql, String expected, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String last = null;
+        while (System.nanoTime() < deadline) {
+            try {
+                last = pg.queryValue(sql);
+                if (expected.equals(last)) {
+                    return;
+                }
+            } catch (IllegalStateException notYet) {
+                // still starting
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("expected " + expected + " but " + pg + " had " + last + "\n" + pg.serverLog());
+    }
+
+    static void switchAndAwaitArchived(PgCluster pg, Duration timeout) throws InterruptedException {
+        Lsn end = Lsn.parse(pg.queryValue("SELECT pg_switch_wal()"));
+        String timeline = pg.queryValue("SELECT timeline_id FROM pg_control_checkpoint()");
+        WalFileName last = WalFileName.segmentOf(new TimelineId(Long.parseLong(timeline)), end.plus(-1), WalSegmentSize.DEFAULT);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (pg.queryValue("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").compareTo(last.toString()) >= 0) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("the archiver did not ship " + last + ": " + pg.queryValue("SELECT row_to_json(a)::text FROM pg_stat_archiver a"));
+    }
+
+    private void awaitBackup(String url, String id) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (System.nanoTime() < deadline) {
+            String body = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/main/backups/" + id)).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            if (!body.contains("\"running\"")) {
+                assertThat(body).contains("\"complete\"").doesNotContain("incomplete");
+                return;
+            }
+            Thread.sleep(300);
+        }
+        throw new AssertionError("backup " + id + " did not finish");
+    }
+
+    private HttpResponse<String> post(String uri, String body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(uri)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static void shell(String command) throws Exception {
+        Process p = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(5, TimeUnit.MINUTES) && p.exitValue() == 0).as(command + "\n" + out).isTrue();
+    }
+}
