@@ -230,11 +230,121 @@ class RecoveryIT {
                     assertThat(restored.serverLog()).doesNotContain("pgvault wal-fetch: could not restore");
                 }
             }
+            refusalsLeaveNothingAndExplain(c, dir, repo, latest);
         } finally {
             server.close();
             started.forEach(PgCluster::close);
             Fixtures.deleteTree(dir);
         }
+    }
+
+    /** Bad input and faults: each refused before anything is written, with the reason and the window. */
+    private void refusalsLeaveNothingAndExplain(Case c, Path dir, List<String> repo, String latest) throws Exception {
+        List<String> recover = cat(List.of("recover"), repo.toArray(String[]::new));
+        Path target = dir.resolve("refused");
+        Map<List<String>, String> refusals = new java.util.LinkedHashMap<>();
+        refusals.put(List.of("--cluster", "nope"), "has no cluster 'nope'; clusters there: main");
+        refusals.put(List.of("--cluster", "main", "--target-time", "2000-01-01 00:00:00+00"), "before the oldest usable backup finished");
+        refusals.put(List.of("--cluster", "main", "--target-time", java.time.Instant.now().plusSeconds(86400).toString()),
+                "after the last archived commit");
+        refusals.put(List.of("--cluster", "main", "--target-lsn", "FF/0"), "is beyond the archived WAL");
+        refusals.put(List.of("--cluster", "main", "--target-xid", "4000000000"), "has no commit or abort record");
+        refusals.put(List.of("--cluster", "main", "--target-name", "never-created"), "no restore point named 'never-created'");
+        refusals.put(List.of("--cluster", "main", "--target-timeline", "9"), "timeline 9 is not in the repository");
+        refusals.put(List.of("--cluster", "main", "--target-time", "2026-11-25 10:00:00"), "is not a time with a zone");
+        for (Map.Entry<List<String>, String> refusal : refusals.entrySet()) {
+            Run r = pgvault(dir, cat(cat(recover, refusal.getKey().toArray(String[]::new)), "--pgdata", target.toString()));
+            assertThat(r.exit()).as(r.output()).isEqualTo(1);
+            assertThat(r.output()).as(refusal.getKey().toString()).contains(refusal.getValue());
+            assertThat(target).doesNotExist();
+        }
+        Run windowShown = pgvault(dir, cat(recover, "--cluster", "main", "--target-lsn", "FF/0", "--pgdata", target.toString()));
+        assertThat(windowShown.output()).contains("Recovery window on timeline 2: from ").contains("last archived commit");
+        Run info = pgvault(dir, cat(cat(List.of("info"), repo.toArray(String[]::new)), "main"));
+        assertThat(info.exit()).as(info.output()).isZero();
+        assertThat(info.output()).contains("recovery window on timeline 1").contains("recovery window on timeline 2");
+        Files.createDirectories(target.resolve("base"));
+        Run notEmpty = pgvault(dir, cat(recover, "--cluster", "main", "--pgdata", target.toString()));
+        assertThat(notEmpty.output()).contains("is not empty");
+        Fixtures.deleteTree(target);
+        Run empty = pgvault(dir, List.of("recover", "--repo", dir.resolve("empty").toUri().toString(), "--cluster", "main", "--pgdata",
+                target.toString()));
+        assertThat(empty.output()).contains("no pgvault repository");
+        if (!c.storage().equals("local")) {
+            return;
+        }
+
+        // Damaged objects in a copy of the repository: named, never restored.
+        Path damaged = dir.resolve("damaged");
+        shell("cp -a " + dir.resolve("repo") + " " + damaged);
+        Path piece;
+        try (Stream<Path> files = Files.walk(damaged.resolve("clusters/main/backups"))) {
+            piece = files.filter(f -> f.toString().contains("/pieces/base.tar.")).sorted().findFirst().orElseThrow();
+        }
+        flipByte(piece);
+        Run badPiece = pgvault(dir, List.of("recover", "--repo", damaged.toUri().toString(), "--cluster", "main", "--pgdata", target.toString()));
+        assertThat(badPiece.exit()).isEqualTo(1);
+        assertThat(badPiece.output()).contains(damaged.relativize(piece).toString());
+        assertThat(target).doesNotExist();
+        Path segment;
+        try (Stream<Path> files = Files.walk(damaged.resolve("clusters/main/wal/0000000100000000"))) {
+            segment = files.filter(Files::isRegularFile).sorted().findFirst().orElseThrow();
+        }
+        flipByte(segment);
+        Path fetchDir = dir.resolve("fetch");
+        Files.createDirectories(fetchDir);
+        Files.writeString(fetchDir.resolve("recovery.signal"), "");
+        List<String> fetch = List.of("wal-fetch", "--repo", damaged.toUri().toString(), "--cluster", "main", "--retry-for", "1",
+                segment.getFileName().toString(), "RECOVERYXLOG");
+        Run badWal = pgvault(fetchDir, fetch);
+        assertThat(badWal.exit()).as(badWal.output()).isEqualTo(200);
+        assertThat(badWal.output()).contains(segment.getFileName().toString()).contains("stops recovery here");
+        assertThat(fetchDir.resolve("RECOVERYXLOG")).doesNotExist();
+        Files.move(fetchDir.resolve("recovery.signal"), fetchDir.resolve("standby.signal"));
+        assertThat(pgvault(fetchDir, fetch).exit()).isEqualTo(3);
+        Run absent = pgvault(fetchDir, List.of("wal-fetch", "--repo", damaged.toUri().toString(), "--cluster", "main", "00000009.history", "X"));
+        assertThat(absent.exit()).isEqualTo(1);
+        Files.writeString(damaged.resolve("pgvault-format.json"), "{\"formatVersion\":99,\"createdAt\":\"2030-01-01T00:00:00Z\",\"createdBy\":\"pgvault 9\"}");
+        Run newer = pgvault(dir, List.of("recover", "--repo", damaged.toUri().toString(), "--cluster", "main", "--pgdata", target.toString()));
+        assertThat(newer.exit()).isEqualTo(1);
+        assertThat(newer.output()).contains("format version 99").contains("upgrade pgvault");
+
+        // The repository unreachable during recovery: PostgreSQL stops instead of promoting early, and resumes later.
+        Path walDir = dir.resolve("repo/clusters/main/wal");
+        try (PgCluster resumed = PgCluster.builder(c.major()).adopt(data -> {
+            Run r = pgvault(dir, cat(recover, "--cluster", "main", "--pgdata", data.toString(), "--target-action", "promote",
+                    "--fetch-retry", "2"));
+            assertThat(r.exit()).as(r.output()).isZero();
+        })) {
+            shell("chmod 000 " + walDir);
+            try {
+                resumed.start();
+            } catch (RuntimeException expected) {
+                // pg_ctl reports that the server did not come up
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!resumed.serverLog().contains("exiting with 200") && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            assertThat(resumed.serverLog()).contains("exiting with 200").doesNotContain("selected new timeline ID");
+            try {
+                resumed.stop();
+            } catch (RuntimeException alreadyDown) {
+                // the startup process's FATAL took the postmaster down
+            }
+            shell("chmod 755 " + walDir);
+            resumed.start();
+            resumed.awaitRecoveryEnd(Duration.ofMinutes(2));
+            assertThat(resumed.queryValue(CHECKSUM)).isEqualTo(latest);
+        } finally {
+            shell("chmod 755 " + walDir);
+        }
+    }
+
+    private static void flipByte(Path file) throws Exception {
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[bytes.length - 40] ^= 0x5a;
+        Files.write(file, bytes);
     }
 
     static List<String> cat(List<String> a, String... b) {

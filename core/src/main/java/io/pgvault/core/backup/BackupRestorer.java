@@ -125,6 +125,10 @@ public final class BackupRestorer {
             }
             // Read to the end so the content's checksum is verified.
             content.transferTo(OutputStream.nullOutputStream());
+        } catch (CorruptObjectException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new IOException(piece.key() + " cannot be restored: " + e.getMessage(), e);
         }
     }
 

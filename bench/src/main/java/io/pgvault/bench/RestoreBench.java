@@ -1,0 +1,176 @@
+package io.pgvault.bench;
+
+import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.OsUser;
+import io.pgvault.testkit.PgCluster;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static io.pgvault.bench.BenchSupport.asPgUser;
+import static io.pgvault.bench.BenchSupport.intArg;
+import static io.pgvault.bench.BenchSupport.shell;
+import static io.pgvault.bench.BenchSupport.startServer;
+import static io.pgvault.bench.BenchSupport.stringArg;
+
+/**
+ * restore_command cost per segment, the way PostgreSQL calls it (serially, one command
+ * per segment, from the data directory, as the server's OS user), on the same pgbench
+ * WAL archived by pgvault and by pgBackRest, in one run:
+ * <ul>
+ *   <li>pgvault wal-fetch from the repository, one JVM per call (--no spool),</li>
+ *   <li>pgvault wal-fetch with the prefetch spool (the first call starts the prefetcher),</li>
+ *   <li>curl against the pgvault server,</li>
+ *   <li>pgBackRest archive-get, plain and with archive-async (its own prefetch queue).</li>
+ * </ul>
+ * The loop does nothing between calls, so a prefetcher gets no replay time to run ahead:
+ * a pessimistic figure for prefetching.
+ */
+public final class RestoreBench {
+
+    record Figures(String name, int files, double wallSeconds) {
+        double msPerCall() {
+            return 1000 * wallSeconds / files;
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int major = intArg(args, "--major", 15);
+        int scale = intArg(args, "--scale", 10);
+        int seconds = intArg(args, "--seconds", 20);
+        Path serverJar = Path.of(stringArg(args, "--server-jar", "server/target/pgvault-server.jar")).toAbsolutePath();
+        Path launcher = Path.of(stringArg(args, "--launcher", "bin/pgvault")).toAbsolutePath();
+
+        Path work = Files.createTempDirectory("pgvault-restore-bench");
+        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path corpus = Files.createDirectories(work.resolve("corpus"));
+        OsUser.own(work);
+        try (PgCluster pg = PgCluster.builder(major)
+                .setting("archive_mode", "on")
+                .setting("archive_command", "cp %p " + corpus + "/%f")
+                .setting("max_wal_size", "1GB")
+                .start()) {
+            String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
+            shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
+            shell("pgbench -n -T " + seconds + " -c 2 -j 2 " + conn + " postgres");
+            pg.queryValue("SELECT pg_switch_wal()");
+            Thread.sleep(3000);
+            List<Path> files;
+            try (Stream<Path> s = Files.list(corpus)) {
+                files = s.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList();
+            }
+            System.out.printf(Locale.ROOT, "%nWAL corpus: %d segments (pgbench scale %d, %d s, PostgreSQL %d)%n", files.size(), scale, seconds, major);
+
+            Path serverDir = Files.createDirectories(work.resolve("pgvault"));
+            int port = Fixtures.freePort();
+            Process server = startServer(serverJar, serverDir, port, "zstd");
+            List<Figures> results = new ArrayList<>();
+            try {
+                String url = "http://127.0.0.1:" + port;
+                register(url);
+                for (Path f : files) {
+                    asPgUser("curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/bench/wal/" + f.getFileName());
+                }
+                shell("chmod -R a+rX " + serverDir.resolve("repo"));
+                String repo = serverDir.resolve("repo").toUri().toString();
+                List<String> names = files.stream().map(p -> p.getFileName().toString()).toList();
+                String fetch = launcher + " wal-fetch --repo " + repo + " --cluster bench";
+                results.add(loop(work, "pgvault wal-fetch, JVM per call", names, fetch + " %f %p"));
+                results.add(loop(work, "pgvault wal-fetch + prefetch spool", names, fetch + " --spool pg_wal/pgvault-spool %f %p"));
+                results.add(loop(work, "curl GET from the pgvault server", names, "curl -fsS -o %p " + url + "/v1/clusters/bench/wal/%f"));
+            } finally {
+                server.destroy();
+                server.waitFor(30, TimeUnit.SECONDS);
+            }
+            if (System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") == null) {
+                Path conf = pgbackrest(work, pg, files, false);
+                List<String> names = files.stream().map(p -> p.getFileName().toString()).toList();
+                results.add(loop(work, "pgBackRest archive-get", names, "pgbackrest --config=" + conf + " --stanza=bench archive-get %f %p"));
+                Path asyncConf = pgbackrest(work, pg, files, true);
+                results.add(loop(work, "pgBackRest archive-get (async)", names, "pgbackrest --config=" + asyncConf
+                        + " --stanza=bench archive-get %f %p"));
+            }
+
+            System.out.println();
+            System.out.printf(Locale.ROOT, "%-38s %10s %10s%n", "restore_command", "ms/call", "segs/s");
+            for (Figures f : results) {
+                System.out.printf(Locale.ROOT, "%-38s %10.1f %10.1f%n", f.name(), f.msPerCall(), 1000 / f.msPerCall());
+            }
+            if (results.size() >= 5) {
+                Figures spool = results.get(1);
+                for (Figures theirs : results.subList(3, 5)) {
+                    System.out.printf(Locale.ROOT, "pgvault wal-fetch + spool per call = %.2fx %s's%n", spool.msPerCall() / theirs.msPerCall(),
+                            theirs.name());
+                }
+            }
+        } finally {
+            Fixtures.deleteTree(work);
+        }
+    }
+
+    /** A fake data directory in archive recovery; the loop runs as the PostgreSQL OS user, one command per segment, like the startup process. */
+    private static Figures loop(Path work, String name, List<String> files, String template) throws Exception {
+        Path data = Files.createDirectories(work.resolve("data-" + name.replaceAll("[^a-z]", "")));
+        Files.createDirectories(data.resolve("pg_wal"));
+        Files.writeString(data.resolve("recovery.signal"), "");
+        Path list = data.resolve("files.txt");
+        Files.write(list, files);
+        Path script = data.resolve("loop.sh");
+        String command = template.replace("%f", "\"$f\"").replace("%p", "pg_wal/RECOVERYXLOG");
+        Files.writeString(script, "cd " + data + "\nwhile read -r f; do\n  " + command
+                + " || { echo \"failed on $f\" >&2; exit 1; }\n  rm -f pg_wal/RECOVERYXLOG\ndone < files.txt\n");
+        OsUser.own(data);
+        long start = System.nanoTime();
+        asPgUser("bash " + script);
+        double wall = (System.nanoTime() - start) / 1e9;
+        Files.deleteIfExists(data.resolve("recovery.signal"));
+        return new Figures(name, files.size(), wall);
+    }
+
+    private static Path pgbackrest(Path work, PgCluster pg, List<Path> files, boolean async) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("pgbackrest" + (async ? "-async" : "")));
+        Path conf = dir.resolve("pgbackrest.conf");
+        Files.writeString(conf, "[global]\nrepo1-path=" + dir.resolve("repo") + "\nlog-path=" + dir + "\nlock-path=" + dir
+                + "\nspool-path=" + dir.resolve("spool") + "\ncompress-type=zst\ncompress-level=3\nlog-level-console=warn\n"
+                + (async ? "archive-async=y\narchive-get-queue-max=128MiB\n" : "")
+                + "\n[bench]\npg1-path=" + pg.dataDirectory() + "\npg1-port=" + pg.port() + "\npg1-socket-path="
+                + pg.directory().resolve("sock") + "\npg1-user=postgres\n");
+        OsUser.own(dir);
+        asPgUser("pgbackrest --config=" + conf + " --stanza=bench stanza-create");
+        for (Path f : files) {
+            asPgUser("pgbackrest --config=" + conf + " --stanza=bench --no-archive-async archive-push " + f);
+        }
+        return conf;
+    }
+
+    private static void register(String url) throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"bench\"}")).build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() != 201) {
+                    throw new IllegalStateException("cannot register the bench cluster: " + r.statusCode() + " " + r.body());
+                }
+                return;
+            } catch (IOException notYet) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the pgvault server did not start", notYet);
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+}
