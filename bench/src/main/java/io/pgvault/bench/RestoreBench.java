@@ -39,16 +39,27 @@ import static io.pgvault.bench.BenchSupport.stringArg;
  */
 public final class RestoreBench {
 
-    record Figures(String name, int files, double wallSeconds) {
+    /** @param callMs each call's duration, in order */
+    record Figures(String name, int files, double wallSeconds, List<Double> callMs) {
         double msPerCall() {
-            return 1000 * wallSeconds / files;
+            return callMs.stream().mapToDouble(Double::doubleValue).sum() / callMs.size();
+        }
+
+        double median() {
+            List<Double> sorted = callMs.stream().sorted().toList();
+            return sorted.get(sorted.size() / 2);
+        }
+
+        /** Calls after the first: what a long recovery sees once the prefetcher is up. */
+        double msPerLaterCall() {
+            return callMs.stream().skip(1).mapToDouble(Double::doubleValue).sum() / (callMs.size() - 1);
         }
     }
 
     public static void main(String[] args) throws Exception {
         int major = intArg(args, "--major", 15);
-        int scale = intArg(args, "--scale", 10);
-        int seconds = intArg(args, "--seconds", 20);
+        int scale = intArg(args, "--scale", 20);
+        int seconds = intArg(args, "--seconds", 30);
         Path serverJar = Path.of(stringArg(args, "--server-jar", "server/target/pgvault-server.jar")).toAbsolutePath();
         Path launcher = Path.of(stringArg(args, "--launcher", "bin/pgvault")).toAbsolutePath();
 
@@ -88,24 +99,37 @@ public final class RestoreBench {
                 String fetch = launcher + " wal-fetch --repo " + repo + " --cluster bench";
                 results.add(loop(work, "pgvault wal-fetch, JVM per call", names, fetch + " %f %p"));
                 results.add(loop(work, "pgvault wal-fetch + prefetch spool", names, fetch + " --spool pg_wal/pgvault-spool %f %p"));
+                if (System.getenv("PGVAULT_BENCH_VERBOSE") != null) {
+                    Path log = work.resolve("data-pgvaultwalfetchprefetchspool/pg_wal/pgvault-spool/prefetch.log");
+                    System.out.println(Files.exists(log) ? Files.readString(log) : "no prefetch log");
+                }
+                // A long-running server is warm: one untimed pass first, as in the archive bench.
+                loop(work, "curl warm-up", names, "curl -fsS -o %p " + url + "/v1/clusters/bench/wal/%f");
                 results.add(loop(work, "curl GET from the pgvault server", names, "curl -fsS -o %p " + url + "/v1/clusters/bench/wal/%f"));
             } finally {
                 server.destroy();
                 server.waitFor(30, TimeUnit.SECONDS);
             }
             if (System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") == null) {
-                Path conf = pgbackrest(work, pg, files, false);
                 List<String> names = files.stream().map(p -> p.getFileName().toString()).toList();
-                results.add(loop(work, "pgBackRest archive-get", names, "pgbackrest --config=" + conf + " --stanza=bench archive-get %f %p"));
-                Path asyncConf = pgbackrest(work, pg, files, true);
-                results.add(loop(work, "pgBackRest archive-get (async)", names, "pgbackrest --config=" + asyncConf
-                        + " --stanza=bench archive-get %f %p"));
+                for (boolean async : new boolean[] {false, true}) {
+                    String name = "pgBackRest archive-get" + (async ? " (async)" : "");
+                    Path data = dataDirectory(work, name);
+                    // pgBackRest insists on running in its pg1-path: give it the loop's directory, with the cluster's pg_control.
+                    Files.createDirectories(data.resolve("global"));
+                    Files.copy(pg.dataDirectory().resolve("global/pg_control"), data.resolve("global/pg_control"));
+                    Files.copy(pg.dataDirectory().resolve("PG_VERSION"), data.resolve("PG_VERSION"));
+                    Path conf = pgbackrest(work, pg, files, async, data);
+                    results.add(loop(work, name, names, "pgbackrest --config=" + conf + " --stanza=bench archive-get %f %p"));
+                }
             }
 
             System.out.println();
-            System.out.printf(Locale.ROOT, "%-38s %10s %10s%n", "restore_command", "ms/call", "segs/s");
+            System.out.printf(Locale.ROOT, "%-38s %10s %10s %12s %14s%n", "restore_command", "ms/call", "segs/s", "median ms",
+                    "ms/call after 1st");
             for (Figures f : results) {
-                System.out.printf(Locale.ROOT, "%-38s %10.1f %10.1f%n", f.name(), f.msPerCall(), 1000 / f.msPerCall());
+                System.out.printf(Locale.ROOT, "%-38s %10.1f %10.1f %12.1f %14.1f%n", f.name(), f.msPerCall(), 1000 / f.msPerCall(), f.median(),
+                        f.msPerLaterCall());
             }
             if (results.size() >= 5) {
                 Figures spool = results.get(1);
@@ -120,25 +144,37 @@ public final class RestoreBench {
     }
 
     /** A fake data directory in archive recovery; the loop runs as the PostgreSQL OS user, one command per segment, like the startup process. */
-    private static Figures loop(Path work, String name, List<String> files, String template) throws Exception {
-        Path data = Files.createDirectories(work.resolve("data-" + name.replaceAll("[^a-z]", "")));
+    private static Path dataDirectory(Path work, String name) throws IOException {
+        Path data = Files.createDirectories(work.resolve("data-" + name.toLowerCase(Locale.ROOT).replaceAll("[^a-z]", "")));
         Files.createDirectories(data.resolve("pg_wal"));
         Files.writeString(data.resolve("recovery.signal"), "");
+        return data;
+    }
+
+    private static Figures loop(Path work, String name, List<String> files, String template) throws Exception {
+        Path data = dataDirectory(work, name);
         Path list = data.resolve("files.txt");
         Files.write(list, files);
         Path script = data.resolve("loop.sh");
         String command = template.replace("%f", "\"$f\"").replace("%p", "pg_wal/RECOVERYXLOG");
-        Files.writeString(script, "cd " + data + "\nwhile read -r f; do\n  " + command
-                + " || { echo \"failed on $f\" >&2; exit 1; }\n  rm -f pg_wal/RECOVERYXLOG\ndone < files.txt\n");
+        // $EPOCHREALTIME (bash 5) stamps each call without forking a process.
+        Files.writeString(script, "cd " + data + "\nwhile read -r f; do\n  echo \"$EPOCHREALTIME\" >> times.txt\n  " + command
+                + " || { echo \"failed on $f\" >&2; exit 1; }\n  rm -f pg_wal/RECOVERYXLOG\ndone < files.txt\necho \"$EPOCHREALTIME\" >> times.txt\n");
         OsUser.own(data);
         long start = System.nanoTime();
         asPgUser("bash " + script);
         double wall = (System.nanoTime() - start) / 1e9;
         Files.deleteIfExists(data.resolve("recovery.signal"));
-        return new Figures(name, files.size(), wall);
+        List<Double> stamps = Files.readAllLines(data.resolve("times.txt")).stream().map(Double::valueOf).toList();
+        List<Double> calls = new ArrayList<>();
+        for (int i = 1; i < stamps.size(); i++) {
+            calls.add(1000 * (stamps.get(i) - stamps.get(i - 1)));
+        }
+        return new Figures(name, files.size(), wall, calls);
     }
 
-    private static Path pgbackrest(Path work, PgCluster pg, List<Path> files, boolean async) throws Exception {
+    /** Pushes the corpus with a configuration on the real cluster; returns one for archive-get whose pg1-path is {@code getDirectory}. */
+    private static Path pgbackrest(Path work, PgCluster pg, List<Path> files, boolean async, Path getDirectory) throws Exception {
         Path dir = Files.createDirectories(work.resolve("pgbackrest" + (async ? "-async" : "")));
         Path conf = dir.resolve("pgbackrest.conf");
         Files.writeString(conf, "[global]\nrepo1-path=" + dir.resolve("repo") + "\nlog-path=" + dir + "\nlock-path=" + dir
@@ -151,7 +187,10 @@ public final class RestoreBench {
         for (Path f : files) {
             asPgUser("pgbackrest --config=" + conf + " --stanza=bench --no-archive-async archive-push " + f);
         }
-        return conf;
+        Path getConf = dir.resolve("pgbackrest-get.conf");
+        Files.writeString(getConf, Files.readString(conf).replace("pg1-path=" + pg.dataDirectory(), "pg1-path=" + getDirectory));
+        OsUser.own(dir);
+        return getConf;
     }
 
     private static void register(String url) throws Exception {

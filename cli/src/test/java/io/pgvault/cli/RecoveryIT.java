@@ -228,6 +228,10 @@ class RecoveryIT {
                     assertThat(restored.queryValue(CHECKSUM)).as("recovery to " + run.getValue() + "\n" + restored.serverLog())
                             .isEqualTo(run.getKey());
                     assertThat(restored.serverLog()).doesNotContain("pgvault wal-fetch: could not restore");
+                    if (run.getValue().isEmpty()) {
+                        // Replaying everything, restore_command started the prefetcher and took segments from its spool.
+                        assertThat(restored.dataDirectory().resolve("pg_wal/pgvault-spool/prefetch.log")).content().contains("prefetching");
+                    }
                 }
             }
             refusalsLeaveNothingAndExplain(c, dir, repo, latest);

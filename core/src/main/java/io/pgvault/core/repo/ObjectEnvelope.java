@@ -37,7 +37,10 @@ public final class ObjectEnvelope {
     public static final int VERSION = 1;
     private static final byte[] MAGIC = "PGVOBJ".getBytes(StandardCharsets.US_ASCII);
     private static final int MAX_HEADER = 64 * 1024;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Only writers need the object mapper; readers (restore_command) skip loading it. */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
 
     private ObjectEnvelope() {
     }
@@ -73,7 +76,7 @@ public final class ObjectEnvelope {
     /** The bytes that precede the payload of an object with this header. */
     public static byte[] prefix(ObjectHeader header) {
         try {
-            byte[] json = JSON.writeValueAsBytes(header);
+            byte[] json = Json.MAPPER.writeValueAsBytes(header);
             ByteArrayOutputStream bytes = new ByteArrayOutputStream(json.length + 12);
             DataOutputStream out = new DataOutputStream(bytes);
             out.write(MAGIC);
@@ -134,7 +137,7 @@ public final class ObjectEnvelope {
             in.readFully(json);
             ObjectHeader header;
             try {
-                header = JSON.readValue(json, ObjectHeader.class);
+                header = ObjectHeader.parse(json);
             } catch (IOException | IllegalArgumentException e) {
                 throw new CorruptObjectException(key + " has an unreadable header: " + e.getMessage(), e);
             }

@@ -51,6 +51,7 @@ public final class PrefetchDaemon {
 
     static final String REQUESTED = ".requested";
     static final String LOCK = ".lock";
+    static final String PENDING = ".pending";
     static final Duration IDLE = Duration.ofMinutes(2);
     private static final Duration HISTORY_REFRESH = Duration.ofSeconds(5);
     private static final Duration ABSENT_RETRY = Duration.ofMillis(500);
@@ -61,6 +62,8 @@ public final class PrefetchDaemon {
     private final ObjectStore historyStore;
     private final WalSource source;
     private final Map<String, Boolean> inFlight = new ConcurrentHashMap<>();
+    /** Files put in the spool: not fetched again once PostgreSQL took them. */
+    private final Set<String> delivered = ConcurrentHashMap.newKeySet();
     private final Map<Long, Instant> absentUntil = new ConcurrentHashMap<>();
     private TimelineHistory history = TimelineHistory.first();
     private Instant historyReadAt = Instant.EPOCH;
@@ -88,7 +91,8 @@ public final class PrefetchDaemon {
             if (lock == null) {
                 return;
             }
-            clear(spool);
+            clear(spool, true);
+            markNextPending(spool, options.prefetch());
             ObjectStore store = options.server() == null ? options.openStore() : null;
             WalSegmentSize size = WalSegmentSize.DEFAULT;
             if (store != null) {
@@ -98,10 +102,37 @@ public final class PrefetchDaemon {
             try (WalSource source = store != null ? new RepositoryWalSource(store, options.cluster()) : options.openSource()) {
                 new PrefetchDaemon(options, spool, dataDirectory, source, store, size).loop();
             } finally {
-                clear(spool);
+                clear(spool, false);
             }
         }
         System.exit(0);
+    }
+
+    /**
+     * Before the repository is even opened (an S3 client takes a while), mark the segments
+     * that follow the requested one as coming, so that the next restore_command calls wait
+     * for them instead of each starting a JVM. The loop corrects the guess (another timeline).
+     */
+    private static void markNextPending(Path spool, int count) throws IOException {
+        Path requested = spool.resolve(REQUESTED);
+        if (!Files.exists(requested)) {
+            return;
+        }
+        Optional<WalFileName> name = WalFileName.tryParse(Files.readString(requested, StandardCharsets.US_ASCII).strip())
+                .filter(n -> n.kind() == WalFileName.Kind.SEGMENT);
+        if (name.isEmpty()) {
+            return;
+        }
+        String text = name.get().toString();
+        long log = Long.parseLong(text.substring(8, 16), 16);
+        long seg = Long.parseLong(text.substring(16, 24), 16);
+        for (int i = 1; i <= count; i++) {
+            long next = seg + i;
+            // Only within the same log file number, where the name arithmetic needs no segment size.
+            if (next <= 0xFF) {
+                Files.write(spool.resolve(String.format("%s%08X%08X", text.substring(0, 8), log, next) + PENDING), new byte[0]);
+            }
+        }
     }
 
     /** Records the segment PostgreSQL just asked for (bin/pgvault does the same in shell). */
@@ -158,14 +189,18 @@ public final class PrefetchDaemon {
                 if (requested.isPresent()) {
                     refreshHistory();
                     List<WalFileName> wanted = predict(requested.get());
-                    dropUnwanted(wanted);
+                    List<WalFileName> keep = new ArrayList<>(wanted);
+                    keep.add(requested.get());
+                    dropUnwanted(keep);
                     for (WalFileName name : wanted) {
                         long seg = name.segmentNumber(segmentSize);
-                        if (Files.exists(spool.resolve(name.toString())) || inFlight.containsKey(name.toString())
+                        if (delivered.contains(name.toString()) || inFlight.containsKey(name.toString())
                                 || absentUntil.getOrDefault(seg, Instant.EPOCH).isAfter(Instant.now())) {
                             continue;
                         }
                         inFlight.put(name.toString(), true);
+                        // bin/pgvault waits for a file while its .pending marker exists, instead of starting a JVM.
+                        Files.write(spool.resolve(name + PENDING), new byte[0]);
                         workers.submit(() -> fetch(name));
                     }
                 }
@@ -229,7 +264,14 @@ public final class PrefetchDaemon {
     private List<WalFileName> predict(WalFileName requested) {
         List<WalFileName> wanted = new ArrayList<>();
         long seg = requested.segmentNumber(segmentSize);
-        for (int i = 1; i <= options.prefetch(); i++) {
+        for (int i = 0; i <= options.prefetch(); i++) {
+            if (i == 0) {
+                // The file asked for right now, unless it was already delivered (PostgreSQL may ask again after a retry).
+                if (!delivered.contains(requested.toString())) {
+                    wanted.add(requested);
+                }
+                continue;
+            }
             List<TimelineId> candidates = history.timelinesForSegment(seg + i, segmentSize);
             TimelineId tli = candidates.isEmpty() ? requested.timeline() : candidates.get(0);
             if (tli.compareTo(requested.timeline()) < 0) {
@@ -248,6 +290,12 @@ public final class PrefetchDaemon {
                 String name = f.getFileName().toString();
                 if (WalFileName.tryParse(name).isPresent() && !keep.contains(name)) {
                     Files.deleteIfExists(f);
+                    delivered.remove(name);
+                } else if (name.endsWith(PENDING)) {
+                    String file = name.substring(0, name.length() - PENDING.length());
+                    if (!inFlight.containsKey(file) && !keep.contains(file)) {
+                        Files.deleteIfExists(f);
+                    }
                 }
             }
         }
@@ -265,6 +313,7 @@ public final class PrefetchDaemon {
                 Files.copy(content, temp, StandardCopyOption.REPLACE_EXISTING);
             }
             Files.move(temp, spool.resolve(name.toString()), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            delivered.add(name.toString());
         } catch (IOException | RuntimeException e) {
             log("could not prefetch " + name + ": " + e.getMessage() + " (wal-fetch will fetch it itself)");
             absentUntil.put(name.segmentNumber(segmentSize), Instant.now().plus(ABSENT_RETRY));
@@ -275,14 +324,20 @@ public final class PrefetchDaemon {
             }
         } finally {
             inFlight.remove(name.toString());
+            try {
+                Files.deleteIfExists(spool.resolve(name + PENDING));
+            } catch (IOException ignored) {
+                // bin/pgvault stops waiting after its timeout
+            }
         }
     }
 
-    private static void clear(Path spool) {
+    /** Removes spooled files and markers (a previous run's may be stale); the request stays while starting up. */
+    private static void clear(Path spool, boolean keepRequest) {
         try (DirectoryStream<Path> files = Files.newDirectoryStream(spool)) {
             for (Path f : files) {
                 String name = f.getFileName().toString();
-                if (!name.equals(LOCK) && !name.equals("prefetch.log")) {
+                if (!name.equals(LOCK) && !name.equals("prefetch.log") && !(keepRequest && name.equals(REQUESTED))) {
                     Files.deleteIfExists(f);
                 }
             }

@@ -69,6 +69,16 @@ public final class WalFetchMain {
         } catch (IOException e) {
             err.println("pgvault wal-fetch: the spool " + spool.get() + " is unusable (" + e.getMessage() + "); fetching directly");
         }
+        if (spool.isPresent() && name.kind() == WalFileName.Kind.SEGMENT) {
+            // Start the prefetcher first: it comes up while this call fetches, and marks the next segments
+            // pending so that the following calls wait for them in bin/pgvault instead of starting JVMs.
+            try {
+                PrefetchDaemon.request(spool.get(), name);
+            } catch (IOException e) {
+                err.println("pgvault wal-fetch: cannot write to the spool " + spool.get() + " (" + e.getMessage() + "); fetching directly");
+            }
+            PrefetchDaemon.startUnlessRunning(options, spool.get(), dataDirectory, err);
+        }
         Instant deadline = Instant.now().plus(options.retryFor());
         Duration pause = Duration.ofMillis(250);
         Exception last;
@@ -78,10 +88,6 @@ public final class WalFetchMain {
                 try {
                     if (!fetcher.fetch(name, target)) {
                         return NOT_ARCHIVED;
-                    }
-                    if (spool.isPresent() && name.kind() == WalFileName.Kind.SEGMENT) {
-                        PrefetchDaemon.request(spool.get(), name);
-                        PrefetchDaemon.startUnlessRunning(options, spool.get(), dataDirectory, err);
                     }
                     return RESTORED;
                 } catch (UnsupportedFormatException e) {
