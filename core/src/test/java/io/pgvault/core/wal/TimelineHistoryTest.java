@@ -51,4 +51,15 @@ class TimelineHistoryTest {
         assertThatThrownBy(() -> parse(2, "\n")).hasMessageContaining("no ancestor");
         assertThatThrownBy(() -> parse(2, "1\t0/ZZ\ta\n")).hasMessageContaining("X/Y");
     }
+
+    @Test
+    void segmentsAreLookedUpOnTheNewestTimelineThatHadBegunByThen() {
+        WalSegmentSize size = WalSegmentSize.DEFAULT;
+        // Timeline 1 ran until 0/5800000 (segment 5), timeline 2 until 0/9000000 (segment 9), then timeline 3.
+        TimelineHistory three = TimelineHistory.first().branch(Lsn.parse("0/5800000"), "promoted").branch(Lsn.parse("0/9000000"), "again");
+        assertThat(three.timelinesForSegment(4, size)).containsExactly(TimelineId.FIRST);
+        assertThat(three.timelinesForSegment(5, size)).containsExactly(new TimelineId(2), TimelineId.FIRST);
+        assertThat(three.timelinesForSegment(9, size)).containsExactly(new TimelineId(3), new TimelineId(2), TimelineId.FIRST);
+        assertThat(TimelineHistory.first().timelinesForSegment(100, size)).containsExactly(TimelineId.FIRST);
+    }
 }

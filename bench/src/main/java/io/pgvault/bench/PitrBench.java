@@ -1,0 +1,207 @@
+package io.pgvault.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.OsUser;
+import io.pgvault.testkit.PgCluster;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+import static io.pgvault.bench.BenchSupport.asPgUser;
+import static io.pgvault.bench.BenchSupport.intArg;
+import static io.pgvault.bench.BenchSupport.shell;
+import static io.pgvault.bench.BenchSupport.startServer;
+import static io.pgvault.bench.BenchSupport.stringArg;
+
+/**
+ * A whole recovery, as a DBA lives it: restore the backup, start PostgreSQL, wait until
+ * it has replayed all archived WAL and promoted. One cluster archives into pgvault and
+ * pgBackRest at once (one archive_command), each takes a full backup, pgbench writes,
+ * then both recover the same data into fresh directories; the rows are compared with the
+ * primary's. pgvault: {@code recover} (pieces in parallel) and {@code wal-fetch} with its
+ * prefetch spool; pgBackRest: {@code restore} (process-max 2, the box's cores) and
+ * {@code archive-get}, plain and with archive-async.
+ */
+public final class PitrBench {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    record Figures(String name, double restoreSeconds, double replaySeconds) {
+        double total() {
+            return restoreSeconds + replaySeconds;
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int major = intArg(args, "--major", 15);
+        int scale = intArg(args, "--scale", 20);
+        int seconds = intArg(args, "--seconds", 60);
+        Path serverJar = Path.of(stringArg(args, "--server-jar", "server/target/pgvault-server.jar")).toAbsolutePath();
+        Path launcher = Path.of(stringArg(args, "--launcher", "bin/pgvault")).toAbsolutePath();
+        Path work = Files.createTempDirectory("pgvault-pitr-bench");
+        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path serverDir = Files.createDirectories(work.resolve("pgvault"));
+        Path brDir = Files.createDirectories(work.resolve("pgbackrest"));
+        OsUser.own(work);
+        int port = Fixtures.freePort();
+        String url = "http://127.0.0.1:" + port;
+        Process server = startServer(serverJar, serverDir, port, "zstd");
+        Path conf = brDir.resolve("pgbackrest.conf");
+        try (PgCluster pg = PgCluster.builder(major)
+                .setting("archive_mode", "on")
+                .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/bench/wal/%f && pgbackrest --config=" + conf
+                        + " --stanza=bench archive-push %p")
+                .setting("max_wal_size", "1GB")
+                .start()) {
+            Files.writeString(conf, "[global]\nrepo1-path=" + brDir.resolve("repo") + "\nlog-path=" + brDir + "\nlock-path=" + brDir
+                    + "\nspool-path=" + brDir.resolve("spool") + "\ncompress-type=zst\ncompress-level=3\nprocess-max=2\nstart-fast=y"
+                    + "\nlog-level-console=warn\n\n[bench]\npg1-path=" + pg.dataDirectory() + "\npg1-port=" + pg.port()
+                    + "\npg1-socket-path=" + pg.directory().resolve("sock") + "\npg1-user=postgres\n");
+            OsUser.own(brDir);
+            asPgUser("pgbackrest --config=" + conf + " --stanza=bench stanza-create");
+            HttpClient http = HttpClient.newHttpClient();
+            register(http, url, "{\"name\":\"bench\",\"conninfo\":\"host=127.0.0.1 port=" + pg.port() + " user=postgres\"}");
+
+            String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
+            shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
+            backup(http, url);
+            asPgUser("pgbackrest --config=" + conf + " --stanza=bench --type=full backup");
+            shell("pgbench -n -T " + seconds + " -c 2 -j 2 " + conn + " postgres");
+            String expected = pg.queryValue("SELECT sum(abalance) || '/' || (SELECT count(*) FROM pgbench_history) FROM pgbench_accounts");
+            String last = pg.queryValue("SELECT pg_walfile_name(pg_switch_wal())");
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+            while (pg.queryValue("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").compareTo(last) < 0) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("archiving did not catch up");
+                }
+                Thread.sleep(200);
+            }
+            long walSegments = Long.parseLong(pg.queryValue("SELECT archived_count FROM pg_stat_archiver"));
+            System.out.printf(Locale.ROOT, "%nPostgreSQL %d, pgbench scale %d, %d s of load: %d WAL segments archived after the backups%n",
+                    major, scale, seconds, walSegments);
+            pg.stop();
+            server.destroy();
+            server.waitFor(30, TimeUnit.SECONDS);
+            shell("chmod -R a+rX " + serverDir.resolve("repo"));
+
+            List<Figures> results = new ArrayList<>();
+            results.add(recover(major, expected, "pgvault recover + wal-fetch (prefetch)", data -> run(List.of(launcher.toString(), "recover",
+                    "--repo", serverDir.resolve("repo").toUri().toString(), "--cluster", "bench", "--pgdata", data.toString(),
+                    "--parallel", "2"))));
+            for (boolean async : new boolean[] {false, true}) {
+                results.add(recover(major, expected, "pgBackRest restore + archive-get" + (async ? " (async)" : ""), data -> {
+                    Files.createDirectories(data);
+                    OsUser.own(data);
+                    asPgUser("pgbackrest --config=" + conf + " --stanza=bench --pg1-path=" + data + " --archive-mode=off"
+                            + (async ? " --archive-async --archive-get-queue-max=256MiB" : "") + " restore");
+                }));
+            }
+
+            System.out.println();
+            System.out.printf(Locale.ROOT, "%-46s %10s %10s %10s%n", "recovery to the end of the archive", "restore s", "replay s", "total s");
+            for (Figures f : results) {
+                System.out.printf(Locale.ROOT, "%-46s %10.1f %10.1f %10.1f%n", f.name(), f.restoreSeconds(), f.replaySeconds(), f.total());
+            }
+            for (Figures theirs : results.subList(1, results.size())) {
+                System.out.printf(Locale.ROOT, "pgvault's wall time = %.2fx %s's%n", results.get(0).total() / theirs.total(), theirs.name());
+            }
+        } finally {
+            server.destroy();
+            Fixtures.deleteTree(work);
+        }
+    }
+
+    interface Filler {
+        void fill(Path data) throws Exception;
+    }
+
+    private static Figures recover(int major, String expected, String name, Filler filler) {
+        double[] restore = new double[1];
+        try (PgCluster restored = PgCluster.builder(major).adopt(data -> {
+            long start = System.nanoTime();
+            try {
+                filler.fill(data);
+            } catch (IOException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+            restore[0] = (System.nanoTime() - start) / 1e9;
+        })) {
+            long start = System.nanoTime();
+            restored.start();
+            restored.awaitRecoveryEnd(Duration.ofMinutes(20));
+            double replay = (System.nanoTime() - start) / 1e9;
+            String actual = restored.queryValue("SELECT sum(abalance) || '/' || (SELECT count(*) FROM pgbench_history) FROM pgbench_accounts");
+            if (!actual.equals(expected)) {
+                throw new IllegalStateException(name + " recovered " + actual + ", the primary had " + expected);
+            }
+            return new Figures(name, restore[0], replay);
+        }
+    }
+
+    private static void run(List<String> command) throws IOException {
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) {
+                throw new IllegalStateException("failed: " + command + "\n" + out);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+    }
+
+    private static void register(HttpClient http, String url, String body) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() != 201) {
+                    throw new IllegalStateException("cannot register the cluster: " + r.body());
+                }
+                return;
+            } catch (IOException notYet) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the pgvault server did not start", notYet);
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    private static void backup(HttpClient http, String url) throws Exception {
+        String id = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/bench/backups"))
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).body()).path("id").asText();
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+        while (System.nanoTime() < deadline) {
+            JsonNode b = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/bench/backups/" + id)).build(),
+                    HttpResponse.BodyHandlers.ofString()).body());
+            String status = b.path("status").asText();
+            if (status.equals("complete")) {
+                return;
+            }
+            if (status.equals("failed")) {
+                throw new IllegalStateException("pgvault backup failed: " + b.path("reason").asText());
+            }
+            Thread.sleep(200);
+        }
+        throw new IllegalStateException("the pgvault backup did not complete");
+    }
+}

@@ -1,0 +1,50 @@
+package io.pgvault.restore.fetch;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class WalFetchOptionsTest {
+
+    @Test
+    void readsWhatRecoverWrites() {
+        WalFetchOptions o = WalFetchOptions.parse(List.of("--repo", "s3://b/p", "--cluster", "main", "--spool", "pg_wal/pgvault-spool",
+                "--retry-for", "5", "--s3-endpoint", "http://127.0.0.1:9000", "--s3-path-style", "--s3-credentials-file", "pgvault-s3.credentials",
+                "000000010000000000000003", "pg_wal/RECOVERYXLOG"), Map.of());
+        assertThat(o.repo()).isEqualTo("s3://b/p");
+        assertThat(o.cluster()).isEqualTo("main");
+        assertThat(o.spool()).isEqualTo(Path.of("pg_wal/pgvault-spool"));
+        assertThat(o.retryFor()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(o.s3PathStyle()).isTrue();
+        assertThat(o.fileName()).isEqualTo("000000010000000000000003");
+        assertThat(o.target()).isEqualTo(Path.of("pg_wal/RECOVERYXLOG"));
+        // The prefetcher gets the same source settings.
+        assertThat(o.sourceArguments()).containsSubsequence("--repo", "s3://b/p").contains("--s3-path-style", "pgvault-s3.credentials");
+    }
+
+    @Test
+    void theEnvironmentGivesDefaultsAndAnExplicitRepoWinsOverTheServer() {
+        WalFetchOptions fromEnv = WalFetchOptions.parse(List.of("--cluster", "main", "f", "p"), Map.of("PGVAULT_SERVER", "http://h:8432"));
+        assertThat(fromEnv.server()).hasToString("http://h:8432");
+        WalFetchOptions explicit = WalFetchOptions.parse(List.of("--repo", "file:///r", "--cluster", "main", "f", "p"),
+                Map.of("PGVAULT_SERVER", "http://h:8432"));
+        assertThat(explicit.server()).isNull();
+        assertThat(explicit.repo()).isEqualTo("file:///r");
+    }
+
+    @Test
+    void mistakesAreNamed() {
+        assertThatThrownBy(() -> WalFetchOptions.parse(List.of("--repo", "file:///r", "f", "p"), Map.of())).hasMessageContaining("--cluster");
+        assertThatThrownBy(() -> WalFetchOptions.parse(List.of("--repo", "file:///r", "--cluster", "m", "f"), Map.of()))
+                .hasMessageContaining("%f %p");
+        assertThatThrownBy(() -> WalFetchOptions.parse(List.of("--cluster", "m", "f", "p"), Map.of())).hasMessageContaining("--repo URL or --server URL");
+        assertThatThrownBy(() -> WalFetchOptions.parse(List.of("--repo", "file:///r", "--cluster", "m", "--bogus", "x", "f", "p"), Map.of()))
+                .hasMessageContaining("unknown option --bogus");
+    }
+}
