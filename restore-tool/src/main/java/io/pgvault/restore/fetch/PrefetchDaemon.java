@@ -52,6 +52,8 @@ public final class PrefetchDaemon {
     static final String REQUESTED = ".requested";
     static final String LOCK = ".lock";
     static final String PENDING = ".pending";
+    /** The running prefetcher's process id: bin/pgvault checks it with kill -0 before starting one. */
+    static final String PID = ".pid";
     static final Duration IDLE = Duration.ofMinutes(2);
     private static final Duration HISTORY_REFRESH = Duration.ofSeconds(5);
     private static final Duration ABSENT_RETRY = Duration.ofMillis(500);
@@ -67,11 +69,10 @@ public final class PrefetchDaemon {
     private final Map<Long, Instant> absentUntil = new ConcurrentHashMap<>();
     private TimelineHistory history = TimelineHistory.first();
     private Instant historyReadAt = Instant.EPOCH;
-    private final WalSegmentSize segmentSize;
+    /** PostgreSQL's default until the cluster's descriptor is read; only the first request is fetched before that. */
+    private WalSegmentSize segmentSize = WalSegmentSize.DEFAULT;
 
-    private PrefetchDaemon(WalFetchOptions options, Path spool, Path dataDirectory, WalSource source, ObjectStore historyStore,
-                           WalSegmentSize segmentSize) {
-        this.segmentSize = segmentSize;
+    private PrefetchDaemon(WalFetchOptions options, Path spool, Path dataDirectory, WalSource source, ObjectStore historyStore) {
         this.options = options;
         this.spool = spool;
         this.dataDirectory = dataDirectory;
@@ -92,15 +93,12 @@ public final class PrefetchDaemon {
                 return;
             }
             clear(spool, true);
+            Files.writeString(spool.resolve(PID), ProcessHandle.current().pid() + "\n");
             markNextPending(spool, options.prefetch());
             ObjectStore store = options.server() == null ? options.openStore() : null;
-            WalSegmentSize size = WalSegmentSize.DEFAULT;
-            if (store != null) {
-                Long bytes = ClusterDescriptor.read(store, options.cluster()).map(ClusterDescriptor::walSegmentSize).orElse(null);
-                size = bytes == null ? size : new WalSegmentSize(bytes);
-            }
             try (WalSource source = store != null ? new RepositoryWalSource(store, options.cluster()) : options.openSource()) {
-                new PrefetchDaemon(options, spool, dataDirectory, source, store, size).loop();
+                PrefetchDaemon daemon = new PrefetchDaemon(options, spool, dataDirectory, source, store);
+                daemon.start();
             } finally {
                 clear(spool, false);
             }
@@ -126,7 +124,7 @@ public final class PrefetchDaemon {
         String text = name.get().toString();
         long log = Long.parseLong(text.substring(8, 16), 16);
         long seg = Long.parseLong(text.substring(16, 24), 16);
-        for (int i = 1; i <= count; i++) {
+        for (int i = 0; i <= count; i++) {
             long next = seg + i;
             // Only within the same log file number, where the name arithmetic needs no segment size.
             if (next <= 0xFF) {
@@ -176,12 +174,29 @@ public final class PrefetchDaemon {
         }
     }
 
-    private void loop() throws IOException, InterruptedException {
+    /**
+     * Fetches the file PostgreSQL is waiting for at once (its name needs no prediction),
+     * then reads the cluster's segment size and follows the requests.
+     */
+    private void start() throws IOException, InterruptedException {
         ExecutorService workers = Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "pgvault-prefetch");
             t.setDaemon(true);
             return t;
         });
+        Optional<WalFileName> first = lastRequested();
+        if (first.isPresent() && !Files.exists(spool.resolve(first.get().toString()))) {
+            inFlight.put(first.get().toString(), true);
+            workers.submit(() -> fetch(first.get()));
+        }
+        if (historyStore != null) {
+            Long bytes = ClusterDescriptor.read(historyStore, options.cluster()).map(ClusterDescriptor::walSegmentSize).orElse(null);
+            segmentSize = bytes == null ? segmentSize : new WalSegmentSize(bytes);
+        }
+        loop(workers);
+    }
+
+    private void loop(ExecutorService workers) throws IOException, InterruptedException {
         log("prefetching " + options.prefetch() + " segments ahead from " + source.describe() + " into " + spool);
         try {
             while (recoveryRunning() && !idle()) {
@@ -204,7 +219,7 @@ public final class PrefetchDaemon {
                         workers.submit(() -> fetch(name));
                     }
                 }
-                Thread.sleep(20);
+                Thread.sleep(10);
             }
         } finally {
             workers.shutdownNow();
@@ -337,7 +352,7 @@ public final class PrefetchDaemon {
         try (DirectoryStream<Path> files = Files.newDirectoryStream(spool)) {
             for (Path f : files) {
                 String name = f.getFileName().toString();
-                if (!name.equals(LOCK) && !name.equals("prefetch.log") && !(keepRequest && name.equals(REQUESTED))) {
+                if (!name.equals(LOCK) && !name.equals("prefetch.log") && !(keepRequest && (name.equals(REQUESTED) || name.equals(PID)))) {
                     Files.deleteIfExists(f);
                 }
             }
