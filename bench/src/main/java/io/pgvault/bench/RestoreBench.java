@@ -99,6 +99,8 @@ public final class RestoreBench {
                 String fetch = launcher + " wal-fetch --repo " + repo + " --cluster bench";
                 results.add(loop(work, "pgvault wal-fetch, JVM per call", names, fetch + " %f %p"));
                 results.add(loop(work, "pgvault wal-fetch + prefetch spool", names, fetch + " --spool pg_wal/pgvault-spool %f %p"));
+                results.add(loop(work, "pgvault wal-fetch + spool, paced 150 ms", names, fetch + " --spool pg_wal/pgvault-spool %f %p", 150,
+                        "pgvault paced"));
                 if (System.getenv("PGVAULT_BENCH_VERBOSE") != null) {
                     Path log = work.resolve("data-pgvaultwalfetchprefetchspool/pg_wal/pgvault-spool/prefetch.log");
                     System.out.println(Files.exists(log) ? Files.readString(log) : "no prefetch log");
@@ -121,6 +123,10 @@ public final class RestoreBench {
                     Files.copy(pg.dataDirectory().resolve("PG_VERSION"), data.resolve("PG_VERSION"));
                     Path conf = pgbackrest(work, pg, files, async, data);
                     results.add(loop(work, name, names, "pgbackrest --config=" + conf + " --stanza=bench archive-get %f %p"));
+                    if (async) {
+                        results.add(loop(work, name + ", paced 150 ms", names, "pgbackrest --config=" + conf
+                                + " --stanza=bench archive-get %f %p", 150, name));
+                    }
                 }
             }
 
@@ -131,12 +137,17 @@ public final class RestoreBench {
                 System.out.printf(Locale.ROOT, "%-38s %10.1f %10.1f %12.1f %14.1f%n", f.name(), f.msPerCall(), 1000 / f.msPerCall(), f.median(),
                         f.msPerLaterCall());
             }
-            if (results.size() >= 5) {
+            if (results.size() >= 7) {
+                // Steady state: calls after the first (which starts the prefetcher, ~0.7 s, once per recovery).
                 Figures spool = results.get(1);
-                for (Figures theirs : results.subList(3, 5)) {
-                    System.out.printf(Locale.ROOT, "pgvault wal-fetch + spool per call = %.2fx %s's%n", spool.msPerCall() / theirs.msPerCall(),
-                            theirs.name());
-                }
+                Figures paced = results.get(2);
+                System.out.printf(Locale.ROOT, "back to back: pgvault wal-fetch + spool per call after the 1st = %.2fx pgBackRest archive-get's, "
+                        + "%.2fx its async mode's%n", spool.msPerLaterCall() / results.get(4).msPerLaterCall(),
+                        spool.msPerLaterCall() / results.get(5).msPerLaterCall());
+                System.out.printf(Locale.ROOT, "paced like a replay: pgvault wal-fetch + spool per call after the 1st = %.2fx pgBackRest "
+                        + "archive-get's, %.2fx its async mode's (paced); medians %.1f vs %.1f and %.1f ms%n",
+                        paced.msPerLaterCall() / results.get(4).msPerLaterCall(), paced.msPerLaterCall() / results.get(6).msPerLaterCall(),
+                        paced.median(), results.get(4).median(), results.get(6).median());
             }
         } finally {
             Fixtures.deleteTree(work);
@@ -152,23 +163,35 @@ public final class RestoreBench {
     }
 
     private static Figures loop(Path work, String name, List<String> files, String template) throws Exception {
-        Path data = dataDirectory(work, name);
+        return loop(work, name, files, template, 0, name);
+    }
+
+    /**
+     * @param paceMs pause after each call, standing in for PostgreSQL replaying the segment
+     *     (about 150 ms per pgbench segment here): a prefetcher works during it, as in a real
+     *     recovery. Only the calls are timed.
+     */
+    /** @param directory names the data directory (pgBackRest must run in the one its configuration names) */
+    private static Figures loop(Path work, String name, List<String> files, String template, int paceMs, String directory) throws Exception {
+        Path data = dataDirectory(work, directory);
+        Files.deleteIfExists(data.resolve("times.txt"));
         Path list = data.resolve("files.txt");
         Files.write(list, files);
         Path script = data.resolve("loop.sh");
         String command = template.replace("%f", "\"$f\"").replace("%p", "pg_wal/RECOVERYXLOG");
         // $EPOCHREALTIME (bash 5) stamps each call without forking a process.
-        Files.writeString(script, "cd " + data + "\nwhile read -r f; do\n  echo \"$EPOCHREALTIME\" >> times.txt\n  " + command
-                + " || { echo \"failed on $f\" >&2; exit 1; }\n  rm -f pg_wal/RECOVERYXLOG\ndone < files.txt\necho \"$EPOCHREALTIME\" >> times.txt\n");
+        Files.writeString(script, "cd " + data + "\nwhile read -r f; do\n  s=$EPOCHREALTIME\n  " + command
+                + " || { echo \"failed on $f\" >&2; exit 1; }\n  echo \"$s $EPOCHREALTIME\" >> times.txt\n  rm -f pg_wal/RECOVERYXLOG\n"
+                + (paceMs > 0 ? "  sleep " + paceMs / 1000.0 + "\n" : "") + "done < files.txt\n");
         OsUser.own(data);
         long start = System.nanoTime();
         asPgUser("bash " + script);
         double wall = (System.nanoTime() - start) / 1e9;
         Files.deleteIfExists(data.resolve("recovery.signal"));
-        List<Double> stamps = Files.readAllLines(data.resolve("times.txt")).stream().map(Double::valueOf).toList();
         List<Double> calls = new ArrayList<>();
-        for (int i = 1; i < stamps.size(); i++) {
-            calls.add(1000 * (stamps.get(i) - stamps.get(i - 1)));
+        for (String line : Files.readAllLines(data.resolve("times.txt"))) {
+            String[] t = line.split(" ");
+            calls.add(1000 * (Double.parseDouble(t[1]) - Double.parseDouble(t[0])));
         }
         return new Figures(name, files.size(), wall, calls);
     }
