@@ -29,6 +29,13 @@ final class InfoCommand implements Callable<Integer> {
     @Mixin
     RepositoryOptions repository;
 
+    @Option(names = "--server", description = "Read the repository through a pgvault server instead of --repo (read-only; checksums "
+            + "are still checked here).")
+    String server;
+
+    @Option(names = "--token", defaultValue = "${env:PGVAULT_TOKEN}", description = "The server's bearer token (env PGVAULT_TOKEN).")
+    String token;
+
     @Parameters(index = "0", paramLabel = "CLUSTER")
     String cluster;
 
@@ -41,7 +48,7 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        try (ObjectStore store = repository.open()) {
+        try (ObjectStore store = repository.open(server, token)) {
             ClusterArchive archive = ClusterArchive.load(store, cluster);
             List<RecoveryWindow> windows = new RecoveryPlanner(archive).windows();
             List<BackupManifest> backups = archive.backups();

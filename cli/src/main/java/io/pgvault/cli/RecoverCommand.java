@@ -37,6 +37,13 @@ final class RecoverCommand implements Callable<Integer> {
     @Mixin
     RepositoryOptions repository;
 
+    @Option(names = "--server", description = "Read the repository through a pgvault server instead of --repo (read-only; checksums "
+            + "are still checked here).")
+    String server;
+
+    @Option(names = "--token", defaultValue = "${env:PGVAULT_TOKEN}", description = "The server's bearer token (env PGVAULT_TOKEN).")
+    String token;
+
     @Option(names = "--cluster", required = true, description = "The cluster's name in pgvault.")
     String cluster;
 
@@ -127,7 +134,7 @@ final class RecoverCommand implements Callable<Integer> {
         }
         Path dataDirectory = pgdata.toAbsolutePath();
         PrintWriter out = spec.commandLine().getOut();
-        try (ObjectStore store = repository.open()) {
+        try (ObjectStore store = repository.open(server, token)) {
             ClusterArchive archive = ClusterArchive.load(store, cluster);
             Recoverer recoverer = new Recoverer(dataDirectory, recoveryTarget, Optional.ofNullable(targetTimeline).map(TimelineId::new), action,
                     standby, primaryConninfo, slot, keepArchiving, parallel, tablespaces, restoreCommand());
@@ -164,7 +171,20 @@ final class RecoverCommand implements Callable<Integer> {
 
     /** wal-fetch against the same repository; relative paths resolve in the data directory, where PostgreSQL runs it. */
     String restoreCommand() {
-        List<String> args = new ArrayList<>(List.of(launcher, "wal-fetch", "--repo", repository.url, "--cluster", cluster));
+        List<String> args = new ArrayList<>(List.of(launcher, "wal-fetch"));
+        if (server != null && !server.isBlank()) {
+            args.addAll(List.of("--server", server));
+            if (token != null && !token.isBlank()) {
+                args.addAll(List.of("--token", token));
+            }
+            args.addAll(List.of("--cluster", cluster));
+            if (!noPrefetch) {
+                args.addAll(List.of("--spool", spool));
+            }
+            args.addAll(List.of("--retry-for", Integer.toString(fetchRetry)));
+            return shellWords(args);
+        }
+        args.addAll(List.of("--repo", repository.url, "--cluster", cluster));
         if (!noPrefetch) {
             args.addAll(List.of("--spool", spool));
         }
@@ -184,6 +204,10 @@ final class RecoverCommand implements Callable<Integer> {
         if (repository.accessKey != null && !repository.accessKey.isBlank()) {
             args.addAll(List.of("--s3-credentials-file", CREDENTIALS_FILE));
         }
+        return shellWords(args);
+    }
+
+    private static String shellWords(List<String> args) {
         StringBuilder command = new StringBuilder();
         for (String a : args) {
             command.append(SHELL_SAFE.matcher(a).matches() ? a : "'" + a.replace("'", "'\\''") + "'").append(' ');

@@ -15,7 +15,7 @@ import java.net.URI;
  */
 public final class RepositoryOptions {
 
-    @Option(names = "--repo", required = true, defaultValue = "${env:PGVAULT_REPOSITORY_URL}",
+    @Option(names = "--repo", defaultValue = "${env:PGVAULT_REPOSITORY_URL}",
             description = "Repository URL: file:///path or s3://bucket/prefix (env PGVAULT_REPOSITORY_URL).")
     String url;
 
@@ -39,7 +39,21 @@ public final class RepositoryOptions {
     String secretKey;
 
     public ObjectStore open() throws IOException {
+        if (url == null || url.isBlank()) {
+            throw new IllegalArgumentException("--repo URL is required (or env PGVAULT_REPOSITORY_URL)");
+        }
         return ObjectStores.open(RepositoryUrl.parse(url), this::customize);
+    }
+
+    /** The repository itself, or read-only through a pgvault server when {@code server} is given. */
+    public ObjectStore open(String server, String token) throws IOException {
+        if (server == null || server.isBlank()) {
+            return open();
+        }
+        if (url != null && !url.isBlank() && !url.equals(System.getenv("PGVAULT_REPOSITORY_URL"))) {
+            throw new IllegalArgumentException("give --repo or --server, not both");
+        }
+        return new io.pgvault.core.storage.server.ServerObjectStore(URI.create(server), token);
     }
 
     private S3Settings customize(S3Settings settings) {

@@ -165,11 +165,19 @@ class RecoveryIT {
             assertThat(load.waitFor(2, TimeUnit.MINUTES)).isTrue();
             switchAndAwaitArchived(primary, Duration.ofSeconds(90));
 
-            // A standby seeded from the repository follows the primary over streaming replication.
+            // The same repository through the server (read-only, checked on this side).
+            Run info = pgvault(dir, List.of("info", "main", "--server", url));
+            assertThat(info.exit()).as(info.output()).isZero();
+            assertThat(info.output()).contains("recovery window on timeline 1").contains("last archived commit");
+            assertThat(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/repository/object?key=server.log")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(400);
+
+            // A standby seeded through the server follows the primary over streaming replication.
             PgCluster standby = PgCluster.builder(c.major()).adopt(data -> {
-                Run r = pgvault(dir, cat(cat(List.of("recover"), repo.toArray(String[]::new)), "--cluster", "main", "--pgdata", data.toString(), "--standby",
+                Run r = pgvault(dir, List.of("recover", "--server", url, "--cluster", "main", "--pgdata", data.toString(), "--standby",
                         "--primary-conninfo", conninfo));
                 assertThat(r.exit()).as(r.output()).isZero();
+                assertThat(Files.readString(data.resolve("postgresql.auto.conf"))).contains("wal-fetch --server " + url);
             });
             started.add(standby);
             standby.start();

@@ -95,8 +95,10 @@ public final class PrefetchDaemon {
             clear(spool, true);
             Files.writeString(spool.resolve(PID), ProcessHandle.current().pid() + "\n");
             markNextPending(spool, options.prefetch());
-            ObjectStore store = options.server() == null ? options.openStore() : null;
-            try (WalSource source = store != null ? new RepositoryWalSource(store, options.cluster()) : options.openSource()) {
+            // History files and the segment size come from the repository, directly or read-only through the server.
+            ObjectStore store = options.server() == null ? options.openStore()
+                    : new io.pgvault.core.storage.server.ServerObjectStore(options.server(), options.token());
+            try (WalSource source = options.server() == null ? new RepositoryWalSource(store, options.cluster()) : options.openSource()) {
                 PrefetchDaemon daemon = new PrefetchDaemon(options, spool, dataDirectory, source, store);
                 daemon.start();
             } finally {

@@ -1,0 +1,147 @@
+package io.pgvault.core.storage.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgvault.core.storage.ObjectStat;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.storage.StorageException;
+import io.pgvault.core.storage.StorageFeature;
+import io.pgvault.core.storage.StorageUnavailableException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * A read-only view of a repository through a pgvault server ({@code /v1/repository}):
+ * the stored bytes come back unchanged, so envelopes and checksums are checked here as
+ * with a bucket. Lets {@code recover} and {@code info} take {@code --server URL}.
+ */
+public final class ServerObjectStore implements ObjectStore {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final URI server;
+    private final String token;
+
+    public ServerObjectStore(URI server, String token) {
+        this.server = server;
+        this.token = token;
+    }
+
+    @Override
+    public Set<StorageFeature> features() {
+        return Set.of(StorageFeature.READ_AFTER_WRITE);
+    }
+
+    @Override
+    public String describe() {
+        return "pgvault server " + server;
+    }
+
+    @Override
+    public Optional<InputStream> get(String key) throws IOException {
+        HttpResponse<InputStream> r = send("/v1/repository/object?key=" + encode(key), key);
+        if (r.statusCode() == 404) {
+            r.body().close();
+            return Optional.empty();
+        }
+        return Optional.of(checked(r, key));
+    }
+
+    @Override
+    public Optional<ObjectStat> stat(String key) throws IOException {
+        return list(key).stream().filter(o -> o.key().equals(key)).findFirst();
+    }
+
+    @Override
+    public List<ObjectStat> list(String prefix) throws IOException {
+        HttpResponse<InputStream> r = send("/v1/repository/objects?prefix=" + encode(prefix), prefix);
+        JsonNode listing;
+        try (InputStream body = checked(r, prefix)) {
+            listing = JSON.readTree(body);
+        }
+        List<ObjectStat> result = new ArrayList<>();
+        for (JsonNode o : listing) {
+            result.add(new ObjectStat(o.path("key").asText(), o.path("size").asLong(), Instant.parse(o.path("lastModified").asText())));
+        }
+        return result;
+    }
+
+    private HttpResponse<InputStream> send(String path, String key) throws IOException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(server.resolve(path)).timeout(Duration.ofMinutes(5)).GET();
+        if (token != null && !token.isBlank()) {
+            request.header("Authorization", "Bearer " + token);
+        }
+        try {
+            return http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } catch (IOException e) {
+            throw new StorageUnavailableException("pgvault server " + server + " is unreachable reading " + key + ": " + e, e);
+        }
+    }
+
+    private InputStream checked(HttpResponse<InputStream> r, String key) throws IOException {
+        if (r.statusCode() == 200) {
+            return r.body();
+        }
+        String body;
+        try (InputStream in = r.body()) {
+            body = new String(in.readNBytes(4096), StandardCharsets.UTF_8);
+        }
+        if (r.statusCode() >= 500) {
+            throw new StorageUnavailableException("pgvault server " + server + " answered " + r.statusCode() + " for " + key + ": " + body, null);
+        }
+        throw new StorageException("pgvault server " + server + " answered " + r.statusCode() + " for " + key + ": " + body
+                + (r.statusCode() == 401 ? " (give --token or PGVAULT_TOKEN)" : ""));
+    }
+
+    private static String encode(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
+    private static IOException readOnly(String key) {
+        return new StorageException("a repository reached through a pgvault server is read-only here; cannot write " + key);
+    }
+
+    @Override
+    public void put(String key, InputStream data, long length) throws IOException {
+        throw readOnly(key);
+    }
+
+    @Override
+    public void putFile(String key, Path file) throws IOException {
+        throw readOnly(key);
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, InputStream data, long length) throws IOException {
+        throw readOnly(key);
+    }
+
+    @Override
+    public void delete(Collection<String> keys) throws IOException {
+        throw readOnly(String.join(", ", keys));
+    }
+
+    @Override
+    public void close() {
+        // HttpClient threads are daemons
+    }
+}

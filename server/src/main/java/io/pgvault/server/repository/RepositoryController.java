@@ -1,0 +1,73 @@
+package io.pgvault.server.repository;
+
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.HttpStatus;
+import io.micronaut.http.MediaType;
+import io.micronaut.http.annotation.Controller;
+import io.micronaut.http.annotation.Get;
+import io.micronaut.http.annotation.QueryValue;
+import io.micronaut.http.server.types.files.StreamedFile;
+import io.micronaut.scheduling.TaskExecutors;
+import io.micronaut.scheduling.annotation.ExecuteOn;
+import io.pgvault.core.storage.ObjectStat;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.server.api.ApiException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Read-only access to the repository's objects, exactly as stored (envelope and all), so
+ * that {@code pgvault recover --server URL} and {@code info --server URL} run the same
+ * repository-only code over HTTP as over a bucket: every checksum is still checked on the
+ * client. Only the format object and cluster objects are served.
+ * <pre>
+ *   GET /v1/repository/objects?prefix=clusters/main/backups/   listing (key, size, lastModified)
+ *   GET /v1/repository/object?key=clusters/main/cluster.json   the stored bytes
+ * </pre>
+ */
+@Controller("/v1/repository")
+@ExecuteOn(TaskExecutors.BLOCKING)
+public class RepositoryController {
+
+    private final ObjectStore store;
+
+    public RepositoryController(ObjectStore store) {
+        this.store = store;
+    }
+
+    @Get(value = "/objects", produces = MediaType.APPLICATION_JSON)
+    public List<Map<String, Object>> list(@QueryValue(defaultValue = "") String prefix) throws IOException {
+        checkServed(prefix.isEmpty() ? "clusters/" : prefix);
+        return store.list(prefix).stream()
+                .filter(o -> served(o.key()))
+                .map(o -> Map.<String, Object>of("key", o.key(), "size", o.size(), "lastModified", o.lastModified().toString()))
+                .toList();
+    }
+
+    @Get(value = "/object", produces = MediaType.APPLICATION_OCTET_STREAM)
+    public HttpResponse<StreamedFile> get(@QueryValue String key) throws IOException {
+        checkServed(key);
+        Optional<ObjectStat> stat = store.stat(key);
+        Optional<InputStream> in = stat.isEmpty() ? Optional.empty() : store.get(key);
+        if (in.isEmpty()) {
+            throw new ApiException(HttpStatus.NOT_FOUND, "no object " + key + " in the repository");
+        }
+        return HttpResponse.ok(new StreamedFile(in.get(), MediaType.APPLICATION_OCTET_STREAM_TYPE, stat.get().lastModified().toEpochMilli(),
+                stat.get().size()));
+    }
+
+    private static boolean served(String key) {
+        return key.startsWith("clusters/") || key.equals("pgvault-format.json");
+    }
+
+    private static void checkServed(String key) {
+        if (!served(key) && !"clusters/".startsWith(key)) {
+            throw new ApiException(HttpStatus.BAD_REQUEST, "'" + key + "' is outside what the server shares: keys start with clusters/ "
+                    + "or are pgvault-format.json");
+        }
+    }
+}
