@@ -77,6 +77,40 @@ public final class ReplicationConnection implements AutoCloseable {
         return new SystemIdentity(r.value(0, "systemid"), new TimelineId(Long.parseLong(r.value(0, "timeline"))), Lsn.parse(r.value(0, "xlogpos")));
     }
 
+    /**
+     * Creates a physical slot that holds WAL from now on ({@code RESERVE_WAL}).
+     *
+     * @return false when a slot of that name exists already (it is used as it is)
+     */
+    public boolean createPhysicalSlot(String name) throws IOException {
+        try {
+            simpleQuery("CREATE_REPLICATION_SLOT " + name + " PHYSICAL RESERVE_WAL");
+            return true;
+        } catch (PgServerException e) {
+            if ("42710".equals(e.sqlState())) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /** The content of a timeline's history file, from the server ({@code TIMELINE_HISTORY}). */
+    public byte[] timelineHistory(TimelineId timeline) throws IOException {
+        return simpleQuery("TIMELINE_HISTORY " + timeline.value()).get(0).value(0, "content").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Streams WAL from {@code start} on {@code timeline} into {@code handler} until the
+     * server ends the timeline or the handler asks to stop; reports the handler's write and
+     * flush positions at least every {@code statusIntervalMillis}.
+     *
+     * @param slot the physical slot to stream from, or null for none
+     */
+    public PhysicalStream.End streamPhysical(String slot, Lsn start, TimelineId timeline, PhysicalStream.Handler handler,
+                                             int statusIntervalMillis) throws IOException {
+        return new PhysicalStream(wire, statusIntervalMillis).run(slot, start, timeline, handler);
+    }
+
     /** Runs a command and returns its result sets. */
     public List<Result> simpleQuery(String sql) throws IOException {
         wire.sendQuery(sql);

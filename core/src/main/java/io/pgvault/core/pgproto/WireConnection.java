@@ -211,6 +211,34 @@ final class WireConnection implements AutoCloseable {
         return m;
     }
 
+    /**
+     * Waits up to {@code millis} for the next message to begin; empty if none did. Only
+     * the wait for its first byte can time out, so a slow message is never cut in half.
+     */
+    java.util.Optional<Message> poll(int millis) throws IOException {
+        if (in.available() == 0) {
+            int first;
+            socket.setSoTimeout(millis);
+            try {
+                in.mark(1);
+                first = in.read();
+            } catch (java.net.SocketTimeoutException idle) {
+                return java.util.Optional.empty();
+            } finally {
+                socket.setSoTimeout(0);
+            }
+            if (first < 0) {
+                throw new IOException(where + ": the server closed the connection");
+            }
+            in.reset();
+        }
+        Message m = readRaw();
+        if (m.type() == 'E') {
+            throw new PgServerException(where, errorFields(m));
+        }
+        return java.util.Optional.of(m);
+    }
+
     /** Reads the next message without turning errors into exceptions. */
     Message readRaw() throws IOException {
         try {

@@ -1,12 +1,7 @@
 package io.pgvault.restore.fetch;
 
-import io.pgvault.core.repo.ObjectEnvelope;
-import io.pgvault.core.repo.RepositoryLayout;
-import io.pgvault.core.storage.ObjectStat;
-import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.repo.ClusterDescriptor;
-import io.pgvault.core.wal.TimelineHistory;
-import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalSegmentSize;
 
@@ -25,7 +20,6 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -55,8 +49,7 @@ public final class PrefetchDaemon {
     /** The running prefetcher's process id: bin/pgvault checks it with kill -0 before starting one. */
     static final String PID = ".pid";
     static final Duration IDLE = Duration.ofMinutes(2);
-    private static final Duration HISTORY_REFRESH = Duration.ofSeconds(5);
-    private static final Duration ABSENT_RETRY = Duration.ofMillis(500);
+    private static final Duration ABSENT_RETRY = Duration.ofSeconds(1);
 
     private final WalFetchOptions options;
     private final Path spool;
@@ -67,12 +60,12 @@ public final class PrefetchDaemon {
     /** Files put in the spool: not fetched again once PostgreSQL took them. */
     private final Set<String> delivered = ConcurrentHashMap.newKeySet();
     private final Map<Long, Instant> absentUntil = new ConcurrentHashMap<>();
-    private TimelineHistory history = TimelineHistory.first();
-    private Instant historyReadAt = Instant.EPOCH;
+    private final SegmentForecast forecast;
     /** PostgreSQL's default until the cluster's descriptor is read; only the first request is fetched before that. */
     private WalSegmentSize segmentSize = WalSegmentSize.DEFAULT;
 
     private PrefetchDaemon(WalFetchOptions options, Path spool, Path dataDirectory, WalSource source, ObjectStore historyStore) {
+        this.forecast = new SegmentForecast(historyStore, options.cluster(), options.targetTimeline());
         this.options = options;
         this.spool = spool;
         this.dataDirectory = dataDirectory;
@@ -204,15 +197,17 @@ public final class PrefetchDaemon {
             while (recoveryRunning() && !idle()) {
                 Optional<WalFileName> requested = lastRequested();
                 if (requested.isPresent()) {
-                    refreshHistory();
                     List<WalFileName> wanted = predict(requested.get());
                     List<WalFileName> keep = new ArrayList<>(wanted);
                     keep.add(requested.get());
                     dropUnwanted(keep);
                     for (WalFileName name : wanted) {
                         long seg = name.segmentNumber(segmentSize);
-                        if (delivered.contains(name.toString()) || inFlight.containsKey(name.toString())
-                                || absentUntil.getOrDefault(seg, Instant.EPOCH).isAfter(Instant.now())) {
+                        if (absentUntil.getOrDefault(seg, Instant.EPOCH).isAfter(Instant.now())) {
+                            // The archive ends here for now (a standby waits for the primary's next segment): nothing after it exists either.
+                            break;
+                        }
+                        if (delivered.contains(name.toString()) || inFlight.containsKey(name.toString())) {
                             continue;
                         }
                         inFlight.put(name.toString(), true);
@@ -247,55 +242,13 @@ public final class PrefetchDaemon {
         }
     }
 
-    /**
-     * The history recovery follows: the requested timeline, the target timeline if one was
-     * given, else the newest timeline whose history includes the requested one.
-     */
-    private void refreshHistory() throws IOException {
-        if (historyStore == null || Instant.now().isBefore(historyReadAt.plus(HISTORY_REFRESH))) {
-            return;
-        }
-        historyReadAt = Instant.now();
-        Map<TimelineId, TimelineHistory> all = new HashMap<>();
-        for (ObjectStat o : historyStore.list(RepositoryLayout.walPrefix(options.cluster()) + "timelines/")) {
-            Optional<WalFileName> name = WalFileName.tryParse(o.key().substring(o.key().lastIndexOf('/') + 1));
-            if (name.isPresent() && name.get().isHistory()) {
-                try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(o.key(), historyStore.get(o.key()).orElseThrow());
-                     InputStream content = opened.content()) {
-                    all.put(name.get().timeline(), TimelineHistory.parse(name.get().timeline(), content.readAllBytes()));
-                }
-            }
-        }
-        TimelineId requested = lastRequested().map(WalFileName::timeline).orElse(TimelineId.FIRST);
-        TimelineHistory chosen = all.getOrDefault(requested, TimelineHistory.first());
-        for (TimelineHistory h : all.values()) {
-            boolean wantedTimeline = options.targetTimeline() == null ? h.includes(requested) && h.timeline().compareTo(chosen.timeline()) > 0
-                    : h.timeline().equals(options.targetTimeline());
-            if (wantedTimeline) {
-                chosen = h;
-            }
-        }
-        history = chosen;
-    }
-
-    private List<WalFileName> predict(WalFileName requested) {
+    private List<WalFileName> predict(WalFileName requested) throws IOException {
         List<WalFileName> wanted = new ArrayList<>();
-        long seg = requested.segmentNumber(segmentSize);
-        for (int i = 0; i <= options.prefetch(); i++) {
-            if (i == 0) {
-                // The file asked for right now, unless it was already delivered (PostgreSQL may ask again after a retry).
-                if (!delivered.contains(requested.toString())) {
-                    wanted.add(requested);
-                }
-                continue;
-            }
-            List<TimelineId> candidates = history.timelinesForSegment(seg + i, segmentSize);
-            TimelineId tli = candidates.isEmpty() ? requested.timeline() : candidates.get(0);
-            if (tli.compareTo(requested.timeline()) < 0) {
-                tli = requested.timeline();
-            }
-            wanted.add(WalFileName.segment(tli, seg + i, segmentSize));
+        // The file asked for right now, unless it was already delivered (PostgreSQL may ask again after a retry).
+        if (!delivered.contains(requested.toString())) {
+            wanted.add(requested);
         }
+        wanted.addAll(forecast.after(requested, options.prefetch(), segmentSize));
         return wanted;
     }
 

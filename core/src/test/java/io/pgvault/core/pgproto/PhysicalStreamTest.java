@@ -1,0 +1,143 @@
+package io.pgvault.core.pgproto;
+
+import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.TimelineHistory;
+import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.testkit.PgCluster;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Physical streaming against real PostgreSQL: the bytes streamed for a segment are the
+ * bytes of that segment in pg_wal, the slot keeps what was not reported flushed and lets
+ * go of what was, and the end of a timeline is reported with where the next one starts.
+ */
+class PhysicalStreamTest {
+
+    /** Collects one segment and reports it flushed once complete. */
+    static final class SegmentCollector implements PhysicalStream.Handler {
+        final Lsn segmentStart;
+        final long segmentBytes;
+        final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        Lsn written;
+        Lsn flushed;
+
+        SegmentCollector(Lsn segmentStart, long segmentBytes) {
+            this.segmentStart = segmentStart;
+            this.segmentBytes = segmentBytes;
+            this.written = segmentStart;
+            this.flushed = segmentStart;
+        }
+
+        @Override
+        public void wal(Lsn start, byte[] data, int offset, int length) {
+            assertThat(start).as("no gap").isEqualTo(written);
+            int take = (int) Math.min(length, segmentBytes - bytes.size());
+            bytes.write(data, offset, take);
+            written = start.plus(length);
+            if (bytes.size() == segmentBytes) {
+                flushed = segmentStart.plus(segmentBytes);
+            }
+        }
+
+        @Override
+        public void tick() {
+        }
+
+        @Override
+        public Lsn written() {
+            return written;
+        }
+
+        @Override
+        public Lsn flushed() {
+            return flushed;
+        }
+
+        @Override
+        public boolean stopRequested() {
+            return bytes.size() == segmentBytes;
+        }
+    }
+
+    @ParameterizedTest(name = "PostgreSQL {0}")
+    @ValueSource(ints = {15, 17})
+    void streamsTheBytesOfTheSegmentAndMovesTheSlotOnlyAsFarAsFlushed(int major) throws IOException {
+        try (PgCluster pg = PgCluster.builder(major).start();
+             ReplicationConnection rc = ReplicationConnection.open(Conninfo.parse("host=127.0.0.1 port=" + pg.port() + " user=postgres"), "pgvault-test")) {
+            assertThat(rc.createPhysicalSlot("pgvault_test")).isTrue();
+            assertThat(rc.createPhysicalSlot("pgvault_test")).as("an existing slot is reused").isFalse();
+            WalSegmentSize size = WalSegmentSize.DEFAULT;
+            ReplicationConnection.SystemIdentity id = rc.identifySystem();
+            Lsn segmentStart = size.startOf(id.position().segmentNumber(size));
+            String slotBefore = pg.queryValue("SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'pgvault_test'");
+            assertThat(Lsn.parse(slotBefore)).isLessThanOrEqualTo(id.position());
+
+            pg.execute("CREATE TABLE t (id int, v text)", "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
+            pg.queryValue("SELECT pg_switch_wal()");
+            SegmentCollector collector = new SegmentCollector(segmentStart, size.bytes());
+            PhysicalStream.End end = rc.streamPhysical("pgvault_test", segmentStart, id.timeline(), collector, 200);
+            assertThat(end.nextTimeline()).isEmpty();
+
+            WalFileName name = WalFileName.segmentOf(id.timeline(), segmentStart, size);
+            byte[] onDisk = Files.readAllBytes(pg.dataDirectory().resolve("pg_wal").resolve(name.toString()));
+            assertThat(collector.bytes.toByteArray()).as(name + " streamed byte for byte").isEqualTo(onDisk);
+            // The slot now only keeps WAL after what was reported flushed.
+            Lsn restart = Lsn.parse(pg.queryValue("SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'pgvault_test'"));
+            assertThat(restart).isEqualTo(segmentStart.plus(size.bytes()));
+            // The connection is usable again after streaming ends.
+            assertThat(rc.identifySystem().systemIdentifier()).isEqualTo(id.systemIdentifier());
+        }
+    }
+
+    @ParameterizedTest(name = "PostgreSQL {0}")
+    @ValueSource(ints = {17})
+    void theEndOfATimelineNamesTheNextAndItsHistoryComesFromTheServer(int major) throws Exception {
+        try (PgCluster primary = PgCluster.builder(major).setting("wal_keep_size", "128MB").start()) {
+            primary.execute("CREATE TABLE t (id int)", "INSERT INTO t VALUES (1)");
+            // A standby that is promoted: its timeline 1 ends, timeline 2 begins.
+            try (PgCluster standby = PgCluster.builder(major).adopt(data -> {
+                ProcessBuilder pb = new ProcessBuilder(io.pgvault.testkit.OsUser.wrap(java.util.List.of(
+                        io.pgvault.testkit.PgDistribution.of(major).bin("pg_basebackup").toString(), "-h", "127.0.0.1", "-p",
+                        Integer.toString(primary.port()), "-U", "postgres", "-D", data.toString(), "-X", "stream", "-R")));
+                Files.createDirectories(data.getParent());
+                io.pgvault.testkit.OsUser.own(data.getParent());
+                Process p = pb.redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes());
+                assertThat(p.waitFor()).as(out).isZero();
+            })) {
+                standby.start();
+                Lsn switchPoint;
+                standby.promote();
+                standby.awaitRecoveryEnd(java.time.Duration.ofSeconds(60));
+                switchPoint = TimelineHistory.parse(new TimelineId(2), Files.readAllBytes(standby.dataDirectory().resolve("pg_wal/00000002.history")))
+                        .switchPointOf(TimelineId.FIRST).orElseThrow();
+                try (ReplicationConnection rc = ReplicationConnection.open(Conninfo.parse("host=127.0.0.1 port=" + standby.port() + " user=postgres"),
+                        "pgvault-test")) {
+                    byte[] history = rc.timelineHistory(new TimelineId(2));
+                    assertThat(TimelineHistory.parse(new TimelineId(2), history).switchPointOf(TimelineId.FIRST)).contains(switchPoint);
+                    WalSegmentSize size = WalSegmentSize.DEFAULT;
+                    Lsn from = size.startOf(switchPoint.segmentNumber(size));
+                    SegmentCollector collector = new SegmentCollector(from, size.bytes()) {
+                        @Override
+                        public boolean stopRequested() {
+                            return false;
+                        }
+                    };
+                    PhysicalStream.End end = rc.streamPhysical(null, from, TimelineId.FIRST, collector, 200);
+                    assertThat(end.nextTimeline()).contains(new TimelineId(2));
+                    assertThat(end.nextTimelineStart()).contains(switchPoint);
+                    assertThat(collector.written).isEqualTo(switchPoint);
+                }
+            }
+        }
+    }
+}
