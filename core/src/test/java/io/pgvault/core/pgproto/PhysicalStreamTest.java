@@ -24,13 +24,15 @@ class PhysicalStreamTest {
 
     /** Collects one segment and reports it flushed once complete. */
     static final class SegmentCollector implements PhysicalStream.Handler {
+        final boolean stopWhenFull;
         final Lsn segmentStart;
         final long segmentBytes;
         final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         Lsn written;
         Lsn flushed;
 
-        SegmentCollector(Lsn segmentStart, long segmentBytes) {
+        SegmentCollector(Lsn segmentStart, long segmentBytes, boolean stopWhenFull) {
+            this.stopWhenFull = stopWhenFull;
             this.segmentStart = segmentStart;
             this.segmentBytes = segmentBytes;
             this.written = segmentStart;
@@ -64,7 +66,7 @@ class PhysicalStreamTest {
 
         @Override
         public boolean stopRequested() {
-            return bytes.size() == segmentBytes;
+            return stopWhenFull && bytes.size() == segmentBytes;
         }
     }
 
@@ -83,7 +85,7 @@ class PhysicalStreamTest {
 
             pg.execute("CREATE TABLE t (id int, v text)", "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
             pg.queryValue("SELECT pg_switch_wal()");
-            SegmentCollector collector = new SegmentCollector(segmentStart, size.bytes());
+            SegmentCollector collector = new SegmentCollector(segmentStart, size.bytes(), true);
             PhysicalStream.End end = rc.streamPhysical("pgvault_test", segmentStart, id.timeline(), collector, 200);
             assertThat(end.nextTimeline()).isEmpty();
 
@@ -101,42 +103,27 @@ class PhysicalStreamTest {
     @ParameterizedTest(name = "PostgreSQL {0}")
     @ValueSource(ints = {17})
     void theEndOfATimelineNamesTheNextAndItsHistoryComesFromTheServer(int major) throws Exception {
-        try (PgCluster primary = PgCluster.builder(major).setting("wal_keep_size", "128MB").start()) {
-            primary.execute("CREATE TABLE t (id int)", "INSERT INTO t VALUES (1)");
-            // A standby that is promoted: its timeline 1 ends, timeline 2 begins.
-            try (PgCluster standby = PgCluster.builder(major).adopt(data -> {
-                ProcessBuilder pb = new ProcessBuilder(io.pgvault.testkit.OsUser.wrap(java.util.List.of(
-                        io.pgvault.testkit.PgDistribution.of(major).bin("pg_basebackup").toString(), "-h", "127.0.0.1", "-p",
-                        Integer.toString(primary.port()), "-U", "postgres", "-D", data.toString(), "-X", "stream", "-R")));
-                Files.createDirectories(data.getParent());
-                io.pgvault.testkit.OsUser.own(data.getParent());
-                Process p = pb.redirectErrorStream(true).start();
-                String out = new String(p.getInputStream().readAllBytes());
-                assertThat(p.waitFor()).as(out).isZero();
-            })) {
-                standby.start();
-                Lsn switchPoint;
-                standby.promote();
-                standby.awaitRecoveryEnd(java.time.Duration.ofSeconds(60));
-                switchPoint = TimelineHistory.parse(new TimelineId(2), Files.readAllBytes(standby.dataDirectory().resolve("pg_wal/00000002.history")))
-                        .switchPointOf(TimelineId.FIRST).orElseThrow();
-                try (ReplicationConnection rc = ReplicationConnection.open(Conninfo.parse("host=127.0.0.1 port=" + standby.port() + " user=postgres"),
-                        "pgvault-test")) {
-                    byte[] history = rc.timelineHistory(new TimelineId(2));
-                    assertThat(TimelineHistory.parse(new TimelineId(2), history).switchPointOf(TimelineId.FIRST)).contains(switchPoint);
-                    WalSegmentSize size = WalSegmentSize.DEFAULT;
-                    Lsn from = size.startOf(switchPoint.segmentNumber(size));
-                    SegmentCollector collector = new SegmentCollector(from, size.bytes()) {
-                        @Override
-                        public boolean stopRequested() {
-                            return false;
-                        }
-                    };
-                    PhysicalStream.End end = rc.streamPhysical(null, from, TimelineId.FIRST, collector, 200);
-                    assertThat(end.nextTimeline()).contains(new TimelineId(2));
-                    assertThat(end.nextTimelineStart()).contains(switchPoint);
-                    assertThat(collector.written).isEqualTo(switchPoint);
-                }
+        try (PgCluster pg = PgCluster.builder(major).start()) {
+            pg.execute("CREATE TABLE t (id int)", "INSERT INTO t VALUES (1)");
+            // Archive recovery that runs out of WAL and promotes: timeline 1 ends, timeline 2 begins.
+            pg.stop();
+            pg.appendConf(java.util.Map.of("restore_command", "false"));
+            pg.touch("recovery.signal");
+            pg.start();
+            pg.awaitRecoveryEnd(java.time.Duration.ofSeconds(60));
+            Lsn switchPoint = TimelineHistory.parse(new TimelineId(2), Files.readAllBytes(pg.dataDirectory().resolve("pg_wal/00000002.history")))
+                    .switchPointOf(TimelineId.FIRST).orElseThrow();
+            try (ReplicationConnection rc = ReplicationConnection.open(Conninfo.parse("host=127.0.0.1 port=" + pg.port() + " user=postgres"),
+                    "pgvault-test")) {
+                byte[] history = rc.timelineHistory(new TimelineId(2));
+                assertThat(TimelineHistory.parse(new TimelineId(2), history).switchPointOf(TimelineId.FIRST)).contains(switchPoint);
+                WalSegmentSize size = WalSegmentSize.DEFAULT;
+                Lsn from = size.startOf(switchPoint.segmentNumber(size));
+                SegmentCollector collector = new SegmentCollector(from, size.bytes(), false);
+                PhysicalStream.End end = rc.streamPhysical(null, from, TimelineId.FIRST, collector, 200);
+                assertThat(end.nextTimeline()).contains(new TimelineId(2));
+                assertThat(end.nextTimelineStart()).contains(switchPoint);
+                assertThat(collector.written).isEqualTo(switchPoint);
             }
         }
     }
