@@ -54,6 +54,15 @@ public final class RepositoryLayout {
         return walPrefix(cluster) + file.toString().substring(0, 16) + "/" + file;
     }
 
+    /**
+     * The streamed head of a segment not finished yet ({@code wal/streaming/{segment}.partial}),
+     * kept apart from the {@code .partial} files PostgreSQL archives at a promotion, which
+     * are final and never overwritten; this one is replaced as streaming goes on.
+     */
+    public static String streamingPartial(String cluster, WalFileName segment) {
+        return walPrefix(cluster) + "streaming/" + segment.segmentName() + ".partial";
+    }
+
     public static String historyKey(String cluster, TimelineId timeline) {
         return walKey(cluster, WalFileName.history(timeline));
     }
