@@ -91,7 +91,7 @@ public final class PrefetchDaemon {
             // History files and the segment size come from the repository, directly or read-only through the server.
             ObjectStore store = options.server() == null ? options.openStore()
                     : new io.pgvault.core.storage.server.ServerObjectStore(options.server(), options.token());
-            try (WalSource source = options.server() == null ? new RepositoryWalSource(store, options.cluster()) : options.openSource()) {
+            try (WalSource source = options.server() == null ? new RepositoryWalSource(store, options.cluster(), false) : options.openSource()) {
                 PrefetchDaemon daemon = new PrefetchDaemon(options, spool, dataDirectory, source, store);
                 daemon.start();
             } finally {

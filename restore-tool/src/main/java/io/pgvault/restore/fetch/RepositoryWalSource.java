@@ -5,31 +5,53 @@ import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.WalFileName;
 
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.SequenceInputStream;
 import java.util.Optional;
 
-/** Reads WAL straight from the repository: no server needed. */
+/**
+ * Reads WAL straight from the repository: no server needed. A segment that is not
+ * archived yet but was being streamed is served from its streamed head, padded with
+ * zeros to the segment size PostgreSQL expects: replay stops at the end of the valid
+ * records, which is how a recovery to "latest" reaches the last streamed commit.
+ */
 public final class RepositoryWalSource implements WalSource {
 
     private final ObjectStore store;
     private final String cluster;
+    private final boolean streamedTail;
 
-    public RepositoryWalSource(ObjectStore store, String cluster) {
+    /** @param streamedTail whether a segment's streamed head may stand in for it (not for the prefetcher: the head grows) */
+    public RepositoryWalSource(ObjectStore store, String cluster, boolean streamedTail) {
         this.store = store;
         this.cluster = RepositoryLayout.checkCluster(cluster);
+        this.streamedTail = streamedTail;
     }
 
     @Override
     public Optional<InputStream> open(WalFileName name) throws IOException {
-        String key = RepositoryLayout.walKey(cluster, name);
+        Optional<InputStream> archived = content(RepositoryLayout.walKey(cluster, name), 0);
+        if (archived.isPresent() || !streamedTail || name.kind() != WalFileName.Kind.SEGMENT) {
+            return archived;
+        }
+        return content(RepositoryLayout.streamingPartial(cluster, name), -1);
+    }
+
+    /** @param padTo the length to pad to with zeros: 0 for none, -1 for the segment size in the object's header */
+    private Optional<InputStream> content(String key, long padTo) throws IOException {
         Optional<InputStream> stored = store.get(key);
         if (stored.isEmpty()) {
             return Optional.empty();
         }
         ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored.get());
         InputStream content = opened.content();
-        return Optional.of(new java.io.FilterInputStream(content) {
+        long padding = padTo < 0 ? opened.header().segmentSize() - opened.header().rawSize() : 0;
+        if (padding > 0) {
+            content = new SequenceInputStream(content, new Zeros(padding));
+        }
+        return Optional.of(new FilterInputStream(content) {
             @Override
             public void close() throws IOException {
                 try {
@@ -49,5 +71,34 @@ public final class RepositoryWalSource implements WalSource {
     @Override
     public void close() throws IOException {
         store.close();
+    }
+
+    /** {@code remaining} zero bytes. */
+    private static final class Zeros extends InputStream {
+        private long remaining;
+
+        Zeros(long remaining) {
+            this.remaining = remaining;
+        }
+
+        @Override
+        public int read() {
+            if (remaining <= 0) {
+                return -1;
+            }
+            remaining--;
+            return 0;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) {
+            if (remaining <= 0) {
+                return -1;
+            }
+            int n = (int) Math.min(len, remaining);
+            java.util.Arrays.fill(b, off, off + n, (byte) 0);
+            remaining -= n;
+            return n;
+        }
     }
 }

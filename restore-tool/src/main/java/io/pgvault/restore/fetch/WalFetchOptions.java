@@ -144,7 +144,7 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
         if (server != null) {
             return new ServerWalSource(server, cluster, token);
         }
-        return new RepositoryWalSource(openStore(), cluster);
+        return new RepositoryWalSource(openStore(), cluster, true);
     }
 
     public io.pgvault.core.storage.ObjectStore openStore() throws IOException {

@@ -1,0 +1,49 @@
+package io.pgvault.restore.fetch;
+
+import io.pgvault.core.archive.ClusterIdentity;
+import io.pgvault.core.archive.WalArchiver;
+import io.pgvault.core.compress.Codecs;
+import io.pgvault.core.storage.local.LocalDirectoryStore;
+import io.pgvault.core.stream.ArchiveSink;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.testkit.Fixtures;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class RepositoryWalSourceTest {
+
+    @Test
+    void aStreamedHeadStandsInForItsSegmentPaddedToFullSizeButNotForThePrefetcher() throws Exception {
+        Path dir = Files.createTempDirectory("pgvault-source-");
+        try (LocalDirectoryStore store = new LocalDirectoryStore(dir.resolve("repo"))) {
+            WalSegmentSize size = WalSegmentSize.DEFAULT;
+            ClusterIdentity identity = ClusterIdentity.of(7L, size);
+            ArchiveSink sink = new ArchiveSink(store, new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "t", Clock.systemUTC()),
+                    Codecs.parse("zstd"), "main", identity, dir.resolve("spool"), "t");
+            WalFileName segment = WalFileName.parse("000000010000000000000007");
+            byte[] head = new byte[3 * 8192 + 100];
+            new Random(1).nextBytes(head);
+            sink.partial(segment, head, head.length);
+
+            try (InputStream in = new RepositoryWalSource(store, "main", true).open(segment).orElseThrow()) {
+                byte[] served = in.readAllBytes();
+                assertThat(served).hasSize((int) size.bytes());
+                assertThat(Arrays.copyOf(served, head.length)).isEqualTo(head);
+                assertThat(Arrays.copyOfRange(served, head.length, served.length)).containsOnly((byte) 0);
+            }
+            assertThat(new RepositoryWalSource(store, "main", false).open(segment)).isEmpty();
+            assertThat(new RepositoryWalSource(store, "main", true).open(WalFileName.parse("000000010000000000000008"))).isEmpty();
+        } finally {
+            Fixtures.deleteTree(dir);
+        }
+    }
+}
