@@ -164,6 +164,7 @@ public final class PitrBench {
             if (p.waitFor() != 0) {
                 throw new IllegalStateException("failed: " + command + "\n" + out);
             }
+            out.lines().filter(l -> l.contains(" in ") && l.contains(" s")).forEach(l -> System.out.println("  " + l));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(e);

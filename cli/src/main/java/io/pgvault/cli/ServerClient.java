@@ -15,7 +15,11 @@ import java.time.Duration;
 /** How admin commands reach the pgvault server's REST API. */
 public final class ServerClient {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Created on first use: picocli builds every command's options at start-up, and most runs never talk to a server. */
+    private static final class Lazy {
+        static final ObjectMapper JSON = new ObjectMapper();
+        static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    }
 
     @Option(names = "--server", defaultValue = "${env:PGVAULT_SERVER:-http://127.0.0.1:8432}",
             description = "pgvault server URL (env PGVAULT_SERVER; default ${DEFAULT-VALUE}).")
@@ -25,7 +29,6 @@ public final class ServerClient {
             description = "Bearer token when the server sets pgvault.security.token (env PGVAULT_TOKEN).")
     String token;
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
     public JsonNode get(String path) throws IOException {
         return send(request(path).GET());
@@ -33,12 +36,12 @@ public final class ServerClient {
 
     public JsonNode post(String path, Object body) throws IOException {
         return send(request(path).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))));
+                .POST(HttpRequest.BodyPublishers.ofByteArray(Lazy.JSON.writeValueAsBytes(body))));
     }
 
     public JsonNode delete(String path) throws IOException {
         sendRaw(request(path).DELETE());
-        return JSON.nullNode();
+        return Lazy.JSON.nullNode();
     }
 
     private HttpRequest.Builder request(String path) {
@@ -53,15 +56,15 @@ public final class ServerClient {
         HttpResponse<String> response = sendRaw(request);
         String body = response.body();
         if (body.isBlank() || !(body.startsWith("{") || body.startsWith("["))) {
-            return JSON.nullNode();
+            return Lazy.JSON.nullNode();
         }
-        return JSON.readTree(body);
+        return Lazy.JSON.readTree(body);
     }
 
     private HttpResponse<String> sendRaw(HttpRequest.Builder request) throws IOException {
         HttpResponse<String> response;
         try {
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            response = Lazy.HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
         } catch (ConnectException e) {
             throw new IOException("cannot reach the pgvault server at " + server + ": is it running? (--server or PGVAULT_SERVER)", e);
         } catch (InterruptedException e) {

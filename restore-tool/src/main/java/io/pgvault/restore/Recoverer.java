@@ -38,12 +38,17 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
                 }
             }
         }
+        long planning = System.nanoTime();
         RecoveryPlanner.Plan plan = new RecoveryPlanner(archive).plan(standby ? RecoveryTarget.latest() : target, timeline);
         plan.explain().forEach(line -> out.println("pgvault recover: " + line));
+        out.printf(java.util.Locale.ROOT, "pgvault recover: planned in %.1f s%n", (System.nanoTime() - planning) / 1e9);
         try {
+            long restoring = System.nanoTime();
             Progress progress = new Progress(out, plan.backup().rawBytes(), terminal);
             new BackupRestorer(archive.store(), parallelism).restore(plan.backup(), dataDirectory, tablespaceMap, progress);
             settings(plan).writeTo(dataDirectory);
+            out.printf(java.util.Locale.ROOT, "pgvault recover: restored %s in %.1f s%n", Progress.size(plan.backup().rawBytes()),
+                    (System.nanoTime() - restoring) / 1e9);
         } catch (IOException | RuntimeException e) {
             removeContents(dataDirectory, created);
             throw e;
