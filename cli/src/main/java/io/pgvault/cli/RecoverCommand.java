@@ -139,7 +139,7 @@ final class RecoverCommand implements Callable<Integer> {
             Recoverer recoverer = new Recoverer(dataDirectory, recoveryTarget, Optional.ofNullable(targetTimeline).map(TimelineId::new), action,
                     standby, primaryConninfo, slot, keepArchiving, parallel, tablespaces, restoreCommand());
             recoverer.run(archive, out, System.console() != null);
-            if (repository.accessKey != null && !repository.accessKey.isBlank()) {
+            if ((server == null || server.isBlank()) && repository.accessKey != null && !repository.accessKey.isBlank()) {
                 Path credentials = dataDirectory.resolve(CREDENTIALS_FILE);
                 Files.writeString(credentials, "access-key=" + repository.accessKey + "\nsecret-key=" + repository.secretKey + "\n");
                 Files.setPosixFilePermissions(credentials, PosixFilePermissions.fromString("rw-------"));
@@ -172,19 +172,16 @@ final class RecoverCommand implements Callable<Integer> {
     /** wal-fetch against the same repository; relative paths resolve in the data directory, where PostgreSQL runs it. */
     String restoreCommand() {
         List<String> args = new ArrayList<>(List.of(launcher, "wal-fetch"));
-        if (server != null && !server.isBlank()) {
+        boolean viaServer = server != null && !server.isBlank();
+        if (viaServer) {
             args.addAll(List.of("--server", server));
             if (token != null && !token.isBlank()) {
                 args.addAll(List.of("--token", token));
             }
-            args.addAll(List.of("--cluster", cluster));
-            if (!noPrefetch) {
-                args.addAll(List.of("--spool", spool));
-            }
-            args.addAll(List.of("--retry-for", Integer.toString(fetchRetry)));
-            return shellWords(args);
+        } else {
+            args.addAll(List.of("--repo", repository.url));
         }
-        args.addAll(List.of("--repo", repository.url, "--cluster", cluster));
+        args.addAll(List.of("--cluster", cluster));
         if (!noPrefetch) {
             args.addAll(List.of("--spool", spool));
         }
@@ -192,17 +189,19 @@ final class RecoverCommand implements Callable<Integer> {
         if (targetTimeline != null) {
             args.addAll(List.of("--target-timeline", Long.toString(targetTimeline)));
         }
-        if (repository.endpoint != null && !repository.endpoint.isBlank()) {
-            args.addAll(List.of("--s3-endpoint", repository.endpoint));
-        }
-        if (repository.region != null && !repository.url.startsWith("file:")) {
-            args.addAll(List.of("--s3-region", repository.region));
-        }
-        if (repository.pathStyle) {
-            args.add("--s3-path-style");
-        }
-        if (repository.accessKey != null && !repository.accessKey.isBlank()) {
-            args.addAll(List.of("--s3-credentials-file", CREDENTIALS_FILE));
+        if (!viaServer) {
+            if (repository.endpoint != null && !repository.endpoint.isBlank()) {
+                args.addAll(List.of("--s3-endpoint", repository.endpoint));
+            }
+            if (repository.region != null && !repository.url.startsWith("file:")) {
+                args.addAll(List.of("--s3-region", repository.region));
+            }
+            if (repository.pathStyle) {
+                args.add("--s3-path-style");
+            }
+            if (repository.accessKey != null && !repository.accessKey.isBlank()) {
+                args.addAll(List.of("--s3-credentials-file", CREDENTIALS_FILE));
+            }
         }
         return shellWords(args);
     }

@@ -61,8 +61,9 @@ public final class ClusterArchive {
         }
         Optional<ClusterDescriptor> descriptor = ClusterDescriptor.read(store, cluster);
         if (descriptor.isEmpty()) {
+            List<String> known = knownClusters(store);
             throw new RecoveryRefusedException("the repository at " + store.describe() + " has no cluster '" + cluster + "'; clusters there: "
-                    + (knownClusters(store).isEmpty() ? "none" : String.join(", ", knownClusters(store))));
+                    + (known.isEmpty() ? "none" : String.join(", ", known)));
         }
         NavigableSet<WalFileName> segments = new TreeSet<>();
         Map<TimelineId, TimelineHistory> histories = new TreeMap<>(Comparator.comparingLong(TimelineId::value));

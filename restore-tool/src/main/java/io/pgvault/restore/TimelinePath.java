@@ -20,11 +20,14 @@ final class TimelinePath {
     private final ClusterArchive archive;
     private final TimelineHistory history;
     private final WalSegmentSize size;
+    /** The highest segment number archived on any timeline: no run goes past it. */
+    private final long lastSegment;
 
     TimelinePath(ClusterArchive archive, TimelineHistory history) {
         this.archive = archive;
         this.history = history;
         this.size = archive.segmentSize();
+        this.lastSegment = archive.segments().stream().mapToLong(s -> s.segmentNumber(size)).max().orElse(-1);
     }
 
     TimelineId timeline() {
@@ -59,8 +62,7 @@ final class TimelinePath {
     /** Segments from {@code fromSegment} on, in replay order, up to the first one missing. */
     List<WalFileName> run(long fromSegment) {
         List<WalFileName> run = new ArrayList<>();
-        long last = archive.segments().isEmpty() ? -1 : archive.segments().stream().mapToLong(s -> s.segmentNumber(size)).max().orElse(-1);
-        for (long seg = fromSegment; seg <= last; seg++) {
+        for (long seg = fromSegment; seg <= lastSegment; seg++) {
             Optional<WalFileName> name = segment(seg);
             if (name.isEmpty()) {
                 break;

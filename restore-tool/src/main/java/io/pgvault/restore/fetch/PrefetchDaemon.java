@@ -54,7 +54,7 @@ public final class PrefetchDaemon {
     private final WalFetchOptions options;
     private final Path spool;
     private final Path dataDirectory;
-    private final ObjectStore historyStore;
+    private final ObjectStore store;
     private final WalSource source;
     private final Map<String, Boolean> inFlight = new ConcurrentHashMap<>();
     /** Files put in the spool: not fetched again once PostgreSQL took them. */
@@ -64,13 +64,13 @@ public final class PrefetchDaemon {
     /** PostgreSQL's default until the cluster's descriptor is read; only the first request is fetched before that. */
     private WalSegmentSize segmentSize = WalSegmentSize.DEFAULT;
 
-    private PrefetchDaemon(WalFetchOptions options, Path spool, Path dataDirectory, WalSource source, ObjectStore historyStore) {
-        this.forecast = new SegmentForecast(historyStore, options.cluster(), options.targetTimeline());
+    private PrefetchDaemon(WalFetchOptions options, Path spool, Path dataDirectory, WalSource source, ObjectStore store) {
+        this.forecast = new SegmentForecast(store, options.cluster(), options.targetTimeline());
         this.options = options;
         this.spool = spool;
         this.dataDirectory = dataDirectory;
         this.source = source;
-        this.historyStore = historyStore;
+        this.store = store;
     }
 
     public static void main(String[] args) throws Exception {
@@ -88,10 +88,9 @@ public final class PrefetchDaemon {
             clear(spool, true);
             Files.writeString(spool.resolve(PID), ProcessHandle.current().pid() + "\n");
             markNextPending(spool, options.prefetch());
-            // History files and the segment size come from the repository, directly or read-only through the server.
-            ObjectStore store = options.server() == null ? options.openStore()
-                    : new io.pgvault.core.storage.server.ServerObjectStore(options.server(), options.token());
-            try (WalSource source = options.server() == null ? new RepositoryWalSource(store, options.cluster(), false) : options.openSource()) {
+            // Segments, history files and the segment size all come from the one store.
+            ObjectStore store = options.openStore();
+            try (WalSource source = new WalSource(store, options.cluster(), false)) {
                 PrefetchDaemon daemon = new PrefetchDaemon(options, spool, dataDirectory, source, store);
                 daemon.start();
             } finally {
@@ -184,10 +183,8 @@ public final class PrefetchDaemon {
             inFlight.put(first.get().toString(), true);
             workers.submit(() -> fetch(first.get()));
         }
-        if (historyStore != null) {
-            Long bytes = ClusterDescriptor.read(historyStore, options.cluster()).map(ClusterDescriptor::walSegmentSize).orElse(null);
-            segmentSize = bytes == null ? segmentSize : new WalSegmentSize(bytes);
-        }
+        Long bytes = ClusterDescriptor.read(store, options.cluster()).map(ClusterDescriptor::walSegmentSize).orElse(null);
+        segmentSize = bytes == null ? segmentSize : new WalSegmentSize(bytes);
         loop(workers);
     }
 

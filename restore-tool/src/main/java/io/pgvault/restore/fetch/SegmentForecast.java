@@ -60,7 +60,7 @@ final class SegmentForecast {
     }
 
     private void refresh(TimelineId requested) throws IOException {
-        if (store == null || Instant.now().isBefore(historyReadAt.plus(HISTORY_REFRESH))) {
+        if (Instant.now().isBefore(historyReadAt.plus(HISTORY_REFRESH))) {
             return;
         }
         historyReadAt = Instant.now();

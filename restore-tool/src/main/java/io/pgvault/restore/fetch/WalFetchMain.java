@@ -82,7 +82,7 @@ public final class WalFetchMain {
         Instant deadline = Instant.now().plus(options.retryFor());
         Duration pause = Duration.ofMillis(250);
         Exception last;
-        try (WalSource source = options.openSource()) {
+        try (WalSource source = options.openSource(true)) {
             WalFetcher fetcher = new WalFetcher(source);
             while (true) {
                 try {

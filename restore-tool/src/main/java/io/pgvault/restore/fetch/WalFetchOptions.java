@@ -140,14 +140,16 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
         return out;
     }
 
-    public WalSource openSource() throws IOException {
-        if (server != null) {
-            return new ServerWalSource(server, cluster, token);
-        }
-        return new RepositoryWalSource(openStore(), cluster, true);
+    /** @param streamedTail see {@link WalSource}: true for wal-fetch, false for the prefetcher */
+    public WalSource openSource(boolean streamedTail) throws IOException {
+        return new WalSource(openStore(), cluster, streamedTail);
     }
 
+    /** The repository, or a read-only view of it through the pgvault server. */
     public io.pgvault.core.storage.ObjectStore openStore() throws IOException {
+        if (server != null) {
+            return new io.pgvault.core.storage.server.ServerObjectStore(server, token);
+        }
         return ObjectStores.open(RepositoryUrl.parse(repo), this::s3);
     }
 

@@ -38,8 +38,4 @@ public final class WalFetcher {
         Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         return true;
     }
-
-    public WalSource source() {
-        return source;
-    }
 }

@@ -1,26 +1,113 @@
 package io.pgvault.restore.fetch;
 
+import io.pgvault.core.repo.ObjectEnvelope;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.WalFileName;
 
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.SequenceInputStream;
 import java.util.Optional;
 
 /**
- * Where {@code wal-fetch} gets WAL: the repository itself, or a pgvault server. The
- * stream is the raw file; it fails its last read if the content does not match the
- * checksum it was stored with, so nothing unverified reaches PostgreSQL.
+ * Where {@code wal-fetch} and the prefetcher read WAL: the repository, directly or
+ * read-only through a pgvault server (the stored objects come back unchanged either
+ * way, so every file is checked against its SHA-256 here). A segment that is not
+ * archived yet but was being streamed is served from its streamed head, padded with
+ * zeros to the segment size PostgreSQL expects: replay stops at the end of the valid
+ * records, which is how a recovery to "latest" reaches the last streamed commit.
  */
-public interface WalSource extends AutoCloseable {
+public final class WalSource implements AutoCloseable {
+
+    private final ObjectStore store;
+    private final String cluster;
+    private final boolean streamedTail;
+
+    /** @param streamedTail whether a segment's streamed head may stand in for it (not for the prefetcher: the head grows) */
+    public WalSource(ObjectStore store, String cluster, boolean streamedTail) {
+        this.store = store;
+        this.cluster = RepositoryLayout.checkCluster(cluster);
+        this.streamedTail = streamedTail;
+    }
 
     /**
-     * @return empty only when the file is definitely not archived
-     * @throws IOException when the answer is unknown (unreachable, refused, damaged): never "absent"
+     * @return empty only when the file is definitely not archived; the stream fails its
+     *     last read if the content does not match its checksum
+     * @throws IOException when the answer is unknown (unreachable, damaged, no such cluster): never "absent"
      */
-    Optional<InputStream> open(WalFileName name) throws IOException;
+    public Optional<InputStream> open(WalFileName name) throws IOException {
+        Optional<InputStream> archived = content(RepositoryLayout.walKey(cluster, name), 0);
+        if (archived.isEmpty() && streamedTail && name.kind() == WalFileName.Kind.SEGMENT) {
+            archived = content(RepositoryLayout.streamingPartial(cluster, name), -1);
+        }
+        if (archived.isEmpty() && store.stat(RepositoryLayout.clusterDescriptor(cluster)).isEmpty()) {
+            // A mistyped --cluster or --repo must not read as "not archived": PostgreSQL would end recovery there.
+            throw new IOException(describe() + " has no cluster '" + cluster + "': check --cluster and --repo/--server in restore_command");
+        }
+        return archived;
+    }
 
-    String describe();
+    /** @param padTo the length to pad to with zeros: 0 for none, -1 for the segment size in the object's header */
+    private Optional<InputStream> content(String key, long padTo) throws IOException {
+        Optional<InputStream> stored = store.get(key);
+        if (stored.isEmpty()) {
+            return Optional.empty();
+        }
+        ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored.get());
+        InputStream content = opened.content();
+        long padding = padTo < 0 ? opened.header().segmentSize() - opened.header().rawSize() : 0;
+        if (padding > 0) {
+            content = new SequenceInputStream(content, new Zeros(padding));
+        }
+        return Optional.of(new FilterInputStream(content) {
+            @Override
+            public void close() throws IOException {
+                try {
+                    super.close();
+                } finally {
+                    opened.close();
+                }
+            }
+        });
+    }
+
+    public String describe() {
+        return store.describe() + " (cluster " + cluster + ")";
+    }
 
     @Override
-    void close() throws IOException;
+    public void close() throws IOException {
+        store.close();
+    }
+
+    /** {@code remaining} zero bytes. */
+    private static final class Zeros extends InputStream {
+        private long remaining;
+
+        Zeros(long remaining) {
+            this.remaining = remaining;
+        }
+
+        @Override
+        public int read() {
+            if (remaining <= 0) {
+                return -1;
+            }
+            remaining--;
+            return 0;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) {
+            if (remaining <= 0) {
+                return -1;
+            }
+            int n = (int) Math.min(len, remaining);
+            java.util.Arrays.fill(b, off, off + n, (byte) 0);
+            remaining -= n;
+            return n;
+        }
+    }
 }

@@ -3,6 +3,7 @@ package io.pgvault.restore.fetch;
 import io.pgvault.core.archive.ClusterIdentity;
 import io.pgvault.core.archive.WalArchiver;
 import io.pgvault.core.compress.Codecs;
+import io.pgvault.core.repo.ClusterDescriptor;
 import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.core.stream.ArchiveSink;
 import io.pgvault.core.wal.WalFileName;
@@ -18,8 +19,9 @@ import java.util.Arrays;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-class RepositoryWalSourceTest {
+class WalSourceTest {
 
     @Test
     void aStreamedHeadStandsInForItsSegmentPaddedToFullSizeButNotForThePrefetcher() throws Exception {
@@ -29,19 +31,22 @@ class RepositoryWalSourceTest {
             ClusterIdentity identity = ClusterIdentity.of(7L, size);
             ArchiveSink sink = new ArchiveSink(store, new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "t", Clock.systemUTC()),
                     Codecs.parse("zstd"), "main", identity, dir.resolve("spool"), "t");
+            new ClusterDescriptor("main", "host=db1", "7", size.bytes(), 17, "2026-11-25T00:00:00Z").write(store);
             WalFileName segment = WalFileName.parse("000000010000000000000007");
             byte[] head = new byte[3 * 8192 + 100];
             new Random(1).nextBytes(head);
             sink.partial(segment, head, head.length);
 
-            try (InputStream in = new RepositoryWalSource(store, "main", true).open(segment).orElseThrow()) {
+            try (InputStream in = new WalSource(store, "main", true).open(segment).orElseThrow()) {
                 byte[] served = in.readAllBytes();
                 assertThat(served).hasSize((int) size.bytes());
                 assertThat(Arrays.copyOf(served, head.length)).isEqualTo(head);
                 assertThat(Arrays.copyOfRange(served, head.length, served.length)).containsOnly((byte) 0);
             }
-            assertThat(new RepositoryWalSource(store, "main", false).open(segment)).isEmpty();
-            assertThat(new RepositoryWalSource(store, "main", true).open(WalFileName.parse("000000010000000000000008"))).isEmpty();
+            assertThat(new WalSource(store, "main", false).open(segment)).isEmpty();
+            assertThat(new WalSource(store, "main", true).open(WalFileName.parse("000000010000000000000008"))).isEmpty();
+            // A cluster the repository does not have is an error, never "not archived" (which would end a recovery).
+            assertThatThrownBy(() -> new WalSource(store, "mian", true).open(segment)).hasMessageContaining("has no cluster 'mian'");
         } finally {
             Fixtures.deleteTree(dir);
         }
