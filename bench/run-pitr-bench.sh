@@ -5,16 +5,6 @@
 # pgBackRest is Debian's package (2.45 on Debian 12, which supports PostgreSQL up to 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=()
-command -v pgbench >/dev/null || need+=(postgresql-client)
-command -v pgbackrest >/dev/null || need+=(pgbackrest)
-command -v curl >/dev/null || need+=(curl)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && apt-get install -y -qq "${need[@]}"
-fi
-if [ "$(id -u)" = "0" ] && ! id pgvault >/dev/null 2>&1; then
-  useradd --system --no-create-home --shell /usr/sbin/nologin pgvault
-fi
-mvn -B -q -Pbench clean package -DskipTests
-java -Dpgvault.test.pgDists="$PWD/core/target/pg-dists" -cp bench/target/pgvault-bench.jar io.pgvault.bench.PitrBench \
-  --server-jar server/target/pgvault-server.jar --launcher bin/pgvault "$@"
+. bench/prepare.sh
+prepare_bench pgbench:postgresql-client pgbackrest:pgbackrest curl:curl
+run_bench PitrBench --launcher bin/pgvault "$@"

@@ -55,12 +55,7 @@ public final class ArchiveBench {
                 .setting("archive_command", "cp %p " + corpus + "/%f")
                 .setting("max_wal_size", "1GB")
                 .start()) {
-            String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
-            shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
-            shell("pgbench -n -T " + seconds + " -c 2 -j 2 " + conn + " postgres");
-            pg.queryValue("SELECT pg_switch_wal()");
-            Thread.sleep(3000);
-            List<Path> files = segments(corpus);
+            List<Path> files = pgbenchWalCorpus(pg, corpus, scale, seconds);
             long raw = 0;
             for (Path f : files) {
                 raw += Files.size(f);
@@ -108,22 +103,7 @@ public final class ArchiveBench {
         try {
             String url = "http://127.0.0.1:" + port;
             HttpClient http = HttpClient.newHttpClient();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (true) {
-                try {
-                    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
-                            .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"bench\"}")).build(), HttpResponse.BodyHandlers.ofString());
-                    if (r.statusCode() == 201) {
-                        break;
-                    }
-                    throw new IllegalStateException("cannot register the bench cluster: " + r.statusCode() + " " + r.body());
-                } catch (IOException notYet) {
-                    if (System.nanoTime() > deadline) {
-                        throw new IllegalStateException("the pgvault server did not start; see " + dir.resolve("server.log"));
-                    }
-                    Thread.sleep(200);
-                }
-            }
+            registerCluster(url, "{\"name\":\"bench\"}");
             // Warm the server's JIT the way a long-running server is warm: archive the
             // whole corpus once, untimed, into a throwaway cluster.
             // Three passes: C2 keeps compiling for a while, and its CPU would count against the timed pass.
@@ -174,11 +154,5 @@ public final class ArchiveBench {
         }
         double wall = (System.nanoTime() - start) / 1e9;
         return new Figures("cp + sync (no compression)", files.size(), raw, wall, directorySize(dir), -1);
-    }
-
-    private static List<Path> segments(Path dir) throws IOException {
-        try (Stream<Path> files = Files.list(dir)) {
-            return files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList();
-        }
     }
 }

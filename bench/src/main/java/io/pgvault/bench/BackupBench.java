@@ -93,19 +93,7 @@ public final class BackupBench {
             String url = "http://127.0.0.1:" + port;
             HttpClient http = HttpClient.newHttpClient();
             String body = "{\"name\":\"bench\",\"conninfo\":\"host=127.0.0.1 port=" + pg.port() + " user=postgres\"}";
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (true) {
-                try {
-                    http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
-                            .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
-                    break;
-                } catch (IOException notYet) {
-                    if (System.nanoTime() > deadline) {
-                        throw new IllegalStateException("the pgvault server did not start; see " + dir.resolve("server.log"));
-                    }
-                    Thread.sleep(200);
-                }
-            }
+            registerCluster(url, body);
             // A pgvault server runs for months: warm its JIT with one untimed backup first.
             backup(http, url);
             double cpuBefore = cpuSeconds(server.pid());

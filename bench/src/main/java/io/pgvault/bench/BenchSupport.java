@@ -79,4 +79,45 @@ final class BenchSupport {
             return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
         }
     }
+
+    /**
+     * Registers a cluster with a pgvault server that may still be starting: retries the
+     * connection for a minute, then insists on 201.
+     */
+    static void registerCluster(String url, String json) throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try {
+                java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url + "/v1/clusters"))
+                        .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(json)).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() != 201) {
+                    throw new IllegalStateException("cannot register the bench cluster: " + r.statusCode() + " " + r.body());
+                }
+                return;
+            } catch (IOException notYet) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the pgvault server at " + url + " did not start; see its server.log", notYet);
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    /**
+     * Writes pgbench WAL on a cluster whose archive_command copies into {@code corpus}
+     * ({@code pgbench -i} at {@code scale}, then {@code seconds} of load, then a segment
+     * switch) and returns the archived segments in order.
+     */
+    static List<Path> pgbenchWalCorpus(io.pgvault.testkit.PgCluster pg, Path corpus, int scale, int seconds) throws Exception {
+        String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
+        shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
+        shell("pgbench -n -T " + seconds + " -c 2 -j 2 " + conn + " postgres");
+        pg.queryValue("SELECT pg_switch_wal()");
+        Thread.sleep(3000);
+        try (java.util.stream.Stream<Path> files = Files.list(corpus)) {
+            return files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList();
+        }
+    }
 }

@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 
 import static io.pgvault.bench.BenchSupport.asPgUser;
 import static io.pgvault.bench.BenchSupport.intArg;
+import static io.pgvault.bench.BenchSupport.registerCluster;
 import static io.pgvault.bench.BenchSupport.shell;
 import static io.pgvault.bench.BenchSupport.startServer;
 import static io.pgvault.bench.BenchSupport.stringArg;
@@ -74,7 +75,7 @@ public final class PitrBench {
             OsUser.own(brDir);
             asPgUser("pgbackrest --config=" + conf + " --stanza=bench stanza-create");
             HttpClient http = HttpClient.newHttpClient();
-            register(http, url, "{\"name\":\"bench\",\"conninfo\":\"host=127.0.0.1 port=" + pg.port() + " user=postgres\"}");
+            registerCluster(url, "{\"name\":\"bench\",\"conninfo\":\"host=127.0.0.1 port=" + pg.port() + " user=postgres\"}");
 
             String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
             shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
@@ -168,25 +169,6 @@ public final class PitrBench {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(e);
-        }
-    }
-
-    private static void register(HttpClient http, String url, String body) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (true) {
-            try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
-                if (r.statusCode() != 201) {
-                    throw new IllegalStateException("cannot register the cluster: " + r.body());
-                }
-                return;
-            } catch (IOException notYet) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("the pgvault server did not start", notYet);
-                }
-                Thread.sleep(200);
-            }
         }
     }
 

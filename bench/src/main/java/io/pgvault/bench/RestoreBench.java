@@ -20,6 +20,8 @@ import java.util.stream.Stream;
 
 import static io.pgvault.bench.BenchSupport.asPgUser;
 import static io.pgvault.bench.BenchSupport.intArg;
+import static io.pgvault.bench.BenchSupport.pgbenchWalCorpus;
+import static io.pgvault.bench.BenchSupport.registerCluster;
 import static io.pgvault.bench.BenchSupport.shell;
 import static io.pgvault.bench.BenchSupport.startServer;
 import static io.pgvault.bench.BenchSupport.stringArg;
@@ -72,15 +74,7 @@ public final class RestoreBench {
                 .setting("archive_command", "cp %p " + corpus + "/%f")
                 .setting("max_wal_size", "1GB")
                 .start()) {
-            String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
-            shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
-            shell("pgbench -n -T " + seconds + " -c 2 -j 2 " + conn + " postgres");
-            pg.queryValue("SELECT pg_switch_wal()");
-            Thread.sleep(3000);
-            List<Path> files;
-            try (Stream<Path> s = Files.list(corpus)) {
-                files = s.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList();
-            }
+            List<Path> files = pgbenchWalCorpus(pg, corpus, scale, seconds);
             System.out.printf(Locale.ROOT, "%nWAL corpus: %d segments (pgbench scale %d, %d s, PostgreSQL %d)%n", files.size(), scale, seconds, major);
 
             Path serverDir = Files.createDirectories(work.resolve("pgvault"));
@@ -89,7 +83,7 @@ public final class RestoreBench {
             List<Figures> results = new ArrayList<>();
             try {
                 String url = "http://127.0.0.1:" + port;
-                register(url);
+                registerCluster(url, "{\"name\":\"bench\"}");
                 for (Path f : files) {
                     asPgUser("curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/bench/wal/" + f.getFileName());
                 }
@@ -214,25 +208,5 @@ public final class RestoreBench {
         Files.writeString(getConf, Files.readString(conf).replace("pg1-path=" + pg.dataDirectory(), "pg1-path=" + getDirectory));
         OsUser.own(dir);
         return getConf;
-    }
-
-    private static void register(String url) throws Exception {
-        HttpClient http = HttpClient.newHttpClient();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (true) {
-            try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"bench\"}")).build(), HttpResponse.BodyHandlers.ofString());
-                if (r.statusCode() != 201) {
-                    throw new IllegalStateException("cannot register the bench cluster: " + r.statusCode() + " " + r.body());
-                }
-                return;
-            } catch (IOException notYet) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("the pgvault server did not start", notYet);
-                }
-                Thread.sleep(200);
-            }
-        }
     }
 }

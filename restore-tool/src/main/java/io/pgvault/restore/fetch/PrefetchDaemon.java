@@ -7,8 +7,6 @@ import io.pgvault.core.wal.WalSegmentSize;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PrintStream;
-import java.lang.ProcessBuilder.Redirect;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
@@ -33,8 +31,8 @@ import java.util.concurrent.Executors;
  * Keeps the next segments PostgreSQL will ask for ready in a spool directory, verified,
  * so that {@code restore_command} only moves a file (no JVM, no network).
  *
- * <p>Started by the first {@code wal-fetch} that misses the spool, detached from
- * PostgreSQL's process group. It follows the launcher's record of the last requested
+ * <p>Started by {@code bin/pgvault} on the first call with a spool, detached from
+ * PostgreSQL's process group (setsid) so its signals to restore_command do not reach it. It follows the launcher's record of the last requested
  * segment ({@code .requested}), predicts the next ones on the timeline recovery follows
  * (reading the history files, as PostgreSQL picks the newest timeline that has a
  * segment), drops what a timeline switch or a jump made wrong, and exits when recovery
@@ -131,41 +129,6 @@ public final class PrefetchDaemon {
     static void request(Path spool, WalFileName name) throws IOException {
         Files.createDirectories(spool);
         Files.writeString(spool.resolve(REQUESTED), name + "\n");
-    }
-
-    static boolean isRunning(Path spool) throws IOException {
-        Files.createDirectories(spool);
-        try (FileChannel channel = FileChannel.open(spool.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock lock = channel.tryLock()) {
-            return lock == null;
-        } catch (java.nio.channels.OverlappingFileLockException e) {
-            return true;
-        }
-    }
-
-    /** Starts a prefetcher for this spool in its own session, so PostgreSQL's signals to the restore_command do not reach it. */
-    static void startUnlessRunning(WalFetchOptions options, Path spool, Path dataDirectory, PrintStream err) {
-        try {
-            if (isRunning(spool)) {
-                return;
-            }
-            String java = ProcessHandle.current().info().command().orElse("java");
-            List<String> command = new ArrayList<>();
-            if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
-                command.add("/usr/bin/setsid");
-            }
-            command.addAll(List.of(java, "-XX:+UseSerialGC", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-                    PrefetchDaemon.class.getName()));
-            command.addAll(options.sourceArguments());
-            command.addAll(List.of("--spool", spool.toString()));
-            new ProcessBuilder(command).directory(dataDirectory.toFile())
-                    .redirectInput(Redirect.from(new java.io.File("/dev/null")))
-                    .redirectErrorStream(true)
-                    .redirectOutput(Redirect.appendTo(spool.resolve("prefetch.log").toFile()))
-                    .start();
-        } catch (IOException e) {
-            err.println("pgvault wal-fetch: could not start the prefetcher (" + e.getMessage() + "); continuing without");
-        }
     }
 
     /**

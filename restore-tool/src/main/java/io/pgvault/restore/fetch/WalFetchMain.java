@@ -17,8 +17,8 @@ import java.util.Optional;
 /**
  * {@code pgvault wal-fetch}: PostgreSQL's {@code restore_command}. A plain {@code main}
  * (no command-line framework) because it runs once per segment; with {@code --spool}
- * most calls never get here: {@code bin/pgvault} moves the file out of the spool that
- * {@link PrefetchDaemon} fills ahead of recovery, and only a spool miss starts a JVM.
+ * most calls never get here: {@code bin/pgvault} starts {@link PrefetchDaemon}, moves the
+ * files it fills ahead of recovery out of the spool, and only a miss starts a JVM.
  *
  * <p>Exit codes follow what PostgreSQL does with them: 0 restored; 1 not archived, which
  * ends archive recovery; during archive recovery any failure (unreachable repository,
@@ -70,14 +70,12 @@ public final class WalFetchMain {
             err.println("pgvault wal-fetch: the spool " + spool.get() + " is unusable (" + e.getMessage() + "); fetching directly");
         }
         if (spool.isPresent() && name.kind() == WalFileName.Kind.SEGMENT) {
-            // Start the prefetcher first: it comes up while this call fetches, and marks the next segments
-            // pending so that the following calls wait for them in bin/pgvault instead of starting JVMs.
+            // Tell the prefetcher (bin/pgvault starts it) where recovery is, in case the launcher was bypassed.
             try {
                 PrefetchDaemon.request(spool.get(), name);
             } catch (IOException e) {
                 err.println("pgvault wal-fetch: cannot write to the spool " + spool.get() + " (" + e.getMessage() + "); fetching directly");
             }
-            PrefetchDaemon.startUnlessRunning(options, spool.get(), dataDirectory, err);
         }
         Instant deadline = Instant.now().plus(options.retryFor());
         Duration pause = Duration.ofMillis(250);
