@@ -13,10 +13,11 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code pgvault cluster add|list|show}: clusters registered with a pgvault server. */
-@Command(name = "cluster", description = "Register and list the clusters a pgvault server archives.",
+/** {@code pgvault cluster add|list|show|update|remove}: clusters registered with a pgvault server. */
+@Command(name = "cluster", description = "Register, list, change and remove the clusters a pgvault server archives.",
         mixinStandardHelpOptions = true,
-        subcommands = {ClusterCommand.Add.class, ClusterCommand.ListClusters.class, ClusterCommand.Show.class})
+        subcommands = {ClusterCommand.Add.class, ClusterCommand.ListClusters.class, ClusterCommand.Show.class, ClusterCommand.Update.class,
+                ClusterCommand.Remove.class})
 final class ClusterCommand {
 
     static void print(PrintWriter out, JsonNode c) {
@@ -24,6 +25,44 @@ final class ClusterCommand {
                 c.path("systemIdentifier").asText("(first segment not yet archived)"),
                 c.has("walSegmentSize") ? (c.get("walSegmentSize").asLong() >> 20) + "MB" : "-",
                 c.path("pgMajor").asText("-"), c.path("conninfo").asText(""));
+        if (c.path("stream").asBoolean()) {
+            out.printf("%-20s streamed from slot %s%n", "", c.path("slot").asText());
+        }
+    }
+
+    /** The receiver's state and the slot's health, as {@code GET /v1/clusters/NAME/stream} reports them. */
+    static void printStream(PrintWriter out, JsonNode s) {
+        if ("off".equals(s.path("state").asText())) {
+            out.println("streaming: off (pgvault cluster update " + s.path("cluster").asText() + " --stream turns it on)");
+            return;
+        }
+        out.printf("streaming: %s from slot %s, timeline %s, stored up to %s (last stored %s), %d reconnects%n", s.path("state").asText(),
+                s.path("slot").asText(), s.path("timeline").asText("-"), s.path("flushedLsn").asText("-"), s.path("lastFlushAt").asText("never"),
+                s.path("reconnects").asLong());
+        if (s.hasNonNull("lastError")) {
+            out.printf("  last error (%s): %s%n", s.path("lastErrorAt").asText(), s.path("lastError").asText());
+        }
+        JsonNode slot = s.path("slotHealth");
+        if (slot.isObject()) {
+            if (slot.hasNonNull("error")) {
+                out.printf("  slot: %s%n", slot.path("error").asText());
+            } else if (slot.path("exists").asBoolean()) {
+                out.printf("  slot: %s, wal_status %s, restart_lsn %s, holds %s on the cluster, lag %s%n",
+                        slot.path("active").asBoolean() ? "active" : "inactive", slot.path("walStatus").asText(), slot.path("restartLsn").asText(),
+                        bytes(slot.path("retainedBytes")), bytes(slot.path("lagBytes")));
+            }
+            if (slot.hasNonNull("warning")) {
+                out.printf("  WARNING: %s%n", slot.path("warning").asText());
+            }
+        }
+    }
+
+    private static String bytes(JsonNode n) {
+        if (!n.isNumber()) {
+            return "-";
+        }
+        long b = n.asLong();
+        return b >= 1 << 20 ? String.format("%.1f MiB", b / 1048576.0) : b + " bytes";
     }
 
     @Command(name = "add", description = "Register a cluster; then point its archive_command at the server.", mixinStandardHelpOptions = true)
@@ -38,6 +77,11 @@ final class ClusterCommand {
         Integer retainFull;
         @Option(names = "--retain-days", description = "Keep every point of the last N days recoverable.")
         Integer retainDays;
+        @Option(names = "--stream", description = "Follow the cluster over streaming replication from a slot of pgvault's own, "
+                + "so a lost primary costs about a second of commits (archive_command may stay on too).")
+        boolean stream;
+        @Option(names = "--slot", description = "Name of that physical slot (default pgvault_NAME).")
+        String slot;
         @Mixin
         ServerClient server;
         @Spec
@@ -51,9 +95,14 @@ final class ClusterCommand {
             body.put("backupSchedule", schedule);
             body.put("retainFull", retainFull);
             body.put("retainDays", retainDays);
+            body.put("stream", stream);
+            body.put("slot", slot);
             JsonNode created = server.post("/v1/clusters", body);
             PrintWriter out = spec.commandLine().getOut();
             print(out, created);
+            if (stream) {
+                out.printf("The server now streams from the cluster; `pgvault cluster show %s` shows how far.%n", name);
+            }
             out.printf("%nNow set in postgresql.conf of that cluster (then reload):%n  archive_mode = on%n"
                     + "  archive_command = 'curl -fsS -T %%p %s/v1/clusters/%s/wal/%%f'%n", server.server.replaceAll("/+$", ""), name);
             return 0;
@@ -102,6 +151,55 @@ final class ClusterCommand {
                     raw > 0 ? String.format(" (%.1f%%)", 100.0 * stored / raw) : "");
             if (!wal.isEmpty()) {
                 out.printf("first: %s  last: %s%n", wal.get(0).path("name").asText(), wal.get(wal.size() - 1).path("name").asText());
+            }
+            printStream(out, server.get("/v1/clusters/" + name + "/stream"));
+            return 0;
+        }
+    }
+
+    @Command(name = "update", description = "Change a cluster's connection string or streaming.", mixinStandardHelpOptions = true)
+    static final class Update implements Callable<Integer> {
+        @Parameters(paramLabel = "NAME")
+        String name;
+        @Option(names = "--conninfo", description = "New libpq connection string (e.g. after a failover, the new primary).")
+        String conninfo;
+        @Option(names = "--stream", negatable = true, description = "Start (--stream) or stop (--no-stream) streaming; stopping drops the slot.")
+        Boolean stream;
+        @Option(names = "--slot", description = "Stream from this physical slot instead (the old one is dropped).")
+        String slot;
+        @Mixin
+        ServerClient server;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("conninfo", conninfo);
+            body.put("stream", stream);
+            body.put("slot", slot);
+            print(spec.commandLine().getOut(), server.patch("/v1/clusters/" + name, body));
+            return 0;
+        }
+    }
+
+    @Command(name = "remove", description = "Unregister a cluster and drop its replication slot; its WAL and backups stay in the repository, "
+            + "restorable with pgvault recover.", mixinStandardHelpOptions = true)
+    static final class Remove implements Callable<Integer> {
+        @Parameters(paramLabel = "NAME")
+        String name;
+        @Mixin
+        ServerClient server;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            JsonNode removal = server.delete("/v1/clusters/" + name);
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf("removed %s; its WAL and backups stay in the repository%n", name);
+            for (JsonNode w : removal.path("warnings")) {
+                spec.commandLine().getErr().printf("WARNING: %s%n", w.asText());
             }
             return 0;
         }

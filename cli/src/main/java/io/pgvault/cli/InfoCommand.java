@@ -73,6 +73,7 @@ final class InfoCommand implements Callable<Integer> {
                     tl.add(m);
                 }
                 doc.put("timelines", tl);
+                doc.put("streamedHeads", archive.streamedHeads().stream().map(Object::toString).sorted().toList());
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
                 return 0;
             }
@@ -86,6 +87,7 @@ final class InfoCommand implements Callable<Integer> {
                 out.println("recovery window on " + w.describe());
                 out.println("  next segment the archive lacks: " + w.firstMissing());
             }
+            archive.streamedHeads().stream().sorted().forEach(head -> out.println("streamed head (segment not finished yet, served padded): " + head));
             return 0;
         }
     }

@@ -39,6 +39,11 @@ public final class ServerClient {
                 .POST(HttpRequest.BodyPublishers.ofByteArray(Lazy.JSON.writeValueAsBytes(body))));
     }
 
+    public JsonNode patch(String path, Object body) throws IOException {
+        return send(request(path).header("Content-Type", "application/json")
+                .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(Lazy.JSON.writeValueAsBytes(body))));
+    }
+
     public JsonNode delete(String path) throws IOException {
         sendRaw(request(path).DELETE());
         return Lazy.JSON.nullNode();

@@ -1,5 +1,6 @@
 package io.pgvault.restore;
 
+import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.repo.ClusterDescriptor;
 import io.pgvault.core.repo.CorruptObjectException;
@@ -17,10 +18,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableSet;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
@@ -28,7 +31,8 @@ import java.util.TreeSet;
  * What the repository holds for one cluster, read from the repository alone (no server,
  * no catalog): its backups (those with a manifest, i.e. finished), the WAL segments and
  * the timeline histories. One listing of the cluster's WAL, then one read per backup
- * manifest and history file.
+ * manifest and history file. A segment the server was streaming and had not finished
+ * counts as present: its streamed head, padded with zeros, is what wal-fetch serves.
  */
 public final class ClusterArchive {
 
@@ -37,15 +41,17 @@ public final class ClusterArchive {
     private final ClusterDescriptor descriptor;
     private final List<BackupManifest> backups;
     private final NavigableSet<WalFileName> segments;
+    private final Set<WalFileName> streamedHeads;
     private final Map<TimelineId, TimelineHistory> histories;
 
     private ClusterArchive(ObjectStore store, String cluster, ClusterDescriptor descriptor, List<BackupManifest> backups,
-                           NavigableSet<WalFileName> segments, Map<TimelineId, TimelineHistory> histories) {
+                           NavigableSet<WalFileName> segments, Set<WalFileName> streamedHeads, Map<TimelineId, TimelineHistory> histories) {
         this.store = store;
         this.cluster = cluster;
         this.descriptor = descriptor;
         this.backups = backups;
         this.segments = segments;
+        this.streamedHeads = streamedHeads;
         this.histories = histories;
     }
 
@@ -67,9 +73,15 @@ public final class ClusterArchive {
         }
         NavigableSet<WalFileName> segments = new TreeSet<>();
         Map<TimelineId, TimelineHistory> histories = new TreeMap<>(Comparator.comparingLong(TimelineId::value));
+        Set<WalFileName> streamedHeads = new HashSet<>();
         for (ObjectStat o : store.list(RepositoryLayout.walPrefix(cluster))) {
             Optional<WalFileName> name = WalFileName.tryParse(o.key().substring(o.key().lastIndexOf('/') + 1));
             if (name.isEmpty()) {
+                continue;
+            }
+            if (RepositoryLayout.isStreamingPartial(o.key())) {
+                // The streamed head of an unfinished segment: recovery reads it padded, as wal-fetch serves it.
+                streamedHeads.add(name.get().segmentName());
                 continue;
             }
             if (name.get().kind() == WalFileName.Kind.SEGMENT) {
@@ -90,7 +102,9 @@ public final class ClusterArchive {
             BackupManifest.read(store, cluster, id).ifPresent(backups::add);
         }
         backups.sort(Comparator.comparing(BackupManifest::finishedAt));
-        return new ClusterArchive(store, cluster, descriptor.get(), List.copyOf(backups), segments, histories);
+        streamedHeads.removeAll(segments);
+        segments.addAll(streamedHeads);
+        return new ClusterArchive(store, cluster, descriptor.get(), List.copyOf(backups), segments, Set.copyOf(streamedHeads), histories);
     }
 
     private static List<String> knownClusters(ObjectStore store) throws IOException {
@@ -138,8 +152,14 @@ public final class ClusterArchive {
         return segments.contains(name);
     }
 
+    /** Archived segments and streamed heads. */
     public NavigableSet<WalFileName> segments() {
         return segments;
+    }
+
+    /** Segments present only as the streamed head of an unfinished segment. */
+    public Set<WalFileName> streamedHeads() {
+        return streamedHeads;
     }
 
     /** The history of {@code tli}: from its file, or the implicit one of timeline 1. */
@@ -174,8 +194,15 @@ public final class ClusterArchive {
         return ids.stream().map(TimelineId::new).toList();
     }
 
-    /** The verified content of an archived segment. */
+    /** The verified content of an archived segment, or a streamed head padded to the segment size. */
     public byte[] readSegment(WalFileName name) throws IOException {
+        if (streamedHeads.contains(name)) {
+            // Not closed: closing a WalSource closes the store, which is not its to close here.
+            try (InputStream in = new WalSource(store, cluster, true).open(name)
+                    .orElseThrow(() -> new CorruptObjectException("the streamed head of " + name + " was listed but is gone"))) {
+                return in.readAllBytes();
+            }
+        }
         return readAll(store, RepositoryLayout.walKey(cluster, name));
     }
 }

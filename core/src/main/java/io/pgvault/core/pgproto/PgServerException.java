@@ -63,6 +63,12 @@ public class PgServerException extends IOException {
                 || message.contains("max_wal_senders")) {
             return "All WAL sender slots are in use: raise max_wal_senders on the cluster (restart needed) or stop an idle replication client";
         }
+        if (state.equals("55006") && message.contains("replication slot")) {
+            return "Another client streams from this slot: stop it, or give pgvault a slot of its own (pgvault cluster update <name> --slot <other>)";
+        }
+        if (state.equals("58P01") && message.contains("has already been removed")) {
+            return "The cluster no longer has this WAL (no slot held it): the archive has a gap there; a new base backup starts a recoverable history again";
+        }
         return "";
     }
 }

@@ -2,6 +2,7 @@ package io.pgvault.core.pgproto;
 
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalSegmentSize;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -77,6 +78,21 @@ public final class ReplicationConnection implements AutoCloseable {
         return new SystemIdentity(r.value(0, "systemid"), new TimelineId(Long.parseLong(r.value(0, "timeline"))), Lsn.parse(r.value(0, "xlogpos")));
     }
 
+    /** The server's {@code wal_segment_size} ({@code SHOW} answers e.g. "16MB"). */
+    public WalSegmentSize walSegmentSize() throws IOException {
+        String text = simpleQuery("SHOW wal_segment_size").get(0).rows().get(0).get(0).trim();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)\\s*(kB|MB|GB)?").matcher(text);
+        if (!m.matches()) {
+            throw new IOException("the server answered '" + text + "' for wal_segment_size: expected a size like 16MB");
+        }
+        long unit = m.group(2) == null ? 1 : switch (m.group(2)) {
+            case "kB" -> 1L << 10;
+            case "MB" -> 1L << 20;
+            default -> 1L << 30;
+        };
+        return new WalSegmentSize(Long.parseLong(m.group(1)) * unit);
+    }
+
     /**
      * Creates a physical slot that holds WAL from now on ({@code RESERVE_WAL}).
      *
@@ -88,6 +104,24 @@ public final class ReplicationConnection implements AutoCloseable {
             return true;
         } catch (PgServerException e) {
             if ("42710".equals(e.sqlState())) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Drops a slot so PostgreSQL stops keeping WAL for it.
+     *
+     * @return false when there is no slot of that name
+     * @throws PgServerException when it is in use (by a receiver still connected)
+     */
+    public boolean dropSlot(String name) throws IOException {
+        try {
+            simpleQuery("DROP_REPLICATION_SLOT " + name);
+            return true;
+        } catch (PgServerException e) {
+            if ("42704".equals(e.sqlState())) {
                 return false;
             }
             throw e;

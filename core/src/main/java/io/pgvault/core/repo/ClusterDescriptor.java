@@ -18,14 +18,27 @@ import java.util.regex.Pattern;
  *
  * @param systemIdentifier unsigned decimal, null until the first segment arrived
  * @param walSegmentSize bytes, null until the first segment arrived
+ * @param stream true when the server follows the cluster over streaming replication
+ * @param slot the physical replication slot the server streams from (its own), or null
+ * @param removedAt when {@code cluster remove} unregistered it (its WAL and backups stay restorable), or null
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ClusterDescriptor(String name, String conninfo, String systemIdentifier, Long walSegmentSize, Integer pgMajor,
-                                String createdAt, String backupSchedule, Integer retainFull, Integer retainDays) {
+                                String createdAt, String backupSchedule, Integer retainFull, Integer retainDays, Boolean stream, String slot,
+                                String removedAt) {
 
     public ClusterDescriptor(String name, String conninfo, String systemIdentifier, Long walSegmentSize, Integer pgMajor, String createdAt) {
-        this(name, conninfo, systemIdentifier, walSegmentSize, pgMajor, createdAt, null, null, null);
+        this(name, conninfo, systemIdentifier, walSegmentSize, pgMajor, createdAt, null, null, null, null, null, null);
+    }
+
+    public boolean streams() {
+        return Boolean.TRUE.equals(stream);
+    }
+
+    public ClusterDescriptor removed(String at) {
+        return new ClusterDescriptor(name, conninfo, systemIdentifier, walSegmentSize, pgMajor, createdAt, backupSchedule, retainFull, retainDays,
+                stream, slot, at);
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -39,7 +52,7 @@ public record ClusterDescriptor(String name, String conninfo, String systemIdent
     public void write(ObjectStore store) throws IOException {
         byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(
                 new ClusterDescriptor(name, withoutPassword(conninfo), systemIdentifier, walSegmentSize, pgMajor, createdAt, backupSchedule,
-                        retainFull, retainDays));
+                        retainFull, retainDays, stream, slot, removedAt));
         store.put(RepositoryLayout.clusterDescriptor(name), new ByteArrayInputStream(bytes), bytes.length);
     }
 

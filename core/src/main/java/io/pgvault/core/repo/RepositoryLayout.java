@@ -63,6 +63,10 @@ public final class RepositoryLayout {
         return walPrefix(cluster) + "streaming/" + segment.segmentName() + ".partial";
     }
 
+    public static boolean isStreamingPartial(String key) {
+        return key.contains("/wal/streaming/");
+    }
+
     public static String historyKey(String cluster, TimelineId timeline) {
         return walKey(cluster, WalFileName.history(timeline));
     }

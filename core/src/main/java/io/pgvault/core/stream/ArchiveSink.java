@@ -9,6 +9,10 @@ import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.InvalidWalException;
+import io.pgvault.core.wal.WalPageHeader;
+import io.pgvault.core.wal.WalProblem;
+import io.pgvault.core.wal.WalSegmentSize;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -18,39 +22,49 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 
 /**
  * Stores streamed WAL in the repository: complete segments and history files through
- * {@link WalArchiver} (the checks and conditional create archive_command gets, so the
- * same segment from both paths is a duplicate, not a conflict), the unfinished segment's
- * head as an enveloped, compressed {@code streaming/{segment}.partial} object that each
- * flush replaces and the completed segment removes.
+ * the archive's ingest path (the checks and conditional create archive_command gets, so
+ * the same segment from both paths is a duplicate, not a conflict), the unfinished
+ * segment's head as an enveloped, compressed {@code streaming/{segment}.partial} object
+ * that each flush replaces and the completed segment removes.
  */
 public final class ArchiveSink implements WalSink {
 
+    /** The archive's ingest path for a complete file; returns once it is durable. */
+    @FunctionalInterface
+    public interface Ingest {
+        void archive(WalFileName name, byte[] content) throws IOException;
+
+        /** Straight into {@link WalArchiver}, for callers without a catalog to keep. */
+        static Ingest into(WalArchiver archiver, String cluster, ClusterIdentity identity) {
+            return (name, content) -> archiver.archive(cluster, identity, name, new ByteArrayInputStream(content), content.length);
+        }
+    }
+
     private final ObjectStore store;
-    private final WalArchiver archiver;
+    private final Ingest ingest;
     private final Codec codec;
     private final String cluster;
-    private final ClusterIdentity identity;
     private final Path spool;
     private final String writer;
 
-    public ArchiveSink(ObjectStore store, WalArchiver archiver, Codec codec, String cluster, ClusterIdentity identity, Path spool, String writer) {
+    public ArchiveSink(ObjectStore store, Ingest ingest, Codec codec, String cluster, Path spool, String writer) {
         this.store = store;
-        this.archiver = archiver;
+        this.ingest = ingest;
         this.codec = codec;
         this.cluster = cluster;
-        this.identity = identity;
         this.spool = spool;
         this.writer = writer;
     }
 
     @Override
     public void segment(WalFileName name, byte[] content) throws IOException {
-        archiver.archive(cluster, identity, name, new ByteArrayInputStream(content), content.length);
+        ingest.archive(name, content);
         store.delete(List.of(RepositoryLayout.streamingPartial(cluster, name)));
     }
 
@@ -64,9 +78,24 @@ public final class ArchiveSink implements WalSink {
             }
             MessageDigest sha = sha256();
             sha.update(content, 0, length);
+            // The head describes itself: its first page is the segment's long header.
+            WalPageHeader page = WalPageHeader.parse(Arrays.copyOf(content, WalPageHeader.LONG_HEADER_BYTES), segment + " (streamed head)");
+            if (page.major().isEmpty() || !page.isLongHeader()) {
+                throw new InvalidWalException(WalProblem.NOT_WAL, "the streamed head of " + segment + " does not start with a WAL long page header");
+            }
+            WalSegmentSize size;
+            try {
+                size = new WalSegmentSize(page.segmentSize());
+            } catch (IllegalArgumentException e) {
+                throw new InvalidWalException(WalProblem.WRONG_SEGMENT_SIZE, "the streamed head of " + segment + ": " + e.getMessage());
+            }
+            if (!page.pageAddress().equals(segment.startLsn(size))) {
+                throw new InvalidWalException(WalProblem.WRONG_PAGE_ADDRESS, "the streamed head of " + segment + " starts at page address "
+                        + page.pageAddress() + ", not at the segment's start " + segment.startLsn(size));
+            }
             ObjectHeader header = new ObjectHeader("streaming-partial", segment.toString(), length, HexFormat.of().formatHex(sha.digest()),
-                    codec.id(), null, identity.systemIdentifier().isPresent() ? Long.toUnsignedString(identity.systemIdentifier().getAsLong()) : null,
-                    segment.timeline().value(), identity.segmentSize().map(s -> s.bytes()).orElse(0L), writer, Instant.now().toString(), null);
+                    codec.id(), null, page.systemIdentifierText(), segment.timeline().value(), page.segmentSize(), writer, Instant.now().toString(),
+                    page.major().map(m -> m.number()).orElse(null));
             ObjectEnvelope.store(store, RepositoryLayout.streamingPartial(cluster, segment), header, payload, false);
         } finally {
             Files.deleteIfExists(payload);
@@ -75,7 +104,7 @@ public final class ArchiveSink implements WalSink {
 
     @Override
     public void history(TimelineId timeline, byte[] content) throws IOException {
-        archiver.archive(cluster, identity, WalFileName.history(timeline), new ByteArrayInputStream(content), content.length);
+        ingest.archive(WalFileName.history(timeline), content);
     }
 
     private static MessageDigest sha256() {

@@ -6,10 +6,12 @@ import io.pgvault.core.pgproto.ReplicationConnection;
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalPageHeader;
 import io.pgvault.core.wal.WalSegmentSize;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 
 /**
  * Follows a cluster over physical streaming replication and hands what arrives to a
@@ -20,29 +22,40 @@ import java.time.Duration;
  * repository does not hold. Streaming starts at a segment boundary (as pg_receivewal
  * does) and follows timeline switches, storing each new timeline's history file.
  *
- * <p>Not yet wired into the server (issue #7): the server will run one per streamed
- * cluster with reconnects, slot health and metrics.
+ * <p>One {@link #run} is one connection; the caller decides where each one starts and
+ * reconnects after errors (the server's {@code ClusterStream} does, with backoff).
  */
 public final class WalReceiver {
 
     /** @param slot physical slot to create (if missing) and stream from; null for none */
-    public record Settings(String slot, Duration flushInterval, long flushBytes, int statusIntervalMillis) {
+    public record Settings(String slot, String applicationName, Duration flushInterval, long flushBytes, int statusIntervalMillis) {
         public static Settings defaults(String slot) {
-            return new Settings(slot, Duration.ofSeconds(1), 4L << 20, 1000);
+            return new Settings(slot, "pgvault", Duration.ofSeconds(1), 4L << 20, 1000);
         }
+    }
+
+    /** What the server said about itself when the connection opened. */
+    public record Server(String systemIdentifier, TimelineId timeline, Lsn position, WalSegmentSize segmentSize, int major,
+                         boolean slotCreated) {
+    }
+
+    /** Decides where streaming starts once connected, or refuses (a foreign system identifier) by throwing. */
+    @FunctionalInterface
+    public interface StartPoint {
+        Position choose(Server server) throws IOException;
     }
 
     private final Conninfo conninfo;
     private final WalSink sink;
-    private final WalSegmentSize segmentSize;
     private final Settings settings;
     private volatile boolean stopRequested;
     private volatile Lsn flushed = Lsn.INVALID;
+    private volatile TimelineId timeline;
+    private volatile Instant lastFlushAt;
 
-    public WalReceiver(Conninfo conninfo, WalSink sink, WalSegmentSize segmentSize, Settings settings) {
+    public WalReceiver(Conninfo conninfo, WalSink sink, Settings settings) {
         this.conninfo = conninfo;
         this.sink = sink;
-        this.segmentSize = segmentSize;
         this.settings = settings;
     }
 
@@ -56,21 +69,35 @@ public final class WalReceiver {
         return flushed;
     }
 
+    /** The timeline being streamed, null before the first connection. */
+    public TimelineId timeline() {
+        return timeline;
+    }
+
+    /** When the sink last stored something, null before that. */
+    public Instant lastFlushAt() {
+        return lastFlushAt;
+    }
+
     /**
-     * Streams from the segment holding {@code from} on {@code timeline} until {@link #stop()}
-     * or an error (the caller reconnects: streaming resumes at a segment boundary, and the
-     * sink treats a segment it already holds as a duplicate).
+     * Connects, creates the slot if missing, streams from the segment holding the position
+     * {@code start} chooses until {@link #stop()} or an error (the caller reconnects:
+     * streaming resumes at a segment boundary, and the sink treats a segment it already
+     * holds as a duplicate).
      *
      * @return where streaming ended: the next position and timeline to resume from
      */
-    public Position run(Lsn from, TimelineId timeline) throws IOException {
-        try (ReplicationConnection connection = ReplicationConnection.open(conninfo, "pgvault")) {
-            if (settings.slot() != null) {
-                connection.createPhysicalSlot(settings.slot());
-            }
-            Position position = new Position(segmentStart(from), timeline);
+    public Position run(StartPoint start) throws IOException {
+        try (ReplicationConnection connection = ReplicationConnection.open(conninfo, settings.applicationName())) {
+            ReplicationConnection.SystemIdentity identity = connection.identifySystem();
+            WalSegmentSize segmentSize = connection.walSegmentSize();
+            boolean created = settings.slot() != null && connection.createPhysicalSlot(settings.slot());
+            Position chosen = start.choose(new Server(identity.systemIdentifier(), identity.timeline(), identity.position(), segmentSize,
+                    connection.serverMajor(), created));
+            Position position = new Position(segmentSize.startOf(chosen.lsn().segmentNumber(segmentSize)), chosen.timeline());
             while (!stopRequested) {
-                SegmentHandler handler = new SegmentHandler(position);
+                timeline = position.timeline();
+                SegmentHandler handler = new SegmentHandler(position, segmentSize);
                 PhysicalStream.End end = connection.streamPhysical(settings.slot(), position.lsn(), position.timeline(), handler,
                         settings.statusIntervalMillis());
                 handler.flushPartial();
@@ -79,7 +106,8 @@ public final class WalReceiver {
                 }
                 TimelineId next = end.nextTimeline().get();
                 sink.history(next, connection.timelineHistory(next));
-                position = new Position(segmentStart(end.nextTimelineStart().orElse(handler.written)), next);
+                Lsn switchPoint = end.nextTimelineStart().orElse(handler.written);
+                position = new Position(segmentSize.startOf(switchPoint.segmentNumber(segmentSize)), next);
             }
             return position;
         }
@@ -89,22 +117,21 @@ public final class WalReceiver {
     public record Position(Lsn lsn, TimelineId timeline) {
     }
 
-    private Lsn segmentStart(Lsn lsn) {
-        return segmentSize.startOf(lsn.segmentNumber(segmentSize));
-    }
-
     /** Collects one segment at a time; all calls come from the streaming thread. */
     private final class SegmentHandler implements PhysicalStream.Handler {
         private final TimelineId timeline;
-        private final byte[] segment = new byte[Math.toIntExact(segmentSize.bytes())];
+        private final WalSegmentSize segmentSize;
+        private final byte[] segment;
         private Lsn segmentStart;
         private int filled;
         private int flushedUpTo;
         private long lastFlushNanos = System.nanoTime();
         private Lsn written;
 
-        SegmentHandler(Position position) {
+        SegmentHandler(Position position, WalSegmentSize segmentSize) {
             this.timeline = position.timeline();
+            this.segmentSize = segmentSize;
+            this.segment = new byte[Math.toIntExact(segmentSize.bytes())];
             this.segmentStart = position.lsn();
             this.written = position.lsn();
             flushed = position.lsn();
@@ -129,6 +156,7 @@ public final class WalReceiver {
                     filled = 0;
                     flushedUpTo = 0;
                     lastFlushNanos = System.nanoTime();
+                    lastFlushAt = Instant.now();
                 }
             }
             if (filled - flushedUpTo >= settings.flushBytes()) {
@@ -145,10 +173,12 @@ public final class WalReceiver {
 
         void flushPartial() throws IOException {
             lastFlushNanos = System.nanoTime();
-            if (filled > flushedUpTo) {
+            // Below a page header there is no record to keep, and the head could not describe itself.
+            if (filled > flushedUpTo && filled >= WalPageHeader.LONG_HEADER_BYTES) {
                 sink.partial(currentName(), segment, filled);
                 flushedUpTo = filled;
                 flushed = segmentStart.plus(filled);
+                lastFlushAt = Instant.now();
             }
         }
 

@@ -52,11 +52,11 @@ class WalReceiverTest {
             }
             ClusterIdentity identity = ClusterIdentity.of(Long.parseUnsignedLong(id.systemIdentifier()), size);
             WalArchiver archiver = new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "test", Clock.systemUTC());
-            ArchiveSink sink = new ArchiveSink(store, archiver, Codecs.parse("zstd"), "main", identity, dir.resolve("spool"), "test");
-            WalReceiver receiver = new WalReceiver(conninfo, sink, size, new WalReceiver.Settings("pgvault_main", Duration.ofSeconds(1), 4L << 20, 200));
+            ArchiveSink sink = new ArchiveSink(store, ArchiveSink.Ingest.into(archiver, "main", identity), Codecs.parse("zstd"), "main", dir.resolve("spool"), "test");
+            WalReceiver receiver = new WalReceiver(conninfo, sink, new WalReceiver.Settings("pgvault_main", "test", Duration.ofSeconds(1), 4L << 20, 200));
             CompletableFuture<Throwable> streaming = CompletableFuture.supplyAsync(() -> {
                 try {
-                    receiver.run(id.position(), id.timeline());
+                    receiver.run(server -> new WalReceiver.Position(server.position(), server.timeline()));
                     return null;
                 } catch (Throwable t) {
                     return t;

@@ -1,5 +1,6 @@
 package io.pgvault.restore.fetch;
 
+import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.storage.ObjectStores;
 import io.pgvault.core.storage.RepositoryUrl;
 import io.pgvault.core.storage.s3.S3Settings;

@@ -1,5 +1,6 @@
 package io.pgvault.restore.fetch;
 
+import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.wal.WalFileName;
 
 import java.io.IOException;

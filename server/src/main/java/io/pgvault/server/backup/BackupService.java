@@ -148,7 +148,7 @@ public class BackupService {
                         + identity.systemIdentifier() + ", but '" + row.name() + "' archives system identifier " + row.systemIdentifier()
                         + ": fix the conninfo");
             }
-            long segmentSize = parseSize(rc.simpleQuery("SHOW wal_segment_size").get(0).rows().get(0).get(0));
+            long segmentSize = rc.walSegmentSize().bytes();
             writer = new BackupWriter(store, codec, row.name(), job.id, spool, pieceBytes, "pgvault", clock);
             String label = "pgvault " + job.id;
             LOG.info("Backup {} of {} started", job.id, row.name());

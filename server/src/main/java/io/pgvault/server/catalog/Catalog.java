@@ -22,6 +22,9 @@ import java.util.Optional;
 @Singleton
 public class Catalog {
 
+    private static final String CLUSTER_COLUMNS =
+            "id, name, conninfo, system_identifier, wal_segment_size, pg_major, created_at, backup_schedule, retain_full, retain_days, stream, slot_name";
+
     private final DataSource dataSource;
 
     public Catalog(DataSource dataSource) {
@@ -29,12 +32,12 @@ public class Catalog {
     }
 
     public Optional<ClusterRow> findCluster(String name) {
-        return query("SELECT id, name, conninfo, system_identifier, wal_segment_size, pg_major, created_at, backup_schedule, retain_full, retain_days FROM clusters WHERE name = ?",
+        return query("SELECT " + CLUSTER_COLUMNS + " FROM clusters WHERE name = ?",
                 Catalog::cluster, name).stream().findFirst();
     }
 
     public List<ClusterRow> listClusters() {
-        return query("SELECT id, name, conninfo, system_identifier, wal_segment_size, pg_major, created_at, backup_schedule, retain_full, retain_days FROM clusters ORDER BY name",
+        return query("SELECT " + CLUSTER_COLUMNS + " FROM clusters ORDER BY name",
                 Catalog::cluster);
     }
 
@@ -70,6 +73,35 @@ public class Catalog {
             ps.executeUpdate();
         } catch (SQLException e) {
             throw new CatalogException("cannot update the backup policy of cluster " + clusterId + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Sets the connection string and whether (and from which slot) the server streams. */
+    public void updateConnection(long clusterId, String conninfo, boolean stream, String slot) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("UPDATE clusters SET conninfo = ?, stream = ?, slot_name = ? WHERE id = ?")) {
+            ps.setString(1, conninfo);
+            ps.setBoolean(2, stream);
+            ps.setString(3, slot);
+            ps.setLong(4, clusterId);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new CatalogException("cannot update the connection of cluster " + clusterId + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Forgets a cluster and its index rows (the repository keeps its WAL and backups). */
+    public void deleteCluster(long clusterId) {
+        try (Connection c = dataSource.getConnection()) {
+            for (String sql : List.of("DELETE FROM wal_files WHERE cluster_id = ?", "DELETE FROM timelines WHERE cluster_id = ?",
+                    "DELETE FROM clusters WHERE id = ?")) {
+                try (PreparedStatement ps = c.prepareStatement(sql)) {
+                    ps.setLong(1, clusterId);
+                    ps.executeUpdate();
+                }
+            }
+        } catch (SQLException e) {
+            throw new CatalogException("cannot remove cluster " + clusterId + " from the catalog: " + e.getMessage(), e);
         }
     }
 
@@ -115,6 +147,16 @@ public class Catalog {
         }
     }
 
+    /** A segment's place: its timeline and number. */
+    public record SegmentPosition(long timeline, long segmentNumber) {
+    }
+
+    /** The last segment on the newest timeline that has any, or empty when none is archived. */
+    public Optional<SegmentPosition> lastSegment(long clusterId) {
+        return query("SELECT timeline, MAX(segment_number) FROM wal_files WHERE cluster_id = ? AND kind = 'SEGMENT' AND segment_number IS NOT NULL "
+                + "GROUP BY timeline ORDER BY timeline DESC", rs -> new SegmentPosition(rs.getLong(1), rs.getLong(2)), clusterId).stream().findFirst();
+    }
+
     public List<WalRow> listWal(long clusterId) {
         return query("SELECT name, kind, timeline, segment_number, start_lsn, raw_size, stored_size, codec, sha256, object_key, arrived_at "
                 + "FROM wal_files WHERE cluster_id = ? ORDER BY name", Catalog::wal, clusterId);
@@ -156,7 +198,7 @@ public class Catalog {
     private static ClusterRow cluster(ResultSet rs) throws SQLException {
         return new ClusterRow(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), (Long) rs.getObject(5, Long.class),
                 (Integer) rs.getObject(6, Integer.class), rs.getTimestamp(7).toInstant(), rs.getString(8), rs.getObject(9, Integer.class),
-                rs.getObject(10, Integer.class));
+                rs.getObject(10, Integer.class), rs.getBoolean(11), rs.getString(12));
     }
 
     private static WalRow wal(ResultSet rs) throws SQLException {

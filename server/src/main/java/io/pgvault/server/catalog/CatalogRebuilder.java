@@ -56,11 +56,19 @@ public class CatalogRebuilder {
                 continue;
             }
             ClusterDescriptor c = d.get();
+            if (c.removedAt() != null) {
+                LOG.info("Cluster {} was removed at {}: not registered again (its WAL and backups stay in the repository)", c.name(), c.removedAt());
+                continue;
+            }
             catalog.insertCluster(c.name(), c.conninfo(), c.systemIdentifier(), c.walSegmentSize(), c.pgMajor(), Instant.parse(c.createdAt()));
             long clusterId = catalog.findCluster(c.name()).orElseThrow().id();
             catalog.updatePolicy(clusterId, c.backupSchedule(), c.retainFull(), c.retainDays());
+            catalog.updateConnection(clusterId, c.conninfo(), c.streams(), c.slot());
             clusters++;
             for (ObjectStat wal : store.list(RepositoryLayout.walPrefix(c.name()))) {
+                if (RepositoryLayout.isStreamingPartial(wal.key())) {
+                    continue; // a streamed head, replaced as streaming goes on: not an archived file
+                }
                 String fileName = wal.key().substring(wal.key().lastIndexOf('/') + 1);
                 Optional<WalFileName> name = WalFileName.tryParse(fileName);
                 if (name.isEmpty()) {

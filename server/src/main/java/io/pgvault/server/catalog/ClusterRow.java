@@ -1,17 +1,29 @@
 package io.pgvault.server.catalog;
 
 import io.micronaut.serde.annotation.Serdeable;
+import io.pgvault.core.repo.ClusterDescriptor;
 
 import java.time.Instant;
 
-/** A registered cluster as the catalog holds it. */
+/**
+ * A registered cluster as the catalog holds it.
+ *
+ * @param stream whether the server follows it over streaming replication
+ * @param slot the physical slot it streams from (set whenever {@code stream} is)
+ */
 @Serdeable
 public record ClusterRow(long id, String name, String conninfo, String systemIdentifier, Long walSegmentSize, Integer pgMajor,
-                         Instant createdAt, String backupSchedule, Integer retainFull, Integer retainDays) {
+                         Instant createdAt, String backupSchedule, Integer retainFull, Integer retainDays, boolean stream, String slot) {
 
     /** The same row with any password removed from the connection string, for output. */
     public ClusterRow redacted() {
-        return new ClusterRow(id, name, io.pgvault.core.repo.ClusterDescriptor.withoutPassword(conninfo), systemIdentifier, walSegmentSize,
-                pgMajor, createdAt, backupSchedule, retainFull, retainDays);
+        return new ClusterRow(id, name, ClusterDescriptor.withoutPassword(conninfo), systemIdentifier, walSegmentSize, pgMajor, createdAt,
+                backupSchedule, retainFull, retainDays, stream, slot);
+    }
+
+    /** What the repository records of this cluster ({@code cluster.json}). */
+    public ClusterDescriptor descriptor() {
+        return new ClusterDescriptor(name, conninfo, systemIdentifier, walSegmentSize, pgMajor, createdAt.toString(), backupSchedule, retainFull,
+                retainDays, stream ? Boolean.TRUE : null, slot, null);
     }
 }

@@ -4,6 +4,8 @@ import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.annotation.Body;
 import io.micronaut.http.annotation.Controller;
+import io.micronaut.http.annotation.Delete;
+import io.micronaut.http.annotation.Patch;
 import io.micronaut.http.annotation.Get;
 import io.micronaut.http.annotation.Post;
 import io.micronaut.scheduling.TaskExecutors;
@@ -14,14 +16,19 @@ import io.pgvault.server.catalog.ClusterRow;
 import java.io.IOException;
 import java.util.List;
 
-/** {@code /v1/clusters}: register and list clusters. */
+/** {@code /v1/clusters}: register, list, change and remove clusters. */
 @Controller("/v1/clusters")
 @ExecuteOn(TaskExecutors.BLOCKING)
 public class ClusterController {
 
     @Serdeable
     public record NewCluster(String name, @Nullable String conninfo, @Nullable String backupSchedule, @Nullable Integer retainFull,
-                             @Nullable Integer retainDays) {
+                             @Nullable Integer retainDays, @Nullable Boolean stream, @Nullable String slot) {
+    }
+
+    /** Fields left out stay as they are. */
+    @Serdeable
+    public record ClusterChange(@Nullable String conninfo, @Nullable Boolean stream, @Nullable String slot) {
     }
 
     private final ClusterService clusters;
@@ -32,8 +39,19 @@ public class ClusterController {
 
     @Post
     public HttpResponse<ClusterRow> add(@Body NewCluster request) throws IOException {
-        return HttpResponse.created(clusters.add(request.name(), request.conninfo(), request.backupSchedule(), request.retainFull(),
-                request.retainDays()).redacted());
+        return HttpResponse.created(clusters.add(new ClusterService.Registration(request.name(), request.conninfo(), request.backupSchedule(),
+                request.retainFull(), request.retainDays(), Boolean.TRUE.equals(request.stream()), request.slot())).redacted());
+    }
+
+    @Patch("/{name}")
+    public ClusterRow update(String name, @Body ClusterChange change) throws IOException {
+        return clusters.update(name, new ClusterService.Change(change.conninfo(), change.stream(), change.slot())).redacted();
+    }
+
+    /** Unregisters the cluster and drops its slot; its WAL and backups stay in the repository. */
+    @Delete("/{name}")
+    public ClusterService.Removal remove(String name) throws IOException {
+        return clusters.remove(name);
     }
 
     @Get

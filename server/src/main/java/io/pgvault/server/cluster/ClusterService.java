@@ -13,17 +13,35 @@ import jakarta.inject.Singleton;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.regex.Pattern;
 
 /** Registers clusters, in the repository (the truth) and in the catalog (the index). */
 @Singleton
 public class ClusterService {
 
+    private static final Pattern SLOT = Pattern.compile("[a-z0-9_]{1,63}");
+
+    /** What {@code cluster add} gives; null fields are unset. */
+    public record Registration(String name, String conninfo, String backupSchedule, Integer retainFull, Integer retainDays, boolean stream,
+                               String slot) {
+        public static Registration of(String name, String conninfo) {
+            return new Registration(name, conninfo, null, null, null, false, null);
+        }
+    }
+
+    /** What {@code cluster update} changes; null fields stay as they are. */
+    public record Change(String conninfo, Boolean stream, String slot) {
+    }
+
     private final Catalog catalog;
     private final ObjectStore store;
     private final RepositoryInitializer repository;
     private final Clock clock;
-    private final List<java.util.function.Consumer<ClusterRow>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<ClusterListener> listeners = new CopyOnWriteArrayList<>();
 
     public ClusterService(Catalog catalog, ObjectStore store, RepositoryInitializer repository, Clock clock) {
         this.catalog = catalog;
@@ -33,40 +51,96 @@ public class ClusterService {
     }
 
     public ClusterRow add(String name, String conninfo) throws IOException {
-        return add(name, conninfo, null, null, null);
+        return add(Registration.of(name, conninfo));
     }
 
     /**
-     * Registers a cluster with an optional backup schedule (cron, e.g. {@code 0 2 * * *})
-     * and retention policy (keep the newest N full backups and/or a recovery window in days).
+     * Registers a cluster with an optional backup schedule (cron, e.g. {@code 0 2 * * *}),
+     * retention policy (keep the newest N full backups and/or a recovery window in days) and
+     * streaming (the server follows it from a slot of its own, {@code pgvault_NAME} unless named).
      */
-    public ClusterRow add(String name, String conninfo, String schedule, Integer retainFull, Integer retainDays) throws IOException {
+    public synchronized ClusterRow add(Registration r) throws IOException {
+        String name = r.name();
         RepositoryLayout.checkCluster(name);
-        checkPolicy(schedule, retainFull, retainDays);
+        checkPolicy(r.backupSchedule(), r.retainFull(), r.retainDays());
+        String slot = checkStreaming(name, r.conninfo(), r.stream(), r.slot());
         if (catalog.findCluster(name).isPresent()) {
             throw new ApiException(HttpStatus.CONFLICT, "cluster '" + name + "' is already registered; `pgvault cluster show " + name + "` shows it");
         }
         repository.ensureReady();
         Instant now = clock.instant();
-        // An existing descriptor (a catalog rebuilt or lost) keeps the identity it recorded.
-        ClusterDescriptor descriptor = ClusterDescriptor.read(store, name)
-                .map(d -> new ClusterDescriptor(name, conninfo, d.systemIdentifier(), d.walSegmentSize(), d.pgMajor(), d.createdAt(),
-                        schedule, retainFull, retainDays))
-                .orElse(new ClusterDescriptor(name, conninfo, null, null, null, now.toString(), schedule, retainFull, retainDays));
+        // An existing descriptor (a catalog rebuilt or lost, a cluster removed and added again) keeps the identity it recorded.
+        Optional<ClusterDescriptor> known = ClusterDescriptor.read(store, name);
+        ClusterDescriptor descriptor = new ClusterDescriptor(name, r.conninfo(), known.map(ClusterDescriptor::systemIdentifier).orElse(null),
+                known.map(ClusterDescriptor::walSegmentSize).orElse(null), known.map(ClusterDescriptor::pgMajor).orElse(null),
+                known.map(ClusterDescriptor::createdAt).orElse(now.toString()), r.backupSchedule(), r.retainFull(), r.retainDays(),
+                r.stream() ? Boolean.TRUE : null, slot, null);
         descriptor.write(store);
-        if (!catalog.insertCluster(name, conninfo, descriptor.systemIdentifier(), descriptor.walSegmentSize(), descriptor.pgMajor(), now)) {
+        if (!catalog.insertCluster(name, r.conninfo(), descriptor.systemIdentifier(), descriptor.walSegmentSize(), descriptor.pgMajor(),
+                Instant.parse(descriptor.createdAt()))) {
             throw new ApiException(HttpStatus.CONFLICT, "cluster '" + name + "' was registered concurrently");
         }
-        ClusterRow row = require(name);
-        catalog.updatePolicy(row.id(), schedule, retainFull, retainDays);
+        long id = require(name).id();
+        catalog.updatePolicy(id, r.backupSchedule(), r.retainFull(), r.retainDays());
+        catalog.updateConnection(id, r.conninfo(), r.stream(), slot);
         ClusterRow registered = require(name);
-        listeners.forEach(l -> l.accept(registered));
+        listeners.forEach(l -> l.registered(registered));
         return registered;
     }
 
-    /** Called with each newly registered cluster (the backup scheduler listens). */
-    public void onRegistered(java.util.function.Consumer<ClusterRow> listener) {
+    /** Changes the connection string or streaming; the receiver restarts with the new settings. */
+    public synchronized ClusterRow update(String name, Change change) throws IOException {
+        ClusterRow before = require(name);
+        String conninfo = change.conninfo() != null ? change.conninfo() : before.conninfo();
+        boolean stream = change.stream() != null ? change.stream() : before.stream();
+        String slot = checkStreaming(name, conninfo, stream, change.slot() != null ? change.slot() : before.slot());
+        repository.ensureReady();
+        catalog.updateConnection(before.id(), conninfo, stream, slot);
+        ClusterRow after = require(name);
+        after.descriptor().write(store);
+        listeners.forEach(l -> l.updated(before, after));
+        return after;
+    }
+
+    /**
+     * Unregisters a cluster: its receiver stops and its slot is dropped (so the database
+     * server stops keeping WAL for pgvault), its catalog rows go; the repository keeps its
+     * WAL and backups, still restorable, and {@code cluster add} brings it back.
+     */
+    public synchronized Removal remove(String name) throws IOException {
+        ClusterRow row = require(name);
+        repository.ensureReady();
+        List<String> warnings = new ArrayList<>();
+        listeners.forEach(l -> warnings.addAll(l.removing(row)));
+        row.descriptor().removed(clock.instant().toString()).write(store);
+        catalog.deleteCluster(row.id());
+        return new Removal(row.redacted(), warnings);
+    }
+
+    /** A removed cluster, and what could not be cleaned up on its database server. */
+    @io.micronaut.serde.annotation.Serdeable
+    public record Removal(ClusterRow cluster, List<String> warnings) {
+    }
+
+    public void addListener(ClusterListener listener) {
         listeners.add(listener);
+    }
+
+    /** The slot to stream from: the one given, the one it had, or {@code pgvault_NAME}; null when not streaming. */
+    private static String checkStreaming(String name, String conninfo, boolean stream, String slot) {
+        if (!stream) {
+            return slot;
+        }
+        if (conninfo == null || conninfo.isBlank()) {
+            throw new ApiException(HttpStatus.BAD_REQUEST, "streaming needs --conninfo: the server connects to the cluster as a replication client "
+                    + "(e.g. 'host=db1 user=pgvault', a role with REPLICATION and a pg_hba.conf line for the 'replication' database)");
+        }
+        String chosen = slot != null && !slot.isBlank() ? slot : "pgvault_" + name.replace('-', '_');
+        if (!SLOT.matcher(chosen).matches()) {
+            throw new ApiException(HttpStatus.BAD_REQUEST, "slot name '" + chosen
+                    + "' is not a replication slot name: expected 1 to 63 lower-case letters, digits or '_'");
+        }
+        return chosen;
     }
 
     private static void checkPolicy(String schedule, Integer retainFull, Integer retainDays) {

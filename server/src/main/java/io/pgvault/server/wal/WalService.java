@@ -7,8 +7,8 @@ import io.pgvault.core.archive.ArchiveResult;
 import io.pgvault.core.archive.ClusterIdentity;
 import io.pgvault.core.archive.WalArchiver;
 import io.pgvault.core.archive.WalConflictException;
+import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.compress.Codec;
-import io.pgvault.core.repo.ClusterDescriptor;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryLayout;
@@ -53,6 +53,7 @@ public class WalService {
     private final RepositoryInitializer repository;
     private final WalArchiver archiver;
     private final MeterRegistry metrics;
+    private final String writerId;
     private final ConcurrentHashMap<String, ReentrantLock> firstSegmentLocks = new ConcurrentHashMap<>();
 
     public WalService(ClusterService clusters, Catalog catalog, ObjectStore store, Codec codec, ServerConfig config,
@@ -62,7 +63,13 @@ public class WalService {
         this.store = store;
         this.repository = repository;
         this.metrics = metrics;
-        this.archiver = new WalArchiver(store, codec, Path.of(config.getDataDir()).resolve("spool"), writerId(config), clock);
+        this.writerId = writerId(config);
+        this.archiver = new WalArchiver(store, codec, Path.of(config.getDataDir()).resolve("spool"), writerId, clock);
+    }
+
+    /** How this server names itself in the objects it writes. */
+    public String writerId() {
+        return writerId;
     }
 
     private static String writerId(ServerConfig config) {
@@ -121,8 +128,7 @@ public class WalService {
             if (!identity.isKnown()) {
                 ObjectHeader h = result.header();
                 if (catalog.fixIdentity(current.id(), h.systemIdentifier(), h.segmentSize(), h.pgMajor())) {
-                    new ClusterDescriptor(current.name(), current.conninfo(), h.systemIdentifier(), h.segmentSize(), h.pgMajor(),
-                            current.createdAt().toString(), current.backupSchedule(), current.retainFull(), current.retainDays()).write(store);
+                    clusters.require(current.name()).descriptor().write(store);
                 }
             }
             return result;
@@ -131,16 +137,19 @@ public class WalService {
         }
     }
 
+    /**
+     * An archived file, or for a segment not archived yet, the head the receiver streamed
+     * of it padded with zeros (as wal-fetch serves it), so a curl restore_command reaches
+     * the last streamed commit too.
+     */
     public Fetched fetch(String cluster, String file) throws IOException {
         WalFileName name = parseName(file);
         clusters.require(cluster);
-        String key = RepositoryLayout.walKey(cluster, name);
-        Optional<InputStream> stored = store.get(key);
-        if (stored.isEmpty()) {
-            throw new ApiException(HttpStatus.NOT_FOUND, name + " is not in the archive of cluster '" + cluster + "'");
-        }
-        ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored.get());
-        return new Fetched(opened.content(), opened.header().rawSize());
+        // Not closed: closing a WalSource closes the store, which is the server's.
+        WalSource source = new WalSource(store, cluster, true);
+        WalSource.Content content = source.openSized(name).orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND,
+                name + " is not in the archive of cluster '" + cluster + "'"));
+        return new Fetched(content.stream(), content.length());
     }
 
     private static WalFileName parseName(String file) {

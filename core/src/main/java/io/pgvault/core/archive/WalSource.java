@@ -1,4 +1,4 @@
-package io.pgvault.restore.fetch;
+package io.pgvault.core.archive;
 
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.RepositoryLayout;
@@ -18,6 +18,7 @@ import java.util.Optional;
  * archived yet but was being streamed is served from its streamed head, padded with
  * zeros to the segment size PostgreSQL expects: replay stops at the end of the valid
  * records, which is how a recovery to "latest" reaches the last streamed commit.
+ * The server serves its GET endpoint through this too. {@link #close()} closes the store.
  */
 public final class WalSource implements AutoCloseable {
 
@@ -38,7 +39,16 @@ public final class WalSource implements AutoCloseable {
      * @throws IOException when the answer is unknown (unreachable, damaged, no such cluster): never "absent"
      */
     public Optional<InputStream> open(WalFileName name) throws IOException {
-        Optional<InputStream> archived = content(RepositoryLayout.walKey(cluster, name), 0);
+        return openSized(name).map(Content::stream);
+    }
+
+    /** A file's content and its length as PostgreSQL gets it (a streamed head counts with its padding). */
+    public record Content(InputStream stream, long length) {
+    }
+
+    /** As {@link #open}, with the length (for an HTTP Content-Length). */
+    public Optional<Content> openSized(WalFileName name) throws IOException {
+        Optional<Content> archived = content(RepositoryLayout.walKey(cluster, name), 0);
         if (archived.isEmpty() && streamedTail && name.kind() == WalFileName.Kind.SEGMENT) {
             archived = content(RepositoryLayout.streamingPartial(cluster, name), -1);
         }
@@ -50,7 +60,7 @@ public final class WalSource implements AutoCloseable {
     }
 
     /** @param padTo the length to pad to with zeros: 0 for none, -1 for the segment size in the object's header */
-    private Optional<InputStream> content(String key, long padTo) throws IOException {
+    private Optional<Content> content(String key, long padTo) throws IOException {
         Optional<InputStream> stored = store.get(key);
         if (stored.isEmpty()) {
             return Optional.empty();
@@ -61,7 +71,7 @@ public final class WalSource implements AutoCloseable {
         if (padding > 0) {
             content = new SequenceInputStream(content, new Zeros(padding));
         }
-        return Optional.of(new FilterInputStream(content) {
+        return Optional.of(new Content(new FilterInputStream(content) {
             @Override
             public void close() throws IOException {
                 try {
@@ -70,7 +80,7 @@ public final class WalSource implements AutoCloseable {
                     opened.close();
                 }
             }
-        });
+        }, opened.header().rawSize() + Math.max(0, padding)));
     }
 
     public String describe() {

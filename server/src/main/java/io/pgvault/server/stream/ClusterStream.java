@@ -1,0 +1,227 @@
+package io.pgvault.server.stream;
+
+import io.pgvault.core.pgproto.Conninfo;
+import io.pgvault.core.pgproto.PgServerException;
+import io.pgvault.core.stream.WalReceiver;
+import io.pgvault.core.stream.WalSink;
+import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.server.catalog.ClusterRow;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * Follows one cluster for as long as it is registered for streaming: connects, streams
+ * from where the repository ends, reconnects with backoff after any failure (primary
+ * restarted, network, repository unavailable), and keeps a status for the API and the
+ * metrics. Nothing here acknowledges WAL: {@link WalReceiver} reports to PostgreSQL only
+ * what the sink stored.
+ */
+final class ClusterStream implements Runnable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterStream.class);
+
+    /** Where the repository's WAL of this cluster ends: the newest timeline and the segment after its last one. */
+    record RepositoryEnd(TimelineId timeline, long nextSegment) {
+    }
+
+    private final ClusterRow cluster;
+    private final WalSink sink;
+    private final StreamingConfig config;
+    private final Supplier<Optional<RepositoryEnd>> repositoryEnd;
+    private final Supplier<ClusterRow> current;
+    private final Thread thread;
+    private final Object sleeper = new Object();
+
+    private volatile boolean stopped;
+    private volatile WalReceiver receiver;
+    private volatile String state = "connecting";
+    private volatile Instant connectedSince;
+    private volatile String lastError;
+    private volatile Instant lastErrorAt;
+    private volatile long reconnects;
+    private volatile SlotHealth slotHealth;
+    private volatile boolean startAtServer;
+    private volatile Lsn lastFlushed = Lsn.INVALID;
+    private volatile Long lastTimeline;
+    private volatile Instant lastFlushAt;
+
+    /**
+     * @param repositoryEnd reads where the repository's WAL ends, at each connection
+     * @param current the cluster's row as the catalog has it now (its identity is fixed by the first segment)
+     */
+    ClusterStream(ClusterRow cluster, WalSink sink, StreamingConfig config, Supplier<Optional<RepositoryEnd>> repositoryEnd,
+                  Supplier<ClusterRow> current) {
+        this.cluster = cluster;
+        this.sink = sink;
+        this.config = config;
+        this.repositoryEnd = repositoryEnd;
+        this.current = current;
+        this.thread = new Thread(this, "stream-" + cluster.name());
+        this.thread.setDaemon(true);
+    }
+
+    ClusterRow cluster() {
+        return cluster;
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /** Stops streaming after storing what was received, and waits for it. */
+    void stop() throws InterruptedException {
+        stopped = true;
+        WalReceiver r = receiver;
+        if (r != null) {
+            r.stop();
+        }
+        synchronized (sleeper) {
+            sleeper.notifyAll();
+        }
+        thread.join(Duration.ofSeconds(30).toMillis());
+        state = "stopped";
+    }
+
+    @Override
+    public void run() {
+        Conninfo conninfo = Conninfo.parse(cluster.conninfo());
+        WalReceiver.Settings settings = new WalReceiver.Settings(cluster.slot(), "pgvault", config.getFlushInterval(), config.getFlushBytes(),
+                Math.toIntExact(config.getStatusInterval().toMillis()));
+        int failures = 0;
+        LOG.info("Streaming {} from {}:{} with slot {}", cluster.name(), conninfo.host(), conninfo.port(), cluster.slot());
+        while (!stopped) {
+            WalReceiver r = new WalReceiver(conninfo, sink, settings);
+            receiver = r;
+            state = "connecting";
+            try {
+                r.run(this::startPoint);
+                if (!stopped) {
+                    throw new IOException("the cluster ended the replication stream");
+                }
+            } catch (IOException | RuntimeException e) {
+                if (stopped) {
+                    break;
+                }
+                boolean progressed = r.flushed().compareTo(lastFlushed) > 0;
+                failures = progressed ? 1 : failures + 1;
+                reconnects++;
+                lastError = describe(e);
+                lastErrorAt = Instant.now();
+                state = "retrying";
+                connectedSince = null;
+                if (e instanceof PgServerException pg && "58P01".equals(pg.sqlState())) {
+                    startAtServer = true;
+                }
+                LOG.warn("Streaming {} stopped: {}; reconnecting", cluster.name(), lastError);
+            } finally {
+                if (r.flushed().isValid()) {
+                    lastFlushed = r.flushed();
+                }
+                if (r.lastFlushAt() != null) {
+                    lastFlushAt = r.lastFlushAt();
+                }
+            }
+            sleep(backoff(failures));
+        }
+        state = "stopped";
+        LOG.info("Streaming {} stopped", cluster.name());
+    }
+
+    /** Where a connection starts: where the repository ends, unless the cluster no longer has that WAL. */
+    private WalReceiver.Position startPoint(WalReceiver.Server server) throws IOException {
+        ClusterRow row = current.get();
+        if (row.systemIdentifier() != null && !row.systemIdentifier().equals(server.systemIdentifier())) {
+            throw new IOException("the conninfo reaches PostgreSQL system " + server.systemIdentifier() + ", but cluster '" + row.name()
+                    + "' archives system " + row.systemIdentifier() + ": point it at the right server with pgvault cluster update "
+                    + row.name() + " --conninfo '...'");
+        }
+        if (row.walSegmentSize() != null && row.walSegmentSize() != server.segmentSize().bytes()) {
+            throw new IOException("the server's wal_segment_size is " + server.segmentSize() + ", but cluster '" + row.name()
+                    + "' archives segments of " + new WalSegmentSize(row.walSegmentSize()));
+        }
+        WalReceiver.Position start = new WalReceiver.Position(server.position(), server.timeline());
+        Optional<RepositoryEnd> end = repositoryEnd.get();
+        if (startAtServer) {
+            startAtServer = false;
+            LOG.warn("Streaming {} starts at the cluster's current position {}: the WAL after the repository's end is no longer on the cluster",
+                    row.name(), server.position());
+        } else if (end.isPresent()) {
+            start = new WalReceiver.Position(server.segmentSize().startOf(end.get().nextSegment()), end.get().timeline());
+        }
+        if (server.slotCreated()) {
+            LOG.info("Created replication slot {} on {}: the cluster keeps WAL until pgvault has stored it", cluster.slot(), row.name());
+        }
+        state = "streaming";
+        connectedSince = Instant.now();
+        lastTimeline = start.timeline().value();
+        LOG.info("Streaming {} (PostgreSQL {}, system {}) from {} on timeline {}", row.name(), server.major(), server.systemIdentifier(),
+                start.lsn(), start.timeline().value());
+        return start;
+    }
+
+    private Duration backoff(int failures) {
+        long millis = config.getRetryMin().toMillis() << Math.min(10, Math.max(0, failures - 1));
+        return Duration.ofMillis(Math.min(millis, config.getRetryMax().toMillis()));
+    }
+
+    private void sleep(Duration duration) {
+        synchronized (sleeper) {
+            if (stopped) {
+                return;
+            }
+            try {
+                sleeper.wait(duration.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                stopped = true;
+            }
+        }
+    }
+
+    private static String describe(Throwable e) {
+        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return e.getCause() != null && e.getCause().getMessage() != null && !message.contains(e.getCause().getMessage())
+                ? message + ": " + e.getCause().getMessage() : message;
+    }
+
+    /** Reads the slot's health from the cluster (called by the service's timer). */
+    void checkSlot() {
+        if (cluster.slot() == null) {
+            return;
+        }
+        SlotHealth health = SlotInspector.inspect(Conninfo.parse(cluster.conninfo()), cluster.slot(), flushed(),
+                config.getRetainedWalWarningBytes());
+        SlotHealth previous = slotHealth;
+        if (health.warning() != null && (previous == null || previous.warning() == null)) {
+            LOG.warn("Cluster {}: {}", cluster.name(), health.warning());
+        }
+        slotHealth = health;
+    }
+
+    Lsn flushed() {
+        WalReceiver r = receiver;
+        Lsn now = r == null ? Lsn.INVALID : r.flushed();
+        return now.isValid() ? now : lastFlushed;
+    }
+
+    boolean streaming() {
+        return "streaming".equals(state);
+    }
+
+    StreamStatus status() {
+        WalReceiver r = receiver;
+        Lsn flushed = flushed();
+        TimelineId timeline = r == null ? null : r.timeline();
+        return new StreamStatus(cluster.name(), cluster.slot(), state, timeline != null ? Long.valueOf(timeline.value()) : lastTimeline,
+                flushed.isValid() ? flushed.toString() : null, r != null && r.lastFlushAt() != null ? r.lastFlushAt() : lastFlushAt, connectedSince, reconnects, lastError,
+                lastErrorAt, slotHealth);
+    }
+}
