@@ -35,6 +35,16 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import static io.pgvault.cli.RecoverySupport.CHECKSUM;
+import io.pgvault.cli.RecoverySupport.Run;
+import static io.pgvault.cli.RecoverySupport.awaitBackup;
+import static io.pgvault.cli.RecoverySupport.awaitValue;
+import static io.pgvault.cli.RecoverySupport.cat;
+import static io.pgvault.cli.RecoverySupport.pgvault;
+import static io.pgvault.cli.RecoverySupport.post;
+import static io.pgvault.cli.RecoverySupport.shell;
+import static io.pgvault.cli.RecoverySupport.switchAndAwaitArchived;
+import static io.pgvault.cli.RecoverySupport.value;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -51,7 +61,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RecoveryIT {
 
-    private static final String CHECKSUM = "SELECT count(*) || ':' || coalesce(md5(string_agg(id || '=' || v, ',' ORDER BY id)), '-') FROM marks";
     private final HttpClient http = HttpClient.newHttpClient();
     private S3ProxyFixture s3;
 
@@ -357,93 +366,5 @@ class RecoveryIT {
         byte[] bytes = Files.readAllBytes(file);
         bytes[bytes.length - 40] ^= 0x5a;
         Files.write(file, bytes);
-    }
-
-    static List<String> cat(List<String> a, String... b) {
-        List<String> all = new ArrayList<>(a);
-        all.addAll(List.of(b));
-        return all;
-    }
-
-    record Run(int exit, String output) {
-    }
-
-    /** Runs bin/pgvault from this checkout, as a DBA would. */
-    static Run pgvault(Path workDir, List<String> args) {
-        try {
-            Path launcher = Path.of("").toAbsolutePath().getParent().resolve("bin/pgvault");
-            List<String> command = new ArrayList<>(List.of(launcher.toString()));
-            command.addAll(args);
-            Process p = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
-            return new Run(p.exitValue(), out);
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static String value(Statement st, String sql) throws Exception {
-        try (ResultSet rs = st.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
-        }
-    }
-
-    private static void awaitValue(PgCluster pg, String sql, String expected, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        String last = null;
-        while (System.nanoTime() < deadline) {
-            try {
-                last = pg.queryValue(sql);
-                if (expected.equals(last)) {
-                    return;
-                }
-            } catch (IllegalStateException notYet) {
-                // still starting
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("expected " + expected + " but " + pg + " had " + last + "\n" + pg.serverLog());
-    }
-
-    static void switchAndAwaitArchived(PgCluster pg, Duration timeout) throws InterruptedException {
-        Lsn end = Lsn.parse(pg.queryValue("SELECT pg_switch_wal()"));
-        String timeline = pg.queryValue("SELECT timeline_id FROM pg_control_checkpoint()");
-        WalFileName last = WalFileName.segmentOf(new TimelineId(Long.parseLong(timeline)), end.plus(-1), WalSegmentSize.DEFAULT);
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (pg.queryValue("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").compareTo(last.toString()) >= 0) {
-                return;
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("the archiver did not ship " + last + ": " + pg.queryValue("SELECT row_to_json(a)::text FROM pg_stat_archiver a"));
-    }
-
-    private void awaitBackup(String url, String id) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-        while (System.nanoTime() < deadline) {
-            String body = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/main/backups/" + id)).build(),
-                    HttpResponse.BodyHandlers.ofString()).body();
-            // "incomplete" until the archiver has shipped the segment holding the backup's end.
-            if (body.contains("\"status\":\"complete\"")) {
-                return;
-            }
-            assertThat(body).doesNotContain("\"failed\"");
-            Thread.sleep(300);
-        }
-        throw new AssertionError("backup " + id + " did not finish");
-    }
-
-    private HttpResponse<String> post(String uri, String body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(uri)).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    static void shell(String command) throws Exception {
-        Process p = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(5, TimeUnit.MINUTES) && p.exitValue() == 0).as(command + "\n" + out).isTrue();
     }
 }

@@ -34,9 +34,19 @@ public final class WalReceiver {
         }
     }
 
-    /** What the server said about itself when the connection opened. */
+    /**
+     * What the server said about itself when the connection opened.
+     *
+     * @param histories reads a timeline's history file from the server ({@code TIMELINE_HISTORY})
+     */
     public record Server(String systemIdentifier, TimelineId timeline, Lsn position, WalSegmentSize segmentSize, int major,
-                         boolean slotCreated) {
+                         boolean slotCreated, Histories histories) {
+    }
+
+    /** Timeline history files, as the server has them. */
+    @FunctionalInterface
+    public interface Histories {
+        byte[] read(TimelineId timeline) throws IOException;
     }
 
     /** Decides where streaming starts once connected, or refuses (a foreign system identifier) by throwing. */
@@ -93,7 +103,7 @@ public final class WalReceiver {
             WalSegmentSize segmentSize = connection.walSegmentSize();
             boolean created = settings.slot() != null && connection.createPhysicalSlot(settings.slot());
             Position chosen = start.choose(new Server(identity.systemIdentifier(), identity.timeline(), identity.position(), segmentSize,
-                    connection.serverMajor(), created));
+                    connection.serverMajor(), created, connection::timelineHistory));
             Position position = new Position(segmentSize.startOf(chosen.lsn().segmentNumber(segmentSize)), chosen.timeline());
             while (!stopRequested) {
                 timeline = position.timeline();

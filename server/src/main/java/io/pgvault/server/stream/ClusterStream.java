@@ -5,6 +5,7 @@ import io.pgvault.core.pgproto.PgServerException;
 import io.pgvault.core.stream.WalReceiver;
 import io.pgvault.core.stream.WalSink;
 import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.TimelineHistory;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalSegmentSize;
 import io.pgvault.server.catalog.ClusterRow;
@@ -154,7 +155,7 @@ final class ClusterStream implements Runnable {
             LOG.warn("Streaming {} starts at the cluster's current position {}: the WAL after the repository's end is no longer on the cluster",
                     row.name(), server.position());
         } else if (end.isPresent()) {
-            start = new WalReceiver.Position(server.segmentSize().startOf(end.get().nextSegment()), end.get().timeline());
+            start = resumeAt(server, end.get());
         }
         if (server.slotCreated()) {
             LOG.info("Created replication slot {} on {}: the cluster keeps WAL until pgvault has stored it", cluster.slot(), row.name());
@@ -165,6 +166,32 @@ final class ClusterStream implements Runnable {
         LOG.info("Streaming {} (PostgreSQL {}, system {}) from {} on timeline {}", row.name(), server.major(), server.systemIdentifier(),
                 start.lsn(), start.timeline().value());
         return start;
+    }
+
+    /**
+     * Where the repository ends, on its timeline; or, when the cluster has moved to a newer
+     * timeline that forked before that point (a standby promoted that had not received all
+     * the old primary sent), at the fork on the timeline that followed. The WAL the
+     * repository holds past the fork is the old primary's and stays where it is.
+     */
+    private WalReceiver.Position resumeAt(WalReceiver.Server server, RepositoryEnd end) throws IOException {
+        Lsn resume = server.segmentSize().startOf(end.nextSegment());
+        if (server.timeline().value() <= end.timeline().value()) {
+            return new WalReceiver.Position(resume, end.timeline());
+        }
+        TimelineHistory history = TimelineHistory.parse(server.timeline(), server.histories().read(server.timeline()));
+        Optional<Lsn> fork = history.switchPointOf(end.timeline());
+        if (fork.isEmpty() || !fork.get().isBefore(resume)) {
+            return new WalReceiver.Position(resume, end.timeline());
+        }
+        TimelineId next = history.timelineAt(fork.get());
+        for (long t = end.timeline().value() + 1; t <= next.value(); t++) {
+            TimelineId tli = new TimelineId(t);
+            sink.history(tli, server.histories().read(tli));
+        }
+        LOG.warn("Cluster {} forked from timeline {} at {}, before the repository's end {}: streaming timeline {} from the fork",
+                current.get().name(), end.timeline().value(), fork.get(), resume, next.value());
+        return new WalReceiver.Position(fork.get(), next);
     }
 
     private Duration backoff(int failures) {

@@ -1,0 +1,122 @@
+package io.pgvault.cli;
+
+import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.testkit.PgCluster;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** What the recovery ITs share: the launcher as a DBA runs it, the server's API, waiting on PostgreSQL. */
+final class RecoverySupport {
+
+    /** Exactly the committed rows of the marks table, as one comparable value. */
+    static final String CHECKSUM = "SELECT count(*) || ':' || coalesce(md5(string_agg(id || '=' || v, ',' ORDER BY id)), '-') FROM marks";
+
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    private RecoverySupport() {
+    }
+
+    static List<String> cat(List<String> a, String... b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(List.of(b));
+        return all;
+    }
+
+    record Run(int exit, String output) {
+    }
+
+    /** Runs bin/pgvault from this checkout, as a DBA would. */
+    static Run pgvault(Path workDir, List<String> args) {
+        try {
+            Path launcher = Path.of("").toAbsolutePath().getParent().resolve("bin/pgvault");
+            List<String> command = new ArrayList<>(List.of(launcher.toString()));
+            command.addAll(args);
+            Process p = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
+            return new Run(p.exitValue(), out);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String value(Statement st, String sql) throws Exception {
+        try (ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    static void awaitValue(PgCluster pg, String sql, String expected, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String last = null;
+        while (System.nanoTime() < deadline) {
+            try {
+                last = pg.queryValue(sql);
+                if (expected.equals(last)) {
+                    return;
+                }
+            } catch (IllegalStateException notYet) {
+                // still starting
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("expected " + expected + " but " + pg + " had " + last + "\n" + pg.serverLog());
+    }
+
+    static void switchAndAwaitArchived(PgCluster pg, Duration timeout) throws InterruptedException {
+        Lsn end = Lsn.parse(pg.queryValue("SELECT pg_switch_wal()"));
+        String timeline = pg.queryValue("SELECT timeline_id FROM pg_control_checkpoint()");
+        WalFileName last = WalFileName.segmentOf(new TimelineId(Long.parseLong(timeline)), end.plus(-1), WalSegmentSize.DEFAULT);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (pg.queryValue("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").compareTo(last.toString()) >= 0) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("the archiver did not ship " + last + ": " + pg.queryValue("SELECT row_to_json(a)::text FROM pg_stat_archiver a"));
+    }
+
+    static void awaitBackup(String url, String id) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (System.nanoTime() < deadline) {
+            String body = HTTP.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/main/backups/" + id)).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            // "incomplete" until the archiver has shipped the segment holding the backup's end.
+            if (body.contains("\"status\":\"complete\"")) {
+                return;
+            }
+            assertThat(body).doesNotContain("\"failed\"");
+            Thread.sleep(300);
+        }
+        throw new AssertionError("backup " + id + " did not finish");
+    }
+
+    static HttpResponse<String> post(String uri, String body) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create(uri)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static void shell(String command) throws Exception {
+        Process p = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(5, TimeUnit.MINUTES) && p.exitValue() == 0).as(command + "\n" + out).isTrue();
+    }
+}
