@@ -36,7 +36,13 @@ final class BenchSupport {
      * {@code dir}. {@code PGVAULT_BENCH_SERVER_OPTS} adds JVM options (e.g. a JFR recording).
      */
     static Process startServer(Path serverJar, Path dir, int port, String compression) throws IOException {
+        return startServer(serverJar, dir, port, compression, List.of());
+    }
+
+    /** @param properties extra {@code -Dname=value} settings for the server */
+    static Process startServer(Path serverJar, Path dir, int port, String compression, List<String> properties) throws IOException {
         List<String> command = new ArrayList<>(List.of("java", "-Xmx512m"));
+        properties.forEach(p -> command.add("-D" + p));
         String extra = System.getenv("PGVAULT_BENCH_SERVER_OPTS");
         if (extra != null && !extra.isBlank()) {
             command.addAll(List.of(extra.trim().split("\\s+")));

@@ -88,6 +88,10 @@ final class InfoCommand implements Callable<Integer> {
                 out.println("  next segment the archive lacks: " + w.firstMissing());
             }
             archive.streamedHeads().stream().sorted().forEach(head -> out.println("streamed head (segment not finished yet, served padded): " + head));
+            if (server != null) {
+                // The live side only the server knows: is it streaming now, and how is the slot.
+                ClusterCommand.printStream(out, ServerClient.of(server, token).get("/v1/clusters/" + cluster + "/stream"));
+            }
             return 0;
         }
     }

@@ -45,8 +45,15 @@ public final class ServerClient {
     }
 
     public JsonNode delete(String path) throws IOException {
-        sendRaw(request(path).DELETE());
-        return Lazy.JSON.nullNode();
+        return send(request(path).DELETE());
+    }
+
+    /** A client for commands that take the server URL as an option of their own. */
+    static ServerClient of(String server, String token) {
+        ServerClient client = new ServerClient();
+        client.server = server;
+        client.token = token;
+        return client;
     }
 
     private HttpRequest.Builder request(String path) {

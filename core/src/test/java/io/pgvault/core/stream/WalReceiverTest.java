@@ -10,7 +10,6 @@ import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.core.wal.Lsn;
-import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalRecordScanner;
 import io.pgvault.core.wal.WalSegmentSize;

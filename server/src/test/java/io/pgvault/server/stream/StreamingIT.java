@@ -32,8 +32,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The server follows real PostgreSQL over streaming replication: it keeps streaming
  * through its own SIGKILL and a primary restart without a gap, never lets the slot run
- * ahead of the repository (also while the bucket is unreachable), reports slot health
- * and metrics, explains the usual setup mistakes, and drops its slot on removal.
+ * ahead of the repository (also while the bucket is unreachable, when it warns that
+ * the slot holds WAL on the cluster), reports slot health and metrics, explains the usual setup mistakes, and drops its slot on removal.
  */
 class StreamingIT {
 
@@ -139,6 +139,7 @@ class StreamingIT {
             props.put("pgvault.repository.s3.path-style", "true");
             props.put("pgvault.repository.s3.access-key", S3ProxyFixture.ACCESS_KEY);
             props.put("pgvault.repository.s3.secret-key", S3ProxyFixture.SECRET_KEY);
+            props.put("pgvault.streaming.retained-wal-warning-bytes", Long.toString(8L << 20));
             try (ServerProcess server = ServerProcess.start(Fixtures.freePort(), props, dir.resolve("server.log"))) {
                 send(server, "POST", "/v1/clusters", Map.of("name", "main", "conninfo", "host=127.0.0.1 port=" + pg.port() + " user=postgres",
                         "stream", true), 201);
@@ -158,6 +159,9 @@ class StreamingIT {
                 assertThat(held).as("nothing acknowledged that is not stored").isLessThanOrEqualTo(storedBeforeOutage);
                 assertThat(storedBeforeOutage).isGreaterThanOrEqualTo(Lsn.parse(stored.path("flushedLsn").asText()));
                 assertThat(pg.queryValue("SELECT 1")).as("the cluster itself keeps running").isEqualTo("1");
+                // What the seeds learned the hard way: a slot nobody drains fills the primary's disk; pgvault says so.
+                JsonNode warned = awaitStatus(server, "main", s -> s.path("slotHealth").hasNonNull("warning"), "a retained-WAL warning");
+                assertThat(warned.path("slotHealth").path("warning").asText()).contains("MiB of WAL on the cluster");
 
                 s3.resume();
                 Lsn now = Lsn.parse(pg.queryValue("SELECT pg_current_wal_lsn()"));
