@@ -19,7 +19,7 @@ public final class S3ProxyFixture implements AutoCloseable {
     public static final String SECRET_KEY = "pgvault-test-secret-key";
 
     private final BlobStoreContext context;
-    private S3Proxy proxy;
+    private final S3Proxy proxy;
     private final URI endpoint;
 
     private S3ProxyFixture(BlobStoreContext context, S3Proxy proxy, URI endpoint) {
@@ -35,15 +35,6 @@ public final class S3ProxyFixture implements AutoCloseable {
                 .overrides(properties)
                 .build(BlobStoreContext.class);
         URI endpoint = URI.create("http://127.0.0.1:" + Fixtures.freePort());
-        try {
-            return new S3ProxyFixture(context, listen(context, endpoint), endpoint);
-        } catch (RuntimeException e) {
-            context.close();
-            throw e;
-        }
-    }
-
-    private static S3Proxy listen(BlobStoreContext context, URI endpoint) {
         S3Proxy proxy = S3Proxy.builder()
                 .blobStore(context.getBlobStore())
                 .endpoint(endpoint)
@@ -60,20 +51,11 @@ public final class S3ProxyFixture implements AutoCloseable {
                 }
                 Thread.sleep(20);
             }
-            return proxy;
         } catch (Exception e) {
+            context.close();
             throw new IllegalStateException("cannot start S3Proxy on " + endpoint, e);
         }
-    }
-
-    /** The endpoint stops answering (connections refused), as an unreachable bucket; the objects stay. */
-    public void pause() throws Exception {
-        proxy.stop();
-    }
-
-    /** Answers again on the same endpoint, with the same objects. */
-    public void resume() {
-        proxy = listen(context, endpoint);
+        return new S3ProxyFixture(context, proxy, endpoint);
     }
 
     public URI endpoint() {

@@ -111,6 +111,20 @@ public final class ReplicationConnection implements AutoCloseable {
     }
 
     /**
+     * Where a physical slot holds WAL from ({@code READ_REPLICATION_SLOT}, PostgreSQL 15+).
+     *
+     * @return empty when the slot does not exist, has not reserved WAL, or the server is 14
+     */
+    public Optional<Lsn> slotRestartLsn(String name) throws IOException {
+        if (serverMajor < 15) {
+            return Optional.empty();
+        }
+        Result r = simpleQuery("READ_REPLICATION_SLOT " + name).get(0);
+        String restart = r.rows().isEmpty() ? null : r.value(0, "restart_lsn");
+        return restart == null ? Optional.empty() : Optional.of(Lsn.parse(restart)).filter(Lsn::isValid);
+    }
+
+    /**
      * Drops a slot so PostgreSQL stops keeping WAL for it.
      *
      * @return false when there is no slot of that name

@@ -60,7 +60,11 @@ public final class RepositoryLayout {
      * are final and never overwritten; this one is replaced as streaming goes on.
      */
     public static String streamingPartial(String cluster, WalFileName segment) {
-        return walPrefix(cluster) + "streaming/" + segment.segmentName() + ".partial";
+        return streamingPrefix(cluster) + segment.segmentName() + ".partial";
+    }
+
+    public static String streamingPrefix(String cluster) {
+        return walPrefix(cluster) + "streaming/";
     }
 
     public static boolean isStreamingPartial(String key) {

@@ -12,6 +12,7 @@ import io.pgvault.core.wal.WalSegmentSize;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 
 /**
  * Follows a cluster over physical streaming replication and hands what arrives to a
@@ -37,10 +38,11 @@ public final class WalReceiver {
     /**
      * What the server said about itself when the connection opened.
      *
+     * @param slotRestart where the slot already held WAL from (PostgreSQL 15+), empty when it was just created
      * @param histories reads a timeline's history file from the server ({@code TIMELINE_HISTORY})
      */
     public record Server(String systemIdentifier, TimelineId timeline, Lsn position, WalSegmentSize segmentSize, int major,
-                         boolean slotCreated, Histories histories) {
+                         boolean slotCreated, Optional<Lsn> slotRestart, Histories histories) {
     }
 
     /** Timeline history files, as the server has them. */
@@ -102,8 +104,9 @@ public final class WalReceiver {
             ReplicationConnection.SystemIdentity identity = connection.identifySystem();
             WalSegmentSize segmentSize = connection.walSegmentSize();
             boolean created = settings.slot() != null && connection.createPhysicalSlot(settings.slot());
+            Optional<Lsn> slotRestart = settings.slot() == null || created ? Optional.empty() : connection.slotRestartLsn(settings.slot());
             Position chosen = start.choose(new Server(identity.systemIdentifier(), identity.timeline(), identity.position(), segmentSize,
-                    connection.serverMajor(), created, connection::timelineHistory));
+                    connection.serverMajor(), created, slotRestart, connection::timelineHistory));
             Position position = new Position(segmentSize.startOf(chosen.lsn().segmentNumber(segmentSize)), chosen.timeline());
             while (!stopRequested) {
                 timeline = position.timeline();

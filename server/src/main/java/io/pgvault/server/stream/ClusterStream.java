@@ -29,8 +29,17 @@ final class ClusterStream implements Runnable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ClusterStream.class);
 
-    /** Where the repository's WAL of this cluster ends: the newest timeline and the segment after its last one. */
-    record RepositoryEnd(TimelineId timeline, long nextSegment) {
+    /**
+     * Where the repository's WAL of this cluster ends: on its newest timeline, the segment to
+     * stream from next (the one after the last complete segment, or the one whose head was
+     * being streamed).
+     */
+    record RepositoryEnd(TimelineId timeline, long nextSegment) implements Comparable<RepositoryEnd> {
+        @Override
+        public int compareTo(RepositoryEnd o) {
+            int byTimeline = Long.compare(timeline.value(), o.timeline.value());
+            return byTimeline != 0 ? byTimeline : Long.compare(nextSegment, o.nextSegment);
+        }
     }
 
     private final ClusterRow cluster;
@@ -148,6 +157,8 @@ final class ClusterStream implements Runnable {
             throw new IOException("the server's wal_segment_size is " + server.segmentSize() + ", but cluster '" + row.name()
                     + "' archives segments of " + new WalSegmentSize(row.walSegmentSize()));
         }
+        // Where the repository ends; else where the slot holds WAL from (it was never confirmed stored);
+        // else, for a new slot and an empty repository, here and now.
         WalReceiver.Position start = new WalReceiver.Position(server.position(), server.timeline());
         Optional<RepositoryEnd> end = repositoryEnd.get();
         if (startAtServer) {
@@ -156,6 +167,11 @@ final class ClusterStream implements Runnable {
                     row.name(), server.position());
         } else if (end.isPresent()) {
             start = resumeAt(server, end.get());
+        } else if (server.slotRestart().isPresent()) {
+            start = new WalReceiver.Position(server.slotRestart().get(), server.timeline());
+        } else if (!server.slotCreated() && cluster.slot() != null) {
+            LOG.warn("Streaming {}: slot {} exists but its position cannot be read (PostgreSQL {}); starting at the current position {}",
+                    row.name(), cluster.slot(), server.major(), server.position());
         }
         if (server.slotCreated()) {
             LOG.info("Created replication slot {} on {}: the cluster keeps WAL until pgvault has stored it", cluster.slot(), row.name());

@@ -8,9 +8,15 @@ import io.micronaut.runtime.event.annotation.EventListener;
 import io.pgvault.core.compress.Codec;
 import io.pgvault.core.pgproto.Conninfo;
 import io.pgvault.core.pgproto.ReplicationConnection;
+import io.pgvault.core.repo.ObjectEnvelope;
+import io.pgvault.core.repo.ObjectHeader;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.stream.ArchiveSink;
 import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
 import io.pgvault.server.catalog.Catalog;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.cluster.ClusterListener;
@@ -24,8 +30,10 @@ import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -166,10 +174,28 @@ public class StreamingService implements ClusterListener {
         }
     }
 
-    /** The newest timeline the catalog has segments of, and the segment after its last one. */
+    /**
+     * The newest of: the segment after the last complete one the catalog has (newest
+     * timeline), and the segment of any streamed head in the repository (not catalogued:
+     * it is replaced as streaming goes on).
+     */
     private Optional<ClusterStream.RepositoryEnd> repositoryEnd(String cluster) {
-        return catalog.lastSegment(clusters.require(cluster).id())
-                .map(last -> new ClusterStream.RepositoryEnd(new TimelineId(last.timeline()), last.segmentNumber() + 1));
+        List<ClusterStream.RepositoryEnd> ends = new ArrayList<>();
+        catalog.lastSegment(clusters.require(cluster).id())
+                .ifPresent(last -> ends.add(new ClusterStream.RepositoryEnd(new TimelineId(last.timeline()), last.segmentNumber() + 1)));
+        try {
+            for (ObjectStat head : store.list(RepositoryLayout.streamingPrefix(cluster))) {
+                Optional<WalFileName> name = WalFileName.tryParse(head.key().substring(head.key().lastIndexOf('/') + 1));
+                Optional<ObjectHeader> header = ObjectEnvelope.readHeader(store, head.key());
+                if (name.isPresent() && header.isPresent() && header.get().segmentSize() > 0) {
+                    WalFileName segment = name.get().segmentName();
+                    ends.add(new ClusterStream.RepositoryEnd(segment.timeline(), segment.segmentNumber(new WalSegmentSize(header.get().segmentSize()))));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list the streamed heads of " + cluster + ": " + e.getMessage(), e);
+        }
+        return ends.stream().max(Comparator.naturalOrder());
     }
 
     private void checkSlots() {

@@ -5,11 +5,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgvault.core.pgproto.Conninfo;
 import io.pgvault.core.pgproto.PhysicalStream;
 import io.pgvault.core.pgproto.ReplicationConnection;
+import io.pgvault.core.storage.ObjectStat;
+import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.server.ServerProcess;
 import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.PgCluster;
 import io.pgvault.testkit.S3ProxyFixture;
+import io.pgvault.testkit.TcpRelay;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
@@ -90,13 +93,15 @@ class StreamingIT {
             assertThat(status.path("reconnects").asLong()).isGreaterThanOrEqualTo(1);
 
             // No gap: every segment from the first streamed one to the switched one, byte for byte the primary's.
+            // (Read from the repository, the truth: an H2 catalog may lose its last rows to a SIGKILL.)
             List<String> names = new ArrayList<>();
-            send(server, "GET", "/v1/clusters/main/wal", null, 200).forEach(w -> {
-                if (w.path("kind").asText().equals("SEGMENT")) {
-                    names.add(w.path("name").asText());
+            try (LocalDirectoryStore repo = new LocalDirectoryStore(dir.resolve("repo"))) {
+                for (ObjectStat o : repo.list("clusters/main/wal/0000000100000000/")) {
+                    names.add(o.key().substring(o.key().lastIndexOf('/') + 1));
                 }
-            });
-            assertThat(names).hasSizeGreaterThanOrEqualTo(4);
+            }
+            names.sort(null);
+            assertThat(names).hasSizeGreaterThanOrEqualTo(3);
             long first = Long.parseLong(names.get(0).substring(8), 16);
             long last = Long.parseLong(names.get(names.size() - 1).substring(8), 16);
             assertThat(names).as("contiguous").hasSize((int) (last - first + 1));
@@ -131,11 +136,12 @@ class StreamingIT {
     @Test
     void theBucketUnreachableStopsTheSlotNotTheCluster() throws Exception {
         Path dir = Files.createTempDirectory("pgvault-streaming-s3-");
-        try (S3ProxyFixture s3 = S3ProxyFixture.start(); PgCluster pg = PgCluster.builder(17).start()) {
+        try (S3ProxyFixture s3 = S3ProxyFixture.start(); TcpRelay network = TcpRelay.to("127.0.0.1", s3.endpoint().getPort());
+             PgCluster pg = PgCluster.builder(17).start()) {
             s3.createBucket("wal");
             Map<String, String> props = serverProperties(dir);
             props.put("pgvault.repository.url", "s3://wal/pgvault");
-            props.put("pgvault.repository.s3.endpoint", s3.endpoint().toString());
+            props.put("pgvault.repository.s3.endpoint", "http://127.0.0.1:" + network.port());
             props.put("pgvault.repository.s3.path-style", "true");
             props.put("pgvault.repository.s3.access-key", S3ProxyFixture.ACCESS_KEY);
             props.put("pgvault.repository.s3.secret-key", S3ProxyFixture.SECRET_KEY);
@@ -148,11 +154,13 @@ class StreamingIT {
                 JsonNode stored = awaitStatus(server, "main", s -> s.hasNonNull("flushedLsn") && !Lsn.parse(s.path("flushedLsn").asText()).isBefore(before),
                         "caught up");
 
-                s3.pause();
-                pg.execute("INSERT INTO t SELECT repeat('y', 500) FROM generate_series(1, 60000)");
-                pg.queryValue("SELECT pg_switch_wal()");
+                network.cut();
+                pg.execute("INSERT INTO t VALUES ('after the bucket went away')");
                 JsonNode failing = awaitStatus(server, "main", s -> s.path("state").asText().equals("retrying"), "retrying while the bucket is away");
-                assertThat(failing.path("lastError").asText()).isNotBlank();
+                assertThat(failing.path("lastError").asText()).contains("cannot be reached");
+                // Now WAL piles up on the cluster: 30 MiB that does not compress.
+                pg.execute("INSERT INTO t SELECT md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) FROM generate_series(1, 300000) g");
+                pg.queryValue("SELECT pg_switch_wal()");
                 Thread.sleep(3000);
                 Lsn held = Lsn.parse(pg.queryValue("SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'pgvault_main'"));
                 Lsn storedBeforeOutage = Lsn.parse(send(server, "GET", "/v1/clusters/main/stream", null, 200).path("flushedLsn").asText());
@@ -163,7 +171,7 @@ class StreamingIT {
                 JsonNode warned = awaitStatus(server, "main", s -> s.path("slotHealth").hasNonNull("warning"), "a retained-WAL warning");
                 assertThat(warned.path("slotHealth").path("warning").asText()).contains("MiB of WAL on the cluster");
 
-                s3.resume();
+                network.restore();
                 Lsn now = Lsn.parse(pg.queryValue("SELECT pg_current_wal_lsn()"));
                 awaitStatus(server, "main", s -> s.path("state").asText().equals("streaming") && s.hasNonNull("flushedLsn")
                         && !Lsn.parse(s.path("flushedLsn").asText()).isBefore(now), "caught up after the bucket returned");
