@@ -110,6 +110,9 @@ final class ClusterStream implements Runnable {
         while (!stopped) {
             WalReceiver r = new WalReceiver(conninfo, sink, settings);
             receiver = r;
+            if (stopped) {
+                break; // stop() ran between the loop's check and the assignment: it could not stop this receiver
+            }
             state = "connecting";
             try {
                 r.run(this::startPoint);
