@@ -56,6 +56,7 @@ final class InfoCommand implements Callable<Integer> {
                 Map<String, Object> doc = new LinkedHashMap<>();
                 doc.put("cluster", cluster);
                 doc.put("systemIdentifier", archive.descriptor().systemIdentifier());
+                doc.put("removedAt", archive.descriptor().removedAt());
                 doc.put("backups", backups.size());
                 doc.put("lastBackup", backups.isEmpty() ? null : backups.get(backups.size() - 1).backupId());
                 List<Map<String, Object>> tl = new ArrayList<>();
@@ -78,6 +79,10 @@ final class InfoCommand implements Callable<Integer> {
                 return 0;
             }
             out.printf("cluster %s (system identifier %s) in %s%n", cluster, archive.descriptor().systemIdentifier(), store.describe());
+            if (archive.descriptor().removedAt() != null) {
+                out.printf("removed from its server at %s; its archive stays recoverable (pgvault cluster add %s brings it back)%n",
+                        archive.descriptor().removedAt(), cluster);
+            }
             out.printf("backups: %d%s%n", backups.size(), backups.isEmpty() ? " (take one: pgvault backup " + cluster + " --wait)"
                     : ", last " + backups.get(backups.size() - 1).backupId() + " finished " + backups.get(backups.size() - 1).finishedAt());
             if (windows.isEmpty()) {
