@@ -12,6 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A physical replication connection ({@code replication=true}) to a PostgreSQL server:
@@ -38,6 +40,8 @@ public final class ReplicationConnection implements AutoCloseable {
     public record BaseBackupResult(Lsn start, Lsn end, TimelineId startTimeline, TimelineId endTimeline, List<String> archives,
                                    boolean manifestReceived) {
     }
+
+    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(kB|MB|GB)?");
 
     private final WireConnection wire;
     private final int serverMajor;
@@ -81,7 +85,7 @@ public final class ReplicationConnection implements AutoCloseable {
     /** The server's {@code wal_segment_size} ({@code SHOW} answers e.g. "16MB"). */
     public WalSegmentSize walSegmentSize() throws IOException {
         String text = simpleQuery("SHOW wal_segment_size").get(0).rows().get(0).get(0).trim();
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)\\s*(kB|MB|GB)?").matcher(text);
+        Matcher m = SIZE.matcher(text);
         if (!m.matches()) {
             throw new IOException("the server answered '" + text + "' for wal_segment_size: expected a size like 16MB");
         }

@@ -7,9 +7,9 @@ import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.InvalidWalException;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
-import io.pgvault.core.wal.InvalidWalException;
 import io.pgvault.core.wal.WalPageHeader;
 import io.pgvault.core.wal.WalProblem;
 import io.pgvault.core.wal.WalSegmentSize;
@@ -70,6 +70,7 @@ public final class ArchiveSink implements WalSink {
 
     @Override
     public void partial(WalFileName segment, byte[] content, int length) throws IOException {
+        WalPageHeader page = longHeader(segment, content);
         Files.createDirectories(spool);
         Path payload = Files.createTempFile(spool, "partial-", ".spool");
         try {
@@ -78,21 +79,6 @@ public final class ArchiveSink implements WalSink {
             }
             MessageDigest sha = sha256();
             sha.update(content, 0, length);
-            // The head describes itself: its first page is the segment's long header.
-            WalPageHeader page = WalPageHeader.parse(Arrays.copyOf(content, WalPageHeader.LONG_HEADER_BYTES), segment + " (streamed head)");
-            if (page.major().isEmpty() || !page.isLongHeader()) {
-                throw new InvalidWalException(WalProblem.NOT_WAL, "the streamed head of " + segment + " does not start with a WAL long page header");
-            }
-            WalSegmentSize size;
-            try {
-                size = new WalSegmentSize(page.segmentSize());
-            } catch (IllegalArgumentException e) {
-                throw new InvalidWalException(WalProblem.WRONG_SEGMENT_SIZE, "the streamed head of " + segment + ": " + e.getMessage());
-            }
-            if (!page.pageAddress().equals(segment.startLsn(size))) {
-                throw new InvalidWalException(WalProblem.WRONG_PAGE_ADDRESS, "the streamed head of " + segment + " starts at page address "
-                        + page.pageAddress() + ", not at the segment's start " + segment.startLsn(size));
-            }
             ObjectHeader header = new ObjectHeader("streaming-partial", segment.toString(), length, HexFormat.of().formatHex(sha.digest()),
                     codec.id(), null, page.systemIdentifierText(), segment.timeline().value(), page.segmentSize(), writer, Instant.now().toString(),
                     page.major().map(m -> m.number()).orElse(null));
@@ -105,6 +91,25 @@ public final class ArchiveSink implements WalSink {
     @Override
     public void history(TimelineId timeline, byte[] content) throws IOException {
         ingest.archive(WalFileName.history(timeline), content);
+    }
+
+    /** The head describes itself: its first page is the segment's long header (system identifier, segment size). */
+    private static WalPageHeader longHeader(WalFileName segment, byte[] content) {
+        WalPageHeader page = WalPageHeader.parse(Arrays.copyOf(content, WalPageHeader.LONG_HEADER_BYTES), segment + " (streamed head)");
+        if (page.major().isEmpty() || !page.isLongHeader()) {
+            throw new InvalidWalException(WalProblem.NOT_WAL, "the streamed head of " + segment + " does not start with a WAL long page header");
+        }
+        WalSegmentSize size;
+        try {
+            size = new WalSegmentSize(page.segmentSize());
+        } catch (IllegalArgumentException e) {
+            throw new InvalidWalException(WalProblem.WRONG_SEGMENT_SIZE, "the streamed head of " + segment + ": " + e.getMessage());
+        }
+        if (!page.pageAddress().equals(segment.startLsn(size))) {
+            throw new InvalidWalException(WalProblem.WRONG_PAGE_ADDRESS, "the streamed head of " + segment + " starts at page address "
+                    + page.pageAddress() + ", not at the segment's start " + segment.startLsn(size));
+        }
+        return page;
     }
 
     private static MessageDigest sha256() {

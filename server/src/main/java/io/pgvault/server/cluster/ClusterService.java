@@ -1,6 +1,7 @@
 package io.pgvault.server.cluster;
 
 import io.micronaut.http.HttpStatus;
+import io.micronaut.serde.annotation.Serdeable;
 import io.pgvault.core.repo.ClusterDescriptor;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
@@ -118,7 +119,7 @@ public class ClusterService {
     }
 
     /** A removed cluster, and what could not be cleaned up on its database server. */
-    @io.micronaut.serde.annotation.Serdeable
+    @Serdeable
     public record Removal(ClusterRow cluster, List<String> warnings) {
     }
 
@@ -126,10 +127,10 @@ public class ClusterService {
         listeners.add(listener);
     }
 
-    /** The slot to stream from: the one given, the one it had, or {@code pgvault_NAME}; null when not streaming. */
+    /** The slot to stream from: the one given, the one it had, or {@code pgvault_NAME}; null when not streaming (pgvault holds none then). */
     private static String checkStreaming(String name, String conninfo, boolean stream, String slot) {
         if (!stream) {
-            return slot;
+            return null;
         }
         if (conninfo == null || conninfo.isBlank()) {
             throw new ApiException(HttpStatus.BAD_REQUEST, "streaming needs --conninfo: the server connects to the cluster as a replication client "
