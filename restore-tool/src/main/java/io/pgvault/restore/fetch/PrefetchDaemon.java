@@ -14,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
@@ -240,10 +239,7 @@ public final class PrefetchDaemon {
                 absentUntil.put(name.segmentNumber(segmentSize), Instant.now().plus(ABSENT_RETRY));
                 return;
             }
-            try (InputStream content = in.get()) {
-                Files.copy(content, temp, StandardCopyOption.REPLACE_EXISTING);
-            }
-            Files.move(temp, spool.resolve(name.toString()), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            WalFetcher.store(in.get(), temp, spool.resolve(name.toString()));
             delivered.add(name.toString());
         } catch (IOException | RuntimeException e) {
             log("could not prefetch " + name + ": " + e.getMessage() + " (wal-fetch will fetch it itself)");
