@@ -117,7 +117,7 @@ public final class StreamingBench {
             HttpClient http = HttpClient.newHttpClient();
             HttpRequest status = HttpRequest.newBuilder(URI.create(url + "/v1/clusters/main/stream")).build();
             Pattern flushed = Pattern.compile("\"flushedLsn\":\"([0-9A-F]+/[0-9A-F]+)\"");
-            return measure("pgvault streaming, flush " + flushInterval, pg, seconds, rate, () -> {
+            return measure("pgvault streaming, flush " + flushInterval, pg, seconds, rate, false, () -> {
                 Matcher m = flushed.matcher(http.send(status, HttpResponse.BodyHandlers.ofString()).body());
                 return m.find() ? Lsn.parse(m.group(1)) : Lsn.INVALID;
             });
@@ -135,7 +135,7 @@ public final class StreamingBench {
             Process receiver = new ProcessBuilder("bash", "-c", "exec pg_receivewal " + conn + " -D " + dir.resolve("wal") + " --slot=bench --synchronous")
                     .redirectErrorStream(true).redirectOutput(dir.resolve("receivewal.log").toFile()).start();
             try (Connection c = pg.connect()) {
-                return measure("pg_receivewal --synchronous", pg, seconds, rate, () -> {
+                return measure("pg_receivewal --synchronous", pg, seconds, rate, false, () -> {
                     try (Statement st = c.createStatement();
                          ResultSet rs = st.executeQuery("SELECT flush_lsn FROM pg_stat_replication WHERE application_name = 'pg_receivewal'")) {
                         return rs.next() && rs.getString(1) != null ? Lsn.parse(rs.getString(1)) : Lsn.INVALID;
@@ -157,7 +157,7 @@ public final class StreamingBench {
                 .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/main/wal/%f").start()) {
             registerCluster(url, "{\"name\":\"main\"}");
             try (Connection c = pg.connect()) {
-                return measure("archive_command (curl to pgvault)", pg, seconds, rate, () -> {
+                return measure("archive_command (curl to pgvault)", pg, seconds, rate, true, () -> {
                     try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT last_archived_wal FROM pg_stat_archiver")) {
                         String last = rs.next() ? rs.getString(1) : null;
                         if (last == null || !last.matches("[0-9A-F]{24}")) {
@@ -175,12 +175,12 @@ public final class StreamingBench {
     }
 
     /** Steady load with probes, then a burst; the durable position sampled throughout. */
-    private static Figures measure(String name, PgCluster pg, int seconds, int rate, Durable durable) throws Exception {
+    /** @param wholeSegments the copy takes only complete segments (archive_command): switch before waiting for it */
+    private static Figures measure(String name, PgCluster pg, int seconds, int rate, boolean wholeSegments, Durable durable) throws Exception {
         String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
         shell("pgbench -i -q -s 10 " + conn + " postgres");
         pg.execute("CREATE TABLE probe (at timestamptz)");
-        boolean archiveOnly = name.startsWith("archive_command");
-        if (archiveOnly) {
+        if (wholeSegments) {
             pg.queryValue("SELECT pg_switch_wal()");
         }
         // Let the copy catch up with the initialization before measuring.
@@ -224,7 +224,7 @@ public final class StreamingBench {
         pg.execute("CREATE TABLE bulk AS SELECT g AS id, repeat(md5(g::text), 4) AS v FROM generate_series(1, 1500000) g");
         double burstSeconds = (System.nanoTime() - burstBegan) / 1e9;
         Lsn burstEnd = Lsn.parse(pg.queryValue("SELECT pg_current_wal_lsn()"));
-        if (archiveOnly) {
+        if (wholeSegments) {
             // archive_command ships whole segments: the tail is only safe once switched out.
             pg.queryValue("SELECT pg_switch_wal()");
         }

@@ -21,7 +21,6 @@ import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -31,13 +30,16 @@ import java.util.stream.Stream;
 import static io.pgvault.cli.RecoverySupport.CHECKSUM;
 import io.pgvault.cli.RecoverySupport.Run;
 import static io.pgvault.cli.RecoverySupport.awaitBackup;
+import static io.pgvault.cli.RecoverySupport.archivingPrimary;
 import static io.pgvault.cli.RecoverySupport.awaitValue;
 import static io.pgvault.cli.RecoverySupport.cat;
 import static io.pgvault.cli.RecoverySupport.pgvault;
+import static io.pgvault.cli.RecoverySupport.serverProperties;
 import static io.pgvault.cli.RecoverySupport.post;
 import static io.pgvault.cli.RecoverySupport.shell;
 import static io.pgvault.cli.RecoverySupport.switchAndAwaitArchived;
 import static io.pgvault.cli.RecoverySupport.value;
+import static io.pgvault.cli.RecoverySupport.workDirectory;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -97,14 +99,9 @@ class RecoveryIT {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void everyTargetRecoversExactlyTheCommittedRows(Case c) throws Exception {
-        Path dir = Files.createTempDirectory("pgvault-recovery-it-");
-        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        Map<String, Object> props = new HashMap<>();
-        props.put("micronaut.server.port", -1);
-        props.put("pgvault.data-dir", dir.resolve("server").toString());
-        props.put("micronaut.metrics.binders.logback.enabled", false);
+        Path dir = workDirectory("pgvault-recovery-it-");
+        Map<String, Object> props = serverProperties(dir);
         props.put("pgvault.backup.piece-size", "8MB");
-        props.put("pgvault.catalog.url", "jdbc:h2:file:" + dir.resolve("catalog/db") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
         List<String> repo = new ArrayList<>();
         if (c.storage().equals("s3proxy")) {
             String bucket = "pitr-" + UUID.randomUUID().toString().substring(0, 8);
@@ -124,11 +121,7 @@ class RecoveryIT {
         EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, props);
         try {
             String url = "http://127.0.0.1:" + server.getPort();
-            PgCluster primary = PgCluster.builder(c.major())
-                    .setting("archive_mode", "on")
-                    .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/main/wal/%f")
-                    .setting("wal_keep_size", "256MB")
-                    .start();
+            PgCluster primary = archivingPrimary(c.major(), url);
             started.add(primary);
             String conninfo = "host=127.0.0.1 port=" + primary.port() + " user=postgres";
             assertThat(post(url + "/v1/clusters", "{\"name\":\"main\",\"conninfo\":\"" + conninfo + "\"}").statusCode()).isEqualTo(201);

@@ -6,17 +6,22 @@ import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalSegmentSize;
 import io.pgvault.testkit.PgCluster;
 
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -30,6 +35,32 @@ final class RecoverySupport {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     private RecoverySupport() {
+    }
+
+    /** A work directory PostgreSQL's unprivileged user can read (it runs bin/pgvault from there). */
+    static Path workDirectory(String prefix) throws IOException {
+        Path dir = Files.createTempDirectory(prefix);
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return dir;
+    }
+
+    /** An in-process server on a free port with its data and H2 catalog under {@code dir}; the caller adds the repository. */
+    static Map<String, Object> serverProperties(Path dir) {
+        Map<String, Object> props = new HashMap<>();
+        props.put("micronaut.server.port", -1);
+        props.put("pgvault.data-dir", dir.resolve("server").toString());
+        props.put("micronaut.metrics.binders.logback.enabled", false);
+        props.put("pgvault.catalog.url", "jdbc:h2:file:" + dir.resolve("catalog/db") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+        return props;
+    }
+
+    /** A primary whose archive_command pushes into cluster {@code main} of the server at {@code url}. */
+    static PgCluster archivingPrimary(int major, String url) {
+        return PgCluster.builder(major)
+                .setting("archive_mode", "on")
+                .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/main/wal/%f")
+                .setting("wal_keep_size", "256MB")
+                .start();
     }
 
     static List<String> cat(List<String> a, String... b) {

@@ -20,17 +20,19 @@ import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static io.pgvault.cli.RecoverySupport.CHECKSUM;
 import static io.pgvault.cli.RecoverySupport.awaitBackup;
+import static io.pgvault.cli.RecoverySupport.archivingPrimary;
 import static io.pgvault.cli.RecoverySupport.awaitValue;
 import static io.pgvault.cli.RecoverySupport.pgvault;
+import static io.pgvault.cli.RecoverySupport.serverProperties;
 import static io.pgvault.cli.RecoverySupport.post;
 import static io.pgvault.cli.RecoverySupport.shell;
+import static io.pgvault.cli.RecoverySupport.workDirectory;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -53,15 +55,10 @@ class StreamingRecoveryIT {
     @ParameterizedTest(name = "PostgreSQL {0}")
     @MethodSource("majors")
     void aCommitStreamedBeforeTheCrashIsRecovered(int major) throws Exception {
-        Path dir = Files.createTempDirectory("pgvault-streaming-it-");
-        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path dir = workDirectory("pgvault-streaming-it-");
         Path repoDir = dir.resolve("repo");
         List<String> repo = List.of("--repo", repoDir.toUri().toString());
-        Map<String, Object> props = new HashMap<>();
-        props.put("micronaut.server.port", -1);
-        props.put("pgvault.data-dir", dir.resolve("server").toString());
-        props.put("micronaut.metrics.binders.logback.enabled", false);
-        props.put("pgvault.catalog.url", "jdbc:h2:file:" + dir.resolve("catalog/db") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+        Map<String, Object> props = serverProperties(dir);
         props.put("pgvault.repository.url", repoDir.toUri().toString());
         props.put("pgvault.streaming.retry-min", "200ms");
         props.put("pgvault.streaming.retry-max", "2s");
@@ -69,11 +66,7 @@ class StreamingRecoveryIT {
         EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, props);
         try {
             String url = "http://127.0.0.1:" + server.getPort();
-            PgCluster primary = PgCluster.builder(major)
-                    .setting("archive_mode", "on")
-                    .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/main/wal/%f")
-                    .setting("wal_keep_size", "256MB")
-                    .start();
+            PgCluster primary = archivingPrimary(major, url);
             started.add(primary);
             String conninfo = "host=127.0.0.1 port=" + primary.port() + " user=postgres";
             Run added = pgvault(dir, List.of("cluster", "add", "main", "--conninfo", conninfo, "--stream", "--server", url));

@@ -94,7 +94,7 @@ public class ClusterService {
         ClusterRow before = require(name);
         String conninfo = change.conninfo() != null ? change.conninfo() : before.conninfo();
         boolean stream = change.stream() != null ? change.stream() : before.stream();
-        String slot = checkStreaming(name, conninfo, stream, change.slot() != null ? change.slot() : before.slot());
+        String slot = checkStreaming(name, conninfo, stream, change.slot() != null ? change.slot() : stream ? before.slot() : null);
         repository.ensureReady();
         catalog.updateConnection(before.id(), conninfo, stream, slot);
         ClusterRow after = require(name);
@@ -130,6 +130,10 @@ public class ClusterService {
     /** The slot to stream from: the one given, the one it had, or {@code pgvault_NAME}; null when not streaming (pgvault holds none then). */
     private static String checkStreaming(String name, String conninfo, boolean stream, String slot) {
         if (!stream) {
+            if (slot != null && !slot.isBlank()) {
+                throw new ApiException(HttpStatus.BAD_REQUEST, "--slot " + slot + " names the slot to stream from, but cluster '" + name
+                        + "' does not stream: add --stream");
+            }
             return null;
         }
         if (conninfo == null || conninfo.isBlank()) {

@@ -70,6 +70,9 @@ class ClusterLifecycleTest implements TestPropertyProvider {
         HttpResponse<String> noConninfo = send("POST", "/v1/clusters", Map.of("name", "other", "stream", true));
         assertThat(noConninfo.statusCode()).isEqualTo(400);
         assertThat(noConninfo.body()).contains("streaming needs --conninfo");
+        HttpResponse<String> slotWithoutStream = send("PATCH", "/v1/clusters/main", Map.of("slot", "mine"));
+        assertThat(slotWithoutStream.statusCode()).isEqualTo(400);
+        assertThat(slotWithoutStream.body()).contains("add --stream");
         HttpResponse<String> badSlot = send("PATCH", "/v1/clusters/main", Map.of("stream", true, "slot", "Bad-Slot"));
         assertThat(badSlot.statusCode()).isEqualTo(400);
         assertThat(badSlot.body()).contains("not a replication slot name");
@@ -77,6 +80,13 @@ class ClusterLifecycleTest implements TestPropertyProvider {
         assertThat(changed.statusCode()).isEqualTo(200);
         assertThat(changed.body()).contains("host=db2").doesNotContain("s3cret");
         assertThat(JSON.readTree(changed.body()).path("stream").asBoolean()).isFalse();
+        // Streaming on (the receiver retries against the unreachable host), then off again: the slot name goes with it.
+        JsonNode on = JSON.readTree(send("PATCH", "/v1/clusters/main", Map.of("stream", true)).body());
+        assertThat(on.path("slot").asText()).isEqualTo("pgvault_main");
+        HttpResponse<String> off = send("PATCH", "/v1/clusters/main", Map.of("stream", false));
+        assertThat(off.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(off.body()).path("stream").asBoolean()).isFalse();
+        assertThat(JSON.readTree(off.body()).hasNonNull("slot")).isFalse();
 
         HttpResponse<String> removed = send("DELETE", "/v1/clusters/main", null);
         assertThat(removed.statusCode()).isEqualTo(200);
