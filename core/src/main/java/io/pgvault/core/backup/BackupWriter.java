@@ -8,12 +8,9 @@ import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarUtils;
 
 import java.io.FilterOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,24 +24,29 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Receives a base backup's tar streams and stores them as pieces: each piece a standalone
- * tar of whole files of about {@code pieceBytes}, compressed, in an envelope with its
- * SHA-256, so a restore can fetch, check and unpack pieces in parallel. The tar stream is
- * cut at entry boundaries (headers parsed by Commons Compress, bytes copied unchanged) on
- * a thread of its own per archive.
+ * tar of whole files of about {@code pieceBytes}, compressed, in an envelope with the
+ * SHA-256 of its stored bytes, so a restore can fetch, check and unpack pieces in parallel. The tar stream is
+ * cut at entry boundaries by a {@link TarStreamCutter}, hashed and compressed on the thread
+ * that receives it (as pg_basebackup does: on a small machine PostgreSQL's sender needs the
+ * other core); sealed pieces are uploaded in the background.
  *
  * <p>{@link #finish} writes pgvault's manifest last; {@link #abandon} deletes what was
  * stored, so an interrupted backup leaves nothing that looks like a backup.
  */
 public final class BackupWriter implements BaseBackupSink {
 
-    private static final int COPY_BUFFER = 1 << 18;
+    /** Sealed pieces that may wait for upload while the next one fills. */
+    private static final int UPLOADS_AHEAD = 2;
 
     private final ObjectStore store;
     private final Codec codec;
@@ -54,13 +56,14 @@ public final class BackupWriter implements BaseBackupSink {
     private final long pieceBytes;
     private final String writer;
     private final Clock clock;
-    private final ExecutorService repackers = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "pgvault-backup-repack");
+    private final ExecutorService uploaders = Executors.newFixedThreadPool(2, r -> {
+        Thread t = new Thread(r, "pgvault-backup-upload");
         t.setDaemon(true);
         return t;
     });
     private final List<BackupManifest.Piece> pieces = Collections.synchronizedList(new ArrayList<>());
     private final List<String> storedKeys = Collections.synchronizedList(new ArrayList<>());
+    private final Set<PieceOutput> unstored = ConcurrentHashMap.newKeySet();
     private final String startedAt;
     private Lsn start;
     private TimelineId startTimeline;
@@ -91,51 +94,86 @@ public final class BackupWriter implements BaseBackupSink {
 
     @Override
     public OutputStream archive(String name, Optional<String> tablespaceLocation) throws IOException {
-        ChunkPipe pipe = new ChunkPipe();
-        InputStream in = pipe.reader();
-        OutputStream out = pipe.writer();
-        Future<?> repack = repackers.submit(() -> {
-            try (in) {
-                repack(name, tablespaceLocation.orElse(null), in);
+        ArchivePieces archivePieces = new ArchivePieces(name, tablespaceLocation.orElse(null));
+        TarStreamCutter cutter = new TarStreamCutter(name, archivePieces);
+        return new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                cutter.write(b);
             }
-            return null;
-        });
-        return new FilterOutputStream(out) {
+
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
-                try {
-                    out.write(b, off, len);
-                } catch (IOException e) {
-                    throw failure(repack, e);
-                }
+                cutter.write(b, off, len);
             }
 
             @Override
             public void close() throws IOException {
-                try {
-                    out.close();
-                } catch (IOException e) {
-                    throw failure(repack, e);
-                }
-                await(repack);
+                cutter.close();
+                archivePieces.finish();
             }
         };
     }
 
-    private static IOException failure(Future<?> repack, IOException pipeError) {
-        if (repack.isDone()) {
-            try {
-                await(repack);
-            } catch (IOException e) {
-                return e;
+    /**
+     * The pieces of one archive: entries go into the open piece until it passes
+     * {@code pieceBytes}, then it is sealed and uploaded in the background while the next
+     * one fills (at most {@link #UPLOADS_AHEAD} waiting, which bounds the spool).
+     */
+    private final class ArchivePieces implements TarStreamCutter.Entries {
+        private final String archive;
+        private final String location;
+        private final List<Future<BackupManifest.Piece>> uploads = new ArrayList<>();
+        private PieceOutput piece;
+        private int index;
+        private int awaited;
+
+        ArchivePieces(String archive, String location) {
+            this.archive = archive;
+            this.location = location;
+        }
+
+        @Override
+        public OutputStream entryStarts() throws IOException {
+            if (piece == null) {
+                piece = new PieceOutput(archive, location, index++);
+            }
+            return piece.raw;
+        }
+
+        @Override
+        public void memberEnded() throws IOException {
+            piece.files++;
+            if (piece.rawBytes() >= pieceBytes) {
+                upload(piece);
+                piece = null;
             }
         }
-        return pipeError;
+
+        private void upload(PieceOutput sealed) throws IOException {
+            sealed.seal();
+            uploads.add(uploaders.submit(sealed::store));
+            // Bound the spool: wait for the older uploads (a failure surfaces here, mid-stream).
+            while (awaited < uploads.size() - UPLOADS_AHEAD) {
+                await(uploads.get(awaited++));
+            }
+        }
+
+        /** After the archive's last byte: the last piece (an empty archive still gets one), and every upload done. */
+        void finish() throws IOException {
+            if (piece != null || index == 0) {
+                upload(piece != null ? piece : new PieceOutput(archive, location, index));
+                piece = null;
+            }
+            for (Future<BackupManifest.Piece> upload : uploads) {
+                pieces.add(await(upload));
+            }
+        }
     }
 
-    private static void await(Future<?> task) throws IOException {
+    private static <T> T await(Future<T> task) throws IOException {
         try {
-            task.get();
+            return task.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while storing a backup piece", e);
@@ -148,99 +186,6 @@ public final class BackupWriter implements BaseBackupSink {
         }
     }
 
-    private void repack(String archive, String location, InputStream tarStream) throws IOException {
-        TarSplitter splitter = new TarSplitter(archive, tarStream);
-        PieceOutput piece = null;
-        int index = 0;
-        while (splitter.next()) {
-            if (piece == null) {
-                piece = new PieceOutput(archive, location, index++);
-            }
-            splitter.copyEntry(piece.raw, piece.buffer);
-            if (splitter.isMember()) {
-                piece.files++;
-                if (piece.rawBytes() >= pieceBytes) {
-                    pieces.add(piece.store());
-                    piece = null;
-                }
-            }
-        }
-        // Drain what follows the end-of-archive block so the sender never blocks.
-        tarStream.transferTo(OutputStream.nullOutputStream());
-        if (piece != null || index == 0) {
-            pieces.add((piece != null ? piece : new PieceOutput(archive, location, index)).store());
-        }
-    }
-
-    /**
-     * Walks a tar stream entry by entry, copying each entry's header and data blocks
-     * unchanged. Headers are parsed (and their checksums checked) by Commons Compress; the
-     * bytes are copied as they came, which is both faithful and cheaper than re-writing
-     * them. GNU long-name and PAX headers stay glued to the entry they describe.
-     */
-    private static final class TarSplitter {
-        private static final int BLOCK = 512;
-        private final String archive;
-        private final InputStream in;
-        private final byte[] header = new byte[BLOCK];
-        private long dataBlocksBytes;
-        private boolean member;
-
-        TarSplitter(String archive, InputStream in) {
-            this.archive = archive;
-            this.in = in;
-        }
-
-        /** Reads the next header; false at the end-of-archive block. */
-        boolean next() throws IOException {
-            int got = in.readNBytes(header, 0, BLOCK);
-            if (got == 0) {
-                // Some streams (PostgreSQL 14's tablespace archives) end without the zero blocks.
-                return false;
-            }
-            if (got != BLOCK) {
-                throw new IOException(archive + ": the tar stream ended inside a header (" + got + " of 512 bytes)");
-            }
-            boolean zero = true;
-            for (byte b : header) {
-                if (b != 0) {
-                    zero = false;
-                    break;
-                }
-            }
-            if (zero) {
-                return false;
-            }
-            if (!TarUtils.verifyCheckSum(header)) {
-                throw new IOException(archive + ": damaged tar header (checksum mismatch) in the stream PostgreSQL sent");
-            }
-            TarArchiveEntry entry = new TarArchiveEntry(header);
-            byte type = header[156];
-            // Extension headers describe the next entry: never end a piece after one.
-            member = !(type == 'L' || type == 'K' || type == 'x' || type == 'g');
-            long size = entry.isDirectory() || entry.isSymbolicLink() || entry.isLink() ? 0 : entry.getSize();
-            dataBlocksBytes = (size + BLOCK - 1) / BLOCK * BLOCK;
-            return true;
-        }
-
-        boolean isMember() {
-            return member;
-        }
-
-        void copyEntry(OutputStream out, byte[] buffer) throws IOException {
-            out.write(header);
-            long left = dataBlocksBytes;
-            while (left > 0) {
-                int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
-                if (n < 0) {
-                    throw new IOException(archive + ": the tar stream ended inside an entry (" + left + " bytes missing)");
-                }
-                out.write(buffer, 0, n);
-                left -= n;
-            }
-        }
-    }
-
     /** One piece being written: a standalone tar, hashed raw, compressed into a spool file. */
     private final class PieceOutput {
         private final String archive;
@@ -249,7 +194,6 @@ public final class BackupWriter implements BaseBackupSink {
         private final Path file;
         private final MessageDigest sha256;
         private final CountingOutputStream raw;
-        private final byte[] buffer = new byte[COPY_BUFFER];
         private int files;
 
         PieceOutput(String archive, String location, int index) throws IOException {
@@ -259,29 +203,49 @@ public final class BackupWriter implements BaseBackupSink {
             Files.createDirectories(spool);
             this.file = Files.createTempFile(spool, "piece-", ".spool");
             this.sha256 = sha256();
-            OutputStream compressed = codec.compress(Files.newOutputStream(file));
-            this.raw = new CountingOutputStream(new DigestOutputStream(compressed, sha256));
+            // The checksum covers the compressed bytes (see ObjectHeader#sha256Of): a tenth of the data to hash.
+            this.raw = new CountingOutputStream(codec.compress(new DigestOutputStream(Files.newOutputStream(file), sha256)));
+            unstored.add(this);
+        }
+
+        void discard() {
+            try {
+                raw.close();
+            } catch (IOException e) {
+                // only the spool file is left to remove
+            }
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                // a stale spool file is harmless; the spool is ours alone
+            }
         }
 
         long rawBytes() {
             return raw.count;
         }
 
+        /** Ends the piece's tar and compressed frame; the spool file is then complete. */
+        void seal() throws IOException {
+            // Two zero blocks end a tar archive: each piece stands alone.
+            raw.write(new byte[1024]);
+            raw.close();
+        }
+
         BackupManifest.Piece store() throws IOException {
             try {
-                // Two zero blocks end a tar archive: each piece stands alone.
-                raw.write(new byte[1024]);
-                raw.close();
                 String sha = HexFormat.of().formatHex(sha256.digest());
                 String name = archive + "." + String.format("%05d", index);
                 String key = RepositoryLayout.backupPiece(cluster, backupId, archive, index);
                 ObjectHeader header = new ObjectHeader("backup-piece", name, raw.count, sha, codec.id(), null, null,
-                        startTimeline == null ? 0 : startTimeline.value(), 0, writer, clock.instant().toString(), null);
+                        startTimeline == null ? 0 : startTimeline.value(), 0, writer, clock.instant().toString(), null,
+                        ObjectHeader.SHA256_OF_PAYLOAD);
                 storedKeys.add(key);
                 long stored = ObjectEnvelope.store(store, key, header, file, false);
                 return new BackupManifest.Piece(archive, location, index, key, raw.count, stored, sha, files);
             } finally {
                 Files.deleteIfExists(file);
+                unstored.remove(this);
             }
         }
     }
@@ -319,7 +283,7 @@ public final class BackupWriter implements BaseBackupSink {
      */
     public BackupManifest finish(String label, String systemIdentifier, int pgMajor, long walSegmentSize, Lsn end, TimelineId endTimeline)
             throws IOException {
-        repackers.shutdown();
+        uploaders.shutdown();
         List<BackupManifest.Piece> sorted = new ArrayList<>(pieces);
         sorted.sort(Comparator.comparing(BackupManifest.Piece::archive).thenComparingInt(BackupManifest.Piece::index));
         long rawTotal = sorted.stream().mapToLong(BackupManifest.Piece::rawSize).sum();
@@ -331,9 +295,18 @@ public final class BackupWriter implements BaseBackupSink {
         return manifest;
     }
 
-    /** Deletes every object this backup stored; the backup never existed. */
+    /** Deletes every object this backup stored, and its spool files; the backup never existed. */
     public void abandon() {
-        repackers.shutdownNow();
+        uploaders.shutdownNow();
+        try {
+            // An upload still running could otherwise store its piece after the deletion below.
+            uploaders.awaitTermination(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (PieceOutput piece : unstored) {
+            piece.discard();
+        }
         try {
             List<String> keys = new ArrayList<>(storedKeys);
             store.list(RepositoryLayout.backupPrefix(cluster, backupId)).forEach(o -> keys.add(o.key()));

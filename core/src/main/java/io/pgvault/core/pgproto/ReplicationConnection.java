@@ -212,9 +212,11 @@ public final class ReplicationConnection implements AutoCloseable {
         OutputStream target = null;
         int copies = 0;
         boolean manifest = false;
+        // PostgreSQL sends the tar streams in CopyData messages of 32 kB (plus a type byte from 15 on).
+        byte[] copyBuffer = new byte[1 << 18];
         try {
             while (true) {
-                WireConnection.Message m = wire.readRaw();
+                WireConnection.Message m = wire.readRaw(copyBuffer);
                 switch (m.type()) {
                     case 'T' -> current = ResultBuilder.describe(m);
                     case 'D' -> current.row(m);
@@ -251,7 +253,7 @@ public final class ReplicationConnection implements AutoCloseable {
                     }
                     case 'd' -> {
                         if (serverMajor < 15) {
-                            target.write(m.payload());
+                            target.write(m.payload(), 0, m.length());
                         } else {
                             target = copyData15(m, sink, target, archives);
                             if (target == null) {
@@ -293,10 +295,13 @@ public final class ReplicationConnection implements AutoCloseable {
     private static OutputStream copyData15(WireConnection.Message m, BaseBackupSink sink, OutputStream target, List<String> archives)
             throws IOException {
         byte[] p = m.payload();
+        if (m.length() == 0) {
+            throw new IOException("protocol error: an empty BASE_BACKUP CopyData message");
+        }
         switch (p[0]) {
             case 'n' -> {
                 closeQuietly(target);
-                WireConnection.Reader r = new WireConnection.Reader(p);
+                WireConnection.Reader r = m.reader();
                 r.byte8();
                 String name = r.cstring();
                 String location = r.cstring();
@@ -308,7 +313,7 @@ public final class ReplicationConnection implements AutoCloseable {
                 return sink.manifest();
             }
             case 'd' -> {
-                target.write(p, 1, p.length - 1);
+                target.write(p, 1, m.length() - 1);
                 return target;
             }
             case 'p' -> {

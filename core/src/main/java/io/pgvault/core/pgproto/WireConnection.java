@@ -31,10 +31,17 @@ final class WireConnection implements AutoCloseable {
     private static final int PROTOCOL_3_0 = 196608;
     private static final int MAX_MESSAGE = 1 << 30;
 
-    /** One backend message: its type byte and payload. */
-    record Message(char type, byte[] payload) {
+    /**
+     * One backend message: its type byte and payload. The payload is {@code length} bytes;
+     * only a message read into a caller's reusable buffer has a longer array.
+     */
+    record Message(char type, byte[] payload, int length) {
+        Message(char type, byte[] payload) {
+            this(type, payload, payload.length);
+        }
+
         Reader reader() {
-            return new Reader(payload);
+            return new Reader(length == payload.length ? payload : java.util.Arrays.copyOf(payload, length));
         }
     }
 
@@ -241,15 +248,25 @@ final class WireConnection implements AutoCloseable {
 
     /** Reads the next message without turning errors into exceptions. */
     Message readRaw() throws IOException {
+        return readRaw(null);
+    }
+
+    /**
+     * Reads the next message; a CopyData ('d') payload that fits goes into {@code reusable}
+     * instead of a new array, valid until the next read. A base backup is tens of thousands
+     * of such messages: allocating and zeroing each one cost more than reading it.
+     */
+    Message readRaw(byte[] reusable) throws IOException {
         try {
             char type = (char) in.readUnsignedByte();
             int length = in.readInt();
             if (length < 4 || length > MAX_MESSAGE) {
                 throw new IOException(where + ": protocol error: message '" + type + "' declares length " + length);
             }
-            byte[] payload = new byte[length - 4];
-            in.readFully(payload);
-            return new Message(type, payload);
+            int size = length - 4;
+            byte[] payload = type == 'd' && reusable != null && size <= reusable.length ? reusable : new byte[size];
+            in.readFully(payload, 0, size);
+            return new Message(type, payload, size);
         } catch (EOFException e) {
             throw new IOException(where + ": the server closed the connection", e);
         }

@@ -22,7 +22,7 @@ import java.util.Arrays;
  *
  * <pre>
  *   "PGVOBJ"            6 bytes magic
- *   version             1 byte, currently 1
+ *   version             1 byte: 1, or 2 when the header's SHA-256 covers the payload
  *   reserved            1 byte, 0
  *   header length N     4 bytes, big-endian, at most 64 KiB
  *   header              N bytes of UTF-8 JSON ({@link ObjectHeader})
@@ -34,7 +34,9 @@ import java.util.Arrays;
  */
 public final class ObjectEnvelope {
 
-    public static final int VERSION = 1;
+    /** The newest envelope version this pgvault reads and writes. */
+    public static final int VERSION = 2;
+    private static final int VERSION_SHA256_OF_RAW = 1;
     private static final byte[] MAGIC = "PGVOBJ".getBytes(StandardCharsets.US_ASCII);
     private static final int MAX_HEADER = 64 * 1024;
     /** Only writers need the object mapper; readers (restore_command) skip loading it. */
@@ -50,7 +52,8 @@ public final class ObjectEnvelope {
 
         /**
          * The raw content: decompressed, and checked against the header's length and
-         * SHA-256 as it streams; a mismatch fails the final read with {@link CorruptObjectException}.
+         * SHA-256 (of the raw bytes, or of the stored payload, which is then read to its end)
+         * as it streams; a mismatch fails the final read with {@link CorruptObjectException}.
          */
         public InputStream content() throws IOException {
             if (!ObjectHeader.NO_ENCRYPTION.equals(header.encryption())) {
@@ -64,7 +67,11 @@ public final class ObjectEnvelope {
                 throw new UnsupportedFormatException(key + " is compressed with '" + header.codec()
                         + "', which this pgvault does not know; use a newer pgvault");
             }
-            return new VerifyingInputStream(codec.decompress(payload), key, header.rawSize(), header.sha256());
+            if (header.sha256OfPayload()) {
+                VerifyingInputStream.PayloadSha256 check = new VerifyingInputStream.PayloadSha256(payload, header.sha256());
+                return new VerifyingInputStream(codec.decompress(check.hashedPayload()), key, header.rawSize(), check);
+            }
+            return new VerifyingInputStream(codec.decompress(payload), key, header.rawSize(), new VerifyingInputStream.RawSha256(header.sha256()));
         }
 
         @Override
@@ -80,7 +87,8 @@ public final class ObjectEnvelope {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream(json.length + 12);
             DataOutputStream out = new DataOutputStream(bytes);
             out.write(MAGIC);
-            out.writeByte(VERSION);
+            // Version 1 where it suffices, so older readers keep reading everything they can check.
+            out.writeByte(header.sha256OfPayload() ? VERSION : VERSION_SHA256_OF_RAW);
             out.writeByte(0);
             out.writeInt(json.length);
             out.write(json);

@@ -21,6 +21,11 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * @param writer which pgvault instance wrote the object (several may share a bucket)
  * @param createdAt ISO-8601 time the object was written
  * @param pgMajor the PostgreSQL major that wrote the content (from the WAL page magic), or null
+ * @param sha256Of what {@code sha256} covers: null for the raw bytes, {@value #SHA256_OF_PAYLOAD} for the
+ *     payload as stored (compressed). Backup pieces use the latter: hashing hundreds of MiB of raw data
+ *     cost a base backup a third of its time, and the stored bytes determine the raw ones (the codec's
+ *     own frame checksum guards the decompression). Objects with it are written in envelope version 2,
+ *     so an older pgvault refuses them instead of reporting damage.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -36,9 +41,11 @@ public record ObjectHeader(
         long segmentSize,
         String writer,
         String createdAt,
-        Integer pgMajor) {
+        Integer pgMajor,
+        String sha256Of) {
 
     public static final String NO_ENCRYPTION = "none";
+    public static final String SHA256_OF_PAYLOAD = "payload";
 
     public ObjectHeader {
         if (kind == null || name == null || sha256 == null || codec == null) {
@@ -53,6 +60,20 @@ public record ObjectHeader(
         if (encryption == null) {
             encryption = NO_ENCRYPTION;
         }
+        if (sha256Of != null && !sha256Of.equals(SHA256_OF_PAYLOAD)) {
+            throw new IllegalArgumentException("object header sha256Of '" + sha256Of + "' is unknown: expected '" + SHA256_OF_PAYLOAD + "' or none");
+        }
+    }
+
+    /** A header whose SHA-256 covers the raw bytes. */
+    public ObjectHeader(String kind, String name, long rawSize, String sha256, String codec, String encryption, String systemIdentifier,
+            long timeline, long segmentSize, String writer, String createdAt, Integer pgMajor) {
+        this(kind, name, rawSize, sha256, codec, encryption, systemIdentifier, timeline, segmentSize, writer, createdAt, pgMajor, null);
+    }
+
+    /** True when {@code sha256} covers the stored payload rather than the raw bytes. */
+    public boolean sha256OfPayload() {
+        return SHA256_OF_PAYLOAD.equals(sha256Of);
     }
 
     private static final com.fasterxml.jackson.core.JsonFactory STREAMING = new com.fasterxml.jackson.core.JsonFactory();
@@ -65,7 +86,7 @@ public record ObjectHeader(
      */
     public static ObjectHeader parse(byte[] json) throws java.io.IOException {
         String kind = null, name = null, sha256 = null, codec = null, encryption = null, systemIdentifier = null, writer = null,
-                createdAt = null;
+                createdAt = null, sha256Of = null;
         long rawSize = -1, timeline = 0, segmentSize = 0;
         Integer pgMajor = null;
         try (com.fasterxml.jackson.core.JsonParser p = STREAMING.createParser(json)) {
@@ -91,11 +112,12 @@ public record ObjectHeader(
                     case "writer" -> writer = p.getValueAsString();
                     case "createdAt" -> createdAt = p.getValueAsString();
                     case "pgMajor" -> pgMajor = p.getIntValue();
+                    case "sha256Of" -> sha256Of = p.getValueAsString();
                     default -> p.skipChildren();
                 }
             }
         }
         return new ObjectHeader(kind, name, rawSize, sha256, codec, encryption, systemIdentifier, timeline, segmentSize, writer, createdAt,
-                pgMajor);
+                pgMajor, sha256Of);
     }
 }
