@@ -43,6 +43,8 @@ public final class BackupBench {
     public static void main(String[] args) throws Exception {
         int major = intArg(args, "--major", 15);
         int scale = intArg(args, "--scale", 50);
+        // Each tool runs this many times in turn; the run with the median wall time is reported.
+        int repeat = intArg(args, "--repeat", 5);
         Path serverJar = Path.of(stringArg(args, "--server-jar", "server/target/pgvault-server.jar")).toAbsolutePath();
         Path work = Files.createTempDirectory("pgvault-backup-bench");
         Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -52,10 +54,11 @@ public final class BackupBench {
             shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
             pg.execute("CHECKPOINT");
             long dbBytes = Long.parseLong(pg.queryValue("SELECT sum(pg_database_size(oid)) FROM pg_database"));
-            System.out.printf(Locale.ROOT, "%nCluster: PostgreSQL %d, pgbench scale %d, %.0f MiB in databases%n", major, scale, dbBytes / MIB);
+            System.out.printf(Locale.ROOT, "%nCluster: PostgreSQL %d, pgbench scale %d, %.0f MiB in databases; median of %d runs each%n", major,
+                    scale, dbBytes / MIB, repeat);
 
             List<Figures> results = new ArrayList<>();
-            results.add(pgvault(work, serverJar, pg, "zstd"));
+            results.add(pgvault(work, serverJar, pg, "zstd", repeat));
             if (System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") != null) {
                 System.out.println(results.get(0));
                 try (Stream<String> log = Files.lines(work.resolve("pgvault-zstd/server.log"))) {
@@ -63,10 +66,10 @@ public final class BackupBench {
                 }
                 return;
             }
-            results.add(pgvault(work, serverJar, pg, "zstd:3"));
-            results.add(pgBaseBackup(work, pg));
-            results.add(pgBackRest(work, pg, 1));
-            results.add(pgBackRest(work, pg, 2));
+            results.add(pgvault(work, serverJar, pg, "zstd:3", repeat));
+            results.add(pgBaseBackup(work, pg, repeat));
+            results.add(pgBackRest(work, pg, 1, repeat));
+            results.add(pgBackRest(work, pg, 2, repeat));
 
             System.out.println();
             System.out.printf(Locale.ROOT, "%-40s %8s %9s %12s %9s%n", "full backup", "wall s", "CPU s", "stored MiB", "MiB/s");
@@ -85,7 +88,7 @@ public final class BackupBench {
         }
     }
 
-    private static Figures pgvault(Path work, Path serverJar, PgCluster pg, String compression) throws Exception {
+    private static Figures pgvault(Path work, Path serverJar, PgCluster pg, String compression, int repeat) throws Exception {
         Path dir = Files.createDirectories(work.resolve("pgvault-" + compression.replace(':', '-')));
         int port = Fixtures.freePort();
         Process server = startServer(serverJar, dir, port, compression);
@@ -96,15 +99,19 @@ public final class BackupBench {
             registerCluster(url, body);
             // A pgvault server runs for months: warm its JIT with one untimed backup first.
             backup(http, url);
-            double cpuBefore = cpuSeconds(server.pid());
-            long start = System.nanoTime();
-            JsonNode b = backup(http, url);
-            double wall = (System.nanoTime() - start) / 1e9;
-            double cpu = cpuSeconds(server.pid()) - cpuBefore;
-            if (b.path("status").asText().equals("failed")) {
-                throw new IllegalStateException("pgvault backup failed: " + b.path("reason").asText());
+            List<Figures> runs = new ArrayList<>();
+            for (int i = 0; i < repeat; i++) {
+                double cpuBefore = cpuSeconds(server.pid());
+                long start = System.nanoTime();
+                JsonNode b = backup(http, url);
+                double wall = (System.nanoTime() - start) / 1e9;
+                double cpu = cpuSeconds(server.pid()) - cpuBefore;
+                if (b.path("status").asText().equals("failed")) {
+                    throw new IllegalStateException("pgvault backup failed: " + b.path("reason").asText());
+                }
+                runs.add(new Figures("pgvault (" + compression + ")", wall, cpu, b.path("storedBytes").asLong()));
             }
-            return new Figures("pgvault (" + compression + ")", wall, cpu, b.path("storedBytes").asLong());
+            return median(runs);
         } finally {
             server.destroy();
             server.waitFor(30, TimeUnit.SECONDS);
@@ -117,21 +124,33 @@ public final class BackupBench {
         String id = started.path("id").asText();
         JsonNode b;
         do {
-            Thread.sleep(50);
+            Thread.sleep(10);
             b = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/bench/backups/" + id)).build(),
                     HttpResponse.BodyHandlers.ofString()).body());
         } while (b.path("status").asText().equals("running"));
         return b;
     }
 
-    private static Figures pgBaseBackup(Path work, PgCluster pg) throws Exception {
-        Path dir = work.resolve("pg_basebackup");
-        double[] t = timed("pg_basebackup -h 127.0.0.1 -p " + pg.port() + " -U postgres -D " + dir
-                + " -Ft --compress=client-zstd:3 -X none -c fast --no-sync");
-        return new Figures("pg_basebackup -Ft client-zstd:3", t[0], t[1], directorySize(dir));
+    private static Figures median(List<Figures> runs) {
+        List<Figures> sorted = new ArrayList<>(runs);
+        sorted.sort(java.util.Comparator.comparingDouble(Figures::wallSeconds));
+        System.out.printf(Locale.ROOT, "  %s: %s s%n", sorted.get(0).name(),
+                String.join(", ", runs.stream().map(f -> String.format(Locale.ROOT, "%.2f", f.wallSeconds())).toList()));
+        return sorted.get(sorted.size() / 2);
     }
 
-    private static Figures pgBackRest(Path work, PgCluster pg, int processes) throws Exception {
+    private static Figures pgBaseBackup(Path work, PgCluster pg, int repeat) throws Exception {
+        List<Figures> runs = new ArrayList<>();
+        for (int i = 0; i < repeat; i++) {
+            Path dir = work.resolve("pg_basebackup-" + i);
+            double[] t = timed("pg_basebackup -h 127.0.0.1 -p " + pg.port() + " -U postgres -D " + dir
+                    + " -Ft --compress=client-zstd:3 -X none -c fast --no-sync");
+            runs.add(new Figures("pg_basebackup -Ft client-zstd:3", t[0], t[1], directorySize(dir)));
+        }
+        return median(runs);
+    }
+
+    private static Figures pgBackRest(Path work, PgCluster pg, int processes, int repeat) throws Exception {
         Path dir = Files.createDirectories(work.resolve("pgbackrest-" + processes));
         Path conf = dir.resolve("pgbackrest.conf");
         Files.writeString(conf, "[global]\nrepo1-path=" + dir.resolve("repo") + "\nlog-path=" + dir + "\nlock-path=" + dir
@@ -140,8 +159,14 @@ public final class BackupBench {
                 + "\npg1-socket-path=" + pg.directory().resolve("sock") + "\npg1-user=postgres\n");
         OsUser.own(dir);
         asPgUser("pgbackrest --config=" + conf + " --stanza=bench --no-online stanza-create || pgbackrest --config=" + conf + " --stanza=bench stanza-create");
-        double[] t = timed(String.join(" ", OsUser.wrap(List.of("pgbackrest", "--config=" + conf, "--stanza=bench", "--type=full", "backup"))));
-        return new Figures("pgBackRest full zst 3, process-max " + processes, t[0], t[1], directorySize(dir.resolve("repo/backup")));
+        List<Figures> runs = new ArrayList<>();
+        for (int i = 0; i < repeat; i++) {
+            long before = directorySize(dir.resolve("repo/backup"));
+            double[] t = timed(String.join(" ", OsUser.wrap(List.of("pgbackrest", "--config=" + conf, "--stanza=bench", "--type=full", "backup"))));
+            // The repository keeps every run's backup: this one's size is what it added.
+            runs.add(new Figures("pgBackRest full zst 3, process-max " + processes, t[0], t[1], directorySize(dir.resolve("repo/backup")) - before));
+        }
+        return median(runs);
     }
 
     /** Runs a command; returns wall seconds and the CPU seconds of its process tree (bash's times). */
