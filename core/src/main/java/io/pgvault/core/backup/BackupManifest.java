@@ -51,6 +51,8 @@ public record BackupManifest(
      * tablespace's {@code <oid>.tar}), so pieces can be fetched and unpacked in parallel.
      *
      * @param tablespaceLocation where the tablespace lived on the source, null for the data directory
+     * @param sha256 the checksum the piece's object header carries ({@link io.pgvault.core.repo.ObjectHeader#checksum()}):
+     *     of its stored payload (of its raw tar in backups taken before payload checksums existed)
      */
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Piece(String archive, String tablespaceLocation, int index, String key, long rawSize, long storedSize, String sha256,

@@ -107,8 +107,8 @@ public final class BackupRestorer {
         InputStream stored = store.get(piece.key()).orElseThrow(() -> new CorruptObjectException(piece.key()
                 + " is listed in the backup manifest but missing from the repository: this backup cannot be restored"));
         try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(piece.key(), stored); InputStream content = opened.content()) {
-            if (!opened.header().sha256().equals(piece.sha256())) {
-                throw new CorruptObjectException(piece.key() + " has SHA-256 " + opened.header().sha256() + " but the backup manifest expects "
+            if (!opened.header().checksum().equals(piece.sha256())) {
+                throw new CorruptObjectException(piece.key() + " has SHA-256 " + opened.header().checksum() + " but the backup manifest expects "
                         + piece.sha256() + ": the piece was replaced or damaged");
             }
             TarArchiveInputStream tar = new TarArchiveInputStream(content);

@@ -203,7 +203,7 @@ public final class BackupWriter implements BaseBackupSink {
             Files.createDirectories(spool);
             this.file = Files.createTempFile(spool, "piece-", ".spool");
             this.sha256 = sha256();
-            // The checksum covers the compressed bytes (see ObjectHeader#sha256Of): a tenth of the data to hash.
+            // Only the compressed bytes are hashed (see ObjectHeader#payloadSha256): a tenth of the data.
             this.raw = new CountingOutputStream(codec.compress(new DigestOutputStream(Files.newOutputStream(file), sha256)));
             unstored.add(this);
         }
@@ -237,9 +237,8 @@ public final class BackupWriter implements BaseBackupSink {
                 String sha = HexFormat.of().formatHex(sha256.digest());
                 String name = archive + "." + String.format("%05d", index);
                 String key = RepositoryLayout.backupPiece(cluster, backupId, archive, index);
-                ObjectHeader header = new ObjectHeader("backup-piece", name, raw.count, sha, codec.id(), null, null,
-                        startTimeline == null ? 0 : startTimeline.value(), 0, writer, clock.instant().toString(), null,
-                        ObjectHeader.SHA256_OF_PAYLOAD);
+                ObjectHeader header = new ObjectHeader("backup-piece", name, raw.count, null, codec.id(), null, null,
+                        startTimeline == null ? 0 : startTimeline.value(), 0, writer, clock.instant().toString(), null, sha);
                 storedKeys.add(key);
                 long stored = ObjectEnvelope.store(store, key, header, file, false);
                 return new BackupManifest.Piece(archive, location, index, key, raw.count, stored, sha, files);

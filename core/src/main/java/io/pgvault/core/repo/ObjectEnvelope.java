@@ -22,7 +22,7 @@ import java.util.Arrays;
  *
  * <pre>
  *   "PGVOBJ"            6 bytes magic
- *   version             1 byte: 1, or 2 when the header's SHA-256 covers the payload
+ *   version             1 byte: 1, or 2 when the header has no SHA-256 of the raw bytes
  *   reserved            1 byte, 0
  *   header length N     4 bytes, big-endian, at most 64 KiB
  *   header              N bytes of UTF-8 JSON ({@link ObjectHeader})
@@ -36,7 +36,7 @@ public final class ObjectEnvelope {
 
     /** The newest envelope version this pgvault reads and writes. */
     public static final int VERSION = 2;
-    private static final int VERSION_SHA256_OF_RAW = 1;
+    private static final int VERSION_WITH_RAW_SHA256 = 1;
     private static final byte[] MAGIC = "PGVOBJ".getBytes(StandardCharsets.US_ASCII);
     private static final int MAX_HEADER = 64 * 1024;
     /** Only writers need the object mapper; readers (restore_command) skip loading it. */
@@ -67,8 +67,8 @@ public final class ObjectEnvelope {
                 throw new UnsupportedFormatException(key + " is compressed with '" + header.codec()
                         + "', which this pgvault does not know; use a newer pgvault");
             }
-            if (header.sha256OfPayload()) {
-                VerifyingInputStream.PayloadSha256 check = new VerifyingInputStream.PayloadSha256(payload, header.sha256());
+            if (header.payloadSha256() != null) {
+                VerifyingInputStream.PayloadSha256 check = new VerifyingInputStream.PayloadSha256(payload, header.payloadSha256());
                 return new VerifyingInputStream(codec.decompress(check.hashedPayload()), key, header.rawSize(), check);
             }
             return new VerifyingInputStream(codec.decompress(payload), key, header.rawSize(), new VerifyingInputStream.RawSha256(header.sha256()));
@@ -88,7 +88,7 @@ public final class ObjectEnvelope {
             DataOutputStream out = new DataOutputStream(bytes);
             out.write(MAGIC);
             // Version 1 where it suffices, so older readers keep reading everything they can check.
-            out.writeByte(header.sha256OfPayload() ? VERSION : VERSION_SHA256_OF_RAW);
+            out.writeByte(header.sha256() == null ? VERSION : VERSION_WITH_RAW_SHA256);
             out.writeByte(0);
             out.writeInt(json.length);
             out.write(json);
@@ -99,13 +99,17 @@ public final class ObjectEnvelope {
     }
 
     /**
-     * Stores header plus an already compressed payload file under {@code key}.
+     * Stores header plus an already compressed payload file under {@code key}; the header
+     * gets the payload's SHA-256 (read from the file) unless it has it already.
      *
      * @param onlyIfAbsent use the store's conditional create
      * @return the stored object's size in bytes, or -1 when {@code onlyIfAbsent} and an
      *     object existed (nothing written); callers need no second request to learn it
      */
     public static long store(ObjectStore store, String key, ObjectHeader header, Path payload, boolean onlyIfAbsent) throws IOException {
+        if (header.payloadSha256() == null) {
+            header = header.withPayloadSha256(sha256Of(payload));
+        }
         byte[] prefix = prefix(header);
         long length = prefix.length + Files.size(payload);
         try (InputStream body = new SequenceInputStream(new java.io.ByteArrayInputStream(prefix), Files.newInputStream(payload))) {
@@ -157,6 +161,22 @@ public final class ObjectEnvelope {
             stored.close();
             throw e;
         }
+    }
+
+    private static String sha256Of(Path file) throws IOException {
+        java.security.MessageDigest digest;
+        try {
+            digest = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        byte[] buffer = new byte[1 << 16];
+        try (InputStream in = Files.newInputStream(file)) {
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return java.util.HexFormat.of().formatHex(digest.digest());
     }
 
     /** Reads only the header of a stored object, or empty when it does not exist. */

@@ -12,7 +12,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * @param kind {@code wal}, {@code history}, {@code backup-label}, {@code partial}, {@code backup-piece}, ...
  * @param name the name the content had at its source (the WAL file name, the piece name)
  * @param rawSize length of the raw bytes
- * @param sha256 hex SHA-256 of the raw bytes
+ * @param sha256 hex SHA-256 of the raw bytes, or null when only the payload's is known
  * @param codec compression of the payload ({@code zstd}, {@code lz4}, {@code none})
  * @param encryption {@code none}; room for client-side encryption schemes
  * @param systemIdentifier the cluster's system identifier, unsigned decimal, or null
@@ -21,11 +21,12 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * @param writer which pgvault instance wrote the object (several may share a bucket)
  * @param createdAt ISO-8601 time the object was written
  * @param pgMajor the PostgreSQL major that wrote the content (from the WAL page magic), or null
- * @param sha256Of what {@code sha256} covers: null for the raw bytes, {@value #SHA256_OF_PAYLOAD} for the
- *     payload as stored (compressed). Backup pieces use the latter: hashing hundreds of MiB of raw data
- *     cost a base backup a third of its time, and the stored bytes determine the raw ones (the codec's
- *     own frame checksum guards the decompression). Objects with it are written in envelope version 2,
- *     so an older pgvault refuses them instead of reporting damage.
+ * @param payloadSha256 hex SHA-256 of the payload as stored (compressed), or null (objects written before
+ *     it existed). Readers check this one when present: it is a tenth of the data to hash, and the stored
+ *     bytes determine the raw ones (the codec's frame checksum guards the decompression). WAL keeps
+ *     {@code sha256} too, to tell a duplicate push from a conflicting one; backup pieces have only this
+ *     one (hashing every raw byte cost a base backup a third of its time) and are written in envelope
+ *     version 2, so an older pgvault refuses them instead of reporting damage.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -42,17 +43,19 @@ public record ObjectHeader(
         String writer,
         String createdAt,
         Integer pgMajor,
-        String sha256Of) {
+        String payloadSha256) {
 
     public static final String NO_ENCRYPTION = "none";
-    public static final String SHA256_OF_PAYLOAD = "payload";
 
     public ObjectHeader {
-        if (kind == null || name == null || sha256 == null || codec == null) {
-            throw new IllegalArgumentException("object header needs kind, name, sha256 and codec");
+        if (kind == null || name == null || codec == null || (sha256 == null && payloadSha256 == null)) {
+            throw new IllegalArgumentException("object header needs kind, name, codec and sha256 or payloadSha256");
         }
-        if (sha256.length() != 64) {
+        if (sha256 != null && sha256.length() != 64) {
             throw new IllegalArgumentException("object header sha256 '" + sha256 + "' is not 64 hex digits");
+        }
+        if (payloadSha256 != null && payloadSha256.length() != 64) {
+            throw new IllegalArgumentException("object header payloadSha256 '" + payloadSha256 + "' is not 64 hex digits");
         }
         if (rawSize < 0) {
             throw new IllegalArgumentException("object header raw size " + rawSize + " is negative");
@@ -60,20 +63,22 @@ public record ObjectHeader(
         if (encryption == null) {
             encryption = NO_ENCRYPTION;
         }
-        if (sha256Of != null && !sha256Of.equals(SHA256_OF_PAYLOAD)) {
-            throw new IllegalArgumentException("object header sha256Of '" + sha256Of + "' is unknown: expected '" + SHA256_OF_PAYLOAD + "' or none");
-        }
     }
 
-    /** A header whose SHA-256 covers the raw bytes. */
+    /** A header with the SHA-256 of the raw bytes; {@link ObjectEnvelope#store} adds the payload's. */
     public ObjectHeader(String kind, String name, long rawSize, String sha256, String codec, String encryption, String systemIdentifier,
             long timeline, long segmentSize, String writer, String createdAt, Integer pgMajor) {
         this(kind, name, rawSize, sha256, codec, encryption, systemIdentifier, timeline, segmentSize, writer, createdAt, pgMajor, null);
     }
 
-    /** True when {@code sha256} covers the stored payload rather than the raw bytes. */
-    public boolean sha256OfPayload() {
-        return SHA256_OF_PAYLOAD.equals(sha256Of);
+    public ObjectHeader withPayloadSha256(String sha) {
+        return new ObjectHeader(kind, name, rawSize, sha256, codec, encryption, systemIdentifier, timeline, segmentSize, writer, createdAt,
+                pgMajor, sha);
+    }
+
+    /** The checksum readers verify: the payload's when known, else the raw bytes'. */
+    public String checksum() {
+        return payloadSha256 != null ? payloadSha256 : sha256;
     }
 
     private static final com.fasterxml.jackson.core.JsonFactory STREAMING = new com.fasterxml.jackson.core.JsonFactory();
@@ -86,7 +91,7 @@ public record ObjectHeader(
      */
     public static ObjectHeader parse(byte[] json) throws java.io.IOException {
         String kind = null, name = null, sha256 = null, codec = null, encryption = null, systemIdentifier = null, writer = null,
-                createdAt = null, sha256Of = null;
+                createdAt = null, payloadSha256 = null;
         long rawSize = -1, timeline = 0, segmentSize = 0;
         Integer pgMajor = null;
         try (com.fasterxml.jackson.core.JsonParser p = STREAMING.createParser(json)) {
@@ -112,12 +117,12 @@ public record ObjectHeader(
                     case "writer" -> writer = p.getValueAsString();
                     case "createdAt" -> createdAt = p.getValueAsString();
                     case "pgMajor" -> pgMajor = p.getIntValue();
-                    case "sha256Of" -> sha256Of = p.getValueAsString();
+                    case "payloadSha256" -> payloadSha256 = p.getValueAsString();
                     default -> p.skipChildren();
                 }
             }
         }
         return new ObjectHeader(kind, name, rawSize, sha256, codec, encryption, systemIdentifier, timeline, segmentSize, writer, createdAt,
-                pgMajor, sha256Of);
+                pgMajor, payloadSha256);
     }
 }

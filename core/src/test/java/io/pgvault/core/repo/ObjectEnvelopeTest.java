@@ -71,21 +71,41 @@ class ObjectEnvelopeTest {
             storeWith(key, header(raw, codec), raw);
             assertThat(readContent(key)).isEqualTo(raw);
             ObjectHeader back = ObjectEnvelope.readHeader(store, key).orElseThrow();
-            assertThat(back).isEqualTo(header(raw, codec));
+            assertThat(back.withPayloadSha256(null)).isEqualTo(header(raw, codec));
+            assertThat(back.payloadSha256()).hasSize(64);
             assertThat(back.encryption()).isEqualTo("none");
         }
         assertThat(ObjectEnvelope.readHeader(store, "missing")).isEmpty();
+    }
+
+    /** Writes an object as pgvault did before payload checksums: only the raw bytes' SHA-256 in its header. */
+    private void storeWithoutPayloadChecksum(String key, ObjectHeader header, byte[] content) throws Exception {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        bytes.write(ObjectEnvelope.prefix(header));
+        try (OutputStream out = Codecs.parse(header.codec()).compress(bytes)) {
+            out.write(content);
+        }
+        store.put(key, new ByteArrayInputStream(bytes.toByteArray()), bytes.size());
     }
 
     @Test
     void aChecksumMismatchIsRefusedAndNamed() throws Exception {
         byte[] other = raw.clone();
         other[100] ^= 1;
-        storeWith("lying", header(other, "zstd"), raw);
+        // Objects from before payload checksums are checked on their raw bytes.
+        storeWithoutPayloadChecksum("lying", header(other, "zstd"), raw);
         assertThatThrownBy(() -> readContent("lying"))
                 .isInstanceOf(CorruptObjectException.class)
                 .hasMessageContaining("lying")
-                .hasMessageContaining("SHA-256");
+                .hasMessageContaining("SHA-256 of its content");
+        storeWithoutPayloadChecksum("honest", header(raw, "zstd"), raw);
+        assertThat(readContent("honest")).isEqualTo(raw);
+        // A payload checksum that does not match is refused too.
+        storeWith("lying-payload", header(raw, "zstd").withPayloadSha256("0".repeat(64)), raw);
+        assertThatThrownBy(() -> readContent("lying-payload"))
+                .isInstanceOf(CorruptObjectException.class)
+                .hasMessageContaining("lying-payload")
+                .hasMessageContaining("SHA-256 of its stored payload");
     }
 
     @Test
@@ -133,28 +153,28 @@ class ObjectEnvelopeTest {
         assertThatThrownBy(() -> readContent("enc")).isInstanceOf(UnsupportedFormatException.class).hasMessageContaining("aes-256-gcm");
     }
 
-    /** Stores {@code content} compressed, with a header whose SHA-256 covers the compressed payload. */
+    /** Stores {@code content} compressed, with only the SHA-256 of the compressed payload in its header (as backup pieces). */
     private ObjectHeader storeWithPayloadSha(String key, byte[] content, String codec) throws Exception {
         Path payload = temp.resolve("payload-sha-" + codec);
         try (OutputStream out = Codecs.parse(codec).compress(Files.newOutputStream(payload))) {
             out.write(content);
         }
         String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(payload)));
-        ObjectHeader header = new ObjectHeader("backup-piece", "base.tar.00000", content.length, sha, codec, null, null, 1, 0, "test",
-                "2026-11-25T00:00:00Z", null, ObjectHeader.SHA256_OF_PAYLOAD);
+        ObjectHeader header = new ObjectHeader("backup-piece", "base.tar.00000", content.length, null, codec, null, null, 1, 0, "test",
+                "2026-11-25T00:00:00Z", null, sha);
         ObjectEnvelope.store(store, key, header, payload, false);
         return header;
     }
 
     @Test
-    void aChecksumOfThePayloadRoundTripsInEnvelopeVersion2() throws Exception {
+    void anObjectWithOnlyAPayloadChecksumRoundTripsInEnvelopeVersion2() throws Exception {
         for (String codec : new String[] {"zstd", "lz4", "none"}) {
             ObjectHeader header = storeWithPayloadSha("piece-" + codec, raw, codec);
             assertThat(readContent("piece-" + codec)).isEqualTo(raw);
             assertThat(ObjectEnvelope.readHeader(store, "piece-" + codec).orElseThrow()).isEqualTo(header);
             assertThat(Files.readAllBytes(temp.resolve("repo/piece-" + codec))[6]).isEqualTo((byte) 2);
         }
-        // Objects checked on their raw bytes stay in version 1, which older readers know.
+        // Objects with the raw bytes' SHA-256 (WAL) stay in version 1, which older readers know.
         storeWith("wal", header(raw, "zstd"), raw);
         assertThat(Files.readAllBytes(temp.resolve("repo/wal"))[6]).isEqualTo((byte) 1);
     }
@@ -169,6 +189,17 @@ class ObjectEnvelopeTest {
         assertThatThrownBy(() -> readContent("plain"))
                 .isInstanceOf(CorruptObjectException.class)
                 .hasMessageContaining("plain")
+                .hasMessageContaining("SHA-256 of its stored payload");
+        // WAL objects get the payload's SHA-256 beside the raw one, and readers check that one.
+        storeWith("wal-flip", header(raw, "none"), raw);
+        ObjectHeader walHeader = ObjectEnvelope.readHeader(store, "wal-flip").orElseThrow();
+        assertThat(walHeader.sha256()).isEqualTo(header(raw, "none").sha256());
+        assertThat(walHeader.payloadSha256()).isEqualTo(walHeader.sha256());
+        Path wal = temp.resolve("repo/wal-flip");
+        byte[] walBytes = Files.readAllBytes(wal);
+        walBytes[walBytes.length - 7] ^= 0x01;
+        Files.write(wal, walBytes);
+        assertThatThrownBy(() -> readContent("wal-flip")).isInstanceOf(CorruptObjectException.class)
                 .hasMessageContaining("SHA-256 of its stored payload");
         // Bytes appended after the compressed frame are covered too: the payload is read to its end.
         storeWithPayloadSha("tail", raw, "zstd");
