@@ -2,7 +2,10 @@ package io.pgvault.restore.fetch;
 
 import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.repo.ClusterDescriptor;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalSegmentSize;
 
@@ -38,16 +41,26 @@ import java.util.concurrent.Executors;
  * segment), drops what a timeline switch or a jump made wrong, and exits when recovery
  * ends (no {@code recovery.signal}/{@code standby.signal} left), when nobody asked for
  * anything for {@link #IDLE}, or when another prefetcher holds the spool's lock.
+ *
+ * <p>It also answers "not archived" without a JVM: a file found absent gets an
+ * {@code .absent} marker, re-checked every {@link #ABSENT_RETRY} while it is wanted and
+ * removed when the check fails or the file appears; and it keeps the cluster's timeline
+ * history files in the spool, with an {@code .absent} marker for the next timeline's, the
+ * one PostgreSQL probes when recovery ends. bin/pgvault trusts markers only while this
+ * process runs. Each such call used to start a JVM (0.4 s): at the end of every recovery,
+ * and every 5 s on a standby that waits for the next segment.
  */
 public final class PrefetchDaemon {
 
     static final String REQUESTED = ".requested";
     static final String LOCK = ".lock";
     static final String PENDING = ".pending";
+    static final String ABSENT = ".absent";
     /** The running prefetcher's process id: bin/pgvault checks it with kill -0 before starting one. */
     static final String PID = ".pid";
     static final Duration IDLE = Duration.ofMinutes(2);
     private static final Duration ABSENT_RETRY = Duration.ofSeconds(1);
+    private static final Duration HISTORY_RECHECK = Duration.ofSeconds(1);
 
     private final WalFetchOptions options;
     private final Path spool;
@@ -61,6 +74,7 @@ public final class PrefetchDaemon {
     private final SegmentForecast forecast;
     /** PostgreSQL's default until the cluster's descriptor is read; only the first request is fetched before that. */
     private WalSegmentSize segmentSize = WalSegmentSize.DEFAULT;
+    private Instant historiesCheckedAt = Instant.EPOCH;
 
     private PrefetchDaemon(WalFetchOptions options, Path spool, Path dataDirectory, WalSource source, ObjectStore store) {
         this.forecast = new SegmentForecast(store, options.cluster(), options.targetTimeline());
@@ -155,6 +169,7 @@ public final class PrefetchDaemon {
         log("prefetching " + options.prefetch() + " segments ahead from " + source.describe() + " into " + spool);
         try {
             while (recoveryRunning() && !idle()) {
+                refreshHistories();
                 Optional<WalFileName> requested = lastRequested();
                 if (requested.isPresent()) {
                     List<WalFileName> wanted = predict(requested.get());
@@ -218,33 +233,45 @@ public final class PrefetchDaemon {
         try (DirectoryStream<Path> files = Files.newDirectoryStream(spool)) {
             for (Path f : files) {
                 String name = f.getFileName().toString();
-                if (WalFileName.tryParse(name).isPresent() && !keep.contains(name)) {
+                String file = name.endsWith(PENDING) ? name.substring(0, name.length() - PENDING.length())
+                        : name.endsWith(ABSENT) ? name.substring(0, name.length() - ABSENT.length()) : name;
+                if (!isSegment(file) || keep.contains(file)) {
+                    continue;
+                }
+                if (name.equals(file)) {
                     Files.deleteIfExists(f);
                     delivered.remove(name);
-                } else if (name.endsWith(PENDING)) {
-                    String file = name.substring(0, name.length() - PENDING.length());
-                    if (!inFlight.containsKey(file) && !keep.contains(file)) {
-                        Files.deleteIfExists(f);
-                    }
+                } else if (!inFlight.containsKey(file)) {
+                    Files.deleteIfExists(f);
                 }
             }
         }
     }
 
+    private static boolean isSegment(String file) {
+        return WalFileName.tryParse(file).filter(n -> n.kind() == WalFileName.Kind.SEGMENT).isPresent();
+    }
+
     private void fetch(WalFileName name) {
         Path temp = spool.resolve("." + name + ".tmp");
+        Path absent = spool.resolve(name + ABSENT);
         try {
             Optional<InputStream> in = source.open(name);
             if (in.isEmpty()) {
                 absentUntil.put(name.segmentNumber(segmentSize), Instant.now().plus(ABSENT_RETRY));
+                // Written before .pending goes, so a waiting call sees one or the other.
+                Files.write(absent, new byte[0]);
                 return;
             }
             WalFetcher.store(in.get(), temp, spool.resolve(name.toString()));
             delivered.add(name.toString());
+            Files.deleteIfExists(absent);
         } catch (IOException | RuntimeException e) {
             log("could not prefetch " + name + ": " + e.getMessage() + " (wal-fetch will fetch it itself)");
             absentUntil.put(name.segmentNumber(segmentSize), Instant.now().plus(ABSENT_RETRY));
             try {
+                // Unknown is not absent: wal-fetch itself retries, then stops recovery rather than end it early.
+                Files.deleteIfExists(absent);
                 Files.deleteIfExists(temp);
             } catch (IOException ignored) {
                 // the next pass overwrites it
@@ -256,6 +283,56 @@ public final class PrefetchDaemon {
             } catch (IOException ignored) {
                 // bin/pgvault stops waiting after its timeout
             }
+        }
+    }
+
+    /**
+     * Keeps every timeline history file of the cluster in the spool and marks the next
+     * timeline's as absent, re-checked every {@link #HISTORY_RECHECK}. History files never
+     * change once written, so one copy each is enough; a failed check removes the markers.
+     */
+    private void refreshHistories() {
+        if (Instant.now().isBefore(historiesCheckedAt.plus(HISTORY_RECHECK))) {
+            return;
+        }
+        historiesCheckedAt = Instant.now();
+        try {
+            long newest = 1;
+            Set<String> present = new HashSet<>();
+            for (ObjectStat o : store.list(RepositoryLayout.walPrefix(options.cluster()) + "timelines/")) {
+                Optional<WalFileName> name = WalFileName.tryParse(o.key().substring(o.key().lastIndexOf('/') + 1)).filter(WalFileName::isHistory);
+                if (name.isPresent()) {
+                    present.add(name.get().toString());
+                    newest = Math.max(newest, name.get().timeline().value());
+                }
+            }
+            String next = WalFileName.history(new TimelineId(newest + 1)).toString();
+            Files.write(spool.resolve(next + ABSENT), new byte[0]);
+            for (String history : present) {
+                Path file = spool.resolve(history);
+                if (!Files.exists(file)) {
+                    Optional<InputStream> in = source.open(WalFileName.parse(history));
+                    if (in.isPresent()) {
+                        WalFetcher.store(in.get(), spool.resolve("." + history + ".tmp"), file);
+                    }
+                }
+            }
+            removeHistoryMarkersExcept(next);
+        } catch (IOException | RuntimeException e) {
+            log("could not check the timeline history files: " + e.getMessage() + " (wal-fetch will look itself)");
+            removeHistoryMarkersExcept(null);
+        }
+    }
+
+    private void removeHistoryMarkersExcept(String keep) {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(spool, "*.history" + ABSENT)) {
+            for (Path f : files) {
+                if (!f.getFileName().toString().equals(keep + ABSENT)) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        } catch (IOException e) {
+            // bin/pgvault trusts markers only while this process runs; the next pass retries
         }
     }
 

@@ -1,0 +1,183 @@
+package io.pgvault.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgvault.core.archive.ClusterIdentity;
+import io.pgvault.core.archive.WalArchiver;
+import io.pgvault.core.compress.Codecs;
+import io.pgvault.core.repo.ClusterDescriptor;
+import io.pgvault.core.repo.RepositoryFormat;
+import io.pgvault.core.storage.local.LocalDirectoryStore;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.PgCluster;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * restore_command's answers without a JVM, as PostgreSQL's startup process calls it: segments
+ * moved out of the prefetcher's spool, "not archived" from the prefetcher's marker, timeline
+ * history files from the spool. A stand-in {@code java} (JAVA_HOME) records every JVM the
+ * launcher starts, so the test sees which answers needed one.
+ */
+class PrefetchSpoolIT {
+
+    private static final String CLUSTER = "main";
+
+    @Test
+    void theSpoolAnswersSegmentsAbsenceAndHistoryFilesAndMarkersCountOnlyWhileThePrefetcherRuns() throws Exception {
+        Path dir = RecoverySupport.workDirectory("pgvault-spool-it");
+        Path repo = dir.resolve("repo");
+        try {
+            List<Path> segments = archivedSegments(dir, 4);
+            LocalDirectoryStore store = new LocalDirectoryStore(repo);
+            RepositoryFormat.initialize(store, "test");
+            new ClusterDescriptor(CLUSTER, null, null, 16L << 20, 15, "2026-11-25T00:00:00Z").write(store);
+            WalArchiver archiver = new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "test", Clock.systemUTC());
+            // The first three are archived now, the fourth later; timeline 2's history exists, 3's does not.
+            for (Path segment : segments.subList(0, 3)) {
+                archive(archiver, segment);
+            }
+            byte[] history = "1\t0/9000000\tno recovery target specified\n".getBytes(StandardCharsets.US_ASCII);
+            archiver.archive(CLUSTER, ClusterIdentity.UNKNOWN, WalFileName.parse("00000002.history"), new ByteArrayInputStream(history),
+                    history.length);
+
+            Path data = Files.createDirectories(dir.resolve("data"));
+            Files.writeString(data.resolve("recovery.signal"), "");
+            Files.createDirectories(data.resolve("pg_wal"));
+            Path javaLog = dir.resolve("java-starts.log");
+            Path javaHome = standInJava(dir, javaLog);
+            List<String> fetch = List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool");
+
+            for (Path segment : segments.subList(0, 3)) {
+                assertThat(call(data, javaHome, fetch, segment.getFileName().toString(), "pg_wal/RECOVERYXLOG")).isZero();
+                assertThat(Files.mismatch(data.resolve("pg_wal/RECOVERYXLOG"), segment)).isEqualTo(-1);
+            }
+            String fourth = segments.get(3).getFileName().toString();
+            assertThat(call(data, javaHome, fetch, fourth, "pg_wal/RECOVERYXLOG")).as("not archived yet").isEqualTo(1);
+            assertThat(call(data, javaHome, fetch, "00000002.history", "pg_wal/RECOVERYHISTORY")).isZero();
+            assertThat(data.resolve("pg_wal/RECOVERYHISTORY")).hasBinaryContent(history);
+            // PostgreSQL probes the next timeline's history when recovery ends.
+            assertThat(call(data, javaHome, fetch, "00000003.history", "pg_wal/RECOVERYHISTORY")).isEqualTo(1);
+            assertThat(javaStarts(javaLog)).as("only the prefetcher started a JVM").hasSize(1).allMatch(l -> l.contains("PrefetchDaemon"));
+
+            // Archived after it was answered absent: the marker is re-checked, and the segment comes.
+            archive(archiver, segments.get(3));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            int exit;
+            do {
+                Thread.sleep(200);
+                exit = call(data, javaHome, fetch, fourth, "pg_wal/RECOVERYXLOG");
+            } while (exit != 0 && System.nanoTime() < deadline);
+            assertThat(exit).isZero();
+            assertThat(Files.mismatch(data.resolve("pg_wal/RECOVERYXLOG"), segments.get(3))).isEqualTo(-1);
+
+            // Without the prefetcher its markers mean nothing: the Java command answers.
+            long pid = Long.parseLong(Files.readString(data.resolve("pg_wal/pgvault-spool/.pid")).strip());
+            ProcessHandle daemon = ProcessHandle.of(pid).orElseThrow();
+            assertThat(daemon.info().commandLine().orElse("")).contains("PrefetchDaemon");
+            daemon.destroyForcibly();
+            daemon.onExit().get(30, TimeUnit.SECONDS);
+            assertThat(data.resolve("pg_wal/pgvault-spool/00000003.history.absent")).exists();
+            assertThat(call(data, javaHome, fetch, "00000003.history", "pg_wal/RECOVERYHISTORY")).isEqualTo(1);
+            assertThat(javaStarts(javaLog)).last().asString().contains("WalFetchMain");
+            int before = javaStarts(javaLog).size();
+            assertThat(call(data, javaHome, fetch, "00000002.history", "pg_wal/RECOVERYHISTORY")).isZero();
+            assertThat(javaStarts(javaLog)).hasSize(before + 1);
+        } finally {
+            stopPrefetcher(dir.resolve("data"));
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    /** Real WAL: a primary archives with cp while pgbench writes, until {@code count} segments are there. */
+    private static List<Path> archivedSegments(Path dir, int count) throws Exception {
+        Path archive = Files.createDirectories(dir.resolve("archive"));
+        Files.setPosixFilePermissions(archive, PosixFilePermissions.fromString("rwxrwxrwx"));
+        try (PgCluster pg = PgCluster.builder(15).setting("archive_mode", "on").setting("archive_command", "cp %p " + archive + "/%f").start()) {
+            for (int i = 0; i < count; i++) {
+                pg.execute("CREATE TABLE IF NOT EXISTS filler AS SELECT 1 AS x; INSERT INTO filler SELECT g FROM generate_series(1, 1000) g");
+                pg.execute("SELECT pg_switch_wal()");
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (segmentsIn(archive).size() < count && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+        }
+        List<Path> segments = segmentsIn(archive);
+        assertThat(segments).hasSizeGreaterThanOrEqualTo(count);
+        return segments.subList(0, count);
+    }
+
+    private static List<Path> segmentsIn(Path archive) throws IOException {
+        try (Stream<Path> files = Files.list(archive)) {
+            return files.filter(f -> f.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList();
+        }
+    }
+
+    private static void archive(WalArchiver archiver, Path segment) throws IOException {
+        try (InputStream in = Files.newInputStream(segment)) {
+            archiver.archive(CLUSTER, ClusterIdentity.UNKNOWN, WalFileName.parse(segment.getFileName().toString()), in, Files.size(segment));
+        }
+    }
+
+    /** A JAVA_HOME whose bin/java notes its arguments, then runs this JVM's java. */
+    private static Path standInJava(Path dir, Path log) throws IOException {
+        Path home = Files.createDirectories(dir.resolve("java-home/bin"));
+        String real = ProcessHandle.current().info().command().orElseThrow();
+        Path java = home.resolve("java");
+        Files.writeString(java, "#!/bin/sh\necho \"$*\" >> '" + log + "'\nexec '" + real + "' \"$@\"\n");
+        Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return home.getParent();
+    }
+
+    private static List<String> javaStarts(Path log) throws IOException {
+        return Files.exists(log) ? Files.readAllLines(log) : List.of();
+    }
+
+    /** One restore_command call from the data directory, as PostgreSQL makes it; returns its exit code. */
+    private static int call(Path data, Path javaHome, List<String> fetch, String file, String target) throws Exception {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of("").toAbsolutePath().getParent().resolve("bin/pgvault").toString());
+        command.addAll(fetch);
+        command.add(file);
+        command.add(target);
+        ProcessBuilder builder = new ProcessBuilder(command).directory(data.toFile()).redirectErrorStream(true);
+        builder.environment().put("JAVA_HOME", javaHome.toString());
+        Process p = builder.start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
+        if (!output.isBlank()) {
+            System.out.println("restore_command " + file + " exited " + p.exitValue() + ": " + output);
+        }
+        return p.exitValue();
+    }
+
+    private static void stopPrefetcher(Path data) {
+        try {
+            Files.deleteIfExists(data.resolve("recovery.signal"));
+            Path pid = data.resolve("pg_wal/pgvault-spool/.pid");
+            if (Files.exists(pid)) {
+                // Only the prefetcher this test started: the pid file may outlive it.
+                ProcessHandle.of(Long.parseLong(Files.readString(pid).strip()))
+                        .filter(h -> h.info().commandLine().orElse("").contains("PrefetchDaemon"))
+                        .ifPresent(ProcessHandle::destroyForcibly);
+            }
+        } catch (IOException | NumberFormatException e) {
+            // nothing left to stop
+        }
+    }
+}
