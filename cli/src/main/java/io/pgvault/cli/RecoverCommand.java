@@ -1,10 +1,16 @@
 package io.pgvault.cli;
 
+import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
 import io.pgvault.restore.ClusterArchive;
 import io.pgvault.restore.Recoverer;
+import io.pgvault.restore.RecoveryPlanner;
 import io.pgvault.restore.RecoveryTarget;
+import io.pgvault.restore.fetch.PrefetchDaemon;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -12,6 +18,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -138,18 +145,38 @@ final class RecoverCommand implements Callable<Integer> {
             ClusterArchive archive = ClusterArchive.load(store, cluster);
             Recoverer recoverer = new Recoverer(dataDirectory, recoveryTarget, Optional.ofNullable(targetTimeline).map(TimelineId::new), action,
                     standby, primaryConninfo, slot, keepArchiving, parallel, tablespaces, restoreCommand());
-            recoverer.run(archive, out, System.console() != null);
+            RecoveryPlanner.Plan plan = recoverer.run(archive, out, System.console() != null);
             if ((server == null || server.isBlank()) && repository.accessKey != null && !repository.accessKey.isBlank()) {
                 Path credentials = dataDirectory.resolve(CREDENTIALS_FILE);
                 Files.writeString(credentials, "access-key=" + repository.accessKey + "\nsecret-key=" + repository.secretKey + "\n");
                 Files.setPosixFilePermissions(credentials, PosixFilePermissions.fromString("rw-------"));
             }
+            startPrefetcher(dataDirectory, plan.backup(), out);
         }
         out.flush();
         return 0;
     }
 
     static final String CREDENTIALS_FILE = "pgvault-s3.credentials";
+
+    /**
+     * Starts restore_command's prefetcher now, on the backup's first segment, so that it is
+     * ready when PostgreSQL starts instead of starting on its first call (a JVM and the
+     * repository's first answers, most of a second). Only when this user owns the data
+     * directory, i.e. is the user PostgreSQL will run as (never root): the spool must be theirs.
+     */
+    private void startPrefetcher(Path dataDirectory, BackupManifest backup, PrintWriter out) throws IOException {
+        String user = System.getProperty("user.name");
+        if (noPrefetch || "root".equals(user) || !Files.getOwner(dataDirectory).getName().equals(user)) {
+            return;
+        }
+        WalFileName first = WalFileName.segmentOf(new TimelineId(backup.startTimeline()), Lsn.parse(backup.startLsn()),
+                new WalSegmentSize(backup.walSegmentSize()));
+        if (PrefetchDaemon.startFor(dataDirectory, walFetchOptions(), Path.of(spool), first)) {
+            out.println("pgvault recover: restore_command's prefetcher is fetching from " + first + " on (it stops after "
+                    + PrefetchDaemon.IDLE.toMinutes() + " minutes if PostgreSQL is not started)");
+        }
+    }
 
     private RecoveryTarget recoveryTarget() {
         boolean inclusive = !exclusive;
@@ -172,6 +199,13 @@ final class RecoverCommand implements Callable<Integer> {
     /** wal-fetch against the same repository; relative paths resolve in the data directory, where PostgreSQL runs it. */
     String restoreCommand() {
         List<String> args = new ArrayList<>(List.of(launcher, "wal-fetch"));
+        args.addAll(walFetchOptions());
+        return shellWords(args);
+    }
+
+    /** wal-fetch's options, without the file names. */
+    private List<String> walFetchOptions() {
+        List<String> args = new ArrayList<>();
         boolean viaServer = server != null && !server.isBlank();
         if (viaServer) {
             args.addAll(List.of("--server", server));
@@ -203,7 +237,7 @@ final class RecoverCommand implements Callable<Integer> {
                 args.addAll(List.of("--s3-credentials-file", CREDENTIALS_FILE));
             }
         }
-        return shellWords(args);
+        return args;
     }
 
     private static String shellWords(List<String> args) {

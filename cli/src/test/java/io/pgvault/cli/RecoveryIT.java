@@ -3,6 +3,7 @@ package io.pgvault.cli;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
 import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.OsUser;
 import io.pgvault.testkit.PgCluster;
 import io.pgvault.testkit.S3ProxyFixture;
 import org.junit.jupiter.api.AfterAll;
@@ -34,6 +35,7 @@ import static io.pgvault.cli.RecoverySupport.archivingPrimary;
 import static io.pgvault.cli.RecoverySupport.awaitValue;
 import static io.pgvault.cli.RecoverySupport.cat;
 import static io.pgvault.cli.RecoverySupport.pgvault;
+import static io.pgvault.cli.RecoverySupport.pgvaultAsServerUser;
 import static io.pgvault.cli.RecoverySupport.serverProperties;
 import static io.pgvault.cli.RecoverySupport.post;
 import static io.pgvault.cli.RecoverySupport.shell;
@@ -220,19 +222,32 @@ class RecoveryIT {
                     Map.entry(onTimeline2.checksum(), List.of("--target-time", onTimeline2.time())),
                     Map.entry(latest, List.of())));
             for (Map.Entry<String, List<String>> run : runs) {
+                boolean latestRun = run.getValue().isEmpty();
                 try (PgCluster restored = PgCluster.builder(c.major()).adopt(data -> {
-                    Run r = pgvault(dir, cat(cat(cat(List.of("recover"), repo.toArray(String[]::new)), "--cluster", "main", "--pgdata", data.toString(),
-                            "--target-action", "promote"), run.getValue().toArray(String[]::new)));
+                    List<String> recover = cat(cat(cat(List.of("recover"), repo.toArray(String[]::new)), "--cluster", "main", "--pgdata",
+                            data.toString(), "--target-action", "promote"), run.getValue().toArray(String[]::new));
+                    Run r;
+                    if (latestRun) {
+                        // As a DBA runs it: as the user PostgreSQL runs as, who gets the prefetcher started at once.
+                        Files.createDirectories(data);
+                        OsUser.own(data);
+                        r = pgvaultAsServerUser(dir, recover);
+                    } else {
+                        r = pgvault(dir, recover);
+                    }
                     assertThat(r.exit()).as(r.output()).isZero();
                     assertThat(r.output()).contains("backup " + backupId);
+                    if (latestRun && OsUser.isRoot()) {
+                        assertThat(r.output()).contains("prefetcher is fetching");
+                    }
                 })) {
                     restored.start();
                     restored.awaitRecoveryEnd(Duration.ofMinutes(2));
                     assertThat(restored.queryValue(CHECKSUM)).as("recovery to " + run.getValue() + "\n" + restored.serverLog())
                             .isEqualTo(run.getKey());
                     assertThat(restored.serverLog()).doesNotContain("pgvault wal-fetch: could not restore");
-                    if (run.getValue().isEmpty()) {
-                        // Replaying everything, restore_command started the prefetcher and took segments from its spool.
+                    if (latestRun) {
+                        // Replaying everything, segments came from the prefetcher's spool.
                         assertThat(restored.dataDirectory().resolve("pg_wal/pgvault-spool/prefetch.log")).content().contains("prefetching");
                     }
                 }

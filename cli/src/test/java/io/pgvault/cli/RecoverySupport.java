@@ -4,6 +4,7 @@ import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.testkit.OsUser;
 import io.pgvault.testkit.PgCluster;
 
 import java.io.IOException;
@@ -74,10 +75,22 @@ final class RecoverySupport {
 
     /** Runs bin/pgvault from this checkout, as a DBA would. */
     static Run pgvault(Path workDir, List<String> args) {
+        return run(workDir, launcherCommand(args));
+    }
+
+    /** Runs bin/pgvault as the user PostgreSQL runs as (when the tests run as root). */
+    static Run pgvaultAsServerUser(Path workDir, List<String> args) {
+        return run(workDir, OsUser.wrap(launcherCommand(args)));
+    }
+
+    private static List<String> launcherCommand(List<String> args) {
+        List<String> command = new ArrayList<>(List.of(Path.of("").toAbsolutePath().getParent().resolve("bin/pgvault").toString()));
+        command.addAll(args);
+        return command;
+    }
+
+    private static Run run(Path workDir, List<String> command) {
         try {
-            Path launcher = Path.of("").toAbsolutePath().getParent().resolve("bin/pgvault");
-            List<String> command = new ArrayList<>(List.of(launcher.toString()));
-            command.addAll(args);
             Process p = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();

@@ -31,6 +31,11 @@ public final class OsUser {
         return ROOT ? NAME : System.getProperty("user.name");
     }
 
+    /** True when the tests run as root, and PostgreSQL as the unprivileged server user. */
+    public static boolean isRoot() {
+        return ROOT;
+    }
+
     /** The command line that runs {@code command} as the server user. */
     public static List<String> wrap(List<String> command) {
         if (!ROOT) {

@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
 
@@ -82,9 +83,21 @@ public final class BackupRestorer {
             throw new IOException("interrupted", e);
         } finally {
             pool.shutdownNow();
+            // After a failure the caller removes what was written: no other piece may still be writing then.
+            awaitStopped(pool);
         }
         if (backup.pgManifestSha256() != null) {
             copyContent(RepositoryLayout.pgBackupManifest(backup.cluster(), backup.backupId()), dataDirectory.resolve("backup_manifest"));
+        }
+    }
+
+    private static void awaitStopped(ExecutorService pool) {
+        try {
+            if (!pool.awaitTermination(2, TimeUnit.MINUTES)) {
+                throw new IllegalStateException("restore threads did not stop within 2 minutes");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

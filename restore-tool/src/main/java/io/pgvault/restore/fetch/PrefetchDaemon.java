@@ -58,7 +58,7 @@ public final class PrefetchDaemon {
     static final String ABSENT = ".absent";
     /** The running prefetcher's process id: bin/pgvault checks it with kill -0 before starting one. */
     static final String PID = ".pid";
-    static final Duration IDLE = Duration.ofMinutes(2);
+    public static final Duration IDLE = Duration.ofMinutes(2);
     private static final Duration ABSENT_RETRY = Duration.ofSeconds(1);
     private static final Duration HISTORY_RECHECK = Duration.ofSeconds(1);
 
@@ -136,6 +136,43 @@ public final class PrefetchDaemon {
             if (next <= 0xFF) {
                 Files.write(spool.resolve(String.format("%s%08X%08X", text.substring(0, 8), log, next) + PENDING), new byte[0]);
             }
+        }
+    }
+
+    /**
+     * Starts a prefetcher for a data directory that PostgreSQL has not started on yet, as
+     * bin/pgvault would on the first restore_command call, so the first segments are ready
+     * when it asks: {@code recover} calls this after writing the recovery settings. Detached
+     * (setsid), with the data directory as working directory; it exits on its own when no
+     * request comes within {@link #IDLE}.
+     *
+     * @param options wal-fetch's options as restore_command passes them (relative paths resolve in the data directory)
+     * @return false when it could not be started (no setsid); restore_command then starts one
+     */
+    public static boolean startFor(Path dataDirectory, List<String> options, Path spool, WalFileName first) throws IOException {
+        Path dir = dataDirectory.resolve(spool);
+        Files.createDirectories(dir);
+        request(dir, first);
+        String java = ProcessHandle.current().info().command().orElse("java");
+        String classPath;
+        try {
+            classPath = Path.of(PrefetchDaemon.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        } catch (java.net.URISyntaxException | SecurityException e) {
+            return false;
+        }
+        List<String> command = new ArrayList<>(List.of("setsid", java, "-XX:+UseSerialGC", "-Xmx256m", "-cp", classPath,
+                PrefetchDaemon.class.getName()));
+        command.addAll(options);
+        command.addAll(List.of("--spool", spool.toString()));
+        try {
+            Process process = new ProcessBuilder(command).directory(dataDirectory.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("prefetch.log").toFile()))
+                    .redirectErrorStream(true).start();
+            Files.writeString(dir.resolve(PID), process.pid() + "\n");
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 
