@@ -124,8 +124,8 @@ public final class BackupBench {
         String id = started.path("id").asText();
         JsonNode b;
         do {
-            Thread.sleep(10);
-            b = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/bench/backups/" + id)).build(),
+            // Answered when the backup ends: no polling load on the server while it works.
+            b = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/bench/backups/" + id + "?wait=300")).build(),
                     HttpResponse.BodyHandlers.ofString()).body());
         } while (b.path("status").asText().equals("running"));
         return b;

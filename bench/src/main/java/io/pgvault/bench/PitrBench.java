@@ -100,9 +100,13 @@ public final class PitrBench {
             shell("chmod -R a+rX " + serverDir.resolve("repo"));
 
             List<Figures> results = new ArrayList<>();
-            results.add(recover(major, expected, "pgvault recover + wal-fetch (prefetch)", data -> run(List.of(launcher.toString(), "recover",
-                    "--repo", serverDir.resolve("repo").toUri().toString(), "--cluster", "bench", "--pgdata", data.toString(),
-                    "--parallel", "2"))));
+            // Both restores run as the user PostgreSQL runs as, as DBAs run them.
+            results.add(recover(major, expected, "pgvault recover + wal-fetch (prefetch)", data -> {
+                Files.createDirectories(data);
+                OsUser.own(data);
+                run(OsUser.wrap(List.of(launcher.toString(), "recover", "--repo", serverDir.resolve("repo").toUri().toString(), "--cluster",
+                        "bench", "--pgdata", data.toString(), "--parallel", "2")));
+            }));
             for (boolean async : new boolean[] {false, true}) {
                 if (async) {
                     // archive-get reads this file when PostgreSQL calls it: its prefetch queue is a global setting.

@@ -42,8 +42,8 @@ final class BackupCommand implements Callable<Integer> {
             return 0;
         }
         while (true) {
-            Thread.sleep(1000);
-            JsonNode b = server.get("/v1/clusters/" + cluster + "/backups/" + id);
+            // The server answers when the backup ends (or after a minute, and we ask again).
+            JsonNode b = server.get("/v1/clusters/" + cluster + "/backups/" + id + "?wait=60");
             String status = b.path("status").asText();
             if (status.equals("running")) {
                 continue;

@@ -9,13 +9,19 @@ import io.micronaut.http.annotation.QueryValue;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
 
+import io.micronaut.http.HttpStatus;
+import io.pgvault.server.api.ApiException;
+
 import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
 
 /** {@code /v1/clusters/{cluster}/backups}: take, list and delete base backups; apply retention. */
 @Controller("/v1/clusters/{cluster}")
 @ExecuteOn(TaskExecutors.BLOCKING)
 public class BackupController {
+
+    private static final int MAX_WAIT_SECONDS = 300;
 
     private final BackupService backups;
 
@@ -33,9 +39,13 @@ public class BackupController {
         return backups.list(cluster);
     }
 
+    /** {@code ?wait=SECONDS} (at most 300): while the backup runs, answer when it ends or the time is up. */
     @Get("/backups/{id}")
-    public BackupView get(String cluster, String id) throws IOException {
-        return backups.get(cluster, id);
+    public BackupView get(String cluster, String id, @QueryValue(defaultValue = "0") int wait) throws IOException {
+        if (wait < 0 || wait > MAX_WAIT_SECONDS) {
+            throw new ApiException(HttpStatus.BAD_REQUEST, "wait=" + wait + " is out of range: expected 0 to " + MAX_WAIT_SECONDS + " seconds");
+        }
+        return backups.get(cluster, id, Duration.ofSeconds(wait));
     }
 
     @Delete("/backups/{id}")

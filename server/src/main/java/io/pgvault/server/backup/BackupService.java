@@ -66,6 +66,8 @@ public class BackupService {
         volatile String state = "running";
         volatile String error;
         volatile Instant finishedAt;
+        /** Completed when the job is stored or failed: what a waiting GET blocks on. */
+        final java.util.concurrent.CompletableFuture<Void> ended = new java.util.concurrent.CompletableFuture<>();
 
         Job(String id, String cluster, Instant startedAt) {
             this.id = id;
@@ -179,6 +181,7 @@ public class BackupService {
             }
         } finally {
             running.remove(row.name(), job);
+            job.ended.complete(null);
         }
         if ("stored".equals(job.state) && (row.retainFull() != null || row.retainDays() != null)) {
             try {
@@ -245,6 +248,26 @@ public class BackupService {
         }
         views.sort(Comparator.comparing(BackupView::id));
         return views;
+    }
+
+    /**
+     * One backup; while it runs, waits up to {@code wait} for it to end first, so a client
+     * learns the outcome when it happens instead of polling (each answer reads the manifests).
+     */
+    public BackupView get(String cluster, String id, Duration wait) throws IOException {
+        Job job = jobs.get(id);
+        if (job != null && job.cluster.equals(cluster) && !wait.isZero()) {
+            try {
+                job.ended.get(wait.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException stillRunning) {
+                // answer with its state now
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (java.util.concurrent.ExecutionException e) {
+                // never completed exceptionally
+            }
+        }
+        return get(cluster, id);
     }
 
     public BackupView get(String cluster, String id) throws IOException {

@@ -93,7 +93,9 @@ class BackupIT {
                     HttpResponse<String> second = call("POST", "/v1/clusters/main/backups", null);
                     assertThat(second.statusCode()).isEqualTo(409);
                     assertThat(second.body()).contains("already running").contains(first);
-                    JsonNode done = awaitBackup("main", first);
+                    assertThat(call("GET", "/v1/clusters/main/backups/" + first + "?wait=301", null).statusCode()).isEqualTo(400);
+                    // A waiting GET answers when the backup has ended, not before.
+                    JsonNode done = json("GET", "/v1/clusters/main/backups/" + first + "?wait=120", null, 200);
                     assertThat(done.path("status").asText()).as(done.toString()).isIn("complete", "incomplete");
                 } finally {
                     assertThat(load.waitFor(2, TimeUnit.MINUTES)).isTrue();
