@@ -35,7 +35,9 @@ import static io.pgvault.bench.BenchSupport.stringArg;
  * then both recover the same data into fresh directories; the rows are compared with the
  * primary's. pgvault: {@code recover} (pieces in parallel) and {@code wal-fetch} with its
  * prefetch spool; pgBackRest: {@code restore} (process-max 2, the box's cores) and
- * {@code archive-get}, plain and with archive-async.
+ * {@code archive-get}, plain and with archive-async. A last run is a reference for
+ * PostgreSQL's own share: every segment copied into {@code pg_wal} before the start
+ * (pgBackRest's restore, a plain copy of the WAL, {@code restore_command = 'false'}).
  */
 public final class PitrBench {
 
@@ -57,6 +59,7 @@ public final class PitrBench {
         Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path serverDir = Files.createDirectories(work.resolve("pgvault"));
         Path brDir = Files.createDirectories(work.resolve("pgbackrest"));
+        Path rawWal = Files.createDirectories(work.resolve("raw-wal"));
         OsUser.own(work);
         int port = Fixtures.freePort();
         String url = "http://127.0.0.1:" + port;
@@ -65,7 +68,7 @@ public final class PitrBench {
         try (PgCluster pg = PgCluster.builder(major)
                 .setting("archive_mode", "on")
                 .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/bench/wal/%f && pgbackrest --config=" + conf
-                        + " --stanza=bench archive-push %p")
+                        + " --stanza=bench archive-push %p && cp %p " + rawWal + "/%f")
                 .setting("max_wal_size", "1GB")
                 .start()) {
             Files.writeString(conf, "[global]\nrepo1-path=" + brDir.resolve("repo") + "\nlog-path=" + brDir + "\nlock-path=" + brDir
@@ -119,13 +122,30 @@ public final class PitrBench {
                 }));
             }
 
+            Files.writeString(conf, Files.readString(conf).replace("archive-async=y\n", ""));
+            Figures reference = recover(major, expected, "reference: WAL copied into pg_wal first", data -> {
+                Files.createDirectories(data);
+                OsUser.own(data);
+                asPgUser("pgbackrest --config=" + conf + " --stanza=bench --pg1-path=" + data + " --archive-mode=off restore");
+                // Segments taken after the backup's start, already in place: PostgreSQL reads them from pg_wal.
+                // sync: the copy's dirty pages would otherwise be written back during the replay, which only this run pays.
+                shell("cp " + rawWal + "/0* " + data.resolve("pg_wal") + "/ && echo \"restore_command = 'false'\" >> " + data.resolve("postgresql.auto.conf")
+                        + " && sync");
+                OsUser.own(data);
+            });
+
             System.out.println();
             System.out.printf(Locale.ROOT, "%-46s %10s %10s %10s%n", "recovery to the end of the archive", "restore s", "replay s", "total s");
             for (Figures f : results) {
                 System.out.printf(Locale.ROOT, "%-46s %10.1f %10.1f %10.1f%n", f.name(), f.restoreSeconds(), f.replaySeconds(), f.total());
             }
+            System.out.printf(Locale.ROOT, "%-46s %10s %10.1f %10s%n", reference.name(), "-", reference.replaySeconds(), "-");
             for (Figures theirs : results.subList(1, results.size())) {
                 System.out.printf(Locale.ROOT, "pgvault's wall time = %.2fx %s's%n", results.get(0).total() / theirs.total(), theirs.name());
+            }
+            for (Figures f : results) {
+                System.out.printf(Locale.ROOT, "%s: replay %+.1f s against the WAL copied into pg_wal%n", f.name(),
+                        f.replaySeconds() - reference.replaySeconds());
             }
         } finally {
             server.destroy();

@@ -266,7 +266,7 @@ public final class ReplicationConnection implements AutoCloseable {
                         }
                     }
                     case 'c' -> {
-                        closeQuietly(target);
+                        closeIfOpen(target);
                         target = null;
                     }
                     case 'E' -> throw new PgServerException(wire.where() + ": BASE_BACKUP", WireConnection.errorFields(m));
@@ -286,8 +286,19 @@ public final class ReplicationConnection implements AutoCloseable {
                     default -> throw wire.unexpected(m, "BASE_BACKUP");
                 }
             }
+        } catch (IOException | RuntimeException e) {
+            // Closing a cut archive fails too ("ended inside an entry"): keep the cause first.
+            if (target != null) {
+                try {
+                    target.close();
+                } catch (IOException | RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                target = null;
+            }
+            throw e;
         } finally {
-            closeQuietly(target);
+            closeIfOpen(target);
         }
     }
 
@@ -300,7 +311,7 @@ public final class ReplicationConnection implements AutoCloseable {
         }
         switch (p[0]) {
             case 'n' -> {
-                closeQuietly(target);
+                closeIfOpen(target);
                 WireConnection.Reader r = m.reader();
                 r.byte8();
                 String name = r.cstring();
@@ -309,7 +320,7 @@ public final class ReplicationConnection implements AutoCloseable {
                 return sink.archive(name, location.isEmpty() ? Optional.empty() : Optional.of(location));
             }
             case 'm' -> {
-                closeQuietly(target);
+                closeIfOpen(target);
                 return sink.manifest();
             }
             case 'd' -> {
@@ -332,7 +343,7 @@ public final class ReplicationConnection implements AutoCloseable {
         return list;
     }
 
-    private static void closeQuietly(OutputStream out) throws IOException {
+    private static void closeIfOpen(OutputStream out) throws IOException {
         if (out != null) {
             out.close();
         }

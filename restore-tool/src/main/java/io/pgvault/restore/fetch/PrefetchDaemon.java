@@ -165,11 +165,11 @@ public final class PrefetchDaemon {
         command.addAll(options);
         command.addAll(List.of("--spool", spool.toString()));
         try {
-            Process process = new ProcessBuilder(command).directory(dataDirectory.toFile())
+            // It writes its own pid file once it holds the spool's lock.
+            new ProcessBuilder(command).directory(dataDirectory.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("prefetch.log").toFile()))
                     .redirectErrorStream(true).start();
-            Files.writeString(dir.resolve(PID), process.pid() + "\n");
             return true;
         } catch (IOException e) {
             return false;
