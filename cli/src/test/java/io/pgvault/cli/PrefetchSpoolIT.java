@@ -6,6 +6,9 @@ import io.pgvault.core.archive.ClusterIdentity;
 import io.pgvault.core.archive.WalArchiver;
 import io.pgvault.core.compress.Codecs;
 import io.pgvault.core.repo.ClusterDescriptor;
+import io.pgvault.core.repo.ObjectEnvelope;
+import io.pgvault.core.repo.ObjectHeader;
+import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.repo.RepositoryFormat;
 import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.core.wal.WalFileName;
@@ -42,7 +45,7 @@ class PrefetchSpoolIT {
         Path dir = RecoverySupport.workDirectory("pgvault-spool-it");
         Path repo = dir.resolve("repo");
         try {
-            List<Path> segments = archivedSegments(dir, 4);
+            List<Path> segments = archivedSegments(dir, 5);
             LocalDirectoryStore store = new LocalDirectoryStore(repo);
             RepositoryFormat.initialize(store, "test");
             new ClusterDescriptor(CLUSTER, null, null, 16L << 20, 15, "2026-11-25T00:00:00Z").write(store);
@@ -85,6 +88,23 @@ class PrefetchSpoolIT {
             assertThat(exit).isZero();
             assertThat(Files.mismatch(data.resolve("pg_wal/RECOVERYXLOG"), segments.get(3))).isEqualTo(-1);
 
+            // A segment of which only a streamed head is archived: never "not archived", the Java command serves it padded.
+            Path fifth = segments.get(4);
+            byte[] head = java.util.Arrays.copyOf(Files.readAllBytes(fifth), 1 << 20);
+            storeStreamedHead(store, dir, WalFileName.parse(fifth.getFileName().toString()), head);
+            // (An answer the prefetcher gave before the head was stored may stand for up to a second.)
+            deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            do {
+                Thread.sleep(200);
+                exit = call(data, javaHome, fetch, fifth.getFileName().toString(), "pg_wal/RECOVERYXLOG");
+            } while (exit != 0 && System.nanoTime() < deadline);
+            assertThat(exit).isZero();
+            byte[] restored = Files.readAllBytes(data.resolve("pg_wal/RECOVERYXLOG"));
+            assertThat(restored).hasSize(16 << 20);
+            assertThat(java.util.Arrays.copyOf(restored, head.length)).isEqualTo(head);
+            assertThat(javaStarts(javaLog)).last().asString().contains("WalFetchMain");
+            assertThat(data.resolve("pg_wal/pgvault-spool/" + fifth.getFileName() + ".absent")).doesNotExist();
+
             // Without the prefetcher its markers mean nothing: the Java command answers.
             long pid = Long.parseLong(Files.readString(data.resolve("pg_wal/pgvault-spool/.pid")).strip());
             ProcessHandle daemon = ProcessHandle.of(pid).orElseThrow();
@@ -94,9 +114,9 @@ class PrefetchSpoolIT {
             assertThat(data.resolve("pg_wal/pgvault-spool/00000003.history.absent")).exists();
             assertThat(call(data, javaHome, fetch, "00000003.history", "pg_wal/RECOVERYHISTORY")).isEqualTo(1);
             assertThat(javaStarts(javaLog)).last().asString().contains("WalFetchMain");
-            int before = javaStarts(javaLog).size();
+            int beforeHistory = javaStarts(javaLog).size();
             assertThat(call(data, javaHome, fetch, "00000002.history", "pg_wal/RECOVERYHISTORY")).isZero();
-            assertThat(javaStarts(javaLog)).hasSize(before + 1);
+            assertThat(javaStarts(javaLog)).hasSize(beforeHistory + 1);
         } finally {
             stopPrefetcher(dir.resolve("data"));
             Fixtures.deleteTree(dir);
@@ -132,6 +152,17 @@ class PrefetchSpoolIT {
         try (InputStream in = Files.newInputStream(segment)) {
             archiver.archive(CLUSTER, ClusterIdentity.UNKNOWN, WalFileName.parse(segment.getFileName().toString()), in, Files.size(segment));
         }
+    }
+
+    /** A streamed head as the receiver stores it: the segment's first bytes, to be padded with zeros when served. */
+    private static void storeStreamedHead(LocalDirectoryStore store, Path dir, WalFileName segment, byte[] head) throws Exception {
+        Path payload = dir.resolve("head.zst");
+        try (java.io.OutputStream out = Codecs.parse("zstd").compress(Files.newOutputStream(payload))) {
+            out.write(head);
+        }
+        String sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(head));
+        ObjectEnvelope.store(store, RepositoryLayout.streamingPartial(CLUSTER, segment), new ObjectHeader("streaming-partial",
+                segment.toString(), head.length, sha, "zstd", null, null, 1, 16L << 20, "test", "2026-11-25T00:00:00Z", 15), payload, false);
     }
 
     /** A JAVA_HOME whose bin/java notes its arguments, then runs this JVM's java. */

@@ -59,6 +59,11 @@ public final class WalSource implements AutoCloseable {
         return archived;
     }
 
+    /** Whether the repository holds a streamed head for this segment (it stands in only when {@code streamedTail}). */
+    public boolean hasStreamedHead(WalFileName name) throws IOException {
+        return name.kind() == WalFileName.Kind.SEGMENT && store.stat(RepositoryLayout.streamingPartial(cluster, name)).isPresent();
+    }
+
     /** @param padTo the length to pad to with zeros: 0 for none, -1 for the segment size in the object's header */
     private Optional<Content> content(String key, long padTo) throws IOException {
         Optional<InputStream> stored = store.get(key);

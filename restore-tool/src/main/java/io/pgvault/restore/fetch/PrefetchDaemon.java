@@ -296,8 +296,13 @@ public final class PrefetchDaemon {
             Optional<InputStream> in = source.open(name);
             if (in.isEmpty()) {
                 absentUntil.put(name.segmentNumber(segmentSize), Instant.now().plus(ABSENT_RETRY));
-                // Written before .pending goes, so a waiting call sees one or the other.
-                Files.write(absent, new byte[0]);
+                if (source.hasStreamedHead(name)) {
+                    // Not whole yet, but its streamed head is archived: wal-fetch serves that (it grows, so never from the spool).
+                    Files.deleteIfExists(absent);
+                } else {
+                    // Written before .pending goes, so a waiting call sees one or the other.
+                    Files.write(absent, new byte[0]);
+                }
                 return;
             }
             WalFetcher.store(in.get(), temp, spool.resolve(name.toString()));
