@@ -8,6 +8,7 @@ import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.util.Sha256;
 
 import java.io.FilterOutputStream;
 import java.io.IOException;
@@ -16,12 +17,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -202,7 +201,7 @@ public final class BackupWriter implements BaseBackupSink {
             this.index = index;
             Files.createDirectories(spool);
             this.file = Files.createTempFile(spool, "piece-", ".spool");
-            this.sha256 = sha256();
+            this.sha256 = Sha256.newDigest();
             // Only the compressed bytes are hashed (see ObjectHeader#payloadSha256): a tenth of the data.
             this.raw = new CountingOutputStream(codec.compress(new DigestOutputStream(Files.newOutputStream(file), sha256)));
             unstored.add(this);
@@ -234,7 +233,7 @@ public final class BackupWriter implements BaseBackupSink {
 
         BackupManifest.Piece store() throws IOException {
             try {
-                String sha = HexFormat.of().formatHex(sha256.digest());
+                String sha = Sha256.hex(sha256);
                 String name = archive + "." + String.format("%05d", index);
                 String key = RepositoryLayout.backupPiece(cluster, backupId, archive, index);
                 ObjectHeader header = new ObjectHeader("backup-piece", name, raw.count, null, codec.id(), null, null,
@@ -253,7 +252,7 @@ public final class BackupWriter implements BaseBackupSink {
     public OutputStream manifest() throws IOException {
         Files.createDirectories(spool);
         Path file = Files.createTempFile(spool, "manifest-", ".spool");
-        MessageDigest sha = sha256();
+        MessageDigest sha = Sha256.newDigest();
         CountingOutputStream raw = new CountingOutputStream(new DigestOutputStream(codec.compress(Files.newOutputStream(file)), sha));
         return new FilterOutputStream(raw) {
             @Override
@@ -265,7 +264,7 @@ public final class BackupWriter implements BaseBackupSink {
             public void close() throws IOException {
                 try {
                     raw.close();
-                    pgManifestSha256 = HexFormat.of().formatHex(sha.digest());
+                    pgManifestSha256 = Sha256.hex(sha);
                     String key = RepositoryLayout.pgBackupManifest(cluster, backupId);
                     storedKeys.add(key);
                     ObjectEnvelope.store(store, key, new ObjectHeader("pg-backup-manifest", "backup_manifest", raw.count, pgManifestSha256,
@@ -312,14 +311,6 @@ public final class BackupWriter implements BaseBackupSink {
             store.delete(keys);
         } catch (IOException e) {
             // Left-over pieces without a manifest are not a backup; retention removes them later.
-        }
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 

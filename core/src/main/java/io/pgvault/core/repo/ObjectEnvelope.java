@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgvault.core.compress.Codec;
 import io.pgvault.core.compress.Codecs;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.util.Sha256;
 
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -68,10 +69,9 @@ public final class ObjectEnvelope {
                         + "', which this pgvault does not know; use a newer pgvault");
             }
             if (header.payloadSha256() != null) {
-                VerifyingInputStream.PayloadSha256 check = new VerifyingInputStream.PayloadSha256(payload, header.payloadSha256());
-                return new VerifyingInputStream(codec.decompress(check.hashedPayload()), key, header.rawSize(), check);
+                return VerifyingInputStream.ofPayload(codec, payload, key, header.rawSize(), header.payloadSha256());
             }
-            return new VerifyingInputStream(codec.decompress(payload), key, header.rawSize(), new VerifyingInputStream.RawSha256(header.sha256()));
+            return VerifyingInputStream.ofContent(codec, payload, key, header.rawSize(), header.sha256());
         }
 
         @Override
@@ -108,7 +108,7 @@ public final class ObjectEnvelope {
      */
     public static long store(ObjectStore store, String key, ObjectHeader header, Path payload, boolean onlyIfAbsent) throws IOException {
         if (header.payloadSha256() == null) {
-            header = header.withPayloadSha256(sha256Of(payload));
+            header = header.withPayloadSha256(Sha256.ofFile(payload));
         }
         byte[] prefix = prefix(header);
         long length = prefix.length + Files.size(payload);
@@ -161,22 +161,6 @@ public final class ObjectEnvelope {
             stored.close();
             throw e;
         }
-    }
-
-    private static String sha256Of(Path file) throws IOException {
-        java.security.MessageDigest digest;
-        try {
-            digest = java.security.MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-        byte[] buffer = new byte[1 << 16];
-        try (InputStream in = Files.newInputStream(file)) {
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
-        }
-        return java.util.HexFormat.of().formatHex(digest.digest());
     }
 
     /** Reads only the header of a stored object, or empty when it does not exist. */

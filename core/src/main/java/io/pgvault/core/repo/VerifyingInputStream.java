@@ -1,13 +1,14 @@
 package io.pgvault.core.repo;
 
+import io.pgvault.core.compress.Codec;
+import io.pgvault.core.util.Sha256;
+
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 
 /**
  * Hands out content while checking it, and fails the read that reaches the end if the
@@ -16,99 +17,36 @@ import java.util.HexFormat;
  */
 final class VerifyingInputStream extends FilterInputStream {
 
-    /** The SHA-256 check at the end of the content. */
-    sealed interface Check {
-        void update(byte[] b, int off, int len);
-
-        /** The hex SHA-256 of what the header's checksum covers, once the content was read whole. */
-        String actual() throws IOException;
-
-        String expected();
-
-        String covers();
-    }
-
-    /** The header's SHA-256 covers the raw bytes: hash what is handed out. */
-    static final class RawSha256 implements Check {
-        private final MessageDigest digest = sha256();
-        private final String expected;
-
-        RawSha256(String expected) {
-            this.expected = expected;
-        }
-
-        @Override
-        public void update(byte[] b, int off, int len) {
-            digest.update(b, off, len);
-        }
-
-        @Override
-        public String actual() {
-            return HexFormat.of().formatHex(digest.digest());
-        }
-
-        @Override
-        public String expected() {
-            return expected;
-        }
-
-        @Override
-        public String covers() {
-            return "content";
-        }
-    }
-
-    /**
-     * The header's SHA-256 covers the stored payload: hash the compressed bytes on their
-     * way into the decompressor, and read the payload to its very end before comparing.
-     */
-    static final class PayloadSha256 implements Check {
-        private final MessageDigest digest = sha256();
-        private final DigestInputStream hashed;
-        private final String expected;
-
-        PayloadSha256(InputStream payload, String expected) {
-            this.hashed = new DigestInputStream(payload, digest);
-            this.expected = expected;
-        }
-
-        InputStream hashedPayload() {
-            return hashed;
-        }
-
-        @Override
-        public void update(byte[] b, int off, int len) {
-            // the decompressor's input is hashed, not its output
-        }
-
-        @Override
-        public String actual() throws IOException {
-            hashed.transferTo(OutputStream.nullOutputStream());
-            return HexFormat.of().formatHex(digest.digest());
-        }
-
-        @Override
-        public String expected() {
-            return expected;
-        }
-
-        @Override
-        public String covers() {
-            return "stored payload";
-        }
-    }
-
     private final String key;
     private final long expectedLength;
-    private final Check check;
+    private final String expectedSha256;
+    /** The stored payload on its way into the decompressor, when the checksum covers it; else null. */
+    private final DigestInputStream hashedPayload;
+    private final MessageDigest contentDigest;
     private long length;
     private boolean verified;
 
-    VerifyingInputStream(InputStream in, String key, long expectedLength, Check check) {
+    private VerifyingInputStream(InputStream in, String key, long expectedLength, String expectedSha256, DigestInputStream hashedPayload) {
         super(in);
         this.key = key;
         this.expectedLength = expectedLength;
-        this.check = check;
+        this.expectedSha256 = expectedSha256;
+        this.hashedPayload = hashedPayload;
+        this.contentDigest = hashedPayload == null ? Sha256.newDigest() : null;
+    }
+
+    /** Checks the content handed out against the SHA-256 of the raw bytes. */
+    static InputStream ofContent(Codec codec, InputStream payload, String key, long expectedLength, String expectedSha256) throws IOException {
+        return new VerifyingInputStream(codec.decompress(payload), key, expectedLength, expectedSha256, null);
+    }
+
+    /**
+     * Checks the stored payload against its SHA-256: hashed on its way into the
+     * decompressor and read to its very end before the comparison.
+     */
+    static InputStream ofPayload(Codec codec, InputStream payload, String key, long expectedLength, String expectedSha256) throws IOException {
+        DigestInputStream hashed = new DigestInputStream(payload, Sha256.newDigest());
+        return new VerifyingInputStream(codec.decompress(hashed), key, expectedLength, expectedSha256, hashed);
     }
 
     @Override
@@ -134,7 +72,9 @@ final class VerifyingInputStream extends FilterInputStream {
             if (length > expectedLength) {
                 throw new CorruptObjectException(key + " holds more than the " + expectedLength + " bytes its header declares: the object is damaged");
             }
-            check.update(b, off, n);
+            if (contentDigest != null) {
+                contentDigest.update(b, off, n);
+            }
             if (length == expectedLength) {
                 // Verify before handing out the last bytes, so a consumer that streams on
                 // (an HTTP response with a Content-Length) never delivers a complete but wrong file.
@@ -153,10 +93,16 @@ final class VerifyingInputStream extends FilterInputStream {
         if (length != expectedLength) {
             throw new CorruptObjectException(key + " holds " + length + " bytes, its header declares " + expectedLength + ": the object is truncated");
         }
-        String actual = check.actual();
-        if (!actual.equals(check.expected())) {
-            throw new CorruptObjectException(key + " is damaged: the SHA-256 of its " + check.covers() + " is " + actual + ", its header says "
-                    + check.expected() + "; do not use it, restore it from another copy");
+        String actual;
+        if (hashedPayload != null) {
+            hashedPayload.transferTo(OutputStream.nullOutputStream());
+            actual = Sha256.hex(hashedPayload.getMessageDigest());
+        } else {
+            actual = Sha256.hex(contentDigest);
+        }
+        if (!actual.equals(expectedSha256)) {
+            throw new CorruptObjectException(key + " is damaged: the SHA-256 of its " + (hashedPayload != null ? "stored payload" : "content")
+                    + " is " + actual + ", its header says " + expectedSha256 + "; do not use it, restore it from another copy");
         }
         verified = true;
     }
@@ -169,13 +115,5 @@ final class VerifyingInputStream extends FilterInputStream {
     @Override
     public boolean markSupported() {
         return false;
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -13,6 +13,7 @@ import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalPageHeader;
 import io.pgvault.core.wal.WalProblem;
 import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.core.util.Sha256;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -20,10 +21,8 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -77,9 +76,9 @@ public final class ArchiveSink implements WalSink {
             try (OutputStream out = codec.compress(Files.newOutputStream(payload))) {
                 out.write(content, 0, length);
             }
-            MessageDigest sha = sha256();
+            MessageDigest sha = Sha256.newDigest();
             sha.update(content, 0, length);
-            ObjectHeader header = new ObjectHeader("streaming-partial", segment.toString(), length, HexFormat.of().formatHex(sha.digest()),
+            ObjectHeader header = new ObjectHeader("streaming-partial", segment.toString(), length, Sha256.hex(sha),
                     codec.id(), null, page.systemIdentifierText(), segment.timeline().value(), page.segmentSize(), writer, Instant.now().toString(),
                     page.major().map(m -> m.number()).orElse(null));
             ObjectEnvelope.store(store, RepositoryLayout.streamingPartial(cluster, segment), header, payload, false);
@@ -110,13 +109,5 @@ public final class ArchiveSink implements WalSink {
                     + page.pageAddress() + ", not at the segment's start " + segment.startLsn(size));
         }
         return page;
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

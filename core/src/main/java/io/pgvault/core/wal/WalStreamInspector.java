@@ -1,10 +1,11 @@
 package io.pgvault.core.wal;
 
+import io.pgvault.core.util.Sha256;
+
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HexFormat;
 
@@ -26,15 +27,7 @@ public final class WalStreamInspector extends FilterInputStream {
         super(in);
         this.objectName = objectName;
         this.maxBytes = maxBytes;
-        this.sha256 = newSha256();
-    }
-
-    static MessageDigest newSha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("this JVM has no SHA-256", e);
-        }
+        this.sha256 = Sha256.newDigest();
     }
 
     @Override

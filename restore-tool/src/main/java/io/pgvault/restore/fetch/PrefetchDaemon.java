@@ -5,6 +5,7 @@ import io.pgvault.core.repo.ClusterDescriptor;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.TimelineHistory;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalSegmentSize;
@@ -21,6 +22,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -75,9 +77,11 @@ public final class PrefetchDaemon {
     /** PostgreSQL's default until the cluster's descriptor is read; only the first request is fetched before that. */
     private WalSegmentSize segmentSize = WalSegmentSize.DEFAULT;
     private Instant historiesCheckedAt = Instant.EPOCH;
+    /** The cluster's timeline histories, read once each into the spool (the loop's thread only). */
+    private final Map<TimelineId, TimelineHistory> histories = new HashMap<>();
 
     private PrefetchDaemon(WalFetchOptions options, Path spool, Path dataDirectory, WalSource source, ObjectStore store) {
-        this.forecast = new SegmentForecast(store, options.cluster(), options.targetTimeline());
+        this.forecast = new SegmentForecast(options.targetTimeline(), () -> histories);
         this.options = options;
         this.spool = spool;
         this.dataDirectory = dataDirectory;
@@ -329,9 +333,10 @@ public final class PrefetchDaemon {
     }
 
     /**
-     * Keeps every timeline history file of the cluster in the spool and marks the next
-     * timeline's as absent, re-checked every {@link #HISTORY_RECHECK}. History files never
-     * change once written, so one copy each is enough; a failed check removes the markers.
+     * Keeps every timeline history file of the cluster in the spool (and parsed, for the
+     * forecast) and marks the next timeline's as absent, re-checked every
+     * {@link #HISTORY_RECHECK}. History files never change once written, so one copy each
+     * is enough; a failed check removes the markers.
      */
     private void refreshHistories() {
         if (Instant.now().isBefore(historiesCheckedAt.plus(HISTORY_RECHECK))) {
@@ -340,23 +345,25 @@ public final class PrefetchDaemon {
         historiesCheckedAt = Instant.now();
         try {
             long newest = 1;
-            Set<String> present = new HashSet<>();
+            List<WalFileName> present = new ArrayList<>();
             for (ObjectStat o : store.list(RepositoryLayout.walPrefix(options.cluster()) + "timelines/")) {
                 Optional<WalFileName> name = WalFileName.tryParse(o.key().substring(o.key().lastIndexOf('/') + 1)).filter(WalFileName::isHistory);
                 if (name.isPresent()) {
-                    present.add(name.get().toString());
+                    present.add(name.get());
                     newest = Math.max(newest, name.get().timeline().value());
                 }
             }
             String next = WalFileName.history(new TimelineId(newest + 1)).toString();
             Files.write(spool.resolve(next + ABSENT), new byte[0]);
-            for (String history : present) {
-                Path file = spool.resolve(history);
-                if (!Files.exists(file)) {
-                    Optional<InputStream> in = source.open(WalFileName.parse(history));
-                    if (in.isPresent()) {
-                        WalFetcher.store(in.get(), spool.resolve("." + history + ".tmp"), file);
-                    }
+            for (WalFileName history : present) {
+                Path file = spool.resolve(history.toString());
+                if (histories.containsKey(history.timeline())) {
+                    continue;
+                }
+                Optional<InputStream> in = source.open(history);
+                if (in.isPresent()) {
+                    WalFetcher.store(in.get(), spool.resolve("." + history + ".tmp"), file);
+                    histories.put(history.timeline(), TimelineHistory.parse(history.timeline(), Files.readAllBytes(file)));
                 }
             }
             removeHistoryMarkersExcept(next);

@@ -42,10 +42,14 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Takes base backups over the replication protocol (no pg_basebackup binary), one at a
@@ -67,7 +71,7 @@ public class BackupService {
         volatile String error;
         volatile Instant finishedAt;
         /** Completed when the job is stored or failed: what a waiting GET blocks on. */
-        final java.util.concurrent.CompletableFuture<Void> ended = new java.util.concurrent.CompletableFuture<>();
+        final CompletableFuture<Void> ended = new CompletableFuture<>();
 
         Job(String id, String cluster, Instant startedAt) {
             this.id = id;
@@ -258,13 +262,13 @@ public class BackupService {
         Job job = jobs.get(id);
         if (job != null && job.cluster.equals(cluster) && !wait.isZero()) {
             try {
-                job.ended.get(wait.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-            } catch (java.util.concurrent.TimeoutException stillRunning) {
-                // answer with its state now
+                job.ended.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException stillRunning) {
+                // answer with its state as it is
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-            } catch (java.util.concurrent.ExecutionException e) {
-                // never completed exceptionally
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("a backup job's end is never exceptional", e);
             }
         }
         return get(cluster, id);

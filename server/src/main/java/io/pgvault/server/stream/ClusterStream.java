@@ -37,7 +37,7 @@ final class ClusterStream implements Runnable {
     record RepositoryEnd(TimelineId timeline, long nextSegment) implements Comparable<RepositoryEnd> {
         @Override
         public int compareTo(RepositoryEnd o) {
-            int byTimeline = Long.compare(timeline.value(), o.timeline.value());
+            int byTimeline = timeline.compareTo(o.timeline);
             return byTimeline != 0 ? byTimeline : Long.compare(nextSegment, o.nextSegment);
         }
     }
