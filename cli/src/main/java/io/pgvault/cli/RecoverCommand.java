@@ -236,6 +236,9 @@ final class RecoverCommand implements Callable<Integer> {
             if (repository.accessKey != null && !repository.accessKey.isBlank()) {
                 args.addAll(List.of("--s3-credentials-file", CREDENTIALS_FILE));
             }
+            if (repository.caFile() != null) {
+                args.addAll(List.of("--s3-ca-file", repository.caFile().toString()));
+            }
         }
         return args;
     }

@@ -8,6 +8,7 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Path;
 
 /**
  * How a command reaches a repository directly (no server needed): the URL and, for S3,
@@ -38,6 +39,10 @@ public final class RepositoryOptions {
             description = "S3 secret key.")
     String secretKey;
 
+    @Option(names = "--s3-ca-file", defaultValue = "${env:PGVAULT_REPOSITORY_S3_CA_FILE}",
+            description = "PEM certificates to trust for an HTTPS endpoint signed by a private CA (instead of the JDK's).")
+    String caFile;
+
     public ObjectStore open() throws IOException {
         if (url == null || url.isBlank()) {
             throw new IllegalArgumentException("--repo URL is required (or env PGVAULT_REPOSITORY_URL)");
@@ -64,6 +69,11 @@ public final class RepositoryOptions {
         if (accessKey != null && !accessKey.isBlank()) {
             result = result.withCredentials(accessKey, secretKey);
         }
-        return result;
+        return result.withCaFile(caFile());
+    }
+
+    /** The CA file as an absolute path (restore_command runs in the data directory), or null. */
+    Path caFile() {
+        return caFile == null || caFile.isBlank() ? null : Path.of(caFile).toAbsolutePath();
     }
 }

@@ -164,8 +164,13 @@ public final class PrefetchDaemon {
         } catch (java.net.URISyntaxException | SecurityException e) {
             return false;
         }
-        List<String> command = new ArrayList<>(List.of("setsid", java, "-XX:+UseSerialGC", "-Xmx256m", "-cp", classPath,
-                PrefetchDaemon.class.getName()));
+        List<String> command = new ArrayList<>(List.of("setsid", java, "-XX:+UseSerialGC", "-Xmx256m"));
+        // The same JVM options bin/pgvault gives every pgvault JVM (a trust store, a proxy, ...).
+        String javaOptions = System.getenv("PGVAULT_JAVA_OPTS");
+        if (javaOptions != null && !javaOptions.isBlank()) {
+            command.addAll(List.of(javaOptions.trim().split("\\s+")));
+        }
+        command.addAll(List.of("-cp", classPath, PrefetchDaemon.class.getName()));
         command.addAll(options);
         command.addAll(List.of("--spool", spool.toString()));
         try {

@@ -24,6 +24,7 @@ import java.util.Properties;
  */
 public record WalFetchOptions(String repo, URI server, String token, String cluster, Path spool, int prefetch, Duration retryFor,
                               TimelineId targetTimeline, String s3Endpoint, String s3Region, boolean s3PathStyle, Path s3CredentialsFile,
+                              Path s3CaFile,
                               String fileName, Path target) {
 
     public static final String USAGE = """
@@ -38,7 +39,8 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
               --prefetch N               segments to keep ahead (default 8)
               --retry-for SECONDS        how long to retry an unreachable or damaged repository (default 60)
               --target-timeline N        the timeline recovery follows, for prefetching (default: latest)
-              --s3-endpoint URL, --s3-region R, --s3-path-style, --s3-credentials-file FILE
+              --s3-endpoint URL, --s3-region R, --s3-path-style, --s3-credentials-file FILE,
+              --s3-ca-file PEM           trust this CA's certificates for an HTTPS endpoint (a private CA)
             Exit codes: 0 restored; 1 not archived (or bad arguments); 3 failed, in standby mode (PostgreSQL
             retries); 200 failed during archive recovery, which makes PostgreSQL stop instead of ending
             recovery early on a partial history.""";
@@ -62,6 +64,7 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
         String region = env.getOrDefault("PGVAULT_REPOSITORY_S3_REGION", "us-east-1");
         boolean pathStyle = Boolean.parseBoolean(env.getOrDefault("PGVAULT_REPOSITORY_S3_PATH_STYLE", "false"));
         Path credentials = null;
+        String caFile = env.get("PGVAULT_REPOSITORY_S3_CA_FILE");
         List<String> positional = new ArrayList<>();
         boolean explicitRepo = false;
         for (int i = 0; i < args.size(); i++) {
@@ -93,6 +96,7 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
                 case "--s3-endpoint" -> endpoint = v;
                 case "--s3-region" -> region = v;
                 case "--s3-credentials-file" -> credentials = Path.of(v);
+                case "--s3-ca-file" -> caFile = v;
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
         }
@@ -109,7 +113,7 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
             }
         }
         return new WalFetchOptions(repo, server == null ? null : URI.create(server), token, cluster, spool, prefetch, retryFor, timeline,
-                endpoint, region, pathStyle, credentials,
+                endpoint, region, pathStyle, credentials, caFile == null || caFile.isBlank() ? null : Path.of(caFile),
                 withFile ? positional.get(0) : null, withFile ? Path.of(positional.get(1)) : null);
     }
 
@@ -137,6 +141,9 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
         }
         if (s3CredentialsFile != null) {
             out.addAll(List.of("--s3-credentials-file", s3CredentialsFile.toString()));
+        }
+        if (s3CaFile != null) {
+            out.addAll(List.of("--s3-ca-file", s3CaFile.toString()));
         }
         return out;
     }
@@ -168,6 +175,6 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
             }
             result = result.withCredentials(p.getProperty("access-key"), p.getProperty("secret-key"));
         }
-        return result;
+        return result.withCaFile(s3CaFile);
     }
 }

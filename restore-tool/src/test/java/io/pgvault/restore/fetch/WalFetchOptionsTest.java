@@ -16,16 +16,18 @@ class WalFetchOptionsTest {
     void readsWhatRecoverWrites() {
         WalFetchOptions o = WalFetchOptions.parse(List.of("--repo", "s3://b/p", "--cluster", "main", "--spool", "pg_wal/pgvault-spool",
                 "--retry-for", "5", "--s3-endpoint", "http://127.0.0.1:9000", "--s3-path-style", "--s3-credentials-file", "pgvault-s3.credentials",
-                "000000010000000000000003", "pg_wal/RECOVERYXLOG"), Map.of());
+                "--s3-ca-file", "/etc/pgvault/minio-ca.pem", "000000010000000000000003", "pg_wal/RECOVERYXLOG"), Map.of());
         assertThat(o.repo()).isEqualTo("s3://b/p");
         assertThat(o.cluster()).isEqualTo("main");
         assertThat(o.spool()).isEqualTo(Path.of("pg_wal/pgvault-spool"));
         assertThat(o.retryFor()).isEqualTo(Duration.ofSeconds(5));
         assertThat(o.s3PathStyle()).isTrue();
+        assertThat(o.s3CaFile()).isEqualTo(Path.of("/etc/pgvault/minio-ca.pem"));
         assertThat(o.fileName()).isEqualTo("000000010000000000000003");
         assertThat(o.target()).isEqualTo(Path.of("pg_wal/RECOVERYXLOG"));
         // The prefetcher gets the same source settings.
-        assertThat(o.sourceArguments()).containsSubsequence("--repo", "s3://b/p").contains("--s3-path-style", "pgvault-s3.credentials");
+        assertThat(o.sourceArguments()).containsSubsequence("--repo", "s3://b/p").contains("--s3-path-style", "pgvault-s3.credentials")
+                .containsSubsequence("--s3-ca-file", "/etc/pgvault/minio-ca.pem");
     }
 
     @Test

@@ -55,6 +55,17 @@ public class RepositoryConfig {
         private String secretKey;
         private boolean checksumsWhenRequired = true;
         private boolean conditionalWrites = true;
+        @Nullable
+        private String caFile;
+
+        /** PEM certificates to trust for an HTTPS endpoint signed by a private CA, instead of the JDK's. */
+        public String getCaFile() {
+            return caFile;
+        }
+
+        public void setCaFile(String caFile) {
+            this.caFile = caFile;
+        }
 
         public String getEndpoint() {
             return endpoint;

@@ -14,6 +14,7 @@ import jakarta.inject.Singleton;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
+import java.nio.file.Path;
 
 /** Translates {@code pgvault.repository.*} into the core's store and codec, in one place. */
 @Factory
@@ -43,6 +44,9 @@ public class RepositoryFactory {
         }
         if (s3.getAccessKey() != null && !s3.getAccessKey().isBlank()) {
             result = result.withCredentials(s3.getAccessKey(), s3.getSecretKey());
+        }
+        if (s3.getCaFile() != null && !s3.getCaFile().isBlank()) {
+            result = result.withCaFile(Path.of(s3.getCaFile()));
         }
         return result.withConditionalWrites(s3.isConditionalWrites()).withChecksumsWhenRequired(s3.isChecksumsWhenRequired());
     }

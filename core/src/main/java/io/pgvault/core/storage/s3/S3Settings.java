@@ -1,6 +1,7 @@
 package io.pgvault.core.storage.s3;
 
 import java.net.URI;
+import java.nio.file.Path;
 import java.util.Optional;
 
 /**
@@ -19,6 +20,8 @@ import java.util.Optional;
  * @param conditionalWrites the store honours {@code If-None-Match: *} on PUT
  * @param multipartThresholdBytes objects from this size on are uploaded in parts
  * @param partSizeBytes size of each part
+ * @param caFile PEM certificates to trust instead of the JDK's for an HTTPS endpoint signed by a
+ *               private CA (a self-hosted MinIO, say); empty for the JDK's trust store
  */
 public record S3Settings(
         String bucket,
@@ -31,7 +34,8 @@ public record S3Settings(
         boolean checksumsWhenRequired,
         boolean conditionalWrites,
         long multipartThresholdBytes,
-        long partSizeBytes) {
+        long partSizeBytes,
+        Optional<Path> caFile) {
 
     public static final long DEFAULT_MULTIPART_THRESHOLD = 64L << 20;
     public static final long DEFAULT_PART_SIZE = 16L << 20;
@@ -46,6 +50,7 @@ public record S3Settings(
             throw new IllegalArgumentException("S3 credentials for bucket " + bucket
                     + " are incomplete: set both access key id and secret access key, or neither to use the default provider chain");
         }
+        caFile = caFile == null ? Optional.empty() : caFile;
         if (partSizeBytes < MIN_PART_SIZE) {
             throw new IllegalArgumentException("S3 part size " + partSizeBytes + " is below the 5 MiB minimum S3 accepts");
         }
@@ -57,37 +62,43 @@ public record S3Settings(
     /** Settings with the safe defaults, for a bucket and prefix. */
     public static S3Settings of(String bucket, String prefix) {
         return new S3Settings(bucket, prefix, Optional.empty(), "us-east-1", false, Optional.empty(), Optional.empty(),
-                true, true, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE);
+                true, true, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, Optional.empty());
     }
 
     public S3Settings withEndpoint(URI endpointUri, boolean usePathStyle) {
         return new S3Settings(bucket, prefix, Optional.of(endpointUri), region, usePathStyle, accessKeyId, secretAccessKey,
-                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes);
+                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile);
     }
 
     public S3Settings withCredentials(String keyId, String secret) {
         return new S3Settings(bucket, prefix, endpoint, region, pathStyle, Optional.ofNullable(keyId), Optional.ofNullable(secret),
-                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes);
+                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile);
     }
 
     public S3Settings withRegion(String newRegion) {
         return new S3Settings(bucket, prefix, endpoint, newRegion, pathStyle, accessKeyId, secretAccessKey,
-                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes);
+                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile);
     }
 
     public S3Settings withMultipart(long threshold, long partSize) {
         return new S3Settings(bucket, prefix, endpoint, region, pathStyle, accessKeyId, secretAccessKey,
-                checksumsWhenRequired, conditionalWrites, threshold, partSize);
+                checksumsWhenRequired, conditionalWrites, threshold, partSize, caFile);
     }
 
     public S3Settings withConditionalWrites(boolean enabled) {
         return new S3Settings(bucket, prefix, endpoint, region, pathStyle, accessKeyId, secretAccessKey,
-                checksumsWhenRequired, enabled, multipartThresholdBytes, partSizeBytes);
+                checksumsWhenRequired, enabled, multipartThresholdBytes, partSizeBytes, caFile);
     }
 
     public S3Settings withChecksumsWhenRequired(boolean whenRequired) {
         return new S3Settings(bucket, prefix, endpoint, region, pathStyle, accessKeyId, secretAccessKey,
-                whenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes);
+                whenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile);
+    }
+
+    /** Trusts the certificates in {@code pemFile} instead of the JDK's (a private CA); null for the JDK's. */
+    public S3Settings withCaFile(Path pemFile) {
+        return new S3Settings(bucket, prefix, endpoint, region, pathStyle, accessKeyId, secretAccessKey,
+                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, Optional.ofNullable(pemFile));
     }
 
     private static String stripSlashes(String s) {

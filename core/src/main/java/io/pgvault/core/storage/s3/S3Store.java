@@ -38,8 +38,10 @@ import software.amazon.awssdk.services.s3.multipart.MultipartConfiguration;
 import software.amazon.awssdk.transfer.s3.S3TransferManager;
 import software.amazon.awssdk.transfer.s3.model.UploadFileRequest;
 
+import javax.net.ssl.SSLHandshakeException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -55,6 +57,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 /**
  * An {@link ObjectStore} in an S3 bucket (AWS or any S3-compatible store), through the
@@ -83,11 +86,17 @@ public final class S3Store implements ObjectStore {
             thread.setDaemon(true);
             return thread;
         });
-        this.http = NettyNioAsyncHttpClient.builder()
+        NettyNioAsyncHttpClient.Builder httpBuilder = NettyNioAsyncHttpClient.builder()
                 .eventLoopGroup(SdkEventLoopGroup.create(eventLoop, NioSocketChannel::new))
                 .maxConcurrency(64)
-                .connectionTimeout(Duration.ofSeconds(10))
-                .build();
+                .connectionTimeout(Duration.ofSeconds(10));
+        try {
+            settings.caFile().map(PemTrust::load).ifPresent(httpBuilder::tlsTrustManagersProvider);
+        } catch (RuntimeException e) {
+            eventLoop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            throw e;
+        }
+        this.http = httpBuilder.build();
         this.client = builder(settings).build();
         this.multipartClient = builder(settings)
                 .multipartEnabled(true)
@@ -268,7 +277,7 @@ public final class S3Store implements ObjectStore {
         multipartClient.close();
         client.close();
         http.close();
-        eventLoop.shutdownGracefully(0, 5, java.util.concurrent.TimeUnit.SECONDS);
+        eventLoop.shutdownGracefully(0, 5, TimeUnit.SECONDS);
         streamReaders.shutdownNow();
     }
 
@@ -305,6 +314,15 @@ public final class S3Store implements ObjectStore {
         return t;
     }
 
+    private static Throwable find(Throwable t, Class<? extends Throwable> type) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (type.isInstance(c)) {
+                return c;
+            }
+        }
+        return null;
+    }
+
     private StorageException translate(String action, Throwable t) {
         String where = "cannot " + action + " in " + describe();
         if (t instanceof StorageException storage) {
@@ -328,6 +346,13 @@ public final class S3Store implements ObjectStore {
             return new StorageException(where + ": " + status + " " + code + " " + s3.getMessage(), s3);
         }
         if (t instanceof SdkClientException || t instanceof IOException) {
+            Throwable untrusted = find(t, SSLHandshakeException.class);
+            if (untrusted != null) {
+                // Retrying cannot help: the endpoint's certificate is not trusted (or the endpoint does not speak TLS).
+                return new StorageException(where + ": TLS handshake with " + settings.endpoint().map(URI::toString).orElse("the endpoint")
+                        + " failed (" + untrusted.getMessage() + "); if a private CA signed its certificate, give that CA's PEM file"
+                        + " (--s3-ca-file, pgvault.repository.s3.ca-file)", t);
+            }
             Throwable cause = t;
             while (cause.getCause() != null && cause.getCause() != cause) {
                 if (cause instanceof StorageException storage) {
