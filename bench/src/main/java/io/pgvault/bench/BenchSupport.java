@@ -39,18 +39,18 @@ final class BenchSupport {
         return startServer(serverJar, dir, port, compression, List.of());
     }
 
-    /** @param properties extra {@code -Dname=value} settings for the server */
+    /** @param properties extra {@code -Dname=value} settings for the server, which win over the defaults here */
     static Process startServer(Path serverJar, Path dir, int port, String compression, List<String> properties) throws IOException {
         List<String> command = new ArrayList<>(List.of("java", "-Xmx512m"));
-        properties.forEach(p -> command.add("-D" + p));
         String extra = System.getenv("PGVAULT_BENCH_SERVER_OPTS");
         if (extra != null && !extra.isBlank()) {
             command.addAll(List.of(extra.trim().split("\\s+")));
         }
         command.addAll(List.of("-Dmicronaut.server.port=" + port, "-Dpgvault.data-dir=" + dir,
                 "-Dpgvault.repository.url=" + dir.resolve("repo").toUri(), "-Dpgvault.repository.compression=" + compression,
-                "-Dpgvault.catalog.url=jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE",
-                "-jar", serverJar.toString()));
+                "-Dpgvault.catalog.url=jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE"));
+        properties.forEach(p -> command.add("-D" + p));
+        command.addAll(List.of("-jar", serverJar.toString()));
         return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
     }
 

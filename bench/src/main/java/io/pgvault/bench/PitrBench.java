@@ -38,10 +38,14 @@ import static io.pgvault.bench.BenchSupport.stringArg;
  * {@code archive-get}, plain and with archive-async. A last run is a reference for
  * PostgreSQL's own share: every segment copied into {@code pg_wal} before the start
  * (pgBackRest's restore, a plain copy of the WAL, {@code restore_command = 'false'}).
+ * {@code --storage s3} puts both repositories in one bucket of an S3 API over HTTPS
+ * ({@link BenchS3}), {@code --s3-rtt-ms N} adds a network round trip to it.
  */
 public final class PitrBench {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** PGVAULT_BENCH_VERBOSE: print recover's whole output and the prefetcher's log. */
+    private static final boolean VERBOSE = System.getenv("PGVAULT_BENCH_VERBOSE") != null;
 
     record Figures(String name, double restoreSeconds, double replaySeconds) {
         double total() {
@@ -55,6 +59,11 @@ public final class PitrBench {
         int seconds = intArg(args, "--seconds", 60);
         Path serverJar = Path.of(stringArg(args, "--server-jar", "server/target/pgvault-server.jar")).toAbsolutePath();
         Path launcher = Path.of(stringArg(args, "--launcher", "bin/pgvault")).toAbsolutePath();
+        String storage = stringArg(args, "--storage", "local");
+        if (!storage.equals("local") && !storage.equals("s3")) {
+            throw new IllegalArgumentException("--storage local or s3, not " + storage);
+        }
+        int roundTripMs = intArg(args, "--s3-rtt-ms", 0);
         Path work = Files.createTempDirectory("pgvault-pitr-bench");
         Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path serverDir = Files.createDirectories(work.resolve("pgvault"));
@@ -63,7 +72,9 @@ public final class PitrBench {
         OsUser.own(work);
         int port = Fixtures.freePort();
         String url = "http://127.0.0.1:" + port;
-        Process server = startServer(serverJar, serverDir, port, "zstd");
+        BenchS3 s3 = storage.equals("s3") ? BenchS3.start(work.resolve("tls"), roundTripMs) : null;
+        Process server = startServer(serverJar, serverDir, port, "zstd", s3 == null ? List.of() : s3.serverProperties("pgvault"));
+        List<String> repository = s3 == null ? List.of("--repo", serverDir.resolve("repo").toUri().toString()) : s3.cliArguments("pgvault");
         Path conf = brDir.resolve("pgbackrest.conf");
         try (PgCluster pg = PgCluster.builder(major)
                 .setting("archive_mode", "on")
@@ -71,7 +82,8 @@ public final class PitrBench {
                         + " --stanza=bench archive-push %p && cp %p " + rawWal + "/%f")
                 .setting("max_wal_size", "1GB")
                 .start()) {
-            Files.writeString(conf, "[global]\nrepo1-path=" + brDir.resolve("repo") + "\nlog-path=" + brDir + "\nlock-path=" + brDir
+            String brRepository = s3 == null ? "repo1-path=" + brDir.resolve("repo") + "\n" : s3.pgbackrestRepository("pgbackrest");
+            Files.writeString(conf, "[global]\n" + brRepository + "log-path=" + brDir + "\nlock-path=" + brDir
                     + "\nspool-path=" + brDir.resolve("spool") + "\ncompress-type=zst\ncompress-level=3\nprocess-max=2\nstart-fast=y"
                     + "\nlog-level-console=warn\n\n[bench]\npg1-path=" + pg.dataDirectory() + "\npg1-port=" + pg.port()
                     + "\npg1-socket-path=" + pg.directory().resolve("sock") + "\npg1-user=postgres\n");
@@ -95,22 +107,26 @@ public final class PitrBench {
                 Thread.sleep(200);
             }
             long walSegments = Long.parseLong(pg.queryValue("SELECT archived_count FROM pg_stat_archiver"));
-            System.out.printf(Locale.ROOT, "%nPostgreSQL %d, pgbench scale %d, %d s of load: %d WAL segments archived after the backups%n",
-                    major, scale, seconds, walSegments);
+            System.out.printf(Locale.ROOT, "%nPostgreSQL %d, pgbench scale %d, %d s of load: %d WAL segments archived after the backups;"
+                    + " repositories: %s%n", major, scale, seconds, walSegments, s3 == null ? "local directories" : s3.describe());
             pg.stop();
             server.destroy();
             server.waitFor(30, TimeUnit.SECONDS);
-            shell("chmod -R a+rX " + serverDir.resolve("repo"));
+            if (s3 == null) {
+                shell("chmod -R a+rX " + serverDir.resolve("repo"));
+            }
 
             List<Figures> results = new ArrayList<>();
             // Both restores run as the user PostgreSQL runs as, as DBAs run them.
             results.add(recover(major, expected, "pgvault recover + wal-fetch (prefetch)", data -> {
                 Files.createDirectories(data);
                 OsUser.own(data);
-                run(OsUser.wrap(List.of(launcher.toString(), "recover", "--repo", serverDir.resolve("repo").toUri().toString(), "--cluster",
-                        "bench", "--pgdata", data.toString(), "--parallel", "2")));
+                List<String> command = new ArrayList<>(List.of(launcher.toString(), "recover"));
+                command.addAll(repository);
+                command.addAll(List.of("--cluster", "bench", "--pgdata", data.toString(), "--parallel", "2"));
+                run(OsUser.wrap(command));
             }));
-            for (boolean async : new boolean[] {false, true}) {
+            for (boolean async : System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") != null ? new boolean[0] : new boolean[] {false, true}) {
                 if (async) {
                     // archive-get reads this file when PostgreSQL calls it: its prefetch queue is a global setting.
                     Files.writeString(conf, Files.readString(conf).replace("[global]\n", "[global]\narchive-async=y\narchive-get-queue-max=256MiB\n"));
@@ -122,6 +138,12 @@ public final class PitrBench {
                 }));
             }
 
+            if (System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") != null) {
+                Figures f = results.get(0);
+                System.out.printf(Locale.ROOT, "%n%s: restore %.1f s, replay %.1f s, total %.1f s%n", f.name(), f.restoreSeconds(),
+                        f.replaySeconds(), f.total());
+                return;
+            }
             Files.writeString(conf, Files.readString(conf).replace("archive-async=y\n", ""));
             Figures reference = recover(major, expected, "reference: WAL copied into pg_wal first", data -> {
                 Files.createDirectories(data);
@@ -149,6 +171,9 @@ public final class PitrBench {
             }
         } finally {
             server.destroy();
+            if (s3 != null) {
+                s3.close();
+            }
             Fixtures.deleteTree(work);
         }
     }
@@ -157,7 +182,7 @@ public final class PitrBench {
         void fill(Path data) throws Exception;
     }
 
-    private static Figures recover(int major, String expected, String name, Filler filler) {
+    private static Figures recover(int major, String expected, String name, Filler filler) throws IOException {
         double[] restore = new double[1];
         try (PgCluster restored = PgCluster.builder(major).adopt(data -> {
             long start = System.nanoTime();
@@ -174,6 +199,10 @@ public final class PitrBench {
             restored.start();
             restored.awaitRecoveryEnd(Duration.ofMinutes(20));
             double replay = (System.nanoTime() - start) / 1e9;
+            Path prefetchLog = restored.dataDirectory().resolve("pg_wal/pgvault-spool/prefetch.log");
+            if (VERBOSE && Files.exists(prefetchLog)) {
+                System.out.println(Files.readString(prefetchLog));
+            }
             String actual = restored.queryValue("SELECT sum(abalance) || '/' || (SELECT count(*) FROM pgbench_history) FROM pgbench_accounts");
             if (!actual.equals(expected)) {
                 throw new IllegalStateException(name + " recovered " + actual + ", the primary had " + expected);
@@ -189,7 +218,7 @@ public final class PitrBench {
             if (p.waitFor() != 0) {
                 throw new IllegalStateException("failed: " + command + "\n" + out);
             }
-            out.lines().filter(l -> l.contains(" in ") && l.contains(" s")).forEach(l -> System.out.println("  " + l));
+            out.lines().filter(l -> VERBOSE || l.contains(" in ") && l.contains(" s")).forEach(l -> System.out.println("  " + l));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(e);

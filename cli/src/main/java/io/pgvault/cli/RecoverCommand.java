@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /** {@code pgvault recover}: a data directory from the repository alone, set up to recover to a target or to follow a primary. */
@@ -145,38 +146,66 @@ final class RecoverCommand implements Callable<Integer> {
             ClusterArchive archive = ClusterArchive.load(store, cluster);
             Recoverer recoverer = new Recoverer(dataDirectory, recoveryTarget, Optional.ofNullable(targetTimeline).map(TimelineId::new), action,
                     standby, primaryConninfo, slot, keepArchiving, parallel, tablespaces, restoreCommand());
-            RecoveryPlanner.Plan plan = recoverer.run(archive, out, System.console() != null);
-            if ((server == null || server.isBlank()) && repository.accessKey != null && !repository.accessKey.isBlank()) {
-                Path credentials = dataDirectory.resolve(CREDENTIALS_FILE);
-                Files.writeString(credentials, "access-key=" + repository.accessKey + "\nsecret-key=" + repository.secretKey + "\n");
-                Files.setPosixFilePermissions(credentials, PosixFilePermissions.fromString("rw-------"));
-            }
-            startPrefetcher(dataDirectory, plan.backup(), out);
+            recoverer.run(archive, out, System.console() != null, new Prefetcher(dataDirectory, out));
         }
         out.flush();
         return 0;
     }
 
-    static final String CREDENTIALS_FILE = "pgvault-s3.credentials";
-
     /**
-     * Starts restore_command's prefetcher now, on the backup's first segment, so that it is
-     * ready when PostgreSQL starts instead of starting on its first call (a JVM and the
-     * repository's first answers, most of a second). Only when this user owns the data
-     * directory, i.e. is the user PostgreSQL will run as (never root): the spool must be theirs.
+     * Writes what restore_command needs beside the data (the S3 credentials file) and starts
+     * its prefetcher on the backup's first segment before the unpacking, so that its start-up
+     * (a JVM and the repository's first answers: most of a second, seconds on S3) is over when
+     * PostgreSQL first asks. The prefetcher runs only when this user owns the data directory,
+     * i.e. is the user PostgreSQL will run as (never root): the spool must be theirs.
      */
-    private void startPrefetcher(Path dataDirectory, BackupManifest backup, PrintWriter out) throws IOException {
-        String user = System.getProperty("user.name");
-        if (noPrefetch || "root".equals(user) || !Files.getOwner(dataDirectory).getName().equals(user)) {
-            return;
+    private final class Prefetcher implements Recoverer.Companion {
+        private final Path dataDirectory;
+        private final PrintWriter out;
+        private Process process;
+
+        Prefetcher(Path dataDirectory, PrintWriter out) {
+            this.dataDirectory = dataDirectory;
+            this.out = out;
         }
-        WalFileName first = WalFileName.segmentOf(new TimelineId(backup.startTimeline()), Lsn.parse(backup.startLsn()),
-                new WalSegmentSize(backup.walSegmentSize()));
-        if (PrefetchDaemon.startFor(dataDirectory, walFetchOptions(), Path.of(spool), first)) {
-            out.println("pgvault recover: restore_command's prefetcher is fetching from " + first + " on (it stops after "
-                    + PrefetchDaemon.IDLE.toMinutes() + " minutes if PostgreSQL is not started)");
+
+        @Override
+        public void start(RecoveryPlanner.Plan plan) throws IOException {
+            Files.createDirectories(dataDirectory);
+            if ((server == null || server.isBlank()) && repository.accessKey != null && !repository.accessKey.isBlank()) {
+                Path credentials = dataDirectory.resolve(CREDENTIALS_FILE);
+                Files.writeString(credentials, "access-key=" + repository.accessKey + "\nsecret-key=" + repository.secretKey + "\n");
+                Files.setPosixFilePermissions(credentials, PosixFilePermissions.fromString("rw-------"));
+            }
+            String user = System.getProperty("user.name");
+            if (noPrefetch || "root".equals(user) || !Files.getOwner(dataDirectory).getName().equals(user)) {
+                return;
+            }
+            BackupManifest backup = plan.backup();
+            WalFileName first = WalFileName.segmentOf(new TimelineId(backup.startTimeline()), Lsn.parse(backup.startLsn()),
+                    new WalSegmentSize(backup.walSegmentSize()));
+            process = PrefetchDaemon.startFor(dataDirectory, walFetchOptions(), Path.of(spool), first).orElse(null);
+            if (process != null) {
+                out.println("pgvault recover: restore_command's prefetcher is starting, to fetch from " + first + " on (it stops after "
+                        + PrefetchDaemon.IDLE.toMinutes() + " minutes if PostgreSQL is not started)");
+            }
+        }
+
+        @Override
+        public void stop() {
+            if (process != null) {
+                // Before the data directory is cleared: it must not write into it afterwards.
+                process.destroy();
+                try {
+                    process.waitFor(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
         }
     }
+
+    static final String CREDENTIALS_FILE = "pgvault-s3.credentials";
 
     private RecoveryTarget recoveryTarget() {
         boolean inclusive = !exclusive;

@@ -75,6 +75,13 @@ class PrefetchSpoolIT {
             assertThat(data.resolve("pg_wal/RECOVERYHISTORY")).hasBinaryContent(history);
             // PostgreSQL probes the next timeline's history when recovery ends.
             assertThat(call(data, javaHome, fetch, "00000003.history", "pg_wal/RECOVERYHISTORY")).isEqualTo(1);
+            // It asks for the parent timeline's history when it picks a new timeline; timeline 1 never has one.
+            assertThat(call(data, javaHome, fetch, "00000001.history", "pg_wal/RECOVERYHISTORY")).isEqualTo(1);
+            // And it reads the last segment again when recovery ends, after it took it once: fetched again on request.
+            Path third = segments.get(2);
+            Files.delete(data.resolve("pg_wal/RECOVERYXLOG"));
+            assertThat(call(data, javaHome, fetch, third.getFileName().toString(), "pg_wal/RECOVERYXLOG")).isZero();
+            assertThat(Files.mismatch(data.resolve("pg_wal/RECOVERYXLOG"), third)).isEqualTo(-1);
             assertThat(javaStarts(javaLog)).as("only the prefetcher started a JVM").hasSize(1).allMatch(l -> l.contains("PrefetchDaemon"));
 
             // Archived after it was answered absent: the marker is re-checked, and the segment comes.

@@ -238,7 +238,7 @@ class RecoveryIT {
                     assertThat(r.exit()).as(r.output()).isZero();
                     assertThat(r.output()).contains("backup " + backupId);
                     if (latestRun && OsUser.isRoot()) {
-                        assertThat(r.output()).contains("prefetcher is fetching");
+                        assertThat(r.output()).contains("prefetcher is starting");
                     }
                 })) {
                     restored.start();

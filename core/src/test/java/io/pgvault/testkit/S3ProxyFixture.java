@@ -60,8 +60,9 @@ public final class S3ProxyFixture implements AutoCloseable {
         if (tlsDir != null) {
             keyStore = tlsDir.resolve("s3proxy.p12");
             caFile = tlsDir.resolve("s3proxy-ca.pem");
+            // "127.0.0.1" as a DNS name too: some clients (pgBackRest) match the host against DNS names only.
             keytool("-genkeypair", "-alias", "s3proxy", "-keyalg", "RSA", "-keysize", "2048", "-validity", "7", "-dname", "CN=127.0.0.1",
-                    "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-storetype", "PKCS12", "-keystore", keyStore.toString(),
+                    "-ext", "SAN=ip:127.0.0.1,dns:localhost,dns:127.0.0.1", "-storetype", "PKCS12", "-keystore", keyStore.toString(),
                     "-storepass", KEYSTORE_PASSWORD, "-keypass", KEYSTORE_PASSWORD);
             keytool("-exportcert", "-rfc", "-alias", "s3proxy", "-keystore", keyStore.toString(), "-storepass", KEYSTORE_PASSWORD,
                     "-file", caFile.toString());

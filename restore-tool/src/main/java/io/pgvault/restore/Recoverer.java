@@ -25,7 +25,32 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
                         String primaryConninfo, String slot, boolean keepArchiving, int parallelism, Map<String, Path> tablespaceMap,
                         String restoreCommand) {
 
+    /**
+     * What runs beside the restore: started once the plan is made, before the first byte is
+     * written (restore_command's prefetcher, so that its start-up overlaps the unpacking),
+     * and stopped if the restore fails.
+     */
+    public interface Companion {
+        Companion NONE = new Companion() {
+            @Override
+            public void start(RecoveryPlanner.Plan plan) {
+            }
+
+            @Override
+            public void stop() {
+            }
+        };
+
+        void start(RecoveryPlanner.Plan plan) throws IOException;
+
+        void stop();
+    }
+
     public RecoveryPlanner.Plan run(ClusterArchive archive, PrintWriter out, boolean terminal) throws IOException {
+        return run(archive, out, terminal, Companion.NONE);
+    }
+
+    public RecoveryPlanner.Plan run(ClusterArchive archive, PrintWriter out, boolean terminal, Companion companion) throws IOException {
         boolean created = !Files.exists(dataDirectory);
         if (!created) {
             if (!Files.isDirectory(dataDirectory)) {
@@ -43,6 +68,7 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
         plan.explain().forEach(line -> out.println("pgvault recover: " + line));
         out.printf(java.util.Locale.ROOT, "pgvault recover: planned in %.1f s%n", (System.nanoTime() - planning) / 1e9);
         try {
+            companion.start(plan);
             long restoring = System.nanoTime();
             Progress progress = new Progress(out, plan.backup().rawBytes(), terminal);
             new BackupRestorer(archive.store(), parallelism).restore(plan.backup(), dataDirectory, tablespaceMap, progress);
@@ -50,6 +76,7 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
             out.printf(java.util.Locale.ROOT, "pgvault recover: restored %s in %.1f s%n", Progress.size(plan.backup().rawBytes()),
                     (System.nanoTime() - restoring) / 1e9);
         } catch (IOException | RuntimeException e) {
+            companion.stop();
             removeContents(dataDirectory, created);
             throw e;
         }

@@ -47,10 +47,14 @@ import java.util.concurrent.Executors;
  * <p>It also answers "not archived" without a JVM: a file found absent gets an
  * {@code .absent} marker, re-checked every {@link #ABSENT_RETRY} while it is wanted and
  * removed when the check fails or the file appears; and it keeps the cluster's timeline
- * history files in the spool, with an {@code .absent} marker for the next timeline's, the
- * one PostgreSQL probes when recovery ends. bin/pgvault trusts markers only while this
- * process runs. Each such call used to start a JVM (0.4 s): at the end of every recovery,
- * and every 5 s on a standby that waits for the next segment.
+ * history files in the spool, with an {@code .absent} marker for each timeline up to the
+ * next one that has none (PostgreSQL probes the next timeline's at the start and end of
+ * recovery, and asks for the parent's, timeline 1's too, when it picks a new timeline).
+ * bin/pgvault trusts markers only while this process runs. Each such call used to start a
+ * JVM (0.4 s on a local repository, 3 s on S3): at the end of every recovery, and every
+ * 5 s on a standby that waits for the next segment. A segment PostgreSQL asks for again
+ * after taking it (the last one, re-read when recovery ends) is fetched again on bin/pgvault's
+ * {@code .again} marker.
  */
 public final class PrefetchDaemon {
 
@@ -58,6 +62,10 @@ public final class PrefetchDaemon {
     static final String LOCK = ".lock";
     static final String PENDING = ".pending";
     static final String ABSENT = ".absent";
+    /** bin/pgvault asks again for a segment it already took (PostgreSQL re-reads the last one when recovery ends). */
+    static final String AGAIN = ".again";
+    /** Written once the history files and their markers reflect the repository: bin/pgvault waits for it before answering a history request. */
+    static final String HISTORIES_READY = ".histories";
     /** The running prefetcher's process id: bin/pgvault checks it with kill -0 before starting one. */
     static final String PID = ".pid";
     public static final Duration IDLE = Duration.ofMinutes(2);
@@ -77,6 +85,9 @@ public final class PrefetchDaemon {
     /** PostgreSQL's default until the cluster's descriptor is read; only the first request is fetched before that. */
     private WalSegmentSize segmentSize = WalSegmentSize.DEFAULT;
     private Instant historiesCheckedAt = Instant.EPOCH;
+    private final Instant started = Instant.now();
+    /** Whether a recovery.signal or standby.signal has been seen: {@code recover} starts this before writing them. */
+    private boolean recoverySeen;
     /** The cluster's timeline histories, read once each into the spool (the loop's thread only). */
     private final Map<TimelineId, TimelineHistory> histories = new HashMap<>();
 
@@ -146,14 +157,14 @@ public final class PrefetchDaemon {
     /**
      * Starts a prefetcher for a data directory that PostgreSQL has not started on yet, as
      * bin/pgvault would on the first restore_command call, so the first segments are ready
-     * when it asks: {@code recover} calls this after writing the recovery settings. Detached
-     * (setsid), with the data directory as working directory; it exits on its own when no
-     * request comes within {@link #IDLE}.
+     * when it asks: {@code recover} calls this before unpacking the backup (the prefetcher
+     * waits for the recovery signal file). Detached (setsid), with the data directory as
+     * working directory; it exits on its own when no request comes within {@link #IDLE}.
      *
      * @param options wal-fetch's options as restore_command passes them (relative paths resolve in the data directory)
-     * @return false when it could not be started (no setsid); restore_command then starts one
+     * @return the process, or empty when it could not be started (no setsid); restore_command then starts one
      */
-    public static boolean startFor(Path dataDirectory, List<String> options, Path spool, WalFileName first) throws IOException {
+    public static Optional<Process> startFor(Path dataDirectory, List<String> options, Path spool, WalFileName first) throws IOException {
         Path dir = dataDirectory.resolve(spool);
         Files.createDirectories(dir);
         request(dir, first);
@@ -162,7 +173,7 @@ public final class PrefetchDaemon {
         try {
             classPath = Path.of(PrefetchDaemon.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
         } catch (java.net.URISyntaxException | SecurityException e) {
-            return false;
+            return Optional.empty();
         }
         List<String> command = new ArrayList<>(List.of("setsid", java, "-XX:+UseSerialGC", "-Xmx256m"));
         // The same JVM options bin/pgvault gives every pgvault JVM (a trust store, a proxy, ...).
@@ -175,13 +186,12 @@ public final class PrefetchDaemon {
         command.addAll(List.of("--spool", spool.toString()));
         try {
             // It writes its own pid file once it holds the spool's lock.
-            new ProcessBuilder(command).directory(dataDirectory.toFile())
+            return Optional.of(new ProcessBuilder(command).directory(dataDirectory.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("prefetch.log").toFile()))
-                    .redirectErrorStream(true).start();
-            return true;
+                    .redirectErrorStream(true).start());
         } catch (IOException e) {
-            return false;
+            return Optional.empty();
         }
     }
 
@@ -218,6 +228,11 @@ public final class PrefetchDaemon {
                 refreshHistories();
                 Optional<WalFileName> requested = lastRequested();
                 if (requested.isPresent()) {
+                    Path again = spool.resolve(requested.get() + AGAIN);
+                    boolean askedAgain = Files.exists(again);
+                    if (askedAgain) {
+                        delivered.remove(requested.get().toString());
+                    }
                     List<WalFileName> wanted = predict(requested.get());
                     List<WalFileName> keep = new ArrayList<>(wanted);
                     keep.add(requested.get());
@@ -236,6 +251,10 @@ public final class PrefetchDaemon {
                         Files.write(spool.resolve(name + PENDING), new byte[0]);
                         workers.submit(() -> fetch(name));
                     }
+                    if (askedAgain) {
+                        // After its .pending marker exists (or it is in the spool or marked absent): bin/pgvault waits for one of them.
+                        Files.deleteIfExists(again);
+                    }
                 }
                 Thread.sleep(10);
             }
@@ -245,8 +264,15 @@ public final class PrefetchDaemon {
         }
     }
 
+    /**
+     * Until recovery has ended: its signal file seen and then gone. {@code recover} starts
+     * the prefetcher before it writes the signal file (the prefetcher's start-up then
+     * overlaps the unpacking); if none appears within {@link #IDLE}, nothing will.
+     */
     private boolean recoveryRunning() {
-        return Files.exists(dataDirectory.resolve("recovery.signal")) || Files.exists(dataDirectory.resolve("standby.signal"));
+        boolean signalled = Files.exists(dataDirectory.resolve("recovery.signal")) || Files.exists(dataDirectory.resolve("standby.signal"));
+        recoverySeen |= signalled;
+        return signalled || !recoverySeen && Instant.now().isBefore(started.plus(IDLE));
     }
 
     private boolean idle() throws IOException {
@@ -339,9 +365,9 @@ public final class PrefetchDaemon {
 
     /**
      * Keeps every timeline history file of the cluster in the spool (and parsed, for the
-     * forecast) and marks the next timeline's as absent, re-checked every
-     * {@link #HISTORY_RECHECK}. History files never change once written, so one copy each
-     * is enough; a failed check removes the markers.
+     * forecast) and marks the missing ones up to the next timeline as absent, re-checked
+     * every {@link #HISTORY_RECHECK}. History files never change once written, so one copy
+     * each is enough; a failed check removes the markers.
      */
     private void refreshHistories() {
         if (Instant.now().isBefore(historiesCheckedAt.plus(HISTORY_RECHECK))) {
@@ -351,15 +377,25 @@ public final class PrefetchDaemon {
         try {
             long newest = 1;
             List<WalFileName> present = new ArrayList<>();
+            Set<Long> timelines = new HashSet<>();
             for (ObjectStat o : store.list(RepositoryLayout.walPrefix(options.cluster()) + "timelines/")) {
                 Optional<WalFileName> name = WalFileName.tryParse(o.key().substring(o.key().lastIndexOf('/') + 1)).filter(WalFileName::isHistory);
                 if (name.isPresent()) {
                     present.add(name.get());
+                    timelines.add(name.get().timeline().value());
                     newest = Math.max(newest, name.get().timeline().value());
                 }
             }
-            String next = WalFileName.history(new TimelineId(newest + 1)).toString();
-            Files.write(spool.resolve(next + ABSENT), new byte[0]);
+            // Absent: the next timeline's (probed when recovery ends) and every older one without a file, timeline 1's
+            // above all (there never is one; PostgreSQL asks for the parent's history when it picks a new timeline).
+            Set<String> absent = new HashSet<>();
+            for (long t = 1; t <= newest + 1; t++) {
+                if (!timelines.contains(t)) {
+                    String name = WalFileName.history(new TimelineId(t)).toString();
+                    Files.write(spool.resolve(name + ABSENT), new byte[0]);
+                    absent.add(name + ABSENT);
+                }
+            }
             for (WalFileName history : present) {
                 Path file = spool.resolve(history.toString());
                 if (histories.containsKey(history.timeline())) {
@@ -371,17 +407,24 @@ public final class PrefetchDaemon {
                     histories.put(history.timeline(), TimelineHistory.parse(history.timeline(), Files.readAllBytes(file)));
                 }
             }
-            removeHistoryMarkersExcept(next);
+            removeHistoryMarkersExcept(absent);
+            Files.write(spool.resolve(HISTORIES_READY), new byte[0]);
         } catch (IOException | RuntimeException e) {
             log("could not check the timeline history files: " + e.getMessage() + " (wal-fetch will look itself)");
-            removeHistoryMarkersExcept(null);
+            removeHistoryMarkersExcept(Set.of());
+            try {
+                // Nothing to wait for: bin/pgvault finds no marker and asks the repository itself.
+                Files.write(spool.resolve(HISTORIES_READY), new byte[0]);
+            } catch (IOException ignored) {
+                // bin/pgvault stops waiting after its timeout
+            }
         }
     }
 
-    private void removeHistoryMarkersExcept(String keep) {
+    private void removeHistoryMarkersExcept(Set<String> keep) {
         try (DirectoryStream<Path> files = Files.newDirectoryStream(spool, "*.history" + ABSENT)) {
             for (Path f : files) {
-                if (!f.getFileName().toString().equals(keep + ABSENT)) {
+                if (!keep.contains(f.getFileName().toString())) {
                     Files.deleteIfExists(f);
                 }
             }
