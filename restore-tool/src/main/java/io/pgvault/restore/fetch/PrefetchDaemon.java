@@ -175,7 +175,12 @@ public final class PrefetchDaemon {
         } catch (java.net.URISyntaxException | SecurityException e) {
             return Optional.empty();
         }
-        List<String> command = new ArrayList<>(List.of("setsid", java, "-XX:+UseSerialGC", "-Xmx256m"));
+        List<String> command = new ArrayList<>(List.of("setsid", "nice", "-n", "10", java, "-XX:+UseSerialGC", "-Xmx256m"));
+        // The class data archive the build made beside the jar, as bin/pgvault uses it.
+        Path classData = Path.of(classPath.replaceAll("\\.jar$", ".jsa"));
+        if (classPath.endsWith(".jar") && Files.isRegularFile(classData)) {
+            command.addAll(List.of("-XX:SharedArchiveFile=" + classData, "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
+        }
         // The same JVM options bin/pgvault gives every pgvault JVM (a trust store, a proxy, ...).
         String javaOptions = System.getenv("PGVAULT_JAVA_OPTS");
         if (javaOptions != null && !javaOptions.isBlank()) {
