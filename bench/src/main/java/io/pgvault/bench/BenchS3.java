@@ -64,6 +64,12 @@ final class BenchS3 implements AutoCloseable {
                 "--s3-ca-file", proxy.caFile().toString());
     }
 
+    /** wal-fetch's repository options for {@code prefix} (it takes credentials from a file, as recover writes it). */
+    List<String> walFetchArguments(String prefix, Path credentials) {
+        return List.of("--repo", "s3://" + BUCKET + "/" + prefix, "--s3-endpoint", endpoint(), "--s3-path-style",
+                "--s3-credentials-file", credentials.toString(), "--s3-ca-file", proxy.caFile().toString());
+    }
+
     /** pgBackRest's [global] repository lines for {@code path} in the bucket. */
     String pgbackrestRepository(String path) {
         return "repo1-type=s3\nrepo1-path=/" + path + "\nrepo1-s3-bucket=" + BUCKET + "\nrepo1-s3-endpoint=127.0.0.1\nrepo1-storage-port="

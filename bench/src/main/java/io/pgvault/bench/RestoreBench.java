@@ -3,6 +3,7 @@ package io.pgvault.bench;
 import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.OsUser;
 import io.pgvault.testkit.PgCluster;
+import io.pgvault.testkit.S3ProxyFixture;
 
 import java.io.IOException;
 import java.net.URI;
@@ -37,7 +38,8 @@ import static io.pgvault.bench.BenchSupport.stringArg;
  *   <li>pgBackRest archive-get, plain and with archive-async (its own prefetch queue).</li>
  * </ul>
  * The loop does nothing between calls, so a prefetcher gets no replay time to run ahead:
- * a pessimistic figure for prefetching.
+ * a pessimistic figure for prefetching. {@code --storage s3} keeps both archives in one
+ * bucket of an S3 API over HTTPS ({@link BenchS3}); {@code --s3-rtt-ms N} adds a round trip.
  */
 public final class RestoreBench {
 
@@ -64,22 +66,29 @@ public final class RestoreBench {
         int seconds = intArg(args, "--seconds", 30);
         Path serverJar = Path.of(stringArg(args, "--server-jar", "server/target/pgvault-server.jar")).toAbsolutePath();
         Path launcher = Path.of(stringArg(args, "--launcher", "bin/pgvault")).toAbsolutePath();
+        String storage = stringArg(args, "--storage", "local");
+        if (!storage.equals("local") && !storage.equals("s3")) {
+            throw new IllegalArgumentException("--storage local or s3, not " + storage);
+        }
+        int roundTripMs = intArg(args, "--s3-rtt-ms", 0);
 
         Path work = Files.createTempDirectory("pgvault-restore-bench");
         Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path corpus = Files.createDirectories(work.resolve("corpus"));
         OsUser.own(work);
+        BenchS3 s3 = storage.equals("s3") ? BenchS3.start(work.resolve("tls"), roundTripMs) : null;
         try (PgCluster pg = PgCluster.builder(major)
                 .setting("archive_mode", "on")
                 .setting("archive_command", "cp %p " + corpus + "/%f")
                 .setting("max_wal_size", "1GB")
                 .start()) {
             List<Path> files = pgbenchWalCorpus(pg, corpus, scale, seconds);
-            System.out.printf(Locale.ROOT, "%nWAL corpus: %d segments (pgbench scale %d, %d s, PostgreSQL %d)%n", files.size(), scale, seconds, major);
+            System.out.printf(Locale.ROOT, "%nWAL corpus: %d segments (pgbench scale %d, %d s, PostgreSQL %d); repositories: %s%n", files.size(),
+                    scale, seconds, major, s3 == null ? "local directories" : s3.describe());
 
             Path serverDir = Files.createDirectories(work.resolve("pgvault"));
             int port = Fixtures.freePort();
-            Process server = startServer(serverJar, serverDir, port, "zstd");
+            Process server = startServer(serverJar, serverDir, port, "zstd", s3 == null ? List.of() : s3.serverProperties("pgvault"));
             List<Figures> results = new ArrayList<>();
             try {
                 String url = "http://127.0.0.1:" + port;
@@ -87,10 +96,19 @@ public final class RestoreBench {
                 for (Path f : files) {
                     asPgUser("curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/bench/wal/" + f.getFileName());
                 }
-                shell("chmod -R a+rX " + serverDir.resolve("repo"));
-                String repo = serverDir.resolve("repo").toUri().toString();
+                String repository;
+                if (s3 == null) {
+                    shell("chmod -R a+rX " + serverDir.resolve("repo"));
+                    repository = "--repo " + serverDir.resolve("repo").toUri();
+                } else {
+                    // wal-fetch reads credentials from a file, as recover writes it.
+                    Path credentials = work.resolve("s3.credentials");
+                    Files.writeString(credentials, "access-key=" + S3ProxyFixture.ACCESS_KEY + "\nsecret-key=" + S3ProxyFixture.SECRET_KEY + "\n");
+                    OsUser.own(credentials);
+                    repository = String.join(" ", s3.walFetchArguments("pgvault", credentials));
+                }
                 List<String> names = files.stream().map(p -> p.getFileName().toString()).toList();
-                String fetch = launcher + " wal-fetch --repo " + repo + " --cluster bench";
+                String fetch = launcher + " wal-fetch " + repository + " --cluster bench";
                 results.add(loop(work, "pgvault wal-fetch, JVM per call", names, fetch + " %f %p"));
                 results.add(loop(work, "pgvault wal-fetch + prefetch spool", names, fetch + " --spool pg_wal/pgvault-spool %f %p"));
                 results.add(loop(work, "pgvault wal-fetch + spool, paced 150 ms", names, fetch + " --spool pg_wal/pgvault-spool %f %p", 150,
@@ -115,7 +133,7 @@ public final class RestoreBench {
                     Files.createDirectories(data.resolve("global"));
                     Files.copy(pg.dataDirectory().resolve("global/pg_control"), data.resolve("global/pg_control"));
                     Files.copy(pg.dataDirectory().resolve("PG_VERSION"), data.resolve("PG_VERSION"));
-                    Path conf = pgbackrest(work, pg, files, async, data);
+                    Path conf = pgbackrest(work, pg, files, async, data, s3);
                     results.add(loop(work, name, names, "pgbackrest --config=" + conf + " --stanza=bench archive-get %f %p"));
                     if (async) {
                         results.add(loop(work, name + ", paced 150 ms", names, "pgbackrest --config=" + conf
@@ -144,6 +162,9 @@ public final class RestoreBench {
                         paced.median(), results.get(4).median(), results.get(6).median());
             }
         } finally {
+            if (s3 != null) {
+                s3.close();
+            }
             Fixtures.deleteTree(work);
         }
     }
@@ -191,10 +212,12 @@ public final class RestoreBench {
     }
 
     /** Pushes the corpus with a configuration on the real cluster; returns one for archive-get whose pg1-path is {@code getDirectory}. */
-    private static Path pgbackrest(Path work, PgCluster pg, List<Path> files, boolean async, Path getDirectory) throws Exception {
-        Path dir = Files.createDirectories(work.resolve("pgbackrest" + (async ? "-async" : "")));
+    private static Path pgbackrest(Path work, PgCluster pg, List<Path> files, boolean async, Path getDirectory, BenchS3 s3) throws Exception {
+        String name = "pgbackrest" + (async ? "-async" : "");
+        Path dir = Files.createDirectories(work.resolve(name));
         Path conf = dir.resolve("pgbackrest.conf");
-        Files.writeString(conf, "[global]\nrepo1-path=" + dir.resolve("repo") + "\nlog-path=" + dir + "\nlock-path=" + dir
+        String repository = s3 == null ? "repo1-path=" + dir.resolve("repo") + "\n" : s3.pgbackrestRepository(name);
+        Files.writeString(conf, "[global]\n" + repository + "log-path=" + dir + "\nlock-path=" + dir
                 + "\nspool-path=" + dir.resolve("spool") + "\ncompress-type=zst\ncompress-level=3\nlog-level-console=warn\n"
                 + (async ? "archive-async=y\narchive-get-queue-max=128MiB\n" : "")
                 + "\n[bench]\npg1-path=" + pg.dataDirectory() + "\npg1-port=" + pg.port() + "\npg1-socket-path="
