@@ -14,9 +14,11 @@ import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -29,7 +31,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 /**
  * An {@link ObjectStore} in a local directory (or a mounted file system). A put writes a
@@ -149,25 +150,39 @@ public final class LocalDirectoryStore implements ObjectStore {
             return List.of();
         }
         List<ObjectStat> result = new ArrayList<>();
-        try (Stream<Path> paths = Files.walk(start)) {
-            for (Path path : (Iterable<Path>) paths::iterator) {
-                String key = keyOf(path);
-                if (key.isEmpty() || !key.startsWith(prefix) || key.contains(TEMP_MARK)) {
-                    continue;
+        try {
+            // Not Files.walk: a directory that retention empties and removes while we walk must be
+            // skipped, as a deleted file is, not fail the whole listing (seen in BackupIT).
+            Files.walkFileTree(start, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path path, BasicFileAttributes attributes) {
+                    String key = keyOf(path);
+                    if (attributes.isRegularFile() && key.startsWith(prefix) && !key.contains(TEMP_MARK)) {
+                        result.add(new ObjectStat(key, attributes.size(), attributes.lastModifiedTime().toInstant()));
+                    }
+                    return FileVisitResult.CONTINUE;
                 }
-                BasicFileAttributes attributes;
-                try {
-                    attributes = Files.readAttributes(path, BasicFileAttributes.class);
-                } catch (NoSuchFileException deletedMeanwhile) {
-                    continue;
+
+                @Override
+                public FileVisitResult visitFileFailed(Path path, IOException e) throws IOException {
+                    if (e instanceof NoSuchFileException) {
+                        return FileVisitResult.CONTINUE;
+                    }
+                    throw e;
                 }
-                if (attributes.isRegularFile()) {
-                    result.add(new ObjectStat(key, attributes.size(), attributes.lastModifiedTime().toInstant()));
+
+                @Override
+                public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+                    if (e != null && !(e instanceof NoSuchFileException)) {
+                        throw e;
+                    }
+                    return FileVisitResult.CONTINUE;
                 }
-            }
-        } catch (IOException | java.io.UncheckedIOException e) {
-            IOException cause = e instanceof IOException io ? io : ((java.io.UncheckedIOException) e).getCause();
-            throw translate("list " + prefix, cause);
+            });
+        } catch (NoSuchFileException startDeletedMeanwhile) {
+            return List.of();
+        } catch (IOException e) {
+            throw translate("list " + prefix, e);
         }
         result.sort(Comparator.comparing(ObjectStat::key));
         return result;
