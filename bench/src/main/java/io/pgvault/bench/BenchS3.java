@@ -2,16 +2,18 @@ package io.pgvault.bench;
 
 import io.pgvault.testkit.OsUser;
 import io.pgvault.testkit.S3ProxyFixture;
+import io.pgvault.testkit.TcpRelay;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 
 /**
  * The S3 repository of a benchmark: a real S3 API (S3Proxy, in this JVM) over HTTPS, as
  * pgBackRest insists on, with a keytool-made certificate that both tools trust through a
- * CA file; optionally behind a {@link LatencyRelay} that adds a network round trip. One
+ * CA file; optionally behind a {@link TcpRelay} that adds a network round trip. One
  * bucket, one key pair, a prefix per tool.
  */
 final class BenchS3 implements AutoCloseable {
@@ -19,10 +21,10 @@ final class BenchS3 implements AutoCloseable {
     static final String BUCKET = "bench";
 
     private final S3ProxyFixture proxy;
-    private final LatencyRelay relay;
+    private final TcpRelay relay;
     private final int roundTripMillis;
 
-    private BenchS3(S3ProxyFixture proxy, LatencyRelay relay, int roundTripMillis) {
+    private BenchS3(S3ProxyFixture proxy, TcpRelay relay, int roundTripMillis) {
         this.proxy = proxy;
         this.relay = relay;
         this.roundTripMillis = roundTripMillis;
@@ -34,7 +36,8 @@ final class BenchS3 implements AutoCloseable {
         S3ProxyFixture proxy = S3ProxyFixture.startWithTls(tls);
         proxy.createBucket(BUCKET);
         OsUser.own(tls);
-        LatencyRelay relay = roundTripMillis > 0 ? LatencyRelay.to(proxy.secureEndpoint().getPort(), roundTripMillis / 2) : null;
+        TcpRelay relay = roundTripMillis > 0
+                ? TcpRelay.to("127.0.0.1", proxy.secureEndpoint().getPort(), Duration.ofMillis(roundTripMillis).dividedBy(2)) : null;
         return new BenchS3(proxy, relay, roundTripMillis);
     }
 

@@ -31,23 +31,9 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
      * and stopped if the restore fails.
      */
     public interface Companion {
-        Companion NONE = new Companion() {
-            @Override
-            public void start(RecoveryPlanner.Plan plan) {
-            }
-
-            @Override
-            public void stop() {
-            }
-        };
-
         void start(RecoveryPlanner.Plan plan) throws IOException;
 
         void stop();
-    }
-
-    public RecoveryPlanner.Plan run(ClusterArchive archive, PrintWriter out, boolean terminal) throws IOException {
-        return run(archive, out, terminal, Companion.NONE);
     }
 
     public RecoveryPlanner.Plan run(ClusterArchive archive, PrintWriter out, boolean terminal, Companion companion) throws IOException {

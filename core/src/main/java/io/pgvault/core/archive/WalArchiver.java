@@ -5,6 +5,7 @@ import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.util.Sha256;
 import io.pgvault.core.wal.InvalidWalException;
 import io.pgvault.core.wal.TimelineHistory;
 import io.pgvault.core.wal.WalFileName;
@@ -19,6 +20,8 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
 import java.time.Clock;
 import java.util.Optional;
 
@@ -74,7 +77,9 @@ public final class WalArchiver {
                     : MAX_TEXT_FILE;
             WalStreamInspector inspector = new WalStreamInspector(body, name.toString(), limit);
             byte[] text = null;
-            try (OutputStream out = codec.compress(Files.newOutputStream(spool))) {
+            // The stored payload is hashed on its way to the spool file, not read back for it.
+            MessageDigest payload = Sha256.newDigest();
+            try (OutputStream out = codec.compress(new DigestOutputStream(Files.newOutputStream(spool), payload))) {
                 if (name.isHistory() || name.kind() == WalFileName.Kind.BACKUP) {
                     text = inspector.readAllBytes();
                     out.write(text);
@@ -86,7 +91,7 @@ public final class WalArchiver {
                 throw new InvalidWalException(WalProblem.TRUNCATED, name + ": received " + inspector.length() + " of the "
                         + declaredLength + " bytes announced; the upload was cut off, nothing was stored (PostgreSQL will retry)");
             }
-            ObjectHeader header = header(cluster, identity, name, inspector, text);
+            ObjectHeader header = header(cluster, identity, name, inspector, text).withPayloadSha256(Sha256.hex(payload));
             String key = RepositoryLayout.walKey(cluster, name);
             long stored = ObjectEnvelope.store(store, key, header, spool, true);
             if (stored >= 0) {

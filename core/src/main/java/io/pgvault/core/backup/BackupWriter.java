@@ -6,9 +6,9 @@ import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.util.Sha256;
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
-import io.pgvault.core.util.Sha256;
 
 import java.io.FilterOutputStream;
 import java.io.IOException;

@@ -100,7 +100,8 @@ public final class ObjectEnvelope {
 
     /**
      * Stores header plus an already compressed payload file under {@code key}; the header
-     * gets the payload's SHA-256 (read from the file) unless it has it already.
+     * gets the payload's SHA-256 unless it has it already (then the file is read once more
+     * for it: writers that can, hash the payload on its way into the file instead).
      *
      * @param onlyIfAbsent use the store's conditional create
      * @return the stored object's size in bytes, or -1 when {@code onlyIfAbsent} and an

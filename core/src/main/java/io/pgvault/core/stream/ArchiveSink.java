@@ -7,19 +7,20 @@ import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.util.Sha256;
 import io.pgvault.core.wal.InvalidWalException;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalPageHeader;
 import io.pgvault.core.wal.WalProblem;
 import io.pgvault.core.wal.WalSegmentSize;
-import io.pgvault.core.util.Sha256;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.Arrays;
@@ -73,14 +74,16 @@ public final class ArchiveSink implements WalSink {
         Files.createDirectories(spool);
         Path payload = Files.createTempFile(spool, "partial-", ".spool");
         try {
-            try (OutputStream out = codec.compress(Files.newOutputStream(payload))) {
+            // Both checksums computed on the way: the stored payload is not read back for its own.
+            MessageDigest stored = Sha256.newDigest();
+            try (OutputStream out = codec.compress(new DigestOutputStream(Files.newOutputStream(payload), stored))) {
                 out.write(content, 0, length);
             }
             MessageDigest sha = Sha256.newDigest();
             sha.update(content, 0, length);
             ObjectHeader header = new ObjectHeader("streaming-partial", segment.toString(), length, Sha256.hex(sha),
                     codec.id(), null, page.systemIdentifierText(), segment.timeline().value(), page.segmentSize(), writer, Instant.now().toString(),
-                    page.major().map(m -> m.number()).orElse(null));
+                    page.major().map(m -> m.number()).orElse(null)).withPayloadSha256(Sha256.hex(stored));
             ObjectEnvelope.store(store, RepositoryLayout.streamingPartial(cluster, segment), header, payload, false);
         } finally {
             Files.deleteIfExists(payload);

@@ -77,7 +77,7 @@ public final class PrefetchDaemon {
     private final Path dataDirectory;
     private final ObjectStore store;
     private final WalSource source;
-    private final Map<String, Boolean> inFlight = new ConcurrentHashMap<>();
+    private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
     /** Files put in the spool: not fetched again once PostgreSQL took them. */
     private final Set<String> delivered = ConcurrentHashMap.newKeySet();
     private final Map<Long, Instant> absentUntil = new ConcurrentHashMap<>();
@@ -175,6 +175,7 @@ public final class PrefetchDaemon {
         } catch (java.net.URISyntaxException | SecurityException e) {
             return Optional.empty();
         }
+        // nice, as bin/pgvault starts it: on a small box the unpacking and PostgreSQL's replay come first.
         List<String> command = new ArrayList<>(List.of("setsid", "nice", "-n", "10", java, "-XX:+UseSerialGC", "-Xmx256m"));
         // The class data archive the build made beside the jar, as bin/pgvault uses it.
         Path classData = Path.of(classPath.replaceAll("\\.jar$", ".jsa"));
@@ -218,7 +219,7 @@ public final class PrefetchDaemon {
         });
         Optional<WalFileName> first = lastRequested();
         if (first.isPresent() && !Files.exists(spool.resolve(first.get().toString()))) {
-            inFlight.put(first.get().toString(), true);
+            inFlight.add(first.get().toString());
             workers.submit(() -> fetch(first.get()));
         }
         Long bytes = ClusterDescriptor.read(store, options.cluster()).map(ClusterDescriptor::walSegmentSize).orElse(null);
@@ -248,10 +249,10 @@ public final class PrefetchDaemon {
                             // The archive ends here for now (a standby waits for the primary's next segment): nothing after it exists either.
                             break;
                         }
-                        if (delivered.contains(name.toString()) || inFlight.containsKey(name.toString())) {
+                        if (delivered.contains(name.toString()) || inFlight.contains(name.toString())) {
                             continue;
                         }
-                        inFlight.put(name.toString(), true);
+                        inFlight.add(name.toString());
                         // bin/pgvault waits for a file while its .pending marker exists, instead of starting a JVM.
                         Files.write(spool.resolve(name + PENDING), new byte[0]);
                         workers.submit(() -> fetch(name));
@@ -318,7 +319,7 @@ public final class PrefetchDaemon {
                 if (name.equals(file)) {
                     Files.deleteIfExists(f);
                     delivered.remove(name);
-                } else if (!inFlight.containsKey(file)) {
+                } else if (!inFlight.contains(file)) {
                     Files.deleteIfExists(f);
                 }
             }
