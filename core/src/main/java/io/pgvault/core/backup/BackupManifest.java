@@ -43,16 +43,22 @@ public record BackupManifest(
         List<Piece> pieces,
         String pgManifestSha256) {
 
-    public static final int FORMAT = 1;
+    /**
+     * 2: a piece may hold a range of a file ({@link FilePart}) instead of whole files only;
+     * a reader of format 1 would restore such a file truncated, so it must refuse.
+     */
+    public static final int FORMAT = 2;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /**
-     * One piece: a standalone tar holding whole files of one archive ({@code base.tar} or a
-     * tablespace's {@code <oid>.tar}), so pieces can be fetched and unpacked in parallel.
+     * One piece: a standalone tar holding files of one archive ({@code base.tar} or a
+     * tablespace's {@code <oid>.tar}), whole or, for a file larger than a piece, a range
+     * of it, so pieces can be fetched and unpacked in parallel.
      *
      * @param tablespaceLocation where the tablespace lived on the source, null for the data directory
      * @param sha256 the checksum the piece's object header carries ({@link io.pgvault.core.repo.ObjectHeader#checksum()}):
      *     of its stored payload (of its raw tar in backups taken before payload checksums existed)
+     * @param files the members it holds: files, directories, links and file ranges
      */
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Piece(String archive, String tablespaceLocation, int index, String key, long rawSize, long storedSize, String sha256,

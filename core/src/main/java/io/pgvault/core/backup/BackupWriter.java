@@ -33,7 +33,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Receives a base backup's tar streams and stores them as pieces: each piece a standalone
- * tar of whole files of about {@code pieceBytes}, compressed, in an envelope with the
+ * tar of about {@code pieceBytes} of files (a larger file is cut into ranges of that size,
+ * see {@link FilePart}), compressed, in an envelope with the
  * SHA-256 of its stored bytes, so a restore can fetch, check and unpack pieces in parallel. The tar stream is
  * cut at entry boundaries by a {@link TarStreamCutter}, hashed and compressed on the thread
  * that receives it (as pg_basebackup does: on a small machine PostgreSQL's sender needs the
@@ -94,7 +95,7 @@ public final class BackupWriter implements BaseBackupSink {
     @Override
     public OutputStream archive(String name, Optional<String> tablespaceLocation) throws IOException {
         ArchivePieces archivePieces = new ArchivePieces(name, tablespaceLocation.orElse(null));
-        TarStreamCutter cutter = new TarStreamCutter(name, archivePieces);
+        TarStreamCutter cutter = new TarStreamCutter(name, archivePieces, pieceBytes);
         return new OutputStream() {
             @Override
             public void write(int b) throws IOException {

@@ -13,6 +13,11 @@ import java.io.OutputStream;
  * every byte goes on unchanged. GNU long-name and PAX headers stay glued to the entry they
  * describe. What follows the end-of-archive block is dropped.
  *
+ * <p>A regular file larger than {@code partBytes} (PostgreSQL's 1 GiB relation segments,
+ * a large table of a small database) is cut into {@link FilePart}s of at most that size,
+ * each a member of its own, so that one file never holds up a parallel restore. Its data
+ * goes on unchanged; only the headers of each range are new.
+ *
  * <p>Push rather than pull so the thread that reads the socket also cuts, hashes and
  * compresses: no hand-over between threads, no copy per message.
  */
@@ -31,16 +36,43 @@ final class TarStreamCutter extends OutputStream {
 
     private final String archive;
     private final Entries entries;
+    private final long partBytes;
     private final byte[] header = new byte[BLOCK];
     private int headerFill;
+    /** Bytes of the current entry's data still to come, padding included. */
     private long dataLeft;
     private boolean member;
+    /** The last header was an extension header (a long name, PAX): the next member is never split. */
+    private boolean extended;
     private boolean ended;
     private OutputStream current;
+    /** The file being cut into ranges, while one is. */
+    private Split split;
 
+    /** A large file on its way through, range by range. */
+    private static final class Split {
+        final byte[] fileHeader;
+        final long fileSize;
+        long nextOffset;
+        /** Bytes of the current range still to come (for the last range, padding included). */
+        long rangeLeft;
+
+        Split(byte[] fileHeader, long fileSize) {
+            this.fileHeader = fileHeader;
+            this.fileSize = fileSize;
+        }
+    }
+
+    /** Never splits a file. */
     TarStreamCutter(String archive, Entries entries) {
+        this(archive, entries, Long.MAX_VALUE);
+    }
+
+    /** @param partBytes files larger than this are cut into ranges of this size (rounded down to the 512-byte block) */
+    TarStreamCutter(String archive, Entries entries, long partBytes) {
         this.archive = archive;
         this.entries = entries;
+        this.partBytes = Math.max(BLOCK, partBytes / BLOCK * BLOCK);
     }
 
     @Override
@@ -53,11 +85,15 @@ final class TarStreamCutter extends OutputStream {
         while (len > 0 && !ended) {
             int n;
             if (dataLeft > 0) {
-                n = (int) Math.min(len, dataLeft);
+                n = (int) Math.min(len, split == null ? dataLeft : split.rangeLeft);
                 current.write(b, off, n);
                 dataLeft -= n;
                 if (dataLeft == 0) {
+                    split = null;
                     entryEnded();
+                } else if (split != null && (split.rangeLeft -= n) == 0) {
+                    entries.memberEnded();
+                    startRange();
                 }
             } else {
                 n = Math.min(len, BLOCK - headerFill);
@@ -84,14 +120,33 @@ final class TarStreamCutter extends OutputStream {
         TarArchiveEntry entry = new TarArchiveEntry(header);
         byte type = header[156];
         // Extension headers describe the next entry: never end a piece after one.
-        member = !(type == 'L' || type == 'K' || type == 'x' || type == 'g');
+        boolean extension = type == 'L' || type == 'K' || type == 'x' || type == 'g';
+        member = !extension;
         long size = entry.isDirectory() || entry.isSymbolicLink() || entry.isLink() ? 0 : entry.getSize();
         dataLeft = (size + BLOCK - 1) / BLOCK * BLOCK;
+        // PostgreSQL's tar streams have no extension headers; a member after one keeps its headers whole.
+        if (member && !extended && entry.isFile() && !entry.isSparse() && size > partBytes) {
+            split = new Split(header.clone(), size);
+            startRange();
+            return;
+        }
+        extended = extension;
         current = entries.entryStarts();
         current.write(header);
         if (dataLeft == 0) {
             entryEnded();
         }
+    }
+
+    /** Starts the next range of the file being split: its headers, then up to partBytes of its data. */
+    private void startRange() throws IOException {
+        long offset = split.nextOffset;
+        long length = Math.min(partBytes, split.fileSize - offset);
+        split.nextOffset += length;
+        // The last range carries the file's padding too.
+        split.rangeLeft = split.nextOffset == split.fileSize ? dataLeft : length;
+        current = entries.entryStarts();
+        current.write(FilePart.headers(split.fileHeader, offset, length, split.fileSize));
     }
 
     private void entryEnded() throws IOException {

@@ -5,10 +5,13 @@ import io.pgvault.core.pgproto.BaseBackupOptions;
 import io.pgvault.core.pgproto.Conninfo;
 import io.pgvault.core.pgproto.ReplicationConnection;
 import io.pgvault.core.repo.CorruptObjectException;
+import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.testkit.OsUser;
 import io.pgvault.testkit.PgCluster;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -18,6 +21,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -41,6 +46,18 @@ class BackupRoundTripTest {
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
         OsUser.own(dir);
         return dir;
+    }
+
+    private static boolean holdsRange(ObjectStore store, BackupManifest.Piece piece) throws Exception {
+        try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(piece.key(), store.get(piece.key()).orElseThrow());
+             TarArchiveInputStream tar = new TarArchiveInputStream(opened.content())) {
+            for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) {
+                if (FilePart.of(e, piece.key()).isPresent()) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     @ParameterizedTest(name = "PostgreSQL {0}")
@@ -106,6 +123,25 @@ class BackupRoundTripTest {
                         + "(SELECT md5(string_agg(id || v, ',' ORDER BY id)) FROM ts_rows)");
                 assertThat(actual).isEqualTo(expected);
                 assertThat(Files.list(restoredTablespace).count()).isPositive();
+            }
+
+            // The tables' files are larger than a piece: stored in ranges. Without a piece holding one, the restore is refused.
+            List<BackupManifest.Piece> ranged = new ArrayList<>();
+            for (BackupManifest.Piece piece : manifest.pieces()) {
+                if (holdsRange(store, piece)) {
+                    ranged.add(piece);
+                }
+            }
+            assertThat(ranged).as("pieces holding a range of a file").hasSizeGreaterThan(1);
+            for (BackupManifest.Piece missing : List.of(ranged.get(0), ranged.get(ranged.size() - 1))) {
+                List<BackupManifest.Piece> pieces = new ArrayList<>(manifest.pieces());
+                pieces.remove(missing);
+                BackupManifest incomplete = new BackupManifest(manifest.formatVersion(), manifest.backupId(), manifest.cluster(),
+                        manifest.label(), manifest.systemIdentifier(), manifest.pgMajor(), manifest.walSegmentSize(), manifest.startTimeline(),
+                        manifest.startLsn(), manifest.endTimeline(), manifest.endLsn(), manifest.startedAt(), manifest.finishedAt(),
+                        manifest.codec(), manifest.rawBytes(), manifest.storedBytes(), pieces, manifest.pgManifestSha256());
+                assertThatThrownBy(() -> new BackupRestorer(store, 2).restore(incomplete, temp.resolve("incomplete-" + missing.index()),
+                        Map.of(), n -> { })).isInstanceOf(CorruptObjectException.class).hasMessageContaining("a piece holding a range of it is missing");
             }
 
             // A damaged piece is refused by name.

@@ -112,6 +112,73 @@ class TarStreamCutterTest {
     }
 
     @Test
+    void filesLargerThanAPartAreCutIntoRangesThatRebuildThem() throws IOException {
+        Random random = new Random(17);
+        byte[] big = new byte[5 * 1024 + 100];
+        byte[] exact = new byte[2 * 1024];
+        byte[] fits = new byte[1024];
+        random.nextBytes(big);
+        random.nextBytes(exact);
+        random.nextBytes(fits);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(bytes)) {
+            add(tar, "base/1/16390", big);
+            add(tar, "base/1/16391", exact);
+            add(tar, "base/1/16392", fits);
+        }
+        byte[] tar = bytes.toByteArray();
+        for (int maxSlice : new int[] {1, 100, 512, 4096}) {
+            PiecePerMember entries = new PiecePerMember();
+            TarStreamCutter cutter = new TarStreamCutter("base.tar", entries, 1024 + 17);
+            for (int off = 0; off < tar.length; ) {
+                int n = Math.min(tar.length - off, 1 + random.nextInt(maxSlice));
+                cutter.write(tar, off, n);
+                off += n;
+            }
+            cutter.close();
+
+            // 6 ranges of 1 KiB (the part size rounded down to the block), 2 of the exact one, the small file whole.
+            assertThat(entries.members).as("slices up to %d", maxSlice).isEqualTo(6 + 2 + 1);
+            java.util.Map<String, byte[]> rebuilt = new java.util.HashMap<>();
+            for (ByteArrayOutputStream piece : entries.pieces) {
+                try (TarArchiveInputStream in = new TarArchiveInputStream(new ByteArrayInputStream(Arrays.copyOf(piece.toByteArray(),
+                        piece.size() + 1024)))) {
+                    TarArchiveEntry e = in.getNextEntry();
+                    byte[] data = in.readAllBytes();
+                    assertThat(in.getNextEntry()).as("one member per piece").isNull();
+                    java.util.Optional<FilePart> part = FilePart.of(e, "piece");
+                    if (part.isEmpty()) {
+                        rebuilt.put(e.getName(), data);
+                        continue;
+                    }
+                    assertThat(data.length).isLessThanOrEqualTo(1024);
+                    byte[] file = rebuilt.computeIfAbsent(e.getName(), k -> new byte[(int) part.get().fileSize()]);
+                    System.arraycopy(data, 0, file, (int) part.get().offset(), data.length);
+                }
+            }
+            assertThat(rebuilt.get("base/1/16390")).isEqualTo(big);
+            assertThat(rebuilt.get("base/1/16391")).isEqualTo(exact);
+            assertThat(rebuilt.get("base/1/16392")).isEqualTo(fits);
+        }
+    }
+
+    @Test
+    void aMemberAfterAnExtensionHeaderIsNeverSplit() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(bytes)) {
+            tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+            add(tar, "pg_tblspc/" + "y".repeat(120), new byte[4096]);
+        }
+        PiecePerMember entries = new PiecePerMember();
+        TarStreamCutter cutter = new TarStreamCutter("base.tar", entries, 1024);
+        cutter.write(bytes.toByteArray());
+        cutter.close();
+        assertThat(entries.members).isEqualTo(1);
+        assertThat(names(Arrays.copyOf(entries.pieces.get(0).toByteArray(), entries.pieces.get(0).size() + 1024)))
+                .containsExactly("pg_tblspc/" + "y".repeat(120));
+    }
+
+    @Test
     void aStreamThatStopsInsideAnEntryOrHeaderIsRefused() throws IOException {
         byte[] tar = sampleTar();
         TarStreamCutter insideData = new TarStreamCutter("base.tar", new PiecePerMember());

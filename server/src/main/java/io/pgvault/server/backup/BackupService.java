@@ -99,7 +99,7 @@ public class BackupService {
 
     public BackupService(ClusterService clusters, ObjectStore store, Codec codec, RepositoryInitializer repository, Clock clock,
                          ServerConfig config,
-                         @Value("${pgvault.backup.piece-size:256MB}") String pieceSize,
+                         @Value("${pgvault.backup.piece-size:64MB}") String pieceSize,
                          @Value("${pgvault.backup.fast-checkpoint:true}") boolean fastCheckpoint,
                          @Value("${pgvault.backup.wal-wait:5m}") Duration walWait) {
         this.clusters = clusters;
