@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -37,6 +38,7 @@ public final class FaultInjectingStore implements ObjectStore {
 
     private final ObjectStore delegate;
     private final Map<Op, AtomicInteger> calls = new ConcurrentHashMap<>();
+    private final List<String> gets = new CopyOnWriteArrayList<>();
     private final Map<Op, Rule> rules = new ConcurrentHashMap<>();
     private final Map<Op, Duration> delays = new ConcurrentHashMap<>();
     private volatile long truncateReadsAt = -1;
@@ -68,7 +70,7 @@ public final class FaultInjectingStore implements ObjectStore {
         return this;
     }
 
-    /** Removes every fault. */
+    /** Removes every fault (what was recorded stays). */
     public FaultInjectingStore heal() {
         rules.clear();
         delays.clear();
@@ -78,6 +80,11 @@ public final class FaultInjectingStore implements ObjectStore {
 
     public int calls(Op op) {
         return count(op).get();
+    }
+
+    /** The keys of every GET so far, in order. */
+    public List<String> gotKeys() {
+        return List.copyOf(gets);
     }
 
     private AtomicInteger count(Op op) {
@@ -135,6 +142,7 @@ public final class FaultInjectingStore implements ObjectStore {
     @Override
     public Optional<InputStream> get(String key) throws IOException {
         before(Op.GET, key);
+        gets.add(key);
         Optional<InputStream> in = delegate.get(key);
         long limit = truncateReadsAt;
         return limit < 0 ? in : in.map(stream -> new Truncating(stream, limit));

@@ -11,7 +11,9 @@ import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 
 /**
  * Decides, before a byte is copied, which backup a recovery starts from and whether its
@@ -118,44 +120,65 @@ public final class RecoveryPlanner {
     }
 
     /**
-     * Transaction ids and restore point names have no time or position of their own:
-     * read the WAL from the oldest usable backup to find the record PostgreSQL will stop at.
+     * Transaction ids and restore point names have no time or position of their own: read
+     * the WAL to find the record PostgreSQL will stop at, the first match after the
+     * backup's start. Newest backup first, and each stretch only up to its first match, so
+     * a recent target costs the WAL since the newest backup, not the whole window; an
+     * older stretch is read only when no newer backup can reach the target.
      */
     private Plan findInWal(RecoveryTarget target, TimelineId tli, boolean requested, TimelinePath path, RecoveryWindow window,
                            String windowText) throws IOException {
-        long from = path.segmentOf(Lsn.parse(window.oldest().startLsn()));
-        List<WalRecordScanner.Event> matches = new ArrayList<>();
-        WalRecordScanner scanner = new WalRecordScanner(e -> {
-            boolean match = target.kind() == RecoveryTarget.Kind.XID
-                    ? e.kind() != WalRecordScanner.Kind.RESTORE_POINT && e.xid() == target.xid32()
-                    : e.kind() == WalRecordScanner.Kind.RESTORE_POINT && e.name().equals(target.value());
-            if (match) {
-                matches.add(e);
+        TreeMap<Lsn, WalRecordScanner.Event> firstMatches = new TreeMap<>();
+        long scannedFrom = Long.MAX_VALUE;
+        List<BackupManifest> backups = window.backups();
+        for (int i = backups.size() - 1; i >= 0; i--) {
+            BackupManifest b = backups.get(i);
+            Lsn start = Lsn.parse(b.startLsn());
+            long from = path.segmentOf(start);
+            if (from < scannedFrom) {
+                firstMatch(target, path, start, scannedFrom).ifPresent(e -> firstMatches.put(e.start(), e));
+                scannedFrom = from;
             }
-        });
-        for (WalFileName name : path.run(from)) {
-            scanner.accept(name.startLsn(path.segmentSize()), archive.readSegment(name));
-            if (target.kind() == RecoveryTarget.Kind.XID && !matches.isEmpty()) {
-                break;
+            Map.Entry<Lsn, WalRecordScanner.Event> first = firstMatches.ceilingEntry(start);
+            if (first != null && !first.getKey().isBefore(Lsn.parse(b.endLsn()))) {
+                return new Plan(b, tli, requested, target, Optional.of(first.getKey()), window);
             }
         }
-        if (matches.isEmpty()) {
+        if (firstMatches.isEmpty()) {
             throw new RecoveryRefusedException((target.kind() == RecoveryTarget.Kind.XID
                     ? "transaction " + target.value() + " has no commit or abort record"
                     : "no restore point named '" + target.value() + "' is")
                     + " in the archived WAL from " + window.oldest().startLsn() + " to " + window.end() + " on timeline " + tli.value()
                     + " (still running, rolled back before the oldest backup, or not archived yet)." + windowText);
         }
-        // PostgreSQL stops at the first match after the backup's start; it must lie after the backup's consistency point.
-        for (int i = window.backups().size() - 1; i >= 0; i--) {
-            BackupManifest b = window.backups().get(i);
-            Optional<WalRecordScanner.Event> first = matches.stream().filter(e -> !e.start().isBefore(Lsn.parse(b.startLsn()))).findFirst();
-            if (first.isPresent() && !first.get().start().isBefore(Lsn.parse(b.endLsn()))) {
-                return new Plan(b, tli, requested, target, Optional.of(first.get().start()), window);
-            }
-        }
-        throw new RecoveryRefusedException(target + " is at LSN " + matches.get(0).start() + ", before the consistency point of every usable backup."
+        throw new RecoveryRefusedException(target + " is at LSN " + firstMatches.firstKey() + ", before the consistency point of every usable backup."
                 + windowText);
+    }
+
+    /**
+     * The first record at or after {@code notBefore} that the target names, reading from its
+     * segment up to segment {@code until}, where a stretch read before begins: that segment is
+     * read again, as a record may cross into it.
+     */
+    private Optional<WalRecordScanner.Event> firstMatch(RecoveryTarget target, TimelinePath path, Lsn notBefore, long until)
+            throws IOException {
+        List<WalRecordScanner.Event> found = new ArrayList<>(1);
+        WalRecordScanner scanner = new WalRecordScanner(e -> {
+            boolean match = target.kind() == RecoveryTarget.Kind.XID
+                    ? e.kind() != WalRecordScanner.Kind.RESTORE_POINT && e.xid() == target.xid32()
+                    : e.kind() == WalRecordScanner.Kind.RESTORE_POINT && e.name().equals(target.value());
+            if (match && found.isEmpty() && !e.start().isBefore(notBefore)) {
+                found.add(e);
+            }
+        });
+        long from = path.segmentOf(notBefore);
+        for (WalFileName name : path.run(from)) {
+            if (!found.isEmpty() || name.segmentNumber(path.segmentSize()) > until) {
+                break;
+            }
+            scanner.accept(name.startLsn(path.segmentSize()), archive.readSegment(name));
+        }
+        return found.stream().findFirst();
     }
 
     private String noUsableBackupReason(TimelinePath path) {

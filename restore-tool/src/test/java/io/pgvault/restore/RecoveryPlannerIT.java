@@ -1,0 +1,169 @@
+package io.pgvault.restore;
+
+import io.pgvault.core.archive.ClusterIdentity;
+import io.pgvault.core.archive.WalArchiver;
+import io.pgvault.core.backup.BackupManifest;
+import io.pgvault.core.compress.Codecs;
+import io.pgvault.core.repo.ClusterDescriptor;
+import io.pgvault.core.repo.RepositoryFormat;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.local.LocalDirectoryStore;
+import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.testkit.FaultInjectingStore;
+import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.OsUser;
+import io.pgvault.testkit.PgCluster;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Transaction and restore point targets are looked up in real WAL before a byte is
+ * restored: the plan names the backup PostgreSQL can stop from (the newest whose
+ * consistency point lies before the first matching record after its start) and reads
+ * only the WAL it needs, newest backup first: a target after the newest backup never
+ * reads what was archived before it.
+ */
+class RecoveryPlannerIT {
+
+    private static final String CLUSTER = "main";
+
+    /** What the primary reported around one target: its record starts in [before, after). */
+    private record Spot(Lsn before, Lsn after, String xid) {
+        boolean holds(Lsn lsn) {
+            return !lsn.isBefore(before) && lsn.isBefore(after);
+        }
+    }
+
+    @Test
+    void xidAndNameTargetsPickTheBackupPostgresqlCanStopFromAndReadOnlyTheWalTheyNeed() throws Exception {
+        Path dir = Files.createTempDirectory("pgvault-planner-it");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path walDir = Files.createDirectories(dir.resolve("wal"));
+        OsUser.own(dir);
+        int major = Fixtures.testMajors().get(0);
+        try (PgCluster pg = PgCluster.builder(major).setting("archive_mode", "on").setting("archive_command", "cp %p " + walDir + "/%f").start()) {
+            pg.execute("CREATE TABLE t (id int, v text)");
+            pg.queryValue("SELECT pg_switch_wal()");
+            Lsn b1Start = lsn(pg);
+            pg.execute("INSERT INTO t VALUES (1, 'in backup 1')");
+            Lsn b1End = lsn(pg);
+            Spot dupOld = restorePoint(pg, "dup");
+            Spot onlyOld = restorePoint(pg, "only-old");
+            Spot xidOld = commit(pg);
+            // Several segments between the backups.
+            for (int i = 0; i < 3; i++) {
+                pg.execute("INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g");
+                pg.queryValue("SELECT pg_switch_wal()");
+            }
+            pg.execute("INSERT INTO t VALUES (2, 'a little into the segment')");
+            Lsn b2Start = lsn(pg);
+            Spot inside = restorePoint(pg, "inside-backup-2");
+            pg.execute("INSERT INTO t VALUES (3, 'in backup 2')");
+            Lsn b2End = lsn(pg);
+            Spot dupNew = restorePoint(pg, "dup");
+            Spot onlyNew = restorePoint(pg, "only-new");
+            Spot xidNew = commit(pg);
+            pg.execute("INSERT INTO t SELECT g, repeat('y', 200) FROM generate_series(1, 20000) g");
+            String last = pg.queryValue("SELECT pg_walfile_name(pg_switch_wal())");
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!Files.exists(walDir.resolve(last)) && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            assertThat(walDir.resolve(last)).exists();
+
+            WalSegmentSize size = WalSegmentSize.DEFAULT;
+            LocalDirectoryStore local = new LocalDirectoryStore(dir.resolve("repo"));
+            RepositoryFormat.initialize(local, "test");
+            new ClusterDescriptor(CLUSTER, null, null, size.bytes(), major, "2026-12-01T00:00:00Z").write(local);
+            WalArchiver archiver = new WalArchiver(local, Codecs.parse("zstd"), dir.resolve("spool"), "test", Clock.systemUTC());
+            try (Stream<Path> files = Files.list(walDir)) {
+                for (Path segment : files.filter(f -> f.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList()) {
+                    try (InputStream in = Files.newInputStream(segment)) {
+                        archiver.archive(CLUSTER, ClusterIdentity.UNKNOWN, WalFileName.parse(segment.getFileName().toString()), in,
+                                Files.size(segment));
+                    }
+                }
+            }
+            // The planner reads the backups' manifests only: their pieces are not needed here.
+            manifest(b1Start, b1End, "20261201T010000Z-000001", "2026-12-01T01:00:00Z", major).write(local);
+            manifest(b2Start, b2End, "20261201T020000Z-000002", "2026-12-01T02:00:00Z", major).write(local);
+
+            long b2Segment = b2Start.segmentNumber(size);
+            assertThat(b2Segment).as("backup 2 starts segments after backup 1").isGreaterThan(b1Start.segmentNumber(size) + 2);
+
+            // After the newest backup: found there, and nothing archived before it is read.
+            for (RecoveryTarget target : List.of(RecoveryTarget.name("only-new", true), RecoveryTarget.name("dup", true),
+                    RecoveryTarget.xid(xidNew.xid(), true))) {
+                FaultInjectingStore store = new FaultInjectingStore(local);
+                RecoveryPlanner.Plan plan = new RecoveryPlanner(ClusterArchive.load(store, CLUSTER)).plan(target, Optional.empty());
+                assertThat(plan.backup().backupId()).as(target.toString()).isEqualTo("20261201T020000Z-000002");
+                Spot expected = target.kind() == RecoveryTarget.Kind.XID ? xidNew : target.value().equals("dup") ? dupNew : onlyNew;
+                assertThat(expected.holds(plan.stopAt().orElseThrow())).as(target + " at " + plan.stopAt() + ", expected in " + expected).isTrue();
+                List<Long> segmentsRead = store.gotKeys().stream()
+                        .filter(k -> k.startsWith(RepositoryLayout.walPrefix(CLUSTER)) && !k.contains("/timelines/"))
+                        .map(k -> WalFileName.parse(k.substring(k.lastIndexOf('/') + 1)).segmentNumber(size)).toList();
+                assertThat(segmentsRead).as(target.toString()).isNotEmpty().allSatisfy(s -> assertThat(s).isGreaterThanOrEqualTo(b2Segment));
+            }
+
+            // Only before the newest backup: the older stretch is read, the older backup chosen.
+            for (RecoveryTarget target : List.of(RecoveryTarget.name("only-old", true), RecoveryTarget.xid(xidOld.xid(), true))) {
+                RecoveryPlanner.Plan plan = new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).plan(target, Optional.empty());
+                assertThat(plan.backup().backupId()).as(target.toString()).isEqualTo("20261201T010000Z-000001");
+                Spot expected = target.kind() == RecoveryTarget.Kind.XID ? xidOld : onlyOld;
+                assertThat(expected.holds(plan.stopAt().orElseThrow())).as(target + " at " + plan.stopAt() + ", expected in " + expected).isTrue();
+            }
+            assertThat(dupOld.after().isBefore(b2Start)).as("the first 'dup' is before backup 2").isTrue();
+
+            // Between the newest backup's start and its consistency point PostgreSQL could not stop: the older backup can.
+            RecoveryPlanner.Plan plan = new RecoveryPlanner(ClusterArchive.load(local, CLUSTER))
+                    .plan(RecoveryTarget.name("inside-backup-2", true), Optional.empty());
+            assertThat(plan.backup().backupId()).isEqualTo("20261201T010000Z-000001");
+            assertThat(inside.holds(plan.stopAt().orElseThrow())).isTrue();
+
+            // Nowhere: refused, with the stretch searched and the window.
+            assertThatThrownBy(() -> new RecoveryPlanner(ClusterArchive.load(local, CLUSTER))
+                    .plan(RecoveryTarget.name("never-created", true), Optional.empty()))
+                    .isInstanceOf(RecoveryRefusedException.class)
+                    .hasMessageContaining("no restore point named 'never-created'")
+                    .hasMessageContaining("from " + b1Start)
+                    .hasMessageContaining("Recovery window on timeline 1");
+        } finally {
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    private static Lsn lsn(PgCluster pg) {
+        return Lsn.parse(pg.queryValue("SELECT pg_current_wal_insert_lsn()"));
+    }
+
+    private static Spot restorePoint(PgCluster pg, String name) {
+        Lsn before = lsn(pg);
+        Lsn after = Lsn.parse(pg.queryValue("SELECT pg_create_restore_point('" + name + "')"));
+        return new Spot(before, after, null);
+    }
+
+    private static Spot commit(PgCluster pg) {
+        Lsn before = lsn(pg);
+        String xid = pg.queryValue("WITH x AS (INSERT INTO t VALUES (0, 'target') RETURNING txid_current() AS xid) SELECT xid FROM x");
+        return new Spot(before, lsn(pg), xid);
+    }
+
+    private static BackupManifest manifest(Lsn start, Lsn end, String id, String finishedAt, int major) {
+        return new BackupManifest(BackupManifest.FORMAT, id, CLUSTER, id, null, major, WalSegmentSize.DEFAULT.bytes(), 1, start.toString(), 1,
+                end.toString(), finishedAt, finishedAt, "zstd", 0, 0, List.of(), null);
+    }
+}
