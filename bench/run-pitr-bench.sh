@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A whole recovery (restore + replay to the end of the archive): pgvault recover + wal-fetch
-# against pgBackRest restore + archive-get (plain and async), same data, one run. Not a test.
-#   bench/run-pitr-bench.sh [--major 15] [--scale 20] [--seconds 60] [--storage local|s3] [--s3-rtt-ms 0]
+# against pgBackRest restore + archive-get (plain and async), same data, one run (each recovery
+# --repeat times in turn, medians reported). Not a test.
+#   bench/run-pitr-bench.sh [--major 15] [--scale 20] [--seconds 60] [--repeat 3] [--storage local|s3] [--s3-rtt-ms 0]
 # --storage s3: both repositories in one bucket of S3Proxy over HTTPS (in the benchmark JVM); --s3-rtt-ms adds a round trip.
 # pgBackRest is Debian's package (2.45 on Debian 12, which supports PostgreSQL up to 15).
 set -euo pipefail

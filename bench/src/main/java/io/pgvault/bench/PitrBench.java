@@ -64,6 +64,7 @@ public final class PitrBench {
             throw new IllegalArgumentException("--storage local or s3, not " + storage);
         }
         int roundTripMs = intArg(args, "--s3-rtt-ms", 0);
+        int repeat = intArg(args, "--repeat", 3);
         Path work = Files.createTempDirectory("pgvault-pitr-bench");
         Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path serverDir = Files.createDirectories(work.resolve("pgvault"));
@@ -116,9 +117,12 @@ public final class PitrBench {
                 shell("chmod -R a+rX " + serverDir.resolve("repo"));
             }
 
-            List<Figures> results = new ArrayList<>();
+            // Each contender recovers --repeat times, in turn, the run with the median total reported: the same
+            // recovery varies by a quarter here from run to run.
+            boolean onlyPgvault = System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") != null;
+            List<Contender> contenders = new ArrayList<>();
             // Both restores run as the user PostgreSQL runs as, as DBAs run them.
-            results.add(recover(major, expected, "pgvault recover + wal-fetch (prefetch)", data -> {
+            contenders.add(new Contender("pgvault recover + wal-fetch (prefetch)", data -> {
                 Files.createDirectories(data);
                 OsUser.own(data);
                 List<String> command = new ArrayList<>(List.of(launcher.toString(), "recover"));
@@ -126,46 +130,55 @@ public final class PitrBench {
                 command.addAll(List.of("--cluster", "bench", "--pgdata", data.toString(), "--parallel", "2"));
                 run(OsUser.wrap(command));
             }));
-            for (boolean async : System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") != null ? new boolean[0] : new boolean[] {false, true}) {
-                if (async) {
-                    // archive-get reads this file when PostgreSQL calls it: its prefetch queue is a global setting.
-                    Files.writeString(conf, Files.readString(conf).replace("[global]\n", "[global]\narchive-async=y\narchive-get-queue-max=256MiB\n"));
+            if (!onlyPgvault) {
+                for (boolean async : new boolean[] {false, true}) {
+                    contenders.add(new Contender("pgBackRest restore + archive-get" + (async ? " (async)" : ""), data -> {
+                        // archive-get reads this file when PostgreSQL calls it: its prefetch queue is a global setting.
+                        String plain = Files.readString(conf).replace("archive-async=y\narchive-get-queue-max=256MiB\n", "");
+                        Files.writeString(conf, async ? plain.replace("[global]\n", "[global]\narchive-async=y\narchive-get-queue-max=256MiB\n") : plain);
+                        Files.createDirectories(data);
+                        OsUser.own(data);
+                        asPgUser("pgbackrest --config=" + conf + " --stanza=bench --pg1-path=" + data + " --archive-mode=off restore");
+                    }));
                 }
-                results.add(recover(major, expected, "pgBackRest restore + archive-get" + (async ? " (async)" : ""), data -> {
+                contenders.add(new Contender("reference: WAL copied into pg_wal first", data -> {
+                    Files.writeString(conf, Files.readString(conf).replace("archive-async=y\narchive-get-queue-max=256MiB\n", ""));
                     Files.createDirectories(data);
                     OsUser.own(data);
                     asPgUser("pgbackrest --config=" + conf + " --stanza=bench --pg1-path=" + data + " --archive-mode=off restore");
+                    // Segments taken after the backup's start, already in place: PostgreSQL reads them from pg_wal.
+                    // sync: the copy's dirty pages would otherwise be written back during the replay, which only this run pays.
+                    shell("cp " + rawWal + "/0* " + data.resolve("pg_wal") + "/ && echo \"restore_command = 'false'\" >> "
+                            + data.resolve("postgresql.auto.conf") + " && sync");
+                    OsUser.own(data);
                 }));
             }
-
-            if (System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") != null) {
-                Figures f = results.get(0);
-                System.out.printf(Locale.ROOT, "%n%s: restore %.1f s, replay %.1f s, total %.1f s%n", f.name(), f.restoreSeconds(),
-                        f.replaySeconds(), f.total());
-                return;
+            List<List<Figures>> runs = new ArrayList<>();
+            contenders.forEach(c -> runs.add(new ArrayList<>()));
+            for (int round = 0; round < repeat; round++) {
+                for (int i = 0; i < contenders.size(); i++) {
+                    Figures f = recover(major, expected, contenders.get(i).name(), contenders.get(i).filler());
+                    runs.get(i).add(f);
+                    System.out.printf(Locale.ROOT, "  run %d: %-46s restore %.1f s, replay %.1f s, total %.1f s%n", round + 1, f.name(),
+                            f.restoreSeconds(), f.replaySeconds(), f.total());
+                }
             }
-            Files.writeString(conf, Files.readString(conf).replace("archive-async=y\n", ""));
-            Figures reference = recover(major, expected, "reference: WAL copied into pg_wal first", data -> {
-                Files.createDirectories(data);
-                OsUser.own(data);
-                asPgUser("pgbackrest --config=" + conf + " --stanza=bench --pg1-path=" + data + " --archive-mode=off restore");
-                // Segments taken after the backup's start, already in place: PostgreSQL reads them from pg_wal.
-                // sync: the copy's dirty pages would otherwise be written back during the replay, which only this run pays.
-                shell("cp " + rawWal + "/0* " + data.resolve("pg_wal") + "/ && echo \"restore_command = 'false'\" >> " + data.resolve("postgresql.auto.conf")
-                        + " && sync");
-                OsUser.own(data);
-            });
+            List<Figures> results = runs.stream().map(PitrBench::median).toList();
 
             System.out.println();
-            System.out.printf(Locale.ROOT, "%-46s %10s %10s %10s%n", "recovery to the end of the archive", "restore s", "replay s", "total s");
+            System.out.printf(Locale.ROOT, "%-46s %10s %10s %10s   (median of %d runs by total)%n", "recovery to the end of the archive",
+                    "restore s", "replay s", "total s", repeat);
             for (Figures f : results) {
                 System.out.printf(Locale.ROOT, "%-46s %10.1f %10.1f %10.1f%n", f.name(), f.restoreSeconds(), f.replaySeconds(), f.total());
             }
-            System.out.printf(Locale.ROOT, "%-46s %10s %10.1f %10s%n", reference.name(), "-", reference.replaySeconds(), "-");
-            for (Figures theirs : results.subList(1, results.size())) {
+            if (onlyPgvault) {
+                return;
+            }
+            Figures reference = results.get(results.size() - 1);
+            for (Figures theirs : results.subList(1, results.size() - 1)) {
                 System.out.printf(Locale.ROOT, "pgvault's wall time = %.2fx %s's%n", results.get(0).total() / theirs.total(), theirs.name());
             }
-            for (Figures f : results) {
+            for (Figures f : results.subList(0, results.size() - 1)) {
                 System.out.printf(Locale.ROOT, "%s: replay %+.1f s against the WAL copied into pg_wal%n", f.name(),
                         f.replaySeconds() - reference.replaySeconds());
             }
@@ -180,6 +193,16 @@ public final class PitrBench {
 
     interface Filler {
         void fill(Path data) throws Exception;
+    }
+
+    /** One way of recovering: how it fills the new data directory before PostgreSQL starts on it. */
+    record Contender(String name, Filler filler) {
+    }
+
+    private static Figures median(List<Figures> runs) {
+        List<Figures> sorted = new ArrayList<>(runs);
+        sorted.sort(java.util.Comparator.comparingDouble(Figures::total));
+        return sorted.get(sorted.size() / 2);
     }
 
     private static Figures recover(int major, String expected, String name, Filler filler) throws Exception {

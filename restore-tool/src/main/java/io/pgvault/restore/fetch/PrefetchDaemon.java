@@ -218,7 +218,7 @@ public final class PrefetchDaemon {
             return t;
         });
         Optional<WalFileName> first = lastRequested();
-        if (first.isPresent() && !Files.exists(spool.resolve(first.get().toString()))) {
+        if (recoveryRunning() && recoverySeen && first.isPresent() && !Files.exists(spool.resolve(first.get().toString()))) {
             inFlight.add(first.get().toString());
             workers.submit(() -> fetch(first.get()));
         }
@@ -233,7 +233,9 @@ public final class PrefetchDaemon {
             while (recoveryRunning() && !idle()) {
                 refreshHistories();
                 Optional<WalFileName> requested = lastRequested();
-                if (requested.isPresent()) {
+                // Started by recover, before the backup is unpacked: ready (JVM, repository, histories) but not
+                // fetching until the recovery signal file is written, so the unpacking has the machine to itself.
+                if (requested.isPresent() && recoverySeen) {
                     Path again = spool.resolve(requested.get() + AGAIN);
                     boolean askedAgain = Files.exists(again);
                     if (askedAgain) {
