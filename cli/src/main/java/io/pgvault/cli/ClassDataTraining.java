@@ -84,8 +84,9 @@ public final class ClassDataTraining {
         writer.started(Lsn.parse("0/2000028"), new TimelineId(1));
         writer.tablespaces(List.of(new BaseBackupSink.Tablespace(Optional.empty(), Optional.empty(), Optional.empty())));
         try (TarArchiveOutputStream tar = new TarArchiveOutputStream(writer.archive("base.tar", Optional.empty()))) {
-            for (String name : List.of("PG_VERSION", "global/pg_control", "base/1/1259")) {
-                byte[] content = (name + "\n").getBytes(StandardCharsets.US_ASCII);
+            // The last file is larger than a piece: stored, and restored, in ranges.
+            for (String name : List.of("PG_VERSION", "global/pg_control", "base/1/1259", "base/1/16384")) {
+                byte[] content = name.endsWith("16384") ? new byte[3 << 19] : (name + "\n").getBytes(StandardCharsets.US_ASCII);
                 TarArchiveEntry entry = new TarArchiveEntry(name);
                 entry.setSize(content.length);
                 tar.putArchiveEntry(entry);
