@@ -130,6 +130,61 @@ class PrefetchSpoolIT {
         }
     }
 
+    /**
+     * recover starts the prefetcher before it unpacks the backup: it gets ready (its JVM, the
+     * repository, the history files) but fetches nothing until the recovery signal file is
+     * written, so the unpacking has the machine to itself; then the segments come at once.
+     */
+    @Test
+    void aPrefetcherStartedBeforeTheRestoreFetchesOnlyOnceRecoveryIsSignalled() throws Exception {
+        Path dir = RecoverySupport.workDirectory("pgvault-spool-wait-it");
+        Path data = dir.resolve("data");
+        try {
+            List<Path> segments = archivedSegments(dir, 2);
+            Path repo = dir.resolve("repo");
+            LocalDirectoryStore store = new LocalDirectoryStore(repo);
+            RepositoryFormat.initialize(store, "test");
+            new ClusterDescriptor(CLUSTER, null, null, 16L << 20, 15, "2026-11-25T00:00:00Z").write(store);
+            WalArchiver archiver = new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "test", Clock.systemUTC());
+            for (Path segment : segments) {
+                archive(archiver, segment);
+            }
+            Path spool = Files.createDirectories(data.resolve("pg_wal/pgvault-spool"));
+            String first = segments.get(0).getFileName().toString();
+            // As recover starts it (PrefetchDaemon.startFor), from the packaged command: the backup's first segment requested.
+            Files.writeString(spool.resolve(".requested"), first + "\n");
+            new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(), "-cp",
+                    Path.of("target/pgvault-cli.jar").toAbsolutePath().toString(), "io.pgvault.restore.fetch.PrefetchDaemon",
+                    "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool")
+                    .directory(data.toFile()).redirectErrorStream(true).redirectOutput(spool.resolve("prefetch.log").toFile()).start();
+
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!Files.exists(spool.resolve(".histories")) && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(spool.resolve(".histories")).as("the prefetcher looked at the repository\n" + log(spool)).exists();
+            Thread.sleep(1000);
+            assertThat(spool.resolve(first)).as("nothing fetched before the recovery signal").doesNotExist();
+
+            Files.writeString(data.resolve("recovery.signal"), "");
+            deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!segments.stream().allMatch(s -> Files.exists(spool.resolve(s.getFileName()))) && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            for (Path segment : segments) {
+                assertThat(Files.mismatch(spool.resolve(segment.getFileName()), segment)).as(segment.getFileName() + "\n" + log(spool)).isEqualTo(-1);
+            }
+        } finally {
+            stopPrefetcher(data);
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    private static String log(Path spool) throws IOException {
+        Path log = spool.resolve("prefetch.log");
+        return Files.exists(log) ? Files.readString(log) : "(no prefetch.log)";
+    }
+
     /** Real WAL: a primary archives with cp while pgbench writes, until {@code count} segments are there. */
     private static List<Path> archivedSegments(Path dir, int count) throws Exception {
         Path archive = Files.createDirectories(dir.resolve("archive"));

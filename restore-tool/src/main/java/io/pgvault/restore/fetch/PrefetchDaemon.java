@@ -218,7 +218,7 @@ public final class PrefetchDaemon {
             return t;
         });
         Optional<WalFileName> first = lastRequested();
-        if (recoveryRunning() && recoverySeen && first.isPresent() && !Files.exists(spool.resolve(first.get().toString()))) {
+        if (recoverySignalled() && first.isPresent() && !Files.exists(spool.resolve(first.get().toString()))) {
             inFlight.add(first.get().toString());
             workers.submit(() -> fetch(first.get()));
         }
@@ -278,9 +278,14 @@ public final class PrefetchDaemon {
      * overlaps the unpacking); if none appears within {@link #IDLE}, nothing will.
      */
     private boolean recoveryRunning() {
+        return recoverySignalled() || !recoverySeen && Instant.now().isBefore(started.plus(IDLE));
+    }
+
+    /** Whether a recovery or standby signal file is there now (and notes that one was seen). */
+    private boolean recoverySignalled() {
         boolean signalled = Files.exists(dataDirectory.resolve("recovery.signal")) || Files.exists(dataDirectory.resolve("standby.signal"));
         recoverySeen |= signalled;
-        return signalled || !recoverySeen && Instant.now().isBefore(started.plus(IDLE));
+        return signalled;
     }
 
     private boolean idle() throws IOException {
