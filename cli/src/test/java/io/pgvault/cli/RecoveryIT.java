@@ -213,12 +213,17 @@ class RecoveryIT {
             Mark m2 = marks.get(2);
             Mark m3 = marks.get(3);
             Mark onTimeline2 = marks.get(4);
+            // Each kind of target at two marks, each mark named by two kinds.
             List<Map.Entry<String, List<String>>> runs = new ArrayList<>(List.of(
                     Map.entry(immediate, List.of("--target", "immediate")),
                     Map.entry(m0.checksum(), List.of("--target-time", m0.time())),
                     Map.entry(m1.checksum(), List.of("--target-lsn", m1.lsn())),
                     Map.entry(m2.checksum(), List.of("--target-xid", m2.xid())),
                     Map.entry(m3.checksum(), List.of("--target-name", m3.name())),
+                    Map.entry(m2.checksum(), List.of("--target-time", m2.time())),
+                    Map.entry(m3.checksum(), List.of("--target-lsn", m3.lsn())),
+                    Map.entry(m0.checksum(), List.of("--target-xid", m0.xid())),
+                    Map.entry(m1.checksum(), List.of("--target-name", m1.name())),
                     Map.entry(onTimeline2.checksum(), List.of("--target-time", onTimeline2.time())),
                     Map.entry(latest, List.of())));
             for (Map.Entry<String, List<String>> run : runs) {
