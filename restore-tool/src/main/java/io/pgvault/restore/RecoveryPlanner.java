@@ -11,9 +11,8 @@ import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Decides, before a byte is copied, which backup a recovery starts from and whether its
@@ -128,7 +127,8 @@ public final class RecoveryPlanner {
      */
     private Plan findInWal(RecoveryTarget target, TimelineId tli, boolean requested, TimelinePath path, RecoveryWindow window,
                            String windowText) throws IOException {
-        TreeMap<Lsn, WalRecordScanner.Event> firstMatches = new TreeMap<>();
+        // Where each stretch read so far first names the target.
+        TreeSet<Lsn> firstMatches = new TreeSet<>();
         long scannedFrom = Long.MAX_VALUE;
         List<BackupManifest> backups = window.backups();
         for (int i = backups.size() - 1; i >= 0; i--) {
@@ -136,12 +136,13 @@ public final class RecoveryPlanner {
             Lsn start = Lsn.parse(b.startLsn());
             long from = path.segmentOf(start);
             if (from < scannedFrom) {
-                firstMatch(target, path, start, scannedFrom).ifPresent(e -> firstMatches.put(e.start(), e));
+                firstMatch(target, path, start, scannedFrom).ifPresent(e -> firstMatches.add(e.start()));
                 scannedFrom = from;
             }
-            Map.Entry<Lsn, WalRecordScanner.Event> first = firstMatches.ceilingEntry(start);
-            if (first != null && !first.getKey().isBefore(Lsn.parse(b.endLsn()))) {
-                return new Plan(b, tli, requested, target, Optional.of(first.getKey()), window);
+            // PostgreSQL stops at the first match after the backup's start: it must lie after the backup's consistency point.
+            Lsn first = firstMatches.ceiling(start);
+            if (first != null && !first.isBefore(Lsn.parse(b.endLsn()))) {
+                return new Plan(b, tli, requested, target, Optional.of(first), window);
             }
         }
         if (firstMatches.isEmpty()) {
@@ -151,7 +152,7 @@ public final class RecoveryPlanner {
                     + " in the archived WAL from " + window.oldest().startLsn() + " to " + window.end() + " on timeline " + tli.value()
                     + " (still running, rolled back before the oldest backup, or not archived yet)." + windowText);
         }
-        throw new RecoveryRefusedException(target + " is at LSN " + firstMatches.firstKey() + ", before the consistency point of every usable backup."
+        throw new RecoveryRefusedException(target + " is at LSN " + firstMatches.first() + ", before the consistency point of every usable backup."
                 + windowText);
     }
 
