@@ -44,6 +44,8 @@ import static io.pgvault.bench.BenchSupport.stringArg;
 public final class PitrBench {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** pgBackRest's async archive-get: archive-get reads its configuration when PostgreSQL calls it, so it is a global setting. */
+    private static final String ASYNC = "archive-async=y\narchive-get-queue-max=256MiB\n";
     /** PGVAULT_BENCH_VERBOSE: print recover's whole output and the prefetcher's log. */
     private static final boolean VERBOSE = System.getenv("PGVAULT_BENCH_VERBOSE") != null;
 
@@ -133,16 +135,15 @@ public final class PitrBench {
             if (!onlyPgvault) {
                 for (boolean async : new boolean[] {false, true}) {
                     contenders.add(new Contender("pgBackRest restore + archive-get" + (async ? " (async)" : ""), data -> {
-                        // archive-get reads this file when PostgreSQL calls it: its prefetch queue is a global setting.
-                        String plain = Files.readString(conf).replace("archive-async=y\narchive-get-queue-max=256MiB\n", "");
-                        Files.writeString(conf, async ? plain.replace("[global]\n", "[global]\narchive-async=y\narchive-get-queue-max=256MiB\n") : plain);
+                        String plain = Files.readString(conf).replace(ASYNC, "");
+                        Files.writeString(conf, async ? plain.replace("[global]\n", "[global]\n" + ASYNC) : plain);
                         Files.createDirectories(data);
                         OsUser.own(data);
                         asPgUser("pgbackrest --config=" + conf + " --stanza=bench --pg1-path=" + data + " --archive-mode=off restore");
                     }));
                 }
                 contenders.add(new Contender("reference: WAL copied into pg_wal first", data -> {
-                    Files.writeString(conf, Files.readString(conf).replace("archive-async=y\narchive-get-queue-max=256MiB\n", ""));
+                    Files.writeString(conf, Files.readString(conf).replace(ASYNC, ""));
                     Files.createDirectories(data);
                     OsUser.own(data);
                     asPgUser("pgbackrest --config=" + conf + " --stanza=bench --pg1-path=" + data + " --archive-mode=off restore");
