@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
                 RepoCommand.class,
                 WalInspectCommand.class,
                 InfoCommand.class,
+                VerifyCommand.class,
                 RecoverCommand.class,
                 WalFetchCommand.class,
                 CommandLine.HelpCommand.class

@@ -290,6 +290,9 @@ class RecoveryIT {
         Run info = pgvault(dir, cat(cat(List.of("info"), repo.toArray(String[]::new)), "main"));
         assertThat(info.exit()).as(info.output()).isZero();
         assertThat(info.output()).contains("recovery window on timeline 1").contains("recovery window on timeline 2");
+        Run verified = pgvault(dir, cat(cat(List.of("verify"), repo.toArray(String[]::new)), "main"));
+        assertThat(verified.exit()).as(verified.output()).isZero();
+        assertThat(verified.output()).contains("backup ").contains(": ok").contains("verify: ok");
         Files.createDirectories(target.resolve("base"));
         Run notEmpty = pgvault(dir, cat(recover, "--cluster", "main", "--pgdata", target.toString()));
         assertThat(notEmpty.output()).contains("is not empty");
@@ -318,6 +321,11 @@ class RecoveryIT {
             segment = files.filter(Files::isRegularFile).sorted().findFirst().orElseThrow();
         }
         flipByte(segment);
+        // verify reads everything and names every damaged object.
+        Run damage = pgvault(dir, List.of("verify", "--repo", damaged.toUri().toString(), "main"));
+        assertThat(damage.exit()).as(damage.output()).isEqualTo(1);
+        assertThat(damage.output()).contains(damaged.relativize(piece).toString()).contains(segment.getFileName().toString())
+                .contains("2 problem(s)");
         Path fetchDir = dir.resolve("fetch");
         Files.createDirectories(fetchDir);
         Files.writeString(fetchDir.resolve("recovery.signal"), "");

@@ -15,13 +15,20 @@ public final class Progress implements LongConsumer {
     private final PrintWriter out;
     private final long total;
     private final boolean terminal;
+    private final String verb;
     private final long started = System.nanoTime();
     private long lastShown;
 
     public Progress(PrintWriter out, long total, boolean terminal) {
+        this(out, total, terminal, "restored");
+    }
+
+    /** @param verb what is done to the bytes counted, for the line ("restored", "checked") */
+    public Progress(PrintWriter out, long total, boolean terminal, String verb) {
         this.out = out;
         this.total = Math.max(1, total);
         this.terminal = terminal;
+        this.verb = verb;
     }
 
     @Override
@@ -34,7 +41,7 @@ public final class Progress implements LongConsumer {
         double seconds = Math.max(1e-3, (now - started) / 1e9);
         double rate = done / seconds;
         long eta = rate > 0 ? (long) ((total - done) / rate) : 0;
-        String line = String.format(Locale.ROOT, "restored %s of %s (%d%%), %s/s, ETA %d:%02d", size(done), size(total), done * 100 / total,
+        String line = String.format(Locale.ROOT, "%s %s of %s (%d%%), %s/s, ETA %d:%02d", verb, size(done), size(total), done * 100 / total,
                 size((long) rate), eta / 60, eta % 60);
         if (terminal) {
             out.print("\r" + line + (done >= total ? "\n" : ""));

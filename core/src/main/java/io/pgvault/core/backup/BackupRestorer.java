@@ -63,12 +63,8 @@ public final class BackupRestorer {
         Files.setPosixFilePermissions(dataDirectory, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
                 PosixFilePermission.OWNER_EXECUTE));
         AtomicLong done = new AtomicLong();
-        Map<Path, Coverage> ranged = new ConcurrentHashMap<>();
-        ExecutorService pool = Executors.newFixedThreadPool(parallelism, r -> {
-            Thread t = new Thread(r, "pgvault-restore");
-            t.setDaemon(true);
-            return t;
-        });
+        Map<String, Coverage> ranged = new ConcurrentHashMap<>();
+        ExecutorService pool = newPool();
         try {
             List<Future<?>> work = new ArrayList<>();
             for (BackupManifest.Piece piece : backup.pieces()) {
@@ -99,13 +95,7 @@ public final class BackupRestorer {
             // After a failure the caller removes what was written: no other piece may still be writing then.
             awaitStopped(pool);
         }
-        for (Map.Entry<Path, Coverage> file : ranged.entrySet()) {
-            if (file.getValue().bytes() != file.getValue().fileSize()) {
-                throw new CorruptObjectException("backup " + backup.backupId() + " restored " + file.getValue().bytes() + " bytes of "
-                        + file.getKey() + (file.getValue().fileSize() < 0 ? ", whose ranges disagree on its size"
-                        : ", which has " + file.getValue().fileSize()) + ": the backup is damaged (a piece holding a range of it is missing)");
-            }
-        }
+        checkRanges(backup, ranged);
         if (backup.pgManifestSha256() != null) {
             copyContent(RepositoryLayout.pgBackupManifest(backup.cluster(), backup.backupId()), dataDirectory.resolve("backup_manifest"));
         }
@@ -136,15 +126,100 @@ public final class BackupRestorer {
         Files.writeString(file, out.toString());
     }
 
-    /** How much of a file stored in ranges has been written; a file size of -1 when its ranges disagree on it. */
-    private record Coverage(long fileSize, long bytes) {
-        static Coverage merge(Coverage a, Coverage b) {
-            return new Coverage(a.fileSize == b.fileSize ? a.fileSize : -1, a.bytes + b.bytes);
+    /**
+     * Reads every piece of a backup as a restore would, writing nothing: its checksum
+     * against the manifest, its compression, its tar headers, and that the ranges of every
+     * file stored in ranges add up. Every piece is read whatever the others show.
+     *
+     * @param progress told the raw bytes read so far
+     * @return what is wrong, each naming the object; empty when the backup can be restored
+     */
+    public List<String> verify(BackupManifest backup, LongConsumer progress) throws IOException {
+        AtomicLong done = new AtomicLong();
+        Map<String, Coverage> ranged = new ConcurrentHashMap<>();
+        List<String> problems = new ArrayList<>();
+        ExecutorService pool = newPool();
+        try {
+            List<Future<?>> work = new ArrayList<>();
+            for (BackupManifest.Piece piece : backup.pieces()) {
+                work.add(pool.submit(() -> {
+                    byte[] buffer = new byte[WRITE_BUFFER];
+                    readPiece(piece, (entry, data) -> {
+                        FilePart.of(entry, piece.key()).ifPresent(part -> ranged.merge(rangeKey(piece, entry), new Coverage(part.fileSize(),
+                                entry.getSize()), Coverage::merge));
+                        while (data.read(buffer) >= 0) {
+                            // the bytes are checked as they are read
+                        }
+                    });
+                    progress.accept(done.addAndGet(piece.rawSize()));
+                    return null;
+                }));
+            }
+            for (Future<?> f : work) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    Throwable cause = e.getCause();
+                    problems.add(cause instanceof IOException && cause.getMessage() != null ? cause.getMessage() : cause.toString());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } finally {
+            pool.shutdownNow();
+        }
+        if (problems.isEmpty()) {
+            try {
+                checkRanges(backup, ranged);
+            } catch (CorruptObjectException e) {
+                problems.add(e.getMessage());
+            }
+        }
+        if (backup.pgManifestSha256() != null) {
+            String key = RepositoryLayout.pgBackupManifest(backup.cluster(), backup.backupId());
+            try (InputStream stored = store.get(key).orElseThrow(() -> new CorruptObjectException(key + " is missing from the repository"));
+                 ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored); InputStream content = opened.content()) {
+                content.transferTo(OutputStream.nullOutputStream());
+            } catch (IOException e) {
+                problems.add(e.getMessage());
+            }
+        }
+        return problems;
+    }
+
+    private static String rangeKey(BackupManifest.Piece piece, TarArchiveEntry entry) {
+        return (piece.tablespaceLocation() == null ? "" : piece.tablespaceLocation() + ":") + entry.getName();
+    }
+
+    private static void checkRanges(BackupManifest backup, Map<String, Coverage> ranged) throws CorruptObjectException {
+        for (Map.Entry<String, Coverage> file : ranged.entrySet()) {
+            if (file.getValue().bytes() != file.getValue().fileSize()) {
+                throw new CorruptObjectException("backup " + backup.backupId() + " holds " + file.getValue().bytes() + " bytes of "
+                        + file.getKey() + (file.getValue().fileSize() < 0 ? ", whose ranges disagree on its size"
+                        : ", which has " + file.getValue().fileSize()) + ": the backup is damaged (a piece holding a range of it is missing)");
+            }
         }
     }
 
-    private void unpack(BackupManifest.Piece piece, Path target, Map<String, Path> tablespaceMap, Map<Path, Coverage> ranged)
-            throws IOException {
+    private ExecutorService newPool() {
+        return Executors.newFixedThreadPool(parallelism, r -> {
+            Thread t = new Thread(r, "pgvault-restore");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** What is done with each member of a piece as it is read. */
+    private interface EntryHandler {
+        void accept(TarArchiveEntry entry, InputStream data) throws IOException;
+    }
+
+    /**
+     * Reads one piece: its checksum against the manifest, then every member, then the rest of
+     * its payload, so the payload's SHA-256 and the compression frame are checked too.
+     */
+    private void readPiece(BackupManifest.Piece piece, EntryHandler handler) throws IOException {
         InputStream stored = store.get(piece.key()).orElseThrow(() -> new CorruptObjectException(piece.key()
                 + " is listed in the backup manifest but missing from the repository: this backup cannot be restored"));
         try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(piece.key(), stored); InputStream content = opened.content()) {
@@ -153,32 +228,43 @@ public final class BackupRestorer {
                         + piece.sha256() + ": the piece was replaced or damaged");
             }
             TarArchiveInputStream tar = new TarArchiveInputStream(content);
-            byte[] buffer = new byte[WRITE_BUFFER];
-            TarArchiveEntry entry;
-            while ((entry = tar.getNextEntry()) != null) {
-                if (piece.tablespaceLocation() == null && entry.getName().equals("tablespace_map") && !tablespaceMap.isEmpty()) {
-                    writeTablespaceMap(tar, target.resolve("tablespace_map"), tablespaceMap);
-                } else if (entry.isSymbolicLink() && tablespaceMap.containsKey(entry.getLinkName())) {
-                    entry.setLinkName(tablespaceMap.get(entry.getLinkName()).toString());
-                    extract(entry, tar, target, buffer);
-                } else {
-                    Optional<FilePart> part = FilePart.of(entry, piece.key());
-                    if (part.isPresent()) {
-                        Path file = pathOf(entry, target);
-                        write(entry, tar, file, part.get().offset(), false, buffer);
-                        ranged.merge(file, new Coverage(part.get().fileSize(), entry.getSize()), Coverage::merge);
-                    } else {
-                        extract(entry, tar, target, buffer);
-                    }
-                }
+            for (TarArchiveEntry entry = tar.getNextEntry(); entry != null; entry = tar.getNextEntry()) {
+                handler.accept(entry, tar);
             }
-            // Read to the end so the content's checksum is verified.
             content.transferTo(OutputStream.nullOutputStream());
         } catch (CorruptObjectException e) {
             throw e;
         } catch (IOException e) {
             throw new IOException(piece.key() + " cannot be restored: " + e.getMessage(), e);
         }
+    }
+
+    /** How much of a file stored in ranges has been written; a file size of -1 when its ranges disagree on it. */
+    private record Coverage(long fileSize, long bytes) {
+        static Coverage merge(Coverage a, Coverage b) {
+            return new Coverage(a.fileSize == b.fileSize ? a.fileSize : -1, a.bytes + b.bytes);
+        }
+    }
+
+    private void unpack(BackupManifest.Piece piece, Path target, Map<String, Path> tablespaceMap, Map<String, Coverage> ranged)
+            throws IOException {
+        byte[] buffer = new byte[WRITE_BUFFER];
+        readPiece(piece, (entry, tar) -> {
+            if (piece.tablespaceLocation() == null && entry.getName().equals("tablespace_map") && !tablespaceMap.isEmpty()) {
+                writeTablespaceMap(tar, target.resolve("tablespace_map"), tablespaceMap);
+            } else if (entry.isSymbolicLink() && tablespaceMap.containsKey(entry.getLinkName())) {
+                entry.setLinkName(tablespaceMap.get(entry.getLinkName()).toString());
+                extract(entry, tar, target, buffer);
+            } else {
+                Optional<FilePart> part = FilePart.of(entry, piece.key());
+                if (part.isPresent()) {
+                    write(entry, tar, pathOf(entry, target), part.get().offset(), false, buffer);
+                    ranged.merge(rangeKey(piece, entry), new Coverage(part.get().fileSize(), entry.getSize()), Coverage::merge);
+                } else {
+                    extract(entry, tar, target, buffer);
+                }
+            }
+        });
     }
 
     private static Path pathOf(TarArchiveEntry entry, Path root) throws CorruptObjectException {

@@ -1,0 +1,72 @@
+package io.pgvault.cli;
+
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.restore.ArchiveVerifier;
+import io.pgvault.restore.ClusterArchive;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+/** {@code pgvault verify CLUSTER}: proof, from the repository alone, that a cluster's backups and WAL can be restored. */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = {"Read every backup piece and archived WAL segment of a cluster as a recovery would (checksums, compression, "
+                + "tar headers), writing nothing, and report what would stop a recovery: damaged or missing objects, backups whose "
+                + "WAL is not all archived, stretches a missing segment makes unreachable.",
+                "Exit code 0 when everything can be restored, 1 when a problem was found (each one is named)."})
+final class VerifyCommand implements Callable<Integer> {
+
+    @Mixin
+    RepositoryOptions repository;
+
+    @Option(names = "--server", description = "Read the repository through a pgvault server instead of --repo (read-only; checksums "
+            + "are still checked here).")
+    String server;
+
+    @Option(names = "--token", defaultValue = "${env:PGVAULT_TOKEN}", description = "The server's bearer token (env PGVAULT_TOKEN).")
+    String token;
+
+    @Parameters(index = "0", paramLabel = "CLUSTER")
+    String cluster;
+
+    @Option(names = "--backup", description = "Check only this backup's pieces and its WAL's presence (no WAL pass).")
+    String backup;
+
+    @Option(names = "--no-wal", description = "Do not read the archived WAL segments (backups and the recovery window only).")
+    boolean noWal;
+
+    @Option(names = "--parallel", defaultValue = "4", description = "Objects read at once (default ${DEFAULT-VALUE}).")
+    int parallel;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        try (ObjectStore store = repository.open(server, token)) {
+            ClusterArchive archive = ClusterArchive.load(store, cluster);
+            out.printf("verifying cluster %s in %s%n", cluster, store.describe());
+            List<String> problems = new ArchiveVerifier(archive, parallel).verify(Optional.ofNullable(backup), !noWal, out,
+                    System.console() != null);
+            if (problems.isEmpty()) {
+                out.println("verify: ok, everything read can be restored");
+                out.flush();
+                return 0;
+            }
+            out.flush();
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("pgvault verify: " + problems.size() + " problem(s) in cluster " + cluster + " (listed above); a recovery that needs "
+                    + "them would stop there: take a new backup if a backup is damaged, and check the archiving if WAL is");
+            err.flush();
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+package io.pgvault.restore;
+
+import io.pgvault.core.backup.BackupManifest;
+import io.pgvault.core.backup.BackupRestorer;
+import io.pgvault.core.repo.CorruptObjectException;
+import io.pgvault.core.repo.ObjectEnvelope;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.wal.WalFileName;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * {@code pgvault verify}: reads, from the repository alone, what a recovery would read, and
+ * reports what would stop one: a damaged or missing backup piece, a damaged WAL segment, a
+ * backup whose own WAL is not all archived, a stretch of the recovery window that a missing
+ * segment makes unreachable. Every object is read whatever the others show, so one run
+ * lists every problem. Nothing is written.
+ */
+public final class ArchiveVerifier {
+
+    private final ClusterArchive archive;
+    private final int parallelism;
+
+    public ArchiveVerifier(ClusterArchive archive, int parallelism) {
+        this.archive = archive;
+        this.parallelism = Math.max(1, parallelism);
+    }
+
+    /**
+     * @param backupId only this backup (and no WAL pass), or every finished backup
+     * @param wal whether to read every archived WAL segment too
+     * @return the problems found, each naming what is wrong; empty when everything can be restored
+     */
+    public List<String> verify(Optional<String> backupId, boolean wal, PrintWriter out, boolean terminal) throws IOException {
+        List<String> problems = new ArrayList<>();
+        List<BackupManifest> backups = archive.backups().stream().filter(b -> backupId.isEmpty() || b.backupId().equals(backupId.get()))
+                .toList();
+        if (backupId.isPresent() && backups.isEmpty()) {
+            throw new RecoveryRefusedException("cluster " + archive.cluster() + " has no finished backup " + backupId.get() + " in "
+                    + archive.store().describe() + "; its backups: " + archive.backups().stream().map(BackupManifest::backupId).toList());
+        }
+        List<RecoveryWindow> windows = new RecoveryPlanner(archive).windows();
+        Set<String> usable = new HashSet<>();
+        windows.forEach(w -> w.backups().forEach(b -> usable.add(b.backupId())));
+        BackupRestorer reader = new BackupRestorer(archive.store(), parallelism);
+        for (BackupManifest backup : backups) {
+            long started = System.nanoTime();
+            List<String> found = new ArrayList<>(reader.verify(backup, new Progress(out, backup.rawBytes(), terminal, "checked")));
+            if (!usable.contains(backup.backupId())) {
+                found.add("backup " + backup.backupId() + " cannot be recovered from: the WAL from its start (" + backup.startLsn()
+                        + ") to its end (" + backup.endLsn() + ") is not all in the repository on any timeline's history");
+            }
+            out.printf(Locale.ROOT, "backup %s: %d pieces, %s, %s in %.1f s%n", backup.backupId(), backup.pieces().size(),
+                    Progress.size(backup.rawBytes()), found.isEmpty() ? "ok" : found.size() + " problem(s)", (System.nanoTime() - started) / 1e9);
+            found.forEach(p -> out.println("  " + p));
+            problems.addAll(found);
+        }
+        if (backupId.isEmpty()) {
+            for (RecoveryWindow w : windows) {
+                for (String gap : w.gaps()) {
+                    String problem = "timeline " + w.timeline().value() + ": unreachable " + gap;
+                    out.println(problem);
+                    problems.add(problem);
+                }
+            }
+        }
+        if (wal && backupId.isEmpty()) {
+            problems.addAll(verifyWal(out));
+        }
+        return problems;
+    }
+
+    /** Reads every archived segment to its end (its checksum and compression frame checked), in parallel. */
+    private List<String> verifyWal(PrintWriter out) throws IOException {
+        long started = System.nanoTime();
+        List<WalFileName> segments = archive.segments().stream().filter(s -> !archive.streamedHeads().contains(s)).toList();
+        List<String> problems = Collections.synchronizedList(new ArrayList<>());
+        ExecutorService pool = Executors.newFixedThreadPool(parallelism, r -> {
+            Thread t = new Thread(r, "pgvault-verify");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> work = new ArrayList<>();
+            for (WalFileName segment : segments) {
+                work.add(pool.submit(() -> {
+                    readToEnd(RepositoryLayout.walKey(archive.cluster(), segment));
+                    return null;
+                }));
+            }
+            for (Future<?> f : work) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    Throwable cause = e.getCause();
+                    problems.add(cause instanceof IOException && cause.getMessage() != null ? cause.getMessage() : cause.toString());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } finally {
+            pool.shutdownNow();
+        }
+        out.printf(Locale.ROOT, "WAL: %d segments, %s in %.1f s%n", segments.size(), problems.isEmpty() ? "ok" : problems.size() + " problem(s)",
+                (System.nanoTime() - started) / 1e9);
+        problems.forEach(p -> out.println("  " + p));
+        return problems;
+    }
+
+    private void readToEnd(String key) throws IOException {
+        InputStream stored = archive.store().get(key).orElseThrow(() -> new CorruptObjectException(key + " was listed but is gone"));
+        try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored); InputStream content = opened.content()) {
+            content.transferTo(OutputStream.nullOutputStream());
+        }
+    }
+}
