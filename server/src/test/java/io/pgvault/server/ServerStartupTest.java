@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The server on its embedded defaults (local repository, H2 catalog) comes up healthy. */
 @MicronautTest
@@ -52,6 +53,23 @@ class ServerStartupTest implements TestPropertyProvider {
         String health = client.toBlocking().retrieve(HttpRequest.GET("/health"));
         assertThat(health).contains("\"status\":\"UP\"").contains("repository").contains("formatVersion");
         assertThat(dir.resolve("repo/pgvault-format.json")).exists();
+    }
+
+    @Test
+    void aPieceSizeTooSmallToBeSaneStopsTheStartWithTheSetting() throws Exception {
+        Path other = Files.createTempDirectory("pgvault-server-test");
+        Map<String, Object> props = Map.of(
+                "micronaut.server.port", -1,
+                "pgvault.data-dir", other.toString(),
+                "pgvault.repository.url", other.resolve("repo").toUri().toString(),
+                "pgvault.catalog.url", "jdbc:h2:file:" + other.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH",
+                "pgvault.backup.piece-size", "100KB");
+        try {
+            assertThatThrownBy(() -> io.micronaut.context.ApplicationContext.run(io.micronaut.runtime.server.EmbeddedServer.class, props).close())
+                    .hasStackTraceContaining("pgvault.backup.piece-size is 100KB; use at least 1MB");
+        } finally {
+            io.pgvault.testkit.Fixtures.deleteTree(other);
+        }
     }
 
     @Test

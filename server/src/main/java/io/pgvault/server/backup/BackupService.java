@@ -109,9 +109,15 @@ public class BackupService {
         this.clock = clock;
         this.spool = Path.of(config.getDataDir()).resolve("spool");
         this.pieceBytes = parseSize(pieceSize);
+        if (pieceBytes < MIN_PIECE_BYTES) {
+            // Every piece is an object and a spool file, and a 1 GiB relation file would become thousands of ranges.
+            throw new IllegalArgumentException("pgvault.backup.piece-size is " + pieceSize + "; use at least 1MB (the default is 64MB)");
+        }
         this.fastCheckpoint = fastCheckpoint;
         this.walWait = walWait;
     }
+
+    private static final long MIN_PIECE_BYTES = 1L << 20;
 
     static long parseSize(String text) {
         String t = text.trim().toUpperCase(java.util.Locale.ROOT);
