@@ -29,12 +29,8 @@ final class InfoCommand implements Callable<Integer> {
     @Mixin
     RepositoryOptions repository;
 
-    @Option(names = "--server", description = "Read the repository through a pgvault server instead of --repo (read-only; checksums "
-            + "are still checked here).")
-    String server;
-
-    @Option(names = "--token", defaultValue = "${env:PGVAULT_TOKEN}", description = "The server's bearer token (env PGVAULT_TOKEN).")
-    String token;
+    @Mixin
+    ServerSourceOptions via;
 
     @Parameters(index = "0", paramLabel = "CLUSTER")
     String cluster;
@@ -48,7 +44,7 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        try (ObjectStore store = repository.open(server, token)) {
+        try (ObjectStore store = repository.open(via)) {
             ClusterArchive archive = ClusterArchive.load(store, cluster);
             List<RecoveryWindow> windows = new RecoveryPlanner(archive).windows();
             List<BackupManifest> backups = archive.backups();
@@ -93,9 +89,9 @@ final class InfoCommand implements Callable<Integer> {
                 out.println("  next segment the archive lacks: " + w.firstMissing());
             }
             archive.streamedHeads().stream().sorted().forEach(head -> out.println("streamed head (segment not finished yet, served padded): " + head));
-            if (server != null) {
+            if (via.given()) {
                 // The live side only the server knows: is it streaming now, and how is the slot.
-                ClusterCommand.printStream(out, ServerClient.of(server, token).get("/v1/clusters/" + cluster + "/stream"));
+                ClusterCommand.printStream(out, ServerClient.of(via.server, via.token).get("/v1/clusters/" + cluster + "/stream"));
             }
             return 0;
         }

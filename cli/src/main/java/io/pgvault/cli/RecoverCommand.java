@@ -45,12 +45,8 @@ final class RecoverCommand implements Callable<Integer> {
     @Mixin
     RepositoryOptions repository;
 
-    @Option(names = "--server", description = "Read the repository through a pgvault server instead of --repo (read-only; checksums "
-            + "are still checked here).")
-    String server;
-
-    @Option(names = "--token", defaultValue = "${env:PGVAULT_TOKEN}", description = "The server's bearer token (env PGVAULT_TOKEN).")
-    String token;
+    @Mixin
+    ServerSourceOptions via;
 
     @Option(names = "--cluster", required = true, description = "The cluster's name in pgvault.")
     String cluster;
@@ -142,7 +138,7 @@ final class RecoverCommand implements Callable<Integer> {
         }
         Path dataDirectory = pgdata.toAbsolutePath();
         PrintWriter out = spec.commandLine().getOut();
-        try (ObjectStore store = repository.open(server, token)) {
+        try (ObjectStore store = repository.open(via)) {
             ClusterArchive archive = ClusterArchive.load(store, cluster);
             Recoverer recoverer = new Recoverer(dataDirectory, recoveryTarget, Optional.ofNullable(targetTimeline).map(TimelineId::new), action,
                     standby, primaryConninfo, slot, keepArchiving, parallel, tablespaces, restoreCommand());
@@ -172,7 +168,7 @@ final class RecoverCommand implements Callable<Integer> {
         @Override
         public void start(RecoveryPlanner.Plan plan) throws IOException {
             Files.createDirectories(dataDirectory);
-            if ((server == null || server.isBlank()) && repository.accessKey != null && !repository.accessKey.isBlank()) {
+            if (!via.given() && repository.accessKey != null && !repository.accessKey.isBlank()) {
                 Path credentials = dataDirectory.resolve(CREDENTIALS_FILE);
                 Files.writeString(credentials, "access-key=" + repository.accessKey + "\nsecret-key=" + repository.secretKey + "\n");
                 Files.setPosixFilePermissions(credentials, PosixFilePermissions.fromString("rw-------"));
@@ -235,11 +231,11 @@ final class RecoverCommand implements Callable<Integer> {
     /** wal-fetch's options, without the file names. */
     private List<String> walFetchOptions() {
         List<String> args = new ArrayList<>();
-        boolean viaServer = server != null && !server.isBlank();
+        boolean viaServer = via.given();
         if (viaServer) {
-            args.addAll(List.of("--server", server));
-            if (token != null && !token.isBlank()) {
-                args.addAll(List.of("--token", token));
+            args.addAll(List.of("--server", via.server));
+            if (via.token != null && !via.token.isBlank()) {
+                args.addAll(List.of("--token", via.token));
             }
         } else {
             args.addAll(List.of("--repo", repository.url));

@@ -50,15 +50,15 @@ public final class RepositoryOptions {
         return ObjectStores.open(RepositoryUrl.parse(url), this::customize);
     }
 
-    /** The repository itself, or read-only through a pgvault server when {@code server} is given. */
-    public ObjectStore open(String server, String token) throws IOException {
-        if (server == null || server.isBlank()) {
+    /** The repository itself, or read-only through a pgvault server when {@code --server} is given. */
+    public ObjectStore open(ServerSourceOptions via) throws IOException {
+        if (!via.given()) {
             return open();
         }
         if (url != null && !url.isBlank() && !url.equals(System.getenv("PGVAULT_REPOSITORY_URL"))) {
             throw new IllegalArgumentException("give --repo or --server, not both");
         }
-        return new io.pgvault.core.storage.server.ServerObjectStore(URI.create(server), token);
+        return new io.pgvault.core.storage.server.ServerObjectStore(URI.create(via.server), via.token);
     }
 
     private S3Settings customize(S3Settings settings) {

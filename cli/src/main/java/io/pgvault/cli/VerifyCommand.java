@@ -26,12 +26,8 @@ final class VerifyCommand implements Callable<Integer> {
     @Mixin
     RepositoryOptions repository;
 
-    @Option(names = "--server", description = "Read the repository through a pgvault server instead of --repo (read-only; checksums "
-            + "are still checked here).")
-    String server;
-
-    @Option(names = "--token", defaultValue = "${env:PGVAULT_TOKEN}", description = "The server's bearer token (env PGVAULT_TOKEN).")
-    String token;
+    @Mixin
+    ServerSourceOptions via;
 
     @Parameters(index = "0", paramLabel = "CLUSTER")
     String cluster;
@@ -51,7 +47,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        try (ObjectStore store = repository.open(server, token)) {
+        try (ObjectStore store = repository.open(via)) {
             ClusterArchive archive = ClusterArchive.load(store, cluster);
             out.printf("verifying cluster %s in %s%n", cluster, store.describe());
             List<String> problems = new ArchiveVerifier(archive, parallel).verify(Optional.ofNullable(backup), !noWal, out,

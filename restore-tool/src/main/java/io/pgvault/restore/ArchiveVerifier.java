@@ -5,6 +5,7 @@ import io.pgvault.core.backup.BackupRestorer;
 import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.util.ParallelChecks;
 import io.pgvault.core.wal.WalFileName;
 
 import java.io.IOException;
@@ -12,16 +13,12 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.Callable;
 
 /**
  * {@code pgvault verify}: reads, from the repository alone, what a recovery would read, and
@@ -88,34 +85,14 @@ public final class ArchiveVerifier {
     private List<String> verifyWal(PrintWriter out) throws IOException {
         long started = System.nanoTime();
         List<WalFileName> segments = archive.segments().stream().filter(s -> !archive.streamedHeads().contains(s)).toList();
-        List<String> problems = Collections.synchronizedList(new ArrayList<>());
-        ExecutorService pool = Executors.newFixedThreadPool(parallelism, r -> {
-            Thread t = new Thread(r, "pgvault-verify");
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            List<Future<?>> work = new ArrayList<>();
-            for (WalFileName segment : segments) {
-                work.add(pool.submit(() -> {
-                    readToEnd(RepositoryLayout.walKey(archive.cluster(), segment));
-                    return null;
-                }));
-            }
-            for (Future<?> f : work) {
-                try {
-                    f.get();
-                } catch (ExecutionException e) {
-                    Throwable cause = e.getCause();
-                    problems.add(cause instanceof IOException && cause.getMessage() != null ? cause.getMessage() : cause.toString());
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        } finally {
-            pool.shutdownNow();
+        List<Callable<Void>> checks = new ArrayList<>();
+        for (WalFileName segment : segments) {
+            checks.add(() -> {
+                readToEnd(RepositoryLayout.walKey(archive.cluster(), segment));
+                return null;
+            });
         }
+        List<String> problems = ParallelChecks.run(parallelism, "pgvault-verify", checks);
         out.printf(Locale.ROOT, "WAL: %d segments, %s in %.1f s%n", segments.size(), problems.isEmpty() ? "ok" : problems.size() + " problem(s)",
                 (System.nanoTime() - started) / 1e9);
         problems.forEach(p -> out.println("  " + p));

@@ -5,6 +5,7 @@ import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.util.FileModes;
+import io.pgvault.core.util.ParallelChecks;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
@@ -25,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -137,38 +139,22 @@ public final class BackupRestorer {
     public List<String> verify(BackupManifest backup, LongConsumer progress) throws IOException {
         AtomicLong done = new AtomicLong();
         Map<String, Coverage> ranged = new ConcurrentHashMap<>();
-        List<String> problems = new ArrayList<>();
-        ExecutorService pool = newPool();
-        try {
-            List<Future<?>> work = new ArrayList<>();
-            for (BackupManifest.Piece piece : backup.pieces()) {
-                work.add(pool.submit(() -> {
-                    byte[] buffer = new byte[WRITE_BUFFER];
-                    readPiece(piece, (entry, data) -> {
-                        FilePart.of(entry, piece.key()).ifPresent(part -> ranged.merge(rangeKey(piece, entry), new Coverage(part.fileSize(),
-                                entry.getSize()), Coverage::merge));
-                        while (data.read(buffer) >= 0) {
-                            // the bytes are checked as they are read
-                        }
-                    });
-                    progress.accept(done.addAndGet(piece.rawSize()));
-                    return null;
-                }));
-            }
-            for (Future<?> f : work) {
-                try {
-                    f.get();
-                } catch (ExecutionException e) {
-                    Throwable cause = e.getCause();
-                    problems.add(cause instanceof IOException && cause.getMessage() != null ? cause.getMessage() : cause.toString());
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        } finally {
-            pool.shutdownNow();
+        List<Callable<Void>> checks = new ArrayList<>();
+        for (BackupManifest.Piece piece : backup.pieces()) {
+            checks.add(() -> {
+                byte[] buffer = new byte[WRITE_BUFFER];
+                readPiece(piece, (entry, data) -> {
+                    FilePart.of(entry, piece.key()).ifPresent(part -> ranged.merge(rangeKey(piece, entry), new Coverage(part.fileSize(),
+                            entry.getSize()), Coverage::merge));
+                    while (data.read(buffer) >= 0) {
+                        // the bytes are checked as they are read
+                    }
+                });
+                progress.accept(done.addAndGet(piece.rawSize()));
+                return null;
+            });
         }
+        List<String> problems = new ArrayList<>(ParallelChecks.run(parallelism, "pgvault-verify", checks));
         if (problems.isEmpty()) {
             try {
                 checkRanges(backup, ranged);
