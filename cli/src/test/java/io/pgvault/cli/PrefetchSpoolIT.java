@@ -47,9 +47,7 @@ class PrefetchSpoolIT {
         try {
             List<Path> segments = archivedSegments(dir, 5);
             LocalDirectoryStore store = new LocalDirectoryStore(repo);
-            RepositoryFormat.initialize(store, "test");
-            new ClusterDescriptor(CLUSTER, null, null, 16L << 20, 15, "2026-11-25T00:00:00Z").write(store);
-            WalArchiver archiver = new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "test", Clock.systemUTC());
+            WalArchiver archiver = newRepository(store, dir);
             // The first three are archived now, the fourth later; timeline 2's history exists, 3's does not.
             for (Path segment : segments.subList(0, 3)) {
                 archive(archiver, segment);
@@ -142,10 +140,7 @@ class PrefetchSpoolIT {
         try {
             List<Path> segments = archivedSegments(dir, 2);
             Path repo = dir.resolve("repo");
-            LocalDirectoryStore store = new LocalDirectoryStore(repo);
-            RepositoryFormat.initialize(store, "test");
-            new ClusterDescriptor(CLUSTER, null, null, 16L << 20, 15, "2026-11-25T00:00:00Z").write(store);
-            WalArchiver archiver = new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "test", Clock.systemUTC());
+            WalArchiver archiver = newRepository(new LocalDirectoryStore(repo), dir);
             for (Path segment : segments) {
                 archive(archiver, segment);
             }
@@ -178,6 +173,13 @@ class PrefetchSpoolIT {
             stopPrefetcher(data);
             Fixtures.deleteTree(dir);
         }
+    }
+
+    /** A repository with the cluster registered; returns the archiver that fills it, as the server would. */
+    private static WalArchiver newRepository(LocalDirectoryStore store, Path dir) throws IOException {
+        RepositoryFormat.initialize(store, "test");
+        new ClusterDescriptor(CLUSTER, null, null, 16L << 20, 15, "2026-11-25T00:00:00Z").write(store);
+        return new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "test", Clock.systemUTC());
     }
 
     private static String log(Path spool) throws IOException {
