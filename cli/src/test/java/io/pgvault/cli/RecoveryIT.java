@@ -326,6 +326,17 @@ class RecoveryIT {
         assertThat(damage.exit()).as(damage.output()).isEqualTo(1);
         assertThat(damage.output()).contains(damaged.relativize(piece).toString()).contains(segment.getFileName().toString())
                 .contains("2 problem(s)");
+        // Damage in the last segment, which the recovery window is read from: still every problem listed.
+        Path last;
+        try (Stream<Path> files = Files.walk(damaged.resolve("clusters/main/wal/0000000200000000"))) {
+            last = files.filter(f -> Files.isRegularFile(f) && !f.getFileName().toString().contains(".")).sorted()
+                    .reduce((a, b) -> b).orElseThrow();
+        }
+        flipByte(last);
+        Run tail = pgvault(dir, List.of("verify", "--repo", damaged.toUri().toString(), "main"));
+        assertThat(tail.exit()).as(tail.output()).isEqualTo(1);
+        assertThat(tail.output()).contains("recovery windows cannot be computed").contains(last.getFileName().toString())
+                .contains(damaged.relativize(piece).toString()).contains(segment.getFileName().toString());
         Path fetchDir = dir.resolve("fetch");
         Files.createDirectories(fetchDir);
         Files.writeString(fetchDir.resolve("recovery.signal"), "");
