@@ -9,8 +9,6 @@ import io.pgvault.core.util.ParallelChecks;
 import io.pgvault.core.wal.WalFileName;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -98,7 +96,7 @@ public final class ArchiveVerifier {
         List<Callable<Void>> checks = new ArrayList<>();
         for (WalFileName segment : segments) {
             checks.add(() -> {
-                readToEnd(RepositoryLayout.walKey(archive.cluster(), segment));
+                ObjectEnvelope.verify(archive.store(), RepositoryLayout.walKey(archive.cluster(), segment));
                 return null;
             });
         }
@@ -107,12 +105,5 @@ public final class ArchiveVerifier {
                 (System.nanoTime() - started) / 1e9);
         problems.forEach(p -> out.println("  " + p));
         return problems;
-    }
-
-    private void readToEnd(String key) throws IOException {
-        InputStream stored = archive.store().get(key).orElseThrow(() -> new CorruptObjectException(key + " was listed but is gone"));
-        try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored); InputStream content = opened.content()) {
-            content.transferTo(OutputStream.nullOutputStream());
-        }
     }
 }

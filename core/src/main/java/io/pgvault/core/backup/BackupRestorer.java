@@ -66,7 +66,11 @@ public final class BackupRestorer {
                 PosixFilePermission.OWNER_EXECUTE));
         AtomicLong done = new AtomicLong();
         Map<String, Coverage> ranged = new ConcurrentHashMap<>();
-        ExecutorService pool = newPool();
+        ExecutorService pool = Executors.newFixedThreadPool(parallelism, r -> {
+            Thread t = new Thread(r, "pgvault-restore");
+            t.setDaemon(true);
+            return t;
+        });
         try {
             List<Future<?>> work = new ArrayList<>();
             for (BackupManifest.Piece piece : backup.pieces()) {
@@ -163,10 +167,8 @@ public final class BackupRestorer {
             }
         }
         if (backup.pgManifestSha256() != null) {
-            String key = RepositoryLayout.pgBackupManifest(backup.cluster(), backup.backupId());
-            try (InputStream stored = store.get(key).orElseThrow(() -> new CorruptObjectException(key + " is missing from the repository"));
-                 ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored); InputStream content = opened.content()) {
-                content.transferTo(OutputStream.nullOutputStream());
+            try {
+                ObjectEnvelope.verify(store, RepositoryLayout.pgBackupManifest(backup.cluster(), backup.backupId()));
             } catch (IOException e) {
                 problems.add(e.getMessage());
             }
@@ -186,14 +188,6 @@ public final class BackupRestorer {
                         : ", which has " + file.getValue().fileSize()) + ": the backup is damaged (a piece holding a range of it is missing)");
             }
         }
-    }
-
-    private ExecutorService newPool() {
-        return Executors.newFixedThreadPool(parallelism, r -> {
-            Thread t = new Thread(r, "pgvault-restore");
-            t.setDaemon(true);
-            return t;
-        });
     }
 
     /** What is done with each member of a piece as it is read. */

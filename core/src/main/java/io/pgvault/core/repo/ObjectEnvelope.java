@@ -164,6 +164,19 @@ public final class ObjectEnvelope {
         }
     }
 
+    /**
+     * Reads a stored object to its end, so its checksum and compression are checked, and
+     * keeps nothing: for verifying without restoring.
+     *
+     * @throws CorruptObjectException naming the key when the object is missing or damaged
+     */
+    public static void verify(ObjectStore store, String key) throws IOException {
+        InputStream stored = store.get(key).orElseThrow(() -> new CorruptObjectException(key + " is missing from the repository"));
+        try (Opened opened = open(key, stored); InputStream content = opened.content()) {
+            content.transferTo(java.io.OutputStream.nullOutputStream());
+        }
+    }
+
     /** Reads only the header of a stored object, or empty when it does not exist. */
     public static java.util.Optional<ObjectHeader> readHeader(ObjectStore store, String key) throws IOException {
         java.util.Optional<InputStream> stored = store.get(key);
