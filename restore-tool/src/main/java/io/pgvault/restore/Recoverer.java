@@ -1,13 +1,14 @@
 package io.pgvault.restore;
 
 import io.pgvault.core.backup.BackupRestorer;
+import io.pgvault.core.backup.TablespacePlan;
+import io.pgvault.core.util.FileTrees;
 import io.pgvault.core.wal.TimelineId;
 
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -53,17 +54,23 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
         RecoveryPlanner.Plan plan = new RecoveryPlanner(archive).plan(standby ? RecoveryTarget.latest() : target, timeline);
         plan.explain().forEach(line -> out.println("pgvault recover: " + line));
         out.printf(java.util.Locale.ROOT, "pgvault recover: planned in %.1f s%n", (System.nanoTime() - planning) / 1e9);
+        // Where each tablespace goes, shown and checked before a byte is written: a target that
+        // exists and is not empty (the live cluster's own tablespace, on the host the backup came from) is refused.
+        TablespacePlan tablespaces = TablespacePlan.of(plan.backup(), tablespaceMap, dataDirectory);
+        tablespaces.describe().forEach(line -> out.println("pgvault recover: " + line));
+        tablespaces.checkTargets();
         try {
             companion.start(plan);
             long restoring = System.nanoTime();
             Progress progress = new Progress(out, plan.backup().rawBytes(), terminal);
-            new BackupRestorer(archive.store(), parallelism).restore(plan.backup(), dataDirectory, tablespaceMap, progress);
+            new BackupRestorer(archive.store(), parallelism).restore(plan.backup(), dataDirectory, tablespaces, progress);
             settings(plan).writeTo(dataDirectory);
             out.printf(java.util.Locale.ROOT, "pgvault recover: restored %s in %.1f s%n", Progress.size(plan.backup().rawBytes()),
                     (System.nanoTime() - restoring) / 1e9);
         } catch (IOException | RuntimeException e) {
             companion.stop();
-            removeContents(dataDirectory, created);
+            FileTrees.delete(dataDirectory, created);
+            tablespaces.removeWritten();
             throw e;
         }
         out.println("pgvault recover: " + dataDirectory + " is ready; start PostgreSQL on it (e.g. pg_ctl -D " + dataDirectory + " start)"
@@ -107,16 +114,5 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
             s.set("archive_mode", "off");
         }
         return s;
-    }
-
-    private static void removeContents(Path dir, boolean created) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).filter(p -> created || !p.equals(dir)).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-            // the message of the original failure matters more
-        }
     }
 }

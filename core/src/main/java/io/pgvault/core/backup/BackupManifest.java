@@ -86,6 +86,17 @@ public record BackupManifest(
             throw new UnsupportedFormatException(key + " has manifest format " + m.formatVersion() + "; this pgvault reads up to "
                     + FORMAT + ": upgrade pgvault");
         }
+        m.check(cluster, backupId);
         return Optional.of(m);
+    }
+
+    /**
+     * Refuses a manifest that is not what its key says or does not add up ({@link ManifestCheck}):
+     * its content is untrusted input, checked before any reader acts on it.
+     *
+     * @throws CorruptObjectException naming what is wrong
+     */
+    public void check(String cluster, String backupId) throws CorruptObjectException {
+        ManifestCheck.check(this, cluster, backupId);
     }
 }

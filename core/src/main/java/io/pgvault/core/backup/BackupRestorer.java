@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,6 +23,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -38,15 +40,22 @@ import java.util.function.LongConsumer;
 
 /**
  * Unpacks a backup from the repository into a data directory: pieces are fetched,
- * decompressed, checked against their SHA-256 and unpacked in parallel. Tablespaces go
- * to their original location unless {@code tablespaceMap} says otherwise. A file stored
- * in ranges ({@link FilePart}) is written range by range in place, by whichever threads
- * unpack its pieces, and checked to be whole at the end.
+ * decompressed, checked against their SHA-256 and unpacked in parallel. Tablespaces go where
+ * a {@link TablespacePlan} says. A file stored in ranges ({@link FilePart}) is written range
+ * by range in place, by whichever threads unpack its pieces, and checked to be whole at the end.
+ *
+ * <p>The repository's content is untrusted: the manifest is checked before anything is
+ * written ({@link ManifestCheck}), every entry is written through a {@link ConfinedDirectory}
+ * (no absolute names, no {@code ..}, nothing opened, created or chmod-ed through a link), the
+ * only links made are {@code pg_tblspc/<oid>} links to the plan's targets, {@code tablespace_map}
+ * is written from the plan, and ranges are bounded by the backup's size and may not overlap.
+ * A failed restore removes what it wrote in the tablespace targets.
  */
 public final class BackupRestorer {
 
     /** Per restoring thread: fewer, larger writes than Files.copy's 8 KiB. */
     private static final int WRITE_BUFFER = 256 * 1024;
+    private static final String TABLESPACE_MAP = "tablespace_map";
 
     private final ObjectStore store;
     private final int parallelism;
@@ -56,16 +65,24 @@ public final class BackupRestorer {
         this.parallelism = Math.max(1, parallelism);
     }
 
+    /** Restores with tablespaces at their original locations, or where {@code tablespaceMap} (OLD → NEW) moves them. */
+    public void restore(BackupManifest backup, Path dataDirectory, Map<String, Path> tablespaceMap, LongConsumer progress) throws IOException {
+        restore(backup, dataDirectory, TablespacePlan.of(backup, tablespaceMap, dataDirectory), progress);
+    }
+
     /**
      * @param progress told the raw bytes unpacked so far (for a progress bar)
-     * @throws CorruptObjectException naming the piece whose content does not match its checksum
+     * @throws CorruptObjectException naming the piece (and entry) whose content does not match its checksum or is refused
+     * @throws IllegalArgumentException when a tablespace target exists and is not empty
      */
-    public void restore(BackupManifest backup, Path dataDirectory, Map<String, Path> tablespaceMap, LongConsumer progress) throws IOException {
+    public void restore(BackupManifest backup, Path dataDirectory, TablespacePlan tablespaces, LongConsumer progress) throws IOException {
+        backup.check(backup.cluster(), backup.backupId());
+        tablespaces.prepare();
         Files.createDirectories(dataDirectory);
-        Files.setPosixFilePermissions(dataDirectory, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
-                PosixFilePermission.OWNER_EXECUTE));
+        Files.setPosixFilePermissions(dataDirectory, FileModes.permissions(0700));
+        ConfinedDirectory data = new ConfinedDirectory(dataDirectory);
         AtomicLong done = new AtomicLong();
-        Map<String, Coverage> ranged = new ConcurrentHashMap<>();
+        FileRanges ranges = new FileRanges();
         ExecutorService pool = Executors.newFixedThreadPool(parallelism, r -> {
             Thread t = new Thread(r, "pgvault-restore");
             t.setDaemon(true);
@@ -74,10 +91,10 @@ public final class BackupRestorer {
         try {
             List<Future<?>> work = new ArrayList<>();
             for (BackupManifest.Piece piece : backup.pieces()) {
-                Path target = piece.tablespaceLocation() == null ? dataDirectory
-                        : tablespaceMap.getOrDefault(piece.tablespaceLocation(), Path.of(piece.tablespaceLocation()));
+                ConfinedDirectory root = piece.tablespaceLocation() == null ? data
+                        : new ConfinedDirectory(tablespaces.targetOf(piece.tablespaceLocation()).orElseThrow());
                 work.add(pool.submit(() -> {
-                    unpack(piece, target, tablespaceMap, ranged);
+                    unpack(backup, piece, root, tablespaces, ranges);
                     progress.accept(done.addAndGet(piece.rawSize()));
                     return null;
                 }));
@@ -93,18 +110,27 @@ public final class BackupRestorer {
                     throw new IOException(e.getCause());
                 }
             }
+            ranges.checkWhole(backup.backupId());
+            if (backup.pgManifestSha256() != null) {
+                copyContent(RepositoryLayout.pgBackupManifest(backup.cluster(), backup.backupId()), data, backup);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            failed(pool, tablespaces);
             throw new IOException("interrupted", e);
+        } catch (IOException | RuntimeException e) {
+            failed(pool, tablespaces);
+            throw e;
         } finally {
             pool.shutdownNow();
-            // After a failure the caller removes what was written: no other piece may still be writing then.
-            awaitStopped(pool);
         }
-        checkRanges(backup, ranged);
-        if (backup.pgManifestSha256() != null) {
-            copyContent(RepositoryLayout.pgBackupManifest(backup.cluster(), backup.backupId()), dataDirectory.resolve("backup_manifest"));
-        }
+    }
+
+    /** After a failure the caller removes what was written in the data directory: no piece may still be writing then. */
+    private static void failed(ExecutorService pool, TablespacePlan tablespaces) {
+        pool.shutdownNow();
+        awaitStopped(pool);
+        tablespaces.removeWritten();
     }
 
     private static void awaitStopped(ExecutorService pool) {
@@ -117,39 +143,38 @@ public final class BackupRestorer {
         }
     }
 
-    /** PostgreSQL recreates tablespace links from tablespace_map at recovery: point them at the new places. */
-    private static void writeTablespaceMap(InputStream data, Path file, Map<String, Path> tablespaceMap) throws IOException {
-        StringBuilder out = new StringBuilder();
-        for (String line : new String(data.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
-            int space = line.indexOf(' ');
-            if (space > 0 && tablespaceMap.containsKey(line.substring(space + 1))) {
-                line = line.substring(0, space + 1) + tablespaceMap.get(line.substring(space + 1));
-            }
-            if (!line.isEmpty()) {
-                out.append(line).append('\n');
-            }
-        }
-        Files.writeString(file, out.toString());
-    }
-
     /**
-     * Reads every piece of a backup as a restore would, writing nothing: its checksum
-     * against the manifest, its compression, its tar headers, and that the ranges of every
-     * file stored in ranges add up. Every piece is read whatever the others show.
+     * Reads every piece of a backup as a restore would, writing nothing: the manifest, each
+     * piece's checksum against it, its compression, its tar headers and the entries a restore
+     * would refuse, and that the ranges of every file stored in ranges add up. Every piece is
+     * read whatever the others show.
      *
      * @param progress told the raw bytes read so far
      * @return what is wrong, each naming the object; empty when the backup can be restored
      */
     public List<String> verify(BackupManifest backup, LongConsumer progress) throws IOException {
+        try {
+            backup.check(backup.cluster(), backup.backupId());
+        } catch (CorruptObjectException e) {
+            return List.of(e.getMessage());
+        }
+        // Entries are resolved against a directory that is never written: only their names and kinds are checked.
+        ConfinedDirectory nowhere = new ConfinedDirectory(Path.of("/nonexistent-pgvault-verify"));
+        TablespacePlan tablespaces = TablespacePlan.of(backup, Map.of(), nowhere.root());
         AtomicLong done = new AtomicLong();
-        Map<String, Coverage> ranged = new ConcurrentHashMap<>();
+        FileRanges ranges = new FileRanges();
         List<Callable<Void>> checks = new ArrayList<>();
         for (BackupManifest.Piece piece : backup.pieces()) {
             checks.add(() -> {
                 byte[] buffer = new byte[WRITE_BUFFER];
                 readPiece(piece, (entry, data) -> {
-                    FilePart.of(entry, piece.key()).ifPresent(part -> ranged.merge(rangeKey(piece, entry), new Coverage(part.fileSize(),
-                            entry.getSize()), Coverage::merge));
+                    Kind kind = kindOf(entry, piece, nowhere, tablespaces);
+                    if (kind == Kind.FILE) {
+                        Optional<FilePart> part = FilePart.of(entry, piece.key(), backup.rawBytes());
+                        if (part.isPresent()) {
+                            ranges.claim(rangeKey(piece, entry), part.get(), entry.getSize(), piece.key());
+                        }
+                    }
                     while (data.read(buffer) >= 0) {
                         // the bytes are checked as they are read
                     }
@@ -161,7 +186,7 @@ public final class BackupRestorer {
         List<String> problems = new ArrayList<>(ParallelChecks.run(parallelism, "pgvault-verify", checks));
         if (problems.isEmpty()) {
             try {
-                checkRanges(backup, ranged);
+                ranges.checkWhole(backup.backupId());
             } catch (CorruptObjectException e) {
                 problems.add(e.getMessage());
             }
@@ -178,16 +203,6 @@ public final class BackupRestorer {
 
     private static String rangeKey(BackupManifest.Piece piece, TarArchiveEntry entry) {
         return (piece.tablespaceLocation() == null ? "" : piece.tablespaceLocation() + ":") + entry.getName();
-    }
-
-    private static void checkRanges(BackupManifest backup, Map<String, Coverage> ranged) throws CorruptObjectException {
-        for (Map.Entry<String, Coverage> file : ranged.entrySet()) {
-            if (file.getValue().bytes() != file.getValue().fileSize()) {
-                throw new CorruptObjectException("backup " + backup.backupId() + " holds " + file.getValue().bytes() + " bytes of "
-                        + file.getKey() + (file.getValue().fileSize() < 0 ? ", whose ranges disagree on its size"
-                        : ", which has " + file.getValue().fileSize()) + ": the backup is damaged (a piece holding a range of it is missing)");
-            }
-        }
     }
 
     /** What is done with each member of a piece as it is read. */
@@ -219,54 +234,101 @@ public final class BackupRestorer {
         }
     }
 
-    /** How much of a file stored in ranges has been written; a file size of -1 when its ranges disagree on it. */
-    private record Coverage(long fileSize, long bytes) {
-        static Coverage merge(Coverage a, Coverage b) {
-            return new Coverage(a.fileSize == b.fileSize ? a.fileSize : -1, a.bytes + b.bytes);
+    /** The kinds of member a base backup holds; anything else (hard links, devices, FIFOs) is refused. */
+    private enum Kind { DIRECTORY, FILE, TABLESPACE_LINK, TABLESPACE_MAP }
+
+    /**
+     * What an entry is, once its name and kind are found acceptable.
+     *
+     * @throws CorruptObjectException naming the piece and entry for anything a restore must not write
+     */
+    private static Kind kindOf(TarArchiveEntry entry, BackupManifest.Piece piece, ConfinedDirectory root, TablespacePlan tablespaces)
+            throws CorruptObjectException {
+        String name = entry.getName();
+        Path relative = root.root().relativize(root.resolve(name, piece.key()));
+        boolean base = piece.tablespaceLocation() == null;
+        if (entry.isLink()) {
+            throw ConfinedDirectory.refused(piece.key(), name, "is a hard link (to '" + entry.getLinkName() + "'), which a base backup never holds");
+        } else if (entry.isCharacterDevice() || entry.isBlockDevice() || entry.isFIFO()) {
+            throw ConfinedDirectory.refused(piece.key(), name, "is a device or FIFO, which a base backup never holds");
+        } else if (entry.isSymbolicLink()) {
+            if (!base || relative.getNameCount() != 2 || !relative.getName(0).toString().equals("pg_tblspc")
+                    || !relative.getName(1).toString().matches("[1-9][0-9]{0,9}")) {
+                throw ConfinedDirectory.refused(piece.key(), name, "is a symbolic link (to '" + entry.getLinkName()
+                        + "'); pgvault restores only pg_tblspc/<oid> links to tablespaces of the backup");
+            }
+            if (tablespaces.targetOf(entry.getLinkName()).isEmpty()) {
+                throw ConfinedDirectory.refused(piece.key(), name, "links to '" + entry.getLinkName() + "', which is not a tablespace of this backup");
+            }
+            return Kind.TABLESPACE_LINK;
+        } else if (entry.isDirectory()) {
+            return Kind.DIRECTORY;
+        } else if (base && relative.toString().equals(TABLESPACE_MAP) && entry.isFile()) {
+            return Kind.TABLESPACE_MAP;
+        } else if (entry.isFile()) {
+            return Kind.FILE;
         }
+        throw ConfinedDirectory.refused(piece.key(), name, "is of tar type '" + (char) entry.getLinkFlag() + "', which a base backup never holds");
     }
 
-    private void unpack(BackupManifest.Piece piece, Path target, Map<String, Path> tablespaceMap, Map<String, Coverage> ranged)
-            throws IOException {
+    private void unpack(BackupManifest backup, BackupManifest.Piece piece, ConfinedDirectory root, TablespacePlan tablespaces,
+                        FileRanges ranges) throws IOException {
         byte[] buffer = new byte[WRITE_BUFFER];
         readPiece(piece, (entry, tar) -> {
-            if (piece.tablespaceLocation() == null && entry.getName().equals("tablespace_map") && !tablespaceMap.isEmpty()) {
-                writeTablespaceMap(tar, target.resolve("tablespace_map"), tablespaceMap);
-            } else if (entry.isSymbolicLink() && tablespaceMap.containsKey(entry.getLinkName())) {
-                entry.setLinkName(tablespaceMap.get(entry.getLinkName()).toString());
-                extract(entry, tar, target, buffer);
-            } else {
-                Optional<FilePart> part = FilePart.of(entry, piece.key());
-                if (part.isPresent()) {
-                    write(entry, tar, pathOf(entry, target), part.get().offset(), false, buffer);
-                    ranged.merge(rangeKey(piece, entry), new Coverage(part.get().fileSize(), entry.getSize()), Coverage::merge);
-                } else {
-                    extract(entry, tar, target, buffer);
+            String name = entry.getName();
+            Path path = root.resolve(name, piece.key());
+            switch (kindOf(entry, piece, root, tablespaces)) {
+                case DIRECTORY -> {
+                    root.createDirectories(path, piece.key(), name);
+                    root.setMode(path, entry.getMode() | 0700, piece.key(), name);
+                }
+                case TABLESPACE_LINK -> root.createLink(path, tablespaces.targetOf(entry.getLinkName()).orElseThrow(), piece.key(), name);
+                case TABLESPACE_MAP -> writeTablespaceMap(tar, entry, root, path, piece, tablespaces);
+                case FILE -> {
+                    Optional<FilePart> part = FilePart.of(entry, piece.key(), backup.rawBytes());
+                    if (part.isPresent()) {
+                        ranges.claim(rangeKey(piece, entry), part.get(), entry.getSize(), piece.key());
+                    }
+                    write(entry, tar, root, path, part.map(FilePart::offset).orElse(0L), part.isEmpty(), piece, buffer);
                 }
             }
         });
     }
 
-    private static Path pathOf(TarArchiveEntry entry, Path root) throws CorruptObjectException {
-        Path path = root.resolve(entry.getName()).normalize();
-        if (!path.startsWith(root)) {
-            throw new CorruptObjectException("backup entry " + entry.getName() + " points outside the target directory");
+    /**
+     * PostgreSQL makes a pg_tblspc link for each line of tablespace_map when it recovers and
+     * then writes through it: the file is written from the plan, and a line naming a place
+     * that is not a tablespace of this backup is refused.
+     */
+    private static void writeTablespaceMap(InputStream data, TarArchiveEntry entry, ConfinedDirectory root, Path path,
+                                           BackupManifest.Piece piece, TablespacePlan tablespaces) throws IOException {
+        if (entry.getSize() > 1 << 20) {
+            throw ConfinedDirectory.refused(piece.key(), entry.getName(), "is " + entry.getSize() + " bytes, far more than a tablespace_map");
         }
-        return path;
-    }
-
-    private static void extract(TarArchiveEntry entry, InputStream data, Path root, byte[] buffer) throws IOException {
-        Path path = pathOf(entry, root);
-        if (entry.isDirectory()) {
-            Files.createDirectories(path);
-            Files.setPosixFilePermissions(path, FileModes.permissions(entry.getMode() | 0700));
-        } else if (entry.isSymbolicLink()) {
-            Files.createDirectories(path.getParent());
-            Files.deleteIfExists(path);
-            Files.createSymbolicLink(path, Path.of(entry.getLinkName()));
-        } else if (entry.isFile()) {
-            write(entry, data, path, 0, true, buffer);
+        Map<String, String> lines;
+        try {
+            lines = TablespaceMapFile.parse(new String(data.readNBytes((int) entry.getSize()), StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException e) {
+            throw ConfinedDirectory.refused(piece.key(), entry.getName(), "has a " + e.getMessage());
         }
+        Map<String, String> mapped = new LinkedHashMap<>();
+        for (Map.Entry<String, String> line : lines.entrySet()) {
+            Optional<TablespacePlan.Tablespace> tablespace = tablespaces.tablespaces().stream()
+                    .filter(t -> t.oid().equals(line.getKey()) && t.location().equals(line.getValue())).findFirst();
+            if (tablespace.isEmpty()) {
+                throw ConfinedDirectory.refused(piece.key(), entry.getName(), "maps tablespace " + line.getKey() + " to " + line.getValue()
+                        + ", which is not a tablespace of this backup");
+            }
+            mapped.put(line.getKey(), tablespace.get().target().toString());
+        }
+        byte[] text = TablespaceMapFile.format(mapped).getBytes(StandardCharsets.UTF_8);
+        try (FileChannel file = root.openForWrite(path, true, piece.key(), entry.getName())) {
+            ByteBuffer bytes = ByteBuffer.wrap(text);
+            while (bytes.hasRemaining()) {
+                file.write(bytes);
+            }
+        }
+        root.setMode(path, 0600, piece.key(), entry.getName());
     }
 
     /**
@@ -274,13 +336,9 @@ public final class BackupRestorer {
      * ({@code whole} false) leaves the rest of the file alone: other threads may be writing
      * its other ranges, and the file may still be shorter than the offset.
      */
-    private static void write(TarArchiveEntry entry, InputStream data, Path path, long offset, boolean whole, byte[] buffer)
-            throws IOException {
-        Files.createDirectories(path.getParent());
-        Set<StandardOpenOption> options = whole
-                ? EnumSet.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)
-                : EnumSet.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        try (FileChannel file = FileChannel.open(path, options)) {
+    private static void write(TarArchiveEntry entry, InputStream data, ConfinedDirectory root, Path path, long offset, boolean whole,
+                              BackupManifest.Piece piece, byte[] buffer) throws IOException {
+        try (FileChannel file = root.openForWrite(path, whole, piece.key(), entry.getName())) {
             long position = offset;
             long left = entry.getSize();
             while (left > 0) {
@@ -295,16 +353,18 @@ public final class BackupRestorer {
                 left -= n;
             }
         }
-        Files.setPosixFilePermissions(path, FileModes.permissions(entry.getMode() | 0600));
+        root.setMode(path, entry.getMode() | 0600, piece.key(), entry.getName());
     }
 
-    private void copyContent(String key, Path file) throws IOException {
+    /** PostgreSQL's backup_manifest, beside the data: written to a new name, then renamed over (never through a link). */
+    private void copyContent(String key, ConfinedDirectory data, BackupManifest backup) throws IOException {
         InputStream stored = store.get(key).orElseThrow(() -> new CorruptObjectException(key + " is missing from the repository"));
-        try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored); InputStream content = opened.content()) {
-            Path temp = file.resolveSibling(file.getFileName() + ".pgvault-tmp");
-            Files.copy(content, temp, StandardCopyOption.REPLACE_EXISTING);
-            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Path file = data.root().resolve("backup_manifest");
+        Path temp = data.root().resolve("backup_manifest.pgvault-tmp");
+        try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored); InputStream content = opened.content();
+             OutputStream out = java.nio.channels.Channels.newOutputStream(data.openForWrite(temp, true, key, "backup_manifest"))) {
+            content.transferTo(out);
         }
+        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
-
 }

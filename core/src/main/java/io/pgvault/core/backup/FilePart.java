@@ -68,23 +68,36 @@ public record FilePart(long offset, long fileSize) {
     /**
      * The range a restored member holds, or empty for a whole file.
      *
+     * @param largestFile no file of the backup can be larger (its raw size): a crafted range cannot make a restore
+     *     write, or a file system allocate, beyond what the backup holds
      * @throws CorruptObjectException when the keywords are malformed or the range does not fit the file
      */
-    static Optional<FilePart> of(TarArchiveEntry entry, String piece) throws CorruptObjectException {
+    static Optional<FilePart> of(TarArchiveEntry entry, String piece, long largestFile) throws CorruptObjectException {
         String offset = entry.getExtraPaxHeader(OFFSET_KEY);
         String size = entry.getExtraPaxHeader(SIZE_KEY);
         if (offset == null && size == null) {
             return Optional.empty();
         }
+        String why;
         try {
             FilePart part = new FilePart(Long.parseLong(offset), Long.parseLong(size));
-            if (part.offset < 0 || part.offset + entry.getSize() > part.fileSize || !entry.isFile()) {
-                throw new NumberFormatException("range out of bounds");
+            if (!entry.isFile()) {
+                why = "it is not a regular file";
+            } else if (part.offset < 0 || part.fileSize < 0) {
+                why = "negative offset or size";
+            } else if (part.fileSize > largestFile) {
+                why = "the file would be larger than the whole backup (" + largestFile + " bytes)";
+            } else if (Math.addExact(part.offset, entry.getSize()) > part.fileSize) {
+                why = "the range ends beyond its file";
+            } else {
+                return Optional.of(part);
             }
-            return Optional.of(part);
         } catch (NumberFormatException e) {
-            throw new CorruptObjectException(piece + ": entry " + entry.getName() + " has a malformed file range (" + OFFSET_KEY + "="
-                    + offset + ", " + SIZE_KEY + "=" + size + ", " + entry.getSize() + " bytes)");
+            why = "not numbers";
+        } catch (ArithmeticException e) {
+            why = "offset plus length overflows";
         }
+        throw new CorruptObjectException(piece + ": entry " + entry.getName() + " has a malformed file range (" + OFFSET_KEY + "="
+                + offset + ", " + SIZE_KEY + "=" + size + ", " + entry.getSize() + " bytes): " + why);
     }
 }

@@ -42,7 +42,7 @@ class FilePartTest {
         assertThat(entry.getName()).isEqualTo("base/5/16397");
         assertThat(entry.getSize()).isEqualTo(4096);
         assertThat(entry.getMode() & 0777).isEqualTo(0600);
-        assertThat(FilePart.of(entry, "piece")).contains(new FilePart(1L << 30, 3L << 30));
+        assertThat(FilePart.of(entry, "piece", Long.MAX_VALUE)).contains(new FilePart(1L << 30, 3L << 30));
     }
 
     @Test
@@ -56,23 +56,39 @@ class FilePartTest {
             tar.closeArchiveEntry();
         }
         TarArchiveEntry entry = new TarArchiveInputStream(new ByteArrayInputStream(bytes.toByteArray())).getNextEntry();
-        assertThat(FilePart.of(entry, "piece")).isEqualTo(Optional.empty());
+        assertThat(FilePart.of(entry, "piece", Long.MAX_VALUE)).isEqualTo(Optional.empty());
     }
 
     @Test
     void malformedOrImpossibleRangesAreRefusedNamingThePieceAndTheEntry() throws IOException {
         TarArchiveEntry beyond = readBack(FilePart.headers(ustarHeader("base/5/1", 8192), 8192, 4096, 10_000), 4096);
-        assertThatThrownBy(() -> FilePart.of(beyond, "pieces/base.tar.00003")).isInstanceOf(CorruptObjectException.class)
+        assertThatThrownBy(() -> FilePart.of(beyond, "pieces/base.tar.00003", Long.MAX_VALUE)).isInstanceOf(CorruptObjectException.class)
                 .hasMessageContaining("pieces/base.tar.00003").hasMessageContaining("base/5/1").hasMessageContaining("malformed file range");
 
         TarArchiveEntry negative = new TarArchiveEntry("base/5/2");
         negative.setSize(10);
         negative.addPaxHeader(FilePart.OFFSET_KEY, "-512");
         negative.addPaxHeader(FilePart.SIZE_KEY, "1024");
-        assertThatThrownBy(() -> FilePart.of(negative, "p")).isInstanceOf(CorruptObjectException.class);
+        assertThatThrownBy(() -> FilePart.of(negative, "p", Long.MAX_VALUE)).isInstanceOf(CorruptObjectException.class);
 
         TarArchiveEntry garbled = new TarArchiveEntry("base/5/3");
         garbled.addPaxHeader(FilePart.OFFSET_KEY, "12x");
-        assertThatThrownBy(() -> FilePart.of(garbled, "p")).isInstanceOf(CorruptObjectException.class).hasMessageContaining("12x");
+        assertThatThrownBy(() -> FilePart.of(garbled, "p", Long.MAX_VALUE)).isInstanceOf(CorruptObjectException.class).hasMessageContaining("12x");
+    }
+
+    @Test
+    void aRangeCannotOverflowOrOutgrowTheBackup() throws IOException {
+        TarArchiveEntry overflow = new TarArchiveEntry("base/5/4");
+        overflow.setSize(4096);
+        overflow.addPaxHeader(FilePart.OFFSET_KEY, Long.toString(Long.MAX_VALUE - 100));
+        overflow.addPaxHeader(FilePart.SIZE_KEY, Long.toString(Long.MAX_VALUE));
+        assertThatThrownBy(() -> FilePart.of(overflow, "p", Long.MAX_VALUE)).isInstanceOf(CorruptObjectException.class)
+                .hasMessageContaining("base/5/4").hasMessageContaining("overflows");
+
+        // A sparse file of a terabyte from a backup of a few megabytes: refused before it is created.
+        TarArchiveEntry sparse = readBack(FilePart.headers(ustarHeader("base/5/5", 8192), 1L << 40, 4096, (1L << 40) + 4096), 4096);
+        assertThatThrownBy(() -> FilePart.of(sparse, "p", 50L << 20)).isInstanceOf(CorruptObjectException.class)
+                .hasMessageContaining("larger than the whole backup");
+        assertThat(FilePart.of(sparse, "p", 2L << 40)).contains(new FilePart(1L << 40, (1L << 40) + 4096));
     }
 }
