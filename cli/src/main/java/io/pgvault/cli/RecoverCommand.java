@@ -2,6 +2,9 @@ package io.pgvault.cli;
 
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.storage.s3.S3Settings;
+import io.pgvault.core.storage.server.BearerToken;
+import io.pgvault.core.util.SecretFile;
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
@@ -22,7 +25,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -137,6 +139,7 @@ final class RecoverCommand implements Callable<Integer> {
             tablespaces.put(m.substring(0, eq), Path.of(m.substring(eq + 1)).toAbsolutePath());
         }
         Path dataDirectory = pgdata.toAbsolutePath();
+        secret = secret(dataDirectory);
         PrintWriter out = spec.commandLine().getOut();
         try (ObjectStore store = repository.open(via)) {
             ClusterArchive archive = ClusterArchive.load(store, cluster);
@@ -159,6 +162,8 @@ final class RecoverCommand implements Callable<Integer> {
         private final Path dataDirectory;
         private final PrintWriter out;
         private Process process;
+        /** The secret file this run wrote, removed again if the restore fails. */
+        private Path written;
 
         Prefetcher(Path dataDirectory, PrintWriter out) {
             this.dataDirectory = dataDirectory;
@@ -168,10 +173,14 @@ final class RecoverCommand implements Callable<Integer> {
         @Override
         public void start(RecoveryPlanner.Plan plan) throws IOException {
             Files.createDirectories(dataDirectory);
-            if (!via.given() && repository.accessKey != null && !repository.accessKey.isBlank()) {
-                Path credentials = dataDirectory.resolve(CREDENTIALS_FILE);
-                Files.writeString(credentials, "access-key=" + repository.accessKey + "\nsecret-key=" + repository.secretKey + "\n");
-                Files.setPosixFilePermissions(credentials, PosixFilePermissions.fromString("rw-------"));
+            if (secret != null) {
+                if (secret.content() != null) {
+                    SecretFile.write(secret.file(), secret.content());
+                    written = secret.file();
+                }
+                out.println("pgvault recover: restore_command reads its " + (via.given() ? "token" : "S3 keys") + " from " + secret.file()
+                        + " (mode 0600, outside the data directory" + ("root".equals(System.getProperty("user.name"))
+                        ? "; it must belong to the user PostgreSQL runs as, like the data directory)" : ")"));
             }
             String user = System.getProperty("user.name");
             if (noPrefetch || "root".equals(user) || !Files.getOwner(dataDirectory).getName().equals(user)) {
@@ -189,6 +198,13 @@ final class RecoverCommand implements Callable<Integer> {
 
         @Override
         public void stop() {
+            if (written != null) {
+                try {
+                    Files.deleteIfExists(written);
+                } catch (IOException e) {
+                    // the restore's failure is what the DBA needs to see
+                }
+            }
             if (process != null) {
                 // Before the data directory is cleared: it must not write into it afterwards.
                 process.destroy();
@@ -201,7 +217,42 @@ final class RecoverCommand implements Callable<Integer> {
         }
     }
 
-    static final String CREDENTIALS_FILE = "pgvault-s3.credentials";
+    /**
+     * A file restore_command reads a secret from, named by {@code option}: one the DBA keeps
+     * ({@code content} null), or one recover writes beside the data directory, never inside it
+     * (every later base backup of the cluster would copy it) and never in restore_command itself
+     * (any SQL role can read it) or in an argument (any local user can).
+     */
+    record Secret(String option, Path file, String content) {
+    }
+
+    Secret secret;
+
+    Secret secret(Path dataDirectory) {
+        Secret found = null;
+        if (via.given()) {
+            if (via.tokenFile != null && !via.tokenFile.toString().isBlank()) {
+                BearerToken.fromFile(via.tokenFile);
+                found = new Secret("--token-file", via.tokenFile.toAbsolutePath(), null);
+            } else if (via.token() != null) {
+                found = new Secret("--token-file", beside(dataDirectory, ".pgvault-token"), BearerToken.fileContent(via.token()));
+            }
+        } else if (repository.credentialsFile() != null) {
+            found = new Secret("--s3-credentials-file", repository.credentialsFile(), null);
+        } else if (repository.hasKeys()) {
+            found = new Secret("--s3-credentials-file", beside(dataDirectory, ".pgvault-s3.credentials"),
+                    S3Settings.credentialsFileContent(repository.accessKey, repository.secretKey));
+        }
+        if (found != null && SecretFile.isInside(found.file(), dataDirectory)) {
+            throw new IllegalArgumentException(found.option() + " " + found.file() + " is inside the data directory " + dataDirectory
+                    + ", where every base backup of the recovered cluster would copy it: keep it elsewhere");
+        }
+        return found;
+    }
+
+    private static Path beside(Path dataDirectory, String suffix) {
+        return dataDirectory.resolveSibling(dataDirectory.getFileName() + suffix);
+    }
 
     private RecoveryTarget recoveryTarget() {
         boolean inclusive = !exclusive;
@@ -234,15 +285,15 @@ final class RecoverCommand implements Callable<Integer> {
         boolean viaServer = via.given();
         if (viaServer) {
             args.addAll(List.of("--server", via.server));
-            if (via.token != null && !via.token.isBlank()) {
-                args.addAll(List.of("--token", via.token));
-            }
         } else {
             args.addAll(List.of("--repo", repository.url));
         }
         args.addAll(List.of("--cluster", cluster));
         if (!noPrefetch) {
             args.addAll(List.of("--spool", spool));
+        }
+        if (secret != null) {
+            args.addAll(List.of(secret.option(), secret.file().toString()));
         }
         args.addAll(List.of("--retry-for", Integer.toString(fetchRetry)));
         if (targetTimeline != null) {
@@ -258,9 +309,6 @@ final class RecoverCommand implements Callable<Integer> {
             if (repository.pathStyle) {
                 args.add("--s3-path-style");
             }
-            if (repository.accessKey != null && !repository.accessKey.isBlank()) {
-                args.addAll(List.of("--s3-credentials-file", CREDENTIALS_FILE));
-            }
             if (repository.caFile() != null) {
                 args.addAll(List.of("--s3-ca-file", repository.caFile().toString()));
             }
@@ -268,10 +316,15 @@ final class RecoverCommand implements Callable<Integer> {
         return args;
     }
 
-    private static String shellWords(List<String> args) {
+    /**
+     * Words for the shell PostgreSQL runs restore_command with, after it has replaced
+     * {@code %f}, {@code %p} and {@code %%}: so a {@code %} of our own is doubled.
+     */
+    static String shellWords(List<String> args) {
         StringBuilder command = new StringBuilder();
         for (String a : args) {
-            command.append(SHELL_SAFE.matcher(a).matches() ? a : "'" + a.replace("'", "'\\''") + "'").append(' ');
+            String word = SHELL_SAFE.matcher(a).matches() ? a : "'" + a.replace("'", "'\\''") + "'";
+            command.append(word.replace("%", "%%")).append(' ');
         }
         return command.append("%f %p").toString();
     }

@@ -39,6 +39,10 @@ public final class RepositoryOptions {
             description = "S3 secret key.")
     String secretKey;
 
+    @Option(names = "--s3-credentials-file", defaultValue = "${env:PGVAULT_REPOSITORY_S3_CREDENTIALS_FILE}",
+            description = "A file (mode 0600) of access-key=... and secret-key=... lines, instead of --s3-access-key/--s3-secret-key.")
+    Path credentialsFile;
+
     @Option(names = "--s3-ca-file", defaultValue = "${env:PGVAULT_REPOSITORY_S3_CA_FILE}",
             description = "PEM certificates to trust for an HTTPS endpoint signed by a private CA (instead of the JDK's).")
     String caFile;
@@ -58,7 +62,7 @@ public final class RepositoryOptions {
         if (url != null && !url.isBlank() && !url.equals(System.getenv("PGVAULT_REPOSITORY_URL"))) {
             throw new IllegalArgumentException("give --repo or --server, not both");
         }
-        return new io.pgvault.core.storage.server.ServerObjectStore(URI.create(via.server), via.token);
+        return new io.pgvault.core.storage.server.ServerObjectStore(URI.create(via.server), via.token());
     }
 
     private S3Settings customize(S3Settings settings) {
@@ -66,10 +70,21 @@ public final class RepositoryOptions {
         if (endpoint != null && !endpoint.isBlank()) {
             result = result.withEndpoint(URI.create(endpoint), pathStyle);
         }
-        if (accessKey != null && !accessKey.isBlank()) {
+        if (credentialsFile() != null) {
+            result = result.withCredentialsFile(credentialsFile());
+        } else if (hasKeys()) {
             result = result.withCredentials(accessKey, secretKey);
         }
         return result.withCaFile(caFile());
+    }
+
+    boolean hasKeys() {
+        return accessKey != null && !accessKey.isBlank();
+    }
+
+    /** The credentials file as an absolute path, or null. */
+    Path credentialsFile() {
+        return credentialsFile == null || credentialsFile.toString().isBlank() ? null : credentialsFile.toAbsolutePath();
     }
 
     /** The CA file as an absolute path (restore_command runs in the data directory), or null. */

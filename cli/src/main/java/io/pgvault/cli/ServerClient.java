@@ -29,6 +29,9 @@ public final class ServerClient {
             description = "Bearer token when the server sets pgvault.security.token (env PGVAULT_TOKEN).")
     String token;
 
+    @Option(names = "--token-file", defaultValue = "${env:PGVAULT_TOKEN_FILE}", description = "A file (mode 0600) holding the bearer token, "
+            + "alone or as 'Authorization: Bearer TOKEN' (env PGVAULT_TOKEN_FILE); keeps it out of the process list.")
+    java.nio.file.Path tokenFile;
 
     public JsonNode get(String path) throws IOException {
         return send(request(path).GET());
@@ -58,8 +61,10 @@ public final class ServerClient {
 
     private HttpRequest.Builder request(String path) {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.replaceAll("/+$", "") + path)).timeout(Duration.ofMinutes(10));
-        if (token != null && !token.isBlank()) {
-            b.header("Authorization", "Bearer " + token);
+        String bearer = tokenFile != null && !tokenFile.toString().isBlank()
+                ? io.pgvault.core.storage.server.BearerToken.fromFile(tokenFile) : token;
+        if (bearer != null && !bearer.isBlank()) {
+            b.header("Authorization", "Bearer " + bearer);
         }
         return b;
     }

@@ -1,6 +1,9 @@
 package io.pgvault.cli;
 
+import io.pgvault.core.storage.server.BearerToken;
 import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
 
 /**
  * For the commands that read a repository ({@code info}, {@code verify}, {@code recover}):
@@ -13,10 +16,23 @@ public final class ServerSourceOptions {
             + "are still checked here).")
     String server;
 
-    @Option(names = "--token", defaultValue = "${env:PGVAULT_TOKEN}", description = "The server's bearer token (env PGVAULT_TOKEN).")
+    @Option(names = "--token", defaultValue = "${env:PGVAULT_TOKEN}", description = "The server's bearer token (env PGVAULT_TOKEN); "
+            + "--token-file keeps it out of the process list.")
     String token;
+
+    @Option(names = "--token-file", defaultValue = "${env:PGVAULT_TOKEN_FILE}", description = "A file (mode 0600) holding the server's "
+            + "bearer token, alone or as 'Authorization: Bearer TOKEN' (env PGVAULT_TOKEN_FILE).")
+    Path tokenFile;
 
     boolean given() {
         return server != null && !server.isBlank();
+    }
+
+    /** The token from --token-file, else --token / PGVAULT_TOKEN; null without one. */
+    String token() {
+        if (tokenFile != null && !tokenFile.toString().isBlank()) {
+            return BearerToken.fromFile(tokenFile);
+        }
+        return token == null || token.isBlank() ? null : token;
     }
 }

@@ -4,25 +4,23 @@ import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.storage.ObjectStores;
 import io.pgvault.core.storage.RepositoryUrl;
 import io.pgvault.core.storage.s3.S3Settings;
+import io.pgvault.core.storage.server.BearerToken;
 import io.pgvault.core.wal.TimelineId;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 
 /**
  * The arguments of {@code pgvault wal-fetch}, parsed without a command-line framework:
  * this command runs once per WAL segment and every class loaded costs PostgreSQL time.
  * Environment variables give the defaults, as for the other commands.
  */
-public record WalFetchOptions(String repo, URI server, String token, String cluster, Path spool, int prefetch, Duration retryFor,
+public record WalFetchOptions(String repo, URI server, String token, Path tokenFile, String cluster, Path spool, int prefetch, Duration retryFor,
                               TimelineId targetTimeline, String s3Endpoint, String s3Region, boolean s3PathStyle, Path s3CredentialsFile,
                               Path s3CaFile,
                               String fileName, Path target) {
@@ -32,14 +30,18 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
             A restore_command: copies WAL file %f of the cluster to %p, checked against its SHA-256.
               --repo URL                 repository (file:///path or s3://bucket/prefix; env PGVAULT_REPOSITORY_URL)
               --server URL               a pgvault server instead of the repository (env PGVAULT_SERVER)
-              --token TOKEN              the server's bearer token (env PGVAULT_TOKEN)
+              --token-file FILE          the server's bearer token, from a file only its owner can read: the
+                                         token alone or 'Authorization: Bearer TOKEN' (env PGVAULT_TOKEN_FILE;
+                                         or env PGVAULT_TOKEN; never put a token in restore_command itself)
               --cluster NAME             the cluster's name in pgvault
               --spool DIR                prefetch into DIR (relative to the data directory); calls that find
                                          their file there need no JVM
               --prefetch N               segments to keep ahead (default 8)
               --retry-for SECONDS        how long to retry an unreachable or damaged repository (default 60)
               --target-timeline N        the timeline recovery follows, for prefetching (default: latest)
-              --s3-endpoint URL, --s3-region R, --s3-path-style, --s3-credentials-file FILE,
+              --s3-credentials-file FILE access-key=... and secret-key=... lines, mode 0600, outside the data
+                                         directory (or env AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the AWS chain)
+              --s3-endpoint URL, --s3-region R, --s3-path-style,
               --s3-ca-file PEM           trust this CA's certificates for an HTTPS endpoint (a private CA)
             Exit codes: 0 restored; 1 not archived (or bad arguments); 3 failed, in standby mode (PostgreSQL
             retries); 200 failed during archive recovery, which makes PostgreSQL stop instead of ending
@@ -55,6 +57,7 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
         String repo = env.get("PGVAULT_REPOSITORY_URL");
         String server = env.get("PGVAULT_SERVER");
         String token = env.get("PGVAULT_TOKEN");
+        String tokenFile = env.get("PGVAULT_TOKEN_FILE");
         String cluster = null;
         Path spool = null;
         int prefetch = 8;
@@ -88,6 +91,7 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
                 }
                 case "--server" -> server = v;
                 case "--token" -> token = v;
+                case "--token-file" -> tokenFile = v;
                 case "--cluster" -> cluster = v;
                 case "--spool" -> spool = Path.of(v);
                 case "--prefetch" -> prefetch = Integer.parseInt(v);
@@ -112,18 +116,26 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
                 throw new IllegalArgumentException("--repo URL or --server URL is required");
             }
         }
-        return new WalFetchOptions(repo, server == null ? null : URI.create(server), token, cluster, spool, prefetch, retryFor, timeline,
+        Path tokenPath = tokenFile == null || tokenFile.isBlank() ? null : Path.of(tokenFile);
+        if (server != null && tokenPath != null) {
+            token = BearerToken.fromFile(tokenPath);
+        }
+        return new WalFetchOptions(repo, server == null ? null : URI.create(server), token, tokenPath, cluster, spool, prefetch, retryFor, timeline,
                 endpoint, region, pathStyle, credentials, caFile == null || caFile.isBlank() ? null : Path.of(caFile),
                 withFile ? positional.get(0) : null, withFile ? Path.of(positional.get(1)) : null);
     }
 
-    /** The arguments that describe the source, for handing to the prefetcher. */
+    /**
+     * The arguments that describe the source, for handing to the prefetcher. Never the token
+     * itself (a process's arguments are visible to every local user): its file, or the
+     * environment the prefetcher inherits.
+     */
     public List<String> sourceArguments() {
         List<String> out = new ArrayList<>();
         if (server != null) {
             out.addAll(List.of("--server", server.toString()));
-            if (token != null) {
-                out.addAll(List.of("--token", token));
+            if (tokenFile != null) {
+                out.addAll(List.of("--token-file", tokenFile.toString()));
             }
         } else {
             out.addAll(List.of("--repo", repo));
@@ -167,13 +179,7 @@ public record WalFetchOptions(String repo, URI server, String token, String clus
             result = result.withEndpoint(URI.create(s3Endpoint), s3PathStyle);
         }
         if (s3CredentialsFile != null) {
-            Properties p = new Properties();
-            try (InputStream in = Files.newInputStream(s3CredentialsFile)) {
-                p.load(in);
-            } catch (IOException e) {
-                throw new IllegalArgumentException("cannot read S3 credentials file " + s3CredentialsFile + ": " + e.getMessage(), e);
-            }
-            result = result.withCredentials(p.getProperty("access-key"), p.getProperty("secret-key"));
+            result = result.withCredentialsFile(s3CredentialsFile);
         }
         return result.withCaFile(s3CaFile);
     }

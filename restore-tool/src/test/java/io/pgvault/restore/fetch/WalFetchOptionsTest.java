@@ -31,6 +31,23 @@ class WalFetchOptionsTest {
     }
 
     @Test
+    void theTokenNeverReachesThePrefetchersArguments() throws Exception {
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("pgvault-token", "");
+        try {
+            java.nio.file.Files.writeString(file, "Authorization: Bearer from-a-file\n");
+            WalFetchOptions viaFile = WalFetchOptions.parse(List.of("--server", "http://h:8432", "--token-file", file.toString(),
+                    "--cluster", "main", "f", "p"), Map.of());
+            assertThat(viaFile.token()).isEqualTo("from-a-file");
+            assertThat(viaFile.sourceArguments()).containsSubsequence("--token-file", file.toString()).doesNotContain("from-a-file");
+            WalFetchOptions inline = WalFetchOptions.parse(List.of("--server", "http://h:8432", "--token", "inline", "--cluster", "main",
+                    "f", "p"), Map.of());
+            assertThat(inline.sourceArguments()).doesNotContain("inline", "--token");
+        } finally {
+            java.nio.file.Files.delete(file);
+        }
+    }
+
+    @Test
     void theEnvironmentGivesDefaultsAndAnExplicitRepoWinsOverTheServer() {
         WalFetchOptions fromEnv = WalFetchOptions.parse(List.of("--cluster", "main", "f", "p"), Map.of("PGVAULT_SERVER", "http://h:8432"));
         assertThat(fromEnv.server()).hasToString("http://h:8432");

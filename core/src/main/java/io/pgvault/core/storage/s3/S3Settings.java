@@ -75,6 +75,30 @@ public record S3Settings(
                 checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile);
     }
 
+    /**
+     * The keys from a file of {@code access-key=...} and {@code secret-key=...} lines that only its
+     * owner can read ({@link io.pgvault.core.util.SecretFile}): how restore_command gets them.
+     *
+     * @throws IllegalArgumentException naming the file and what is wrong with it
+     */
+    public S3Settings withCredentialsFile(Path file) {
+        java.util.Properties p = new java.util.Properties();
+        try {
+            p.load(new java.io.StringReader(io.pgvault.core.util.SecretFile.read(file, "the S3 keys")));
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("cannot read S3 credentials file " + file + ": " + e.getMessage(), e);
+        }
+        if (p.getProperty("access-key") == null || p.getProperty("secret-key") == null) {
+            throw new IllegalArgumentException(file + " must hold an access-key=... and a secret-key=... line");
+        }
+        return withCredentials(p.getProperty("access-key"), p.getProperty("secret-key"));
+    }
+
+    /** What {@link #withCredentialsFile} reads. */
+    public static String credentialsFileContent(String accessKey, String secretKey) {
+        return "access-key=" + accessKey + "\nsecret-key=" + secretKey + "\n";
+    }
+
     public S3Settings withRegion(String newRegion) {
         return new S3Settings(bucket, prefix, endpoint, newRegion, pathStyle, accessKeyId, secretAccessKey,
                 checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile);
