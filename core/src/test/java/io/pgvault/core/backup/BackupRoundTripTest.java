@@ -60,6 +60,20 @@ class BackupRoundTripTest {
         return false;
     }
 
+    /** Every file under a directory, by name, size and content. */
+    private static String treeDigest(Path root) throws Exception {
+        java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+        try (java.util.stream.Stream<Path> files = Files.walk(root)) {
+            for (Path f : files.sorted().toList()) {
+                sha.update(root.relativize(f).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                if (Files.isRegularFile(f)) {
+                    sha.update(Files.readAllBytes(f));
+                }
+            }
+        }
+        return java.util.HexFormat.of().formatHex(sha.digest());
+    }
+
     @ParameterizedTest(name = "PostgreSQL {0}")
     @ValueSource(ints = {14, 17})
     void backupRestoreRecoverGivesTheCommittedRows(int major) throws Exception {
@@ -109,6 +123,17 @@ class BackupRoundTripTest {
             assertThat(manifest.pieces().size()).as("small pieces: several per archive").isGreaterThan(4);
             assertThat(BackupManifest.read(store, "main", manifest.backupId())).contains(manifest);
 
+            // A point-in-time copy on the primary's own host without a map: refused before a byte is written,
+            // and the live tablespace is byte-identical afterwards.
+            pg.execute("CHECKPOINT");
+            String live = treeDigest(tablespace);
+            Path sameHost = temp.resolve("same-host");
+            assertThatThrownBy(() -> new BackupRestorer(store, 4).restore(manifest, sameHost, Map.of(), n -> { }))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(tablespace.toString()).hasMessageContaining("is not empty")
+                    .hasMessageContaining("--tablespace-map " + tablespace + "=NEW");
+            assertThat(treeDigest(tablespace)).isEqualTo(live);
+            assertThat(sameHost).doesNotExist();
+
             try (PgCluster restored = PgCluster.builder(major)
                     .setting("archive_mode", "off")
                     .setting("restore_command", "cp " + archive + "/%f %p")
@@ -150,8 +175,11 @@ class BackupRoundTripTest {
             byte[] bytes = Files.readAllBytes(file);
             bytes[bytes.length - 20] ^= 0x10;
             Files.write(file, bytes);
-            assertThatThrownBy(() -> new BackupRestorer(store, 2).restore(manifest, temp.resolve("broken"), Map.of(), n -> { }))
+            Path brokenTablespace = temp.resolve("broken-ts");
+            assertThatThrownBy(() -> new BackupRestorer(store, 2).restore(manifest, temp.resolve("broken"),
+                    Map.of(tablespace.toString(), brokenTablespace), n -> { }))
                     .isInstanceOf(CorruptObjectException.class).hasMessageContaining(victim.key());
+            assertThat(brokenTablespace).as("a failed restore removes the tablespace target it created").doesNotExist();
         } finally {
             io.pgvault.testkit.Fixtures.deleteTree(archive);
             io.pgvault.testkit.Fixtures.deleteTree(tablespace);
