@@ -200,6 +200,8 @@ class RecoveryIT {
             switchAndAwaitArchived(standby, Duration.ofSeconds(90));
             standby.stop();
 
+            serverGoneMidRecoveryStopsIt(c, url, dir, marks.get(1), latest);
+
             // From here on only the repository: no server, no catalog.
             server.close();
             Fixtures.deleteTree(dir.resolve("catalog"));
@@ -262,6 +264,53 @@ class RecoveryIT {
             server.close();
             started.forEach(PgCluster::close);
             Fixtures.deleteTree(dir);
+        }
+    }
+
+    /**
+     * restore_command = wal-fetch --server, and the server goes away while a recovery is under
+     * way (replayed to a mark, past its consistency point): PostgreSQL stops instead of taking
+     * the outage for the end of the archive and promoting on a partial history (what
+     * {@code curl -f}'s exit 7 or 22 would make it do); with the server back, it recovers everything.
+     */
+    private void serverGoneMidRecoveryStopsIt(Case c, String url, Path dir, Mark mark, String latest) throws Exception {
+        URI server = URI.create(url);
+        try (io.pgvault.testkit.TcpRelay relay = io.pgvault.testkit.TcpRelay.to("127.0.0.1", server.getPort());
+             PgCluster recovering = PgCluster.builder(c.major()).adopt(data -> {
+                 Run r = pgvault(dir, List.of("recover", "--server", "http://127.0.0.1:" + relay.port(), "--cluster", "main", "--pgdata",
+                         data.toString(), "--target-lsn", mark.lsn(), "--target-action", "shutdown", "--no-prefetch", "--fetch-retry", "2"));
+                 assertThat(r.exit()).as(r.output()).isZero();
+                 assertThat(Files.readString(data.resolve("postgresql.auto.conf"))).contains("wal-fetch --server http://127.0.0.1:" + relay.port());
+             })) {
+            startExpectingItToStop(recovering, "shutdown at recovery target");
+            // Replay on to the end of the archive, with the server gone.
+            Files.writeString(recovering.dataDirectory().resolve("postgresql.auto.conf"),
+                    "recovery_target_lsn = ''\nrecovery_target_timeline = 'latest'\n", java.nio.file.StandardOpenOption.APPEND);
+            relay.cut();
+            startExpectingItToStop(recovering, "exiting with 200");
+            assertThat(recovering.serverLog()).doesNotContain("selected new timeline ID").doesNotContain("archive recovery complete");
+            relay.restore();
+            recovering.start();
+            recovering.awaitRecoveryEnd(Duration.ofMinutes(2));
+            assertThat(recovering.queryValue(CHECKSUM)).isEqualTo(latest);
+        }
+    }
+
+    private static void startExpectingItToStop(PgCluster pg, String logLine) throws InterruptedException {
+        try {
+            pg.start();
+        } catch (RuntimeException expected) {
+            // pg_ctl reports that the server did not stay up
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (!pg.serverLog().contains(logLine) && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+        }
+        assertThat(pg.serverLog()).contains(logLine);
+        try {
+            pg.stop();
+        } catch (RuntimeException alreadyDown) {
+            // it stopped by itself
         }
     }
 
