@@ -175,7 +175,12 @@ final class RecoverCommand implements Callable<Integer> {
             Files.createDirectories(dataDirectory);
             if (secret != null) {
                 if (secret.content() != null) {
-                    SecretFile.write(secret.file(), secret.content());
+                    try {
+                        SecretFile.write(secret.file(), secret.content());
+                    } catch (IOException e) {
+                        throw new IllegalArgumentException("cannot write restore_command's secret beside the data directory, to " + secret.file()
+                                + " (" + e + "): give " + secret.option() + " FILE, a file of your own (mode 0600) outside the data directory");
+                    }
                     written = secret.file();
                 }
                 out.println("pgvault recover: restore_command reads its " + (via.given() ? "token" : "S3 keys") + " from " + secret.file()

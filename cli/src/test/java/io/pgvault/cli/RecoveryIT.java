@@ -237,8 +237,9 @@ class RecoveryIT {
                     if (latestRun) {
                         // As a DBA runs it: as the user PostgreSQL runs as, who gets the prefetcher started at once.
                         Files.createDirectories(data);
-                        OsUser.own(data);
+                        OsUser.own(data.getParent());
                         r = pgvaultAsServerUser(dir, recover);
+                        secretsStayOutOfDataDirectoryAndArguments(c, data);
                     } else {
                         r = pgvault(dir, recover);
                     }
@@ -294,6 +295,33 @@ class RecoveryIT {
             recovering.awaitRecoveryEnd(Duration.ofMinutes(2));
             assertThat(recovering.queryValue(CHECKSUM)).isEqualTo(latest);
         }
+    }
+
+    /** The S3 keys recover was given: in a 0600 file beside the data directory, not in it, not in the prefetcher's arguments. */
+    private static void secretsStayOutOfDataDirectoryAndArguments(Case c, Path data) throws java.io.IOException {
+        if (!c.storage().equals("s3proxy")) {
+            return;
+        }
+        Path file = data.resolveSibling(data.getFileName() + ".pgvault-s3.credentials");
+        assertThat(Files.getPosixFilePermissions(file)).isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        assertThat(Files.readString(data.resolve("postgresql.auto.conf"))).contains("--s3-credentials-file " + file)
+                .doesNotContain(S3ProxyFixture.SECRET_KEY);
+        try (Stream<Path> files = Files.walk(data)) {
+            // The prefetcher's spool comes and goes as it works: segments, not secrets.
+            for (Path f : files.filter(f -> Files.isRegularFile(f) && !f.toString().contains("pgvault-spool")).toList()) {
+                assertThat(new String(Files.readAllBytes(f), java.nio.charset.StandardCharsets.ISO_8859_1)).as(f.toString())
+                        .doesNotContain(S3ProxyFixture.SECRET_KEY);
+            }
+        }
+        Path pidFile = data.resolve("pg_wal/pgvault-spool/.pid");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!Files.exists(pidFile) && System.nanoTime() < deadline) {
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+        }
+        String pid = Files.readString(pidFile).trim();
+        String argv = new String(Files.readAllBytes(Path.of("/proc", pid, "cmdline")), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(argv).contains("PrefetchDaemon").contains(file.toString()).doesNotContain(S3ProxyFixture.SECRET_KEY)
+                .doesNotContain(S3ProxyFixture.ACCESS_KEY);
     }
 
     private static void startExpectingItToStop(PgCluster pg, String logLine) throws InterruptedException {
