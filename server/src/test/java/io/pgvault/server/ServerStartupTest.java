@@ -1,10 +1,12 @@
 package io.pgvault.server;
 
+import io.micronaut.core.convert.ConversionService;
 import io.micronaut.http.HttpRequest;
 import io.micronaut.http.client.HttpClient;
 import io.micronaut.http.client.annotation.Client;
 import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
 import io.micronaut.test.support.TestPropertyProvider;
+import io.pgvault.server.config.RetentionConfig;
 import jakarta.inject.Inject;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -14,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -34,6 +37,9 @@ class ServerStartupTest implements TestPropertyProvider {
 
     @Inject
     DataSource dataSource;
+
+    @Inject
+    RetentionConfig retention;
 
     @Override
     public Map<String, String> getProperties() {
@@ -70,6 +76,30 @@ class ServerStartupTest implements TestPropertyProvider {
         } finally {
             io.pgvault.testkit.Fixtures.deleteTree(other);
         }
+    }
+
+    @Test
+    void aNegativeRetentionGraceStopsTheStartWithTheSetting() throws Exception {
+        Path other = Files.createTempDirectory("pgvault-server-test");
+        Map<String, Object> props = Map.of(
+                "micronaut.server.port", -1,
+                "pgvault.data-dir", other.toString(),
+                "pgvault.repository.url", other.resolve("repo").toUri().toString(),
+                "pgvault.catalog.url", "jdbc:h2:file:" + other.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH",
+                "pgvault.retention.grace", "-1h");
+        try {
+            assertThatThrownBy(() -> io.micronaut.context.ApplicationContext.run(io.micronaut.runtime.server.EmbeddedServer.class, props).close())
+                    .hasStackTraceContaining("pgvault.retention.grace is PT-1H, a negative duration");
+        } finally {
+            io.pgvault.testkit.Fixtures.deleteTree(other);
+        }
+    }
+
+    @Test
+    void theRetentionGraceIsADayUnlessSetAndReadsAsTheReadmeWritesIt() {
+        assertThat(retention.getGrace()).isEqualTo(Duration.ofDays(1));
+        // PGVAULT_RETENTION_GRACE=36h reaches the setter through this conversion.
+        assertThat(ConversionService.SHARED.convertRequired("36h", Duration.class)).isEqualTo(Duration.ofHours(36));
     }
 
     @Test
