@@ -116,7 +116,8 @@ public final class PitrBench {
             server.destroy();
             server.waitFor(30, TimeUnit.SECONDS);
             if (s3 == null) {
-                shell("chmod -R a+rX " + serverDir.resolve("repo"));
+                // The server keeps its data directory and the repository in it to its own user; PostgreSQL's user reads them here.
+                shell("chmod a+rX " + serverDir + " && chmod -R a+rX " + serverDir.resolve("repo"));
             }
 
             // Each contender recovers --repeat times, in turn, the run with the median total reported: the same

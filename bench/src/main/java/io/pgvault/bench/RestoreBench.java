@@ -98,7 +98,8 @@ public final class RestoreBench {
                 }
                 String repository;
                 if (s3 == null) {
-                    shell("chmod -R a+rX " + serverDir.resolve("repo"));
+                    // The server keeps its data directory and the repository in it to its own user; PostgreSQL's user reads them here.
+                    shell("chmod a+rX " + serverDir + " && chmod -R a+rX " + serverDir.resolve("repo"));
                     repository = "--repo " + serverDir.resolve("repo").toUri();
                 } else {
                     // wal-fetch reads credentials from a file, as recover writes it.

@@ -220,7 +220,8 @@ public final class PgCluster implements AutoCloseable {
     /** Adds settings to {@code postgresql.conf}; they apply at the next start or reload. */
     public void appendConf(Map<String, String> settings) {
         StringBuilder sb = new StringBuilder("\n# pgvault test fixture\n");
-        settings.forEach((k, v) -> sb.append(k).append(" = '").append(v.replace("'", "''")).append("'\n"));
+        // Quoted as ALTER SYSTEM does: the file's parser reads a backslash as an escape too.
+        settings.forEach((k, v) -> sb.append(k).append(" = '").append(v.replace("\\", "\\\\").replace("'", "''")).append("'\n"));
         try {
             Files.writeString(data.resolve("postgresql.conf"), sb.toString(), StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.APPEND);
         } catch (IOException e) {
@@ -236,6 +237,40 @@ public final class PgCluster implements AutoCloseable {
             OsUser.own(file);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * The value of a setting as PostgreSQL reads it from this data directory's configuration
+     * files, without starting a server: what {@code postgres -C NAME} prints, run as the
+     * server's OS user, without its line end.
+     */
+    public String configValue(String name) {
+        List<String> cmd = OsUser.wrap(List.of(dist.bin("postgres").toString(), "-C", name, "-D", data.toString()));
+        try {
+            Path out = Files.createTempFile("pgvault-postgres-C-", ".out");
+            Path err = Files.createTempFile("pgvault-postgres-C-", ".err");
+            try {
+                Process process = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+                if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    throw new IllegalStateException(String.join(" ", cmd) + " did not finish in 60 s");
+                }
+                if (process.exitValue() != 0) {
+                    throw new IllegalStateException(String.join(" ", cmd) + " failed with exit code " + process.exitValue() + ":\n"
+                            + Files.readString(err));
+                }
+                String value = new String(Files.readAllBytes(out), StandardCharsets.UTF_8);
+                return value.endsWith("\n") ? value.substring(0, value.length() - 1) : value;
+            } finally {
+                Files.deleteIfExists(out);
+                Files.deleteIfExists(err);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
         }
     }
 

@@ -1,22 +1,32 @@
 package io.pgvault.server;
 
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.core.convert.ConversionService;
 import io.micronaut.http.HttpRequest;
 import io.micronaut.http.client.HttpClient;
 import io.micronaut.http.client.annotation.Client;
 import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
+import io.micronaut.runtime.server.EmbeddedServer;
 import io.micronaut.test.support.TestPropertyProvider;
+import io.pgvault.server.config.RetentionConfig;
+import io.pgvault.testkit.Fixtures;
 import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
 import javax.sql.DataSource;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.ResultSet;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -35,6 +45,9 @@ class ServerStartupTest implements TestPropertyProvider {
     @Inject
     DataSource dataSource;
 
+    @Inject
+    RetentionConfig retention;
+
     @Override
     public Map<String, String> getProperties() {
         try {
@@ -42,10 +55,31 @@ class ServerStartupTest implements TestPropertyProvider {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
+        // Directories the server must create itself, under the usual umask 022.
         return Map.of(
                 "micronaut.server.port", "-1",
+                "pgvault.data-dir", dir.resolve("data").toString(),
                 "pgvault.repository.url", dir.resolve("repo").toUri().toString(),
-                "pgvault.catalog.url", "jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+                "pgvault.catalog.url", "jdbc:h2:file:" + dir.resolve("catalog/pgvault") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+    }
+
+    @AfterAll
+    void removeDirectory() {
+        Fixtures.deleteTree(dir);
+    }
+
+    private static String mode(Path path) throws IOException {
+        return PosixFilePermissions.toString(Files.getPosixFilePermissions(path));
+    }
+
+    /** A server on {@code dataDir} with its H2 catalog in {@code catalogDir}, started and stopped. */
+    private static void startAndStop(Path dataDir, Path catalogDir) {
+        ApplicationContext.run(EmbeddedServer.class, Map.of(
+                "micronaut.server.port", -1,
+                "pgvault.data-dir", dataDir.toString(),
+                "pgvault.repository.url", dataDir.resolve("repo").toUri().toString(),
+                "pgvault.catalog.url", "jdbc:h2:file:" + catalogDir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH"))
+                .close();
     }
 
     @Test
@@ -69,6 +103,64 @@ class ServerStartupTest implements TestPropertyProvider {
                     .hasStackTraceContaining("pgvault.backup.piece-size is 100KB; use at least 1MB");
         } finally {
             io.pgvault.testkit.Fixtures.deleteTree(other);
+        }
+    }
+
+    @Test
+    void aNegativeRetentionGraceStopsTheStartWithTheSetting() throws Exception {
+        Path other = Files.createTempDirectory("pgvault-server-test");
+        Map<String, Object> props = Map.of(
+                "micronaut.server.port", -1,
+                "pgvault.data-dir", other.toString(),
+                "pgvault.repository.url", other.resolve("repo").toUri().toString(),
+                "pgvault.catalog.url", "jdbc:h2:file:" + other.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH",
+                "pgvault.retention.grace", "-1h");
+        try {
+            assertThatThrownBy(() -> io.micronaut.context.ApplicationContext.run(io.micronaut.runtime.server.EmbeddedServer.class, props).close())
+                    .hasStackTraceContaining("pgvault.retention.grace is PT-1H, a negative duration");
+        } finally {
+            io.pgvault.testkit.Fixtures.deleteTree(other);
+        }
+    }
+
+    @Test
+    void theRetentionGraceIsADayUnlessSetAndReadsAsTheReadmeWritesIt() {
+        assertThat(retention.getGrace()).isEqualTo(Duration.ofDays(1));
+        // PGVAULT_RETENTION_GRACE=36h reaches the setter through this conversion.
+        assertThat(ConversionService.SHARED.convertRequired("36h", Duration.class)).isEqualTo(Duration.ofHours(36));
+    }
+
+    @Test
+    void theDataDirectoryTheCatalogsDirectoryAndTheCatalogsFilesAreTheServerUsersAlone() throws Exception {
+        assertThat(mode(dir.resolve("data"))).isEqualTo("rwx------");
+        assertThat(mode(dir.resolve("catalog"))).isEqualTo("rwx------");
+        List<Path> h2Files;
+        try (Stream<Path> files = Files.list(dir.resolve("catalog"))) {
+            h2Files = files.toList();
+        }
+        assertThat(h2Files).extracting(f -> f.getFileName().toString()).contains("pgvault.mv.db");
+        for (Path file : h2Files) {
+            assertThat(mode(file)).as(file.toString()).isEqualTo("rw-------");
+        }
+    }
+
+    @Test
+    void anExistingDataDirectoryOpenToOthersIsNarrowedAndOneEveryoneMayWriteIsRefused() throws Exception {
+        Path other = Files.createTempDirectory("pgvault-server-test");
+        try {
+            Path open = Files.createDirectory(other.resolve("open"), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+            startAndStop(open, open);
+            assertThat(mode(open)).isEqualTo("rwx------");
+            assertThat(mode(open.resolve("catalog.mv.db"))).isEqualTo("rw-------");
+
+            Path shared = Files.createDirectory(other.resolve("shared"));
+            Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+            assertThatThrownBy(() -> startAndStop(other.resolve("data"), shared))
+                    .hasStackTraceContaining("pgvault.catalog.url names " + shared + ", which every user may write to (rwxrwxrwx)");
+            assertThat(mode(shared)).as("left as it was").isEqualTo("rwxrwxrwx");
+            assertThat(shared).isEmptyDirectory();
+        } finally {
+            Fixtures.deleteTree(other);
         }
     }
 

@@ -17,6 +17,11 @@ import java.util.Set;
  *       complete backups that finished inside the window stay, and so does the newest one
  *       that finished before it (the base for the window's start).</li>
  *   <li>The newest complete backup always stays; without any policy nothing is deleted.</li>
+ *   <li>Grace: a backup the policy kept at any moment of the last {@code grace} stays too. A
+ *       recovery started from it then (restore, then hours of replay) must find every segment
+ *       it was promised. Those are the backups the policy kept at {@code now - grace} (counting
+ *       only backups complete by then), and every backup completed since: later moments only
+ *       add backups as they complete, and the days window only lets go of older ones.</li>
  *   <li>Incomplete backups newer than the oldest kept one stay (their WAL may still come).</li>
  *   <li>WAL: only segments wholly before the start of the oldest kept backup go, on every
  *       timeline (segment numbers are positions, so this is safe across timelines);
@@ -25,8 +30,28 @@ import java.util.Set;
  */
 public final class RetentionPlanner {
 
-    /** What the planner needs to know of a backup. */
-    public record Candidate(String backupId, long startSegment, Instant finishedAt, boolean complete) {
+    /**
+     * What the planner needs to know of a backup.
+     *
+     * @param completedAt when the last WAL segment from the backup's start to its end arrived,
+     *                    that is since when a recovery could use it; null while one is missing.
+     *                    Never earlier than {@code finishedAt}: WAL of the backup's start arrives
+     *                    before the backup ends, but the backup is usable only once it has ended.
+     */
+    public record Candidate(String backupId, long startSegment, Instant finishedAt, Instant completedAt) {
+        public Candidate {
+            if (completedAt != null && completedAt.isBefore(finishedAt)) {
+                completedAt = finishedAt;
+            }
+        }
+
+        public boolean complete() {
+            return completedAt != null;
+        }
+
+        boolean completeAt(Instant moment) {
+            return completedAt != null && !completedAt.isAfter(moment);
+        }
     }
 
     /** A policy; null fields are not set. */
@@ -46,26 +71,26 @@ public final class RetentionPlanner {
     private RetentionPlanner() {
     }
 
-    public static Plan plan(List<Candidate> backups, Policy policy, Instant now) {
+    /**
+     * @param grace how long a backup the policy no longer keeps still stays; zero deletes it as
+     *              soon as it is superseded
+     * @throws IllegalArgumentException when {@code grace} is negative
+     */
+    public static Plan plan(List<Candidate> backups, Policy policy, Instant now, Duration grace) {
+        if (grace.isNegative()) {
+            throw new IllegalArgumentException("retention grace " + grace + " is negative: expected zero (delete a superseded backup at once) or more");
+        }
         List<Candidate> newestFirst = new ArrayList<>(backups);
         newestFirst.sort(Comparator.comparing(Candidate::finishedAt).reversed());
         List<Candidate> complete = newestFirst.stream().filter(Candidate::complete).toList();
         if (policy.isEmpty() || complete.isEmpty()) {
             return new Plan(newestFirst.stream().map(Candidate::backupId).toList(), List.of(), -1);
         }
-        Set<Candidate> keep = new LinkedHashSet<>();
-        keep.add(complete.get(0));
-        if (policy.retainFull() != null) {
-            keep.addAll(complete.subList(0, Math.min(policy.retainFull(), complete.size())));
-        }
-        if (policy.retainDays() != null) {
-            Instant windowStart = now.minus(Duration.ofDays(policy.retainDays()));
-            for (Candidate c : complete) {
-                keep.add(c);
-                if (c.finishedAt().isBefore(windowStart)) {
-                    break;
-                }
-            }
+        Set<Candidate> keep = policyKeeps(complete, policy, now);
+        if (!grace.isZero()) {
+            Instant then = now.minus(grace);
+            keep.addAll(policyKeeps(complete.stream().filter(c -> c.completeAt(then)).toList(), policy, then));
+            complete.stream().filter(c -> !c.completeAt(then)).forEach(keep::add);
         }
         Instant oldestKept = keep.stream().map(Candidate::finishedAt).min(Comparator.naturalOrder()).orElseThrow();
         for (Candidate c : newestFirst) {
@@ -83,5 +108,27 @@ public final class RetentionPlanner {
         long incompleteStart = keep.stream().filter(c -> !c.complete()).mapToLong(Candidate::startSegment).min().orElse(Long.MAX_VALUE);
         walBefore = Math.min(walBefore, incompleteStart);
         return new Plan(newestFirst.stream().filter(keep::contains).map(Candidate::backupId).toList(), delete, walBefore);
+    }
+
+    /** The complete backups the policy keeps at {@code at}, given those complete then, newest first. */
+    private static Set<Candidate> policyKeeps(List<Candidate> completeNewestFirst, Policy policy, Instant at) {
+        Set<Candidate> keep = new LinkedHashSet<>();
+        if (completeNewestFirst.isEmpty()) {
+            return keep;
+        }
+        keep.add(completeNewestFirst.get(0));
+        if (policy.retainFull() != null) {
+            keep.addAll(completeNewestFirst.subList(0, Math.min(policy.retainFull(), completeNewestFirst.size())));
+        }
+        if (policy.retainDays() != null) {
+            Instant windowStart = at.minus(Duration.ofDays(policy.retainDays()));
+            for (Candidate c : completeNewestFirst) {
+                keep.add(c);
+                if (c.finishedAt().isBefore(windowStart)) {
+                    break;
+                }
+            }
+        }
+        return keep;
     }
 }

@@ -19,6 +19,7 @@ import io.pgvault.core.wal.WalSegmentSize;
 import io.pgvault.server.api.ApiException;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.cluster.ClusterService;
+import io.pgvault.server.config.RetentionConfig;
 import io.pgvault.server.config.ServerConfig;
 import io.pgvault.server.repository.RepositoryInitializer;
 import jakarta.annotation.PreDestroy;
@@ -35,6 +36,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
@@ -89,6 +91,7 @@ public class BackupService {
     private final long pieceBytes;
     private final boolean fastCheckpoint;
     private final Duration walWait;
+    private final Duration retentionGrace;
     private final Map<String, Job> jobs = new ConcurrentHashMap<>();
     private final Map<String, Job> running = new ConcurrentHashMap<>();
     private final ExecutorService executor = Executors.newCachedThreadPool(r -> {
@@ -98,7 +101,7 @@ public class BackupService {
     });
 
     public BackupService(ClusterService clusters, ObjectStore store, Codec codec, RepositoryInitializer repository, Clock clock,
-                         ServerConfig config,
+                         ServerConfig config, RetentionConfig retention,
                          @Value("${pgvault.backup.piece-size:64MB}") String pieceSize,
                          @Value("${pgvault.backup.fast-checkpoint:true}") boolean fastCheckpoint,
                          @Value("${pgvault.backup.wal-wait:5m}") Duration walWait) {
@@ -115,6 +118,7 @@ public class BackupService {
         }
         this.fastCheckpoint = fastCheckpoint;
         this.walWait = walWait;
+        this.retentionGrace = retention.getGrace();
     }
 
     private static final long MIN_PIECE_BYTES = 1L << 20;
@@ -210,7 +214,7 @@ public class BackupService {
     private void awaitWal(String cluster, String id) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + walWait.toNanos();
         BackupManifest manifest = BackupManifest.read(store, cluster, id).orElseThrow();
-        while (missingSegment(manifest, archivedSegments(cluster)).isPresent() && System.nanoTime() < deadline) {
+        while (missingSegment(manifest, archivedSegments(cluster).keySet()).isPresent() && System.nanoTime() < deadline) {
             Thread.sleep(1000);
         }
     }
@@ -241,7 +245,7 @@ public class BackupService {
     /** Every backup of a cluster: stored ones from the repository, plus this server's running and failed ones. */
     public List<BackupView> list(String cluster) throws IOException {
         clusters.require(cluster);
-        Set<String> archived = archivedSegments(cluster);
+        Set<String> archived = archivedSegments(cluster).keySet();
         List<BackupView> views = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         for (String id : storedIds(cluster)) {
@@ -308,7 +312,7 @@ public class BackupService {
     public RetentionReport expire(String cluster, boolean dryRun) throws IOException {
         ClusterRow row = clusters.require(cluster);
         RetentionPlanner.Policy policy = new RetentionPlanner.Policy(row.retainFull(), row.retainDays());
-        Set<String> archived = archivedSegments(cluster);
+        Map<String, Instant> archived = archivedSegments(cluster);
         List<RetentionPlanner.Candidate> candidates = new ArrayList<>();
         for (String id : storedIds(cluster)) {
             Optional<BackupManifest> m = BackupManifest.read(store, cluster, id);
@@ -318,9 +322,9 @@ public class BackupService {
             BackupManifest b = m.get();
             WalSegmentSize size = new WalSegmentSize(b.walSegmentSize());
             candidates.add(new RetentionPlanner.Candidate(id, Lsn.parse(b.startLsn()).segmentNumber(size), Instant.parse(b.finishedAt()),
-                    missingSegment(b, archived).isEmpty()));
+                    completedAt(b, archived)));
         }
-        RetentionPlanner.Plan plan = RetentionPlanner.plan(candidates, policy, clock.instant());
+        RetentionPlanner.Plan plan = RetentionPlanner.plan(candidates, policy, clock.instant(), retentionGrace);
         List<String> walToDelete = new ArrayList<>();
         if (plan.walBeforeSegment() >= 0 && row.walSegmentSize() != null) {
             WalSegmentSize size = new WalSegmentSize(row.walSegmentSize());
@@ -335,11 +339,12 @@ public class BackupService {
         if (!dryRun) {
             for (String id : plan.deleteBackups()) {
                 deleteBackupObjects(cluster, id);
-                LOG.info("Retention ({}): deleted backup {} of {}", policy, id, cluster);
+                LOG.info("Retention ({}, grace {}): deleted backup {} of {}", policy, retentionGrace, id, cluster);
             }
             store.delete(walToDelete);
             if (!walToDelete.isEmpty()) {
-                LOG.info("Retention ({}): deleted {} WAL files of {} before segment {}", policy, walToDelete.size(), cluster, plan.walBeforeSegment());
+                LOG.info("Retention ({}, grace {}): deleted {} WAL files of {} before segment {}", policy, retentionGrace, walToDelete.size(), cluster,
+                        plan.walBeforeSegment());
             }
         }
         return new RetentionReport(dryRun, plan.keepBackups(), plan.deleteBackups(),
@@ -355,27 +360,47 @@ public class BackupService {
         return ids;
     }
 
-    private Set<String> archivedSegments(String cluster) throws IOException {
-        Set<String> names = new HashSet<>();
+    /** The names of the cluster's archived WAL files, each with when it was stored. */
+    private Map<String, Instant> archivedSegments(String cluster) throws IOException {
+        Map<String, Instant> names = new HashMap<>();
         for (ObjectStat o : store.list(RepositoryLayout.walPrefix(cluster))) {
-            names.add(o.key().substring(o.key().lastIndexOf('/') + 1));
+            names.put(o.key().substring(o.key().lastIndexOf('/') + 1), o.lastModified());
+        }
+        return names;
+    }
+
+    /** The WAL segments from the backup's start to its end: what a recovery from it needs first. */
+    private static List<WalFileName> neededSegments(BackupManifest b) {
+        WalSegmentSize size = new WalSegmentSize(b.walSegmentSize());
+        TimelineId tli = new TimelineId(b.endTimeline());
+        long first = Lsn.parse(b.startLsn()).segmentNumber(size);
+        long last = Lsn.parse(b.endLsn()).plus(-1).segmentNumber(size);
+        List<WalFileName> names = new ArrayList<>();
+        for (long seg = first; seg <= last; seg++) {
+            names.add(WalFileName.segment(tli, seg, size));
         }
         return names;
     }
 
     /** The first WAL segment from the backup's start to its end that the repository lacks. */
     static Optional<WalFileName> missingSegment(BackupManifest b, Set<String> archived) {
-        WalSegmentSize size = new WalSegmentSize(b.walSegmentSize());
-        TimelineId tli = new TimelineId(b.endTimeline());
-        long first = Lsn.parse(b.startLsn()).segmentNumber(size);
-        long last = Lsn.parse(b.endLsn()).plus(-1).segmentNumber(size);
-        for (long seg = first; seg <= last; seg++) {
-            WalFileName name = WalFileName.segment(tli, seg, size);
-            if (!archived.contains(name.toString())) {
-                return Optional.of(name);
+        return neededSegments(b).stream().filter(name -> !archived.contains(name.toString())).findFirst();
+    }
+
+    /**
+     * Since when a recovery could use the backup: when the last of its needed segments was
+     * stored (the planner never puts it before the backup's end); null while one is missing.
+     */
+    private static Instant completedAt(BackupManifest b, Map<String, Instant> archived) {
+        Instant last = Instant.parse(b.finishedAt());
+        for (WalFileName name : neededSegments(b)) {
+            Instant stored = archived.get(name.toString());
+            if (stored == null) {
+                return null;
             }
+            last = stored.isAfter(last) ? stored : last;
         }
-        return Optional.empty();
+        return last;
     }
 
     private static BackupView view(BackupManifest b, Set<String> archived) {

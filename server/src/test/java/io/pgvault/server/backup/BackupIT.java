@@ -74,6 +74,9 @@ class BackupIT {
                 "micronaut.server.port", -1,
                 "pgvault.data-dir", dir.toString(),
                 "pgvault.backup.piece-size", "8MB",
+                // The retention part below expects the superseded backup gone at once; the default
+                // day of grace would keep it (RetentionGraceTest covers the grace).
+                "pgvault.retention.grace", "0s",
                 "pgvault.repository.url", dir.resolve("repo").toUri().toString(),
                 "pgvault.catalog.url", "jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
         try (EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, props);

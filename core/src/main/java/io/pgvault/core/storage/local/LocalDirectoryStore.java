@@ -22,6 +22,9 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -38,18 +41,31 @@ import java.util.UUID;
  * directory, so a crash leaves either the old state or the whole new object.
  * {@link #putIfAbsent} links the temporary file to the target, which fails atomically
  * when the target exists.
+ *
+ * <p>The repository holds base backups and the clusters' conninfo, so it is private to
+ * the user that writes it: every file is created 0600 and every directory this store
+ * makes (the root and its missing parents included) 0700, whatever the umask. A reader
+ * running as another user (PostgreSQL's restore_command) reads through a pgvault server
+ * ({@code --server}). Directories that already exist keep the mode they have.
  */
 public final class LocalDirectoryStore implements ObjectStore {
 
     /** Keys cannot contain '~', so no temporary file can be mistaken for an object. */
     private static final String TEMP_MARK = "~tmp-";
 
+    private static final Set<PosixFilePermission> PRIVATE_DIRECTORY = PosixFilePermissions.fromString("rwx------");
+    /** Given at creation, so no other user can open the file in between; a umask can only narrow it. */
+    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_FILE =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+
     private final Path root;
+    private final boolean posix;
 
     public LocalDirectoryStore(Path root) throws IOException {
         this.root = root.toAbsolutePath().normalize();
+        this.posix = this.root.getFileSystem().supportedFileAttributeViews().contains("posix");
         try {
-            Files.createDirectories(this.root);
+            createDirectories(this.root);
         } catch (IOException e) {
             throw new StorageException("cannot create repository directory " + this.root + ": " + e.getMessage()
                     + " (check that the path is writable by the user running pgvault)", e);
@@ -222,7 +238,8 @@ public final class LocalDirectoryStore implements ObjectStore {
         createParents(target.getParent());
         Path temp = target.resolveSibling(target.getFileName() + TEMP_MARK + UUID.randomUUID());
         InputStream source = length >= 0 ? new ExactLengthInputStream(data, key, length) : data;
-        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        Set<StandardOpenOption> options = EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        try (FileChannel channel = posix ? FileChannel.open(temp, options, PRIVATE_FILE) : FileChannel.open(temp, options)) {
             OutputStream out = Channels.newOutputStream(channel);
             source.transferTo(out);
             channel.force(true);
@@ -235,16 +252,35 @@ public final class LocalDirectoryStore implements ObjectStore {
 
     /** Creates missing directories and fsyncs each parent, so a new directory survives a crash too. */
     private void createParents(Path directory) throws IOException {
+        try {
+            createDirectories(directory);
+        } catch (IOException e) {
+            throw translate("create directory " + keyOf(directory), e);
+        }
+    }
+
+    /**
+     * Creates the missing directories of {@code directory}'s path one at a time, each 0700,
+     * and fsyncs each parent. Not {@link Files#createDirectories} with an attribute: that
+     * leaves the mode of each to the umask.
+     */
+    private void createDirectories(Path directory) throws IOException {
         if (Files.isDirectory(directory)) {
             return;
         }
-        createParents(directory.getParent());
+        createDirectories(directory.getParent());
         try {
-            Files.createDirectory(directory);
+            if (posix) {
+                Files.createDirectory(directory, PosixFilePermissions.asFileAttribute(PRIVATE_DIRECTORY));
+                // Never wider than 0700 from its creation on; this only restores owner bits a umask such as 0277 took.
+                if (!Files.getPosixFilePermissions(directory).equals(PRIVATE_DIRECTORY)) {
+                    Files.setPosixFilePermissions(directory, PRIVATE_DIRECTORY);
+                }
+            } else {
+                Files.createDirectory(directory);
+            }
         } catch (FileAlreadyExistsException concurrent) {
             return;
-        } catch (IOException e) {
-            throw translate("create directory " + keyOf(directory), e);
         }
         fsyncDirectory(directory.getParent());
     }
