@@ -59,12 +59,14 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
         TablespacePlan tablespaces = TablespacePlan.of(plan.backup(), tablespaceMap, dataDirectory);
         tablespaces.describe().forEach(line -> out.println("pgvault recover: " + line));
         tablespaces.checkTargets();
+        // Built (and every value checked, e.g. no line break in a restore point's name) before a byte is copied.
+        RecoverySettings settings = settings(plan);
         try {
             companion.start(plan);
             long restoring = System.nanoTime();
             Progress progress = new Progress(out, plan.backup().rawBytes(), terminal);
             new BackupRestorer(archive.store(), parallelism).restore(plan.backup(), dataDirectory, tablespaces, progress);
-            settings(plan).writeTo(dataDirectory);
+            settings.writeTo(dataDirectory);
             out.printf(java.util.Locale.ROOT, "pgvault recover: restored %s in %.1f s%n", Progress.size(plan.backup().rawBytes()),
                     (System.nanoTime() - restoring) / 1e9);
         } catch (IOException | RuntimeException e) {
