@@ -162,8 +162,11 @@ class RecoveryPlannerIT {
         return new Spot(before, lsn(pg), xid);
     }
 
+    /** The planner reads only a manifest's positions; one (never fetched) piece makes it a manifest readers accept. */
     private static BackupManifest manifest(Lsn start, Lsn end, String id, String finishedAt, int major) {
+        BackupManifest.Piece piece = new BackupManifest.Piece("base.tar", null, 0,
+                io.pgvault.core.repo.RepositoryLayout.backupPiece(CLUSTER, id, "base.tar", 0), 0, 0, "0".repeat(64), 0);
         return new BackupManifest(BackupManifest.FORMAT, id, CLUSTER, id, null, major, WalSegmentSize.DEFAULT.bytes(), 1, start.toString(), 1,
-                end.toString(), finishedAt, finishedAt, "zstd", 0, 0, List.of(), null);
+                end.toString(), finishedAt, finishedAt, "zstd", 0, 0, List.of(piece), null);
     }
 }
