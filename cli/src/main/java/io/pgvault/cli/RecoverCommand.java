@@ -236,11 +236,11 @@ final class RecoverCommand implements Callable<Integer> {
     Secret secret(Path dataDirectory) {
         Secret found = null;
         if (via.given()) {
+            String token = via.token();  // reads and checks a --token-file now, before anything is restored
             if (via.tokenFile != null && !via.tokenFile.toString().isBlank()) {
-                BearerToken.fromFile(via.tokenFile);
                 found = new Secret("--token-file", via.tokenFile.toAbsolutePath(), null);
-            } else if (via.token() != null) {
-                found = new Secret("--token-file", beside(dataDirectory, ".pgvault-token"), BearerToken.fileContent(via.token()));
+            } else if (token != null) {
+                found = new Secret("--token-file", beside(dataDirectory, ".pgvault-token"), BearerToken.fileContent(token));
             }
         } else if (repository.credentialsFile() != null) {
             found = new Secret("--s3-credentials-file", repository.credentialsFile(), null);

@@ -89,38 +89,31 @@ class ServerStartupTest implements TestPropertyProvider {
         assertThat(dir.resolve("repo/pgvault-format.json")).exists();
     }
 
-    @Test
-    void aPieceSizeTooSmallToBeSaneStopsTheStartWithTheSetting() throws Exception {
+    /** A server started with one bad setting stops, naming it. */
+    private static void assertStartStops(String setting, String value, String message) throws Exception {
         Path other = Files.createTempDirectory("pgvault-server-test");
         Map<String, Object> props = Map.of(
                 "micronaut.server.port", -1,
                 "pgvault.data-dir", other.toString(),
                 "pgvault.repository.url", other.resolve("repo").toUri().toString(),
                 "pgvault.catalog.url", "jdbc:h2:file:" + other.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH",
-                "pgvault.backup.piece-size", "100KB");
+                setting, value);
         try {
             assertThatThrownBy(() -> io.micronaut.context.ApplicationContext.run(io.micronaut.runtime.server.EmbeddedServer.class, props).close())
-                    .hasStackTraceContaining("pgvault.backup.piece-size is 100KB; use at least 1MB");
+                    .hasStackTraceContaining(message);
         } finally {
             io.pgvault.testkit.Fixtures.deleteTree(other);
         }
     }
 
     @Test
+    void aPieceSizeTooSmallToBeSaneStopsTheStartWithTheSetting() throws Exception {
+        assertStartStops("pgvault.backup.piece-size", "100KB", "pgvault.backup.piece-size is 100KB; use at least 1MB");
+    }
+
+    @Test
     void aNegativeRetentionGraceStopsTheStartWithTheSetting() throws Exception {
-        Path other = Files.createTempDirectory("pgvault-server-test");
-        Map<String, Object> props = Map.of(
-                "micronaut.server.port", -1,
-                "pgvault.data-dir", other.toString(),
-                "pgvault.repository.url", other.resolve("repo").toUri().toString(),
-                "pgvault.catalog.url", "jdbc:h2:file:" + other.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH",
-                "pgvault.retention.grace", "-1h");
-        try {
-            assertThatThrownBy(() -> io.micronaut.context.ApplicationContext.run(io.micronaut.runtime.server.EmbeddedServer.class, props).close())
-                    .hasStackTraceContaining("pgvault.retention.grace is PT-1H, a negative duration");
-        } finally {
-            io.pgvault.testkit.Fixtures.deleteTree(other);
-        }
+        assertStartStops("pgvault.retention.grace", "-1h", "pgvault.retention.grace is PT-1H, a negative duration");
     }
 
     @Test

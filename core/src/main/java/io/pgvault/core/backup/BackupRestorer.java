@@ -19,17 +19,14 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
-import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -37,6 +34,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
+import java.util.function.Predicate;
 
 /**
  * Unpacks a backup from the repository into a data directory: pieces are fetched,
@@ -158,9 +156,8 @@ public final class BackupRestorer {
         } catch (CorruptObjectException e) {
             return List.of(e.getMessage());
         }
-        // Entries are resolved against a directory that is never written: only their names and kinds are checked.
-        ConfinedDirectory nowhere = new ConfinedDirectory(Path.of("/nonexistent-pgvault-verify"));
-        TablespacePlan tablespaces = TablespacePlan.of(backup, Map.of(), nowhere.root());
+        Set<String> locations = new HashSet<>();
+        backup.pieces().forEach(p -> locations.add(p.tablespaceLocation()));
         AtomicLong done = new AtomicLong();
         FileRanges ranges = new FileRanges();
         List<Callable<Void>> checks = new ArrayList<>();
@@ -168,8 +165,7 @@ public final class BackupRestorer {
             checks.add(() -> {
                 byte[] buffer = new byte[WRITE_BUFFER];
                 readPiece(piece, (entry, data) -> {
-                    Kind kind = kindOf(entry, piece, nowhere, tablespaces);
-                    if (kind == Kind.FILE) {
+                    if (kindOf(entry, piece, ConfinedDirectory.relative(entry.getName(), piece.key()), locations::contains) == Kind.FILE) {
                         Optional<FilePart> part = FilePart.of(entry, piece.key(), backup.rawBytes());
                         if (part.isPresent()) {
                             ranges.claim(rangeKey(piece, entry), part.get(), entry.getSize(), piece.key());
@@ -242,10 +238,9 @@ public final class BackupRestorer {
      *
      * @throws CorruptObjectException naming the piece and entry for anything a restore must not write
      */
-    private static Kind kindOf(TarArchiveEntry entry, BackupManifest.Piece piece, ConfinedDirectory root, TablespacePlan tablespaces)
+    private static Kind kindOf(TarArchiveEntry entry, BackupManifest.Piece piece, Path relative, Predicate<String> isTablespaceLocation)
             throws CorruptObjectException {
         String name = entry.getName();
-        Path relative = root.root().relativize(root.resolve(name, piece.key()));
         boolean base = piece.tablespaceLocation() == null;
         if (entry.isLink()) {
             throw ConfinedDirectory.refused(piece.key(), name, "is a hard link (to '" + entry.getLinkName() + "'), which a base backup never holds");
@@ -257,7 +252,7 @@ public final class BackupRestorer {
                 throw ConfinedDirectory.refused(piece.key(), name, "is a symbolic link (to '" + entry.getLinkName()
                         + "'); pgvault restores only pg_tblspc/<oid> links to tablespaces of the backup");
             }
-            if (tablespaces.targetOf(entry.getLinkName()).isEmpty()) {
+            if (!isTablespaceLocation.test(entry.getLinkName())) {
                 throw ConfinedDirectory.refused(piece.key(), name, "links to '" + entry.getLinkName() + "', which is not a tablespace of this backup");
             }
             return Kind.TABLESPACE_LINK;
@@ -276,8 +271,9 @@ public final class BackupRestorer {
         byte[] buffer = new byte[WRITE_BUFFER];
         readPiece(piece, (entry, tar) -> {
             String name = entry.getName();
-            Path path = root.resolve(name, piece.key());
-            switch (kindOf(entry, piece, root, tablespaces)) {
+            Path relative = ConfinedDirectory.relative(name, piece.key());
+            Path path = root.root().resolve(relative);
+            switch (kindOf(entry, piece, relative, location -> tablespaces.targetOf(location).isPresent())) {
                 case DIRECTORY -> {
                     root.createDirectories(path, piece.key(), name);
                     root.setMode(path, entry.getMode() | 0700, piece.key(), name);

@@ -41,16 +41,15 @@ final class ConfinedDirectory {
     }
 
     /**
-     * The path inside the root that a tar entry names.
+     * The path, relative to a restore's root, that a tar entry names.
      *
      * @throws CorruptObjectException for an absolute name, a {@code ..} component or an empty name
      */
-    Path resolve(String name, String piece) throws CorruptObjectException {
+    static Path relative(String name, String piece) throws CorruptObjectException {
         if (name.isEmpty() || name.startsWith("/") || name.indexOf('\0') >= 0) {
             throw refused(piece, name, "is absolute or empty");
         }
-        Path path = root;
-        boolean any = false;
+        Path path = null;
         for (String component : name.split("/")) {
             if (component.isEmpty() || component.equals(".")) {
                 continue;
@@ -59,13 +58,12 @@ final class ConfinedDirectory {
                 throw refused(piece, name, "climbs out with '..'");
             }
             try {
-                path = path.resolve(component);
+                path = path == null ? Path.of(component) : path.resolve(component);
             } catch (InvalidPathException e) {
                 throw refused(piece, name, "is not a valid file name");
             }
-            any = true;
         }
-        if (!any) {
+        if (path == null) {
             throw refused(piece, name, "names no file");
         }
         return path;

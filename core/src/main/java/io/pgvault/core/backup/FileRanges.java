@@ -15,15 +15,15 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class FileRanges {
 
-    private final Map<String, File> files = new ConcurrentHashMap<>();
+    private final Map<String, RangedFile> files = new ConcurrentHashMap<>();
 
     /** One file: its size and the ranges claimed so far (start → end). */
-    private static final class File {
+    private static final class RangedFile {
         final long size;
         final TreeMap<Long, Long> ranges = new TreeMap<>();
         long covered;
 
-        File(long size) {
+        RangedFile(long size) {
             this.size = size;
         }
     }
@@ -33,7 +33,7 @@ final class FileRanges {
      * @throws CorruptObjectException when the range disagrees on the file's size or overlaps one already claimed
      */
     void claim(String file, FilePart part, long length, String piece) throws CorruptObjectException {
-        File f = files.computeIfAbsent(file, name -> new File(part.fileSize()));
+        RangedFile f = files.computeIfAbsent(file, name -> new RangedFile(part.fileSize()));
         synchronized (f) {
             long end = part.offset() + length;
             Map.Entry<Long, Long> before = f.ranges.floorEntry(part.offset());
@@ -55,8 +55,8 @@ final class FileRanges {
 
     /** @throws CorruptObjectException naming a file whose ranges leave a gap */
     void checkWhole(String backupId) throws CorruptObjectException {
-        for (Map.Entry<String, File> e : files.entrySet()) {
-            File f = e.getValue();
+        for (Map.Entry<String, RangedFile> e : files.entrySet()) {
+            RangedFile f = e.getValue();
             if (f.covered != f.size) {
                 throw new CorruptObjectException("backup " + backupId + " holds " + f.covered + " bytes of " + e.getKey() + ", which has "
                         + f.size + ": the backup is damaged (a piece holding a range of it is missing)");

@@ -109,7 +109,7 @@ public final class ServerObjectStore implements ObjectStore {
             throw new StorageUnavailableException("pgvault server " + server + " answered " + r.statusCode() + " for " + key + ": " + body, null);
         }
         throw new StorageException("pgvault server " + server + " answered " + r.statusCode() + " for " + key + ": " + body
-                + (r.statusCode() == 401 ? " (give --token or PGVAULT_TOKEN)" : ""));
+                + (r.statusCode() == 401 ? " (give --token-file FILE or PGVAULT_TOKEN_FILE, or PGVAULT_TOKEN)" : ""));
     }
 
     private static String encode(String s) {
