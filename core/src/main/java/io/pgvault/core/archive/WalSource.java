@@ -42,15 +42,19 @@ public final class WalSource implements AutoCloseable {
         return openSized(name).map(Content::stream);
     }
 
-    /** A file's content and its length as PostgreSQL gets it (a streamed head counts with its padding). */
-    public record Content(InputStream stream, long length) {
+    /**
+     * A file's content and its length as PostgreSQL gets it (a streamed head counts with its padding).
+     *
+     * @param streamedHead whether this is a segment's streamed head standing in for the segment
+     */
+    public record Content(InputStream stream, long length, boolean streamedHead) {
     }
 
     /** As {@link #open}, with the length (for an HTTP Content-Length). */
     public Optional<Content> openSized(WalFileName name) throws IOException {
-        Optional<Content> archived = content(RepositoryLayout.walKey(cluster, name), 0);
+        Optional<Content> archived = content(RepositoryLayout.walKey(cluster, name), false);
         if (archived.isEmpty() && streamedTail && name.kind() == WalFileName.Kind.SEGMENT) {
-            archived = content(RepositoryLayout.streamingPartial(cluster, name), -1);
+            archived = content(RepositoryLayout.streamingPartial(cluster, name), true);
         }
         if (archived.isEmpty() && store.stat(RepositoryLayout.clusterDescriptor(cluster)).isEmpty()) {
             // A mistyped --cluster or --repo must not read as "not archived": PostgreSQL would end recovery there.
@@ -64,15 +68,15 @@ public final class WalSource implements AutoCloseable {
         return name.kind() == WalFileName.Kind.SEGMENT && store.stat(RepositoryLayout.streamingPartial(cluster, name)).isPresent();
     }
 
-    /** @param padTo the length to pad to with zeros: 0 for none, -1 for the segment size in the object's header */
-    private Optional<Content> content(String key, long padTo) throws IOException {
+    /** @param streamedHead whether to pad the content with zeros to the segment size in the object's header */
+    private Optional<Content> content(String key, boolean streamedHead) throws IOException {
         Optional<InputStream> stored = store.get(key);
         if (stored.isEmpty()) {
             return Optional.empty();
         }
         ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored.get());
         InputStream content = opened.content();
-        long padding = padTo < 0 ? opened.header().segmentSize() - opened.header().rawSize() : 0;
+        long padding = streamedHead ? opened.header().segmentSize() - opened.header().rawSize() : 0;
         if (padding > 0) {
             content = new SequenceInputStream(content, new Zeros(padding));
         }
@@ -85,7 +89,7 @@ public final class WalSource implements AutoCloseable {
                     opened.close();
                 }
             }
-        }, opened.header().rawSize() + Math.max(0, padding)));
+        }, opened.header().rawSize() + Math.max(0, padding), streamedHead));
     }
 
     public String describe() {

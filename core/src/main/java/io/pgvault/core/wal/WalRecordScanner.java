@@ -69,6 +69,16 @@ public final class WalRecordScanner {
         this.sink = sink;
     }
 
+    /**
+     * Where replay of this one segment would stop: the end of its last complete, valid
+     * record that begins in it ({@link Lsn#INVALID} when none does).
+     */
+    public static Lsn endOfValidWal(Lsn segmentStart, byte[] segment) {
+        WalRecordScanner scanner = new WalRecordScanner(event -> { });
+        scanner.accept(segmentStart, segment);
+        return scanner.endOfValidWal();
+    }
+
     /** End of the last complete, valid record seen; where replay of what was fed would stop. */
     public Lsn endOfValidWal() {
         return endOfValidWal;

@@ -82,13 +82,11 @@ public final class WalFetchMain {
         Duration pause = Duration.ofMillis(250);
         Exception last;
         try (WalSource source = options.openSource(true)) {
-            WalFetcher fetcher = new WalFetcher(source);
+            WalFetcher fetcher = new WalFetcher(source, message -> err.println("pgvault wal-fetch: " + message));
             while (true) {
                 try {
-                    if (!fetcher.fetch(name, target)) {
-                        return NOT_ARCHIVED;
-                    }
-                    return RESTORED;
+                    // Not archived (or only a head shorter than PostgreSQL's own copy): PostgreSQL reads pg_wal next.
+                    return fetcher.fetch(name, target) == WalFetcher.Outcome.RESTORED ? RESTORED : NOT_ARCHIVED;
                 } catch (UnsupportedFormatException e) {
                     last = e;
                     break;
