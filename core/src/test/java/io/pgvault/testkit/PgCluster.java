@@ -229,6 +229,33 @@ public final class PgCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Serves TLS with {@code server}'s certificate and key, trusting client certificates
+     * issued by {@code clientCa}; applies at the next start or reload.
+     */
+    public void serveTls(TestCertificates.Issued server, Path clientCa) {
+        try {
+            Files.copy(server.certificate(), data.resolve("server.crt"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(server.key(), data.resolve("server.key"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(clientCa, data.resolve("client-ca.crt"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.setPosixFilePermissions(data.resolve("server.key"), PgDistribution.permissions(0600));
+            OsUser.own(data);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        appendConf(Map.of("ssl", "on", "ssl_cert_file", "server.crt", "ssl_key_file", "server.key", "ssl_ca_file", "client-ca.crt"));
+    }
+
+    /** Replaces {@code pg_hba.conf} with these lines; applies at the next start or reload. */
+    public void writeHba(String... lines) {
+        try {
+            Files.writeString(data.resolve("pg_hba.conf"), String.join("\n", lines) + "\n");
+            OsUser.own(data.resolve("pg_hba.conf"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** Writes an empty signal file (standby.signal, recovery.signal) owned by the server user. */
     public void touch(String fileName) {
         try {

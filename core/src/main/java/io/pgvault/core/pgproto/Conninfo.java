@@ -85,8 +85,14 @@ public final class Conninfo {
         return Optional.ofNullable(values.get(key));
     }
 
+    /** The host name: what a verify-full certificate must name, and what .pgpass lines match. */
     public String host() {
-        return get("host").or(() -> get("hostaddr")).orElse("127.0.0.1");
+        return get("host").filter(h -> !h.isEmpty()).or(() -> get("hostaddr")).orElse("127.0.0.1");
+    }
+
+    /** Where to connect: {@code hostaddr} when given (libpq then skips the name lookup), else the host. */
+    public String address() {
+        return get("hostaddr").filter(a -> !a.isEmpty()).orElse(host());
     }
 
     public int port() {

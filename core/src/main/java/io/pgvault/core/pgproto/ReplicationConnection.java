@@ -21,17 +21,6 @@ import java.util.regex.Pattern;
  */
 public final class ReplicationConnection implements AutoCloseable {
 
-    /** One result set of a simple query, as text. */
-    public record Result(List<String> columns, List<List<String>> rows) {
-        public String value(int row, String column) {
-            int index = columns.indexOf(column);
-            if (index < 0) {
-                throw new IllegalArgumentException("no column " + column + " in " + columns);
-            }
-            return rows.get(row).get(index);
-        }
-    }
-
     /** What {@code IDENTIFY_SYSTEM} says. */
     public record SystemIdentity(String systemIdentifier, TimelineId timeline, Lsn position) {
     }
@@ -59,12 +48,17 @@ public final class ReplicationConnection implements AutoCloseable {
      * @throws IOException when it cannot be reached
      */
     public static ReplicationConnection open(Conninfo conninfo, String applicationName) throws IOException {
+        return open(conninfo, applicationName, ClientEnvironment.system());
+    }
+
+    /** As {@link #open(Conninfo, String)}, with libpq's environment and home directory given. */
+    public static ReplicationConnection open(Conninfo conninfo, String applicationName, ClientEnvironment env) throws IOException {
         Map<String, String> startup = new LinkedHashMap<>();
         startup.put("user", conninfo.user());
         startup.put("database", "replication");
         startup.put("replication", "true");
         startup.put("application_name", applicationName);
-        ReplicationConnection connection = new ReplicationConnection(WireConnection.open(conninfo, startup));
+        ReplicationConnection connection = new ReplicationConnection(WireConnection.open(conninfo, startup, env));
         if (connection.serverMajor < 14) {
             connection.close();
             throw new IOException(conninfo.host() + ":" + conninfo.port() + " runs PostgreSQL " + connection.serverMajor
@@ -73,12 +67,17 @@ public final class ReplicationConnection implements AutoCloseable {
         return connection;
     }
 
+    /** Whether the connection is encrypted, and how the server authenticated it (e.g. "TLS, SCRAM-SHA-256-PLUS"). */
+    public String security() {
+        return (wire.isTls() ? "TLS" : "plain") + ", " + wire.authentication();
+    }
+
     public int serverMajor() {
         return serverMajor;
     }
 
     public SystemIdentity identifySystem() throws IOException {
-        Result r = simpleQuery("IDENTIFY_SYSTEM").get(0);
+        QueryResult r = simpleQuery("IDENTIFY_SYSTEM").get(0);
         return new SystemIdentity(r.value(0, "systemid"), new TimelineId(Long.parseLong(r.value(0, "timeline"))), Lsn.parse(r.value(0, "xlogpos")));
     }
 
@@ -123,7 +122,7 @@ public final class ReplicationConnection implements AutoCloseable {
         if (serverMajor < 15) {
             return Optional.empty();
         }
-        Result r = simpleQuery("READ_REPLICATION_SLOT " + name).get(0);
+        QueryResult r = simpleQuery("READ_REPLICATION_SLOT " + name).get(0);
         String restart = r.rows().isEmpty() ? null : r.value(0, "restart_lsn");
         return restart == null ? Optional.empty() : Optional.of(Lsn.parse(restart)).filter(Lsn::isValid);
     }
@@ -164,38 +163,8 @@ public final class ReplicationConnection implements AutoCloseable {
     }
 
     /** Runs a command and returns its result sets. */
-    public List<Result> simpleQuery(String sql) throws IOException {
-        wire.sendQuery(sql);
-        List<Result> results = new ArrayList<>();
-        ResultBuilder current = null;
-        IOException error = null;
-        while (true) {
-            WireConnection.Message m = wire.readRaw();
-            switch (m.type()) {
-                case 'T' -> current = ResultBuilder.describe(m);
-                case 'D' -> current.row(m);
-                case 'C' -> {
-                    if (current != null) {
-                        results.add(current.build());
-                        current = null;
-                    }
-                }
-                case 'E' -> error = new PgServerException(wire.where() + ": " + sql, WireConnection.errorFields(m));
-                case 'Z' -> {
-                    if (error != null) {
-                        throw error;
-                    }
-                    if (current != null) {
-                        results.add(current.build());
-                    }
-                    return results;
-                }
-                case 'N', 'S', 'I' -> {
-                    // notices, parameter changes, empty query
-                }
-                default -> throw wire.unexpected(m, sql);
-            }
-        }
+    public List<QueryResult> simpleQuery(String sql) throws IOException {
+        return SimpleQuery.run(wire, sql);
     }
 
     /**
@@ -205,10 +174,10 @@ public final class ReplicationConnection implements AutoCloseable {
     public BaseBackupResult baseBackup(BaseBackupOptions options, BaseBackupSink sink) throws IOException {
         String command = options.command(serverMajor);
         wire.sendQuery(command);
-        List<Result> results = new ArrayList<>();
+        List<QueryResult> results = new ArrayList<>();
         List<BaseBackupSink.Tablespace> tablespaces = Collections.emptyList();
         List<String> archives = new ArrayList<>();
-        ResultBuilder current = null;
+        SimpleQuery.ResultBuilder current = null;
         OutputStream target = null;
         int copies = 0;
         boolean manifest = false;
@@ -218,7 +187,7 @@ public final class ReplicationConnection implements AutoCloseable {
             while (true) {
                 WireConnection.Message m = wire.readRaw(copyBuffer);
                 switch (m.type()) {
-                    case 'T' -> current = ResultBuilder.describe(m);
+                    case 'T' -> current = SimpleQuery.ResultBuilder.describe(m);
                     case 'D' -> current.row(m);
                     case 'C' -> {
                         if (current != null) {
@@ -232,7 +201,7 @@ public final class ReplicationConnection implements AutoCloseable {
                             current = null;
                         }
                         if (results.size() == 2 && copies == 0) {
-                            Result start = results.get(0);
+                            QueryResult start = results.get(0);
                             sink.started(Lsn.parse(start.rows().get(0).get(0)), new TimelineId(Long.parseLong(start.rows().get(0).get(1))));
                             tablespaces = tablespaces(results.get(1));
                             sink.tablespaces(tablespaces);
@@ -274,8 +243,8 @@ public final class ReplicationConnection implements AutoCloseable {
                         if (current != null) {
                             results.add(current.build());
                         }
-                        Result start = results.get(0);
-                        Result end = results.get(results.size() - 1);
+                        QueryResult start = results.get(0);
+                        QueryResult end = results.get(results.size() - 1);
                         return new BaseBackupResult(Lsn.parse(start.rows().get(0).get(0)), Lsn.parse(end.rows().get(0).get(0)),
                                 new TimelineId(Long.parseLong(start.rows().get(0).get(1))), new TimelineId(Long.parseLong(end.rows().get(0).get(1))),
                                 archives, manifest);
@@ -334,7 +303,7 @@ public final class ReplicationConnection implements AutoCloseable {
         }
     }
 
-    private static List<BaseBackupSink.Tablespace> tablespaces(Result r) {
+    private static List<BaseBackupSink.Tablespace> tablespaces(QueryResult r) {
         List<BaseBackupSink.Tablespace> list = new ArrayList<>();
         for (List<String> row : r.rows()) {
             list.add(new BaseBackupSink.Tablespace(Optional.ofNullable(row.get(0)).map(Long::valueOf), Optional.ofNullable(row.get(1)),
@@ -352,41 +321,5 @@ public final class ReplicationConnection implements AutoCloseable {
     @Override
     public void close() {
         wire.close();
-    }
-
-    /** Collects a result set's rows. */
-    private static final class ResultBuilder {
-        private final List<String> columns;
-        private final List<List<String>> rows = new ArrayList<>();
-
-        private ResultBuilder(List<String> columns) {
-            this.columns = columns;
-        }
-
-        static ResultBuilder describe(WireConnection.Message m) {
-            WireConnection.Reader r = m.reader();
-            int count = r.int16();
-            List<String> columns = new ArrayList<>();
-            for (int i = 0; i < count; i++) {
-                columns.add(r.cstring());
-                r.bytes(18);
-            }
-            return new ResultBuilder(columns);
-        }
-
-        void row(WireConnection.Message m) {
-            WireConnection.Reader r = m.reader();
-            int count = r.int16();
-            List<String> row = new ArrayList<>(count);
-            for (int i = 0; i < count; i++) {
-                int len = r.int32();
-                row.add(len < 0 ? null : new String(r.bytes(len), java.nio.charset.StandardCharsets.UTF_8));
-            }
-            rows.add(row);
-        }
-
-        Result build() {
-            return new Result(List.copyOf(columns), List.copyOf(rows));
-        }
     }
 }

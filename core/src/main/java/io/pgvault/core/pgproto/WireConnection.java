@@ -1,6 +1,9 @@
 package io.pgvault.core.pgproto;
 
 import com.ongres.scram.client.ScramClient;
+import com.ongres.scram.common.util.TlsServerEndpoint;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -14,20 +17,26 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import javax.net.ssl.SSLSocket;
 
 /**
- * PostgreSQL's frontend/backend protocol 3.0 over one socket: start-up, authentication
- * (trust, cleartext, MD5, SCRAM-SHA-256) and message framing. Written by hand only
+ * PostgreSQL's frontend/backend protocol 3.0 over one socket: TLS negotiation, start-up,
+ * authentication (trust, cleartext, MD5, SCRAM-SHA-256 with or without channel binding)
+ * and message framing. Written by hand only
  * because pgjdbc cannot run {@code BASE_BACKUP} (see docs); everything above framing
  * lives in {@link ReplicationConnection}. Not thread-safe.
  */
 final class WireConnection implements AutoCloseable {
 
+    private static final Logger LOG = LoggerFactory.getLogger(WireConnection.class);
     private static final int PROTOCOL_3_0 = 196608;
     private static final int MAX_MESSAGE = 1 << 30;
 
@@ -50,33 +59,102 @@ final class WireConnection implements AutoCloseable {
     private final DataOutputStream out;
     private final String where;
     private final Map<String, String> parameters = new LinkedHashMap<>();
+    /** The server's certificate on a TLS connection (SCRAM channel binding hashes it), else null. */
+    private final X509Certificate serverCertificate;
+    private String authentication = RequiredAuthentication.NONE;
 
-    private WireConnection(Socket socket, String where) throws IOException {
+    private WireConnection(Socket socket, String where, X509Certificate serverCertificate) throws IOException {
         this.socket = socket;
         this.in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 16));
         this.out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
         this.where = where;
+        this.serverCertificate = serverCertificate;
     }
 
-    /** Connects, starts up with {@code startup} parameters and authenticates. */
-    static WireConnection open(Conninfo conninfo, Map<String, String> startup) throws IOException {
-        String where = conninfo.user() + "@" + conninfo.host() + ":" + conninfo.port();
+    /**
+     * Connects as libpq would for this conninfo: TLS per {@code sslmode} (prefer by
+     * default), a password from the conninfo or the password file, the checks of
+     * {@code require_auth} and {@code channel_binding}; then starts up with
+     * {@code startup} parameters and authenticates.
+     */
+    static WireConnection open(Conninfo conninfo, Map<String, String> startup, ClientEnvironment env) throws IOException {
+        Login login;
+        try {
+            login = new Login(conninfo, startup, env, TlsSettings.of(conninfo, env), RequiredAuthentication.of(conninfo, env));
+        } catch (IllegalArgumentException e) {
+            throw new IOException("connection string '" + conninfo + "': " + e.getMessage(), e);
+        }
+        return switch (login.tls().mode()) {
+            case DISABLE -> attempt(login, false);
+            case ALLOW -> {
+                try {
+                    yield attempt(login, false);
+                } catch (PgServerException e) {
+                    // No pg_hba.conf line for a plain connection: allow means try TLS then.
+                    if (!"28000".equals(e.sqlState())) {
+                        throw e;
+                    }
+                    yield attempt(login, true);
+                }
+            }
+            case PREFER -> {
+                try {
+                    yield attempt(login, true);
+                } catch (TlsNegotiation.TlsHandshakeException e) {
+                    yield attempt(login, false);
+                }
+            }
+            case REQUIRE, VERIFY_CA, VERIFY_FULL -> attempt(login, true);
+        };
+    }
+
+    /** Everything one connection attempt needs; the password is looked up only if the server asks for one. */
+    private record Login(Conninfo conninfo, Map<String, String> startup, ClientEnvironment env, TlsSettings tls, RequiredAuthentication required) {
+        String where() {
+            return conninfo.user() + "@" + conninfo.host() + ":" + conninfo.port();
+        }
+
+        String password(String method) throws IOException {
+            String database = startup.getOrDefault("database", conninfo.user());
+            Optional<String> password = conninfo.password()
+                    .or(() -> PasswordFile.lookup(conninfo, database, env, warning -> LOG.warn("{}", warning)));
+            return password.orElseThrow(() -> new IOException(where() + ": the server requires " + method + " authentication but no password "
+                    + "was given: add a line " + conninfo.host() + ":" + conninfo.port() + ":" + database + ":" + conninfo.user()
+                    + ":PASSWORD to " + PasswordFile.location(conninfo, env) + " (mode 0600) of the OS user pgvault runs as, "
+                    + "or name another file with passfile=... in the conninfo or PGPASSFILE"));
+        }
+    }
+
+    private static WireConnection attempt(Login login, boolean tls) throws IOException {
+        Conninfo conninfo = login.conninfo();
         Socket socket = new Socket();
         try {
-            socket.connect(new InetSocketAddress(conninfo.host(), conninfo.port()), conninfo.connectTimeoutSeconds() * 1000);
+            socket.connect(new InetSocketAddress(conninfo.address(), conninfo.port()), conninfo.connectTimeoutSeconds() * 1000);
             socket.setTcpNoDelay(true);
             socket.setKeepAlive(true);
         } catch (IOException e) {
             socket.close();
-            throw new IOException("cannot connect to PostgreSQL at " + conninfo.host() + ":" + conninfo.port() + " (" + e.getMessage()
+            throw new IOException("cannot connect to PostgreSQL at " + conninfo.address() + ":" + conninfo.port() + " (" + e.getMessage()
                     + "): is it running and listening there (listen_addresses, port, firewall)?", e);
         }
-        WireConnection c = new WireConnection(socket, where);
         try {
-            c.startup(conninfo, startup);
+            X509Certificate certificate = null;
+            if (tls) {
+                Optional<SSLSocket> secured = TlsNegotiation.negotiate(socket, login.tls(), conninfo.host(), conninfo.port(), login.where());
+                if (secured.isPresent()) {
+                    socket = secured.get();
+                    certificate = TlsNegotiation.serverCertificate(secured.get());
+                } else if (login.tls().mode().requiresTls()) {
+                    throw new IOException(login.where() + ": the server does not accept TLS (ssl = off in its postgresql.conf?), and sslmode="
+                            + login.tls().mode().keyword() + " forbids a plain connection: turn ssl on there, or lower sslmode only if "
+                            + "the network between them is trusted");
+                }
+            }
+            WireConnection c = new WireConnection(socket, login.where(), certificate);
+            c.startup(login);
             return c;
         } catch (IOException | RuntimeException e) {
-            c.close();
+            socket.close();
             throw e;
         }
     }
@@ -89,11 +167,21 @@ final class WireConnection implements AutoCloseable {
         return where;
     }
 
-    private void startup(Conninfo conninfo, Map<String, String> startup) throws IOException {
+    /** Whether the connection is encrypted. */
+    boolean isTls() {
+        return serverCertificate != null;
+    }
+
+    /** How the server authenticated pgvault: none, password, md5, SCRAM-SHA-256 or SCRAM-SHA-256-PLUS. */
+    String authentication() {
+        return authentication;
+    }
+
+    private void startup(Login login) throws IOException {
         ByteArrayOutputStream body = new ByteArrayOutputStream();
         DataOutputStream b = new DataOutputStream(body);
         b.writeInt(PROTOCOL_3_0);
-        for (Map.Entry<String, String> e : startup.entrySet()) {
+        for (Map.Entry<String, String> e : login.startup().entrySet()) {
             cstring(b, e.getKey());
             cstring(b, e.getValue());
         }
@@ -101,7 +189,7 @@ final class WireConnection implements AutoCloseable {
         out.writeInt(body.size() + 4);
         body.writeTo(out);
         out.flush();
-        authenticate(conninfo);
+        authenticate(login);
         while (true) {
             Message m = read();
             switch (m.type()) {
@@ -120,7 +208,14 @@ final class WireConnection implements AutoCloseable {
         }
     }
 
-    private void authenticate(Conninfo conninfo) throws IOException {
+    /**
+     * Answers the server's authentication requests. Every request is checked against
+     * {@code require_auth} and {@code channel_binding} before a password is looked up,
+     * so a server (or a man in the middle) asking for a method the conninfo refuses gets
+     * nothing.
+     */
+    private void authenticate(Login login) throws IOException {
+        ChannelBinding binding = login.tls().channelBinding();
         ScramClient scram = null;
         while (true) {
             Message m = read();
@@ -131,12 +226,27 @@ final class WireConnection implements AutoCloseable {
             int code = r.int32();
             switch (code) {
                 case 0 -> {
+                    if (scram == null) {
+                        login.required().check(RequiredAuthentication.NONE, where);
+                    }
+                    if (binding == ChannelBinding.REQUIRE && !authentication.endsWith("-PLUS")) {
+                        throw new IOException(where + ": channel_binding=require, but the server let pgvault in without channel binding ("
+                                + authentication + "): refusing the connection; use scram-sha-256 in pg_hba.conf over TLS");
+                    }
                     return;
                 }
-                case 3 -> sendPassword(requirePassword(conninfo, "password"));
+                case 3 -> {
+                    refuseUnbound(binding, RequiredAuthentication.PASSWORD);
+                    login.required().check(RequiredAuthentication.PASSWORD, where);
+                    authentication = RequiredAuthentication.PASSWORD;
+                    sendPassword(login.password("password"));
+                }
                 case 5 -> {
+                    refuseUnbound(binding, RequiredAuthentication.MD5);
+                    login.required().check(RequiredAuthentication.MD5, where);
+                    authentication = RequiredAuthentication.MD5;
                     byte[] salt = r.bytes(4);
-                    String inner = md5Hex((requirePassword(conninfo, "md5") + conninfo.user()).getBytes(StandardCharsets.UTF_8));
+                    String inner = md5Hex((login.password("md5") + login.conninfo().user()).getBytes(StandardCharsets.UTF_8));
                     byte[] outer = concat(inner.getBytes(StandardCharsets.US_ASCII), salt);
                     sendPassword("md5" + md5Hex(outer));
                 }
@@ -145,13 +255,9 @@ final class WireConnection implements AutoCloseable {
                     for (String s = r.cstring(); !s.isEmpty(); s = r.cstring()) {
                         mechanisms.add(s);
                     }
-                    // Channel binding needs TLS; over plain TCP only SCRAM-SHA-256 applies.
-                    mechanisms.removeIf(s -> s.endsWith("-PLUS"));
-                    scram = ScramClient.builder()
-                            .advertisedMechanisms(mechanisms)
-                            .username(conninfo.user())
-                            .password(requirePassword(conninfo, "SCRAM-SHA-256").toCharArray())
-                            .build();
+                    login.required().check(RequiredAuthentication.SCRAM, where);
+                    scram = scram(login, mechanisms, binding);
+                    authentication = scram.getScramMechanism().getName();
                     byte[] first = scram.clientFirstMessage().toString().getBytes(StandardCharsets.UTF_8);
                     ByteArrayOutputStream body = new ByteArrayOutputStream();
                     DataOutputStream b = new DataOutputStream(body);
@@ -172,6 +278,9 @@ final class WireConnection implements AutoCloseable {
                     send('p', scram.clientFinalMessage().toString().getBytes(StandardCharsets.UTF_8));
                 }
                 case 12 -> {
+                    if (scram == null) {
+                        throw new IOException(where + ": SASL final before SASL start");
+                    }
                     try {
                         scram.serverFinalMessage(new String(r.rest(), StandardCharsets.UTF_8));
                     } catch (Exception e) {
@@ -185,9 +294,46 @@ final class WireConnection implements AutoCloseable {
         }
     }
 
-    private String requirePassword(Conninfo conninfo, String method) throws IOException {
-        return conninfo.password().orElseThrow(() -> new IOException(where + ": the server requires " + method
-                + " authentication but no password was given: add password=... to the conninfo or an entry to .pgpass"));
+    /** channel_binding=require accepts SCRAM only: a password or MD5 exchange cannot prove who is at the other end of the TLS channel. */
+    private void refuseUnbound(ChannelBinding binding, String method) throws IOException {
+        if (binding == ChannelBinding.REQUIRE) {
+            throw new IOException(where + ": the server asks for " + method + " authentication, but channel_binding=require accepts only "
+                    + "SCRAM-SHA-256-PLUS: no password was sent; use scram-sha-256 in pg_hba.conf");
+        }
+    }
+
+    /**
+     * A SCRAM client bound to the TLS channel when there is one and the conninfo allows it
+     * (tls-server-end-point: the hash of the server's certificate, which a man in the
+     * middle cannot present). Told the channel data while the server offers no -PLUS
+     * mechanism, the client says so ('y'), which lets a server notice a downgrade.
+     */
+    private ScramClient scram(Login login, List<String> mechanisms, ChannelBinding binding) throws IOException {
+        boolean bindable = serverCertificate != null && binding != ChannelBinding.DISABLE;
+        if (binding == ChannelBinding.REQUIRE && (!bindable || !mechanisms.contains("SCRAM-SHA-256-PLUS"))) {
+            throw new IOException(where + ": channel_binding=require, but " + (serverCertificate == null ? "the connection is not TLS"
+                    : "the server does not offer SCRAM-SHA-256-PLUS") + ": no password was sent");
+        }
+        List<String> advertised = new ArrayList<>(mechanisms);
+        if (!bindable) {
+            advertised.removeIf(s -> s.endsWith("-PLUS"));
+        }
+        ScramClient.FinalBuildStage builder = ScramClient.builder()
+                .advertisedMechanisms(advertised)
+                .username(login.conninfo().user())
+                .password(login.password("SCRAM-SHA-256").toCharArray());
+        if (bindable) {
+            try {
+                builder.channelBinding(TlsServerEndpoint.TLS_SERVER_END_POINT, TlsServerEndpoint.getChannelBindingData(serverCertificate));
+            } catch (CertificateEncodingException e) {
+                throw new IOException(where + ": cannot hash the server's certificate for channel binding: " + e.getMessage(), e);
+            }
+        }
+        try {
+            return builder.build();
+        } catch (IllegalArgumentException e) {
+            throw new IOException(where + ": no SCRAM mechanism in common with the server (it offers " + mechanisms + "): " + e.getMessage(), e);
+        }
     }
 
     private void sendPassword(String password) throws IOException {
