@@ -13,6 +13,9 @@ import java.util.Map;
  */
 public final class SqlConnection implements AutoCloseable {
 
+    /** A server that stops answering must not hang the caller (a status page, a health check). */
+    private static final int READ_TIMEOUT_MILLIS = 30_000;
+
     private final WireConnection wire;
 
     private SqlConnection(WireConnection wire) {
@@ -28,7 +31,9 @@ public final class SqlConnection implements AutoCloseable {
         startup.put("user", conninfo.user());
         startup.put("database", conninfo.dbname());
         startup.put("application_name", applicationName);
-        return new SqlConnection(WireConnection.open(conninfo, startup, env));
+        WireConnection wire = WireConnection.open(conninfo, startup, env);
+        wire.readTimeout(READ_TIMEOUT_MILLIS);
+        return new SqlConnection(wire);
     }
 
     /** Runs SQL as one simple query; values come back as text. Quote literals with {@link #literal}. */

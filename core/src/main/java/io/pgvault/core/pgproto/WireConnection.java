@@ -167,6 +167,11 @@ final class WireConnection implements AutoCloseable {
         return where;
     }
 
+    /** Bounds every wait for the server's next bytes (0: wait forever, as streaming does between its own polls). */
+    void readTimeout(int millis) throws IOException {
+        socket.setSoTimeout(millis);
+    }
+
     /** Whether the connection is encrypted. */
     boolean isTls() {
         return serverCertificate != null;

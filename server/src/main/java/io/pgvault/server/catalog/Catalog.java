@@ -43,8 +43,16 @@ public class Catalog {
 
     /** Inserts a cluster; false when the name is taken. */
     public boolean insertCluster(String name, String conninfo, String systemIdentifier, Long segmentSize, Integer major, Instant createdAt) {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("INSERT INTO clusters (name, conninfo, system_identifier, wal_segment_size, pg_major, created_at) "
+        try (Connection c = dataSource.getConnection()) {
+            return insertCluster(c, name, conninfo, systemIdentifier, segmentSize, major, createdAt);
+        } catch (SQLException e) {
+            throw new CatalogException("cannot register cluster " + name + " in the catalog: " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean insertCluster(Connection c, String name, String conninfo, String systemIdentifier, Long segmentSize, Integer major,
+                                         Instant createdAt) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO clusters (name, conninfo, system_identifier, wal_segment_size, pg_major, created_at) "
                      + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")) {
             ps.setString(1, name);
             ps.setString(2, conninfo);
@@ -57,36 +65,44 @@ public class Catalog {
             }
             ps.setTimestamp(6, Timestamp.from(createdAt));
             return ps.executeUpdate() == 1;
-        } catch (SQLException e) {
-            throw new CatalogException("cannot register cluster " + name + " in the catalog: " + e.getMessage(), e);
         }
     }
 
     /** Sets a cluster's backup schedule and retention policy (nulls clear them). */
     public void updatePolicy(long clusterId, String schedule, Integer retainFull, Integer retainDays) {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("UPDATE clusters SET backup_schedule = ?, retain_full = ?, retain_days = ? WHERE id = ?")) {
-            ps.setString(1, schedule);
-            ps.setObject(2, retainFull, Types.INTEGER);
-            ps.setObject(3, retainDays, Types.INTEGER);
-            ps.setLong(4, clusterId);
-            ps.executeUpdate();
+        try (Connection c = dataSource.getConnection()) {
+            updatePolicy(c, clusterId, schedule, retainFull, retainDays);
         } catch (SQLException e) {
             throw new CatalogException("cannot update the backup policy of cluster " + clusterId + ": " + e.getMessage(), e);
         }
     }
 
+    private static void updatePolicy(Connection c, long clusterId, String schedule, Integer retainFull, Integer retainDays) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE clusters SET backup_schedule = ?, retain_full = ?, retain_days = ? WHERE id = ?")) {
+            ps.setString(1, schedule);
+            ps.setObject(2, retainFull, Types.INTEGER);
+            ps.setObject(3, retainDays, Types.INTEGER);
+            ps.setLong(4, clusterId);
+            ps.executeUpdate();
+        }
+    }
+
     /** Sets the connection string and whether (and from which slot) the server streams. */
     public void updateConnection(long clusterId, String conninfo, boolean stream, String slot) {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("UPDATE clusters SET conninfo = ?, stream = ?, slot_name = ? WHERE id = ?")) {
+        try (Connection c = dataSource.getConnection()) {
+            updateConnection(c, clusterId, conninfo, stream, slot);
+        } catch (SQLException e) {
+            throw new CatalogException("cannot update the connection of cluster " + clusterId + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void updateConnection(Connection c, long clusterId, String conninfo, boolean stream, String slot) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE clusters SET conninfo = ?, stream = ?, slot_name = ? WHERE id = ?")) {
             ps.setString(1, conninfo);
             ps.setBoolean(2, stream);
             ps.setString(3, slot);
             ps.setLong(4, clusterId);
             ps.executeUpdate();
-        } catch (SQLException e) {
-            throw new CatalogException("cannot update the connection of cluster " + clusterId + ": " + e.getMessage(), e);
         }
     }
 
@@ -126,8 +142,15 @@ public class Catalog {
 
     /** Indexes an archived file; a row that exists already is left as it is. */
     public void recordWal(long clusterId, WalRow row) {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("INSERT INTO wal_files (cluster_id, name, kind, timeline, segment_number, start_lsn, "
+        try (Connection c = dataSource.getConnection()) {
+            recordWal(c, clusterId, row);
+        } catch (SQLException e) {
+            throw new CatalogException("cannot index " + row.name() + " in the catalog: " + e.getMessage(), e);
+        }
+    }
+
+    private static void recordWal(Connection c, long clusterId, WalRow row) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO wal_files (cluster_id, name, kind, timeline, segment_number, start_lsn, "
                      + "raw_size, stored_size, codec, sha256, object_key, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")) {
             ps.setLong(1, clusterId);
             ps.setString(2, row.name());
@@ -142,8 +165,6 @@ public class Catalog {
             ps.setString(11, row.objectKey());
             ps.setTimestamp(12, Timestamp.from(row.arrivedAt()));
             ps.executeUpdate();
-        } catch (SQLException e) {
-            throw new CatalogException("cannot index " + row.name() + " in the catalog: " + e.getMessage(), e);
         }
     }
 
@@ -162,14 +183,49 @@ public class Catalog {
                 + "FROM wal_files WHERE cluster_id = ? ORDER BY name", Catalog::wal, clusterId);
     }
 
-    /** Empties the catalog (for a rebuild from the repository). */
-    public void clear() {
-        try (Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
-            s.executeUpdate("DELETE FROM wal_files");
-            s.executeUpdate("DELETE FROM timelines");
-            s.executeUpdate("DELETE FROM clusters");
+    /** A cluster as a rebuild registers it: its descriptor's settings, the connection string to use, its archived files. */
+    public record RebuiltCluster(String name, String conninfo, String systemIdentifier, Long segmentSize, Integer major, Instant createdAt,
+                                 String schedule, Integer retainFull, Integer retainDays, boolean stream, String slot, List<WalRow> wal) {
+    }
+
+    /**
+     * Replaces the whole catalog with {@code clusters} in one transaction: a rebuild that
+     * fails midway leaves the catalog as it was, never empty (an empty catalog refuses
+     * every push).
+     */
+    public void replaceAll(List<RebuiltCluster> clusters) {
+        try (Connection c = dataSource.getConnection()) {
+            boolean autoCommit = c.getAutoCommit();
+            c.setAutoCommit(false);
+            try (Statement s = c.createStatement()) {
+                s.executeUpdate("DELETE FROM wal_files");
+                s.executeUpdate("DELETE FROM timelines");
+                s.executeUpdate("DELETE FROM clusters");
+                for (RebuiltCluster r : clusters) {
+                    insertCluster(c, r.name(), r.conninfo(), r.systemIdentifier(), r.segmentSize(), r.major(), r.createdAt());
+                    long id;
+                    try (PreparedStatement ps = c.prepareStatement("SELECT id FROM clusters WHERE name = ?")) {
+                        ps.setString(1, r.name());
+                        try (ResultSet rs = ps.executeQuery()) {
+                            rs.next();
+                            id = rs.getLong(1);
+                        }
+                    }
+                    updatePolicy(c, id, r.schedule(), r.retainFull(), r.retainDays());
+                    updateConnection(c, id, r.conninfo(), r.stream(), r.slot());
+                    for (WalRow row : r.wal()) {
+                        recordWal(c, id, row);
+                    }
+                }
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                c.setAutoCommit(autoCommit);
+            }
         } catch (SQLException e) {
-            throw new CatalogException("cannot clear the catalog: " + e.getMessage(), e);
+            throw new CatalogException("cannot rebuild the catalog (it is unchanged): " + e.getMessage(), e);
         }
     }
 

@@ -15,12 +15,18 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
  * Refills the catalog from the repository alone: cluster descriptors, then one header
  * read per WAL object. The repository is the truth, so the result equals what the
- * catalog held before, except rows for objects that are gone.
+ * catalog held before, except rows for objects that are gone (and passwords, which the
+ * repository never holds).
  */
 @Singleton
 public class CatalogRebuilder {
@@ -40,10 +46,17 @@ public class CatalogRebuilder {
         this.store = store;
     }
 
+    /**
+     * Reads every descriptor and WAL header first, then replaces the catalog in one
+     * transaction. The repository never holds a password, so a cluster the catalog knows
+     * keeps its catalog connection string (with its password) as long as the repository's
+     * says the same otherwise; without it, the password must come from the password file.
+     */
     public synchronized Summary rebuild() throws IOException {
         RepositoryFormat.require(store);
-        catalog.clear();
-        int clusters = 0;
+        Map<String, String> known = new HashMap<>();
+        catalog.listClusters().forEach(row -> known.put(row.name(), row.conninfo()));
+        List<Catalog.RebuiltCluster> clusters = new ArrayList<>();
         int files = 0;
         int skipped = 0;
         for (ObjectStat stat : store.list("clusters/")) {
@@ -60,36 +73,55 @@ public class CatalogRebuilder {
                 LOG.info("Cluster {} was removed at {}: not registered again (its WAL and backups stay in the repository)", c.name(), c.removedAt());
                 continue;
             }
-            catalog.insertCluster(c.name(), c.conninfo(), c.systemIdentifier(), c.walSegmentSize(), c.pgMajor(), Instant.parse(c.createdAt()));
-            long clusterId = catalog.findCluster(c.name()).orElseThrow().id();
-            catalog.updatePolicy(clusterId, c.backupSchedule(), c.retainFull(), c.retainDays());
-            catalog.updateConnection(clusterId, c.conninfo(), c.streams(), c.slot());
-            clusters++;
-            for (ObjectStat wal : store.list(RepositoryLayout.walPrefix(c.name()))) {
-                if (RepositoryLayout.isStreamingPartial(wal.key())) {
+            List<WalRow> wal = new ArrayList<>();
+            for (ObjectStat object : store.list(RepositoryLayout.walPrefix(c.name()))) {
+                if (RepositoryLayout.isStreamingPartial(object.key())) {
                     continue; // a streamed head, replaced as streaming goes on: not an archived file
                 }
-                String fileName = wal.key().substring(wal.key().lastIndexOf('/') + 1);
-                Optional<WalFileName> name = WalFileName.tryParse(fileName);
-                if (name.isEmpty()) {
-                    LOG.warn("Skipping {}: not a WAL file name", wal.key());
+                Optional<WalRow> row = walRow(object);
+                if (row.isEmpty()) {
                     skipped++;
                     continue;
                 }
-                ObjectHeader h = ObjectEnvelope.readHeader(store, wal.key()).orElseThrow();
-                Long segment = null;
-                Long start = null;
-                if (name.get().hasSegment() && h.segmentSize() > 0) {
-                    WalSegmentSize size = new WalSegmentSize(h.segmentSize());
-                    segment = name.get().segmentNumber(size);
-                    start = name.get().startLsn(size).value();
-                }
-                catalog.recordWal(clusterId, new WalRow(fileName, name.get().kind().name(), name.get().timeline().value(), segment, start,
-                        h.rawSize(), wal.size(), h.codec(), h.sha256(), wal.key(), Instant.parse(h.createdAt())));
-                files++;
+                wal.add(row.get());
             }
+            files += wal.size();
+            clusters.add(new Catalog.RebuiltCluster(c.name(), conninfo(c, known.get(c.name())), c.systemIdentifier(), c.walSegmentSize(),
+                    c.pgMajor(), Instant.parse(c.createdAt()), c.backupSchedule(), c.retainFull(), c.retainDays(), c.streams(), c.slot(), wal));
         }
-        LOG.info("Catalog rebuilt from {}: {} clusters, {} WAL files, {} objects skipped", store.describe(), clusters, files, skipped);
-        return new Summary(clusters, files, skipped);
+        catalog.replaceAll(clusters);
+        LOG.info("Catalog rebuilt from {}: {} clusters, {} WAL files, {} objects skipped", store.describe(), clusters.size(), files, skipped);
+        return new Summary(clusters.size(), files, skipped);
+    }
+
+    /** The catalog's connection string when it is the repository's plus a password, else the repository's. */
+    private static String conninfo(ClusterDescriptor descriptor, String known) {
+        if (known != null && Objects.equals(ClusterDescriptor.withoutPassword(known), descriptor.conninfo())) {
+            return known;
+        }
+        if (known != null && !known.equals(descriptor.conninfo())) {
+            LOG.warn("Cluster {}: the catalog's connection string differs from the repository's; using the repository's ({}), "
+                    + "whose password, if one is needed, must come from the password file (.pgpass)", descriptor.name(), descriptor.conninfo());
+        }
+        return descriptor.conninfo();
+    }
+
+    private Optional<WalRow> walRow(ObjectStat object) throws IOException {
+        String fileName = object.key().substring(object.key().lastIndexOf('/') + 1);
+        Optional<WalFileName> name = WalFileName.tryParse(fileName);
+        if (name.isEmpty()) {
+            LOG.warn("Skipping {}: not a WAL file name", object.key());
+            return Optional.empty();
+        }
+        ObjectHeader h = ObjectEnvelope.readHeader(store, object.key()).orElseThrow();
+        Long segment = null;
+        Long start = null;
+        if (name.get().hasSegment() && h.segmentSize() > 0) {
+            WalSegmentSize size = new WalSegmentSize(h.segmentSize());
+            segment = name.get().segmentNumber(size);
+            start = name.get().startLsn(size).value();
+        }
+        return Optional.of(new WalRow(fileName, name.get().kind().name(), name.get().timeline().value(), segment, start,
+                h.rawSize(), object.size(), h.codec(), h.sha256(), object.key(), Instant.parse(h.createdAt())));
     }
 }
