@@ -71,6 +71,8 @@ final class InfoCommand implements Callable<Integer> {
                 }
                 doc.put("timelines", tl);
                 doc.put("streamedHeads", archive.streamedHeads().stream().map(Object::toString).sorted().toList());
+                doc.put("unusableBackups", archive.unreadableBackups().stream()
+                        .map(b -> Map.of("id", b.backupId(), "reason", b.reason())).toList());
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
                 return 0;
             }
@@ -89,6 +91,8 @@ final class InfoCommand implements Callable<Integer> {
                 out.println("  next segment the archive lacks: " + w.firstMissing());
             }
             archive.streamedHeads().stream().sorted().forEach(head -> out.println("streamed head (segment not finished yet, served padded): " + head));
+            archive.unreadableBackups().forEach(b -> out.println("unusable backup " + b.backupId() + ": " + b.reason()
+                    + " (pgvault verify " + cluster + " --backup " + b.backupId() + "; take a new backup)"));
             if (via.given()) {
                 // The live side only the server knows: is it streaming now, and how is the slot.
                 ClusterCommand.printStream(out, ServerClient.of(via.server, via.token()).get("/v1/clusters/" + cluster + "/stream"));

@@ -42,6 +42,16 @@ public final class ArchiveVerifier {
      */
     public List<String> verify(Optional<String> backupId, boolean wal, PrintWriter out, boolean terminal) throws IOException {
         List<String> problems = new ArrayList<>();
+        for (ClusterArchive.UnreadableBackup b : archive.unreadableBackups()) {
+            if (backupId.isEmpty() || b.backupId().equals(backupId.get())) {
+                String problem = "backup " + b.backupId() + " cannot be used: " + b.reason();
+                out.println(problem);
+                problems.add(problem);
+            }
+        }
+        if (backupId.isPresent() && archive.unreadableBackups().stream().anyMatch(b -> b.backupId().equals(backupId.get()))) {
+            return problems;
+        }
         List<BackupManifest> backups = archive.backups().stream().filter(b -> backupId.isEmpty() || b.backupId().equals(backupId.get()))
                 .toList();
         if (backupId.isPresent() && backups.isEmpty()) {

@@ -31,7 +31,8 @@ import java.util.TreeSet;
  * What the repository holds for one cluster, read from the repository alone (no server,
  * no catalog): its backups (those with a manifest, i.e. finished), the WAL segments and
  * the timeline histories. One listing of the cluster's WAL, then one read per backup
- * manifest and history file. A segment the server was streaming and had not finished
+ * manifest and history file (a backup whose manifest is damaged is left out and reported,
+ * not fatal to the others). A segment the server was streaming and had not finished
  * counts as present: its streamed head, padded with zeros, is what wal-fetch serves.
  */
 public final class ClusterArchive {
@@ -43,9 +44,15 @@ public final class ClusterArchive {
     private final NavigableSet<WalFileName> segments;
     private final Set<WalFileName> streamedHeads;
     private final Map<TimelineId, TimelineHistory> histories;
+    private final List<UnreadableBackup> unreadable;
+
+    /** A backup whose manifest is damaged or refused: left out of every plan, and reported. */
+    public record UnreadableBackup(String backupId, String reason) {
+    }
 
     private ClusterArchive(ObjectStore store, String cluster, ClusterDescriptor descriptor, List<BackupManifest> backups,
-                           NavigableSet<WalFileName> segments, Set<WalFileName> streamedHeads, Map<TimelineId, TimelineHistory> histories) {
+                           NavigableSet<WalFileName> segments, Set<WalFileName> streamedHeads, Map<TimelineId, TimelineHistory> histories,
+                           List<UnreadableBackup> unreadable) {
         this.store = store;
         this.cluster = cluster;
         this.descriptor = descriptor;
@@ -53,6 +60,7 @@ public final class ClusterArchive {
         this.segments = segments;
         this.streamedHeads = streamedHeads;
         this.histories = histories;
+        this.unreadable = unreadable;
     }
 
     /**
@@ -98,13 +106,21 @@ public final class ClusterArchive {
             }
         }
         List<BackupManifest> backups = new ArrayList<>();
+        List<UnreadableBackup> unreadable = new ArrayList<>();
         for (String id : ids) {
-            BackupManifest.read(store, cluster, id).ifPresent(backups::add);
+            try {
+                BackupManifest.read(store, cluster, id).ifPresent(backups::add);
+            } catch (CorruptObjectException e) {
+                // One damaged or crafted manifest must not make every other backup unusable. An unreachable
+                // store is not this: its IOException still ends the load, as "absent" would mislead.
+                unreadable.add(new UnreadableBackup(id, e.getMessage()));
+            }
         }
         backups.sort(Comparator.comparing(BackupManifest::finishedAt));
         streamedHeads.removeAll(segments);
         segments.addAll(streamedHeads);
-        return new ClusterArchive(store, cluster, descriptor.get(), List.copyOf(backups), segments, Set.copyOf(streamedHeads), histories);
+        return new ClusterArchive(store, cluster, descriptor.get(), List.copyOf(backups), segments, Set.copyOf(streamedHeads), histories,
+                List.copyOf(unreadable));
     }
 
     private static List<String> knownClusters(ObjectStore store) throws IOException {
@@ -122,6 +138,11 @@ public final class ClusterArchive {
         try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored); InputStream content = opened.content()) {
             return content.readAllBytes();
         }
+    }
+
+    /** Backups left out because their manifest could not be read or was refused. */
+    public List<UnreadableBackup> unreadableBackups() {
+        return unreadable;
     }
 
     public ObjectStore store() {

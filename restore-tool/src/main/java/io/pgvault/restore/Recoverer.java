@@ -52,6 +52,8 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
         }
         long planning = System.nanoTime();
         RecoveryPlanner.Plan plan = new RecoveryPlanner(archive).plan(standby ? RecoveryTarget.latest() : target, timeline);
+        archive.unreadableBackups().forEach(b -> out.println("pgvault recover: warning: backup " + b.backupId()
+                + " is left out, its manifest cannot be used: " + b.reason()));
         plan.explain().forEach(line -> out.println("pgvault recover: " + line));
         out.printf(java.util.Locale.ROOT, "pgvault recover: planned in %.1f s%n", (System.nanoTime() - planning) / 1e9);
         // Where each tablespace goes, shown and checked before a byte is written: a target that

@@ -141,6 +141,20 @@ class RecoveryPlannerIT {
                     .hasMessageContaining("no restore point named 'never-created'")
                     .hasMessageContaining("from " + b1Start)
                     .hasMessageContaining("Recovery window on timeline 1");
+
+            // A damaged manifest leaves out its backup only: the other still plans, and the damage is reported.
+            Path newest = dir.resolve("repo").resolve(RepositoryLayout.backupManifest(CLUSTER, "20261201T020000Z-000002"));
+            Files.writeString(newest, "{\"formatVersion\": 1, \"cluster\": \"main\", \"backupId\": \"20261201T020000Z-000002\"}");
+            ClusterArchive damaged = ClusterArchive.load(local, CLUSTER);
+            assertThat(damaged.unreadableBackups()).singleElement().satisfies(b -> {
+                assertThat(b.backupId()).isEqualTo("20261201T020000Z-000002");
+                assertThat(b.reason()).contains("manifest");
+            });
+            assertThat(new RecoveryPlanner(damaged).plan(RecoveryTarget.latest(), Optional.empty()).backup().backupId())
+                    .isEqualTo("20261201T010000Z-000001");
+            java.io.StringWriter report = new java.io.StringWriter();
+            assertThat(new ArchiveVerifier(damaged, 2).verify(Optional.of("20261201T020000Z-000002"), false, new java.io.PrintWriter(report), false))
+                    .singleElement().asString().contains("cannot be used");
         } finally {
             Fixtures.deleteTree(dir);
         }
