@@ -1,6 +1,8 @@
 package io.pgvault.core.repo;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.pgvault.core.crypto.EncryptionDescriptor;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgvault.core.storage.ObjectStore;
 
@@ -18,14 +20,29 @@ import java.util.Optional;
 public final class RepositoryFormat {
 
     public static final String KEY = "pgvault-format.json";
-    /** The layout version this code writes and the newest it reads. */
-    public static final int CURRENT = 1;
+    /** The newest layout version this code reads: 2 is an encrypted repository (older pgvault refuse it cleanly). */
+    public static final int CURRENT = 2;
+    /** What an unencrypted repository is written as, so older pgvault keep reading it. */
+    public static final int CLEAR = 1;
+    public static final int ENCRYPTED = 2;
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** The content of the format object. */
+    /**
+     * The content of the format object.
+     *
+     * @param encryption null for a repository in clear text
+     */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record Descriptor(int formatVersion, String createdAt, String createdBy) {
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Descriptor(int formatVersion, String createdAt, String createdBy, EncryptionDescriptor encryption) {
+        public Descriptor(int formatVersion, String createdAt, String createdBy) {
+            this(formatVersion, createdAt, createdBy, null);
+        }
+
+        public boolean encrypted() {
+            return encryption != null;
+        }
     }
 
     private RepositoryFormat() {
@@ -36,12 +53,22 @@ public final class RepositoryFormat {
      * object when the store is empty of one, else checks it.
      */
     public static Descriptor initialize(ObjectStore store, String createdBy) throws IOException {
-        Descriptor mine = new Descriptor(CURRENT, Instant.now().toString(), createdBy);
+        return initialize(store, new Descriptor(CLEAR, Instant.now().toString(), createdBy));
+    }
+
+    /** As {@link #initialize(ObjectStore, String)}, with this descriptor if none exists. */
+    public static Descriptor initialize(ObjectStore store, Descriptor mine) throws IOException {
         byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(mine);
         if (store.putIfAbsent(KEY, new ByteArrayInputStream(bytes), bytes.length)) {
             return mine;
         }
         return check(store).orElseThrow(() -> new IOException(KEY + " vanished from " + store.describe() + " right after it existed; retry"));
+    }
+
+    /** Replaces the format object (a key rotation): one put, so a reader sees the old or the new one whole. */
+    public static void replace(ObjectStore store, Descriptor descriptor) throws IOException {
+        byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(descriptor);
+        store.put(KEY, new ByteArrayInputStream(bytes), bytes.length);
     }
 
     /**
@@ -66,6 +93,10 @@ public final class RepositoryFormat {
         if (descriptor.formatVersion() < 1) {
             throw new CorruptObjectException(KEY + " in " + store.describe() + " declares format version "
                     + descriptor.formatVersion() + "; expected 1 or later");
+        }
+        if (descriptor.formatVersion() == ENCRYPTED && descriptor.encryption() == null) {
+            throw new CorruptObjectException(KEY + " in " + store.describe() + " declares an encrypted repository (format version "
+                    + ENCRYPTED + ") but has no encryption block: it was edited; restore it from a copy");
         }
         if (descriptor.formatVersion() > CURRENT) {
             throw new UnsupportedFormatException("the repository at " + store.describe() + " has format version "

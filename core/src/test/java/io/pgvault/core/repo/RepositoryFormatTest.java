@@ -28,7 +28,7 @@ class RepositoryFormatTest {
             assertThat(RepositoryFormat.check(store)).isEmpty();
             RepositoryFormat.Descriptor first = RepositoryFormat.initialize(store, "pgvault test A");
             RepositoryFormat.Descriptor second = RepositoryFormat.initialize(store, "pgvault test B");
-            assertThat(first.formatVersion()).isEqualTo(RepositoryFormat.CURRENT);
+            assertThat(first.formatVersion()).isEqualTo(RepositoryFormat.CLEAR);
             assertThat(second.createdBy()).isEqualTo("pgvault test A");
             assertThat(RepositoryFormat.require(store)).isEqualTo(first);
         }
