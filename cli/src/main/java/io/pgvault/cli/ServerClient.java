@@ -57,6 +57,11 @@ public final class ServerClient {
         return send(request(path).DELETE());
     }
 
+    /** Whether requests carry a token (so the server requires them, and printed commands should too). */
+    boolean usesToken() {
+        return (tokenFile != null && !tokenFile.toString().isBlank()) || (token != null && !token.isBlank());
+    }
+
     /** A client for commands that take the server URL as an option of their own. */
     static ServerClient of(String server, String token, java.nio.file.Path caCert) {
         ServerClient client = new ServerClient();

@@ -146,6 +146,8 @@ class HttpsServerTest {
     void theCliTrustsThePrivateCaWithCacertOrTheEnvironmentAndNothingElse() {
         Run add = run("cluster", "add", "main", "--server", url(), "--token-file", adminToken.toString(), "--cacert", certificates.caCert().toString());
         assertThat(add.exit()).as(add.err()).isZero();
+        assertThat(add.out()).contains("archive_command = 'curl -fsS --cacert " + certificates.caCert().toAbsolutePath() + " -H @/etc/pgvault/main.token -T %p "
+                + url() + "/v1/clusters/main/wal/%f'");
         Run list = run("cluster", "list", "--server", url(), "--token-file", readToken.toString(), "--cacert", certificates.caCert().toString());
         assertThat(list.exit()).as(list.err()).isZero();
         assertThat(list.out()).contains("main");
