@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -85,7 +86,11 @@ final class TokenCommand {
                 outWriter.println("token (shown once, kept nowhere): " + token);
             }
             if (addTo != null) {
-                Files.writeString(addTo, entry.toLine() + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                if (!Files.exists(addTo)) {
+                    // No secret in it, but the server refuses a tokens file that group or others may write, whatever the umask.
+                    Files.createFile(addTo, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--")));
+                }
+                Files.writeString(addTo, entry.toLine() + "\n", StandardCharsets.UTF_8, StandardOpenOption.APPEND);
                 outWriter.println("added to " + addTo + " (the server re-reads it within a second):");
             } else {
                 outWriter.println("add this line to the server's tokens file (pgvault.security.tokens-file):");
