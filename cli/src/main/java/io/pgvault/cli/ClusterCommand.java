@@ -103,8 +103,20 @@ final class ClusterCommand {
             if (stream) {
                 out.printf("The server now streams from the cluster; `pgvault cluster show %s` shows how far.%n", name);
             }
-            out.printf("%nNow set in postgresql.conf of that cluster (then reload):%n  archive_mode = on%n"
-                    + "  archive_command = 'curl -fsS -T %%p %s/v1/clusters/%s/wal/%%f'%n", server.server.replaceAll("/+$", ""), name);
+            String url = server.server.replaceAll("/+$", "");
+            String ca = server.caCert == null || server.caCert.toString().isBlank() ? "" : "--cacert " + server.caCert.toAbsolutePath() + " ";
+            if (server.usesToken()) {
+                // Never the token itself: any SQL role can SHOW archive_command.
+                String file = "/etc/pgvault/" + name + ".token";
+                out.printf("%nMake the cluster's archive token, readable by PostgreSQL's OS user only:%n"
+                        + "  pgvault token create %s-archive --role archive --cluster %s --out %s --add-to TOKENS_FILE; chown postgres %s%n",
+                        name, name, file, file);
+                out.printf("Then set in postgresql.conf of that cluster (then reload):%n  archive_mode = on%n"
+                        + "  archive_command = 'curl -fsS %s-H @%s -T %%p %s/v1/clusters/%s/wal/%%f'%n", ca, file, url, name);
+            } else {
+                out.printf("%nNow set in postgresql.conf of that cluster (then reload):%n  archive_mode = on%n"
+                        + "  archive_command = 'curl -fsS %s-T %%p %s/v1/clusters/%s/wal/%%f'%n", ca, url, name);
+            }
             return 0;
         }
     }

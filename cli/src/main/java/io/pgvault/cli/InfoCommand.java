@@ -95,7 +95,7 @@ final class InfoCommand implements Callable<Integer> {
                     + " (pgvault verify " + cluster + " --backup " + b.backupId() + "; take a new backup)"));
             if (via.given()) {
                 // The live side only the server knows: is it streaming now, and how is the slot.
-                ClusterCommand.printStream(out, ServerClient.of(via.server, via.token()).get("/v1/clusters/" + cluster + "/stream"));
+                ClusterCommand.printStream(out, ServerClient.of(via.server, via.token(), via.caCert()).get("/v1/clusters/" + cluster + "/stream"));
             }
             return 0;
         }

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
                 BackupsCommand.class,
                 ExpireCommand.class,
                 CatalogCommand.class,
+                TokenCommand.class,
                 RepoCommand.class,
                 WalInspectCommand.class,
                 InfoCommand.class,

@@ -300,6 +300,9 @@ final class RecoverCommand implements Callable<Integer> {
         if (secret != null) {
             args.addAll(List.of(secret.option(), secret.file().toString()));
         }
+        if (viaServer && via.caCert() != null) {
+            args.addAll(List.of("--cacert", via.caCert().toAbsolutePath().toString()));
+        }
         args.addAll(List.of("--retry-for", Integer.toString(fetchRetry)));
         if (targetTimeline != null) {
             args.addAll(List.of("--target-timeline", Long.toString(targetTimeline)));

@@ -62,7 +62,7 @@ public final class RepositoryOptions {
         if (url != null && !url.isBlank() && !url.equals(System.getenv("PGVAULT_REPOSITORY_URL"))) {
             throw new IllegalArgumentException("give --repo or --server, not both");
         }
-        return new io.pgvault.core.storage.server.ServerObjectStore(URI.create(via.server), via.token());
+        return new io.pgvault.core.storage.server.ServerObjectStore(URI.create(via.server), via.token(), via.caCert());
     }
 
     private S3Settings customize(S3Settings settings) {

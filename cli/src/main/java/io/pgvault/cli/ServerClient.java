@@ -2,6 +2,7 @@ package io.pgvault.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgvault.core.storage.server.ServerHttp;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -18,20 +19,25 @@ public final class ServerClient {
     /** Created on first use: picocli builds every command's options at start-up, and most runs never talk to a server. */
     private static final class Lazy {
         static final ObjectMapper JSON = new ObjectMapper();
-        static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     }
+
+    private HttpClient http;
 
     @Option(names = "--server", defaultValue = "${env:PGVAULT_SERVER:-http://127.0.0.1:8432}",
             description = "pgvault server URL (env PGVAULT_SERVER; default ${DEFAULT-VALUE}).")
     String server;
 
     @Option(names = "--token", defaultValue = "${env:PGVAULT_TOKEN}",
-            description = "Bearer token when the server sets pgvault.security.token (env PGVAULT_TOKEN).")
+            description = "Bearer token when the server requires one (env PGVAULT_TOKEN); --token-file keeps it out of the process list.")
     String token;
 
     @Option(names = "--token-file", defaultValue = "${env:PGVAULT_TOKEN_FILE}", description = "A file (mode 0600) holding the bearer token, "
             + "alone or as 'Authorization: Bearer TOKEN' (env PGVAULT_TOKEN_FILE); keeps it out of the process list.")
     java.nio.file.Path tokenFile;
+
+    @Option(names = "--cacert", defaultValue = "${env:PGVAULT_CACERT}", description = "PEM certificates of the private CA that signed "
+            + "an HTTPS server's certificate, trusted instead of the JDK's (env PGVAULT_CACERT); verification is never turned off.")
+    java.nio.file.Path caCert;
 
     public JsonNode get(String path) throws IOException {
         return send(request(path).GET());
@@ -51,12 +57,25 @@ public final class ServerClient {
         return send(request(path).DELETE());
     }
 
+    /** Whether requests carry a token (so the server requires them, and printed commands should too). */
+    boolean usesToken() {
+        return (tokenFile != null && !tokenFile.toString().isBlank()) || (token != null && !token.isBlank());
+    }
+
     /** A client for commands that take the server URL as an option of their own. */
-    static ServerClient of(String server, String token) {
+    static ServerClient of(String server, String token, java.nio.file.Path caCert) {
         ServerClient client = new ServerClient();
         client.server = server;
         client.token = token;
+        client.caCert = caCert;
         return client;
+    }
+
+    private HttpClient http() {
+        if (http == null) {
+            http = ServerHttp.client(caCert == null || caCert.toString().isBlank() ? null : caCert);
+        }
+        return http;
     }
 
     private HttpRequest.Builder request(String path) {
@@ -81,7 +100,10 @@ public final class ServerClient {
     private HttpResponse<String> sendRaw(HttpRequest.Builder request) throws IOException {
         HttpResponse<String> response;
         try {
-            response = Lazy.HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            response = http().send(request.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (javax.net.ssl.SSLException e) {
+            throw new IOException("TLS with the pgvault server at " + server + " failed: " + e.getMessage()
+                    + "; if a private CA signed its certificate, give " + ServerHttp.CACERT_HINT, e);
         } catch (ConnectException e) {
             throw new IOException("cannot reach the pgvault server at " + server + ": is it running? (--server or PGVAULT_SERVER)", e);
         } catch (InterruptedException e) {
@@ -89,7 +111,8 @@ public final class ServerClient {
             throw new IOException("interrupted", e);
         }
         if (response.statusCode() >= 400) {
-            throw new IOException("the server answered " + response.statusCode() + ": " + response.body().strip());
+            throw new IOException("the server answered " + response.statusCode() + ": " + response.body().strip()
+                    + (response.statusCode() == 401 ? " (--token-file FILE or PGVAULT_TOKEN_FILE)" : ""));
         }
         return response;
     }

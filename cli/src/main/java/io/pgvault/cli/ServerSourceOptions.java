@@ -24,8 +24,17 @@ public final class ServerSourceOptions {
             + "bearer token, alone or as 'Authorization: Bearer TOKEN' (env PGVAULT_TOKEN_FILE).")
     Path tokenFile;
 
+    @Option(names = "--cacert", defaultValue = "${env:PGVAULT_CACERT}", description = "PEM certificates of the private CA that signed "
+            + "an HTTPS server's certificate, trusted instead of the JDK's (env PGVAULT_CACERT); verification is never turned off.")
+    Path caCert;
+
     boolean given() {
         return server != null && !server.isBlank();
+    }
+
+    /** The CA file, or null for the JDK's trust store. */
+    Path caCert() {
+        return caCert == null || caCert.toString().isBlank() ? null : caCert;
     }
 
     /** The token from --token-file, else --token / PGVAULT_TOKEN; null without one. */

@@ -64,7 +64,8 @@ class ClusterCommandTest {
     void addListShowAndRebuild() {
         Run add = run("cluster", "add", "main", "--conninfo", "host=127.0.0.1 user=postgres password=x", "--server", serverUrl(), "--token", TOKEN);
         assertThat(add.exit()).as(add.err()).isZero();
-        assertThat(add.out()).contains("main").contains("archive_command = 'curl -fsS -T %p " + serverUrl() + "/v1/clusters/main/wal/%f'")
+        assertThat(add.out()).contains("main").contains("archive_command = 'curl -fsS -H @/etc/pgvault/main.token -T %p " + serverUrl() + "/v1/clusters/main/wal/%f'")
+                .contains("pgvault token create main-archive --role archive --cluster main --out /etc/pgvault/main.token").doesNotContain(TOKEN)
                 .doesNotContain("password");
 
         Run again = run("cluster", "add", "main", "--server", serverUrl(), "--token", TOKEN);

@@ -42,6 +42,15 @@ class RecoverSecretsTest {
     }
 
     @Test
+    void aPrivateCaGivenToRecoverReachesWalFetchAsAnAbsolutePath() {
+        Path data = temp.resolve("data");
+        RecoverCommand recover = parse("--server", "https://pgvault.internal:8432", "--cacert", "ca.pem", "--cluster", "main",
+                "--pgdata", data.toString());
+        assertThat(recover.restoreCommand()).contains("--server https://pgvault.internal:8432")
+                .contains("--cacert " + Path.of("ca.pem").toAbsolutePath());
+    }
+
+    @Test
     void s3KeysGoToAFileBesideTheDataDirectory() {
         Path data = temp.resolve("data");
         RecoverCommand recover = parse("--repo", "s3://bucket/p", "--s3-access-key", "AKIAEXAMPLE", "--s3-secret-key", "wJalrXUtnFEMI",

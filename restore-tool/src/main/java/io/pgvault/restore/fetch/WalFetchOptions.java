@@ -20,7 +20,7 @@ import java.util.Map;
  * this command runs once per WAL segment and every class loaded costs PostgreSQL time.
  * Environment variables give the defaults, as for the other commands.
  */
-public record WalFetchOptions(String repo, URI server, String token, Path tokenFile, String cluster, Path spool, int prefetch, Duration retryFor,
+public record WalFetchOptions(String repo, URI server, String token, Path tokenFile, Path caCert, String cluster, Path spool, int prefetch, Duration retryFor,
                               TimelineId targetTimeline, String s3Endpoint, String s3Region, boolean s3PathStyle, Path s3CredentialsFile,
                               Path s3CaFile,
                               String fileName, Path target) {
@@ -33,6 +33,8 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
               --token-file FILE          the server's bearer token, from a file only its owner can read: the
                                          token alone or 'Authorization: Bearer TOKEN' (env PGVAULT_TOKEN_FILE;
                                          or env PGVAULT_TOKEN; never put a token in restore_command itself)
+              --cacert FILE              PEM certificates of the private CA that signed the server's HTTPS
+                                         certificate (env PGVAULT_CACERT)
               --cluster NAME             the cluster's name in pgvault
               --spool DIR                prefetch into DIR (relative to the data directory); calls that find
                                          their file there need no JVM
@@ -58,6 +60,7 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
         String server = env.get("PGVAULT_SERVER");
         String token = env.get("PGVAULT_TOKEN");
         String tokenFile = env.get("PGVAULT_TOKEN_FILE");
+        String caCert = env.get("PGVAULT_CACERT");
         String cluster = null;
         Path spool = null;
         int prefetch = 8;
@@ -92,6 +95,7 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
                 case "--server" -> server = v;
                 case "--token" -> token = v;
                 case "--token-file" -> tokenFile = v;
+                case "--cacert" -> caCert = v;
                 case "--cluster" -> cluster = v;
                 case "--spool" -> spool = Path.of(v);
                 case "--prefetch" -> prefetch = Integer.parseInt(v);
@@ -120,7 +124,8 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
         if (server != null && tokenPath != null) {
             token = BearerToken.fromFile(tokenPath);
         }
-        return new WalFetchOptions(repo, server == null ? null : URI.create(server), token, tokenPath, cluster, spool, prefetch, retryFor, timeline,
+        Path caPath = server == null || caCert == null || caCert.isBlank() ? null : Path.of(caCert);
+        return new WalFetchOptions(repo, server == null ? null : URI.create(server), token, tokenPath, caPath, cluster, spool, prefetch, retryFor, timeline,
                 endpoint, region, pathStyle, credentials, caFile == null || caFile.isBlank() ? null : Path.of(caFile),
                 withFile ? positional.get(0) : null, withFile ? Path.of(positional.get(1)) : null);
     }
@@ -136,6 +141,9 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
             out.addAll(List.of("--server", server.toString()));
             if (tokenFile != null) {
                 out.addAll(List.of("--token-file", tokenFile.toString()));
+            }
+            if (caCert != null) {
+                out.addAll(List.of("--cacert", caCert.toString()));
             }
         } else {
             out.addAll(List.of("--repo", repo));
@@ -168,7 +176,7 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
     /** The repository, or a read-only view of it through the pgvault server. */
     public io.pgvault.core.storage.ObjectStore openStore() throws IOException {
         if (server != null) {
-            return new io.pgvault.core.storage.server.ServerObjectStore(server, token);
+            return new io.pgvault.core.storage.server.ServerObjectStore(server, token, caCert);
         }
         return ObjectStores.open(RepositoryUrl.parse(repo), this::s3);
     }

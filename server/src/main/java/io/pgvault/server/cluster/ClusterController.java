@@ -1,6 +1,7 @@
 package io.pgvault.server.cluster;
 
 import io.micronaut.core.annotation.Nullable;
+import io.micronaut.http.HttpRequest;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.annotation.Body;
 import io.micronaut.http.annotation.Controller;
@@ -12,6 +13,7 @@ import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
 import io.micronaut.serde.annotation.Serdeable;
 import io.pgvault.server.catalog.ClusterRow;
+import io.pgvault.server.security.Caller;
 
 import java.io.IOException;
 import java.util.List;
@@ -54,9 +56,11 @@ public class ClusterController {
         return clusters.remove(name);
     }
 
+    /** The clusters the caller's token covers (all of them for an admin token or a server without tokens). */
     @Get
-    public List<ClusterRow> list() {
-        return clusters.list().stream().map(ClusterRow::redacted).toList();
+    public List<ClusterRow> list(HttpRequest<?> request) {
+        Caller caller = Caller.of(request);
+        return clusters.list().stream().filter(c -> caller.sees(c.name())).map(ClusterRow::redacted).toList();
     }
 
     @Get("/{name}")

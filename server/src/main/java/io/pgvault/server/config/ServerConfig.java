@@ -40,11 +40,29 @@ public class ServerConfig {
         this.security = security;
     }
 
-    /** {@code pgvault.security.*}: when {@code token} is set, every API request must carry it as a bearer token. */
+    /**
+     * {@code pgvault.security.*}: who may call the API. See docs/security.md.
+     * <ul>
+     *   <li>{@code tokens-file}: lines {@code name role clusters sha256:HASH} (hashes only;
+     *       {@code pgvault token create} prints them); re-read when it changes.</li>
+     *   <li>{@code token}: legacy, one token with role admin for all clusters.</li>
+     *   <li>{@code anonymous-health} / {@code anonymous-metrics}: {@code /health} (status
+     *       only) and {@code /prometheus} without a token (default true).</li>
+     * </ul>
+     * With neither a token nor a tokens file, the API is open (and a server listening beyond
+     * loopback says so loudly at start).
+     */
     @ConfigurationProperties("security")
     public static class Security {
         @Nullable
         private String token;
+
+        @Nullable
+        private String tokensFile;
+
+        private boolean anonymousHealth = true;
+
+        private boolean anonymousMetrics = true;
 
         public String getToken() {
             return token;
@@ -52,6 +70,30 @@ public class ServerConfig {
 
         public void setToken(String token) {
             this.token = token;
+        }
+
+        public String getTokensFile() {
+            return tokensFile;
+        }
+
+        public void setTokensFile(String tokensFile) {
+            this.tokensFile = tokensFile;
+        }
+
+        public boolean isAnonymousHealth() {
+            return anonymousHealth;
+        }
+
+        public void setAnonymousHealth(boolean anonymousHealth) {
+            this.anonymousHealth = anonymousHealth;
+        }
+
+        public boolean isAnonymousMetrics() {
+            return anonymousMetrics;
+        }
+
+        public void setAnonymousMetrics(boolean anonymousMetrics) {
+            this.anonymousMetrics = anonymousMetrics;
         }
     }
 }

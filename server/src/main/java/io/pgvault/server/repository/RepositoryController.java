@@ -1,5 +1,6 @@
 package io.pgvault.server.repository;
 
+import io.micronaut.http.HttpRequest;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.HttpStatus;
 import io.micronaut.http.MediaType;
@@ -12,6 +13,8 @@ import io.micronaut.scheduling.annotation.ExecuteOn;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.server.api.ApiException;
+import io.pgvault.server.security.ApiAccess;
+import io.pgvault.server.security.Caller;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -23,7 +26,8 @@ import java.util.Optional;
  * Read-only access to the repository's objects, exactly as stored (envelope and all), so
  * that {@code pgvault recover --server URL} and {@code info --server URL} run the same
  * repository-only code over HTTP as over a bucket: every checksum is still checked on the
- * client. Only the format object and cluster objects are served.
+ * client. Only the format object and cluster objects are served, and to a token for some
+ * clusters only theirs (see ApiAccess).
  * <pre>
  *   GET /v1/repository/objects?prefix=clusters/main/backups/   listing (key, size, lastModified)
  *   GET /v1/repository/object?key=clusters/main/cluster.json   the stored bytes
@@ -40,10 +44,11 @@ public class RepositoryController {
     }
 
     @Get(value = "/objects", produces = MediaType.APPLICATION_JSON)
-    public List<Map<String, Object>> list(@QueryValue(defaultValue = "") String prefix) throws IOException {
+    public List<Map<String, Object>> list(@QueryValue(defaultValue = "") String prefix, HttpRequest<?> request) throws IOException {
         checkServed(prefix.isEmpty() ? "clusters/" : prefix);
+        Caller caller = Caller.of(request);
         return store.list(prefix).stream()
-                .filter(o -> served(o.key()))
+                .filter(o -> served(o.key()) && visible(o.key(), caller))
                 .map(o -> Map.<String, Object>of("key", o.key(), "size", o.size(), "lastModified", o.lastModified().toString()))
                 .toList();
     }
@@ -58,6 +63,12 @@ public class RepositoryController {
         }
         return HttpResponse.ok(new StreamedFile(in.get(), MediaType.APPLICATION_OCTET_STREAM_TYPE, stat.get().lastModified().toEpochMilli(),
                 stat.get().size()));
+    }
+
+    /** A token for some clusters lists only theirs (AccessFilter checked single-cluster prefixes and keys already). */
+    private static boolean visible(String key, Caller caller) {
+        String cluster = ApiAccess.clusterOf(key);
+        return cluster == null || caller.sees(cluster);
     }
 
     private static boolean served(String key) {

@@ -34,13 +34,22 @@ public final class ServerObjectStore implements ObjectStore {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http;
     private final URI server;
     private final String token;
 
     public ServerObjectStore(URI server, String token) {
+        this(server, token, null);
+    }
+
+    /**
+     * @param caFile PEM certificates of the private CA that signed an HTTPS server's
+     *               certificate, trusted instead of the JDK's; null for the JDK's
+     */
+    public ServerObjectStore(URI server, String token, Path caFile) {
         this.server = server;
         this.token = token;
+        this.http = ServerHttp.client(caFile);
     }
 
     @Override
@@ -92,6 +101,10 @@ public final class ServerObjectStore implements ObjectStore {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
+        } catch (javax.net.ssl.SSLException e) {
+            // Not an outage to retry through: the certificate will not change by itself.
+            throw new StorageException("pgvault server " + server + " refused TLS reading " + key + ": " + e.getMessage()
+                    + "; if a private CA signed its certificate, give --cacert FILE (env PGVAULT_CACERT)", e);
         } catch (IOException e) {
             throw new StorageUnavailableException("pgvault server " + server + " is unreachable reading " + key + ": " + e, e);
         }
@@ -108,8 +121,9 @@ public final class ServerObjectStore implements ObjectStore {
         if (r.statusCode() >= 500) {
             throw new StorageUnavailableException("pgvault server " + server + " answered " + r.statusCode() + " for " + key + ": " + body, null);
         }
-        throw new StorageException("pgvault server " + server + " answered " + r.statusCode() + " for " + key + ": " + body
-                + (r.statusCode() == 401 ? " (give --token-file FILE or PGVAULT_TOKEN_FILE, or PGVAULT_TOKEN)" : ""));
+        throw new StorageException("pgvault server " + server + " answered " + r.statusCode() + " for " + key + ": " + body.strip()
+                + (r.statusCode() == 401 ? " (give --token-file FILE or PGVAULT_TOKEN_FILE, or PGVAULT_TOKEN)" : "")
+                + (r.statusCode() == 403 ? " (this needs a token with role read or admin for the cluster)" : ""));
     }
 
     private static String encode(String s) {
