@@ -248,6 +248,10 @@ final class RecoverCommand implements Callable<Integer> {
             found = new Secret("--s3-credentials-file", beside(dataDirectory, ".pgvault-s3.credentials"),
                     S3Settings.credentialsFileContent(repository.accessKey, repository.secretKey));
         }
+        if (repository.keyFile() != null && SecretFile.isInside(repository.keyFile(), dataDirectory)) {
+            throw new IllegalArgumentException("--key-file " + repository.keyFile() + " is inside the data directory " + dataDirectory
+                    + ", where every base backup of the recovered cluster would copy the repository's key: keep it elsewhere");
+        }
         if (found != null && SecretFile.isInside(found.file(), dataDirectory)) {
             throw new IllegalArgumentException(found.option() + " " + found.file() + " is inside the data directory " + dataDirectory
                     + ", where every base backup of the recovered cluster would copy it: keep it elsewhere");
@@ -302,6 +306,10 @@ final class RecoverCommand implements Callable<Integer> {
         }
         if (viaServer && via.caCert() != null) {
             args.addAll(List.of("--cacert", via.caCert().toAbsolutePath().toString()));
+        }
+        if (repository.keyFile() != null) {
+            // The file's name only: the key stays where the DBA keeps it, readable by PostgreSQL's OS user.
+            args.addAll(List.of("--key-file", repository.keyFile().toString()));
         }
         args.addAll(List.of("--retry-for", Integer.toString(fetchRetry)));
         if (targetTimeline != null) {

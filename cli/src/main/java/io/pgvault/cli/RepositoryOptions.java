@@ -1,5 +1,6 @@
 package io.pgvault.cli;
 
+import io.pgvault.core.crypto.RepositoryEncryption;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.storage.ObjectStores;
 import io.pgvault.core.storage.RepositoryUrl;
@@ -9,6 +10,7 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * How a command reaches a repository directly (no server needed): the URL and, for S3,
@@ -47,11 +49,35 @@ public final class RepositoryOptions {
             description = "PEM certificates to trust for an HTTPS endpoint signed by a private CA (instead of the JDK's).")
     String caFile;
 
+    @Option(names = "--key-file", defaultValue = "${env:PGVAULT_REPOSITORY_ENCRYPTION_KEY_FILE}",
+            description = "An encrypted repository's key (or passphrase) file, mode 0600 (env PGVAULT_REPOSITORY_ENCRYPTION_KEY_FILE).")
+    Path keyFile;
+
+    /** The repository, decrypted with --key-file when it is encrypted. */
     public ObjectStore open() throws IOException {
+        return keyed(openStored());
+    }
+
+    /** The objects as stored, without the key (for creating or re-keying a repository). */
+    ObjectStore openStored() throws IOException {
         if (url == null || url.isBlank()) {
             throw new IllegalArgumentException("--repo URL is required (or env PGVAULT_REPOSITORY_URL)");
         }
         return ObjectStores.open(RepositoryUrl.parse(url), this::customize);
+    }
+
+    private ObjectStore keyed(ObjectStore stored) throws IOException {
+        try {
+            return RepositoryEncryption.open(stored, Optional.ofNullable(keyFile()));
+        } catch (IOException | RuntimeException e) {
+            stored.close();
+            throw e;
+        }
+    }
+
+    /** The key file as an absolute path (restore_command runs in the data directory), or null. */
+    Path keyFile() {
+        return keyFile == null || keyFile.toString().isBlank() ? null : keyFile.toAbsolutePath();
     }
 
     /** The repository itself, or read-only through a pgvault server when {@code --server} is given. */
@@ -62,7 +88,8 @@ public final class RepositoryOptions {
         if (url != null && !url.isBlank() && !url.equals(System.getenv("PGVAULT_REPOSITORY_URL"))) {
             throw new IllegalArgumentException("give --repo or --server, not both");
         }
-        return new io.pgvault.core.storage.server.ServerObjectStore(URI.create(via.server), via.token(), via.caCert());
+        // The server hands out objects as stored; an encrypted repository's are decrypted here, with this side's key.
+        return keyed(new io.pgvault.core.storage.server.ServerObjectStore(URI.create(via.server), via.token(), via.caCert()));
     }
 
     private S3Settings customize(S3Settings settings) {

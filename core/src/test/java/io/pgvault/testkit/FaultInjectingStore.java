@@ -42,6 +42,8 @@ public final class FaultInjectingStore implements ObjectStore {
     private final Map<Op, Rule> rules = new ConcurrentHashMap<>();
     private final Map<Op, Duration> delays = new ConcurrentHashMap<>();
     private volatile long truncateReadsAt = -1;
+    private volatile long failReadsAt = -1;
+    private volatile Failure readFailure;
 
     public FaultInjectingStore(ObjectStore delegate) {
         this.delegate = delegate;
@@ -65,6 +67,13 @@ public final class FaultInjectingStore implements ObjectStore {
         return this;
     }
 
+    /** Object streams (but the format object's) fail with {@code failure} after {@code bytes}, as a cut connection does. */
+    public FaultInjectingStore failReadsAt(long bytes, Failure failure) {
+        this.failReadsAt = bytes;
+        this.readFailure = failure;
+        return this;
+    }
+
     public FaultInjectingStore delay(Op op, Duration delay) {
         delays.put(op, delay);
         return this;
@@ -75,6 +84,7 @@ public final class FaultInjectingStore implements ObjectStore {
         rules.clear();
         delays.clear();
         truncateReadsAt = -1;
+        failReadsAt = -1;
         return this;
     }
 
@@ -145,7 +155,12 @@ public final class FaultInjectingStore implements ObjectStore {
         gets.add(key);
         Optional<InputStream> in = delegate.get(key);
         long limit = truncateReadsAt;
-        return limit < 0 ? in : in.map(stream -> new Truncating(stream, limit));
+        long failAt = failReadsAt;
+        if (failAt >= 0 && !key.equals(io.pgvault.core.repo.RepositoryFormat.KEY)) {
+            Failure failure = readFailure;
+            return in.map(stream -> new Truncating(stream, failAt, () -> failure.create(Op.GET, key)));
+        }
+        return limit < 0 ? in : in.map(stream -> new Truncating(stream, limit, null));
     }
 
     @Override
@@ -174,15 +189,26 @@ public final class FaultInjectingStore implements ObjectStore {
     private static final class Truncating extends FilterInputStream {
         private long left;
 
-        Truncating(InputStream in, long limit) {
+        /** Thrown at the limit instead of an early end, when set. */
+        private final java.util.function.Supplier<IOException> failure;
+
+        Truncating(InputStream in, long limit, java.util.function.Supplier<IOException> failure) {
             super(in);
             this.left = limit;
+            this.failure = failure;
+        }
+
+        private int end() throws IOException {
+            if (failure != null) {
+                throw failure.get();
+            }
+            return -1;
         }
 
         @Override
         public int read() throws IOException {
             if (left <= 0) {
-                return -1;
+                return end();
             }
             int b = super.read();
             if (b >= 0) {
@@ -194,7 +220,7 @@ public final class FaultInjectingStore implements ObjectStore {
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
             if (left <= 0) {
-                return -1;
+                return end();
             }
             int n = super.read(b, off, (int) Math.min(len, left));
             if (n > 0) {

@@ -1,6 +1,7 @@
 package io.pgvault.restore.fetch;
 
 import io.pgvault.core.archive.WalSource;
+import io.pgvault.core.crypto.RepositoryEncryption;
 import io.pgvault.core.storage.ObjectStores;
 import io.pgvault.core.storage.RepositoryUrl;
 import io.pgvault.core.storage.s3.S3Settings;
@@ -20,7 +21,7 @@ import java.util.Map;
  * this command runs once per WAL segment and every class loaded costs PostgreSQL time.
  * Environment variables give the defaults, as for the other commands.
  */
-public record WalFetchOptions(String repo, URI server, String token, Path tokenFile, Path caCert, String cluster, Path spool, int prefetch, Duration retryFor,
+public record WalFetchOptions(String repo, URI server, String token, Path tokenFile, Path caCert, Path keyFile, String cluster, Path spool, int prefetch, Duration retryFor,
                               TimelineId targetTimeline, String s3Endpoint, String s3Region, boolean s3PathStyle, Path s3CredentialsFile,
                               Path s3CaFile,
                               String fileName, Path target) {
@@ -36,6 +37,8 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
               --cacert FILE              PEM certificates of the private CA that signed the server's HTTPS
                                          certificate (env PGVAULT_CACERT)
               --cluster NAME             the cluster's name in pgvault
+              --key-file FILE            an encrypted repository's key or passphrase file, mode 0600, outside the
+                                         data directory (env PGVAULT_REPOSITORY_ENCRYPTION_KEY_FILE)
               --spool DIR                prefetch into DIR (relative to the data directory); calls that find
                                          their file there need no JVM
               --prefetch N               segments to keep ahead (default 8)
@@ -61,6 +64,7 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
         String token = env.get("PGVAULT_TOKEN");
         String tokenFile = env.get("PGVAULT_TOKEN_FILE");
         String caCert = env.get("PGVAULT_CACERT");
+        String keyFile = env.get("PGVAULT_REPOSITORY_ENCRYPTION_KEY_FILE");
         String cluster = null;
         Path spool = null;
         int prefetch = 8;
@@ -96,6 +100,7 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
                 case "--token" -> token = v;
                 case "--token-file" -> tokenFile = v;
                 case "--cacert" -> caCert = v;
+                case "--key-file" -> keyFile = v;
                 case "--cluster" -> cluster = v;
                 case "--spool" -> spool = Path.of(v);
                 case "--prefetch" -> prefetch = Integer.parseInt(v);
@@ -125,7 +130,8 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
             token = BearerToken.fromFile(tokenPath);
         }
         Path caPath = server == null || caCert == null || caCert.isBlank() ? null : Path.of(caCert);
-        return new WalFetchOptions(repo, server == null ? null : URI.create(server), token, tokenPath, caPath, cluster, spool, prefetch, retryFor, timeline,
+        Path keyPath = keyFile == null || keyFile.isBlank() ? null : Path.of(keyFile);
+        return new WalFetchOptions(repo, server == null ? null : URI.create(server), token, tokenPath, caPath, keyPath, cluster, spool, prefetch, retryFor, timeline,
                 endpoint, region, pathStyle, credentials, caFile == null || caFile.isBlank() ? null : Path.of(caFile),
                 withFile ? positional.get(0) : null, withFile ? Path.of(positional.get(1)) : null);
     }
@@ -147,6 +153,9 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
             }
         } else {
             out.addAll(List.of("--repo", repo));
+        }
+        if (keyFile != null) {
+            out.addAll(List.of("--key-file", keyFile.toString()));
         }
         out.addAll(List.of("--cluster", cluster, "--prefetch", Integer.toString(prefetch)));
         if (targetTimeline != null) {
@@ -173,12 +182,17 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
         return new WalSource(openStore(), cluster, streamedTail);
     }
 
-    /** The repository, or a read-only view of it through the pgvault server. */
+    /** The repository, or a read-only view of it through the pgvault server; decrypted with --key-file when encrypted. */
     public io.pgvault.core.storage.ObjectStore openStore() throws IOException {
-        if (server != null) {
-            return new io.pgvault.core.storage.server.ServerObjectStore(server, token, caCert);
+        io.pgvault.core.storage.ObjectStore stored = server != null
+                ? new io.pgvault.core.storage.server.ServerObjectStore(server, token, caCert)
+                : ObjectStores.open(RepositoryUrl.parse(repo), this::s3);
+        try {
+            return RepositoryEncryption.open(stored, java.util.Optional.ofNullable(keyFile));
+        } catch (IOException | RuntimeException e) {
+            stored.close();
+            throw e;
         }
-        return ObjectStores.open(RepositoryUrl.parse(repo), this::s3);
     }
 
     private S3Settings s3(S3Settings settings) {

@@ -17,6 +17,7 @@ public class RepositoryConfig {
     private String compression = "zstd";
 
     private S3 s3 = new S3();
+    private Encryption encryption = new Encryption();
 
     public String getUrl() {
         return url;
@@ -32,6 +33,33 @@ public class RepositoryConfig {
 
     public void setCompression(String compression) {
         this.compression = compression;
+    }
+
+    public Encryption getEncryption() {
+        return encryption;
+    }
+
+    public void setEncryption(Encryption encryption) {
+        this.encryption = encryption;
+    }
+
+    /**
+     * {@code pgvault.repository.encryption.*}: {@code key-file} (env
+     * {@code PGVAULT_REPOSITORY_ENCRYPTION_KEY_FILE}) holds the repository's key or a
+     * passphrase. With it, an empty repository is created encrypted and an encrypted one
+     * is opened; without it, an encrypted repository is refused at start.
+     */
+    @ConfigurationProperties("encryption")
+    public static class Encryption {
+        private String keyFile;
+
+        public String getKeyFile() {
+            return keyFile;
+        }
+
+        public void setKeyFile(String keyFile) {
+            this.keyFile = keyFile;
+        }
     }
 
     public S3 getS3() {

@@ -39,8 +39,9 @@ public class RepositoryController {
 
     private final ObjectStore store;
 
+    /** Clients get the objects as stored: ciphertext in an encrypted repository, which they decrypt with their own key. */
     public RepositoryController(ObjectStore store) {
-        this.store = store;
+        this.store = store instanceof KeyedRepository keyed ? keyed.stored() : store;
     }
 
     @Get(value = "/objects", produces = MediaType.APPLICATION_JSON)

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /** Translates {@code pgvault.repository.*} into the core's store and codec, in one place. */
 @Factory
@@ -25,11 +26,14 @@ public class RepositoryFactory {
     ObjectStore objectStore(RepositoryConfig config) {
         RepositoryUrl url = RepositoryUrl.parse(config.getUrl());
         RepositoryConfig.S3 s3 = config.getS3();
+        ObjectStore stored;
         try {
-            return ObjectStores.open(url, settings -> customize(settings, s3));
+            stored = ObjectStores.open(url, settings -> customize(settings, s3));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the repository " + url + ": " + e.getMessage(), e);
         }
+        String keyFile = config.getEncryption().getKeyFile();
+        return new KeyedRepository(stored, Optional.ofNullable(keyFile).filter(k -> !k.isBlank()).map(Path::of));
     }
 
     @Singleton

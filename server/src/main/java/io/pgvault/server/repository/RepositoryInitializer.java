@@ -31,7 +31,8 @@ public class RepositoryInitializer {
     void onStartup(StartupEvent event) {
         try {
             ensureReady();
-        } catch (io.pgvault.core.repo.UnsupportedFormatException e) {
+        } catch (io.pgvault.core.repo.UnsupportedFormatException | io.pgvault.core.crypto.RepositoryKeyException e) {
+            // A newer format, or a key that is missing, wrong or not needed: no retry will change that.
             throw new IllegalStateException(e.getMessage(), e);
         } catch (IOException e) {
             LOG.error("Repository {} is not usable yet: {}. Retrying on each request.", store.describe(), e.getMessage());
@@ -42,7 +43,8 @@ public class RepositoryInitializer {
     public void ensureReady() throws IOException {
         if (!ready) {
             RepositoryFormat.Descriptor format = RepositoryFormat.initialize(store, "pgvault server");
-            LOG.info("Repository {} ready (format version {})", store.describe(), format.formatVersion());
+            LOG.info("Repository {} ready (format version {}{})", store.describe(), format.formatVersion(),
+                    format.encrypted() ? ", encrypted with key id " + format.encryption().keyId() : "");
             ready = true;
         }
     }
