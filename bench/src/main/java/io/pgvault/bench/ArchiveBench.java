@@ -72,9 +72,13 @@ public final class ArchiveBench {
                 return;
             }
             results.add(pgvault(work, serverJar, files, raw, "zstd:3"));
-            results.add(pgbackrest(work, pg, files, raw, 3));
-            results.add(pgbackrest(work, pg, files, raw, 1));
+            results.add(pgbackrest(work, pg, files, raw, 3, false));
+            results.add(pgbackrest(work, pg, files, raw, 1, false));
             results.add(copy(work, files, raw));
+            if (args.length > 0 && java.util.Arrays.asList(args).contains("--encrypted")) {
+                results.add(pgvault(work, serverJar, files, raw, "zstd", true));
+                results.add(pgbackrest(work, pg, files, raw, 3, true));
+            }
 
             System.out.println();
             System.out.printf(Locale.ROOT, "%-34s %8s %10s %9s %10s %14s%n", "archive_command", "ms/seg", "MiB/s", "stored %",
@@ -91,15 +95,34 @@ public final class ArchiveBench {
             Figures ours3 = results.get(1);
             System.out.printf(Locale.ROOT, "pgvault (zstd 3) vs pgBackRest archive-push (zst 3): %.2fx the segments per second, stored size x%.2f%n",
                     theirs.wallSeconds() / ours3.wallSeconds(), (double) ours3.storedBytes() / theirs.storedBytes());
+            if (results.size() > 6) {
+                Figures encrypted = results.get(5);
+                Figures theirsEncrypted = results.get(6);
+                System.out.printf(Locale.ROOT, "pgvault encrypted vs unencrypted (zstd 1): %.2fx the time per segment%n",
+                        encrypted.wallSeconds() / ours.wallSeconds());
+                System.out.printf(Locale.ROOT, "pgvault encrypted vs pgBackRest aes-256-cbc (zst 3): %.2fx the segments per second%n",
+                        theirsEncrypted.wallSeconds() / encrypted.wallSeconds());
+            }
         } finally {
             Fixtures.deleteTree(work);
         }
     }
 
     private static Figures pgvault(Path work, Path serverJar, List<Path> files, long raw, String compression) throws Exception {
-        Path dir = Files.createDirectories(work.resolve("pgvault-" + compression.replace(':', '-')));
+        return pgvault(work, serverJar, files, raw, compression, false);
+    }
+
+    /** @param encrypted with a repository key (a generated key file): every object encrypted before it is stored */
+    private static Figures pgvault(Path work, Path serverJar, List<Path> files, long raw, String compression, boolean encrypted) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("pgvault-" + compression.replace(':', '-') + (encrypted ? "-encrypted" : "")));
         int port = Fixtures.freePort();
-        Process server = startServer(serverJar, dir, port, compression);
+        List<String> properties = new ArrayList<>();
+        if (encrypted) {
+            Path key = dir.resolve("repo.key");
+            io.pgvault.core.crypto.RepositoryEncryption.generateKey(key);
+            properties.add("pgvault.repository.encryption.key-file=" + key);
+        }
+        Process server = startServer(serverJar, dir, port, compression, properties);
         try {
             String url = "http://127.0.0.1:" + port;
             HttpClient http = HttpClient.newHttpClient();
@@ -121,7 +144,7 @@ public final class ArchiveBench {
             }
             double wall = (System.nanoTime() - start) / 1e9;
             double cpu = cpuSeconds(server.pid()) - cpuBefore;
-            return new Figures("pgvault curl PUT (" + compression + ")", files.size(), raw, wall,
+            return new Figures("pgvault curl PUT (" + compression + (encrypted ? ", encrypted" : "") + ")", files.size(), raw, wall,
                     directorySize(dir.resolve("repo/clusters/bench/wal")), cpu);
         } finally {
             server.destroy();
@@ -129,10 +152,11 @@ public final class ArchiveBench {
         }
     }
 
-    private static Figures pgbackrest(Path work, PgCluster pg, List<Path> files, long raw, int level) throws Exception {
-        Path dir = Files.createDirectories(work.resolve("pgbackrest-" + level));
+    private static Figures pgbackrest(Path work, PgCluster pg, List<Path> files, long raw, int level, boolean encrypted) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("pgbackrest-" + level + (encrypted ? "-encrypted" : "")));
         Path conf = dir.resolve("pgbackrest.conf");
         Files.writeString(conf, "[global]\nrepo1-path=" + dir.resolve("repo") + "\nlog-path=" + dir + "\nlock-path=" + dir
+                + (encrypted ? "\nrepo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass=bench-cipher-passphrase-0123456789" : "")
                 + "\nspool-path=" + dir + "\ncompress-type=zst\ncompress-level=" + level + "\nlog-level-console=warn\n\n[bench]\npg1-path="
                 + pg.dataDirectory() + "\npg1-port=" + pg.port() + "\npg1-socket-path=" + pg.directory().resolve("sock") + "\npg1-user=postgres\n");
         OsUser.own(dir);
@@ -142,7 +166,7 @@ public final class ArchiveBench {
             asPgUser("pgbackrest --config=" + conf + " --stanza=bench archive-push " + f);
         }
         double wall = (System.nanoTime() - start) / 1e9;
-        return new Figures("pgBackRest archive-push (zst " + level + ")", files.size(), raw, wall, directorySize(dir.resolve("repo/archive")), -1);
+        return new Figures("pgBackRest archive-push (zst " + level + (encrypted ? ", aes-256-cbc" : "") + ")", files.size(), raw, wall, directorySize(dir.resolve("repo/archive")), -1);
     }
 
     private static Figures copy(Path work, List<Path> files, long raw) throws Exception {
