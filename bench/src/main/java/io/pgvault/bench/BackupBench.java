@@ -66,17 +66,22 @@ public final class BackupBench {
                 }
                 return;
             }
+            if (java.util.Arrays.asList(args).contains("--encrypted")) {
+                // Encrypted against unencrypted, and against pgBackRest's aes-256-cbc, in the same run.
+                results.add(pgvault(work, serverJar, pg, "zstd", repeat, true));
+                results.add(pgBackRest(work, pg, 1, repeat, false));
+                results.add(pgBackRest(work, pg, 1, repeat, true));
+                report(results, dbBytes);
+                System.out.printf(Locale.ROOT, "pgvault encrypted vs unencrypted: %.2fx the time; vs pgBackRest aes-256-cbc: %.2fx as fast%n",
+                        results.get(1).wallSeconds() / results.get(0).wallSeconds(), results.get(3).wallSeconds() / results.get(1).wallSeconds());
+                return;
+            }
             results.add(pgvault(work, serverJar, pg, "zstd:3", repeat));
             results.add(pgBaseBackup(work, pg, repeat));
-            results.add(pgBackRest(work, pg, 1, repeat));
-            results.add(pgBackRest(work, pg, 2, repeat));
+            results.add(pgBackRest(work, pg, 1, repeat, false));
+            results.add(pgBackRest(work, pg, 2, repeat, false));
 
-            System.out.println();
-            System.out.printf(Locale.ROOT, "%-40s %8s %9s %12s %9s%n", "full backup", "wall s", "CPU s", "stored MiB", "MiB/s");
-            for (Figures f : results) {
-                System.out.printf(Locale.ROOT, "%-40s %8.1f %9.1f %12.1f %9.1f%n", f.name(), f.wallSeconds(), f.cpuSeconds(),
-                        f.storedBytes() / MIB, dbBytes / MIB / f.wallSeconds());
-            }
+            report(results, dbBytes);
             Figures ours = results.get(0);
             System.out.println();
             for (Figures other : results.subList(2, results.size())) {
@@ -88,10 +93,29 @@ public final class BackupBench {
         }
     }
 
+    private static void report(List<Figures> results, long dbBytes) {
+        System.out.println();
+        System.out.printf(Locale.ROOT, "%-46s %8s %9s %12s %9s%n", "full backup", "wall s", "CPU s", "stored MiB", "MiB/s");
+        for (Figures f : results) {
+            System.out.printf(Locale.ROOT, "%-46s %8.1f %9.1f %12.1f %9.1f%n", f.name(), f.wallSeconds(), f.cpuSeconds(),
+                    f.storedBytes() / MIB, dbBytes / MIB / f.wallSeconds());
+        }
+    }
+
     private static Figures pgvault(Path work, Path serverJar, PgCluster pg, String compression, int repeat) throws Exception {
-        Path dir = Files.createDirectories(work.resolve("pgvault-" + compression.replace(':', '-')));
+        return pgvault(work, serverJar, pg, compression, repeat, false);
+    }
+
+    private static Figures pgvault(Path work, Path serverJar, PgCluster pg, String compression, int repeat, boolean encrypted) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("pgvault-" + compression.replace(':', '-') + (encrypted ? "-encrypted" : "")));
         int port = Fixtures.freePort();
-        Process server = startServer(serverJar, dir, port, compression);
+        List<String> properties = new ArrayList<>();
+        if (encrypted) {
+            Path key = dir.resolve("repo.key");
+            io.pgvault.core.crypto.RepositoryEncryption.generateKey(key);
+            properties.add("pgvault.repository.encryption.key-file=" + key);
+        }
+        Process server = startServer(serverJar, dir, port, compression, properties);
         try {
             String url = "http://127.0.0.1:" + port;
             HttpClient http = HttpClient.newHttpClient();
@@ -109,7 +133,7 @@ public final class BackupBench {
                 if (b.path("status").asText().equals("failed")) {
                     throw new IllegalStateException("pgvault backup failed: " + b.path("reason").asText());
                 }
-                runs.add(new Figures("pgvault (" + compression + ")", wall, cpu, b.path("storedBytes").asLong()));
+                runs.add(new Figures("pgvault (" + compression + (encrypted ? ", encrypted" : "") + ")", wall, cpu, b.path("storedBytes").asLong()));
             }
             return median(runs);
         } finally {
@@ -150,10 +174,11 @@ public final class BackupBench {
         return median(runs);
     }
 
-    private static Figures pgBackRest(Path work, PgCluster pg, int processes, int repeat) throws Exception {
-        Path dir = Files.createDirectories(work.resolve("pgbackrest-" + processes));
+    private static Figures pgBackRest(Path work, PgCluster pg, int processes, int repeat, boolean encrypted) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("pgbackrest-" + processes + (encrypted ? "-encrypted" : "")));
         Path conf = dir.resolve("pgbackrest.conf");
         Files.writeString(conf, "[global]\nrepo1-path=" + dir.resolve("repo") + "\nlog-path=" + dir + "\nlock-path=" + dir
+                + (encrypted ? "\nrepo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass=bench-cipher-passphrase-0123456789" : "")
                 + "\ncompress-type=zst\ncompress-level=3\nprocess-max=" + processes + "\nstart-fast=y\narchive-check=n\narchive-copy=n"
                 + "\nlog-level-console=warn\n\n[bench]\npg1-path=" + pg.dataDirectory() + "\npg1-port=" + pg.port()
                 + "\npg1-socket-path=" + pg.directory().resolve("sock") + "\npg1-user=postgres\n");
@@ -164,7 +189,7 @@ public final class BackupBench {
             long before = directorySize(dir.resolve("repo/backup"));
             double[] t = timed(String.join(" ", OsUser.wrap(List.of("pgbackrest", "--config=" + conf, "--stanza=bench", "--type=full", "backup"))));
             // The repository keeps every run's backup: this one's size is what it added.
-            runs.add(new Figures("pgBackRest full zst 3, process-max " + processes, t[0], t[1], directorySize(dir.resolve("repo/backup")) - before));
+            runs.add(new Figures("pgBackRest full zst 3, process-max " + processes + (encrypted ? ", aes-256-cbc" : ""), t[0], t[1], directorySize(dir.resolve("repo/backup")) - before));
         }
         return median(runs);
     }

@@ -79,25 +79,51 @@ public final class PitrBench {
         Process server = startServer(serverJar, serverDir, port, "zstd", s3 == null ? List.of() : s3.serverProperties("pgvault"));
         List<String> repository = s3 == null ? List.of("--repo", serverDir.resolve("repo").toUri().toString()) : s3.cliArguments("pgvault");
         Path conf = brDir.resolve("pgbackrest.conf");
+        // --encrypted: a second pgvault server archives the same WAL into an encrypted repository, and pgBackRest encrypts
+        // (aes-256-cbc), so one run compares pgvault encrypted with pgvault in clear and with pgBackRest encrypted.
+        boolean encrypted = java.util.Arrays.asList(args).contains("--encrypted");
+        Path encryptedDir = Files.createDirectories(work.resolve("pgvault-encrypted"));
+        Path key = work.resolve("keys/repo.key");
+        int encryptedPort = Fixtures.freePort();
+        String encryptedUrl = "http://127.0.0.1:" + encryptedPort;
+        Process encryptedServer = null;
+        List<String> encryptedRepository = s3 == null ? List.of("--repo", encryptedDir.resolve("repo").toUri().toString())
+                : s3.cliArguments("pgvault-encrypted");
+        if (encrypted) {
+            Files.createDirectories(key.getParent());
+            io.pgvault.core.crypto.RepositoryEncryption.generateKey(key);
+            OsUser.own(key);
+            List<String> properties = new ArrayList<>(s3 == null ? List.of() : s3.serverProperties("pgvault-encrypted"));
+            properties.add("pgvault.repository.encryption.key-file=" + key);
+            encryptedServer = startServer(serverJar, encryptedDir, encryptedPort, "zstd", properties);
+        }
         try (PgCluster pg = PgCluster.builder(major)
                 .setting("archive_mode", "on")
-                .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/bench/wal/%f && pgbackrest --config=" + conf
+                .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/bench/wal/%f && "
+                        + (encrypted ? "curl -fsS -T %p " + encryptedUrl + "/v1/clusters/bench/wal/%f && " : "") + "pgbackrest --config=" + conf
                         + " --stanza=bench archive-push %p && cp %p " + rawWal + "/%f")
                 .setting("max_wal_size", "1GB")
                 .start()) {
             String brRepository = s3 == null ? "repo1-path=" + brDir.resolve("repo") + "\n" : s3.pgbackrestRepository("pgbackrest");
             Files.writeString(conf, "[global]\n" + brRepository + "log-path=" + brDir + "\nlock-path=" + brDir
                     + "\nspool-path=" + brDir.resolve("spool") + "\ncompress-type=zst\ncompress-level=3\nprocess-max=2\nstart-fast=y"
+                    + (encrypted ? "\nrepo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass=bench-cipher-passphrase-0123456789" : "")
                     + "\nlog-level-console=warn\n\n[bench]\npg1-path=" + pg.dataDirectory() + "\npg1-port=" + pg.port()
                     + "\npg1-socket-path=" + pg.directory().resolve("sock") + "\npg1-user=postgres\n");
             OsUser.own(brDir);
             asPgUser("pgbackrest --config=" + conf + " --stanza=bench stanza-create");
             HttpClient http = HttpClient.newHttpClient();
             registerCluster(url, "{\"name\":\"bench\",\"conninfo\":\"host=127.0.0.1 port=" + pg.port() + " user=postgres\"}");
+            if (encrypted) {
+                registerCluster(encryptedUrl, "{\"name\":\"bench\",\"conninfo\":\"host=127.0.0.1 port=" + pg.port() + " user=postgres\"}");
+            }
 
             String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
             shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
             backup(http, url);
+            if (encrypted) {
+                backup(http, encryptedUrl);
+            }
             asPgUser("pgbackrest --config=" + conf + " --stanza=bench --type=full backup");
             shell("pgbench -n -T " + seconds + " -c 2 -j 2 " + conn + " postgres");
             String expected = pg.queryValue("SELECT sum(abalance) || '/' || (SELECT count(*) FROM pgbench_history) FROM pgbench_accounts");
@@ -115,9 +141,16 @@ public final class PitrBench {
             pg.stop();
             server.destroy();
             server.waitFor(30, TimeUnit.SECONDS);
+            if (encryptedServer != null) {
+                encryptedServer.destroy();
+                encryptedServer.waitFor(30, TimeUnit.SECONDS);
+            }
             if (s3 == null) {
                 // The server keeps its data directory and the repository in it to its own user; PostgreSQL's user reads them here.
                 shell("chmod a+rX " + serverDir + " && chmod -R a+rX " + serverDir.resolve("repo"));
+                if (encrypted) {
+                    shell("chmod a+rX " + encryptedDir + " && chmod -R a+rX " + encryptedDir.resolve("repo"));
+                }
             }
 
             // Each contender recovers --repeat times, in turn, the run with the median total reported: the same
@@ -133,9 +166,19 @@ public final class PitrBench {
                 command.addAll(List.of("--cluster", "bench", "--pgdata", data.toString(), "--parallel", "2"));
                 run(OsUser.wrap(command));
             }));
+            if (encrypted) {
+                contenders.add(new Contender("pgvault recover + wal-fetch (prefetch), encrypted", data -> {
+                    Files.createDirectories(data);
+                    OsUser.own(data);
+                    List<String> command = new ArrayList<>(List.of(launcher.toString(), "recover"));
+                    command.addAll(encryptedRepository);
+                    command.addAll(List.of("--key-file", key.toString(), "--cluster", "bench", "--pgdata", data.toString(), "--parallel", "2"));
+                    run(OsUser.wrap(command));
+                }));
+            }
             if (!onlyPgvault) {
                 for (boolean async : new boolean[] {false, true}) {
-                    contenders.add(new Contender("pgBackRest restore + archive-get" + (async ? " (async)" : ""), data -> {
+                    contenders.add(new Contender("pgBackRest restore + archive-get" + (async ? " (async)" : "") + (encrypted ? ", aes-256-cbc" : ""), data -> {
                         String plain = Files.readString(conf).replace(ASYNC, "");
                         Files.writeString(conf, async ? plain.replace("[global]\n", "[global]\n" + ASYNC) : plain);
                         Files.createDirectories(data);
@@ -188,6 +231,9 @@ public final class PitrBench {
             }
         } finally {
             server.destroy();
+            if (encryptedServer != null) {
+                encryptedServer.destroy();
+            }
             if (s3 != null) {
                 s3.close();
             }
