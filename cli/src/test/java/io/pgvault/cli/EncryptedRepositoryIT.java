@@ -138,6 +138,10 @@ class EncryptedRepositoryIT {
             switchAndAwaitArchived(primary, Duration.ofSeconds(90));
             String systemIdentifier = primary.queryValue("SELECT system_identifier FROM pg_control_system()");
             primary.stop();
+            if (c.storage().equals("local")) {
+                // The server keeps a local repository to its own user; PostgreSQL's user reads it here.
+                shell("chmod -R a+rX " + dir.resolve("repo"));
+            }
 
             assertThat(recover(c, dir, repo, List.of("--key-file", key.toString(), "--target-time", target))).isEqualTo(atTarget);
             assertThat(recover(c, dir, repo, List.of("--key-file", key.toString()))).isEqualTo(latest);
@@ -152,6 +156,9 @@ class EncryptedRepositoryIT {
                     "--new-key-file", newKey.toString()));
             assertThat(rotated.exit()).as(rotated.output()).isZero();
             OsUser.own(newKey);
+            if (c.storage().equals("local")) {
+                shell("chmod -R a+rX " + dir.resolve("repo"));  // the rotated format object, written by root here
+            }
             Run oldKey = pgvault(dir, cat(cat(List.of("info", "main"), repo.toArray(String[]::new)), "--key-file", key.toString()));
             assertThat(oldKey.exit()).isNotZero();
             assertThat(oldKey.output()).contains("this repository is encrypted with key id").contains("the key given (" + key + ") is key id");
