@@ -48,9 +48,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * An encrypted repository end to end with real parts: a repository made by {@code repo
- * init --encrypt}, the server archiving and backing up into it with the key from its
- * configuration, PostgreSQL recovering to a time and to the end with wal-fetch decrypting
- * (the key file named in restore_command, never its content). No stored object holds a
+ * init --encrypt}, the server archiving, streaming and backing up into it with the key
+ * from its configuration, PostgreSQL recovering to each kind of target and to the last
+ * streamed commit after a kill -9, with wal-fetch decrypting (the key file named in
+ * restore_command, never its content). No stored object holds a
  * row value, the cluster's system identifier or a pgvault envelope in clear. After
  * {@code repo rotate-key}, the old key is refused by name and the backup taken before the
  * rotation restores with the new key. PostgreSQL 17 on a local directory, 15 on S3.
@@ -107,7 +108,7 @@ class EncryptedRepositoryIT {
         }
         Run init = pgvault(dir, cat(cat(List.of("repo", "init"), repo.toArray(String[]::new)), "--encrypt", "--key-file", key.toString()));
         assertThat(init.exit()).as(init.output()).isZero();
-        assertThat(init.output()).contains("wrote a new key to " + key).contains("encrypted (AES256_GCM_HKDF_SHA256_1MB) with key id");
+        assertThat(init.output()).contains("wrote a new key to " + key).contains("encrypted (AES256_GCM_HKDF_SHA256_64KB) with key id");
         // restore_command runs as PostgreSQL's OS user, who must be able to read the key file (and only they).
         shell("chmod 755 " + key.getParent());
         OsUser.own(key);
@@ -120,33 +121,60 @@ class EncryptedRepositoryIT {
             PgCluster primary = archivingPrimary(c.major(), url);
             started.add(primary);
             String conninfo = "host=127.0.0.1 port=" + primary.port() + " user=postgres";
-            assertThat(post(url + "/v1/clusters", "{\"name\":\"main\",\"conninfo\":\"" + conninfo + "\"}").statusCode()).isEqualTo(201);
+            // Archived and streamed: the streamed head of the last segment is stored encrypted too.
+            assertThat(post(url + "/v1/clusters", "{\"name\":\"main\",\"conninfo\":\"" + conninfo + "\",\"stream\":true}").statusCode())
+                    .isEqualTo(201);
             primary.execute("CREATE TABLE marks (id int PRIMARY KEY, v text NOT NULL)",
                     "INSERT INTO marks SELECT g, '" + CANARY + "' || g FROM generate_series(1, 2000) g");
             String backupId = new ObjectMapper().readTree(post(url + "/v1/clusters/main/backups", "").body()).path("id").asText();
             awaitBackup(url, backupId);
+            String atBackup = primary.queryValue(CHECKSUM);
+            // One mark for each kind of target, each with what the table held then.
+            List<Map.Entry<List<String>, String>> targets = new ArrayList<>();
+            targets.add(Map.entry(List.of("--target", "immediate"), atBackup));
             String target;
             String atTarget;
             try (Connection db = primary.connect(); Statement st = db.createStatement()) {
                 st.execute("INSERT INTO marks VALUES (5001, 'before the target')");
                 atTarget = value(st, CHECKSUM);
                 target = value(st, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'");
+                targets.add(Map.entry(List.of("--target-time", target), atTarget));
                 Thread.sleep(50);
-                st.execute("INSERT INTO marks VALUES (5002, 'after the target')");
+                db.setAutoCommit(false);
+                st.execute("INSERT INTO marks VALUES (5002, 'named by its xid')");
+                String xid = value(st, "SELECT txid_current()");
+                db.commit();
+                db.setAutoCommit(true);
+                targets.add(Map.entry(List.of("--target-xid", xid), value(st, CHECKSUM)));
+                st.execute("INSERT INTO marks VALUES (5003, 'before a restore point')");
+                value(st, "SELECT pg_create_restore_point('encrypted-mark')");
+                targets.add(Map.entry(List.of("--target-name", "encrypted-mark"), value(st, CHECKSUM)));
+                st.execute("INSERT INTO marks VALUES (5004, 'before an lsn')");
+                targets.add(Map.entry(List.of("--target-lsn", value(st, "SELECT pg_current_wal_insert_lsn()")), value(st, CHECKSUM)));
+                st.execute("INSERT INTO marks VALUES (5005, 'after the targets')");
             }
-            String latest = primary.queryValue(CHECKSUM);
             switchAndAwaitArchived(primary, Duration.ofSeconds(90));
             String systemIdentifier = primary.queryValue("SELECT system_identifier FROM pg_control_system()");
-            primary.stop();
+            // The last commit reaches the repository only through streaming: kill -9, no archive_command for its segment.
+            primary.execute("INSERT INTO marks VALUES (6000, 'streamed, never archived')");
+            String latest = primary.queryValue(CHECKSUM);
+            Thread.sleep(2500);
+            primary.crash();
             if (c.storage().equals("local")) {
                 // The server keeps a local repository to its own user; PostgreSQL's user reads it here.
                 shell("chmod -R a+rX " + dir.resolve("repo"));
             }
 
-            assertThat(recover(c, dir, repo, List.of("--key-file", key.toString(), "--target-time", target))).isEqualTo(atTarget);
-            assertThat(recover(c, dir, repo, List.of("--key-file", key.toString()))).isEqualTo(latest);
+            for (Map.Entry<List<String>, String> t : targets) {
+                assertThat(recover(c, dir, repo, cat(List.of("--key-file", key.toString()), t.getKey().toArray(String[]::new))))
+                        .as(t.getKey().toString()).isEqualTo(t.getValue());
+            }
+            assertThat(recover(c, dir, repo, List.of("--key-file", key.toString()))).as("latest, from the encrypted streamed head").isEqualTo(latest);
             nothingInClear(c, dir, bucket, Long.parseUnsignedLong(systemIdentifier));
 
+            Run verified = pgvault(dir, cat(cat(List.of("verify", "main"), repo.toArray(String[]::new)), "--key-file", key.toString()));
+            assertThat(verified.exit()).as(verified.output()).isZero();
+            assertThat(verified.output()).contains("everything read can be restored");
             Run noKey = pgvault(dir, cat(cat(List.of("info", "main"), repo.toArray(String[]::new))));
             assertThat(noKey.exit()).isNotZero();
             assertThat(noKey.output()).contains("is encrypted (key id").contains("--key-file");

@@ -9,12 +9,12 @@ import java.io.OutputStream;
 /**
  * The ciphertext of {@code plain} as a stream to read (stores pull what they upload),
  * made with Tink's own encrypting stream: plaintext is read in chunks and pushed through
- * it, and what it emits is served. Memory stays at about one 1 MiB segment; no thread.
+ * it, and what it emits is served. Memory stays at about one 64 KiB segment; no thread.
  */
 final class EncryptingInputStream extends InputStream {
 
     /** Collects what the encrypter writes; handed out a batch at a time. */
-    private final ByteArrayOutputStream emitted = new ByteArrayOutputStream(1 << 20);
+    private final ByteArrayOutputStream emitted = new ByteArrayOutputStream(1 << 17);
     private final InputStream plain;
     private final OutputStream encrypter;
     private final byte[] chunk = new byte[1 << 16];

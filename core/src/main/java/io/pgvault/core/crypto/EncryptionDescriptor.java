@@ -18,8 +18,8 @@ import java.util.List;
 public record EncryptionDescriptor(String cipher, String keyId, KeyEncryptionKey.Argon2id kdf, List<WrappedDataKey> dataKeys,
                                    String activeDataKey) {
 
-    /** The only cipher so far: Tink's streaming AEAD, AES-256-GCM with HKDF-SHA256 per-object keys, 1 MiB segments. */
-    public static final String CIPHER = "AES256_GCM_HKDF_SHA256_1MB";
+    /** The only cipher so far: Tink's streaming AEAD, AES-256-GCM with HKDF-SHA256 per-object keys, 64 KiB segments. */
+    public static final String CIPHER = "AES256_GCM_HKDF_SHA256_64KB";
 
     /** A data key, encrypted (AES-256-GCM) with the key-encryption key; its id is bound in as associated data. */
     @JsonIgnoreProperties(ignoreUnknown = true)

@@ -11,7 +11,7 @@ import java.util.List;
 /**
  * An encrypted repository keeps every promise of the store under it; the sizes it
  * reports are the ciphertext's (a 8-byte prefix with the data key's id, Tink's header and
- * a tag per 1 MiB segment).
+ * a tag per 64 KiB segment).
  */
 class EncryptedStoreContractTest extends ObjectStoreContract {
 

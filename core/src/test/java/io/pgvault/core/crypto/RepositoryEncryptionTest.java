@@ -111,6 +111,7 @@ class RepositoryEncryptionTest {
         Path big = file("clusters/main/big");
         byte[] original = Files.readAllBytes(big);
         int prefix = EncryptingStore.MAGIC.length + 2 + 16;
+        int segment = 64 << 10;
 
         byte[] flipped = original.clone();
         flipped[flipped.length / 2] ^= 1;
@@ -118,12 +119,12 @@ class RepositoryEncryptionTest {
         assertThatThrownBy(() -> read(repo, "clusters/main/big")).isInstanceOf(CorruptObjectException.class)
                 .hasMessageContaining("clusters/main/big fails authentication");
 
-        Files.write(big, Arrays.copyOf(original, prefix + 2 * (1 << 20)));
+        Files.write(big, Arrays.copyOf(original, prefix + 20 * segment));
         assertThatThrownBy(() -> read(repo, "clusters/main/big")).as("cut at a segment boundary").isInstanceOf(CorruptObjectException.class);
 
         byte[] swapped = original.clone();
-        System.arraycopy(original, prefix + (1 << 20), swapped, prefix + (2 << 20), 1 << 20);
-        System.arraycopy(original, prefix + (2 << 20), swapped, prefix + (1 << 20), 1 << 20);
+        System.arraycopy(original, prefix + segment, swapped, prefix + 2 * segment, segment);
+        System.arraycopy(original, prefix + 2 * segment, swapped, prefix + segment, segment);
         Files.write(big, swapped);
         assertThatThrownBy(() -> read(repo, "clusters/main/big")).as("two segments swapped").isInstanceOf(CorruptObjectException.class);
 
