@@ -40,10 +40,10 @@ public final class ArchiveBench {
     record Figures(String name, int files, long rawBytes, double wallSeconds, long storedBytes, double serverCpuSeconds) {
     }
 
-    private static int WARMUP_PASSES = 3;
+    private static int warmupPasses = 3;
 
     public static void main(String[] args) throws Exception {
-        WARMUP_PASSES = intArg(args, "--warmup", 3);
+        warmupPasses = intArg(args, "--warmup", 3);
         int major = intArg(args, "--major", 15);
         int scale = intArg(args, "--scale", 20);
         int seconds = intArg(args, "--seconds", 30);
@@ -134,7 +134,7 @@ public final class ArchiveBench {
             // whole corpus once, untimed, into a throwaway cluster.
             // Several passes (--warmup, default 3): C2 keeps compiling for a while, and its CPU would count against the
             // timed pass; the AES-GCM intrinsics of an encrypted repository need more objects than compression does.
-            for (int pass = 0; pass < WARMUP_PASSES; pass++) {
+            for (int pass = 0; pass < warmupPasses; pass++) {
                 http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"warmup" + pass + "\"}")).build(), HttpResponse.BodyHandlers.discarding());
                 for (Path f : files) {

@@ -40,11 +40,14 @@ public final class BackupBench {
     record Figures(String name, double wallSeconds, double cpuSeconds, long storedBytes) {
     }
 
+    private static int warmup = 1;
+
     public static void main(String[] args) throws Exception {
         int major = intArg(args, "--major", 15);
         int scale = intArg(args, "--scale", 50);
         // Each tool runs this many times in turn; the run with the median wall time is reported.
         int repeat = intArg(args, "--repeat", 5);
+        warmup = intArg(args, "--warmup", 1);
         Path serverJar = Path.of(stringArg(args, "--server-jar", "server/target/pgvault-server.jar")).toAbsolutePath();
         Path work = Files.createTempDirectory("pgvault-backup-bench");
         Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -121,8 +124,10 @@ public final class BackupBench {
             HttpClient http = HttpClient.newHttpClient();
             String body = "{\"name\":\"bench\",\"conninfo\":\"host=127.0.0.1 port=" + pg.port() + " user=postgres\"}";
             registerCluster(url, body);
-            // A pgvault server runs for months: warm its JIT with one untimed backup first.
-            backup(http, url);
+            // A pgvault server runs for months: warm its JIT with untimed backups first (--warmup, default 1).
+            for (int i = 0; i < warmup; i++) {
+                backup(http, url);
+            }
             List<Figures> runs = new ArrayList<>();
             for (int i = 0; i < repeat; i++) {
                 double cpuBefore = cpuSeconds(server.pid());

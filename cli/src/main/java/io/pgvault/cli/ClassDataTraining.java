@@ -44,12 +44,26 @@ import java.util.stream.Stream;
  * some 7,000 for a restore from S3) instead of loading and verifying them one by one, which
  * costs most of a second per JVM. So this walks their paths on a throwaway local
  * repository in a temporary directory: writes and restores a tiny backup, runs {@code info}
- * and a refused {@code recover}, a wal-fetch miss, an S3 request to a closed loopback port
- * and a TLS client hello. Classes it misses still load the usual way.
+ * and a refused {@code recover}, a wal-fetch miss, the same backup through an encrypted
+ * repository, an S3 request to a closed loopback port and a TLS client hello. Classes it
+ * misses still load the usual way.
  */
 public final class ClassDataTraining {
 
     private ClassDataTraining() {
+    }
+
+    /** Tink's streaming AEAD and the key handling, as recover and wal-fetch use them on an encrypted repository. */
+    private static void encrypted(Path dir) throws Exception {
+        Path key = dir.resolve("repo.key");
+        io.pgvault.core.crypto.RepositoryEncryption.generateKey(key);
+        Path repo = dir.resolve("encrypted");
+        try (ObjectStore store = io.pgvault.core.crypto.RepositoryEncryption.initialize(new LocalDirectoryStore(repo), key, "training")) {
+            new ClusterDescriptor("main", null, "7000000000000000001", 16L << 20, 15, "2026-01-01T00:00:00Z").write(store);
+            BackupManifest backup = backup(store, dir);
+            new BackupRestorer(store, 2).restore(backup, dir.resolve("restored-encrypted"), Map.of(), n -> { });
+        }
+        quietly("info", "main", "--repo", repo.toUri().toString(), "--key-file", key.toString());
     }
 
     public static void main(String[] args) throws Exception {
@@ -69,6 +83,7 @@ public final class ClassDataTraining {
                     "--target-time", "2026-01-01 00:00:00+00");
             WalFetchMain.run(List.of("--repo", url, "--cluster", "main", "000000010000000000000001", dir.resolve("wal").toString()), Map.of(),
                     new PrintStream(OutputStream.nullOutputStream()), dir);
+            encrypted(dir);
             s3();
             tls();
         } finally {

@@ -92,6 +92,11 @@ class ServerStartupTest implements TestPropertyProvider {
     /** A server started with one bad setting stops, naming it. */
     private static void assertStartStops(String setting, String value, String message) throws Exception {
         Path other = Files.createTempDirectory("pgvault-server-test");
+        assertStartStops(other, setting, value, message);
+    }
+
+    /** As above, on the repository that {@code other} may already hold under {@code repo/}; removes {@code other}. */
+    private static void assertStartStops(Path other, String setting, String value, String message) throws Exception {
         Map<String, Object> props = Map.of(
                 "micronaut.server.port", -1,
                 "pgvault.data-dir", other.toString(),
@@ -103,6 +108,29 @@ class ServerStartupTest implements TestPropertyProvider {
                     .hasStackTraceContaining(message);
         } finally {
             io.pgvault.testkit.Fixtures.deleteTree(other);
+        }
+    }
+
+    @Test
+    void anEncryptedRepositoryWithoutItsKeyOrAClearOneWithAKeyStopsTheStart() throws Exception {
+        Path encrypted = Files.createTempDirectory("pgvault-server-test");
+        Path key = encrypted.resolve("repo.key");
+        io.pgvault.core.crypto.KeyEncryptionKey.generate(key);
+        try (io.pgvault.core.storage.local.LocalDirectoryStore store = new io.pgvault.core.storage.local.LocalDirectoryStore(encrypted.resolve("repo"))) {
+            io.pgvault.core.crypto.RepositoryEncryption.initialize(store, key, "test");
+        }
+        assertStartStops(encrypted, "pgvault.server-id", "test", "is encrypted (key id");
+        Path clear = Files.createTempDirectory("pgvault-server-test");
+        try (io.pgvault.core.storage.local.LocalDirectoryStore store = new io.pgvault.core.storage.local.LocalDirectoryStore(clear.resolve("repo"))) {
+            io.pgvault.core.repo.RepositoryFormat.initialize(store, "test");
+        }
+        Path clearKey = Files.createTempFile("pgvault-key", "");
+        Files.delete(clearKey);
+        io.pgvault.core.crypto.KeyEncryptionKey.generate(clearKey);
+        try {
+            assertStartStops(clear, "pgvault.repository.encryption.key-file", clearKey.toString(), "exists and is not encrypted");
+        } finally {
+            Files.deleteIfExists(clearKey);
         }
     }
 
