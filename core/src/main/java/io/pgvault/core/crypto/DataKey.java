@@ -23,7 +23,7 @@ final class DataKey {
      * object let the JIT compile the AES-GCM path within the first objects (with 1 MiB segments
      * a fresh server ran a hundred segments slower while it was still interpreted).
      */
-    private static final int SEGMENT_BYTES = 64 << 10;
+    static final int SEGMENT_BYTES = 64 << 10;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final String id;

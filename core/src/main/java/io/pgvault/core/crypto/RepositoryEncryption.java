@@ -106,6 +106,17 @@ public final class RepositoryEncryption {
         return fresh.id();
     }
 
+    /**
+     * For a process that will decrypt a lot soon but is idle now (the prefetcher, which
+     * starts while recover unpacks): compiles the cipher in the background when {@code store}
+     * is encrypted. Not for recover itself: there it competes with the unpacking.
+     */
+    public static void warmUp(ObjectStore store) {
+        if (store instanceof EncryptingStore) {
+            CipherWarmUp.start();
+        }
+    }
+
     /** Writes a new random key to {@code file} (0600), unless a file is there. */
     public static void generateKey(Path file) throws IOException {
         KeyEncryptionKey.generate(file);

@@ -117,6 +117,8 @@ public final class PrefetchDaemon {
             markNextPending(spool, options.prefetch());
             // Segments, history files and the segment size all come from the one store.
             ObjectStore store = options.openStore();
+            // It decrypts every segment of the replay: compile AES-GCM while it is still waiting for the unpacking.
+            io.pgvault.core.crypto.RepositoryEncryption.warmUp(store);
             try (WalSource source = new WalSource(store, options.cluster(), false)) {
                 PrefetchDaemon daemon = new PrefetchDaemon(options, spool, dataDirectory, source, store);
                 daemon.start();
