@@ -37,7 +37,17 @@ class HttpsServerTest {
     private static final String WAL = "000000010000000000000001";
 
     private Path dir;
-    private TestCertificates certificates;
+    private Certificates certificates;
+
+    /** A private CA, a server certificate it signed for localhost and 127.0.0.1, and another CA's certificate. */
+    private record Certificates(Path caCert, Path serverCert, Path serverKey, Path otherCaCert) {
+        static Certificates create(Path dir) {
+            io.pgvault.testkit.TestCertificates ca = io.pgvault.testkit.TestCertificates.authority("pgvault test CA");
+            io.pgvault.testkit.TestCertificates.Issued server = ca.server(dir, "server", List.of("localhost"), List.of("127.0.0.1"));
+            return new Certificates(ca.writeCa(dir.resolve("ca.pem")), server.certificate(), server.key(),
+                    io.pgvault.testkit.TestCertificates.authority("another CA").writeCa(dir.resolve("other-ca.pem")));
+        }
+    }
     private Path tokensFile;
     private Path adminToken;
     private Path readToken;
@@ -50,7 +60,7 @@ class HttpsServerTest {
     @BeforeAll
     void start() throws Exception {
         dir = Files.createTempDirectory("pgvault-https-test");
-        certificates = TestCertificates.create(dir);
+        certificates = Certificates.create(dir);
         tokensFile = dir.resolve("tokens");
         adminToken = dir.resolve("admin.token");
         readToken = dir.resolve("read.token");

@@ -1,5 +1,6 @@
 package io.pgvault.core.pgproto;
 
+import io.pgvault.core.tls.PemCertificates;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.bouncycastle.openssl.PEMEncryptedKeyPair;
@@ -153,17 +154,11 @@ final class TlsNegotiation {
             }
             return new TrustManager[]{new UnverifiedServer()};
         }
-        KeyStore trusted = KeyStore.getInstance("PKCS12");
-        trusted.load(null, null);
-        int i = 0;
-        for (Certificate certificate : certificates(root)) {
-            trusted.setCertificateEntry("root-" + i++, certificate);
+        try {
+            return PemCertificates.trustManagers(root, "sslrootcert");
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
         }
-        if (i == 0) {
-            throw new IOException("root certificate file " + root + " holds no PEM certificate");
-        }
-        factory.init(trusted);
-        return factory.getTrustManagers();
     }
 
     /** The client certificate, when its file exists (libpq offers none otherwise and lets the server decide). */
