@@ -114,9 +114,7 @@ public final class BackupBench {
         int port = Fixtures.freePort();
         List<String> properties = new ArrayList<>();
         if (encrypted) {
-            Path key = dir.resolve("repo.key");
-            io.pgvault.core.crypto.RepositoryEncryption.generateKey(key);
-            properties.add("pgvault.repository.encryption.key-file=" + key);
+            properties.add(encryptionProperty(dir.resolve("repo.key")));
         }
         Process server = startServer(serverJar, dir, port, compression, properties);
         try {

@@ -54,6 +54,12 @@ final class BenchSupport {
         return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
     }
 
+    /** A new repository key in {@code keyFile}, and the server setting that makes it encrypt its repository with it. */
+    static String encryptionProperty(Path keyFile) throws IOException {
+        io.pgvault.core.crypto.RepositoryEncryption.generateKey(keyFile);
+        return "pgvault.repository.encryption.key-file=" + keyFile;
+    }
+
     /** Runs a shell command, output discarded; fails on a non-zero exit. */
     static void shell(String command) throws Exception {
         Process p = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();

@@ -91,10 +91,9 @@ public final class PitrBench {
                 : s3.cliArguments("pgvault-encrypted");
         if (encrypted) {
             Files.createDirectories(key.getParent());
-            io.pgvault.core.crypto.RepositoryEncryption.generateKey(key);
-            OsUser.own(key);
             List<String> properties = new ArrayList<>(s3 == null ? List.of() : s3.serverProperties("pgvault-encrypted"));
-            properties.add("pgvault.repository.encryption.key-file=" + key);
+            properties.add(BenchSupport.encryptionProperty(key));
+            OsUser.own(key);
             encryptedServer = startServer(serverJar, encryptedDir, encryptedPort, "zstd", properties);
         }
         try (PgCluster pg = PgCluster.builder(major)

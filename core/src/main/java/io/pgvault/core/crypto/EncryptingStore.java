@@ -42,7 +42,8 @@ import java.util.Set;
  */
 public final class EncryptingStore implements ObjectStore {
 
-    static final byte[] MAGIC = "PGVENC".getBytes(StandardCharsets.US_ASCII);
+    /** What every encrypted object starts with (a reader without the key recognizes it by this). */
+    public static final byte[] MAGIC = "PGVENC".getBytes(StandardCharsets.US_ASCII);
     private static final int VERSION = 1;
 
     private final ObjectStore stored;

@@ -61,11 +61,6 @@ public record KeyEncryptionKey(byte[] bytes, String id, Optional<Argon2id> deriv
         SecretFile.write(file, KEY_FILE_PREFIX + Base64.getEncoder().encodeToString(key) + "\n");
     }
 
-    /** Whether a key file holds a generated key (else its content is a passphrase that needs an Argon2id salt). */
-    public static boolean isGenerated(Path file) {
-        return SecretFile.read(file, "the repository key").startsWith(KEY_FILE_PREFIX);
-    }
-
     /**
      * Reads the key from {@code file}.
      *

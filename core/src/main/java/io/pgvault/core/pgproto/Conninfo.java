@@ -144,7 +144,7 @@ public final class Conninfo {
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder();
-        values.forEach((k, v) -> sb.append(sb.length() == 0 ? "" : " ").append(k).append('=').append(k.equals("password") ? "***" : v));
+        values.forEach((k, v) -> sb.append(sb.length() == 0 ? "" : " ").append(k).append('=').append(k.endsWith("password") ? "***" : v));
         return sb.toString();
     }
 }

@@ -49,11 +49,6 @@ public final class SqlConnection implements AutoCloseable {
         return "'" + value.replace("'", "''") + "'";
     }
 
-    /** Whether the session is encrypted, and how the server authenticated it. */
-    public String security() {
-        return (wire.isTls() ? "TLS" : "plain") + ", " + wire.authentication();
-    }
-
     @Override
     public void close() {
         wire.close();

@@ -42,9 +42,9 @@ public record ClusterDescriptor(String name, String conninfo, String systemIdent
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern PASSWORD = Pattern.compile("(?i)\\bpassword\\s*=\\s*('(?:[^'\\\\]|\\\\.)*'|\\S+)");
+    private static final Pattern PASSWORD = Pattern.compile("(?i)\\b(?:ssl)?password\\s*=\\s*('(?:[^'\\\\]|\\\\.)*'|\\S+)");
 
-    /** The connection string with any {@code password=...} removed. */
+    /** The connection string without {@code password=...} or {@code sslpassword=...} (a client key's passphrase). */
     public static String withoutPassword(String conninfo) {
         return conninfo == null ? null : PASSWORD.matcher(conninfo).replaceAll("").replaceAll("\\s{2,}", " ").trim();
     }

@@ -3,6 +3,8 @@ package io.pgvault.core.repo;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgvault.core.compress.Codec;
 import io.pgvault.core.compress.Codecs;
+import io.pgvault.core.crypto.EncryptingStore;
+import io.pgvault.core.crypto.RepositoryKeyException;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.util.Sha256;
 
@@ -133,6 +135,10 @@ public final class ObjectEnvelope {
         try {
             byte[] magic = new byte[MAGIC.length];
             in.readFully(magic);
+            if (Arrays.equals(magic, EncryptingStore.MAGIC)) {
+                throw new RepositoryKeyException(key + " is encrypted: the repository is an encrypted one; give its key with --key-file FILE "
+                        + "(or PGVAULT_REPOSITORY_ENCRYPTION_KEY_FILE)");
+            }
             if (!Arrays.equals(magic, MAGIC)) {
                 throw new CorruptObjectException(key + " is not a pgvault object: it does not start with PGVOBJ (damaged, or written by another tool)");
             }

@@ -96,6 +96,12 @@ class RepositoryEncryptionTest {
                 .hasMessageContaining("encrypted with key id " + id).hasMessageContaining("the key given (" + other + ") is key id");
         assertThatThrownBy(() -> RepositoryEncryption.open(stored, Optional.empty())).isInstanceOf(RepositoryKeyException.class)
                 .hasMessageContaining("is encrypted (key id " + id + ")").hasMessageContaining("--key-file");
+        // What wal-fetch meets without a key (it does not read the format object first: it runs once per segment).
+        new ClusterDescriptor("main", "host=db1", "7", 16L << 20, 17, "2026-12-04T00:00:00Z").write(repo);
+        repo.put("clusters/main/wal/0000000100000000/000000010000000000000001", new ByteArrayInputStream(bytes("x")), 1);
+        assertThatThrownBy(() -> new io.pgvault.core.archive.WalSource(stored, "main", true)
+                .open(io.pgvault.core.wal.WalFileName.parse("000000010000000000000001"))).isInstanceOf(RepositoryKeyException.class)
+                .hasMessageContaining("is encrypted").hasMessageContaining("--key-file");
         try (LocalDirectoryStore clear = new LocalDirectoryStore(dir.resolve("clear"))) {
             RepositoryFormat.initialize(clear, "test");
             assertThatThrownBy(() -> RepositoryEncryption.open(clear, Optional.of(key))).isInstanceOf(RepositoryKeyException.class)
@@ -141,8 +147,8 @@ class RepositoryEncryptionTest {
         // The format object edited to say "not encrypted": the objects still cannot be read as clear ones.
         Files.writeString(file(RepositoryFormat.KEY), "{\"formatVersion\": 1, \"createdBy\": \"someone\"}");
         ObjectStore downgraded = RepositoryEncryption.open(stored, Optional.empty());
-        assertThatThrownBy(() -> ObjectEnvelope.readHeader(downgraded, "clusters/main/small")).isInstanceOf(CorruptObjectException.class)
-                .hasMessageContaining("is not a pgvault object");
+        assertThatThrownBy(() -> ObjectEnvelope.readHeader(downgraded, "clusters/main/small")).isInstanceOf(RepositoryKeyException.class)
+                .hasMessageContaining("clusters/main/small is encrypted");
     }
 
     @Test

@@ -20,6 +20,14 @@ class ConninfoTest {
     }
 
     @Test
+    void theClientKeysPassphraseIsASecretToo() {
+        String text = "host=db1 user=backup sslkey=/k sslpassword='key pass' password=pw";
+        assertThat(Conninfo.parse(text).toString()).contains("sslpassword=***").doesNotContain("key pass").doesNotContain("pw");
+        // What the repository's cluster.json keeps of a connection string.
+        assertThat(io.pgvault.core.repo.ClusterDescriptor.withoutPassword(text)).isEqualTo("host=db1 user=backup sslkey=/k");
+    }
+
+    @Test
     void refusesWhatLibpqWouldRefuse() {
         assertThatThrownBy(() -> Conninfo.parse("host")).hasMessageContaining("keyword=value");
         assertThatThrownBy(() -> Conninfo.parse("password='open")).hasMessageContaining("unterminated").hasMessageNotContaining("open");

@@ -182,11 +182,19 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
         return new WalSource(openStore(), cluster, streamedTail);
     }
 
-    /** The repository, or a read-only view of it through the pgvault server; decrypted with --key-file when encrypted. */
+    /**
+     * The repository, or a read-only view of it through the pgvault server; decrypted with
+     * --key-file when encrypted. Without a key nothing is read up front: this runs once per
+     * WAL segment, and an encrypted object met without a key is refused by
+     * {@code ObjectEnvelope.open} with the same advice.
+     */
     public io.pgvault.core.storage.ObjectStore openStore() throws IOException {
         io.pgvault.core.storage.ObjectStore stored = server != null
                 ? new io.pgvault.core.storage.server.ServerObjectStore(server, token, caCert)
                 : ObjectStores.open(RepositoryUrl.parse(repo), this::s3);
+        if (keyFile == null) {
+            return stored;
+        }
         try {
             return RepositoryEncryption.open(stored, java.util.Optional.ofNullable(keyFile));
         } catch (IOException | RuntimeException e) {

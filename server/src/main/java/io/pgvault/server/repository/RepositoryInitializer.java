@@ -31,8 +31,8 @@ public class RepositoryInitializer {
     void onStartup(StartupEvent event) {
         try {
             ensureReady();
-        } catch (io.pgvault.core.repo.UnsupportedFormatException | io.pgvault.core.crypto.RepositoryKeyException e) {
-            // A newer format, or a key that is missing, wrong or not needed: no retry will change that.
+        } catch (io.pgvault.core.repo.UnsupportedFormatException e) {
+            // A newer format, or a key that is missing, wrong or not needed (RepositoryKeyException): no retry will change that.
             throw new IllegalStateException(e.getMessage(), e);
         } catch (IOException e) {
             LOG.error("Repository {} is not usable yet: {}. Retrying on each request.", store.describe(), e.getMessage());
