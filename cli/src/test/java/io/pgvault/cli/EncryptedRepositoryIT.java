@@ -91,21 +91,8 @@ class EncryptedRepositoryIT {
         Path newKey = dir.resolve("keys/repo-2.key");
         Files.createDirectories(key.getParent());
         Map<String, Object> props = serverProperties(dir);
-        List<String> repo = new ArrayList<>();
         String bucket = "enc-" + UUID.randomUUID().toString().substring(0, 8);
-        if (c.storage().equals("s3proxy")) {
-            s3.createBucket(bucket);
-            props.put("pgvault.repository.url", "s3://" + bucket + "/pgvault");
-            props.put("pgvault.repository.s3.endpoint", s3.endpoint().toString());
-            props.put("pgvault.repository.s3.path-style", true);
-            props.put("pgvault.repository.s3.access-key", S3ProxyFixture.ACCESS_KEY);
-            props.put("pgvault.repository.s3.secret-key", S3ProxyFixture.SECRET_KEY);
-            repo.addAll(List.of("--repo", "s3://" + bucket + "/pgvault", "--s3-endpoint", s3.endpoint().toString(), "--s3-path-style",
-                    "--s3-access-key", S3ProxyFixture.ACCESS_KEY, "--s3-secret-key", S3ProxyFixture.SECRET_KEY));
-        } else {
-            props.put("pgvault.repository.url", dir.resolve("repo").toUri().toString());
-            repo.addAll(List.of("--repo", dir.resolve("repo").toUri().toString()));
-        }
+        List<String> repo = RecoverySupport.repository(props, dir, s3, c.storage().equals("s3proxy") ? bucket : null);
         Run init = pgvault(dir, cat(cat(List.of("repo", "init"), repo.toArray(String[]::new)), "--encrypt", "--key-file", key.toString()));
         assertThat(init.exit()).as(init.output()).isZero();
         assertThat(init.output()).contains("wrote a new key to " + key).contains("encrypted (AES256_GCM_HKDF_SHA256_64KB) with key id");

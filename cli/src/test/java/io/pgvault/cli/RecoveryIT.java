@@ -104,21 +104,8 @@ class RecoveryIT {
         Path dir = workDirectory("pgvault-recovery-it-");
         Map<String, Object> props = serverProperties(dir);
         props.put("pgvault.backup.piece-size", "8MB");
-        List<String> repo = new ArrayList<>();
-        if (c.storage().equals("s3proxy")) {
-            String bucket = "pitr-" + UUID.randomUUID().toString().substring(0, 8);
-            s3.createBucket(bucket);
-            props.put("pgvault.repository.url", "s3://" + bucket + "/pgvault");
-            props.put("pgvault.repository.s3.endpoint", s3.endpoint().toString());
-            props.put("pgvault.repository.s3.path-style", true);
-            props.put("pgvault.repository.s3.access-key", S3ProxyFixture.ACCESS_KEY);
-            props.put("pgvault.repository.s3.secret-key", S3ProxyFixture.SECRET_KEY);
-            repo.addAll(List.of("--repo", "s3://" + bucket + "/pgvault", "--s3-endpoint", s3.endpoint().toString(), "--s3-path-style",
-                    "--s3-access-key", S3ProxyFixture.ACCESS_KEY, "--s3-secret-key", S3ProxyFixture.SECRET_KEY));
-        } else {
-            props.put("pgvault.repository.url", dir.resolve("repo").toUri().toString());
-            repo.addAll(List.of("--repo", dir.resolve("repo").toUri().toString()));
-        }
+        List<String> repo = RecoverySupport.repository(props, dir, s3,
+                c.storage().equals("s3proxy") ? "pitr-" + UUID.randomUUID().toString().substring(0, 8) : null);
         List<PgCluster> started = new ArrayList<>();
         EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, props);
         try {

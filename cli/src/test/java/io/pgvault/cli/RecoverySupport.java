@@ -55,6 +55,25 @@ final class RecoverySupport {
         return props;
     }
 
+    /**
+     * Points the server's {@code props} at a repository in a new bucket of {@code s3} (or, for
+     * {@code bucket} null, under {@code dir/repo}) and returns the matching CLI options.
+     */
+    static List<String> repository(Map<String, Object> props, Path dir, io.pgvault.testkit.S3ProxyFixture s3, String bucket) {
+        if (bucket == null) {
+            props.put("pgvault.repository.url", dir.resolve("repo").toUri().toString());
+            return List.of("--repo", dir.resolve("repo").toUri().toString());
+        }
+        s3.createBucket(bucket);
+        props.put("pgvault.repository.url", "s3://" + bucket + "/pgvault");
+        props.put("pgvault.repository.s3.endpoint", s3.endpoint().toString());
+        props.put("pgvault.repository.s3.path-style", true);
+        props.put("pgvault.repository.s3.access-key", io.pgvault.testkit.S3ProxyFixture.ACCESS_KEY);
+        props.put("pgvault.repository.s3.secret-key", io.pgvault.testkit.S3ProxyFixture.SECRET_KEY);
+        return List.of("--repo", "s3://" + bucket + "/pgvault", "--s3-endpoint", s3.endpoint().toString(), "--s3-path-style",
+                "--s3-access-key", io.pgvault.testkit.S3ProxyFixture.ACCESS_KEY, "--s3-secret-key", io.pgvault.testkit.S3ProxyFixture.SECRET_KEY);
+    }
+
     /** A primary whose archive_command pushes into cluster {@code main} of the server at {@code url}. */
     static PgCluster archivingPrimary(int major, String url) {
         return PgCluster.builder(major)
