@@ -5,7 +5,7 @@ import java.util.Locale;
 import java.util.Optional;
 
 /** Where an embedded H2 database named by a JDBC URL keeps its files. */
-final class H2Location {
+public final class H2Location {
 
     private static final String PREFIX = "jdbc:h2:";
 
@@ -17,7 +17,7 @@ final class H2Location {
      * or empty when the URL is not H2's or keeps nothing in a local file (mem:, tcp:, ssl:,
      * or another of H2's file systems, which pgvault leaves alone).
      */
-    static Optional<Path> of(String jdbcUrl) {
+    public static Optional<Path> of(String jdbcUrl) {
         if (jdbcUrl == null || !jdbcUrl.toLowerCase(Locale.ROOT).startsWith(PREFIX)) {
             return Optional.empty();
         }

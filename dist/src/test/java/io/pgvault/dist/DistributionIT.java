@@ -1,0 +1,264 @@
+package io.pgvault.dist;
+
+import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.PgCluster;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The built distribution, installed as a DBA installs it: unpacked into a temporary prefix,
+ * linked into {@code PREFIX/usr/local/bin}, the server started by its launcher with a
+ * configuration file from a directory that is not the installation, and then the quick start
+ * (docs/quickstart.md) end to end with nothing but the installed copy: {@code cluster add},
+ * archiving through {@code archive_command}, {@code backup --wait}, a point-in-time recovery
+ * whose {@code restore_command} is the installed launcher, giving exactly the rows committed
+ * at the target, and a standby seeded from the repository.
+ */
+class DistributionIT {
+
+    private static final String CHECKSUM = "SELECT count(*) || ':' || coalesce(md5(string_agg(id || '=' || v, ',' ORDER BY id)), '-') FROM marks";
+
+    private final List<AutoCloseable> started = new ArrayList<>();
+    private Path prefix;
+    private Path installed;
+    private Path pgvault;
+    private Process server;
+
+    @BeforeEach
+    void install() throws Exception {
+        Path tarball = Path.of(System.getProperty("pgvault.dist.tarball", "target/pgvault.tar.gz"));
+        assertThat(tarball).as("the distribution: mvn package builds it").exists();
+        prefix = Files.createTempDirectory("pgvault-dist-it-");
+        // PostgreSQL's unprivileged user runs the installed launcher as restore_command.
+        Files.setPosixFilePermissions(prefix, PosixFilePermissions.fromString("rwxr-xr-x"));
+        run(prefix, List.of("tar", "-xzf", tarball.toAbsolutePath().toString(), "-C", prefix.toString()));
+        try (Stream<Path> top = Files.list(prefix)) {
+            installed = top.filter(p -> p.getFileName().toString().startsWith("pgvault-")).findFirst().orElseThrow();
+        }
+        Path bin = Files.createDirectories(prefix.resolve("usr/local/bin"));
+        pgvault = Files.createSymbolicLink(bin.resolve("pgvault"), bin.relativize(installed.resolve("bin/pgvault")));
+    }
+
+    @AfterEach
+    void uninstall() throws Exception {
+        if (server != null) {
+            server.destroy();
+            if (!server.waitFor(30, TimeUnit.SECONDS)) {
+                server.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+            }
+        }
+        for (AutoCloseable c : started) {
+            c.close();
+        }
+        Fixtures.deleteTree(prefix);
+    }
+
+    @Test
+    void theInstalledCopyArchivesBacksUpAndRecoversToAPointInTime() throws Exception {
+        assertThat(Files.list(installed.resolve("lib")).map(p -> p.getFileName().toString()).toList())
+                .contains("pgvault-cli.jar", "pgvault-server.jar", "pgvault-cli.classlist");
+        assertThat(installed.resolve("etc/pgvault.yml")).exists();
+        assertThat(Files.readString(installed.resolve("etc/pgvault-server.service")))
+                .contains("ExecStart=/opt/pgvault/bin/pgvault-server --config /etc/pgvault/pgvault.yml");
+        Result version = pgvault(prefix, "--version");
+        assertThat(version.exit()).as(version.output()).isZero();
+        assertThat(version.output()).contains("pgvault ");
+
+        // The server, from its launcher, configured by a file; started elsewhere, it uses what the file says.
+        int port = Fixtures.freePort();
+        Path state = Files.createDirectories(prefix.resolve("var/lib/pgvault"));
+        Path config = Files.writeString(prefix.resolve("pgvault.yml"), """
+                micronaut:
+                  server:
+                    port: %d
+                pgvault:
+                  data-dir: %s
+                  repository:
+                    url: %s
+                  catalog:
+                    url: jdbc:h2:file:%s;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH
+                """.formatted(port, state, state.resolve("repo").toUri(), state.resolve("catalog")));
+        Path elsewhere = Files.createDirectories(prefix.resolve("somewhere-else"));
+        Path log = prefix.resolve("server.log");
+        server = new ProcessBuilder(installed.resolve("bin/pgvault-server").toString(), "--config", config.toString())
+                .directory(elsewhere.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        String url = "http://127.0.0.1:" + port;
+        awaitHealthy(url, log);
+        String report = Files.readAllLines(log).stream().filter(l -> l.contains("StartupReport")).findFirst().orElseThrow();
+        // Dated, absolute: which file, repository, catalog and spool this server uses.
+        assertThat(report).matches("^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d.*").contains("file " + config)
+                .contains("repository " + state.resolve("repo").toUri()).contains("files " + state.resolve("catalog") + ".*")
+                .contains("data directory (spool, backups in flight) " + state);
+        try (Stream<Path> nothing = Files.list(elsewhere)) {
+            assertThat(nothing).as("a server configured by a file leaves its working directory alone").isEmpty();
+        }
+
+        int major = Fixtures.testMajors().get(0);
+        PgCluster primary = PgCluster.builder(major)
+                .setting("archive_mode", "on")
+                .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/main/wal/%f")
+                .setting("wal_keep_size", "128MB")
+                .start();
+        started.add(primary);
+        String conninfo = "host=127.0.0.1 port=" + primary.port() + " user=postgres";
+        Result add = pgvault(prefix, "cluster", "add", "main", "--conninfo", conninfo, "--server", url);
+        assertThat(add.exit()).as(add.output()).isZero();
+        assertThat(add.output()).contains("archive_command = 'curl -fsS -T %p " + url + "/v1/clusters/main/wal/%f'");
+
+        primary.execute("CREATE TABLE marks (id int PRIMARY KEY, v text NOT NULL)",
+                "INSERT INTO marks SELECT g, md5(g::text) FROM generate_series(1, 500) g");
+        Result backup = pgvault(prefix, "backup", "main", "--wait", "--server", url);
+        assertThat(backup.exit()).as(backup.output()).isZero();
+        assertThat(backup.output()).contains("complete");
+
+        String target;
+        String atTarget;
+        try (Connection db = primary.connect(); Statement st = db.createStatement()) {
+            st.execute("INSERT INTO marks SELECT g, md5(g::text) FROM generate_series(501, 800) g");
+            atTarget = value(st, CHECKSUM);
+            target = value(st, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'");
+            Thread.sleep(50);
+            st.execute("INSERT INTO marks SELECT g, 'after the target' FROM generate_series(801, 900) g");
+        }
+        String latest = primary.queryValue(CHECKSUM);
+        primary.queryValue("SELECT pg_switch_wal()");
+        awaitArchived(primary);
+
+        // Point in time, through the installed launcher, which restore_command then runs.
+        try (PgCluster restored = PgCluster.builder(major).adopt(data -> {
+            Result r = pgvault(prefix, "recover", "--server", url, "--cluster", "main", "--pgdata", data.toString(),
+                    "--target-time", target, "--target-action", "promote");
+            assertThat(r.exit()).as(r.output()).isZero();
+            String auto = Files.readString(data.resolve("postgresql.auto.conf"));
+            assertThat(auto).contains("restore_command = '" + installed.resolve("bin/pgvault") + " wal-fetch --server " + url);
+            assertThat(auto).doesNotContain("target/pgvault-cli.jar").doesNotContain(Path.of("").toAbsolutePath().getParent().toString());
+        })) {
+            restored.start();
+            restored.awaitRecoveryEnd(Duration.ofMinutes(2));
+            assertThat(restored.queryValue(CHECKSUM)).as(restored.serverLog()).isEqualTo(atTarget);
+            assertThat(restored.serverLog()).doesNotContain("could not restore");
+        }
+
+        // A standby seeded from the repository follows the primary.
+        PgCluster standby = PgCluster.builder(major).adopt(data -> {
+            Result r = pgvault(prefix, "recover", "--server", url, "--cluster", "main", "--pgdata", data.toString(), "--standby",
+                    "--primary-conninfo", conninfo);
+            assertThat(r.exit()).as(r.output()).isZero();
+        });
+        started.add(standby);
+        standby.start();
+        primary.execute("INSERT INTO marks VALUES (1000, 'seen by the standby')");
+        awaitValue(standby, primary.queryValue(CHECKSUM));
+        assertThat(latest).isNotEqualTo(atTarget);
+
+        // The first runs made the class data archive for where the distribution is installed; the JVM maps it.
+        Path jsa = installed.resolve("lib/pgvault-cli.jsa");
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        while (!Files.exists(jsa) && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+        }
+        assertThat(Files.readString(installed.resolve("lib/pgvault-cli.jsa.for")).strip()).isEqualTo(installed.resolve("lib/pgvault-cli.jar").toString());
+        Result mapped = run(prefix, List.of(Path.of(System.getProperty("java.home"), "bin/java").toString(), "-Xshare:on",
+                "-XX:SharedArchiveFile=" + jsa, "-jar", installed.resolve("lib/pgvault-cli.jar").toString(), "--version"));
+        assertThat(mapped.exit()).as(mapped.output()).isZero();
+    }
+
+    record Result(int exit, String output) {
+    }
+
+    /** The installed command, through its symlink in PREFIX/usr/local/bin, with nothing of the build tree on the path. */
+    private Result pgvault(Path workDir, String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(pgvault.toString()));
+        command.addAll(List.of(args));
+        return run(workDir, command);
+    }
+
+    private static Result run(Path workDir, List<String> command) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true);
+        pb.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        pb.environment().remove("PGVAULT_LAUNCHER");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            assertThat(p.waitFor(5, TimeUnit.MINUTES)).as(String.join(" ", command)).isTrue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+        return new Result(p.exitValue(), out);
+    }
+
+    private void awaitHealthy(String url, Path log) throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (System.nanoTime() < deadline) {
+            assertThat(server.isAlive()).as("the installed server exited:\n" + Files.readString(log)).isTrue();
+            try {
+                if (http.send(HttpRequest.newBuilder(URI.create(url + "/health")).build(), HttpResponse.BodyHandlers.discarding())
+                        .statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // not listening yet
+            }
+            Thread.sleep(250);
+        }
+        throw new AssertionError("the installed server did not become healthy:\n" + Files.readString(log));
+    }
+
+    private static void awaitArchived(PgCluster pg) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (System.nanoTime() < deadline) {
+            if ("0".equals(pg.queryValue("SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'"))) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("the archiver did not catch up: " + pg.queryValue("SELECT row_to_json(a)::text FROM pg_stat_archiver a"));
+    }
+
+    private static void awaitValue(PgCluster pg, String expected) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        String last = null;
+        while (System.nanoTime() < deadline) {
+            try {
+                last = pg.queryValue(CHECKSUM);
+                if (expected.equals(last)) {
+                    return;
+                }
+            } catch (IllegalStateException notYet) {
+                // still starting
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("expected " + expected + " but " + pg + " had " + last + "\n" + pg.serverLog());
+    }
+
+    private static String value(Statement st, String sql) throws Exception {
+        try (ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+}
