@@ -9,6 +9,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 
 /** {@code pgvault backup CLUSTER [--wait]} and {@code pgvault backup delete CLUSTER ID}. */
@@ -20,8 +21,14 @@ final class BackupCommand implements Callable<Integer> {
     @Parameters(paramLabel = "CLUSTER", arity = "0..1")
     String cluster;
 
-    @Option(names = "--wait", description = "Wait until the backup is stored (and say whether its WAL is complete).")
+    @Option(names = "--wait", description = "Wait until the backup is stored and the WAL it needs is archived; exit 1 if it failed "
+            + "or its WAL did not arrive within --wal-timeout.")
     boolean await;
+
+    @Option(names = "--wal-timeout", defaultValue = "120", paramLabel = "SECONDS",
+            description = "With --wait: how long to wait for archive_command (or streaming) to deliver the backup's last WAL segment "
+                    + "(default ${DEFAULT-VALUE}).")
+    int walTimeout;
 
     @Mixin
     ServerClient server;
@@ -41,20 +48,28 @@ final class BackupCommand implements Callable<Integer> {
         if (!await) {
             return 0;
         }
-        while (true) {
+        JsonNode b;
+        do {
             // The server answers when the backup ends (or after a minute, and we ask again).
-            JsonNode b = server.get("/v1/clusters/" + cluster + "/backups/" + id + "?wait=60");
-            String status = b.path("status").asText();
-            if (status.equals("running")) {
-                continue;
-            }
-            BackupsCommand.print(out, b);
-            if (status.equals("failed")) {
-                spec.commandLine().getErr().println("pgvault: backup " + id + " failed: " + b.path("reason").asText());
-                return 1;
-            }
-            return 0;
+            b = server.get("/v1/clusters/" + cluster + "/backups/" + id + "?wait=60");
+        } while (b.path("status").asText().equals("running"));
+        // Stored; "incomplete" until the segment holding its end is archived, which a working archive_command does within seconds.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(walTimeout);
+        while (b.path("status").asText().equals("incomplete") && System.nanoTime() < deadline) {
+            Thread.sleep(500);
+            b = server.get("/v1/clusters/" + cluster + "/backups/" + id);
         }
+        BackupsCommand.print(out, b);
+        out.flush();
+        switch (b.path("status").asText()) {
+            case "complete" -> {
+                return ExitCodes.OK;
+            }
+            case "failed" -> spec.commandLine().getErr().println("pgvault: backup " + id + " failed: " + b.path("reason").asText());
+            default -> spec.commandLine().getErr().println("pgvault: backup " + id + " is stored but its WAL did not arrive within "
+                    + walTimeout + " s, so it cannot be restored yet; pgvault check " + cluster + " shows whether archiving works");
+        }
+        return ExitCodes.FAILED;
     }
 
     @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete one backup.")

@@ -117,7 +117,31 @@ final class ClusterCommand {
                 out.printf("%nNow set in postgresql.conf of that cluster (then reload):%n  archive_mode = on%n"
                         + "  archive_command = 'curl -fsS %s-T %%p %s/v1/clusters/%s/wal/%%f'%n", ca, url, name);
             }
+            whatIsMissing(out);
             return 0;
+        }
+
+        /** The check without its WAL switch: what the cluster still lacks (archive_command is rarely set yet). */
+        private void whatIsMissing(PrintWriter out) {
+            JsonNode report;
+            try {
+                report = server.post("/v1/clusters/" + name + "/check?switchWal=false", Map.of());
+            } catch (java.io.IOException e) {
+                out.printf("%n(pgvault check %s could not run: %s)%n", name, e.getMessage());
+                return;
+            }
+            java.util.List<JsonNode> missing = new java.util.ArrayList<>();
+            report.path("checks").forEach(c -> {
+                if (!c.path("status").asText().equals("OK")) {
+                    missing.add(c);
+                }
+            });
+            if (missing.isEmpty()) {
+                out.printf("%nChecked: nothing missing. Once it archives, pgvault check %s proves it with a forced WAL switch.%n", name);
+                return;
+            }
+            out.printf("%nStill missing (pgvault check %s shows it all, and proves archiving with a WAL switch):%n", name);
+            missing.forEach(c -> CheckCommand.printLine(out, c));
         }
     }
 

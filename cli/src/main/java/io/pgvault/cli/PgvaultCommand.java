@@ -4,8 +4,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code pgvault} command. Exit codes: 0 success, 1 a usage or input error (with a
- * message on stderr); commands that serve PostgreSQL document their own.
+ * The {@code pgvault} command. Exit codes: {@link ExitCodes}, with a message on stderr;
+ * {@code wal-fetch} and {@code check} document their own.
  */
 @Command(name = "pgvault",
         mixinStandardHelpOptions = true,
@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
         description = "PostgreSQL WAL archive, base backups and point-in-time recovery.",
         subcommands = {
                 ClusterCommand.class,
+                CheckCommand.class,
                 BackupCommand.class,
                 BackupsCommand.class,
                 ExpireCommand.class,
@@ -42,15 +43,18 @@ public final class PgvaultCommand implements Runnable {
     /** The configured command line; tests run it in-process. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new PgvaultCommand());
-        cl.setExitCodeExceptionMapper(e -> 1);
+        cl.setExitCodeExceptionMapper(ExitCodes::of);
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("pgvault: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
-            return 1;
+            if (e instanceof picocli.CommandLine.ParameterException) {
+                commandLine.getErr().println("Try '" + commandLine.getCommandSpec().qualifiedName() + " --help'.");
+            }
+            return ExitCodes.of(e);
         });
         cl.setParameterExceptionHandler((e, args) -> {
             e.getCommandLine().getErr().println("pgvault: " + e.getMessage());
             e.getCommandLine().getErr().println("Try '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
-            return 1;
+            return ExitCodes.USAGE;
         });
         return cl;
     }

@@ -68,9 +68,16 @@ final class RecoverCommand implements Callable<Integer> {
         String xid;
         @Option(names = "--target-name", description = "Stop at this restore point (pg_create_restore_point()).")
         String name;
-        @Option(names = "--target", description = "immediate (end of the backup) or latest (all archived WAL, the default).")
-        String keyword;
+        @Option(names = "--target", description = "immediate (the end of the backup) or latest (all archived WAL, the default). "
+                + "Valid values: ${COMPLETION-CANDIDATES}.")
+        TargetKeyword keyword;
     }
+
+    /** The targets that name no point: picocli lists them in --help and refuses others as a usage error. */
+    enum TargetKeyword { immediate, latest }
+
+    /** What PostgreSQL does at the target (recovery_target_action). */
+    enum TargetAction { promote, pause, shutdown }
 
     @Option(names = "--target-exclusive", description = "Stop just before the target instead of just after it.")
     boolean exclusive;
@@ -78,8 +85,9 @@ final class RecoverCommand implements Callable<Integer> {
     @Option(names = "--target-timeline", description = "Timeline to recover along (default: the latest in the repository).")
     Long targetTimeline;
 
-    @Option(names = "--target-action", description = "promote, pause (PostgreSQL's default) or shutdown once the target is reached.")
-    String action;
+    @Option(names = "--target-action", description = "What PostgreSQL does once the target is reached: ${COMPLETION-CANDIDATES} "
+            + "(PostgreSQL's default: pause).")
+    TargetAction action;
 
     @Option(names = "--standby", description = "Seed a standby (standby.signal) instead of a point-in-time recovery.")
     boolean standby;
@@ -122,19 +130,16 @@ final class RecoverCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         RecoveryTarget recoveryTarget = recoveryTarget();
         if (!standby && (primaryConninfo != null || slot != null)) {
-            throw new IllegalArgumentException("--primary-conninfo and --slot seed a standby: add --standby");
-        }
-        if (action != null && !List.of("promote", "pause", "shutdown").contains(action)) {
-            throw new IllegalArgumentException("--target-action must be promote, pause or shutdown, not '" + action + "'");
+            throw new UsageException("--primary-conninfo and --slot seed a standby: add --standby");
         }
         if (launcher == null || launcher.isBlank()) {
-            throw new IllegalArgumentException("cannot tell where bin/pgvault is: run recover through bin/pgvault or give --launcher PATH");
+            throw new UsageException("cannot tell where bin/pgvault is: run recover through bin/pgvault or give --launcher PATH");
         }
         Map<String, Path> tablespaces = new LinkedHashMap<>();
         for (String m : tablespaceMap) {
             int eq = m.indexOf('=');
             if (eq <= 0) {
-                throw new IllegalArgumentException("--tablespace-map '" + m + "': expected OLD=NEW");
+                throw new UsageException("--tablespace-map '" + m + "': expected OLD=NEW");
             }
             tablespaces.put(m.substring(0, eq), Path.of(m.substring(eq + 1)).toAbsolutePath());
         }
@@ -143,8 +148,8 @@ final class RecoverCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (ObjectStore store = repository.open(via)) {
             ClusterArchive archive = ClusterArchive.load(store, cluster);
-            Recoverer recoverer = new Recoverer(dataDirectory, recoveryTarget, Optional.ofNullable(targetTimeline).map(TimelineId::new), action,
-                    standby, primaryConninfo, slot, keepArchiving, parallel, tablespaces, restoreCommand());
+            Recoverer recoverer = new Recoverer(dataDirectory, recoveryTarget, Optional.ofNullable(targetTimeline).map(TimelineId::new),
+                    action == null ? null : action.name(), standby, primaryConninfo, slot, keepArchiving, parallel, tablespaces, restoreCommand());
             recoverer.run(archive, out, System.console() != null, new Prefetcher(dataDirectory, out));
         }
         out.flush();
@@ -273,12 +278,8 @@ final class RecoverCommand implements Callable<Integer> {
             return RecoveryTarget.xid(target.xid, inclusive);
         } else if (target.name != null) {
             return RecoveryTarget.name(target.name, inclusive);
-        } else if (target.keyword == null || target.keyword.equals("latest")) {
-            return RecoveryTarget.latest();
-        } else if (target.keyword.equals("immediate")) {
-            return RecoveryTarget.immediate();
         }
-        throw new IllegalArgumentException("--target must be immediate or latest, not '" + target.keyword + "'");
+        return target.keyword == TargetKeyword.immediate ? RecoveryTarget.immediate() : RecoveryTarget.latest();
     }
 
     /** wal-fetch against the same repository; relative paths resolve in the data directory, where PostgreSQL runs it. */

@@ -50,7 +50,7 @@ final class RepoCommand {
             }
             Path keyFile = repository.keyFile();
             if (keyFile == null) {
-                throw new IllegalArgumentException("--encrypt needs --key-file FILE: the key (written there if the file does not exist) "
+                throw new UsageException("--encrypt needs --key-file FILE: the key (written there if the file does not exist) "
                         + "or a passphrase");
             }
             if (!Files.exists(keyFile)) {
@@ -85,7 +85,7 @@ final class RepoCommand {
             PrintWriter out = spec.commandLine().getOut();
             Path oldKey = repository.keyFile();
             if (oldKey == null) {
-                throw new IllegalArgumentException("give the current key with --key-file FILE, and the new one with --new-key-file");
+                throw new UsageException("give the current key with --key-file FILE, and the new one with --new-key-file");
             }
             Path newKey = newKeyFile.toAbsolutePath();
             if (!Files.exists(newKey)) {

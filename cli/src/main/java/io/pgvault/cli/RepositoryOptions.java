@@ -61,7 +61,7 @@ public final class RepositoryOptions {
     /** The objects as stored, without the key (for creating or re-keying a repository). */
     ObjectStore openStored() throws IOException {
         if (url == null || url.isBlank()) {
-            throw new IllegalArgumentException("--repo URL is required (or env PGVAULT_REPOSITORY_URL)");
+            throw new UsageException("--repo URL is required (or env PGVAULT_REPOSITORY_URL)");
         }
         return ObjectStores.open(RepositoryUrl.parse(url), this::customize);
     }
@@ -86,7 +86,7 @@ public final class RepositoryOptions {
             return open();
         }
         if (url != null && !url.isBlank() && !url.equals(System.getenv("PGVAULT_REPOSITORY_URL"))) {
-            throw new IllegalArgumentException("give --repo or --server, not both");
+            throw new UsageException("give --repo or --server, not both");
         }
         // The server hands out objects as stored; an encrypted repository's are decrypted here, with this side's key.
         return keyed(new io.pgvault.core.storage.server.ServerObjectStore(URI.create(via.server), via.token(), via.caCert()));

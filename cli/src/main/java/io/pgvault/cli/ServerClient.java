@@ -23,6 +23,20 @@ public final class ServerClient {
 
     private HttpClient http;
 
+    /** The server could not be reached, or answered that it cannot serve now (502-504): exit code 4. */
+    static final class UnreachableException extends IOException {
+        UnreachableException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** The server answered 404: what the command named is not there (exit code 3). */
+    static final class NotFoundException extends IOException {
+        NotFoundException(String message) {
+            super(message);
+        }
+    }
+
     @Option(names = "--server", defaultValue = "${env:PGVAULT_SERVER:-http://127.0.0.1:8432}",
             description = "pgvault server URL (env PGVAULT_SERVER; default ${DEFAULT-VALUE}).")
     String server;
@@ -102,13 +116,21 @@ public final class ServerClient {
         try {
             response = http().send(request.build(), HttpResponse.BodyHandlers.ofString());
         } catch (javax.net.ssl.SSLException e) {
-            throw new IOException("TLS with the pgvault server at " + server + " failed: " + e.getMessage()
+            throw new UnreachableException("TLS with the pgvault server at " + server + " failed: " + e.getMessage()
                     + "; if a private CA signed its certificate, give " + ServerHttp.CACERT_HINT, e);
         } catch (ConnectException e) {
-            throw new IOException("cannot reach the pgvault server at " + server + ": is it running? (--server or PGVAULT_SERVER)", e);
+            throw new UnreachableException("cannot reach the pgvault server at " + server + ": is it running? (--server or PGVAULT_SERVER)", e);
+        } catch (java.net.http.HttpTimeoutException e) {
+            throw new UnreachableException("the pgvault server at " + server + " did not answer in time: " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
+        }
+        if (response.statusCode() == 404) {
+            throw new NotFoundException("the server answered 404: " + response.body().strip());
+        }
+        if (response.statusCode() >= 502 && response.statusCode() <= 504) {
+            throw new UnreachableException("the server answered " + response.statusCode() + ": " + response.body().strip(), null);
         }
         if (response.statusCode() >= 400) {
             throw new IOException("the server answered " + response.statusCode() + ": " + response.body().strip()

@@ -69,7 +69,7 @@ final class TokenCommand {
             ApiRole parsedRole = ApiRole.parse(role);
             boolean some = clusters != null && !clusters.isEmpty();
             if (some == allClusters) {
-                throw new IllegalArgumentException("give --cluster NAME (repeatable) or --all-clusters: a token's clusters are never implied");
+                throw new UsageException("give --cluster NAME (repeatable) or --all-clusters: a token's clusters are never implied");
             }
             Set<String> scope = allClusters ? Set.of() : new TreeSet<>(ApiTokenEntry.parseClusters(String.join(",", clusters)));
             String token = TokenSecret.generate();

@@ -92,10 +92,11 @@ class ClusterCommandTest {
             Run add = run(concat(new String[] {"cluster", "add", "real", "--conninfo", "host=127.0.0.1 port=" + pg.port() + " user=postgres",
                     "--retain-full", "1"}, auth));
             assertThat(add.exit()).as(add.err()).isZero();
-            Run backup = run(concat(new String[] {"backup", "real", "--wait"}, auth));
-            assertThat(backup.exit()).as(backup.err()).isZero();
-            // No archive_command points here, so the backup's WAL never arrives: stored but incomplete, and said why.
+            Run backup = run(concat(new String[] {"backup", "real", "--wait", "--wal-timeout", "2"}, auth));
+            // No archive_command points here, so the backup's WAL never arrives: stored but incomplete, said why, and not a success.
+            assertThat(backup.exit()).as(backup.err()).isEqualTo(ExitCodes.FAILED);
             assertThat(backup.out()).contains("incomplete").contains("is not archived yet");
+            assertThat(backup.err()).contains("its WAL did not arrive within 2 s").contains("pgvault check real");
             Run list = run(concat(new String[] {"backups", "real", "--json"}, auth));
             assertThat(list.exit()).isZero();
             assertThat(list.out()).contains("\"status\" : \"incomplete\"");
@@ -103,8 +104,10 @@ class ClusterCommandTest {
             assertThat(expire.exit()).as(expire.err()).isZero();
             assertThat(expire.out()).contains("would delete backups: none");
             Run bad = run(concat(new String[] {"cluster", "add", "bad", "--backup-schedule", "every night"}, auth));
-            assertThat(bad.exit()).isEqualTo(1);
+            assertThat(bad.exit()).isEqualTo(ExitCodes.FAILED);
             assertThat(bad.err()).contains("not a cron expression");
+            Run unknown = run(concat(new String[] {"backups", "nosuch"}, auth));
+            assertThat(unknown.exit()).as(unknown.err()).isEqualTo(ExitCodes.NOT_FOUND);
         }
     }
 
@@ -125,7 +128,7 @@ class ClusterCommandTest {
     @Test
     void anUnreachableServerIsNamed() {
         Run r = run("cluster", "list", "--server", "http://127.0.0.1:" + Fixtures.freePort());
-        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.exit()).isEqualTo(ExitCodes.UNREACHABLE);
         assertThat(r.err()).contains("cannot reach the pgvault server");
     }
 }

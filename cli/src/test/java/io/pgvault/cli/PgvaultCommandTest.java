@@ -42,7 +42,7 @@ class PgvaultCommandTest {
     @Test
     void unknownOptionsAreUsageErrors() {
         Run r = run("repo", "info", "--repo", "file:///tmp/x", "--nope");
-        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.exit()).isEqualTo(ExitCodes.USAGE);
         assertThat(r.err()).contains("--nope").contains("--help");
     }
 
@@ -58,7 +58,7 @@ class PgvaultCommandTest {
     @Test
     void infoOnAnEmptyPlaceSaysThereIsNoRepository() {
         Run r = run("repo", "info", "--repo", temp.resolve("empty").toUri().toString());
-        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.exit()).isEqualTo(ExitCodes.NOT_FOUND);
         assertThat(r.err()).contains("no pgvault repository");
     }
 

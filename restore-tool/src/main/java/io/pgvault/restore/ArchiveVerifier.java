@@ -55,7 +55,7 @@ public final class ArchiveVerifier {
         List<BackupManifest> backups = archive.backups().stream().filter(b -> backupId.isEmpty() || b.backupId().equals(backupId.get()))
                 .toList();
         if (backupId.isPresent() && backups.isEmpty()) {
-            throw new RecoveryRefusedException("cluster " + archive.cluster() + " has no finished backup " + backupId.get() + " in "
+            throw new NotInRepositoryException("cluster " + archive.cluster() + " has no finished backup " + backupId.get() + " in "
                     + archive.store().describe() + "; its backups: " + archive.backups().stream().map(BackupManifest::backupId).toList());
         }
         // The windows read the last segments of each timeline: damage there is a finding too, not the end of the run.

@@ -70,13 +70,13 @@ public final class ClusterArchive {
     public static ClusterArchive load(ObjectStore store, String cluster) throws IOException {
         RepositoryLayout.checkCluster(cluster);
         if (RepositoryFormat.check(store).isEmpty()) {
-            throw new RecoveryRefusedException("no pgvault repository at " + store.describe() + ": " + RepositoryFormat.KEY
+            throw new NotInRepositoryException("no pgvault repository at " + store.describe() + ": " + RepositoryFormat.KEY
                     + " is missing (wrong URL or prefix, or nothing was ever archived there)");
         }
         Optional<ClusterDescriptor> descriptor = ClusterDescriptor.read(store, cluster);
         if (descriptor.isEmpty()) {
             List<String> known = knownClusters(store);
-            throw new RecoveryRefusedException("the repository at " + store.describe() + " has no cluster '" + cluster + "'; clusters there: "
+            throw new NotInRepositoryException("the repository at " + store.describe() + " has no cluster '" + cluster + "'; clusters there: "
                     + (known.isEmpty() ? "none" : String.join(", ", known)));
         }
         NavigableSet<WalFileName> segments = new TreeSet<>();

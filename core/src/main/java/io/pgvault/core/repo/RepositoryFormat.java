@@ -108,7 +108,7 @@ public final class RepositoryFormat {
 
     /** Like {@link #check} but an empty store is an error that says so. */
     public static Descriptor require(ObjectStore store) throws IOException {
-        return check(store).orElseThrow(() -> new IOException("no pgvault repository at " + store.describe()
+        return check(store).orElseThrow(() -> new NoRepositoryException("no pgvault repository at " + store.describe()
                 + ": " + KEY + " is missing (wrong URL or prefix, or nothing was ever archived there)"));
     }
 }

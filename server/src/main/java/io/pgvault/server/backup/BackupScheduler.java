@@ -15,6 +15,7 @@ import org.slf4j.LoggerFactory;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledFuture;
 
@@ -67,10 +68,14 @@ public class BackupScheduler implements ClusterListener {
         return List.of();
     }
 
+    /** The cron expression backups of {@code cluster} follow: the server's configuration wins over what cluster add stored. */
+    public Optional<String> scheduleOf(ClusterRow cluster) {
+        return Optional.ofNullable(configured.getOrDefault(cluster.name(), cluster.backupSchedule())).filter(c -> !c.isBlank());
+    }
+
     private void schedule(ClusterRow cluster) {
-        // The server's configuration wins over what cluster add stored.
-        String cron = configured.getOrDefault(cluster.name(), cluster.backupSchedule());
-        if (cron == null || cron.isBlank()) {
+        String cron = scheduleOf(cluster).orElse(null);
+        if (cron == null) {
             return;
         }
         ScheduledFuture<?> previous = scheduled.put(cluster.name(), scheduler.schedule(cron, () -> {

@@ -178,6 +178,12 @@ public class Catalog {
                 + "GROUP BY timeline ORDER BY timeline DESC", rs -> new SegmentPosition(rs.getLong(1), rs.getLong(2)), clusterId).stream().findFirst();
     }
 
+    /** When the file arrived, if the catalog has it. */
+    public Optional<Instant> walArrival(long clusterId, String name) {
+        return query("SELECT arrived_at FROM wal_files WHERE cluster_id = ? AND name = ?", rs -> rs.getTimestamp(1).toInstant(), clusterId, name)
+                .stream().findFirst();
+    }
+
     public List<WalRow> listWal(long clusterId) {
         return query("SELECT name, kind, timeline, segment_number, start_lsn, raw_size, stored_size, codec, sha256, object_key, arrived_at "
                 + "FROM wal_files WHERE cluster_id = ? ORDER BY name", Catalog::wal, clusterId);

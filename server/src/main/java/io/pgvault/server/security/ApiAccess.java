@@ -67,6 +67,8 @@ public final class ApiAccess {
             rule(HttpMethod.GET, "/v1/clusters/{cluster}/backups", ClusterFrom.PATH, READ),
             rule(HttpMethod.GET, "/v1/clusters/{cluster}/backups/{id}", ClusterFrom.PATH, READ),
             rule(HttpMethod.GET, "/v1/clusters/{cluster}/stream", ClusterFrom.PATH, READ),
+            // Monitoring runs check with a read token: its one side effect is a WAL switch.
+            rule(HttpMethod.POST, "/v1/clusters/{cluster}/check", ClusterFrom.PATH, READ),
             rule(HttpMethod.GET, "/v1/clusters/{cluster}", ClusterFrom.PATH, READ),
             rule(HttpMethod.GET, "/v1/clusters", ClusterFrom.LISTING, READ),
             rule(HttpMethod.GET, "/v1/repository/objects", ClusterFrom.OBJECT_PREFIX, READ),

@@ -1,0 +1,344 @@
+package io.pgvault.server.check;
+
+import io.micronaut.scheduling.cron.CronExpression;
+import io.pgvault.core.pgproto.Conninfo;
+import io.pgvault.core.pgproto.ReplicationConnection;
+import io.pgvault.core.pgproto.SqlConnection;
+import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.TimelineId;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.server.backup.BackupScheduler;
+import io.pgvault.server.backup.BackupService;
+import io.pgvault.server.backup.BackupView;
+import io.pgvault.server.catalog.Catalog;
+import io.pgvault.server.catalog.ClusterRow;
+import io.pgvault.server.catalog.WalRow;
+import io.pgvault.server.cluster.ClusterService;
+import io.pgvault.server.stream.SlotHealth;
+import io.pgvault.server.stream.StreamStatus;
+import io.pgvault.server.stream.StreamingService;
+import jakarta.inject.Singleton;
+
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * {@code pgvault check CLUSTER} end to end, as {@code pgbackrest check} and {@code barman check}
+ * do: the connections the server uses, the cluster's own archiving settings and archiver, a
+ * forced WAL switch whose segment must arrive (the only real proof that archiving works),
+ * streaming and its slot, the last backup against its schedule, and gaps in the archive.
+ * Each finding says what to do.
+ */
+@Singleton
+public class ClusterCheck {
+
+    /** Above this age, a cluster without a schedule gets a warning: nobody may be taking backups. */
+    static final Duration UNSCHEDULED_BACKUP_AGE = Duration.ofDays(7);
+
+    private static final String SETTINGS = """
+            SELECT current_setting('archive_mode'), current_setting('archive_command'), pg_is_in_recovery()::text,
+                   a.archived_count::text, coalesce(a.last_archived_wal, ''), a.failed_count::text, coalesce(a.last_failed_wal, ''),
+                   coalesce(a.last_failed_time::text, ''),
+                   (a.last_failed_time IS NOT NULL AND (a.last_archived_time IS NULL OR a.last_failed_time > a.last_archived_time))::text
+            FROM pg_stat_archiver a""";
+
+    private final ClusterService clusters;
+    private final Catalog catalog;
+    private final BackupService backups;
+    private final BackupScheduler scheduler;
+    private final StreamingService streaming;
+    private final Clock clock;
+
+    public ClusterCheck(ClusterService clusters, Catalog catalog, BackupService backups, BackupScheduler scheduler,
+                        StreamingService streaming, Clock clock) {
+        this.clusters = clusters;
+        this.catalog = catalog;
+        this.backups = backups;
+        this.scheduler = scheduler;
+        this.streaming = streaming;
+        this.clock = clock;
+    }
+
+    /** What the cluster's own settings say, read over an ordinary SQL connection. */
+    private record Settings(String archiveMode, String archiveCommand, boolean inRecovery, String lastArchived, long failedCount,
+                            String lastFailed, String lastFailedAt, boolean failingNow) {
+    }
+
+    /**
+     * @param switchWal whether to force a WAL switch and wait for its segment ({@code cluster add}
+     *                  checks without: archive_command is not set yet then)
+     */
+    public CheckReport run(String name, boolean switchWal, Duration walTimeout) throws InterruptedException {
+        ClusterRow row = clusters.require(name);
+        List<CheckResult> results = new ArrayList<>();
+        Conninfo conninfo = Conninfo.parse(row.conninfo());
+        replication(row, conninfo, results);
+        Optional<Settings> settings = settings(conninfo, results);
+        settings.ifPresent(s -> archiving(row, s, results));
+        if (switchWal) {
+            walSwitch(row, conninfo, settings, walTimeout, results);
+        }
+        streaming(row, results);
+        List<BackupView> list = backupList(row, results);
+        if (list != null) {
+            backups(row, list, results);
+            archiveGaps(row, list, results);
+        }
+        return CheckReport.of(name, clock.instant(), results);
+    }
+
+    /** The connection backups and streaming use, and whether it reaches the cluster the archive belongs to. */
+    private void replication(ClusterRow row, Conninfo conninfo, List<CheckResult> results) {
+        ReplicationConnection.SystemIdentity identity;
+        try (ReplicationConnection rc = ReplicationConnection.open(conninfo, "pgvault check")) {
+            identity = rc.identifySystem();
+            results.add(CheckResult.ok("replication connection", "connected to " + where(conninfo) + " (" + rc.security()
+                    + "), PostgreSQL " + rc.serverMajor() + ", timeline " + identity.timeline().value() + ", at " + identity.position()));
+        } catch (IOException | RuntimeException e) {
+            results.add(CheckResult.critical("replication connection", "cannot open a replication connection to " + where(conninfo) + ": "
+                    + e.getMessage(), "backups and streaming need it: give the role REPLICATION (ALTER ROLE ... REPLICATION), add a "
+                    + "'replication' line for pgvault's host to pg_hba.conf, or fix the conninfo (pgvault cluster update " + row.name()
+                    + " --conninfo '...')"));
+            return;
+        }
+        if (row.systemIdentifier() == null) {
+            results.add(CheckResult.warning("identity", "no WAL archived yet: the first segment will fix the cluster's identity (the "
+                    + "cluster answering now is " + identity.systemIdentifier() + ")", "set archive_command as pgvault cluster add printed, "
+                    + "reload, and run pgvault check " + row.name() + " again"));
+        } else if (!row.systemIdentifier().equals(identity.systemIdentifier())) {
+            results.add(CheckResult.critical("identity", "the conninfo reaches the cluster with system identifier "
+                    + identity.systemIdentifier() + ", but this archive belongs to " + row.systemIdentifier(), "point the conninfo at the "
+                    + "archived cluster (pgvault cluster update " + row.name() + " --conninfo '...'); a different cluster (a new initdb, "
+                    + "pg_upgrade) is registered under a new name"));
+        } else {
+            results.add(CheckResult.ok("identity", "system identifier " + identity.systemIdentifier() + " matches the archive"));
+        }
+    }
+
+    private Optional<Settings> settings(Conninfo conninfo, List<CheckResult> results) {
+        try (SqlConnection c = SqlConnection.open(conninfo, "pgvault check")) {
+            List<String> r = c.query(SETTINGS).get(0).rows().get(0);
+            results.add(CheckResult.ok("sql connection", "connected to " + where(conninfo) + " as an ordinary session"));
+            return Optional.of(new Settings(r.get(0), r.get(1), "true".equals(r.get(2)), r.get(4), Long.parseLong(r.get(5)), r.get(6),
+                    r.get(7), "true".equals(r.get(8))));
+        } catch (IOException | RuntimeException e) {
+            results.add(CheckResult.critical("sql connection", "cannot open an SQL session to " + where(conninfo) + ": " + e.getMessage(),
+                    "the slot and archiving checks need one: the conninfo's dbname (default: the user's name) must exist and "
+                            + "pg_hba.conf must allow it"));
+            return Optional.empty();
+        }
+    }
+
+    private static void archiving(ClusterRow row, Settings s, List<CheckResult> results) {
+        String push = "/v1/clusters/" + row.name() + "/wal/";
+        String command = s.archiveCommand().replaceAll("(?i)(bearer\\s+)\\S+", "$1***");
+        boolean on = s.archiveMode().equals("on") || s.archiveMode().equals("always");
+        if (!on) {
+            String detail = "archive_mode is " + s.archiveMode() + (row.stream() ? ": only streaming brings WAL to pgvault" : " and the server "
+                    + "does not stream from it: no WAL reaches pgvault");
+            String fix = "set archive_mode = on (restart) and archive_command = 'curl -fsS -T %p http://PGVAULT:8432" + push + "%f' "
+                    + "(pgvault cluster add printed the exact line)";
+            results.add(row.stream() ? CheckResult.warning("archive_command", detail, fix) : CheckResult.critical("archive_command", detail, fix));
+        } else if (s.archiveCommand().isBlank()) {
+            results.add(CheckResult.critical("archive_command", "archive_mode is on but archive_command is empty: WAL piles up in pg_wal",
+                    "set archive_command = 'curl -fsS -T %p http://PGVAULT:8432" + push + "%f' and reload"));
+        } else if (!s.archiveCommand().contains(push)) {
+            String other = s.archiveCommand().replaceAll("(?s).*/v1/clusters/([^/]+)/wal/.*", "$1");
+            results.add(CheckResult.critical("archive_command", (other.equals(s.archiveCommand()) ? "archive_command does not push to "
+                    + "pgvault" : "archive_command pushes to pgvault's cluster '" + other + "', not '" + row.name() + "'") + ": " + command,
+                    "set archive_command = 'curl -fsS -T %p http://PGVAULT:8432" + push + "%f' and reload"));
+        } else if (s.inRecovery() && !s.archiveMode().equals("always")) {
+            results.add(CheckResult.warning("archive_command", "the cluster is a standby (archive_mode = on archives only on a primary): "
+                    + command, "point the conninfo at the primary, or set archive_mode = always on this standby"));
+        } else {
+            results.add(CheckResult.ok("archive_command", command));
+        }
+        if (s.failingNow()) {
+            results.add(CheckResult.critical("archiver", "archive_command fails: " + s.failedCount() + " failures, last for " + s.lastFailed()
+                    + " at " + s.lastFailedAt() + (s.lastArchived().isEmpty() ? "" : "; last archived " + s.lastArchived()),
+                    "PostgreSQL's log has archive_command's output, with pgvault's answer naming the cause (docs/troubleshooting.md); "
+                            + "WAL piles up in pg_wal until it succeeds"));
+        } else if (on) {
+            results.add(CheckResult.ok("archiver", s.lastArchived().isEmpty() ? "no failures, nothing archived since the statistics reset"
+                    : "last archived " + s.lastArchived() + (s.failedCount() > 0 ? " (" + s.failedCount() + " earlier failures, none since)" : "")));
+        }
+    }
+
+    /** The proof: a segment closed now must be in the archive within the timeout, by archive_command or streaming. */
+    private void walSwitch(ClusterRow row, Conninfo conninfo, Optional<Settings> settings, Duration timeout, List<CheckResult> results)
+            throws InterruptedException {
+        if (settings.isEmpty()) {
+            return;
+        }
+        if (settings.get().inRecovery()) {
+            results.add(CheckResult.warning("wal switch", "not tried: the cluster is in recovery (a standby cannot switch WAL)",
+                    "run pgvault check against the primary"));
+            return;
+        }
+        String segment;
+        try (SqlConnection c = SqlConnection.open(conninfo, "pgvault check")) {
+            // A switch with nothing written since the last one closes no segment: a restore point first (as pgBackRest's check does).
+            segment = c.query("SELECT pg_create_restore_point('pgvault check'); SELECT pg_walfile_name(pg_switch_wal())").get(1)
+                    .rows().get(0).get(0);
+        } catch (IOException | RuntimeException e) {
+            results.add(CheckResult.warning("wal switch", "cannot force a WAL switch: " + e.getMessage(), "let the role switch WAL "
+                    + "(GRANT EXECUTE ON FUNCTION pg_switch_wal(), pg_create_restore_point(text) TO ...) so check can prove archiving works"));
+            return;
+        }
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
+        Optional<Instant> arrived = catalog.walArrival(row.id(), segment);
+        while (arrived.isEmpty() && System.nanoTime() < deadline) {
+            TimeUnit.MILLISECONDS.sleep(250);
+            arrived = catalog.walArrival(row.id(), segment);
+        }
+        if (arrived.isPresent()) {
+            results.add(CheckResult.ok("wal switch", String.format("segment %s, closed by a forced switch, is in the archive (%.1f s)", segment,
+                    (System.nanoTime() - start) / 1e9)));
+        } else {
+            results.add(CheckResult.critical("wal switch", "segment " + segment + ", closed by a forced switch, did not reach the archive "
+                    + "within " + timeout.toSeconds() + " s", "archiving does not work: see the archive_command and archiver lines above, "
+                    + "pg_stat_archiver and PostgreSQL's log"));
+        }
+    }
+
+    private void streaming(ClusterRow row, List<CheckResult> results) {
+        if (!row.stream()) {
+            results.add(CheckResult.ok("streaming", "off: WAL comes by archive_command only, so a lost primary costs up to a segment "
+                    + "(pgvault cluster update " + row.name() + " --stream follows it within a second)"));
+            return;
+        }
+        StreamStatus s = streaming.status(row.name());
+        if (s.state().equals("streaming")) {
+            results.add(CheckResult.ok("streaming", "from slot " + s.slot() + ", stored up to " + s.flushedLsn() + " (last stored "
+                    + s.lastFlushAt() + ")"));
+        } else {
+            results.add(CheckResult.critical("streaming", s.state() + (s.lastError() == null ? "" : ": " + s.lastError()),
+                    "the receiver retries by itself; fix what the error names (the replication connection line above says more)"));
+        }
+        SlotHealth slot = s.slotHealth();
+        if (slot != null && (slot.warning() != null || slot.error() != null)) {
+            results.add(CheckResult.warning("slot", slot.warning() != null ? slot.warning() : slot.error(),
+                    "a slot that pgvault does not read holds WAL on the cluster: fix streaming, or stop it (--no-stream drops the slot)"));
+        } else if (slot != null && slot.exists()) {
+            results.add(CheckResult.ok("slot", s.slot() + " " + slot.walStatus() + ", holds " + (slot.retainedBytes() == null ? "-"
+                    : (slot.retainedBytes() >> 20) + " MiB") + " on the cluster"));
+        }
+    }
+
+    private List<BackupView> backupList(ClusterRow row, List<CheckResult> results) {
+        try {
+            return backups.list(row.name());
+        } catch (IOException | RuntimeException e) {
+            results.add(CheckResult.critical("repository", "cannot list the backups: " + e.getMessage(),
+                    "the repository must be reachable (GET /health shows it)"));
+            return null;
+        }
+    }
+
+    private void backups(ClusterRow row, List<BackupView> list, List<CheckResult> results) {
+        Instant now = clock.instant();
+        Optional<BackupView> last = list.stream().filter(b -> b.status().equals("complete") && b.finishedAt() != null)
+                .max(Comparator.comparing(b -> Instant.parse(b.finishedAt())));
+        Optional<String> schedule = scheduler.scheduleOf(row);
+        if (last.isEmpty()) {
+            results.add(CheckResult.critical("backup", "no complete backup: nothing can be restored yet", "pgvault backup " + row.name()
+                    + " --wait" + (schedule.isEmpty() ? ", and a schedule: pgvault.clusters." + row.name() + ".backup.schedule or "
+                    + "cluster add --backup-schedule" : "")));
+            return;
+        }
+        Duration age = Duration.between(Instant.parse(last.get().finishedAt()), now);
+        String detail = "last complete backup " + last.get().id() + " finished " + last.get().finishedAt() + " (" + human(age) + " ago)";
+        if (schedule.isPresent()) {
+            Duration interval = interval(schedule.get(), now);
+            detail += ", schedule '" + schedule.get() + "' (every " + human(interval) + ")";
+            if (age.compareTo(interval.multipliedBy(2)) > 0) {
+                results.add(CheckResult.critical("backup", detail + ": two scheduled backups are missing", "the server's log says why the "
+                        + "scheduled backups failed; pgvault backup " + row.name() + " --wait takes one now"));
+            } else if (age.compareTo(interval.plus(Duration.ofHours(1))) > 0) {
+                results.add(CheckResult.warning("backup", detail + ": the last scheduled backup is missing", "the server's log says why; "
+                        + "pgvault backups " + row.name() + " lists failed ones"));
+            } else {
+                results.add(CheckResult.ok("backup", detail));
+            }
+        } else if (age.compareTo(UNSCHEDULED_BACKUP_AGE) > 0) {
+            results.add(CheckResult.warning("backup", detail + ", and no schedule", "schedule backups: cluster add --backup-schedule "
+                    + "'0 2 * * *' or pgvault.clusters." + row.name() + ".backup.schedule"));
+        } else {
+            results.add(CheckResult.ok("backup", detail + " (no schedule)"));
+        }
+        list.stream().filter(b -> b.status().equals("failed")).max(Comparator.comparing(BackupView::startedAt))
+                .filter(f -> f.startedAt().compareTo(last.get().startedAt()) > 0)
+                .ifPresent(f -> results.add(CheckResult.warning("backup", "the latest backup attempt " + f.id() + " failed: " + f.reason(),
+                        "fix what it names and take a new one: pgvault backup " + row.name() + " --wait")));
+    }
+
+    /** From the newest complete backup to the newest segment, per timeline, every segment must be there. */
+    private void archiveGaps(ClusterRow row, List<BackupView> list, List<CheckResult> results) {
+        Optional<BackupView> base = list.stream().filter(b -> b.status().equals("complete") && b.startLsn() != null && b.timeline() != null)
+                .max(Comparator.comparing(BackupView::id));
+        if (base.isEmpty() || row.walSegmentSize() == null) {
+            return;
+        }
+        WalSegmentSize size = new WalSegmentSize(row.walSegmentSize());
+        TreeMap<Long, TreeSet<Long>> segments = catalog.listWal(row.id()).stream()
+                .filter(w -> w.kind().equals(WalFileName.Kind.SEGMENT.name()) && w.segmentNumber() != null)
+                .collect(Collectors.groupingBy(WalRow::timeline, TreeMap::new, Collectors.mapping(WalRow::segmentNumber,
+                        Collectors.toCollection(TreeSet::new))));
+        long from = Lsn.parse(base.get().startLsn()).value() / size.bytes();
+        for (Map.Entry<Long, TreeSet<Long>> timeline : segments.entrySet()) {
+            if (timeline.getKey() < base.get().timeline()) {
+                continue;
+            }
+            TreeSet<Long> have = timeline.getValue();
+            long first = timeline.getKey().equals(base.get().timeline()) ? from : have.first();
+            for (long n = first; n < have.last(); n++) {
+                if (!have.contains(n)) {
+                    WalFileName missing = WalFileName.segment(new TimelineId(timeline.getKey()), n, size);
+                    results.add(CheckResult.critical("wal archive", "segment " + missing + " is missing, with later segments archived: "
+                            + "recovery from backup " + base.get().id() + " stops there", "take a new backup (pgvault backup " + row.name()
+                            + " --wait) and find why it was skipped (PostgreSQL's log, pg_stat_archiver); pgvault verify " + row.name()
+                            + " reads the whole archive"));
+                    return;
+                }
+            }
+        }
+        String end = segments.isEmpty() ? "no segment yet"
+                : WalFileName.segment(new TimelineId(segments.lastKey()), segments.lastEntry().getValue().last(), size).toString();
+        results.add(CheckResult.ok("wal archive", "no gap from backup " + base.get().id() + " to " + end));
+    }
+
+    static Duration interval(String cron, Instant now) {
+        CronExpression expression = CronExpression.create(cron);
+        ZonedDateTime next = expression.nextTimeAfter(ZonedDateTime.ofInstant(now, ZoneOffset.UTC));
+        return Duration.between(next, expression.nextTimeAfter(next));
+    }
+
+    private static String human(Duration d) {
+        if (d.toDays() >= 2) {
+            return d.toDays() + " days";
+        }
+        if (d.toHours() >= 2) {
+            return d.toHours() + " h";
+        }
+        return Math.max(0, d.toMinutes()) + " min";
+    }
+
+    private static String where(Conninfo c) {
+        return c.host() + ":" + c.port();
+    }
+}
