@@ -39,7 +39,7 @@ final class BackupsCommand implements Callable<Integer> {
         JsonNode list = server.get("/v1/clusters/" + cluster + "/backups");
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
-            out.println(list.toPrettyString());
+            Json.print(out, list);
             return 0;
         }
         if (list.isEmpty()) {

@@ -152,9 +152,16 @@ final class ClusterCommand {
         @Spec
         CommandSpec spec;
 
+        @Option(names = "--json", description = "Print JSON: the server's cluster records (docs/json.md).")
+        boolean json;
+
         @Override
         public Integer call() throws Exception {
             JsonNode clusters = server.get("/v1/clusters");
+            if (json) {
+                Json.print(spec.commandLine().getOut(), clusters);
+                return 0;
+            }
             if (clusters.isEmpty()) {
                 spec.commandLine().getOut().println("no clusters registered; add one with: pgvault cluster add NAME --conninfo '...'");
             }
@@ -172,23 +179,42 @@ final class ClusterCommand {
         @Spec
         CommandSpec spec;
 
+        @Option(names = "--json", description = "Print JSON: {cluster, wal: {files, rawBytes, storedBytes, first, last}, stream} (docs/json.md).")
+        boolean json;
+
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            print(out, server.get("/v1/clusters/" + name));
+            JsonNode cluster = server.get("/v1/clusters/" + name);
             JsonNode wal = server.get("/v1/clusters/" + name + "/wal");
+            JsonNode stream = server.get("/v1/clusters/" + name + "/stream");
             long raw = 0;
             long stored = 0;
             for (JsonNode w : wal) {
                 raw += w.path("rawSize").asLong();
                 stored += w.path("storedSize").asLong();
             }
+            if (json) {
+                Map<String, Object> walSummary = new LinkedHashMap<>();
+                walSummary.put("files", wal.size());
+                walSummary.put("rawBytes", raw);
+                walSummary.put("storedBytes", stored);
+                walSummary.put("first", wal.isEmpty() ? null : wal.get(0).path("name").asText());
+                walSummary.put("last", wal.isEmpty() ? null : wal.get(wal.size() - 1).path("name").asText());
+                Map<String, Object> doc = new LinkedHashMap<>();
+                doc.put("cluster", cluster);
+                doc.put("wal", walSummary);
+                doc.put("stream", stream);
+                Json.print(out, doc);
+                return 0;
+            }
+            print(out, cluster);
             out.printf("archived files: %d, %d bytes raw, %d bytes stored%s%n", wal.size(), raw, stored,
                     raw > 0 ? String.format(" (%.1f%%)", 100.0 * stored / raw) : "");
             if (!wal.isEmpty()) {
                 out.printf("first: %s  last: %s%n", wal.get(0).path("name").asText(), wal.get(wal.size() - 1).path("name").asText());
             }
-            printStream(out, server.get("/v1/clusters/" + name + "/stream"));
+            printStream(out, stream);
             return 0;
         }
     }

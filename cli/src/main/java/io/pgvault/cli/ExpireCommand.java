@@ -22,6 +22,9 @@ final class ExpireCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Show what would be deleted; delete nothing.")
     boolean dryRun;
 
+    @Option(names = "--json", description = "Print JSON: {keptBackups, deletedBackups, deletedWal} (docs/json.md).")
+    boolean json;
+
     @Mixin
     ServerClient server;
 
@@ -42,6 +45,16 @@ final class ExpireCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         JsonNode r = server.post("/v1/clusters/" + cluster + "/expire?dryRun=" + dryRun, java.util.Map.of());
         PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            java.util.Map<String, Object> doc = new java.util.LinkedHashMap<>();
+            doc.put("cluster", cluster);
+            doc.put("dryRun", dryRun);
+            for (String list : java.util.List.of("keptBackups", "deletedBackups", "deletedWal")) {
+                doc.put(list, r.hasNonNull(list) ? r.get(list) : java.util.List.of());
+            }
+            Json.print(out, doc);
+            return 0;
+        }
         String verb = dryRun ? "would delete" : "deleted";
         out.printf("kept backups: %s%n", ids(r.path("keptBackups")));
         out.printf("%s backups: %s%n", verb, ids(r.path("deletedBackups")));

@@ -1,7 +1,5 @@
 package io.pgvault.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.restore.ClusterArchive;
@@ -35,11 +33,29 @@ final class InfoCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CLUSTER")
     String cluster;
 
-    @Option(names = "--json", description = "Print JSON.")
+    @Option(names = "--json", description = "Print JSON (schema: docs/json.md).")
     boolean json;
 
     @Spec
     CommandSpec spec;
+
+    private static Map<String, Object> backup(BackupManifest b) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", b.backupId());
+        m.put("label", b.label());
+        m.put("startedAt", b.startedAt());
+        m.put("finishedAt", b.finishedAt());
+        m.put("startLsn", b.startLsn());
+        m.put("endLsn", b.endLsn());
+        m.put("startTimeline", b.startTimeline());
+        m.put("endTimeline", b.endTimeline());
+        m.put("pgMajor", b.pgMajor());
+        m.put("codec", b.codec());
+        m.put("rawBytes", b.rawBytes());
+        m.put("storedBytes", b.storedBytes());
+        m.put("pieces", b.pieces().size());
+        return m;
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -53,8 +69,20 @@ final class InfoCommand implements Callable<Integer> {
                 doc.put("cluster", cluster);
                 doc.put("systemIdentifier", archive.descriptor().systemIdentifier());
                 doc.put("removedAt", archive.descriptor().removedAt());
-                doc.put("backups", backups.size());
+                // Like pgbackrest info --output=json: a status, every backup, the archive's extent per timeline.
+                doc.put("status", windows.isEmpty() ? Map.of("code", 1, "message", "nothing recoverable yet: no backup with all of its WAL")
+                        : Map.of("code", 0, "message", "ok"));
                 doc.put("lastBackup", backups.isEmpty() ? null : backups.get(backups.size() - 1).backupId());
+                doc.put("backups", backups.stream().map(InfoCommand::backup).toList());
+                doc.put("archive", archive.timelines().stream().map(t -> {
+                    List<io.pgvault.core.wal.WalFileName> on = archive.segments().stream().filter(n -> n.timeline().equals(t)).toList();
+                    Map<String, Object> a = new LinkedHashMap<>();
+                    a.put("timeline", t.value());
+                    a.put("min", on.isEmpty() ? null : on.get(0).toString());
+                    a.put("max", on.isEmpty() ? null : on.get(on.size() - 1).toString());
+                    a.put("segments", on.size());
+                    return a;
+                }).toList());
                 List<Map<String, Object>> tl = new ArrayList<>();
                 for (RecoveryWindow w : windows) {
                     Map<String, Object> m = new LinkedHashMap<>();
@@ -73,7 +101,7 @@ final class InfoCommand implements Callable<Integer> {
                 doc.put("streamedHeads", archive.streamedHeads().stream().map(Object::toString).sorted().toList());
                 doc.put("unusableBackups", archive.unreadableBackups().stream()
                         .map(b -> Map.of("id", b.backupId(), "reason", b.reason())).toList());
-                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+                Json.print(out, doc);
                 return 0;
             }
             out.printf("cluster %s (system identifier %s) in %s%n", cluster, archive.descriptor().systemIdentifier(), store.describe());

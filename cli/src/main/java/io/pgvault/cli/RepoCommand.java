@@ -104,6 +104,9 @@ final class RepoCommand {
     static final class Info implements Callable<Integer> {
         @Mixin
         RepositoryOptions repository;
+        @Option(names = "--json", description = "Print JSON: {repository, formatVersion, readsUpTo, createdAt, createdBy, encryption, "
+                + "clusters: [{name, objects, storedBytes}]} (docs/json.md).")
+        boolean json;
         @Spec
         CommandSpec spec;
 
@@ -112,12 +115,6 @@ final class RepoCommand {
             PrintWriter out = spec.commandLine().getOut();
             try (ObjectStore store = repository.open()) {
                 RepositoryFormat.Descriptor d = RepositoryFormat.require(store);
-                out.printf("repository:     %s%n", store.describe());
-                out.printf("format version: %d (this pgvault reads up to %d)%n", d.formatVersion(), RepositoryFormat.CURRENT);
-                out.printf("created:        %s by %s%n", d.createdAt(), d.createdBy());
-                out.printf("encryption:     %s%n", d.encrypted() ? d.encryption().cipher() + ", key id " + d.encryption().keyId()
-                        + (d.encryption().kdf() != null ? " (from a passphrase, Argon2id)" : "") + ", data keys "
-                        + d.encryption().dataKeys().stream().map(k -> k.id()).toList() : "none");
                 Map<String, long[]> clusters = new TreeMap<>();
                 for (ObjectStat o : store.list("clusters/")) {
                     String[] parts = o.key().split("/", 3);
@@ -125,6 +122,27 @@ final class RepoCommand {
                     totals[0]++;
                     totals[1] += o.size();
                 }
+                if (json) {
+                    Map<String, Object> doc = new java.util.LinkedHashMap<>();
+                    doc.put("repository", store.describe());
+                    doc.put("formatVersion", d.formatVersion());
+                    doc.put("readsUpTo", RepositoryFormat.CURRENT);
+                    doc.put("createdAt", d.createdAt());
+                    doc.put("createdBy", d.createdBy());
+                    doc.put("encryption", d.encrypted() ? Map.of("cipher", d.encryption().cipher(), "keyId", d.encryption().keyId(),
+                            "passphrase", d.encryption().kdf() != null,
+                            "dataKeys", d.encryption().dataKeys().stream().map(k -> k.id()).toList()) : null);
+                    doc.put("clusters", clusters.entrySet().stream()
+                            .map(e -> Map.of("name", e.getKey(), "objects", e.getValue()[0], "storedBytes", e.getValue()[1])).toList());
+                    Json.print(out, doc);
+                    return 0;
+                }
+                out.printf("repository:     %s%n", store.describe());
+                out.printf("format version: %d (this pgvault reads up to %d)%n", d.formatVersion(), RepositoryFormat.CURRENT);
+                out.printf("created:        %s by %s%n", d.createdAt(), d.createdBy());
+                out.printf("encryption:     %s%n", d.encrypted() ? d.encryption().cipher() + ", key id " + d.encryption().keyId()
+                        + (d.encryption().kdf() != null ? " (from a passphrase, Argon2id)" : "") + ", data keys "
+                        + d.encryption().dataKeys().stream().map(k -> k.id()).toList() : "none");
                 if (clusters.isEmpty()) {
                     out.println("clusters:       none yet");
                 }

@@ -11,7 +11,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
@@ -41,6 +43,10 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--parallel", defaultValue = "4", description = "Objects read at once (default ${DEFAULT-VALUE}).")
     int parallel;
 
+    @Option(names = "--json", description = "Print JSON: {cluster, repository, status: ok|problems, problems: [...]} (docs/json.md); "
+            + "no progress lines.")
+    boolean json;
+
     @Spec
     CommandSpec spec;
 
@@ -49,9 +55,23 @@ final class VerifyCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (ObjectStore store = repository.open(via)) {
             ClusterArchive archive = ClusterArchive.load(store, cluster);
-            out.printf("verifying cluster %s in %s%n", cluster, store.describe());
-            List<String> problems = new ArchiveVerifier(archive, parallel).verify(Optional.ofNullable(backup), !noWal, out,
-                    System.console() != null);
+            if (!json) {
+                out.printf("verifying cluster %s in %s%n", cluster, store.describe());
+            }
+            PrintWriter progress = json ? new PrintWriter(java.io.Writer.nullWriter()) : out;
+            List<String> problems = new ArchiveVerifier(archive, parallel).verify(Optional.ofNullable(backup), !noWal, progress,
+                    !json && System.console() != null);
+            if (json) {
+                Map<String, Object> doc = new LinkedHashMap<>();
+                doc.put("cluster", cluster);
+                doc.put("repository", store.describe());
+                doc.put("backup", backup);
+                doc.put("wal", !noWal && backup == null);
+                doc.put("status", problems.isEmpty() ? "ok" : "problems");
+                doc.put("problems", problems);
+                Json.print(out, doc);
+                return problems.isEmpty() ? ExitCodes.OK : ExitCodes.FAILED;
+            }
             if (problems.isEmpty()) {
                 out.println("verify: ok, everything read can be restored");
                 out.flush();

@@ -17,7 +17,10 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -37,6 +40,9 @@ final class WalInspectCommand implements Callable<Integer> {
     @Option(names = "--segment-size-mb", description = "Expected wal_segment_size in MB (default: what the header says).")
     Integer segmentSizeMb;
 
+    @Option(names = "--json", description = "Print JSON: one object per file, {file, status: OK|INVALID, kind, ...} (docs/json.md).")
+    boolean json;
+
     @Spec
     CommandSpec spec;
 
@@ -45,28 +51,70 @@ final class WalInspectCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         int bad = 0;
+        List<Map<String, Object>> reports = new ArrayList<>();
         for (Path file : files) {
+            Map<String, Object> report;
             try {
-                inspect(file, out);
+                report = inspect(file);
             } catch (IllegalArgumentException e) {
-                err.println(file + ": INVALID: " + e.getMessage());
+                report = new LinkedHashMap<>();
+                report.put("file", file.toString());
+                report.put("status", "INVALID");
+                report.put("error", e.getMessage());
                 bad++;
+                if (!json) {
+                    err.println(file + ": INVALID: " + e.getMessage());
+                }
+            }
+            if (json) {
+                reports.add(report);
+            } else if ("OK".equals(report.get("status"))) {
+                print(out, report);
             }
         }
-        return bad == 0 ? 0 : 1;
+        if (json) {
+            Json.print(out, reports);
+        }
+        return bad == 0 ? ExitCodes.OK : ExitCodes.FAILED;
     }
 
-    private void inspect(Path file, PrintWriter out) throws IOException {
+    private static void print(PrintWriter out, Map<String, Object> r) {
+        switch ((String) r.get("kind")) {
+            case "history" -> {
+                out.printf("%s: OK timeline history of %s%n", r.get("file"), r.get("timeline"));
+                for (Object e : (List<?>) r.get("ancestors")) {
+                    Map<?, ?> a = (Map<?, ?>) e;
+                    out.printf("  timeline %s ended at %s (%s)%n", a.get("timeline"), a.get("switchPoint"), a.get("reason"));
+                }
+            }
+            case "backup-label" -> out.printf("%s: backup label of segment %s at offset %s%n%s", r.get("file"), r.get("segment"),
+                    r.get("offset"), r.get("content"));
+            default -> out.printf("%s: OK PostgreSQL %s, timeline %s (header %s), starts at %s, system identifier %s, segment %s MB, "
+                            + "block %s bytes%n", r.get("file"), r.get("pgMajor"), r.get("timeline"), r.get("headerTimeline"),
+                    r.get("pageAddress"), r.get("systemIdentifier"), r.get("segmentSizeMb"), r.get("blockSize"));
+        }
+    }
+
+    /** What the file is, as the server would judge it on arrival; throws IllegalArgumentException when it is not what its name claims. */
+    private Map<String, Object> inspect(Path file) throws IOException {
         WalFileName name = WalFileName.parse(file.getFileName().toString());
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("file", file.toString());
+        r.put("status", "OK");
         if (name.isHistory()) {
             TimelineHistory history = TimelineHistory.parse(name.timeline(), Files.readAllBytes(file));
-            out.printf("%s: OK timeline history of %s%n", file, history.timeline());
-            history.ancestors().forEach(e -> out.printf("  timeline %s ended at %s (%s)%n", e.timeline(), e.switchPoint(), e.reason()));
-            return;
+            r.put("kind", "history");
+            r.put("timeline", history.timeline().toString());
+            r.put("ancestors", history.ancestors().stream().map(e -> Map.of("timeline", e.timeline().toString(),
+                    "switchPoint", e.switchPoint().toString(), "reason", e.reason())).toList());
+            return r;
         }
         if (name.kind() == WalFileName.Kind.BACKUP) {
-            out.printf("%s: backup label of segment %s at offset %d%n%s", file, name.segmentName(), name.backupOffset(), Files.readString(file));
-            return;
+            r.put("kind", "backup-label");
+            r.put("segment", name.segmentName().toString());
+            r.put("offset", name.backupOffset());
+            r.put("content", Files.readString(file));
+            return r;
         }
         byte[] head;
         try (InputStream in = Files.newInputStream(file)) {
@@ -85,8 +133,14 @@ final class WalInspectCommand implements Callable<Integer> {
             throw new InvalidWalException(io.pgvault.core.wal.WalProblem.WRONG_SEGMENT_SIZE,
                     name + " has segment size " + (h.segmentSize() >> 20) + " MB, expected " + segmentSizeMb + " MB");
         }
-        out.printf("%s: OK PostgreSQL %d, timeline %d (header %d), starts at %s, system identifier %s, segment %d MB, block %d bytes%n",
-                file, h.major().orElseThrow().number(), name.timeline().value(), h.timeline(), h.pageAddress(),
-                h.systemIdentifierText(), h.segmentSize() >> 20, h.blockSize());
+        r.put("kind", name.kind() == WalFileName.Kind.PARTIAL ? "partial-segment" : "segment");
+        r.put("pgMajor", h.major().orElseThrow().number());
+        r.put("timeline", name.timeline().value());
+        r.put("headerTimeline", h.timeline());
+        r.put("pageAddress", h.pageAddress().toString());
+        r.put("systemIdentifier", h.systemIdentifierText());
+        r.put("segmentSizeMb", h.segmentSize() >> 20);
+        r.put("blockSize", h.blockSize());
+        return r;
     }
 }

@@ -92,6 +92,8 @@ class ClusterCommandTest {
             Run add = run(concat(new String[] {"cluster", "add", "real", "--conninfo", "host=127.0.0.1 port=" + pg.port() + " user=postgres",
                     "--retain-full", "1"}, auth));
             assertThat(add.exit()).as(add.err()).isZero();
+            // cluster add runs the check without its WAL switch and says what the new setup still lacks.
+            assertThat(add.out()).contains("Still missing").contains("archive_mode is off").contains("no complete backup");
             Run backup = run(concat(new String[] {"backup", "real", "--wait", "--wal-timeout", "2"}, auth));
             // No archive_command points here, so the backup's WAL never arrives: stored but incomplete, said why, and not a success.
             assertThat(backup.exit()).as(backup.err()).isEqualTo(ExitCodes.FAILED);
@@ -106,6 +108,18 @@ class ClusterCommandTest {
             Run bad = run(concat(new String[] {"cluster", "add", "bad", "--backup-schedule", "every night"}, auth));
             assertThat(bad.exit()).isEqualTo(ExitCodes.FAILED);
             assertThat(bad.err()).contains("not a cron expression");
+            // check: Nagios's codes and first line, and JSON for scripts.
+            Run check = run(concat(new String[] {"check", "real", "--wal-timeout", "2"}, auth));
+            assertThat(check.exit()).as(check.out() + check.err()).isEqualTo(CheckCommand.CRITICAL);
+            assertThat(check.out().lines().findFirst().orElseThrow()).startsWith("pgvault check real: CRITICAL - ");
+            assertThat(check.out()).contains("archive_command").contains("fix: set archive_mode = on");
+            Run checkJson = run(concat(new String[] {"check", "real", "--json", "--no-wal-switch"}, auth));
+            assertThat(checkJson.exit()).isEqualTo(CheckCommand.CRITICAL);
+            assertThat(checkJson.out()).contains("\"status\" : \"CRITICAL\"").contains("\"check\" : \"replication connection\"")
+                    .doesNotContain("wal switch");
+            Run checkUnknown = run(concat(new String[] {"check", "nosuch"}, auth));
+            assertThat(checkUnknown.exit()).isEqualTo(CheckCommand.CRITICAL);
+            assertThat(checkUnknown.out()).contains("registration").contains("pgvault cluster add nosuch");
             Run unknown = run(concat(new String[] {"backups", "nosuch"}, auth));
             assertThat(unknown.exit()).as(unknown.err()).isEqualTo(ExitCodes.NOT_FOUND);
         }

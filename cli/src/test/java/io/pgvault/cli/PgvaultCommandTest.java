@@ -85,5 +85,40 @@ class PgvaultCommandTest {
         Run foreign = run("wal-inspect", "--system-identifier", "43", "--segment-size-mb", "1", good.toString());
         assertThat(foreign.exit()).isEqualTo(1);
         assertThat(foreign.err()).contains("42").contains("43");
+
+        Run json = run("wal-inspect", "--json", good.toString(), notWal.toString());
+        assertThat(json.exit()).isEqualTo(ExitCodes.FAILED);
+        com.fasterxml.jackson.databind.JsonNode files = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.out());
+        assertThat(files.get(0).path("status").asText()).isEqualTo("OK");
+        assertThat(files.get(0).path("systemIdentifier").asText()).isEqualTo("42");
+        assertThat(files.get(0).path("segmentSizeMb").asInt()).isEqualTo(1);
+        assertThat(files.get(1).path("status").asText()).isEqualTo("INVALID");
+        assertThat(files.get(1).path("error").asText()).contains("not a WAL file name");
+    }
+
+    @Test
+    void repoInfoPrintsJson() throws Exception {
+        String url = temp.resolve("repo").toUri().toString();
+        assertThat(run("repo", "init", "--repo", url).exit()).isZero();
+        Run info = run("repo", "info", "--repo", url, "--json");
+        assertThat(info.exit()).as(info.err()).isZero();
+        com.fasterxml.jackson.databind.JsonNode doc = new com.fasterxml.jackson.databind.ObjectMapper().readTree(info.out());
+        assertThat(doc.path("formatVersion").asInt()).isEqualTo(1);
+        assertThat(doc.path("encryption").isNull()).isTrue();
+        assertThat(doc.path("clusters").isArray()).isTrue();
+    }
+
+    @Test
+    void fixedChoicesAreListedAndOthersAreUsageErrors() {
+        Run help = run("recover", "--help");
+        assertThat(help.out()).contains("immediate, latest").contains("promote, pause, shutdown");
+        Run bad = run("recover", "--repo", "file:///nowhere", "--cluster", "main", "--pgdata", temp.resolve("d").toString(),
+                "--target-action", "explode");
+        assertThat(bad.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(bad.err()).contains("explode").contains("promote, pause, shutdown");
+        Run standbyOnly = run("recover", "--repo", "file:///nowhere", "--cluster", "main", "--pgdata", temp.resolve("d").toString(),
+                "--slot", "s1", "--launcher", "pgvault");
+        assertThat(standbyOnly.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(standbyOnly.err()).contains("add --standby");
     }
 }
