@@ -13,12 +13,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 
 /** {@code pgvault backup CLUSTER [--wait]} and {@code pgvault backup delete CLUSTER ID}. */
-@Command(name = "backup", mixinStandardHelpOptions = true,
+@Command(name = "backup", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault backup main --wait",
+                "  pgvault backup main --wait --server https://pgvault:8432 --token-file /etc/pgvault/admin.token"},
+        mixinStandardHelpOptions = true,
         description = "Take a base backup of a cluster now (the server connects to it over the replication protocol).",
         subcommands = {BackupCommand.DeleteBackup.class})
 final class BackupCommand implements Callable<Integer> {
 
-    @Parameters(paramLabel = "CLUSTER", arity = "0..1")
+    @Parameters(paramLabel = "CLUSTER", arity = "0..1", description = "The cluster to back up (its name in pgvault).")
     String cluster;
 
     @Option(names = "--wait", description = "Wait until the backup is stored and the WAL it needs is archived; exit 1 if it failed "
@@ -72,11 +75,13 @@ final class BackupCommand implements Callable<Integer> {
         return ExitCodes.FAILED;
     }
 
-    @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete one backup.")
+    @Command(name = "delete", footerHeading = "%nExamples:%n",
+            footer = {"  pgvault backup delete main 20261204T020000Z-1a2b3c"},
+            mixinStandardHelpOptions = true, description = "Delete one backup.")
     static final class DeleteBackup implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "CLUSTER")
+        @Parameters(index = "0", paramLabel = "CLUSTER", description = "The cluster the backup belongs to.")
         String cluster;
-        @Parameters(index = "1", paramLabel = "ID")
+        @Parameters(index = "1", paramLabel = "ID", description = "The backup's id, as pgvault backups lists it.")
         String id;
         @Mixin
         ServerClient server;

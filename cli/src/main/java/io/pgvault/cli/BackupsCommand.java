@@ -12,10 +12,13 @@ import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 
 /** {@code pgvault backups CLUSTER [--json]}. */
-@Command(name = "backups", mixinStandardHelpOptions = true, description = "List a cluster's base backups.")
+@Command(name = "backups", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault backups main",
+                "  pgvault backups main --json"},
+        mixinStandardHelpOptions = true, description = "List a cluster's base backups.")
 final class BackupsCommand implements Callable<Integer> {
 
-    @Parameters(paramLabel = "CLUSTER")
+    @Parameters(paramLabel = "CLUSTER", description = "The cluster whose backups to list.")
     String cluster;
 
     @Option(names = "--json", description = "Print JSON.")

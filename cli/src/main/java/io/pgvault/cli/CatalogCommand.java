@@ -9,11 +9,15 @@ import picocli.CommandLine.Model.CommandSpec;
 import java.util.concurrent.Callable;
 
 /** {@code pgvault catalog rebuild}: the server refills its catalog from the repository alone. */
-@Command(name = "catalog", description = "Maintain the server's catalog (an index of the repository).",
+@Command(name = "catalog", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault catalog rebuild"},
+        description = "Maintain the server's catalog (an index of the repository).",
         mixinStandardHelpOptions = true, subcommands = {CatalogCommand.Rebuild.class})
 final class CatalogCommand {
 
-    @Command(name = "rebuild", description = "Rebuild the catalog from the repository alone.", mixinStandardHelpOptions = true)
+    @Command(name = "rebuild", footerHeading = "%nExamples:%n",
+            footer = {"  pgvault catalog rebuild --server http://127.0.0.1:8432"},
+            description = "Rebuild the catalog from the repository alone.", mixinStandardHelpOptions = true)
     static final class Rebuild implements Callable<Integer> {
         @Mixin
         ServerClient server;

@@ -14,7 +14,11 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code pgvault cluster add|list|show|update|remove}: clusters registered with a pgvault server. */
-@Command(name = "cluster", description = "Register, list, change and remove the clusters a pgvault server archives.",
+@Command(name = "cluster", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault cluster add main --conninfo 'host=db1 user=pgvault_repl' --backup-schedule '0 2 * * *' --retain-full 2",
+                "  pgvault cluster list --json",
+                "  pgvault cluster update main --stream"},
+        description = "Register, list, change and remove the clusters a pgvault server archives.",
         mixinStandardHelpOptions = true,
         subcommands = {ClusterCommand.Add.class, ClusterCommand.ListClusters.class, ClusterCommand.Show.class, ClusterCommand.Update.class,
                 ClusterCommand.Remove.class})
@@ -65,7 +69,10 @@ final class ClusterCommand {
         return b >= 1 << 20 ? String.format("%.1f MiB", b / 1048576.0) : b + " bytes";
     }
 
-    @Command(name = "add", description = "Register a cluster; then point its archive_command at the server.", mixinStandardHelpOptions = true)
+    @Command(name = "add", footerHeading = "%nExamples:%n",
+            footer = {"  pgvault cluster add main --conninfo 'host=db1 user=pgvault_repl sslmode=verify-full' --backup-schedule '0 2 * * *'",
+                    "  pgvault cluster add main --conninfo 'host=db1 user=pgvault_repl' --stream --retain-days 14"},
+            description = "Register a cluster; then point its archive_command at the server.", mixinStandardHelpOptions = true)
     static final class Add implements Callable<Integer> {
         @Parameters(paramLabel = "NAME", description = "Cluster name: lower-case letters, digits, '_' or '-'.")
         String name;
@@ -145,7 +152,10 @@ final class ClusterCommand {
         }
     }
 
-    @Command(name = "list", description = "List registered clusters.", mixinStandardHelpOptions = true)
+    @Command(name = "list", footerHeading = "%nExamples:%n",
+            footer = {"  pgvault cluster list",
+                    "  pgvault cluster list --json"},
+            description = "List registered clusters.", mixinStandardHelpOptions = true)
     static final class ListClusters implements Callable<Integer> {
         @Mixin
         ServerClient server;
@@ -170,9 +180,12 @@ final class ClusterCommand {
         }
     }
 
-    @Command(name = "show", description = "Show one cluster and its archived WAL.", mixinStandardHelpOptions = true)
+    @Command(name = "show", footerHeading = "%nExamples:%n",
+            footer = {"  pgvault cluster show main",
+                    "  pgvault cluster show main --json"},
+            description = "Show one cluster and its archived WAL.", mixinStandardHelpOptions = true)
     static final class Show implements Callable<Integer> {
-        @Parameters(paramLabel = "NAME")
+        @Parameters(paramLabel = "NAME", description = "The cluster's name in pgvault.")
         String name;
         @Mixin
         ServerClient server;
@@ -219,9 +232,12 @@ final class ClusterCommand {
         }
     }
 
-    @Command(name = "update", description = "Change a cluster's connection string or streaming.", mixinStandardHelpOptions = true)
+    @Command(name = "update", footerHeading = "%nExamples:%n",
+            footer = {"  pgvault cluster update main --conninfo 'host=db2 user=pgvault_repl'   # after a failover",
+                    "  pgvault cluster update main --no-stream"},
+            description = "Change a cluster's connection string or streaming.", mixinStandardHelpOptions = true)
     static final class Update implements Callable<Integer> {
-        @Parameters(paramLabel = "NAME")
+        @Parameters(paramLabel = "NAME", description = "The cluster's name in pgvault.")
         String name;
         @Option(names = "--conninfo", description = "New libpq connection string (e.g. after a failover, the new primary).")
         String conninfo;
@@ -245,10 +261,12 @@ final class ClusterCommand {
         }
     }
 
-    @Command(name = "remove", description = "Unregister a cluster and drop its replication slot; its WAL and backups stay in the repository, "
+    @Command(name = "remove", footerHeading = "%nExamples:%n",
+            footer = {"  pgvault cluster remove main"},
+            description = "Unregister a cluster and drop its replication slot; its WAL and backups stay in the repository, "
             + "restorable with pgvault recover.", mixinStandardHelpOptions = true)
     static final class Remove implements Callable<Integer> {
-        @Parameters(paramLabel = "NAME")
+        @Parameters(paramLabel = "NAME", description = "The cluster's name in pgvault.")
         String name;
         @Mixin
         ServerClient server;

@@ -12,11 +12,14 @@ import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 
 /** {@code pgvault expire CLUSTER [--dry-run]}: apply the cluster's retention policy now. */
-@Command(name = "expire", mixinStandardHelpOptions = true,
+@Command(name = "expire", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault expire main --dry-run",
+                "  pgvault expire main --dry-run --json"},
+        mixinStandardHelpOptions = true,
         description = "Apply the cluster's retention policy (--retain-full / --retain-days of cluster add); --dry-run only shows it.")
 final class ExpireCommand implements Callable<Integer> {
 
-    @Parameters(paramLabel = "CLUSTER")
+    @Parameters(paramLabel = "CLUSTER", description = "The cluster whose retention policy to apply.")
     String cluster;
 
     @Option(names = "--dry-run", description = "Show what would be deleted; delete nothing.")

@@ -20,7 +20,10 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code pgvault info CLUSTER}: how far back and how close to now the cluster can be recovered, from the repository alone. */
-@Command(name = "info", mixinStandardHelpOptions = true,
+@Command(name = "info", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault info main --repo s3://backups/prod",
+                "  pgvault info main --server http://127.0.0.1:8432 --json"},
+        mixinStandardHelpOptions = true,
         description = "Show a cluster's recovery window per timeline (earliest and latest recoverable point), its last backup and WAL gaps.")
 final class InfoCommand implements Callable<Integer> {
 
@@ -30,7 +33,7 @@ final class InfoCommand implements Callable<Integer> {
     @Mixin
     ServerSourceOptions via;
 
-    @Parameters(index = "0", paramLabel = "CLUSTER")
+    @Parameters(index = "0", paramLabel = "CLUSTER", description = "The cluster's name in the repository.")
     String cluster;
 
     @Option(names = "--json", description = "Print JSON (schema: docs/json.md).")

@@ -7,7 +7,14 @@ import picocli.CommandLine.Command;
  * The {@code pgvault} command. Exit codes: {@link ExitCodes}, with a message on stderr;
  * {@code wal-fetch} and {@code check} document their own.
  */
-@Command(name = "pgvault",
+@Command(name = "pgvault", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault cluster add main --conninfo 'host=db1 user=pgvault_repl'",
+                "  pgvault check main",
+                "  pgvault backup main --wait",
+                "  pgvault info main --repo s3://backups/prod --json",
+                "  pgvault recover --repo s3://backups/prod --cluster main --pgdata /srv/pg/restore --target-time '2026-12-04 10:00:00+00'",
+                "  (exit codes: 0 ok, 1 failed or problems found, 2 usage, 3 not found, 4 unreachable; docs/troubleshooting.md)"},
+        
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "PostgreSQL WAL archive, base backups and point-in-time recovery.",

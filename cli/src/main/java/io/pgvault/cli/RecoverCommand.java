@@ -35,7 +35,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /** {@code pgvault recover}: a data directory from the repository alone, set up to recover to a target or to follow a primary. */
-@Command(name = "recover", mixinStandardHelpOptions = true,
+@Command(name = "recover", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault recover --repo s3://backups/prod --cluster main --pgdata /srv/pg/restore --target-time '2026-12-04 10:00:00+00' --target-action promote",
+                "  pgvault recover --server http://pgvault:8432 --cluster main --pgdata /srv/pg/standby --standby --primary-conninfo 'host=db1 user=replicator'",
+                "  pgvault recover --repo file:///srv/pgvault --cluster main --pgdata /srv/pg/restore --target immediate"},
+        mixinStandardHelpOptions = true,
         description = {"Restore a backup from the repository into an empty directory and write the recovery settings "
                 + "(point-in-time recovery, or a standby with --standby). Then start PostgreSQL on it.",
                 "Before copying anything it picks the newest backup that can reach the target and refuses targets "

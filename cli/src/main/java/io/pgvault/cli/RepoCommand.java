@@ -18,7 +18,10 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 
 /** {@code pgvault repo init|info}: a repository read or prepared directly, no server involved. */
-@Command(name = "repo", description = "Create or inspect a repository directly (no server needed).",
+@Command(name = "repo", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault repo init --repo s3://backups/prod",
+                "  pgvault repo info --repo s3://backups/prod --json"},
+        description = "Create or inspect a repository directly (no server needed).",
         mixinStandardHelpOptions = true,
         subcommands = {RepoCommand.Init.class, RepoCommand.Info.class, RepoCommand.RotateKey.class})
 final class RepoCommand {
@@ -27,7 +30,7 @@ final class RepoCommand {
             footerHeading = "%nExamples:%n", footer = {
                     "  pgvault repo init --repo s3://backups/prod --encrypt --key-file /etc/pgvault/repo.key",
                     "      (creates /etc/pgvault/repo.key, mode 0600, if it does not exist: keep a copy apart from the bucket)",
-                    "  pgvault repo init --repo file:///srv/pgvault --encrypt --key-file /etc/pgvault/passphrase   (a passphrase file)"})
+                    "  pgvault repo init --repo file:///srv/pgvault --encrypt --key-file /etc/pgvault/passphrase   # a passphrase file"})
     static final class Init implements Callable<Integer> {
         @Mixin
         RepositoryOptions repository;
@@ -100,7 +103,10 @@ final class RepoCommand {
         }
     }
 
-    @Command(name = "info", description = "Show a repository's format and the clusters it holds.", mixinStandardHelpOptions = true)
+    @Command(name = "info", footerHeading = "%nExamples:%n",
+            footer = {"  pgvault repo info --repo file:///srv/pgvault",
+                    "  pgvault repo info --repo s3://backups/prod --json"},
+            description = "Show a repository's format and the clusters it holds.", mixinStandardHelpOptions = true)
     static final class Info implements Callable<Integer> {
         @Mixin
         RepositoryOptions repository;

@@ -29,17 +29,20 @@ import java.util.concurrent.Callable;
  * its hash, for {@code pgvault.security.tokens-file}. No server is needed and none keeps
  * the token.
  */
-@Command(name = "token", description = "Create API tokens for the server's tokens file (pgvault.security.tokens-file).",
+@Command(name = "token", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault token create nagios --role read --cluster main --out /etc/pgvault/nagios.token --add-to /etc/pgvault/tokens"},
+        description = "Create API tokens for the server's tokens file (pgvault.security.tokens-file).",
         mixinStandardHelpOptions = true, subcommands = {TokenCommand.Create.class})
 final class TokenCommand {
 
-    @Command(name = "create", mixinStandardHelpOptions = true,
+    @Command(name = "create", footerHeading = "%nExamples:%n",
+            footer = {"  pgvault token create db1-archive --role archive --cluster main --out /etc/pgvault/main.token --add-to /etc/pgvault/tokens",
+                    "  pgvault token create ops --role admin --all-clusters --out /root/.pgvault.token"},
+            mixinStandardHelpOptions = true,
             description = {"Create a token with a role for some clusters; prints the line (name role clusters sha256:HASH) to add to "
                     + "the server's tokens file, which the server re-reads when it changes.",
                     "Roles: archive (PUT/GET WAL: archive_command, curl restore_command), read (what recover/wal-fetch/info --server "
-                            + "read), admin (everything).",
-                    "Example: pgvault token create db1-archive --role archive --cluster main --out /etc/pgvault/main.token "
-                            + "--add-to /etc/pgvault/tokens"})
+                            + "read), admin (everything)."})
     static final class Create implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "NAME", description = "Names the token in the tokens file and in the server's messages.")
         String name;

@@ -18,7 +18,10 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /** {@code pgvault verify CLUSTER}: proof, from the repository alone, that a cluster's backups and WAL can be restored. */
-@Command(name = "verify", mixinStandardHelpOptions = true,
+@Command(name = "verify", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault verify main --repo s3://backups/prod",
+                "  pgvault verify main --server http://127.0.0.1:8432 --backup 20261204T020000Z-1a2b3c --json"},
+        mixinStandardHelpOptions = true,
         description = {"Read every backup piece and archived WAL segment of a cluster as a recovery would (checksums, compression, "
                 + "tar headers), writing nothing, and report what would stop a recovery: damaged or missing objects, backups whose "
                 + "WAL is not all archived, stretches a missing segment makes unreachable.",
@@ -31,7 +34,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Mixin
     ServerSourceOptions via;
 
-    @Parameters(index = "0", paramLabel = "CLUSTER")
+    @Parameters(index = "0", paramLabel = "CLUSTER", description = "The cluster's name in the repository.")
     String cluster;
 
     @Option(names = "--backup", description = "Check only this backup's pieces and its WAL's presence (no WAL pass).")

@@ -14,7 +14,9 @@ import java.util.concurrent.Callable;
  * argument parsing, to start fast) is in {@link WalFetchMain}, which bin/pgvault calls
  * directly when the prefetch spool does not already hold the file.
  */
-@Command(name = "wal-fetch", description = {"restore_command: copy WAL file %%f of a cluster to %%p, verified. "
+@Command(name = "wal-fetch", footerHeading = "%nExamples:%n",
+        footer = {"  restore_command = '/opt/pgvault/bin/pgvault wal-fetch --server http://pgvault:8432 --cluster main %%f %%p'"},
+        description = {"restore_command: copy WAL file %%f of a cluster to %%p, verified. "
         + "Run 'pgvault wal-fetch --help' for its options and exit codes."})
 final class WalFetchCommand implements Callable<Integer> {
 

@@ -27,7 +27,10 @@ import java.util.concurrent.Callable;
  * {@code pgvault wal-inspect FILE...}: says what a WAL or history file is and whether it
  * is the file its name claims, with the same checks the server applies on arrival.
  */
-@Command(name = "wal-inspect", mixinStandardHelpOptions = true,
+@Command(name = "wal-inspect", footerHeading = "%nExamples:%n",
+        footer = {"  pgvault wal-inspect pg_wal/000000010000000000000003",
+                "  pgvault wal-inspect --json --system-identifier 7315286466453214234 pg_wal/0*"},
+        mixinStandardHelpOptions = true,
         description = "Check WAL segments and history files as the server would on arrival; exit 1 if any is not what its name claims.")
 final class WalInspectCommand implements Callable<Integer> {
 
