@@ -1,6 +1,7 @@
 package io.pgvault.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pgvault.restore.Progress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -52,10 +53,23 @@ final class BackupCommand implements Callable<Integer> {
             return 0;
         }
         JsonNode b;
+        Progress progress = null;
+        long estimated = 0;
         do {
-            // The server answers when the backup ends (or after a minute, and we ask again).
-            b = server.get("/v1/clusters/" + cluster + "/backups/" + id + "?wait=60");
+            // The server answers when the backup ends, or after two seconds with how far it is (against PostgreSQL's estimate).
+            b = server.get("/v1/clusters/" + cluster + "/backups/" + id + "?wait=2");
+            if (progress == null && b.hasNonNull("estimatedBytes")) {
+                estimated = Math.max(1, b.get("estimatedBytes").asLong());
+                progress = new Progress(out, estimated, System.console() != null, "received");
+            }
+            if (progress != null && b.path("status").asText().equals("running")) {
+                // The directory may grow past the estimate while it is copied: the line ends when the backup does.
+                progress.accept(Math.min(b.path("receivedBytes").asLong(), estimated - 1));
+            }
         } while (b.path("status").asText().equals("running"));
+        if (progress != null && !b.path("status").asText().equals("failed")) {
+            progress.accept(estimated);
+        }
         // Stored; "incomplete" until the segment holding its end is archived, which a working archive_command does within seconds.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(walTimeout);
         while (b.path("status").asText().equals("incomplete") && System.nanoTime() < deadline) {

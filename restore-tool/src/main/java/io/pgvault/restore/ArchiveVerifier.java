@@ -17,6 +17,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * {@code pgvault verify}: reads, from the repository alone, what a recovery would read, and
@@ -94,19 +95,26 @@ public final class ArchiveVerifier {
             }
         }
         if (wal && backupId.isEmpty()) {
-            problems.addAll(verifyWal(out));
+            problems.addAll(verifyWal(out, terminal));
         }
         return problems;
     }
 
     /** Reads every archived segment to its end (its checksum and compression frame checked), in parallel. */
-    private List<String> verifyWal(PrintWriter out) throws IOException {
+    private List<String> verifyWal(PrintWriter out, boolean terminal) throws IOException {
         long started = System.nanoTime();
         List<WalFileName> segments = archive.segments().stream().filter(s -> !archive.streamedHeads().contains(s)).toList();
+        long segmentBytes = archive.segmentSize().bytes();
+        Progress progress = new Progress(out, segments.size() * segmentBytes, terminal, "WAL checked");
+        AtomicLong done = new AtomicLong();
         List<Callable<Void>> checks = new ArrayList<>();
         for (WalFileName segment : segments) {
             checks.add(() -> {
-                ObjectEnvelope.verify(archive.store(), RepositoryLayout.walKey(archive.cluster(), segment));
+                try {
+                    ObjectEnvelope.verify(archive.store(), RepositoryLayout.walKey(archive.cluster(), segment));
+                } finally {
+                    progress.accept(done.addAndGet(segmentBytes));
+                }
                 return null;
             });
         }

@@ -7,8 +7,10 @@ package io.pgvault.core.pgproto;
  * @param fastCheckpoint request an immediate checkpoint instead of a spread one
  * @param manifest ask for PostgreSQL's {@code backup_manifest}, with CRC32C file checksums (PostgreSQL's
  *     default and the cheapest for the primary; pgvault checks every piece with its own SHA-256)
+ * @param progress ask for each tablespace's size up front (PROGRESS, as {@code pg_basebackup -P}): the server
+ *     walks the data directory once more before sending it, and progress can be shown against a total
  */
-public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean manifest, int maxRateKbPerSecond) {
+public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean manifest, int maxRateKbPerSecond, boolean progress) {
 
     public BaseBackupOptions {
         if (label == null || label.isEmpty() || label.length() > 1000) {
@@ -19,8 +21,16 @@ public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean ma
         }
     }
 
+    public BaseBackupOptions(String label, boolean fastCheckpoint, boolean manifest, int maxRateKbPerSecond) {
+        this(label, fastCheckpoint, manifest, maxRateKbPerSecond, false);
+    }
+
     public BaseBackupOptions(String label, boolean fastCheckpoint, boolean manifest) {
         this(label, fastCheckpoint, manifest, 0);
+    }
+
+    public BaseBackupOptions withProgress() {
+        return new BaseBackupOptions(label, fastCheckpoint, manifest, maxRateKbPerSecond, true);
     }
 
     /**
@@ -33,10 +43,11 @@ public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean ma
         if (major >= 15) {
             return "BASE_BACKUP (LABEL " + quoted + ", CHECKPOINT '" + (fastCheckpoint ? "fast" : "spread") + "', WAIT false, "
                     + (manifest ? "MANIFEST 'yes', MANIFEST_CHECKSUMS 'CRC32C', " : "MANIFEST 'no', ")
-                    + (maxRateKbPerSecond > 0 ? "MAX_RATE " + maxRateKbPerSecond + ", " : "") + "TABLESPACE_MAP true)";
+                    + (maxRateKbPerSecond > 0 ? "MAX_RATE " + maxRateKbPerSecond + ", " : "") + (progress ? "PROGRESS true, " : "")
+                    + "TABLESPACE_MAP true)";
         }
         return "BASE_BACKUP LABEL " + quoted + (fastCheckpoint ? " FAST" : "") + " NOWAIT"
                 + (manifest ? " MANIFEST 'yes' MANIFEST_CHECKSUMS 'CRC32C'" : "")
-                + (maxRateKbPerSecond > 0 ? " MAX_RATE " + maxRateKbPerSecond : "") + " TABLESPACE_MAP";
+                + (maxRateKbPerSecond > 0 ? " MAX_RATE " + maxRateKbPerSecond : "") + (progress ? " PROGRESS" : "") + " TABLESPACE_MAP";
     }
 }

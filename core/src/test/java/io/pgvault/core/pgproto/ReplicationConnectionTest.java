@@ -156,7 +156,12 @@ class ReplicationConnectionTest {
         };
         ReplicationConnection.BaseBackupResult result;
         try (ReplicationConnection rc = ReplicationConnection.open(conninfo(major, "rep_scram", "scram-pw"), "pgvault-backup-test")) {
-            result = rc.baseBackup(new BaseBackupOptions("pgvault test", true, true), sink);
+            io.pgvault.core.backup.BackupProgress progress = new io.pgvault.core.backup.BackupProgress(sink);
+            result = rc.baseBackup(new BaseBackupOptions("pgvault test", true, true).withProgress(), progress);
+            // PROGRESS: PostgreSQL's estimate arrives with the tablespace list; what was received matches it.
+            long total = progress.totalBytes().orElseThrow();
+            assertThat(progress.doneBytes()).isEqualTo(archives.values().stream().mapToLong(ByteArrayOutputStream::size).sum())
+                    .isBetween(total * 9 / 10, total * 3 / 2);
             // The connection is usable again afterwards.
             assertThat(rc.identifySystem().timeline()).isEqualTo(TimelineId.FIRST);
         }

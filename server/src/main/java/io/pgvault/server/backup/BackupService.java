@@ -3,6 +3,7 @@ package io.pgvault.server.backup;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.http.HttpStatus;
 import io.pgvault.core.backup.BackupManifest;
+import io.pgvault.core.backup.BackupProgress;
 import io.pgvault.core.backup.BackupWriter;
 import io.pgvault.core.backup.RetentionPlanner;
 import io.pgvault.core.compress.Codec;
@@ -72,6 +73,8 @@ public class BackupService {
         volatile String state = "running";
         volatile String error;
         volatile Instant finishedAt;
+        /** Bytes received of the estimated total, while the backup streams. */
+        volatile BackupProgress progress;
         /** Completed when the job is stored or failed: what a waiting GET blocks on. */
         final CompletableFuture<Void> ended = new CompletableFuture<>();
 
@@ -169,7 +172,10 @@ public class BackupService {
             String label = "pgvault " + job.id;
             LOG.info("Backup {} of {} started", job.id, row.name());
             long streamStart = System.nanoTime();
-            ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(label, fastCheckpoint, true), writer);
+            BackupProgress progress = new BackupProgress(writer);
+            job.progress = progress;
+            ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(label, fastCheckpoint, true).withProgress(),
+                    progress);
             long streamEnd = System.nanoTime();
             BackupManifest manifest = writer.finish(label, identity.systemIdentifier(), rc.serverMajor(), segmentSize, result.end(),
                     result.endTimeline());
@@ -409,13 +415,16 @@ public class BackupService {
         return new BackupView(b.backupId(), missing.isEmpty() ? "complete" : "incomplete",
                 missing.map(m -> "WAL segment " + m + " (needed from " + b.startLsn() + " to " + b.endLsn()
                         + ") is not archived yet; check archive_command").orElse(null),
-                b.startedAt(), b.finishedAt(), seconds, b.startLsn(), b.endLsn(), b.endTimeline(), b.rawBytes(), b.storedBytes(), b.pieces().size());
+                b.startedAt(), b.finishedAt(), seconds, b.startLsn(), b.endLsn(), b.endTimeline(), b.rawBytes(), b.storedBytes(), b.pieces().size(),
+                null, null);
     }
 
     private static BackupView view(Job job) {
         return new BackupView(job.id, job.state, job.error, job.startedAt.toString(), job.finishedAt == null ? null : job.finishedAt.toString(),
                 job.finishedAt == null ? null : Duration.between(job.startedAt, job.finishedAt).toMillis() / 1000.0,
-                null, null, null, null, null, null);
+                null, null, null, null, null, null,
+                job.progress == null ? null : job.progress.doneBytes(),
+                job.progress == null ? null : job.progress.totalBytes().stream().boxed().findFirst().orElse(null));
     }
 
     @PreDestroy
