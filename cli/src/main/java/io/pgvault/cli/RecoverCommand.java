@@ -251,11 +251,11 @@ final class RecoverCommand implements Callable<Integer> {
             } else if (token != null) {
                 found = new Secret("--token-file", beside(dataDirectory, ".pgvault-token"), BearerToken.fileContent(token));
             }
-        } else if (repository.credentialsFile() != null) {
-            found = new Secret("--s3-credentials-file", repository.credentialsFile(), null);
-        } else if (repository.hasKeys()) {
+        } else if (repository.source().isS3() && repository.source().s3CredentialsFile() != null) {
+            found = new Secret("--s3-credentials-file", repository.source().s3CredentialsFile(), null);
+        } else if (repository.source().isS3() && repository.source().hasInlineKeys()) {
             found = new Secret("--s3-credentials-file", beside(dataDirectory, ".pgvault-s3.credentials"),
-                    S3Settings.credentialsFileContent(repository.accessKey, repository.secretKey));
+                    S3Settings.credentialsFileContent(repository.source().s3AccessKey(), repository.source().s3SecretKey()));
         }
         if (repository.keyFile() != null && SecretFile.isInside(repository.keyFile(), dataDirectory)) {
             throw new IllegalArgumentException("--key-file " + repository.keyFile() + " is inside the data directory " + dataDirectory
@@ -299,15 +299,16 @@ final class RecoverCommand implements Callable<Integer> {
         boolean viaServer = via.given();
         if (viaServer) {
             args.addAll(List.of("--server", via.server));
+            if (secret != null) {
+                args.addAll(List.of(secret.option(), secret.file().toString()));
+            }
         } else {
-            args.addAll(List.of("--repo", repository.url));
+            // The same source as this run read, S3 keys moved to the file beside the data directory.
+            args.addAll(repository.source().withCredentialsFile(secret == null ? null : secret.file()).arguments());
         }
         args.addAll(List.of("--cluster", cluster));
         if (!noPrefetch) {
             args.addAll(List.of("--spool", spool));
-        }
-        if (secret != null) {
-            args.addAll(List.of(secret.option(), secret.file().toString()));
         }
         if (viaServer && via.caCert() != null) {
             args.addAll(List.of("--cacert", via.caCert().toAbsolutePath().toString()));
@@ -319,20 +320,6 @@ final class RecoverCommand implements Callable<Integer> {
         args.addAll(List.of("--retry-for", Integer.toString(fetchRetry)));
         if (targetTimeline != null) {
             args.addAll(List.of("--target-timeline", Long.toString(targetTimeline)));
-        }
-        if (!viaServer) {
-            if (repository.endpoint != null && !repository.endpoint.isBlank()) {
-                args.addAll(List.of("--s3-endpoint", repository.endpoint));
-            }
-            if (repository.region != null && !repository.url.startsWith("file:")) {
-                args.addAll(List.of("--s3-region", repository.region));
-            }
-            if (repository.pathStyle) {
-                args.add("--s3-path-style");
-            }
-            if (repository.caFile() != null) {
-                args.addAll(List.of("--s3-ca-file", repository.caFile().toString()));
-            }
         }
         return args;
     }

@@ -21,6 +21,7 @@ public final class Application {
             arguments = ConfigFile.locate(args, System.getenv(), Path.of(ConfigFile.STANDARD));
             server = Micronaut.build(arguments.rest()).mainClass(Application.class);
             arguments.file().ifPresent(file -> server.propertySources(ConfigFile.load(file)));
+            ConfigFile.environmentAliases(System.getenv()).ifPresent(server::propertySources);
         } catch (IllegalArgumentException e) {
             System.err.println("pgvault-server: " + e.getMessage());
             System.exit(2);

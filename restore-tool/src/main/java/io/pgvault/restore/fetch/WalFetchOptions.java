@@ -2,9 +2,7 @@ package io.pgvault.restore.fetch;
 
 import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.crypto.RepositoryEncryption;
-import io.pgvault.core.storage.ObjectStores;
-import io.pgvault.core.storage.RepositoryUrl;
-import io.pgvault.core.storage.s3.S3Settings;
+import io.pgvault.core.storage.RepositorySource;
 import io.pgvault.core.storage.server.BearerToken;
 import io.pgvault.core.wal.TimelineId;
 
@@ -21,10 +19,8 @@ import java.util.Map;
  * this command runs once per WAL segment and every class loaded costs PostgreSQL time.
  * Environment variables give the defaults, as for the other commands.
  */
-public record WalFetchOptions(String repo, URI server, String token, Path tokenFile, Path caCert, Path keyFile, String cluster, Path spool, int prefetch, Duration retryFor,
-                              TimelineId targetTimeline, String s3Endpoint, String s3Region, boolean s3PathStyle, Path s3CredentialsFile,
-                              Path s3CaFile,
-                              String fileName, Path target) {
+public record WalFetchOptions(RepositorySource repository, URI server, String token, Path tokenFile, Path caCert, Path keyFile, String cluster,
+                              Path spool, int prefetch, Duration retryFor, TimelineId targetTimeline, String fileName, Path target) {
 
     public static final String USAGE = """
             Usage: pgvault wal-fetch (--repo URL | --server URL) --cluster NAME [options] %f %p
@@ -48,9 +44,11 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
                                          directory (or env AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the AWS chain)
               --s3-endpoint URL, --s3-region R, --s3-path-style,
               --s3-ca-file PEM           trust this CA's certificates for an HTTPS endpoint (a private CA)
-            Exit codes: 0 restored; 1 not archived (or bad arguments); 3 failed, in standby mode (PostgreSQL
-            retries); 200 failed during archive recovery, which makes PostgreSQL stop instead of ending
-            recovery early on a partial history.""";
+              --s3-checksums-when-required BOOL, --s3-conditional-writes BOOL   as the server's settings
+                                         (each also from env PGVAULT_REPOSITORY_S3_*)
+            Exit codes: 0 restored; 1 not archived; 3 failed (or bad arguments) in standby mode (PostgreSQL
+            retries); 200 failed (or bad arguments) during archive recovery, which makes PostgreSQL stop
+            instead of ending recovery early on a partial history.""";
 
     /** @throws IllegalArgumentException naming what is wrong */
     public static WalFetchOptions parse(List<String> args, Map<String, String> env) {
@@ -59,7 +57,7 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
 
     /** @param withFile whether %f and %p are expected (the prefetcher has none) */
     public static WalFetchOptions parse(List<String> args, Map<String, String> env, boolean withFile) {
-        String repo = env.get("PGVAULT_REPOSITORY_URL");
+        RepositorySource repository = RepositorySource.fromEnvironment(env);
         String server = env.get("PGVAULT_SERVER");
         String token = env.get("PGVAULT_TOKEN");
         String tokenFile = env.get("PGVAULT_TOKEN_FILE");
@@ -70,11 +68,6 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
         int prefetch = 8;
         Duration retryFor = Duration.ofSeconds(60);
         TimelineId timeline = null;
-        String endpoint = env.get("PGVAULT_REPOSITORY_S3_ENDPOINT");
-        String region = env.getOrDefault("PGVAULT_REPOSITORY_S3_REGION", "us-east-1");
-        boolean pathStyle = Boolean.parseBoolean(env.getOrDefault("PGVAULT_REPOSITORY_S3_PATH_STYLE", "false"));
-        Path credentials = null;
-        String caFile = env.get("PGVAULT_REPOSITORY_S3_CA_FILE");
         List<String> positional = new ArrayList<>();
         boolean explicitRepo = false;
         for (int i = 0; i < args.size(); i++) {
@@ -83,19 +76,20 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
                 positional.add(a);
                 continue;
             }
-            if (a.equals("--s3-path-style")) {
-                pathStyle = true;
+            if (RepositorySource.FLAGS.contains(a)) {
+                repository = repository.with(a, "true");
                 continue;
             }
             if (i + 1 >= args.size()) {
                 throw new IllegalArgumentException(a + " needs a value");
             }
             String v = args.get(++i);
+            if (RepositorySource.OPTIONS.contains(a)) {
+                repository = repository.with(a, v);
+                explicitRepo |= a.equals("--repo");
+                continue;
+            }
             switch (a) {
-                case "--repo" -> {
-                    repo = v;
-                    explicitRepo = true;
-                }
                 case "--server" -> server = v;
                 case "--token" -> token = v;
                 case "--token-file" -> tokenFile = v;
@@ -106,10 +100,6 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
                 case "--prefetch" -> prefetch = Integer.parseInt(v);
                 case "--retry-for" -> retryFor = Duration.ofSeconds(Long.parseLong(v));
                 case "--target-timeline" -> timeline = new TimelineId(Long.parseLong(v));
-                case "--s3-endpoint" -> endpoint = v;
-                case "--s3-region" -> region = v;
-                case "--s3-credentials-file" -> credentials = Path.of(v);
-                case "--s3-ca-file" -> caFile = v;
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
         }
@@ -121,7 +111,7 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
         }
         if (explicitRepo || server == null) {
             server = null;
-            if (repo == null || repo.isBlank()) {
+            if (!repository.hasUrl()) {
                 throw new IllegalArgumentException("--repo URL or --server URL is required");
             }
         }
@@ -131,9 +121,8 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
         }
         Path caPath = server == null || caCert == null || caCert.isBlank() ? null : Path.of(caCert);
         Path keyPath = keyFile == null || keyFile.isBlank() ? null : Path.of(keyFile);
-        return new WalFetchOptions(repo, server == null ? null : URI.create(server), token, tokenPath, caPath, keyPath, cluster, spool, prefetch, retryFor, timeline,
-                endpoint, region, pathStyle, credentials, caFile == null || caFile.isBlank() ? null : Path.of(caFile),
-                withFile ? positional.get(0) : null, withFile ? Path.of(positional.get(1)) : null);
+        return new WalFetchOptions(repository, server == null ? null : URI.create(server), token, tokenPath, caPath, keyPath, cluster, spool,
+                prefetch, retryFor, timeline, withFile ? positional.get(0) : null, withFile ? Path.of(positional.get(1)) : null);
     }
 
     /**
@@ -152,7 +141,8 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
                 out.addAll(List.of("--cacert", caCert.toString()));
             }
         } else {
-            out.addAll(List.of("--repo", repo));
+            // Keys from the environment stay there: the prefetcher inherits it.
+            out.addAll(repository.hasInlineKeys() ? repository.withCredentialsFile(null).arguments() : repository.arguments());
         }
         if (keyFile != null) {
             out.addAll(List.of("--key-file", keyFile.toString()));
@@ -160,19 +150,6 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
         out.addAll(List.of("--cluster", cluster, "--prefetch", Integer.toString(prefetch)));
         if (targetTimeline != null) {
             out.addAll(List.of("--target-timeline", Long.toString(targetTimeline.value())));
-        }
-        if (s3Endpoint != null) {
-            out.addAll(List.of("--s3-endpoint", s3Endpoint));
-        }
-        out.addAll(List.of("--s3-region", s3Region));
-        if (s3PathStyle) {
-            out.add("--s3-path-style");
-        }
-        if (s3CredentialsFile != null) {
-            out.addAll(List.of("--s3-credentials-file", s3CredentialsFile.toString()));
-        }
-        if (s3CaFile != null) {
-            out.addAll(List.of("--s3-ca-file", s3CaFile.toString()));
         }
         return out;
     }
@@ -191,7 +168,7 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
     public io.pgvault.core.storage.ObjectStore openStore() throws IOException {
         io.pgvault.core.storage.ObjectStore stored = server != null
                 ? new io.pgvault.core.storage.server.ServerObjectStore(server, token, caCert)
-                : ObjectStores.open(RepositoryUrl.parse(repo), this::s3);
+                : repository.open();
         if (keyFile == null) {
             return stored;
         }
@@ -201,16 +178,5 @@ public record WalFetchOptions(String repo, URI server, String token, Path tokenF
             stored.close();
             throw e;
         }
-    }
-
-    private S3Settings s3(S3Settings settings) {
-        S3Settings result = settings.withRegion(s3Region);
-        if (s3Endpoint != null && !s3Endpoint.isBlank()) {
-            result = result.withEndpoint(URI.create(s3Endpoint), s3PathStyle);
-        }
-        if (s3CredentialsFile != null) {
-            result = result.withCredentialsFile(s3CredentialsFile);
-        }
-        return result.withCaFile(s3CaFile);
     }
 }

@@ -17,17 +17,21 @@ class WalFetchOptionsTest {
         WalFetchOptions o = WalFetchOptions.parse(List.of("--repo", "s3://b/p", "--cluster", "main", "--spool", "pg_wal/pgvault-spool",
                 "--retry-for", "5", "--s3-endpoint", "http://127.0.0.1:9000", "--s3-path-style", "--s3-credentials-file", "pgvault-s3.credentials",
                 "--s3-ca-file", "/etc/pgvault/minio-ca.pem", "000000010000000000000003", "pg_wal/RECOVERYXLOG"), Map.of());
-        assertThat(o.repo()).isEqualTo("s3://b/p");
+        assertThat(o.repository().url()).isEqualTo("s3://b/p");
         assertThat(o.cluster()).isEqualTo("main");
         assertThat(o.spool()).isEqualTo(Path.of("pg_wal/pgvault-spool"));
         assertThat(o.retryFor()).isEqualTo(Duration.ofSeconds(5));
-        assertThat(o.s3PathStyle()).isTrue();
-        assertThat(o.s3CaFile()).isEqualTo(Path.of("/etc/pgvault/minio-ca.pem"));
+        assertThat(o.repository().s3PathStyle()).isTrue();
+        assertThat(o.repository().s3CaFile()).isEqualTo(Path.of("/etc/pgvault/minio-ca.pem"));
         assertThat(o.fileName()).isEqualTo("000000010000000000000003");
         assertThat(o.target()).isEqualTo(Path.of("pg_wal/RECOVERYXLOG"));
         // The prefetcher gets the same source settings.
-        assertThat(o.sourceArguments()).containsSubsequence("--repo", "s3://b/p").contains("--s3-path-style", "pgvault-s3.credentials")
+        assertThat(o.sourceArguments()).containsSubsequence("--repo", "s3://b/p").contains("--s3-path-style")
+                .containsSubsequence("--s3-credentials-file", Path.of("pgvault-s3.credentials").toAbsolutePath().toString())
                 .containsSubsequence("--s3-ca-file", "/etc/pgvault/minio-ca.pem");
+        // ... which the prefetcher reads back to the same source.
+        List<String> again = new java.util.ArrayList<>(o.sourceArguments());
+        assertThat(WalFetchOptions.parse(again, Map.of(), false).repository()).isEqualTo(o.repository());
     }
 
     @Test
@@ -54,7 +58,7 @@ class WalFetchOptionsTest {
         WalFetchOptions explicit = WalFetchOptions.parse(List.of("--repo", "file:///r", "--cluster", "main", "f", "p"),
                 Map.of("PGVAULT_SERVER", "http://h:8432"));
         assertThat(explicit.server()).isNull();
-        assertThat(explicit.repo()).isEqualTo("file:///r");
+        assertThat(explicit.repository().url()).isEqualTo("file:///r");
     }
 
     @Test

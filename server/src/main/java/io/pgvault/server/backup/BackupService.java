@@ -6,6 +6,7 @@ import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.backup.BackupProgress;
 import io.pgvault.core.backup.BackupWriter;
 import io.pgvault.core.backup.RetentionPlanner;
+import io.pgvault.core.util.ByteSize;
 import io.pgvault.core.compress.Codec;
 import io.pgvault.core.pgproto.BaseBackupOptions;
 import io.pgvault.core.pgproto.Conninfo;
@@ -114,7 +115,7 @@ public class BackupService {
         this.repository = repository;
         this.clock = clock;
         this.spool = Path.of(config.getDataDir()).resolve("spool");
-        this.pieceBytes = parseSize(pieceSize);
+        this.pieceBytes = ByteSize.parse("pgvault.backup.piece-size", pieceSize);
         if (pieceBytes < MIN_PIECE_BYTES) {
             // Every piece is an object and a spool file, and a 1 GiB relation file would become thousands of ranges.
             throw new IllegalArgumentException("pgvault.backup.piece-size is " + pieceSize + "; use at least 1MB (the default is 64MB)");
@@ -125,17 +126,6 @@ public class BackupService {
     }
 
     private static final long MIN_PIECE_BYTES = 1L << 20;
-
-    static long parseSize(String text) {
-        String t = text.trim().toUpperCase(java.util.Locale.ROOT);
-        long unit = t.endsWith("GB") ? 1L << 30 : t.endsWith("MB") ? 1L << 20 : t.endsWith("KB") ? 1L << 10 : 1;
-        String digits = t.replaceAll("[A-Z]+$", "");
-        try {
-            return Long.parseLong(digits) * unit;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("size '" + text + "' is not a size: expected e.g. 256MB or 1GB");
-        }
-    }
 
     /** Starts a backup; refused with 409 while another backup of the cluster runs. */
     public BackupView start(String cluster) throws IOException {

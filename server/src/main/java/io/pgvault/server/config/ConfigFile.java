@@ -32,6 +32,9 @@ public final class ConfigFile {
     /** application.yml is at -300 and environment variables at -200 (Micronaut's positions): between them. */
     static final int PRIORITY = -250;
 
+    /** Just above the environment's -200, below system properties (-100). */
+    static final int ALIAS_PRIORITY = -199;
+
     private static final String OPTION = "--config";
 
     private ConfigFile() {
@@ -70,6 +73,19 @@ public final class ConfigFile {
             }
         }
         return new Arguments(Optional.ofNullable(named).map(p -> p.toAbsolutePath().normalize()), rest.toArray(String[]::new));
+    }
+
+    /**
+     * {@code PGVAULT_HOST}, the README's name for the listening address, as a setting that ranks
+     * with the environment: application.yml's {@code ${PGVAULT_HOST:127.0.0.1}} alone would lose
+     * to a configuration file's {@code micronaut.server.host}.
+     */
+    public static Optional<PropertySource> environmentAliases(Map<String, String> env) {
+        String host = env.get("PGVAULT_HOST");
+        if (host == null || host.isBlank()) {
+            return Optional.empty();
+        }
+        return Optional.of(PropertySource.of("PGVAULT_HOST", Map.of("micronaut.server.host", host), ALIAS_PRIORITY));
     }
 
     /**

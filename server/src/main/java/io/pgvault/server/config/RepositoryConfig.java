@@ -85,6 +85,17 @@ public class RepositoryConfig {
         private boolean conditionalWrites = true;
         @Nullable
         private String caFile;
+        @Nullable
+        private String credentialsFile;
+
+        /** A file (mode 0600) of access-key=... and secret-key=... lines, instead of access-key and secret-key. */
+        public String getCredentialsFile() {
+            return credentialsFile;
+        }
+
+        public void setCredentialsFile(String credentialsFile) {
+            this.credentialsFile = credentialsFile;
+        }
 
         /** PEM certificates to trust for an HTTPS endpoint signed by a private CA, instead of the JDK's. */
         public String getCaFile() {

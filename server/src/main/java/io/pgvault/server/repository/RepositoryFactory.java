@@ -5,15 +5,12 @@ import io.micronaut.context.annotation.Factory;
 import io.pgvault.core.compress.Codec;
 import io.pgvault.core.compress.Codecs;
 import io.pgvault.core.storage.ObjectStore;
-import io.pgvault.core.storage.ObjectStores;
-import io.pgvault.core.storage.RepositoryUrl;
-import io.pgvault.core.storage.s3.S3Settings;
+import io.pgvault.core.storage.RepositorySource;
 import io.pgvault.server.config.RepositoryConfig;
 import jakarta.inject.Singleton;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -24,13 +21,12 @@ public class RepositoryFactory {
     @Singleton
     @Bean(preDestroy = "close")
     ObjectStore objectStore(RepositoryConfig config) {
-        RepositoryUrl url = RepositoryUrl.parse(config.getUrl());
-        RepositoryConfig.S3 s3 = config.getS3();
+        RepositorySource source = source(config);
         ObjectStore stored;
         try {
-            stored = ObjectStores.open(url, settings -> customize(settings, s3));
+            stored = source.open();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot open the repository " + url + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot open the repository " + source.url() + ": " + e.getMessage(), e);
         }
         String keyFile = config.getEncryption().getKeyFile();
         return new KeyedRepository(stored, Optional.ofNullable(keyFile).filter(k -> !k.isBlank()).map(Path::of));
@@ -41,17 +37,14 @@ public class RepositoryFactory {
         return Codecs.parse(config.getCompression());
     }
 
-    static S3Settings customize(S3Settings settings, RepositoryConfig.S3 s3) {
-        S3Settings result = settings.withRegion(s3.getRegion());
-        if (s3.getEndpoint() != null && !s3.getEndpoint().isBlank()) {
-            result = result.withEndpoint(URI.create(s3.getEndpoint()), s3.isPathStyle());
-        }
-        if (s3.getAccessKey() != null && !s3.getAccessKey().isBlank()) {
-            result = result.withCredentials(s3.getAccessKey(), s3.getSecretKey());
-        }
-        if (s3.getCaFile() != null && !s3.getCaFile().isBlank()) {
-            result = result.withCaFile(Path.of(s3.getCaFile()));
-        }
-        return result.withConditionalWrites(s3.isConditionalWrites()).withChecksumsWhenRequired(s3.isChecksumsWhenRequired());
+    /** {@code pgvault.repository.*} as the value the CLI and wal-fetch describe with their options. */
+    static RepositorySource source(RepositoryConfig config) {
+        RepositoryConfig.S3 s3 = config.getS3();
+        return new RepositorySource(config.getUrl(), s3.getEndpoint(), s3.getRegion(), s3.isPathStyle(), s3.getAccessKey(), s3.getSecretKey(),
+                path(s3.getCredentialsFile()), path(s3.getCaFile()), s3.isChecksumsWhenRequired(), s3.isConditionalWrites());
+    }
+
+    private static Path path(String file) {
+        return file == null || file.isBlank() ? null : Path.of(file).toAbsolutePath();
     }
 }

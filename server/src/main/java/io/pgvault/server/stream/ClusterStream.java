@@ -103,7 +103,7 @@ final class ClusterStream implements Runnable {
     @Override
     public void run() {
         Conninfo conninfo = Conninfo.parse(cluster.conninfo());
-        WalReceiver.Settings settings = new WalReceiver.Settings(cluster.slot(), "pgvault", config.getFlushInterval(), config.getFlushBytes(),
+        WalReceiver.Settings settings = new WalReceiver.Settings(cluster.slot(), "pgvault", config.getFlushInterval(), config.flushBytes(),
                 Math.toIntExact(config.getStatusInterval().toMillis()));
         int failures = 0;
         LOG.info("Streaming {} from {}:{} with slot {}", cluster.name(), conninfo.host(), conninfo.port(), cluster.slot());
@@ -244,7 +244,7 @@ final class ClusterStream implements Runnable {
             return;
         }
         SlotHealth health = SlotInspector.inspect(Conninfo.parse(cluster.conninfo()), cluster.slot(), flushed(),
-                config.getRetainedWalWarningBytes());
+                config.retainedWalWarningBytes());
         SlotHealth previous = slotHealth;
         if (health.warning() != null && (previous == null || previous.warning() == null)) {
             LOG.warn("Cluster {}: {}", cluster.name(), health.warning());

@@ -1,6 +1,7 @@
 package io.pgvault.server.stream;
 
 import io.micronaut.context.annotation.ConfigurationProperties;
+import io.pgvault.core.util.ByteSize;
 
 import java.time.Duration;
 
@@ -15,7 +16,8 @@ public class StreamingConfig {
     /** The unfinished segment's head is stored at least this often while WAL arrives. */
     private Duration flushInterval = Duration.ofSeconds(1);
     /** ... or once this many new bytes arrived, whichever comes first. */
-    private long flushBytes = 4L << 20;
+    /** A size as {@link ByteSize} reads it (4MB, 4194304 ...), checked as it is set. */
+    private String flushBytes = "4MB";
     /** How often PostgreSQL is told how far pgvault has written and stored. */
     private Duration statusInterval = Duration.ofSeconds(1);
     /** First wait before reconnecting; doubles up to {@code retry-max}. */
@@ -24,7 +26,7 @@ public class StreamingConfig {
     /** How often the slot's health is read from the cluster. */
     private Duration slotCheckInterval = Duration.ofSeconds(10);
     /** Warn when the slot holds more WAL on the cluster than this. */
-    private long retainedWalWarningBytes = 1L << 30;
+    private String retainedWalWarningBytes = "1GB";
 
     public Duration getFlushInterval() {
         return flushInterval;
@@ -34,12 +36,17 @@ public class StreamingConfig {
         this.flushInterval = flushInterval;
     }
 
-    public long getFlushBytes() {
+    public String getFlushBytes() {
         return flushBytes;
     }
 
-    public void setFlushBytes(long flushBytes) {
+    public void setFlushBytes(String flushBytes) {
+        ByteSize.parse("pgvault.streaming.flush-bytes", flushBytes);
         this.flushBytes = flushBytes;
+    }
+
+    public long flushBytes() {
+        return ByteSize.parse("pgvault.streaming.flush-bytes", flushBytes);
     }
 
     public Duration getStatusInterval() {
@@ -74,11 +81,16 @@ public class StreamingConfig {
         this.slotCheckInterval = slotCheckInterval;
     }
 
-    public long getRetainedWalWarningBytes() {
+    public String getRetainedWalWarningBytes() {
         return retainedWalWarningBytes;
     }
 
-    public void setRetainedWalWarningBytes(long retainedWalWarningBytes) {
+    public void setRetainedWalWarningBytes(String retainedWalWarningBytes) {
+        ByteSize.parse("pgvault.streaming.retained-wal-warning-bytes", retainedWalWarningBytes);
         this.retainedWalWarningBytes = retainedWalWarningBytes;
+    }
+
+    public long retainedWalWarningBytes() {
+        return ByteSize.parse("pgvault.streaming.retained-wal-warning-bytes", retainedWalWarningBytes);
     }
 }

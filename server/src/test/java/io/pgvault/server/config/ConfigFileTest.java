@@ -33,6 +33,18 @@ class ConfigFileTest {
     }
 
     @Test
+    void pgvaultHostBeatsTheFileAndTheCatalogFollowsTheDataDirectory() throws Exception {
+        Path file = Files.writeString(dir.resolve("pgvault.yml"), "micronaut:\n  server:\n    host: 0.0.0.0\npgvault:\n  data-dir: /srv/pgvault\n");
+        try (ApplicationContext ctx = ApplicationContext.builder().propertySources(ConfigFile.load(file),
+                ConfigFile.environmentAliases(Map.of("PGVAULT_HOST", "127.0.0.2")).orElseThrow()).start()) {
+            assertThat(ctx.getProperty("micronaut.server.host", String.class)).contains("127.0.0.2");
+            assertThat(ctx.getProperty("pgvault.catalog.url", String.class).orElseThrow()).startsWith("jdbc:h2:file:/srv/pgvault/catalog;");
+            assertThat(ctx.getBean(RepositoryConfig.class).getUrl()).isEqualTo("file:/srv/pgvault/repo");
+        }
+        assertThat(ConfigFile.environmentAliases(Map.of())).isEmpty();
+    }
+
+    @Test
     void aRelativeNameIsMadeAbsolute() {
         ConfigFile.Arguments a = ConfigFile.locate(new String[] {"--config", "etc/pgvault.yml"}, Map.of(), dir.resolve("absent"));
         assertThat(a.file().orElseThrow()).isEqualTo(Path.of("").toAbsolutePath().resolve("etc/pgvault.yml"));
