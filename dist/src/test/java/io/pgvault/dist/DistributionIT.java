@@ -27,13 +27,13 @@ import java.util.stream.Stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The built distribution, installed as a DBA installs it: unpacked into a temporary prefix,
- * linked into {@code PREFIX/usr/local/bin}, the server started by its launcher with a
- * configuration file from a directory that is not the installation, and then the quick start
- * (docs/quickstart.md) end to end with nothing but the installed copy: {@code cluster add},
- * archiving through {@code archive_command}, {@code backup --wait}, a point-in-time recovery
- * whose {@code restore_command} is the installed launcher, giving exactly the rows committed
- * at the target, and a standby seeded from the repository.
+ * The built distribution, installed as a DBA installs it (README, "Install"): unpacked into a
+ * temporary prefix, linked as {@code PREFIX/opt/pgvault} and into {@code PREFIX/usr/local/bin},
+ * the server started by its launcher with a configuration file from a directory that is not
+ * the installation, and then docs/quickstart.md end to end with nothing but the installed
+ * copy: {@code cluster add}, archiving through {@code archive_command}, {@code backup --wait},
+ * a point-in-time recovery whose {@code restore_command} is the installed launcher, giving
+ * exactly the rows committed at the target, and a standby seeded from the repository.
  */
 class DistributionIT {
 
@@ -42,6 +42,7 @@ class DistributionIT {
     private final List<AutoCloseable> started = new ArrayList<>();
     private Path prefix;
     private Path installed;
+    private Path linked;
     private Path pgvault;
     private Process server;
 
@@ -56,8 +57,10 @@ class DistributionIT {
         try (Stream<Path> top = Files.list(prefix)) {
             installed = top.filter(p -> p.getFileName().toString().startsWith("pgvault-")).findFirst().orElseThrow();
         }
+        // As the README installs it: the versioned directory linked as opt/pgvault, the command linked into usr/local/bin.
+        linked = Files.createSymbolicLink(Files.createDirectories(prefix.resolve("opt")).resolve("pgvault"), installed);
         Path bin = Files.createDirectories(prefix.resolve("usr/local/bin"));
-        pgvault = Files.createSymbolicLink(bin.resolve("pgvault"), bin.relativize(installed.resolve("bin/pgvault")));
+        pgvault = Files.createSymbolicLink(bin.resolve("pgvault"), linked.resolve("bin/pgvault"));
     }
 
     @AfterEach
@@ -151,7 +154,8 @@ class DistributionIT {
                     "--target-time", target, "--target-action", "promote");
             assertThat(r.exit()).as(r.output()).isZero();
             String auto = Files.readString(data.resolve("postgresql.auto.conf"));
-            assertThat(auto).contains("restore_command = '" + installed.resolve("bin/pgvault") + " wal-fetch --server " + url);
+            // The stable link, not the versioned directory: an upgrade that moves the link keeps restore_command working.
+            assertThat(auto).contains("restore_command = '" + linked.resolve("bin/pgvault") + " wal-fetch --server " + url);
             assertThat(auto).doesNotContain("target/pgvault-cli.jar").doesNotContain(Path.of("").toAbsolutePath().getParent().toString());
         })) {
             restored.start();
@@ -178,9 +182,9 @@ class DistributionIT {
         while (!Files.exists(jsa) && System.nanoTime() < deadline) {
             Thread.sleep(200);
         }
-        assertThat(Files.readString(installed.resolve("lib/pgvault-cli.jsa.for")).strip()).isEqualTo(installed.resolve("lib/pgvault-cli.jar").toString());
+        assertThat(Files.readString(installed.resolve("lib/pgvault-cli.jsa.for")).strip()).isEqualTo(linked.resolve("lib/pgvault-cli.jar").toString());
         Result mapped = run(prefix, List.of(Path.of(System.getProperty("java.home"), "bin/java").toString(), "-Xshare:on",
-                "-XX:SharedArchiveFile=" + jsa, "-jar", installed.resolve("lib/pgvault-cli.jar").toString(), "--version"));
+                "-XX:SharedArchiveFile=" + jsa, "-jar", linked.resolve("lib/pgvault-cli.jar").toString(), "--version"));
         assertThat(mapped.exit()).as(mapped.output()).isZero();
     }
 
