@@ -162,7 +162,7 @@ class HttpsServerTest {
         assertThat(list.exit()).as(list.err()).isZero();
         assertThat(list.out()).contains("main");
         Run untrusted = run("cluster", "list", "--server", url(), "--token-file", readToken.toString());
-        assertThat(untrusted.exit()).isEqualTo(1);
+        assertThat(untrusted.exit()).isEqualTo(ExitCodes.UNREACHABLE);
         assertThat(untrusted.err()).contains("--cacert FILE (env PGVAULT_CACERT)");
         Run readCannotAdd = run("cluster", "add", "other", "--server", url(), "--token-file", readToken.toString(), "--cacert",
                 certificates.caCert().toString());
