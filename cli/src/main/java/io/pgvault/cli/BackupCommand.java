@@ -69,6 +69,8 @@ final class BackupCommand implements Callable<Integer> {
         } while (b.path("status").asText().equals("running"));
         if (progress != null && !b.path("status").asText().equals("failed")) {
             progress.accept(estimated);
+        } else if (progress != null && System.console() != null) {
+            out.println();  // end the redrawn line before the error
         }
         // Stored; "incomplete" until the segment holding its end is archived, which a working archive_command does within seconds.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(walTimeout);

@@ -25,8 +25,8 @@ import java.util.concurrent.Callable;
                 "Exit code (Nagios/Icinga): 0 OK, 1 WARNING, 2 CRITICAL (also when the server cannot be reached or the cluster is unknown)."},
         footerHeading = "%nExamples:%n",
         footer = {"  pgvault check main",
-                "  pgvault check main --json --server https://pgvault:8432 --token-file /etc/pgvault/nagios.token",
-                "  pgvault check main --no-wal-switch       # no side effect on the cluster"})
+                "  pgvault check main --json --server https://pgvault:8432 --token-file /etc/pgvault/admin.token",
+                "  pgvault check main --no-wal-switch --token-file /etc/pgvault/nagios.token   # a read token, no write on the cluster"})
 final class CheckCommand implements Callable<Integer> {
 
     static final int CRITICAL = 2;
@@ -41,7 +41,8 @@ final class CheckCommand implements Callable<Integer> {
             description = "How long the switched segment may take to reach the archive (default ${DEFAULT-VALUE}).")
     int walTimeout;
 
-    @Option(names = "--no-wal-switch", description = "Do not force a WAL switch (and so do not prove that archiving works).")
+    @Option(names = "--no-wal-switch", description = "Do not create a restore point and force a WAL switch on the cluster (which needs "
+            + "an admin token): a read token is enough, but archiving is not proven.")
     boolean noWalSwitch;
 
     @Mixin
@@ -52,11 +53,16 @@ final class CheckCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        if (walTimeout < 1 || walTimeout > 600) {
+            throw new UsageException("--wal-timeout must be 1 to 600 seconds, not " + walTimeout);
+        }
         JsonNode report;
         try {
-            report = server.post("/v1/clusters/" + cluster + "/check?switchWal=" + !noWalSwitch + "&walTimeout=" + walTimeout, Map.of());
-        } catch (IOException e) {
-            // Monitoring must see CRITICAL, not a usage-style failure, when the server or the cluster is not there.
+            // The switch writes on the cluster (admin token); without it a read token does.
+            report = noWalSwitch ? server.get("/v1/clusters/" + cluster + "/check")
+                    : server.post("/v1/clusters/" + cluster + "/check?walTimeout=" + walTimeout, Map.of());
+        } catch (IOException | RuntimeException e) {
+            // Monitoring must see CRITICAL, not a failure of another kind, when the server or the cluster is not there.
             report = failed(e);
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -73,13 +79,15 @@ final class CheckCommand implements Callable<Integer> {
         };
     }
 
-    private ObjectNode failed(IOException e) {
+    private ObjectNode failed(Exception e) {
         ObjectMapper json = new ObjectMapper();
         ObjectNode report = json.createObjectNode().put("cluster", cluster).put("status", "CRITICAL").put("checkedAt", Instant.now().toString());
         boolean unknown = e instanceof ServerClient.NotFoundException;
         report.putArray("checks").addObject().put("check", unknown ? "registration" : "server").put("status", "CRITICAL")
                 .put("detail", e.getMessage())
                 .put("fix", unknown ? "register it: pgvault cluster add " + cluster + " --conninfo '...'"
+                        : e.getMessage() != null && e.getMessage().contains("403") ? "the forced WAL switch writes on the cluster: use an "
+                        + "admin token, or --no-wal-switch with a read token"
                         : "start the pgvault server or give its address (--server, PGVAULT_SERVER) and a token (--token-file)");
         return report;
     }

@@ -132,7 +132,7 @@ final class ClusterCommand {
         private void whatIsMissing(PrintWriter out) {
             JsonNode report;
             try {
-                report = server.post("/v1/clusters/" + name + "/check?switchWal=false", Map.of());
+                report = server.get("/v1/clusters/" + name + "/check");
             } catch (java.io.IOException e) {
                 out.printf("%n(pgvault check %s could not run: %s)%n", name, e.getMessage());
                 return;

@@ -11,7 +11,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -21,6 +20,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -60,11 +60,18 @@ class DistributionIT {
         // As the README installs it: the versioned directory linked as opt/pgvault, the command linked into usr/local/bin.
         linked = Files.createSymbolicLink(Files.createDirectories(prefix.resolve("opt")).resolve("pgvault"), installed);
         Path bin = Files.createDirectories(prefix.resolve("usr/local/bin"));
-        pgvault = Files.createSymbolicLink(bin.resolve("pgvault"), linked.resolve("bin/pgvault"));
+        // Relative, through the linked directory: the launcher resolves it as the kernel does.
+        pgvault = Files.createSymbolicLink(bin.resolve("pgvault"), Path.of("../../opt/pgvault/bin/pgvault"));
     }
 
     @AfterEach
     void uninstall() throws Exception {
+        // The launcher's detached class data dump writes into lib/ until it is done.
+        Path lock = installed.resolve("lib/.class-data.lock");
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+        while (Files.exists(lock) && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+        }
         if (server != null) {
             server.destroy();
             if (!server.waitFor(30, TimeUnit.SECONDS)) {
@@ -134,6 +141,10 @@ class DistributionIT {
         Result backup = pgvault(prefix, "backup", "main", "--wait", "--server", url);
         assertThat(backup.exit()).as(backup.output()).isZero();
         assertThat(backup.output()).contains("complete");
+        // The proof: a forced WAL switch arrives, everything is OK (exit 0 for Nagios).
+        Result check = pgvault(prefix, "check", "main", "--server", url);
+        assertThat(check.exit()).as(check.output()).isZero();
+        assertThat(check.output()).startsWith("pgvault check main: OK").contains("is in the archive");
 
         String target;
         String atTarget;
@@ -183,8 +194,8 @@ class DistributionIT {
             Thread.sleep(200);
         }
         assertThat(Files.readString(installed.resolve("lib/pgvault-cli.jsa.for")).strip()).isEqualTo(linked.resolve("lib/pgvault-cli.jar").toString());
-        Result mapped = run(prefix, List.of(Path.of(System.getProperty("java.home"), "bin/java").toString(), "-Xshare:on",
-                "-XX:SharedArchiveFile=" + jsa, "-jar", linked.resolve("lib/pgvault-cli.jar").toString(), "--version"));
+        // Through the launcher, with the archive required (-Xshare:on fails the JVM if it cannot be mapped).
+        Result mapped = run(prefix, List.of(pgvault.toString(), "--version"), Map.of("PGVAULT_JAVA_OPTS", "-Xshare:on"));
         assertThat(mapped.exit()).as(mapped.output()).isZero();
     }
 
@@ -199,18 +210,31 @@ class DistributionIT {
     }
 
     private static Result run(Path workDir, List<String> command) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true);
+        return run(workDir, command, Map.of());
+    }
+
+    private static Result run(Path workDir, List<String> command, Map<String, String> env) throws IOException {
+        // Output to a file, not a pipe: a hung command must not hang the build, and is stopped.
+        Path output = Files.createTempFile("pgvault-dist-run-", ".log");
+        ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true)
+                .redirectOutput(output.toFile());
         pb.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         pb.environment().remove("PGVAULT_LAUNCHER");
+        pb.environment().putAll(env);
         Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         try {
-            assertThat(p.waitFor(5, TimeUnit.MINUTES)).as(String.join(" ", command)).isTrue();
+            if (!p.waitFor(5, TimeUnit.MINUTES)) {
+                p.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+                throw new AssertionError(String.join(" ", command) + " did not end within 5 minutes:\n" + Files.readString(output));
+            }
+            return new Result(p.exitValue(), Files.readString(output));
         } catch (InterruptedException e) {
+            p.destroyForcibly();
             Thread.currentThread().interrupt();
             throw new IOException(e);
+        } finally {
+            Files.deleteIfExists(output);
         }
-        return new Result(p.exitValue(), out);
     }
 
     private void awaitHealthy(String url, Path log) throws Exception {

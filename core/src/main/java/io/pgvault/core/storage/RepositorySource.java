@@ -99,6 +99,21 @@ public record RepositorySource(String url, String s3Endpoint, String s3Region, b
         };
     }
 
+    /**
+     * Only how to authenticate (keys, credentials file), the rest back to the defaults: what an
+     * explicit {@code --repo} in restore_command starts from, so that settings in the environment
+     * of PostgreSQL's OS user cannot change what the written options say.
+     */
+    public RepositorySource credentialsOnly() {
+        return new RepositorySource(null, null, DEFAULT_REGION, false, s3AccessKey, s3SecretKey, s3CredentialsFile, null, true, true);
+    }
+
+    /** Without keys given inline; a credentials file stays. */
+    public RepositorySource withoutInlineKeys() {
+        return new RepositorySource(url, s3Endpoint, s3Region, s3PathStyle, null, null, s3CredentialsFile, s3CaFile, checksumsWhenRequired,
+                conditionalWrites);
+    }
+
     /** The keys given inline replaced by a credentials file (restore_command must never carry them). */
     public RepositorySource withCredentialsFile(Path file) {
         return new RepositorySource(url, s3Endpoint, s3Region, s3PathStyle, null, null, file == null ? null : file.toAbsolutePath(), s3CaFile,
@@ -129,7 +144,8 @@ public record RepositorySource(String url, String s3Endpoint, String s3Region, b
         if (hasInlineKeys()) {
             throw new IllegalStateException("S3 keys are never passed as arguments: move them to a credentials file first");
         }
-        List<String> args = new ArrayList<>(List.of("--repo", url));
+        // Absolute: restore_command runs in the data directory.
+        List<String> args = new ArrayList<>(List.of("--repo", RepositoryUrl.parse(url).toString()));
         if (!isS3()) {
             return args;
         }

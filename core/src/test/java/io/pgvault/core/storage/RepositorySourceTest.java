@@ -30,8 +30,11 @@ class RepositorySourceTest {
         RepositorySource defaults = RepositorySource.none().with("--repo", "s3://backups/prod");
         assertThat(defaults.arguments()).containsExactly("--repo", "s3://backups/prod");
         assertThat(readBack(defaults.arguments())).isEqualTo(defaults);
-        RepositorySource local = RepositorySource.none().with("--repo", "file:///srv/pgvault");
+        RepositorySource local = RepositorySource.none().with("--repo", "file:///nonexistent/pgvault-repo");
         assertThat(readBack(local.arguments())).isEqualTo(local);
+        // A relative directory is written absolute: restore_command runs in the data directory.
+        assertThat(RepositorySource.none().with("--repo", "file:relative/repo").arguments().get(1))
+                .isEqualTo(Path.of("relative/repo").toAbsolutePath().toUri().toString());
     }
 
     @Test

@@ -57,7 +57,8 @@ public record WalFetchOptions(RepositorySource repository, URI server, String to
 
     /** @param withFile whether %f and %p are expected (the prefetcher has none) */
     public static WalFetchOptions parse(List<String> args, Map<String, String> env, boolean withFile) {
-        RepositorySource repository = RepositorySource.fromEnvironment(env);
+        RepositorySource fromEnvironment = RepositorySource.fromEnvironment(env);
+        List<String[]> given = new ArrayList<>();
         String server = env.get("PGVAULT_SERVER");
         String token = env.get("PGVAULT_TOKEN");
         String tokenFile = env.get("PGVAULT_TOKEN_FILE");
@@ -77,15 +78,20 @@ public record WalFetchOptions(RepositorySource repository, URI server, String to
                 continue;
             }
             if (RepositorySource.FLAGS.contains(a)) {
-                repository = repository.with(a, "true");
+                given.add(new String[] {a, "true"});
                 continue;
+            }
+            if (a.equals("--s3-access-key") || a.equals("--s3-secret-key")) {
+                // restore_command lives in postgresql.auto.conf, SHOW-able, and in every process list.
+                throw new IllegalArgumentException(a + " is not taken here: S3 keys go in a --s3-credentials-file FILE (mode 0600, outside "
+                        + "the data directory) or in the environment, never in restore_command");
             }
             if (i + 1 >= args.size()) {
                 throw new IllegalArgumentException(a + " needs a value");
             }
             String v = args.get(++i);
             if (RepositorySource.OPTIONS.contains(a)) {
-                repository = repository.with(a, v);
+                given.add(new String[] {a, v});
                 explicitRepo |= a.equals("--repo");
                 continue;
             }
@@ -105,6 +111,11 @@ public record WalFetchOptions(RepositorySource repository, URI server, String to
         }
         if (cluster == null) {
             throw new IllegalArgumentException("--cluster is required");
+        }
+        // An explicit --repo (as recover writes it) says everything but the credentials.
+        RepositorySource repository = explicitRepo ? fromEnvironment.credentialsOnly() : fromEnvironment;
+        for (String[] option : given) {
+            repository = repository.with(option[0], option[1]);
         }
         if (positional.size() != (withFile ? 2 : 0)) {
             throw new IllegalArgumentException("expected the WAL file name and the target path (%f %p), got " + positional);
@@ -142,7 +153,7 @@ public record WalFetchOptions(RepositorySource repository, URI server, String to
             }
         } else {
             // Keys from the environment stay there: the prefetcher inherits it.
-            out.addAll(repository.hasInlineKeys() ? repository.withCredentialsFile(null).arguments() : repository.arguments());
+            out.addAll(repository.withoutInlineKeys().arguments());
         }
         if (keyFile != null) {
             out.addAll(List.of("--key-file", keyFile.toString()));

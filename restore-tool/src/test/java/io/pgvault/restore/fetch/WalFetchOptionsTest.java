@@ -62,6 +62,24 @@ class WalFetchOptionsTest {
     }
 
     @Test
+    void restoreCommandsOptionsAreTheWholeSourceAndKeysNeverArguments() {
+        Map<String, String> env = Map.of("PGVAULT_REPOSITORY_S3_ENDPOINT", "http://elsewhere:9000", "PGVAULT_REPOSITORY_S3_ACCESS_KEY", "AK",
+                "PGVAULT_REPOSITORY_S3_SECRET_KEY", "SK");
+        // What recover wrote says where; PostgreSQL's environment may only give the keys.
+        WalFetchOptions o = WalFetchOptions.parse(List.of("--repo", "s3://b/p", "--cluster", "main", "f", "p"), env);
+        assertThat(o.repository().s3Endpoint()).isNull();
+        assertThat(o.repository().s3AccessKey()).isEqualTo("AK");
+        assertThat(o.sourceArguments()).doesNotContain("AK", "SK");
+        // Without --repo the environment is the source, all of it.
+        WalFetchOptions fromEnv = WalFetchOptions.parse(List.of("--cluster", "main", "f", "p"),
+                Map.of("PGVAULT_REPOSITORY_URL", "s3://b/p", "PGVAULT_REPOSITORY_S3_ENDPOINT", "http://minio:9000"));
+        assertThat(fromEnv.repository().s3Endpoint()).isEqualTo("http://minio:9000");
+        assertThat(fromEnv.sourceArguments()).containsSubsequence("--s3-endpoint", "http://minio:9000");
+        assertThatThrownBy(() -> WalFetchOptions.parse(List.of("--repo", "s3://b/p", "--s3-secret-key", "SK", "--cluster", "main", "f", "p"),
+                Map.of())).hasMessageContaining("never in restore_command");
+    }
+
+    @Test
     void mistakesAreNamed() {
         assertThatThrownBy(() -> WalFetchOptions.parse(List.of("--repo", "file:///r", "f", "p"), Map.of())).hasMessageContaining("--cluster");
         assertThatThrownBy(() -> WalFetchOptions.parse(List.of("--repo", "file:///r", "--cluster", "m", "f"), Map.of()))

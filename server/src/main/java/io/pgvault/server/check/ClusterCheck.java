@@ -24,7 +24,7 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
+import java.time.ZoneId;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -49,8 +49,12 @@ public class ClusterCheck {
     /** Above this age, a cluster without a schedule gets a warning: nobody may be taking backups. */
     static final Duration UNSCHEDULED_BACKUP_AGE = Duration.ofDays(7);
 
+    /** How late a scheduled backup may finish (it takes time, and the schedule's minute is when it starts). */
+    static final Duration SCHEDULE_GRACE = Duration.ofHours(1);
+
     private static final String SETTINGS = """
-            SELECT current_setting('archive_mode'), current_setting('archive_command'), pg_is_in_recovery()::text,
+            SELECT current_setting('archive_mode'), current_setting('archive_command'),
+                   coalesce(current_setting('archive_library', true), ''), pg_is_in_recovery()::text,
                    a.archived_count::text, coalesce(a.last_archived_wal, ''), a.failed_count::text, coalesce(a.last_failed_wal, ''),
                    coalesce(a.last_failed_time::text, ''),
                    (a.last_failed_time IS NOT NULL AND (a.last_archived_time IS NULL OR a.last_failed_time > a.last_archived_time))::text
@@ -74,8 +78,11 @@ public class ClusterCheck {
     }
 
     /** What the cluster's own settings say, read over an ordinary SQL connection. */
-    private record Settings(String archiveMode, String archiveCommand, boolean inRecovery, String lastArchived, long failedCount,
-                            String lastFailed, String lastFailedAt, boolean failingNow) {
+    private record Settings(String archiveMode, String archiveCommand, String archiveLibrary, boolean inRecovery, String lastArchived,
+                            long failedCount, String lastFailed, String lastFailedAt, boolean failingNow) {
+        boolean archiving() {
+            return archiveMode.equals("on") || archiveMode.equals("always");
+        }
     }
 
     /**
@@ -86,10 +93,17 @@ public class ClusterCheck {
         ClusterRow row = clusters.require(name);
         List<CheckResult> results = new ArrayList<>();
         Conninfo conninfo = Conninfo.parse(row.conninfo());
-        replication(row, conninfo, results);
+        boolean sameCluster = replication(row, conninfo, results);
         Optional<Settings> settings = settings(conninfo, results);
         settings.ifPresent(s -> archiving(row, s, results));
-        if (switchWal) {
+        if (switchWal && !sameCluster) {
+            // Never a restore point and a switch on a cluster the archive does not belong to.
+            results.add(CheckResult.warning("wal switch", "not tried: the conninfo does not reach the archived cluster (see above)",
+                    "fix the replication connection line above first"));
+        } else if (switchWal && settings.isPresent() && !settings.get().archiving() && !row.stream()) {
+            results.add(CheckResult.warning("wal switch", "not tried: nothing can bring the segment (archive_mode is off, no streaming)",
+                    "fix the archive_command line above first"));
+        } else if (switchWal) {
             walSwitch(row, conninfo, settings, walTimeout, results);
         }
         streaming(row, results);
@@ -101,8 +115,11 @@ public class ClusterCheck {
         return CheckReport.of(name, clock.instant(), results);
     }
 
-    /** The connection backups and streaming use, and whether it reaches the cluster the archive belongs to. */
-    private void replication(ClusterRow row, Conninfo conninfo, List<CheckResult> results) {
+    /**
+     * The connection backups and streaming use, and whether it reaches the cluster the archive
+     * belongs to (or one whose identity the first segment will fix).
+     */
+    private boolean replication(ClusterRow row, Conninfo conninfo, List<CheckResult> results) {
         ReplicationConnection.SystemIdentity identity;
         try (ReplicationConnection rc = ReplicationConnection.open(conninfo, "pgvault check")) {
             identity = rc.identifySystem();
@@ -113,7 +130,7 @@ public class ClusterCheck {
                     + e.getMessage(), "backups and streaming need it: give the role REPLICATION (ALTER ROLE ... REPLICATION), add a "
                     + "'replication' line for pgvault's host to pg_hba.conf, or fix the conninfo (pgvault cluster update " + row.name()
                     + " --conninfo '...')"));
-            return;
+            return false;
         }
         if (row.systemIdentifier() == null) {
             results.add(CheckResult.warning("identity", "no WAL archived yet: the first segment will fix the cluster's identity (the "
@@ -124,17 +141,19 @@ public class ClusterCheck {
                     + identity.systemIdentifier() + ", but this archive belongs to " + row.systemIdentifier(), "point the conninfo at the "
                     + "archived cluster (pgvault cluster update " + row.name() + " --conninfo '...'); a different cluster (a new initdb, "
                     + "pg_upgrade) is registered under a new name"));
+            return false;
         } else {
             results.add(CheckResult.ok("identity", "system identifier " + identity.systemIdentifier() + " matches the archive"));
         }
+        return true;
     }
 
     private Optional<Settings> settings(Conninfo conninfo, List<CheckResult> results) {
         try (SqlConnection c = SqlConnection.open(conninfo, "pgvault check")) {
             List<String> r = c.query(SETTINGS).get(0).rows().get(0);
             results.add(CheckResult.ok("sql connection", "connected to " + where(conninfo) + " as an ordinary session"));
-            return Optional.of(new Settings(r.get(0), r.get(1), "true".equals(r.get(2)), r.get(4), Long.parseLong(r.get(5)), r.get(6),
-                    r.get(7), "true".equals(r.get(8))));
+            return Optional.of(new Settings(r.get(0), r.get(1), r.get(2), "true".equals(r.get(3)), r.get(5), Long.parseLong(r.get(6)),
+                    r.get(7), r.get(8), "true".equals(r.get(9))));
         } catch (IOException | RuntimeException e) {
             results.add(CheckResult.critical("sql connection", "cannot open an SQL session to " + where(conninfo) + ": " + e.getMessage(),
                     "the slot and archiving checks need one: the conninfo's dbname (default: the user's name) must exist and "
@@ -145,22 +164,30 @@ public class ClusterCheck {
 
     private static void archiving(ClusterRow row, Settings s, List<CheckResult> results) {
         String push = "/v1/clusters/" + row.name() + "/wal/";
-        String command = s.archiveCommand().replaceAll("(?i)(bearer\\s+)\\S+", "$1***");
-        boolean on = s.archiveMode().equals("on") || s.archiveMode().equals("always");
-        if (!on) {
+        String command = redacted(s.archiveCommand());
+        String fix = "set archive_command = 'curl -fsS -T %p http://PGVAULT:8432" + push + "%f' (pgvault cluster add printed the exact "
+                + "line) and reload";
+        java.util.regex.Matcher other = java.util.regex.Pattern.compile("/v1/clusters/([^/\\s]+)/wal/").matcher(s.archiveCommand());
+        if (!s.archiving()) {
             String detail = "archive_mode is " + s.archiveMode() + (row.stream() ? ": only streaming brings WAL to pgvault" : " and the server "
                     + "does not stream from it: no WAL reaches pgvault");
-            String fix = "set archive_mode = on (restart) and archive_command = 'curl -fsS -T %p http://PGVAULT:8432" + push + "%f' "
+            String modeFix = "set archive_mode = on (restart) and archive_command = 'curl -fsS -T %p http://PGVAULT:8432" + push + "%f' "
                     + "(pgvault cluster add printed the exact line)";
-            results.add(row.stream() ? CheckResult.warning("archive_command", detail, fix) : CheckResult.critical("archive_command", detail, fix));
+            results.add(row.stream() ? CheckResult.warning("archive_command", detail, modeFix)
+                    : CheckResult.critical("archive_command", detail, modeFix));
+        } else if (!s.archiveLibrary().isBlank()) {
+            results.add(CheckResult.warning("archive_command", "archive_library = '" + s.archiveLibrary() + "' is set, so archive_command is "
+                    + "not used; whether it reaches pgvault only the WAL switch can tell", "use archive_command with pgvault's curl line, "
+                    + "or let the WAL switch below prove the library"));
         } else if (s.archiveCommand().isBlank()) {
-            results.add(CheckResult.critical("archive_command", "archive_mode is on but archive_command is empty: WAL piles up in pg_wal",
-                    "set archive_command = 'curl -fsS -T %p http://PGVAULT:8432" + push + "%f' and reload"));
+            results.add(CheckResult.critical("archive_command", "archive_mode is on but archive_command is empty: WAL piles up in pg_wal", fix));
+        } else if (other.find() && !s.archiveCommand().contains(push)) {
+            results.add(CheckResult.critical("archive_command", "archive_command pushes to pgvault's cluster '" + other.group(1) + "', not '"
+                    + row.name() + "': " + command, fix));
         } else if (!s.archiveCommand().contains(push)) {
-            String other = s.archiveCommand().replaceAll("(?s).*/v1/clusters/([^/]+)/wal/.*", "$1");
-            results.add(CheckResult.critical("archive_command", (other.equals(s.archiveCommand()) ? "archive_command does not push to "
-                    + "pgvault" : "archive_command pushes to pgvault's cluster '" + other + "', not '" + row.name() + "'") + ": " + command,
-                    "set archive_command = 'curl -fsS -T %p http://PGVAULT:8432" + push + "%f' and reload"));
+            // A wrapper script or a proxy path: only the switched segment's arrival can tell.
+            results.add(CheckResult.warning("archive_command", "archive_command does not name " + push + " (a wrapper or a proxy?): "
+                    + command, "the WAL switch line below proves it either way; " + fix));
         } else if (s.inRecovery() && !s.archiveMode().equals("always")) {
             results.add(CheckResult.warning("archive_command", "the cluster is a standby (archive_mode = on archives only on a primary): "
                     + command, "point the conninfo at the primary, or set archive_mode = always on this standby"));
@@ -172,7 +199,7 @@ public class ClusterCheck {
                     + " at " + s.lastFailedAt() + (s.lastArchived().isEmpty() ? "" : "; last archived " + s.lastArchived()),
                     "PostgreSQL's log has archive_command's output, with pgvault's answer naming the cause (docs/troubleshooting.md); "
                             + "WAL piles up in pg_wal until it succeeds"));
-        } else if (on) {
+        } else if (s.archiving()) {
             results.add(CheckResult.ok("archiver", s.lastArchived().isEmpty() ? "no failures, nothing archived since the statistics reset"
                     : "last archived " + s.lastArchived() + (s.failedCount() > 0 ? " (" + s.failedCount() + " earlier failures, none since)" : "")));
         }
@@ -264,16 +291,21 @@ public class ClusterCheck {
         Duration age = Duration.between(Instant.parse(last.get().finishedAt()), now);
         String detail = "last complete backup " + last.get().id() + " finished " + last.get().finishedAt() + " (" + human(age) + " ago)";
         if (schedule.isPresent()) {
-            Duration interval = interval(schedule.get(), now);
-            detail += ", schedule '" + schedule.get() + "' (every " + human(interval) + ")";
-            if (age.compareTo(interval.multipliedBy(2)) > 0) {
-                results.add(CheckResult.critical("backup", detail + ": two scheduled backups are missing", "the server's log says why the "
-                        + "scheduled backups failed; pgvault backup " + row.name() + " --wait takes one now"));
-            } else if (age.compareTo(interval.plus(Duration.ofHours(1))) > 0) {
-                results.add(CheckResult.warning("backup", detail + ": the last scheduled backup is missing", "the server's log says why; "
-                        + "pgvault backups " + row.name() + " lists failed ones"));
+            // Due times follow from the last backup, in the zone the scheduler fires in: a weekday schedule is not late on Sunday.
+            CronExpression cron = CronExpression.create(schedule.get());
+            ZonedDateTime due = cron.nextTimeAfter(ZonedDateTime.ofInstant(Instant.parse(last.get().startedAt()), ZoneId.systemDefault()));
+            ZonedDateTime dueAfter = cron.nextTimeAfter(due);
+            boolean running = backups.runningJob(row.name()).isPresent();
+            detail += ", schedule '" + schedule.get() + "'";
+            if (!running && now.isAfter(dueAfter.toInstant().plus(SCHEDULE_GRACE))) {
+                results.add(CheckResult.critical("backup", detail + ": the backups due " + due.toInstant() + " and " + dueAfter.toInstant()
+                        + " are missing", "the server's log says why the scheduled backups failed; pgvault backup " + row.name()
+                        + " --wait takes one now"));
+            } else if (!running && now.isAfter(due.toInstant().plus(SCHEDULE_GRACE))) {
+                results.add(CheckResult.warning("backup", detail + ": the backup due " + due.toInstant() + " is missing", "the server's "
+                        + "log says why; pgvault backups " + row.name() + " lists failed ones"));
             } else {
-                results.add(CheckResult.ok("backup", detail));
+                results.add(CheckResult.ok("backup", detail + (running ? ", one running now" : ", next due " + due.toInstant())));
             }
         } else if (age.compareTo(UNSCHEDULED_BACKUP_AGE) > 0) {
             results.add(CheckResult.warning("backup", detail + ", and no schedule", "schedule backups: cluster add --backup-schedule "
@@ -322,10 +354,12 @@ public class ClusterCheck {
         results.add(CheckResult.ok("wal archive", "no gap from backup " + base.get().id() + " to " + end));
     }
 
-    static Duration interval(String cron, Instant now) {
-        CronExpression expression = CronExpression.create(cron);
-        ZonedDateTime next = expression.nextTimeAfter(ZonedDateTime.ofInstant(now, ZoneOffset.UTC));
-        return Duration.between(next, expression.nextTimeAfter(next));
+    /** archive_command as it may be shown to a read token: no bearer token, basic-auth password or URL credentials. */
+    static String redacted(String command) {
+        return command.replaceAll("(?i)(bearer\\s+)[^\\s'\"]+", "$1***")
+                .replaceAll("(\\s(?:-u|--user|--proxy-user)\\s+)[^\\s'\"]+", "$1***")
+                .replaceAll("(?i)(--oauth2-bearer\\s+)[^\\s'\"]+", "$1***")
+                .replaceAll("(://)[^/@\\s'\"]+@", "$1***@");
     }
 
     private static String human(Duration d) {

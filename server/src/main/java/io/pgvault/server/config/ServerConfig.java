@@ -21,6 +21,10 @@ public class ServerConfig {
     }
 
     public void setDataDir(String dataDir) {
+        // It is spliced into the default repository URL and H2 URL, where these mean something else.
+        if (dataDir != null && dataDir.matches(".*[;#%?].*")) {
+            throw new IllegalArgumentException("pgvault.data-dir '" + dataDir + "' contains ';', '#', '%' or '?': choose a directory without them");
+        }
         this.dataDir = dataDir;
     }
 

@@ -42,6 +42,12 @@ public class StartupReport implements ApplicationEventListener<ServerStartupEven
                 configFile.isEmpty() ? "built-in defaults and environment (no --config, PGVAULT_CONFIG or " + ConfigFile.STANDARD + ")"
                         : "file " + configFile + " and environment",
                 RepositoryUrl.parse(repository), redacted(catalog), dataDir);
+        Path oldDefault = Path.of("pgvault-data").toAbsolutePath().normalize();
+        if (!oldDefault.equals(dataDir) && java.nio.file.Files.isDirectory(oldDefault)) {
+            LOG.warn("{} exists here but this server uses {}: if it holds the repository or catalog of an earlier start, set "
+                    + "pgvault.data-dir (or the repository and catalog URLs) to it, or move it, before clusters archive into an empty one",
+                    oldDefault, dataDir);
+        }
     }
 
     /** A JDBC URL as it may be logged: without a password parameter. */

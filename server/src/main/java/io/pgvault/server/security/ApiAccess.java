@@ -67,8 +67,8 @@ public final class ApiAccess {
             rule(HttpMethod.GET, "/v1/clusters/{cluster}/backups", ClusterFrom.PATH, READ),
             rule(HttpMethod.GET, "/v1/clusters/{cluster}/backups/{id}", ClusterFrom.PATH, READ),
             rule(HttpMethod.GET, "/v1/clusters/{cluster}/stream", ClusterFrom.PATH, READ),
-            // Monitoring runs check with a read token: its one side effect is a WAL switch.
-            rule(HttpMethod.POST, "/v1/clusters/{cluster}/check", ClusterFrom.PATH, READ),
+            // check without side effects on the cluster: monitoring with a read token.
+            rule(HttpMethod.GET, "/v1/clusters/{cluster}/check", ClusterFrom.PATH, READ),
             rule(HttpMethod.GET, "/v1/clusters/{cluster}", ClusterFrom.PATH, READ),
             rule(HttpMethod.GET, "/v1/clusters", ClusterFrom.LISTING, READ),
             rule(HttpMethod.GET, "/v1/repository/objects", ClusterFrom.OBJECT_PREFIX, READ),
@@ -77,6 +77,8 @@ public final class ApiAccess {
             rule(HttpMethod.POST, "/v1/clusters/{cluster}/backups", ClusterFrom.PATH),
             rule(HttpMethod.DELETE, "/v1/clusters/{cluster}/backups/{id}", ClusterFrom.PATH),
             rule(HttpMethod.POST, "/v1/clusters/{cluster}/expire", ClusterFrom.PATH),
+            // check with a restore point and a forced WAL switch: writes on the cluster, so admin.
+            rule(HttpMethod.POST, "/v1/clusters/{cluster}/check", ClusterFrom.PATH),
             rule(HttpMethod.POST, "/v1/clusters", ClusterFrom.NONE),
             rule(HttpMethod.PATCH, "/v1/clusters/{cluster}", ClusterFrom.PATH),
             rule(HttpMethod.DELETE, "/v1/clusters/{cluster}", ClusterFrom.PATH),

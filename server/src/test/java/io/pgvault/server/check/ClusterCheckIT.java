@@ -48,7 +48,7 @@ class ClusterCheckIT {
                 assertThat(post("/v1/clusters", "{\"name\":\"main\",\"conninfo\":\"" + conninfo + "\"}").statusCode()).isEqualTo(201);
 
                 // A new setup: connections and archive_command fine, no WAL yet (without the switch), no backup.
-                JsonNode fresh = check("main", "switchWal=false");
+                JsonNode fresh = check("main", "");
                 assertThat(status(fresh, "replication connection")).isEqualTo("OK");
                 assertThat(status(fresh, "sql connection")).isEqualTo("OK");
                 assertThat(status(fresh, "archive_command")).isEqualTo("OK");
@@ -75,6 +75,14 @@ class ClusterCheckIT {
                 assertThat(wrong.path("status").asText()).isEqualTo("CRITICAL");
                 assertThat(line(wrong, "archive_command").path("detail").asText()).contains("cluster 'other', not 'main'");
                 assertThat(status(wrong, "wal switch")).isEqualTo("CRITICAL");
+
+                // A wrapper script pgvault cannot read: not condemned on sight, the switch decides.
+                pg.appendConf(Map.of("archive_command", "/usr/local/bin/archive-wal.sh %p %f"));
+                pg.execute("SELECT pg_reload_conf()");
+                awaitSetting(pg, "archive_command", "archive-wal.sh");
+                JsonNode wrapper = check("main", "");
+                assertThat(status(wrapper, "archive_command")).isEqualTo("WARNING");
+                assertThat(line(wrapper, "archive_command").path("fix").asText()).contains("WAL switch");
             }
 
             // A conninfo that reaches nothing; an unknown cluster.
@@ -83,6 +91,7 @@ class ClusterCheckIT {
                     .statusCode()).isEqualTo(201);
             JsonNode gone = check("gone", "walTimeout=2");
             assertThat(gone.path("status").asText()).isEqualTo("CRITICAL");
+            assertThat(line(gone, "wal switch").path("detail").asText()).contains("not tried");
             assertThat(line(gone, "replication connection").path("fix").asText()).contains("pg_hba.conf");
             assertThat(status(gone, "sql connection")).isEqualTo("CRITICAL");
             assertThat(post("/v1/clusters/nosuch/check", "").statusCode()).isEqualTo(404);
@@ -97,8 +106,11 @@ class ClusterCheckIT {
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** GET: no restore point, no switch; POST with {@code walTimeout=N}: the proof. */
     private JsonNode check(String cluster, String query) throws Exception {
-        HttpResponse<String> r = post("/v1/clusters/" + cluster + "/check?" + query, "");
+        HttpResponse<String> r = query.isEmpty()
+                ? http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/" + cluster + "/check")).build(), HttpResponse.BodyHandlers.ofString())
+                : post("/v1/clusters/" + cluster + "/check?" + query, "");
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         return JSON.readTree(r.body());
     }
