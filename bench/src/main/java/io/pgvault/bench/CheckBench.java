@@ -59,17 +59,20 @@ public final class CheckBench {
             List<Double> proof = new ArrayList<>();
             List<Double> look = new ArrayList<>();
             List<Double> theirs = new ArrayList<>();
+            List<Double> serverOnly = new ArrayList<>();
             for (int i = 0; i < repeat + 1; i++) {
                 // Some WAL between runs, as a live cluster has: each switch then closes a segment.
                 pg.execute("CREATE TABLE IF NOT EXISTS t (x int)", "INSERT INTO t SELECT generate_series(1, 1000)");
                 double a = timed(() -> shell(launcher + " check bench --server " + url));
                 double b = timed(() -> shell(launcher + " check bench --no-wal-switch --server " + url));
+                double d = timed(() -> shell("curl -fsS -o /dev/null " + url + "/v1/clusters/bench/check"));
                 pg.execute("INSERT INTO t SELECT generate_series(1, 1000)");
                 double c = timed(() -> asPgUser("pgbackrest --config=" + conf + " --stanza=bench check"));
                 if (i > 0) {  // the first round warms the server's JIT and the file cache
                     proof.add(a);
                     look.add(b);
                     theirs.add(c);
+                    serverOnly.add(d);
                 }
             }
             double ours = median(proof);
@@ -77,6 +80,7 @@ public final class CheckBench {
             System.out.printf(Locale.ROOT, "%nPostgreSQL %d, %d runs each (median, first round not counted)%n", major, repeat);
             System.out.printf(Locale.ROOT, "%-52s %8.0f ms%n", "pgvault check (restore point + WAL switch, all checks)", ours);
             System.out.printf(Locale.ROOT, "%-52s %8.0f ms%n", "pgvault check --no-wal-switch", median(look));
+            System.out.printf(Locale.ROOT, "%-52s %8.0f ms%n", "  of which the server's answer (curl GET .../check)", median(serverOnly));
             System.out.printf(Locale.ROOT, "%-52s %8.0f ms%n", "pgbackrest check (WAL switch, archive)", pgbackrest);
             System.out.printf(Locale.ROOT, "%npgvault check / pgbackrest check: %.2fx the time%n", ours / pgbackrest);
         } finally {

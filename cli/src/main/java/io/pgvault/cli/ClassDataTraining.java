@@ -45,8 +45,8 @@ import java.util.stream.Stream;
  * costs most of a second per JVM. So this walks their paths on a throwaway local
  * repository in a temporary directory: writes and restores a tiny backup, runs {@code info}
  * and a refused {@code recover}, a wal-fetch miss, the same backup through an encrypted
- * repository, an S3 request to a closed loopback port and a TLS client hello. Classes it
- * misses still load the usual way.
+ * repository, an S3 request to a closed loopback port, a TLS client hello and the admin
+ * commands against a loopback stand-in. Classes it misses still load the usual way.
  */
 public final class ClassDataTraining {
 
@@ -86,6 +86,7 @@ public final class ClassDataTraining {
             encrypted(dir);
             s3();
             tls();
+            admin();
         } finally {
             try (Stream<Path> walk = Files.walk(dir)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
@@ -146,6 +147,36 @@ public final class ClassDataTraining {
             request.send();
         } catch (IOException | RuntimeException expected) {
             // nothing listens there
+        }
+    }
+
+    /**
+     * The admin commands' path: the JDK's HTTP client, a JSON answer parsed and printed, against a
+     * loopback stand-in that answers every request with canned JSON (without it, the HTTP client
+     * alone costs an admin command most of a second more to start).
+     */
+    private static void admin() throws IOException {
+        com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", exchange -> {
+            String path = exchange.getRequestURI().getPath();
+            byte[] body = (path.endsWith("/check") ? "{\"cluster\":\"main\",\"status\":\"OK\",\"checks\":[{\"check\":\"backup\","
+                    + "\"status\":\"OK\",\"detail\":\"training\"}]}" : path.endsWith("/clusters") || path.endsWith("/backups") ? "[]"
+                    : "{\"name\":\"main\",\"state\":\"off\"}").getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        server.start();
+        try {
+            String url = "http://127.0.0.1:" + server.getAddress().getPort();
+            quietly("check", "main", "--server", url);
+            quietly("check", "main", "--no-wal-switch", "--json", "--server", url);
+            quietly("cluster", "list", "--server", url);
+            quietly("backups", "main", "--server", url);
+        } finally {
+            server.stop(0);
         }
     }
 
