@@ -28,9 +28,11 @@ import java.io.InputStream;
 public class WalController {
 
     private final WalService wal;
+    private final FetchBuffers buffers;
 
-    public WalController(WalService wal) {
+    public WalController(WalService wal, FetchBuffers buffers) {
         this.wal = wal;
+        this.buffers = buffers;
     }
 
     @Put(value = "/{file}", consumes = MediaType.ALL, produces = MediaType.TEXT_PLAIN)
@@ -58,23 +60,19 @@ public class WalController {
 
     /**
      * Files up to this size (every segment of the default 16 MiB and up to 64 MiB) are read
-     * and verified whole before the response starts: one write instead of Netty pulling
-     * 8 KiB chunks from the stream (about 2x faster per segment here), and a checksum
-     * mismatch is a clean 500 rather than a connection cut mid-body. Larger segments stream.
+     * and verified whole before the response starts, when {@link FetchBuffers} has room: a
+     * checksum mismatch is then a clean 500 rather than a connection cut mid-body, and the
+     * body is written from memory. Larger segments, and any GET that finds no room, stream.
      */
     static final long WHOLE_BODY_LIMIT = 64L << 20;
 
     @Get(value = "/{file}", produces = MediaType.APPLICATION_OCTET_STREAM)
     public HttpResponse<?> fetch(String cluster, String file) throws IOException {
         WalService.Fetched fetched = wal.fetch(cluster, file);
-        if (fetched.rawSize() <= WHOLE_BODY_LIMIT) {
-            byte[] body;
-            try (InputStream in = fetched.content()) {
-                body = in.readAllBytes();
-            }
-            return HttpResponse.ok(body).contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE);
-        }
-        return HttpResponse.ok(new StreamedFile(fetched.content(), MediaType.APPLICATION_OCTET_STREAM_TYPE, System.currentTimeMillis(),
+        InputStream body = fetched.rawSize() <= WHOLE_BODY_LIMIT
+                ? buffers.whole(fetched.content(), fetched.rawSize()).orElseGet(fetched::content) : fetched.content();
+        // The server closes the stream when the body is written or the client is gone: that gives a whole body's room back.
+        return HttpResponse.ok(new StreamedFile(body, MediaType.APPLICATION_OCTET_STREAM_TYPE, System.currentTimeMillis(),
                 fetched.rawSize()));
     }
 }
