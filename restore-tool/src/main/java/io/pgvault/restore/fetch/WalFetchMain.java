@@ -2,6 +2,7 @@ package io.pgvault.restore.fetch;
 
 import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.repo.UnsupportedFormatException;
+import io.pgvault.core.util.Backoff;
 import io.pgvault.core.wal.WalFileName;
 
 import java.io.IOException;
@@ -79,7 +80,8 @@ public final class WalFetchMain {
             }
         }
         Instant deadline = Instant.now().plus(options.retryFor());
-        Duration pause = Duration.ofMillis(250);
+        Backoff backoff = new Backoff(Duration.ofMillis(250), Duration.ofSeconds(5));
+        int attempt = 0;
         Exception last;
         try (WalSource source = options.openSource(true)) {
             WalFetcher fetcher = new WalFetcher(source, message -> err.println("pgvault wal-fetch: " + message));
@@ -92,12 +94,12 @@ public final class WalFetchMain {
                     break;
                 } catch (IOException | RuntimeException e) {
                     last = e;
+                    Duration pause = backoff.delay(++attempt);
                     if (Instant.now().plus(pause).isAfter(deadline)) {
                         break;
                     }
                     err.println("pgvault wal-fetch: " + name + ": " + e.getMessage() + "; retrying in " + pause.toMillis() + " ms");
                     Thread.sleep(pause.toMillis());
-                    pause = pause.multipliedBy(2).compareTo(Duration.ofSeconds(5)) > 0 ? Duration.ofSeconds(5) : pause.multipliedBy(2);
                 }
             }
         } catch (InterruptedException e) {

@@ -4,6 +4,7 @@ import io.pgvault.core.pgproto.Conninfo;
 import io.pgvault.core.pgproto.PgServerException;
 import io.pgvault.core.stream.WalReceiver;
 import io.pgvault.core.stream.WalSink;
+import io.pgvault.core.util.Backoff;
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineHistory;
 import io.pgvault.core.wal.TimelineId;
@@ -214,8 +215,7 @@ final class ClusterStream implements Runnable {
     }
 
     private Duration backoff(int failures) {
-        long millis = config.getRetryMin().toMillis() << Math.min(10, Math.max(0, failures - 1));
-        return Duration.ofMillis(Math.min(millis, config.getRetryMax().toMillis()));
+        return new Backoff(config.getRetryMin(), config.getRetryMax()).delay(failures);
     }
 
     private void sleep(Duration duration) {

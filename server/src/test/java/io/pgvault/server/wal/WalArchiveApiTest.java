@@ -277,4 +277,21 @@ class WalArchiveApiTest implements TestPropertyProvider {
         assertThat(r.statusCode()).isEqualTo(500);
         assertThat(r.body()).contains("000000010000000000000009");
     }
+
+    @Test
+    void onlyWalPushesMaySendLargeOrUnsizedBodies() throws Exception {
+        byte[] big = new byte[(1 << 20) + 1];
+        HttpResponse<String> tooLarge = send(HttpRequest.newBuilder(uri("/v1/clusters")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(big)));
+        assertThat(tooLarge.statusCode()).isEqualTo(413);
+        assertThat(tooLarge.body()).contains("at most 1048576 bytes of JSON");
+        HttpResponse<String> unsized = send(HttpRequest.newBuilder(uri("/v1/clusters")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream("{\"name\":\"x\"}".getBytes()))));
+        assertThat(unsized.statusCode()).isEqualTo(411);
+        // A segment, sent chunked as curl -T - would: taken.
+        byte[] seg = segment(0x21, 211);
+        HttpResponse<String> chunked = send(HttpRequest.newBuilder(uri("/v1/clusters/main/wal/000000010000000000000021"))
+                .PUT(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(seg))));
+        assertThat(chunked.statusCode()).as(chunked.body()).isEqualTo(201);
+    }
 }
