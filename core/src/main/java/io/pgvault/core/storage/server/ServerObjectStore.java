@@ -34,9 +34,13 @@ public final class ServerObjectStore implements ObjectStore {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** How long a response body may send nothing before the read fails as an outage. */
+    static final Duration BODY_STALL_TIMEOUT = Duration.ofSeconds(30);
+
     private final HttpClient http;
     private final URI server;
     private final String token;
+    private final Duration stallTimeout;
 
     public ServerObjectStore(URI server, String token) {
         this(server, token, null);
@@ -47,9 +51,14 @@ public final class ServerObjectStore implements ObjectStore {
      *               certificate, trusted instead of the JDK's; null for the JDK's
      */
     public ServerObjectStore(URI server, String token, Path caFile) {
+        this(server, token, caFile, BODY_STALL_TIMEOUT);
+    }
+
+    ServerObjectStore(URI server, String token, Path caFile, Duration stallTimeout) {
         this.server = server;
         this.token = token;
         this.http = ServerHttp.client(caFile);
+        this.stallTimeout = stallTimeout;
     }
 
     @Override
@@ -112,7 +121,7 @@ public final class ServerObjectStore implements ObjectStore {
 
     private InputStream checked(HttpResponse<InputStream> r, String key) throws IOException {
         if (r.statusCode() == 200) {
-            return r.body();
+            return new StalledBodyGuard(r.body(), stallTimeout, key + " from pgvault server " + server);
         }
         String body;
         try (InputStream in = r.body()) {
