@@ -2,15 +2,19 @@ package io.pgvault.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgvault.core.storage.StorageUnavailableException;
 import io.pgvault.core.storage.server.ServerHttp;
+import io.pgvault.core.storage.server.StalledBodyGuard;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 /** How admin commands reach the pgvault server's REST API. */
@@ -20,6 +24,9 @@ public final class ServerClient {
     private static final class Lazy {
         static final ObjectMapper JSON = new ObjectMapper();
     }
+
+    /** How long an answer's body may send nothing after its headers (the request timeout ends with them). */
+    private static final Duration BODY_STALL_TIMEOUT = Duration.ofSeconds(30);
 
     private HttpClient http;
 
@@ -103,7 +110,7 @@ public final class ServerClient {
     }
 
     private JsonNode send(HttpRequest.Builder request) throws IOException {
-        HttpResponse<String> response = sendRaw(request);
+        Answer response = sendRaw(request);
         String body = response.body();
         if (body.isBlank() || !(body.startsWith("{") || body.startsWith("["))) {
             return Lazy.JSON.nullNode();
@@ -111,10 +118,17 @@ public final class ServerClient {
         return Lazy.JSON.readTree(body);
     }
 
-    private HttpResponse<String> sendRaw(HttpRequest.Builder request) throws IOException {
-        HttpResponse<String> response;
+    private Answer sendRaw(HttpRequest.Builder request) throws IOException {
+        Answer response;
         try {
-            response = http().send(request.build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<InputStream> streamed = http().send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+            String body;
+            try (InputStream in = new StalledBodyGuard(streamed.body(), BODY_STALL_TIMEOUT, "the answer of the pgvault server at " + server)) {
+                body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            } catch (StorageUnavailableException e) {
+                throw new UnreachableException(e.getMessage(), e);
+            }
+            response = new Answer(streamed.statusCode(), body);
         } catch (javax.net.ssl.SSLException e) {
             throw new UnreachableException("TLS with the pgvault server at " + server + " failed: " + e.getMessage()
                     + "; if a private CA signed its certificate, give " + ServerHttp.CACERT_HINT, e);
@@ -137,5 +151,9 @@ public final class ServerClient {
                     + (response.statusCode() == 401 ? " (--token-file FILE or PGVAULT_TOKEN_FILE)" : ""));
         }
         return response;
+    }
+
+    /** The server's answer: its status and its body, read through the stall guard. */
+    private record Answer(int statusCode, String body) {
     }
 }

@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * looks at every open body each second and closes a stalled one, which makes its blocked
  * read throw; the reader then sees an outage to retry, not a short file.
  */
-final class StalledBodyGuard extends FilterInputStream {
+public final class StalledBodyGuard extends FilterInputStream {
 
     private static final Set<StalledBodyGuard> OPEN = ConcurrentHashMap.newKeySet();
 
@@ -45,7 +45,8 @@ final class StalledBodyGuard extends FilterInputStream {
     private volatile long lastProgress = System.nanoTime();
     private volatile boolean stalled;
 
-    StalledBodyGuard(InputStream body, Duration timeout, String what) {
+    /** @param what names the body in the message, e.g. "KEY from pgvault server URL" */
+    public StalledBodyGuard(InputStream body, Duration timeout, String what) {
         super(body);
         this.timeoutNanos = timeout.toNanos();
         this.what = what;
