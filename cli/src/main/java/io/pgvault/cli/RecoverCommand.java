@@ -2,6 +2,7 @@ package io.pgvault.cli;
 
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.storage.RepositorySource;
 import io.pgvault.core.storage.s3.S3Settings;
 import io.pgvault.core.storage.server.BearerToken;
 import io.pgvault.core.util.SecretFile;
@@ -251,11 +252,14 @@ final class RecoverCommand implements Callable<Integer> {
             } else if (token != null) {
                 found = new Secret("--token-file", beside(dataDirectory, ".pgvault-token"), BearerToken.fileContent(token));
             }
-        } else if (repository.source().isS3() && repository.source().s3CredentialsFile() != null) {
-            found = new Secret("--s3-credentials-file", repository.source().s3CredentialsFile(), null);
-        } else if (repository.source().isS3() && repository.source().hasInlineKeys()) {
-            found = new Secret("--s3-credentials-file", beside(dataDirectory, ".pgvault-s3.credentials"),
-                    S3Settings.credentialsFileContent(repository.source().s3AccessKey(), repository.source().s3SecretKey()));
+        } else if (repository.source().isS3()) {
+            RepositorySource source = repository.source();
+            if (source.s3CredentialsFile() != null) {
+                found = new Secret("--s3-credentials-file", source.s3CredentialsFile(), null);
+            } else if (source.hasInlineKeys()) {
+                found = new Secret("--s3-credentials-file", beside(dataDirectory, ".pgvault-s3.credentials"),
+                        S3Settings.credentialsFileContent(source.s3AccessKey(), source.s3SecretKey()));
+            }
         }
         if (repository.keyFile() != null && SecretFile.isInside(repository.keyFile(), dataDirectory)) {
             throw new IllegalArgumentException("--key-file " + repository.keyFile() + " is inside the data directory " + dataDirectory

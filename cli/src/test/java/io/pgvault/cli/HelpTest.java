@@ -32,7 +32,7 @@ class HelpTest {
             for (String line : spec.usageMessage().footer()) {
                 String example = line.strip();
                 if (example.startsWith("pgvault ")) {
-                    List<String> words = shellWords(example.replaceAll("\\s+#.*$", ""));
+                    List<String> words = ComposeFileTest.words(example);
                     String[] args = words.subList(1, words.size()).toArray(String[]::new);
                     // parseArgs throws on an unknown option, a missing value or a bad enum value.
                     PgvaultCommand.commandLine().parseArgs(args);
@@ -41,38 +41,5 @@ class HelpTest {
             checked.add(name);
         }
         cl.getSubcommands().values().stream().distinct().forEach(sub -> walk(sub, checked));
-    }
-
-    /** Splits as sh does for the quoting the examples use: single and double quotes, no expansions. */
-    static List<String> shellWords(String line) {
-        List<String> words = new ArrayList<>();
-        StringBuilder word = new StringBuilder();
-        boolean inWord = false;
-        char quote = 0;
-        for (char c : line.toCharArray()) {
-            if (quote != 0) {
-                if (c == quote) {
-                    quote = 0;
-                } else {
-                    word.append(c);
-                }
-            } else if (c == '\'' || c == '"') {
-                quote = c;
-                inWord = true;
-            } else if (Character.isWhitespace(c)) {
-                if (inWord) {
-                    words.add(word.toString());
-                    word.setLength(0);
-                    inWord = false;
-                }
-            } else {
-                word.append(c);
-                inWord = true;
-            }
-        }
-        if (inWord) {
-            words.add(word.toString());
-        }
-        return words;
     }
 }

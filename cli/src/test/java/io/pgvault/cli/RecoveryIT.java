@@ -32,7 +32,6 @@ import static io.pgvault.cli.RecoverySupport.CHECKSUM;
 import io.pgvault.cli.RecoverySupport.Run;
 import static io.pgvault.cli.RecoverySupport.awaitBackup;
 import static io.pgvault.cli.RecoverySupport.archivingPrimary;
-import static io.pgvault.cli.RecoverySupport.awaitValue;
 import static io.pgvault.cli.RecoverySupport.cat;
 import static io.pgvault.cli.RecoverySupport.pgvault;
 import static io.pgvault.cli.RecoverySupport.pgvaultAsServerUser;
@@ -167,7 +166,7 @@ class RecoveryIT {
             standby.start();
             primary.execute("INSERT INTO marks VALUES (1000, 'seen by the standby')");
             String primaryState = primary.queryValue(CHECKSUM);
-            awaitValue(standby, CHECKSUM, primaryState, Duration.ofSeconds(90));
+            standby.awaitValue(CHECKSUM, primaryState, Duration.ofSeconds(90));
             assertThat(standby.queryValue("SELECT status FROM pg_stat_wal_receiver")).isEqualTo("streaming");
 
             // Fail over: the standby becomes timeline 2 and archives into the same cluster.

@@ -126,23 +126,6 @@ final class RecoverySupport {
         }
     }
 
-    static void awaitValue(PgCluster pg, String sql, String expected, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        String last = null;
-        while (System.nanoTime() < deadline) {
-            try {
-                last = pg.queryValue(sql);
-                if (expected.equals(last)) {
-                    return;
-                }
-            } catch (IllegalStateException notYet) {
-                // still starting
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("expected " + expected + " but " + pg + " had " + last + "\n" + pg.serverLog());
-    }
-
     static void switchAndAwaitArchived(PgCluster pg, Duration timeout) throws InterruptedException {
         Lsn end = Lsn.parse(pg.queryValue("SELECT pg_switch_wal()"));
         String timeline = pg.queryValue("SELECT timeline_id FROM pg_control_checkpoint()");

@@ -27,7 +27,6 @@ import java.util.concurrent.TimeUnit;
 import static io.pgvault.cli.RecoverySupport.CHECKSUM;
 import static io.pgvault.cli.RecoverySupport.awaitBackup;
 import static io.pgvault.cli.RecoverySupport.archivingPrimary;
-import static io.pgvault.cli.RecoverySupport.awaitValue;
 import static io.pgvault.cli.RecoverySupport.pgvault;
 import static io.pgvault.cli.RecoverySupport.serverProperties;
 import static io.pgvault.cli.RecoverySupport.post;
@@ -99,7 +98,7 @@ class StreamingRecoveryIT {
             primary.execute("INSERT INTO marks VALUES (100, 'the last commit before the crash')");
             String atCrash = primary.queryValue(CHECKSUM);
             String crashSegment = primary.queryValue("SELECT pg_walfile_name(pg_current_wal_lsn())");
-            awaitValue(standby, CHECKSUM, atCrash, Duration.ofSeconds(60));
+            standby.awaitValue(CHECKSUM, atCrash, Duration.ofSeconds(60));
             // More than the flush interval (1 s): the commit must be in the repository by now.
             Thread.sleep(2500);
             assertThat(primary.queryValue("SELECT failed_count FROM pg_stat_archiver")).as("archive_command next to streaming").isEqualTo("0");

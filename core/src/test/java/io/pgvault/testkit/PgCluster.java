@@ -189,6 +189,29 @@ public final class PgCluster implements AutoCloseable {
         throw new IllegalStateException(this + " did not finish recovery within " + timeout + ":\n" + tail(serverLog()));
     }
 
+    /** Waits until {@code sql} answers {@code expected} (a standby catching up, say), or fails with what it answered and the log. */
+    public void awaitValue(String sql, String expected, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String last = null;
+        while (System.nanoTime() < deadline) {
+            try {
+                last = queryValue(sql);
+                if (expected.equals(last)) {
+                    return;
+                }
+            } catch (IllegalStateException notYet) {
+                // still starting
+            }
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+        throw new AssertionError("expected " + expected + " but " + this + " had " + last + "\n" + tail(serverLog()));
+    }
+
     public int port() {
         return port;
     }

@@ -184,7 +184,7 @@ class DistributionIT {
         started.add(standby);
         standby.start();
         primary.execute("INSERT INTO marks VALUES (1000, 'seen by the standby')");
-        awaitValue(standby, primary.queryValue(CHECKSUM));
+        standby.awaitValue(CHECKSUM, primary.queryValue(CHECKSUM), Duration.ofSeconds(90));
         assertThat(latest).isNotEqualTo(atTarget);
 
         // The first runs made the class data archive for where the distribution is installed; the JVM maps it.
@@ -266,23 +266,6 @@ class DistributionIT {
             Thread.sleep(200);
         }
         throw new AssertionError("the archiver did not catch up: " + pg.queryValue("SELECT row_to_json(a)::text FROM pg_stat_archiver a"));
-    }
-
-    private static void awaitValue(PgCluster pg, String expected) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-        String last = null;
-        while (System.nanoTime() < deadline) {
-            try {
-                last = pg.queryValue(CHECKSUM);
-                if (expected.equals(last)) {
-                    return;
-                }
-            } catch (IllegalStateException notYet) {
-                // still starting
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("expected " + expected + " but " + pg + " had " + last + "\n" + pg.serverLog());
     }
 
     private static String value(Statement st, String sql) throws Exception {

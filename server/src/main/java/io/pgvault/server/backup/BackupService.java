@@ -262,7 +262,7 @@ public class BackupService {
 
     /**
      * One backup; while it runs, waits up to {@code wait} for it to end first, so a client
-     * learns the outcome when it happens instead of polling (each answer reads the manifests).
+     * learns the outcome when it happens instead of polling.
      */
     public BackupView get(String cluster, String id, Duration wait) throws IOException {
         Job job = jobs.get(id);
@@ -280,10 +280,39 @@ public class BackupService {
         return get(cluster, id);
     }
 
+    /**
+     * One backup, read on its own: {@code backup --wait} asks every few seconds, so a running or
+     * failed job is answered from memory and a stored backup from its manifest and the WAL
+     * directories its segments are in, never by listing every backup and every WAL file.
+     */
     public BackupView get(String cluster, String id) throws IOException {
-        return list(cluster).stream().filter(v -> v.id().equals(id)).findFirst()
-                .orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND, "cluster '" + cluster + "' has no backup " + id
-                        + "; pgvault backups " + cluster + " lists them"));
+        clusters.require(cluster);
+        Job job = jobs.get(id);
+        if (job != null && job.cluster.equals(cluster) && !"stored".equals(job.state)) {
+            return view(job);
+        }
+        Optional<BackupManifest> manifest = BackupManifest.read(store, cluster, id);
+        if (manifest.isEmpty()) {
+            throw new ApiException(HttpStatus.NOT_FOUND, "cluster '" + cluster + "' has no backup " + id + "; pgvault backups " + cluster
+                    + " lists them");
+        }
+        return view(manifest.get(), archivedAmong(cluster, neededSegments(manifest.get())));
+    }
+
+    /** Which of {@code names} the repository holds: one listing per WAL directory they fall in. */
+    private Set<String> archivedAmong(String cluster, List<WalFileName> names) throws IOException {
+        Set<String> directories = new TreeSet<>();
+        for (WalFileName name : names) {
+            String key = RepositoryLayout.walKey(cluster, name);
+            directories.add(key.substring(0, key.lastIndexOf('/') + 1));
+        }
+        Set<String> archived = new HashSet<>();
+        for (String directory : directories) {
+            for (ObjectStat o : store.list(directory)) {
+                archived.add(o.key().substring(o.key().lastIndexOf('/') + 1));
+            }
+        }
+        return archived;
     }
 
     public void delete(String cluster, String id) throws IOException {

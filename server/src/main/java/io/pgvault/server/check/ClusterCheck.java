@@ -94,17 +94,20 @@ public class ClusterCheck {
         List<CheckResult> results = new ArrayList<>();
         Conninfo conninfo = Conninfo.parse(row.conninfo());
         boolean sameCluster = replication(row, conninfo, results);
-        Optional<Settings> settings = settings(conninfo, results);
-        settings.ifPresent(s -> archiving(row, s, results));
-        if (switchWal && !sameCluster) {
-            // Never a restore point and a switch on a cluster the archive does not belong to.
-            results.add(CheckResult.warning("wal switch", "not tried: the conninfo does not reach the archived cluster (see above)",
-                    "fix the replication connection line above first"));
-        } else if (switchWal && settings.isPresent() && !settings.get().archiving() && !row.stream()) {
-            results.add(CheckResult.warning("wal switch", "not tried: nothing can bring the segment (archive_mode is off, no streaming)",
-                    "fix the archive_command line above first"));
-        } else if (switchWal) {
-            walSwitch(row, conninfo, settings, walTimeout, results);
+        // One SQL session for the settings and the switch; null when it cannot be opened (its line says why).
+        try (SqlConnection sql = openSql(conninfo, results)) {
+            Optional<Settings> settings = sql == null ? Optional.empty() : settings(sql, results);
+            settings.ifPresent(s -> archiving(row, s, results));
+            if (switchWal && !sameCluster) {
+                // Never a restore point and a switch on a cluster the archive does not belong to.
+                results.add(CheckResult.warning("wal switch", "not tried: the conninfo does not reach the archived cluster (see above)",
+                        "fix the replication connection line above first"));
+            } else if (switchWal && settings.isPresent() && !settings.get().archiving() && !row.stream()) {
+                results.add(CheckResult.warning("wal switch", "not tried: nothing can bring the segment (archive_mode is off, no streaming)",
+                        "fix the archive_command line above first"));
+            } else if (switchWal && settings.isPresent()) {
+                walSwitch(row, sql, settings.get(), walTimeout, results);
+            }
         }
         streaming(row, results);
         List<BackupView> list = backupList(row, results);
@@ -148,16 +151,27 @@ public class ClusterCheck {
         return true;
     }
 
-    private Optional<Settings> settings(Conninfo conninfo, List<CheckResult> results) {
-        try (SqlConnection c = SqlConnection.open(conninfo, "pgvault check")) {
-            List<String> r = c.query(SETTINGS).get(0).rows().get(0);
+    private static SqlConnection openSql(Conninfo conninfo, List<CheckResult> results) {
+        try {
+            SqlConnection c = SqlConnection.open(conninfo, "pgvault check");
             results.add(CheckResult.ok("sql connection", "connected to " + where(conninfo) + " as an ordinary session"));
-            return Optional.of(new Settings(r.get(0), r.get(1), r.get(2), "true".equals(r.get(3)), r.get(5), Long.parseLong(r.get(6)),
-                    r.get(7), r.get(8), "true".equals(r.get(9))));
+            return c;
         } catch (IOException | RuntimeException e) {
             results.add(CheckResult.critical("sql connection", "cannot open an SQL session to " + where(conninfo) + ": " + e.getMessage(),
                     "the slot and archiving checks need one: the conninfo's dbname (default: the user's name) must exist and "
                             + "pg_hba.conf must allow it"));
+            return null;
+        }
+    }
+
+    private static Optional<Settings> settings(SqlConnection sql, List<CheckResult> results) {
+        try {
+            List<String> r = sql.query(SETTINGS).get(0).rows().get(0);
+            return Optional.of(new Settings(r.get(0), r.get(1), r.get(2), "true".equals(r.get(3)), r.get(5), Long.parseLong(r.get(6)),
+                    r.get(7), r.get(8), "true".equals(r.get(9))));
+        } catch (IOException | RuntimeException e) {
+            results.add(CheckResult.critical("archive_command", "cannot read the cluster's archiving settings and pg_stat_archiver: "
+                    + e.getMessage(), "check runs an ordinary SELECT of current_setting() and pg_stat_archiver as the conninfo's role"));
             return Optional.empty();
         }
     }
@@ -206,20 +220,17 @@ public class ClusterCheck {
     }
 
     /** The proof: a segment closed now must be in the archive within the timeout, by archive_command or streaming. */
-    private void walSwitch(ClusterRow row, Conninfo conninfo, Optional<Settings> settings, Duration timeout, List<CheckResult> results)
+    private void walSwitch(ClusterRow row, SqlConnection sql, Settings settings, Duration timeout, List<CheckResult> results)
             throws InterruptedException {
-        if (settings.isEmpty()) {
-            return;
-        }
-        if (settings.get().inRecovery()) {
+        if (settings.inRecovery()) {
             results.add(CheckResult.warning("wal switch", "not tried: the cluster is in recovery (a standby cannot switch WAL)",
                     "run pgvault check against the primary"));
             return;
         }
         String segment;
-        try (SqlConnection c = SqlConnection.open(conninfo, "pgvault check")) {
+        try {
             // A switch with nothing written since the last one closes no segment: a restore point first (as pgBackRest's check does).
-            segment = c.query("SELECT pg_create_restore_point('pgvault check'); SELECT pg_walfile_name(pg_switch_wal())").get(1)
+            segment = sql.query("SELECT pg_create_restore_point('pgvault check'); SELECT pg_walfile_name(pg_switch_wal())").get(1)
                     .rows().get(0).get(0);
         } catch (IOException | RuntimeException e) {
             results.add(CheckResult.warning("wal switch", "cannot force a WAL switch: " + e.getMessage(), "let the role switch WAL "

@@ -102,7 +102,9 @@ public final class ConfigFile {
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read the configuration file " + file + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            throw new IllegalArgumentException("the configuration file " + file + " is not valid YAML: " + e.getMessage(), e);
+            // The parser's first line only: the rest quotes the file, which may hold a password.
+            String reason = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+            throw new IllegalArgumentException("the configuration file " + file + " is not valid YAML: " + reason, e);
         }
         values.put(LOCATION_PROPERTY, file.toString());
         return PropertySource.of("config file " + file, values, PRIORITY);

@@ -54,7 +54,7 @@ public class FetchBuffers {
         if (!kib.tryAcquire(permits)) {
             return Optional.empty();
         }
-        byte[] body = null;
+        byte[] body;
         try (InputStream in = content) {
             // Into an array of the final size: readAllBytes would hold the segment twice while it copies.
             body = new byte[(int) size];
