@@ -1,6 +1,7 @@
 package io.pgvault.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pgvault.core.util.ByteSize;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -65,8 +66,7 @@ final class ClusterCommand {
         if (!n.isNumber()) {
             return "-";
         }
-        long b = n.asLong();
-        return b >= 1 << 20 ? String.format("%.1f MiB", b / 1048576.0) : b + " bytes";
+        return ByteSize.format(n.asLong());
     }
 
     @Command(name = "add", footerHeading = "%nExamples:%n",

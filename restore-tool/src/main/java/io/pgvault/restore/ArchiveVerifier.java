@@ -5,6 +5,7 @@ import io.pgvault.core.backup.BackupRestorer;
 import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.util.ByteSize;
 import io.pgvault.core.util.ParallelChecks;
 import io.pgvault.core.wal.WalFileName;
 
@@ -81,7 +82,7 @@ public final class ArchiveVerifier {
                         + ") to its end (" + backup.endLsn() + ") is not all in the repository on any timeline's history");
             }
             out.printf(Locale.ROOT, "backup %s: %d pieces, %s, %s in %.1f s%n", backup.backupId(), backup.pieces().size(),
-                    Progress.size(backup.rawBytes()), found.isEmpty() ? "ok" : found.size() + " problem(s)", (System.nanoTime() - started) / 1e9);
+                    ByteSize.format(backup.rawBytes()), found.isEmpty() ? "ok" : found.size() + " problem(s)", (System.nanoTime() - started) / 1e9);
             found.forEach(p -> out.println("  " + p));
             problems.addAll(found);
         }

@@ -1,5 +1,7 @@
 package io.pgvault.restore;
 
+import io.pgvault.core.util.ByteSize;
+
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.function.LongConsumer;
@@ -41,23 +43,13 @@ public final class Progress implements LongConsumer {
         double seconds = Math.max(1e-3, (now - started) / 1e9);
         double rate = done / seconds;
         long eta = rate > 0 ? (long) ((total - done) / rate) : 0;
-        String line = String.format(Locale.ROOT, "%s %s of %s (%d%%), %s/s, ETA %d:%02d", verb, size(done), size(total), done * 100 / total,
-                size((long) rate), eta / 60, eta % 60);
+        String line = String.format(Locale.ROOT, "%s %s of %s (%d%%), %s/s, ETA %d:%02d", verb, ByteSize.format(done), ByteSize.format(total), done * 100 / total,
+                ByteSize.format((long) rate), eta / 60, eta % 60);
         if (terminal) {
             out.print("\r" + line + (done >= total ? "\n" : ""));
         } else {
             out.println(line);
         }
         out.flush();
-    }
-
-    static String size(long bytes) {
-        if (bytes < 1024 * 1024) {
-            return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
-        }
-        if (bytes < 1024L * 1024 * 1024) {
-            return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
-        }
-        return String.format(Locale.ROOT, "%.2f GiB", bytes / 1073741824.0);
     }
 }

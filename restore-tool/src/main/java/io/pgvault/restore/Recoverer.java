@@ -2,6 +2,7 @@ package io.pgvault.restore;
 
 import io.pgvault.core.backup.BackupRestorer;
 import io.pgvault.core.backup.TablespacePlan;
+import io.pgvault.core.util.ByteSize;
 import io.pgvault.core.util.FileTrees;
 import io.pgvault.core.wal.TimelineId;
 
@@ -69,7 +70,7 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
             Progress progress = new Progress(out, plan.backup().rawBytes(), terminal);
             new BackupRestorer(archive.store(), parallelism).restore(plan.backup(), dataDirectory, tablespaces, progress);
             settings.writeTo(dataDirectory);
-            out.printf(java.util.Locale.ROOT, "pgvault recover: restored %s in %.1f s%n", Progress.size(plan.backup().rawBytes()),
+            out.printf(java.util.Locale.ROOT, "pgvault recover: restored %s in %.1f s%n", ByteSize.format(plan.backup().rawBytes()),
                     (System.nanoTime() - restoring) / 1e9);
         } catch (IOException | RuntimeException e) {
             companion.stop();

@@ -4,6 +4,7 @@ import io.pgvault.core.compress.Codec;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.spool.SpoolBudget;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.util.Sha256;
 import io.pgvault.core.wal.InvalidWalException;
@@ -40,17 +41,24 @@ public final class WalArchiver {
     /** History files and backup labels are small text files; anything larger is not one. */
     private static final long MAX_TEXT_FILE = 1 << 20;
     private static final long MAX_SEGMENT = WalSegmentSize.MAX_BYTES;
+    /** What an upload without Content-Length reserves first: a default-sized segment; it grows as it is written. */
+    private static final long UNKNOWN_LENGTH_RESERVATION = 16L << 20;
 
     private final ObjectStore store;
     private final Codec codec;
-    private final Path spoolDirectory;
+    private final SpoolBudget spool;
     private final String writer;
     private final Clock clock;
 
+    /** An archiver with the spool to itself (a command-line tool, a test): no budget. */
     public WalArchiver(ObjectStore store, Codec codec, Path spoolDirectory, String writer, Clock clock) {
+        this(store, codec, SpoolBudget.unlimited(spoolDirectory), writer, clock);
+    }
+
+    public WalArchiver(ObjectStore store, Codec codec, SpoolBudget spool, String writer, Clock clock) {
         this.store = store;
         this.codec = codec;
-        this.spoolDirectory = spoolDirectory;
+        this.spool = spool;
         this.writer = writer;
         this.clock = clock;
     }
@@ -69,38 +77,47 @@ public final class WalArchiver {
      */
     public ArchiveResult archive(String cluster, ClusterIdentity identity, WalFileName name, InputStream body, long declaredLength)
             throws IOException {
-        Files.createDirectories(spoolDirectory);
-        Path spool = Files.createTempFile(spoolDirectory, "wal-", ".spool");
-        try {
-            long limit = name.hasSegment() && name.kind() != WalFileName.Kind.BACKUP
-                    ? identity.segmentSize().map(WalSegmentSize::bytes).orElse(MAX_SEGMENT)
-                    : MAX_TEXT_FILE;
-            WalStreamInspector inspector = new WalStreamInspector(body, name.toString(), limit);
-            byte[] text = null;
-            // The stored payload is hashed on its way to the spool file, not read back for it.
-            MessageDigest payload = Sha256.newDigest();
-            try (OutputStream out = codec.compress(new DigestOutputStream(Files.newOutputStream(spool), payload))) {
-                if (name.isHistory() || name.kind() == WalFileName.Kind.BACKUP) {
-                    text = inspector.readAllBytes();
-                    out.write(text);
-                } else {
-                    inspector.transferTo(out);
-                }
+        long limit = name.hasSegment() && name.kind() != WalFileName.Kind.BACKUP
+                ? identity.segmentSize().map(WalSegmentSize::bytes).orElse(MAX_SEGMENT)
+                : MAX_TEXT_FILE;
+        // Room for the compressed file is taken before a byte is read; it grows if compression does not shrink it.
+        long expected = declaredLength >= 0 ? Math.min(declaredLength, limit) : Math.min(limit, UNKNOWN_LENGTH_RESERVATION);
+        try (SpoolBudget.Reservation room = spool.reserve(expected, name + " of cluster '" + cluster + "'")) {
+            Files.createDirectories(spool.directory());
+            Path file = Files.createTempFile(spool.directory(), "wal-", ".spool");
+            try {
+                return archive(cluster, identity, name, body, declaredLength, limit, file, room);
+            } finally {
+                Files.deleteIfExists(file);
             }
-            if (declaredLength >= 0 && inspector.length() != declaredLength) {
-                throw new InvalidWalException(WalProblem.TRUNCATED, name + ": received " + inspector.length() + " of the "
-                        + declaredLength + " bytes announced; the upload was cut off, nothing was stored (PostgreSQL will retry)");
-            }
-            ObjectHeader header = header(cluster, identity, name, inspector, text).withPayloadSha256(Sha256.hex(payload));
-            String key = RepositoryLayout.walKey(cluster, name);
-            long stored = ObjectEnvelope.store(store, key, header, spool, true);
-            if (stored >= 0) {
-                return new ArchiveResult(ArchiveResult.Outcome.STORED, key, header, stored);
-            }
-            return compareWithStored(key, name, header);
-        } finally {
-            Files.deleteIfExists(spool);
         }
+    }
+
+    private ArchiveResult archive(String cluster, ClusterIdentity identity, WalFileName name, InputStream body, long declaredLength,
+                                  long limit, Path file, SpoolBudget.Reservation room) throws IOException {
+        WalStreamInspector inspector = new WalStreamInspector(body, name.toString(), limit);
+        byte[] text = null;
+        // The stored payload is hashed on its way to the spool file, not read back for it.
+        MessageDigest payload = Sha256.newDigest();
+        try (OutputStream out = codec.compress(new DigestOutputStream(SpoolBudget.track(Files.newOutputStream(file), room), payload))) {
+            if (name.isHistory() || name.kind() == WalFileName.Kind.BACKUP) {
+                text = inspector.readAllBytes();
+                out.write(text);
+            } else {
+                inspector.transferTo(out);
+            }
+        }
+        if (declaredLength >= 0 && inspector.length() != declaredLength) {
+            throw new InvalidWalException(WalProblem.TRUNCATED, name + ": received " + inspector.length() + " of the "
+                    + declaredLength + " bytes announced; the upload was cut off, nothing was stored (PostgreSQL will retry)");
+        }
+        ObjectHeader header = header(cluster, identity, name, inspector, text).withPayloadSha256(Sha256.hex(payload));
+        String key = RepositoryLayout.walKey(cluster, name);
+        long stored = ObjectEnvelope.store(store, key, header, file, true);
+        if (stored >= 0) {
+            return new ArchiveResult(ArchiveResult.Outcome.STORED, key, header, stored);
+        }
+        return compareWithStored(key, name, header);
     }
 
     private ObjectHeader header(String cluster, ClusterIdentity identity, WalFileName name, WalStreamInspector inspector, byte[] text) {

@@ -5,6 +5,7 @@ import io.pgvault.core.pgproto.BaseBackupSink;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.spool.SpoolBudget;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.util.Sha256;
 import io.pgvault.core.wal.Lsn;
@@ -18,6 +19,7 @@ import java.nio.file.Path;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -52,7 +54,7 @@ public final class BackupWriter implements BaseBackupSink {
     private final Codec codec;
     private final String cluster;
     private final String backupId;
-    private final Path spool;
+    private final SpoolBudget spool;
     private final long pieceBytes;
     private final String writer;
     private final Clock clock;
@@ -69,7 +71,16 @@ public final class BackupWriter implements BaseBackupSink {
     private TimelineId startTimeline;
     private String pgManifestSha256;
 
+    /** How long a piece waits for room in a shared spool: a backup can wait out a burst of WAL pushes. */
+    static final Duration SPOOL_WAIT = Duration.ofMinutes(10);
+
+    /** A writer with the spool to itself (a command-line tool, a test): no budget. */
     public BackupWriter(ObjectStore store, Codec codec, String cluster, String backupId, Path spool, long pieceBytes, String writer, Clock clock) {
+        this(store, codec, cluster, backupId, SpoolBudget.unlimited(spool), pieceBytes, writer, clock);
+    }
+
+    public BackupWriter(ObjectStore store, Codec codec, String cluster, String backupId, SpoolBudget spool, long pieceBytes, String writer,
+                        Clock clock) {
         this.store = store;
         this.codec = codec;
         this.cluster = cluster;
@@ -191,6 +202,7 @@ public final class BackupWriter implements BaseBackupSink {
         private final String archive;
         private final String location;
         private final int index;
+        private final SpoolBudget.Reservation room;
         private final Path file;
         private final MessageDigest sha256;
         private final CountingOutputStream raw;
@@ -200,11 +212,19 @@ public final class BackupWriter implements BaseBackupSink {
             this.archive = archive;
             this.location = location;
             this.index = index;
-            Files.createDirectories(spool);
-            this.file = Files.createTempFile(spool, "piece-", ".spool");
-            this.sha256 = Sha256.newDigest();
-            // Only the compressed bytes are hashed (see ObjectHeader#payloadSha256): a tenth of the data.
-            this.raw = new CountingOutputStream(codec.compress(new DigestOutputStream(Files.newOutputStream(file), sha256)));
+            // Compressed, a piece is smaller than its raw size: reserving that much means it never has to grow.
+            this.room = spool.reserve(pieceBytes, "piece " + index + " of " + archive + " of backup " + backupId, SPOOL_WAIT);
+            try {
+                Files.createDirectories(spool.directory());
+                this.file = Files.createTempFile(spool.directory(), "piece-", ".spool");
+                this.sha256 = Sha256.newDigest();
+                // Only the compressed bytes are hashed (see ObjectHeader#payloadSha256): a tenth of the data.
+                this.raw = new CountingOutputStream(codec.compress(new DigestOutputStream(SpoolBudget.track(Files.newOutputStream(file), room),
+                        sha256)));
+            } catch (IOException | RuntimeException e) {
+                room.close();
+                throw e;
+            }
             unstored.add(this);
         }
 
@@ -219,6 +239,7 @@ public final class BackupWriter implements BaseBackupSink {
             } catch (IOException e) {
                 // a stale spool file is harmless; the spool is ours alone
             }
+            room.close();
         }
 
         long rawBytes() {
@@ -245,16 +266,26 @@ public final class BackupWriter implements BaseBackupSink {
             } finally {
                 Files.deleteIfExists(file);
                 unstored.remove(this);
+                room.close();
             }
         }
     }
 
     @Override
     public OutputStream manifest() throws IOException {
-        Files.createDirectories(spool);
-        Path file = Files.createTempFile(spool, "manifest-", ".spool");
+        // PostgreSQL's backup_manifest is about 0.1% of the data: a small reservation that grows as it is written.
+        SpoolBudget.Reservation room = spool.reserve(1 << 20, "the backup_manifest of backup " + backupId, SPOOL_WAIT);
+        Path file;
+        CountingOutputStream raw;
         MessageDigest sha = Sha256.newDigest();
-        CountingOutputStream raw = new CountingOutputStream(new DigestOutputStream(codec.compress(Files.newOutputStream(file)), sha));
+        try {
+            Files.createDirectories(spool.directory());
+            file = Files.createTempFile(spool.directory(), "manifest-", ".spool");
+            raw = new CountingOutputStream(new DigestOutputStream(codec.compress(SpoolBudget.track(Files.newOutputStream(file), room)), sha));
+        } catch (IOException | RuntimeException e) {
+            room.close();
+            throw e;
+        }
         return new FilterOutputStream(raw) {
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
@@ -272,6 +303,7 @@ public final class BackupWriter implements BaseBackupSink {
                             codec.id(), null, null, 0, 0, writer, clock.instant().toString(), null), file, false);
                 } finally {
                     Files.deleteIfExists(file);
+                    room.close();
                 }
             }
         };

@@ -77,8 +77,26 @@ public final class EncryptingStore implements ObjectStore {
     }
 
     @Override
+    public void put(String key, Body body, long length) throws IOException {
+        if (clear(key)) {
+            stored.put(key, body, length);
+            return;
+        }
+        // Each try encrypts afresh (a new data key and nonce): the ciphertext differs, its length does not.
+        stored.put(key, () -> encrypt(key, body.open()), ciphertextLength(length));
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, Body body, long length) throws IOException {
+        if (clear(key)) {
+            return stored.putIfAbsent(key, body, length);
+        }
+        return stored.putIfAbsent(key, () -> encrypt(key, body.open()), ciphertextLength(length));
+    }
+
+    @Override
     public void putFile(String key, Path file) throws IOException {
-        put(key, Files.newInputStream(file), Files.size(file));
+        put(key, () -> Files.newInputStream(file), Files.size(file));
     }
 
     @Override

@@ -115,13 +115,13 @@ public final class ObjectEnvelope {
         }
         byte[] prefix = prefix(header);
         long length = prefix.length + Files.size(payload);
-        try (InputStream body = new SequenceInputStream(new java.io.ByteArrayInputStream(prefix), Files.newInputStream(payload))) {
-            if (onlyIfAbsent) {
-                return store.putIfAbsent(key, body, length) ? length : -1;
-            }
-            store.put(key, body, length);
-            return length;
+        // Opened again for each try, so a store can retry the upload after a transient failure.
+        ObjectStore.Body body = () -> new SequenceInputStream(new java.io.ByteArrayInputStream(prefix), Files.newInputStream(payload));
+        if (onlyIfAbsent) {
+            return store.putIfAbsent(key, body, length) ? length : -1;
         }
+        store.put(key, body, length);
+        return length;
     }
 
     /**

@@ -62,4 +62,15 @@ public final class ExactLengthInputStream extends FilterInputStream {
     public boolean markSupported() {
         return false;
     }
+
+    /** Not passed on: a reader (the S3 SDK retrying) that rewound the source under the count would fail the length check. */
+    @Override
+    public synchronized void mark(int readlimit) {
+        // no mark: see markSupported
+    }
+
+    @Override
+    public synchronized void reset() throws IOException {
+        throw new IOException("data for " + key + " cannot be read again (mark/reset is not supported)");
+    }
 }

@@ -47,6 +47,30 @@ public interface ObjectStore extends AutoCloseable {
      */
     void put(String key, InputStream data, long length) throws IOException;
 
+    /**
+     * Content a store may read more than once: each call of {@link #open} starts it again from
+     * its first byte. A store that can retry an upload after a transient failure (S3 answering
+     * 503 SlowDown, a connection reset) opens it again for each try.
+     */
+    @FunctionalInterface
+    interface Body {
+        InputStream open() throws IOException;
+    }
+
+    /** {@link #put(String, InputStream, long)} of content the store may read again to retry; by default it is read once. */
+    default void put(String key, Body body, long length) throws IOException {
+        try (InputStream data = body.open()) {
+            put(key, data, length);
+        }
+    }
+
+    /** {@link #putIfAbsent(String, InputStream, long)} of content the store may read again to retry; by default it is read once. */
+    default boolean putIfAbsent(String key, Body body, long length) throws IOException {
+        try (InputStream data = body.open()) {
+            return putIfAbsent(key, data, length);
+        }
+    }
+
     /** Stores a local file; drivers may upload it in parallel parts. */
     void putFile(String key, Path file) throws IOException;
 

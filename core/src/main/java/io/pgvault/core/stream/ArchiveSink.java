@@ -6,6 +6,7 @@ import io.pgvault.core.compress.Codec;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.spool.SpoolBudget;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.util.Sha256;
 import io.pgvault.core.wal.InvalidWalException;
@@ -50,10 +51,15 @@ public final class ArchiveSink implements WalSink {
     private final Ingest ingest;
     private final Codec codec;
     private final String cluster;
-    private final Path spool;
+    private final SpoolBudget spool;
     private final String writer;
 
+    /** A sink with the spool to itself (a command-line tool, a test): no budget. */
     public ArchiveSink(ObjectStore store, Ingest ingest, Codec codec, String cluster, Path spool, String writer) {
+        this(store, ingest, codec, cluster, SpoolBudget.unlimited(spool), writer);
+    }
+
+    public ArchiveSink(ObjectStore store, Ingest ingest, Codec codec, String cluster, SpoolBudget spool, String writer) {
         this.store = store;
         this.ingest = ingest;
         this.codec = codec;
@@ -71,12 +77,19 @@ public final class ArchiveSink implements WalSink {
     @Override
     public void partial(WalFileName segment, byte[] content, int length) throws IOException {
         WalPageHeader page = longHeader(segment, content);
-        Files.createDirectories(spool);
-        Path payload = Files.createTempFile(spool, "partial-", ".spool");
+        // A refusal here is a failed flush: the receiver reconnects with backoff and the head is written again.
+        try (SpoolBudget.Reservation room = spool.reserve(length, "the streamed head of " + segment + " of cluster '" + cluster + "'")) {
+            partial(segment, content, length, page, room);
+        }
+    }
+
+    private void partial(WalFileName segment, byte[] content, int length, WalPageHeader page, SpoolBudget.Reservation room) throws IOException {
+        Files.createDirectories(spool.directory());
+        Path payload = Files.createTempFile(spool.directory(), "partial-", ".spool");
         try {
             // Both checksums computed on the way: the stored payload is not read back for its own.
             MessageDigest stored = Sha256.newDigest();
-            try (OutputStream out = codec.compress(new DigestOutputStream(Files.newOutputStream(payload), stored))) {
+            try (OutputStream out = codec.compress(new DigestOutputStream(SpoolBudget.track(Files.newOutputStream(payload), room), stored))) {
                 out.write(content, 0, length);
             }
             MessageDigest sha = Sha256.newDigest();

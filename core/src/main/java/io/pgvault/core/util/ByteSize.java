@@ -43,4 +43,18 @@ public final class ByteSize {
             throw new IllegalArgumentException(setting + " '" + text + "' is too large", e);
         }
     }
+
+    /** A size as a DBA reads it in a message: bytes, KiB, MiB or GiB. */
+    public static String format(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " bytes";
+        }
+        if (bytes < 1024 * 1024) {
+            return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
+        }
+        if (bytes < 1024L * 1024 * 1024) {
+            return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+        }
+        return String.format(Locale.ROOT, "%.2f GiB", bytes / 1073741824.0);
+    }
 }

@@ -6,17 +6,22 @@ import io.micronaut.http.HttpRequest;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.HttpStatus;
 import io.micronaut.http.MediaType;
+import io.micronaut.http.MutableHttpResponse;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Error;
 import io.pgvault.core.archive.WalConflictException;
 import io.pgvault.core.repo.CorruptObjectException;
+import io.pgvault.core.spool.SpoolFullException;
 import io.pgvault.core.storage.StorageException;
 import io.pgvault.core.storage.StorageFullException;
 import io.pgvault.core.storage.StorageUnavailableException;
 import io.pgvault.core.wal.InvalidWalException;
 import io.pgvault.core.wal.WalProblem;
+import io.pgvault.server.load.BusyException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
 
 /**
  * Maps every refusal to one status and a plain-text message. {@code curl -f} in
@@ -54,6 +59,24 @@ public class ApiErrors {
         return respond(request, HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
     }
 
+    @Error(global = true, exception = SpoolFullException.class)
+    public HttpResponse<String> spoolFull(HttpRequest<?> request, SpoolFullException e) {
+        return retryLater(request, e.getMessage(), e.retryAfter());
+    }
+
+    @Error(global = true, exception = BusyException.class)
+    public HttpResponse<String> busy(HttpRequest<?> request, BusyException e) {
+        return retryLater(request, e.getMessage(), e.retryAfter());
+    }
+
+    /** At capacity, not broken: 503 with the time to wait, which PostgreSQL's archiver, wal-fetch and S3-style clients honour. */
+    private static HttpResponse<String> retryLater(HttpRequest<?> request, String message, Duration retryAfter) {
+        // A warning, not an error: the server is doing what it was configured to do.
+        LOG.warn("{} {} -> 503: {}", request.getMethodName(), request.getPath(), message);
+        return response(request, HttpStatus.SERVICE_UNAVAILABLE, message)
+                .header(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, retryAfter.toSeconds())));
+    }
+
     @Error(global = true, exception = CorruptObjectException.class)
     public HttpResponse<String> corrupt(HttpRequest<?> request, CorruptObjectException e) {
         LOG.error("Damaged object in the repository: {}", e.getMessage());
@@ -77,6 +100,10 @@ public class ApiErrors {
         } else {
             LOG.warn("{} {} -> {}: {}", request.getMethodName(), request.getPath(), status.getCode(), message);
         }
+        return response(request, status, message);
+    }
+
+    private static MutableHttpResponse<String> response(HttpRequest<?> request, HttpStatus status, String message) {
         var response = HttpResponse.<String>status(status).contentType(MediaType.TEXT_PLAIN_TYPE).body(message + "\n");
         if (request.getMethod() == HttpMethod.PUT || request.getMethod() == HttpMethod.POST) {
             // The refused body may be unread: close rather than leave it in a kept-alive connection.

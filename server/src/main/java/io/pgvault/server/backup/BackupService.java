@@ -12,6 +12,7 @@ import io.pgvault.core.pgproto.BaseBackupOptions;
 import io.pgvault.core.pgproto.Conninfo;
 import io.pgvault.core.pgproto.ReplicationConnection;
 import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.spool.SpoolBudget;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.Lsn;
@@ -22,7 +23,6 @@ import io.pgvault.server.api.ApiException;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.cluster.ClusterService;
 import io.pgvault.server.config.RetentionConfig;
-import io.pgvault.server.config.ServerConfig;
 import io.pgvault.server.repository.RepositoryInitializer;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -30,7 +30,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -91,7 +90,7 @@ public class BackupService {
     private final Codec codec;
     private final RepositoryInitializer repository;
     private final Clock clock;
-    private final Path spool;
+    private final SpoolBudget spool;
     private final long pieceBytes;
     private final boolean fastCheckpoint;
     private final Duration walWait;
@@ -105,7 +104,7 @@ public class BackupService {
     });
 
     public BackupService(ClusterService clusters, ObjectStore store, Codec codec, RepositoryInitializer repository, Clock clock,
-                         ServerConfig config, RetentionConfig retention,
+                         SpoolBudget spool, RetentionConfig retention,
                          @Value("${pgvault.backup.piece-size:64MB}") String pieceSize,
                          @Value("${pgvault.backup.fast-checkpoint:true}") boolean fastCheckpoint,
                          @Value("${pgvault.backup.wal-wait:5m}") Duration walWait) {
@@ -114,7 +113,7 @@ public class BackupService {
         this.codec = codec;
         this.repository = repository;
         this.clock = clock;
-        this.spool = Path.of(config.getDataDir()).resolve("spool");
+        this.spool = spool;
         this.pieceBytes = ByteSize.parse("pgvault.backup.piece-size", pieceSize);
         if (pieceBytes < MIN_PIECE_BYTES) {
             // Every piece is an object and a spool file, and a 1 GiB relation file would become thousands of ranges.

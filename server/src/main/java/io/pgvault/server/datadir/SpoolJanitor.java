@@ -2,7 +2,7 @@ package io.pgvault.server.datadir;
 
 import io.micronaut.context.event.StartupEvent;
 import io.micronaut.runtime.event.annotation.EventListener;
-import io.pgvault.server.config.ServerConfig;
+import io.pgvault.core.spool.SpoolBudget;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,8 +27,8 @@ public class SpoolJanitor {
 
     private final Path spool;
 
-    public SpoolJanitor(ServerConfig config) {
-        this.spool = Path.of(config.getDataDir()).toAbsolutePath().normalize().resolve("spool");
+    public SpoolJanitor(SpoolBudget budget) {
+        this.spool = budget.directory();
     }
 
     @EventListener

@@ -66,6 +66,16 @@ final class KeyedRepository implements ObjectStore {
     }
 
     @Override
+    public void put(String key, Body body, long length) throws IOException {
+        opened().put(key, body, length);
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, Body body, long length) throws IOException {
+        return opened().putIfAbsent(key, body, length);
+    }
+
+    @Override
     public void putFile(String key, Path file) throws IOException {
         opened().putFile(key, file);
     }

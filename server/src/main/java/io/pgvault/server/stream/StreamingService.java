@@ -11,6 +11,7 @@ import io.pgvault.core.pgproto.ReplicationConnection;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.spool.SpoolBudget;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.stream.ArchiveSink;
@@ -21,7 +22,6 @@ import io.pgvault.server.catalog.Catalog;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.cluster.ClusterListener;
 import io.pgvault.server.cluster.ClusterService;
-import io.pgvault.server.config.ServerConfig;
 import io.pgvault.server.wal.WalService;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -31,7 +31,6 @@ import org.slf4j.LoggerFactory;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -61,7 +60,7 @@ public class StreamingService implements ClusterListener {
     private final Codec codec;
     private final StreamingConfig config;
     private final MeterRegistry metrics;
-    private final Path spool;
+    private final SpoolBudget spool;
     private final String writer;
     private final Map<String, ClusterStream> streams = new ConcurrentHashMap<>();
     private final Map<String, List<Meter>> meters = new ConcurrentHashMap<>();
@@ -72,7 +71,7 @@ public class StreamingService implements ClusterListener {
     });
 
     public StreamingService(ClusterService clusters, Catalog catalog, WalService wal, ObjectStore store, Codec codec, StreamingConfig config,
-                            MeterRegistry metrics, ServerConfig server) {
+                            MeterRegistry metrics, SpoolBudget spool) {
         this.clusters = clusters;
         this.catalog = catalog;
         this.wal = wal;
@@ -80,7 +79,7 @@ public class StreamingService implements ClusterListener {
         this.codec = codec;
         this.config = config;
         this.metrics = metrics;
-        this.spool = Path.of(server.getDataDir()).resolve("spool");
+        this.spool = spool;
         this.writer = wal.writerId();
     }
 

@@ -11,7 +11,10 @@ import io.micronaut.http.server.types.files.StreamedFile;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
 import io.pgvault.core.archive.ArchiveResult;
+import io.pgvault.server.load.FairLimiter;
+import io.pgvault.server.load.RequestLimits;
 
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 
@@ -21,7 +24,8 @@ import java.io.InputStream;
  *   curl -fsS -T %p http://HOST:8432/v1/clusters/main/wal/%f
  *   curl -fsS -o %p http://HOST:8432/v1/clusters/main/wal/%f
  * </pre>
- * Uploads stream through (a bounded buffer per request), on the blocking executor.
+ * Uploads stream through (a bounded buffer per request), on the blocking executor. Each
+ * kind runs only so many at once, fair across clusters ({@link RequestLimits}).
  */
 @Controller("/v1/clusters/{cluster}/wal")
 @ExecuteOn(TaskExecutors.BLOCKING)
@@ -29,16 +33,18 @@ public class WalController {
 
     private final WalService wal;
     private final FetchBuffers buffers;
+    private final RequestLimits limits;
 
-    public WalController(WalService wal, FetchBuffers buffers) {
+    public WalController(WalService wal, FetchBuffers buffers, RequestLimits limits) {
         this.wal = wal;
         this.buffers = buffers;
+        this.limits = limits;
     }
 
     @Put(value = "/{file}", consumes = MediaType.ALL, produces = MediaType.TEXT_PLAIN)
     public HttpResponse<String> push(String cluster, String file, HttpRequest<?> request, @Body InputStream body) throws IOException {
         ArchiveResult result;
-        try {
+        try (FairLimiter.Permit turn = limits.pushes().acquire(cluster)) {
             result = wal.push(cluster, file, body, request.getContentLength());
         } catch (IOException | RuntimeException e) {
             // Read what the client still sends, so it receives the refusal instead of a reset connection.
@@ -68,11 +74,31 @@ public class WalController {
 
     @Get(value = "/{file}", produces = MediaType.APPLICATION_OCTET_STREAM)
     public HttpResponse<?> fetch(String cluster, String file) throws IOException {
-        WalService.Fetched fetched = wal.fetch(cluster, file);
-        InputStream body = fetched.rawSize() <= WHOLE_BODY_LIMIT
-                ? buffers.whole(fetched.content(), fetched.rawSize()).orElseGet(fetched::content) : fetched.content();
-        // The server closes the stream when the body is written or the client is gone: that gives a whole body's room back.
-        return HttpResponse.ok(new StreamedFile(body, MediaType.APPLICATION_OCTET_STREAM_TYPE, System.currentTimeMillis(),
-                fetched.rawSize()));
+        FairLimiter.Permit turn = limits.fetches().acquire(cluster);
+        try {
+            WalService.Fetched fetched = wal.fetch(cluster, file);
+            InputStream body = fetched.rawSize() <= WHOLE_BODY_LIMIT
+                    ? buffers.whole(fetched.content(), fetched.rawSize()).orElseGet(fetched::content) : fetched.content();
+            // The server closes the stream when the body is written or the client is gone: that gives
+            // a whole body's room back, and the turn.
+            return HttpResponse.ok(new StreamedFile(releasing(body, turn), MediaType.APPLICATION_OCTET_STREAM_TYPE,
+                    System.currentTimeMillis(), fetched.rawSize()));
+        } catch (IOException | RuntimeException e) {
+            turn.close();
+            throw e;
+        }
+    }
+
+    private static InputStream releasing(InputStream body, FairLimiter.Permit turn) {
+        return new FilterInputStream(body) {
+            @Override
+            public void close() throws IOException {
+                try {
+                    super.close();
+                } finally {
+                    turn.close();
+                }
+            }
+        };
     }
 }

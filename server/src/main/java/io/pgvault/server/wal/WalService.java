@@ -10,6 +10,7 @@ import io.pgvault.core.archive.WalConflictException;
 import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.compress.Codec;
 import io.pgvault.core.repo.ObjectHeader;
+import io.pgvault.core.spool.SpoolBudget;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.InvalidWalException;
 import io.pgvault.core.wal.WalFileName;
@@ -26,7 +27,6 @@ import jakarta.inject.Singleton;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Optional;
@@ -54,7 +54,7 @@ public class WalService {
     private final String writerId;
     private final ConcurrentHashMap<String, ReentrantLock> firstSegmentLocks = new ConcurrentHashMap<>();
 
-    public WalService(ClusterService clusters, Catalog catalog, ObjectStore store, Codec codec, ServerConfig config,
+    public WalService(ClusterService clusters, Catalog catalog, ObjectStore store, Codec codec, ServerConfig config, SpoolBudget spool,
                       RepositoryInitializer repository, Clock clock, MeterRegistry metrics) {
         this.clusters = clusters;
         this.catalog = catalog;
@@ -62,7 +62,7 @@ public class WalService {
         this.repository = repository;
         this.metrics = metrics;
         this.writerId = writerId(config);
-        this.archiver = new WalArchiver(store, codec, Path.of(config.getDataDir()).resolve("spool"), writerId, clock);
+        this.archiver = new WalArchiver(store, codec, spool, writerId, clock);
     }
 
     /** How this server names itself in the objects it writes. */

@@ -2,6 +2,7 @@ package io.pgvault.core.storage.s3;
 
 import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 
 /**
@@ -35,11 +36,14 @@ public record S3Settings(
         boolean conditionalWrites,
         long multipartThresholdBytes,
         long partSizeBytes,
-        Optional<Path> caFile) {
+        Optional<Path> caFile,
+        Duration readTimeout) {
 
     public static final long DEFAULT_MULTIPART_THRESHOLD = 64L << 20;
     public static final long DEFAULT_PART_SIZE = 16L << 20;
     private static final long MIN_PART_SIZE = 5L << 20;
+    /** Silence on an open connection after which a request is given up and retried: a stalled store must not hang a push. */
+    public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(30);
 
     public S3Settings {
         if (bucket == null || !bucket.matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")) {
@@ -51,6 +55,10 @@ public record S3Settings(
                     + " are incomplete: set both access key id and secret access key, or neither to use the default provider chain");
         }
         caFile = caFile == null ? Optional.empty() : caFile;
+        readTimeout = readTimeout == null ? DEFAULT_READ_TIMEOUT : readTimeout;
+        if (readTimeout.isNegative() || readTimeout.isZero()) {
+            throw new IllegalArgumentException("S3 read timeout must be positive, not " + readTimeout);
+        }
         if (partSizeBytes < MIN_PART_SIZE) {
             throw new IllegalArgumentException("S3 part size " + partSizeBytes + " is below the 5 MiB minimum S3 accepts");
         }
@@ -62,17 +70,17 @@ public record S3Settings(
     /** Settings with the safe defaults, for a bucket and prefix. */
     public static S3Settings of(String bucket, String prefix) {
         return new S3Settings(bucket, prefix, Optional.empty(), "us-east-1", false, Optional.empty(), Optional.empty(),
-                true, true, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, Optional.empty());
+                true, true, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, Optional.empty(), DEFAULT_READ_TIMEOUT);
     }
 
     public S3Settings withEndpoint(URI endpointUri, boolean usePathStyle) {
         return new S3Settings(bucket, prefix, Optional.of(endpointUri), region, usePathStyle, accessKeyId, secretAccessKey,
-                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile);
+                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile, readTimeout);
     }
 
     public S3Settings withCredentials(String keyId, String secret) {
         return new S3Settings(bucket, prefix, endpoint, region, pathStyle, Optional.ofNullable(keyId), Optional.ofNullable(secret),
-                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile);
+                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile, readTimeout);
     }
 
     /**
@@ -101,28 +109,34 @@ public record S3Settings(
 
     public S3Settings withRegion(String newRegion) {
         return new S3Settings(bucket, prefix, endpoint, newRegion, pathStyle, accessKeyId, secretAccessKey,
-                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile);
+                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile, readTimeout);
     }
 
     public S3Settings withMultipart(long threshold, long partSize) {
         return new S3Settings(bucket, prefix, endpoint, region, pathStyle, accessKeyId, secretAccessKey,
-                checksumsWhenRequired, conditionalWrites, threshold, partSize, caFile);
+                checksumsWhenRequired, conditionalWrites, threshold, partSize, caFile, readTimeout);
     }
 
     public S3Settings withConditionalWrites(boolean enabled) {
         return new S3Settings(bucket, prefix, endpoint, region, pathStyle, accessKeyId, secretAccessKey,
-                checksumsWhenRequired, enabled, multipartThresholdBytes, partSizeBytes, caFile);
+                checksumsWhenRequired, enabled, multipartThresholdBytes, partSizeBytes, caFile, readTimeout);
     }
 
     public S3Settings withChecksumsWhenRequired(boolean whenRequired) {
         return new S3Settings(bucket, prefix, endpoint, region, pathStyle, accessKeyId, secretAccessKey,
-                whenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile);
+                whenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile, readTimeout);
     }
 
     /** Trusts the certificates in {@code pemFile} instead of the JDK's (a private CA); null for the JDK's. */
     public S3Settings withCaFile(Path pemFile) {
         return new S3Settings(bucket, prefix, endpoint, region, pathStyle, accessKeyId, secretAccessKey,
-                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, Optional.ofNullable(pemFile));
+                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, Optional.ofNullable(pemFile), readTimeout);
+    }
+
+    /** How long a connection to the store may stay silent before the request is given up (and retried). */
+    public S3Settings withReadTimeout(Duration timeout) {
+        return new S3Settings(bucket, prefix, endpoint, region, pathStyle, accessKeyId, secretAccessKey,
+                checksumsWhenRequired, conditionalWrites, multipartThresholdBytes, partSizeBytes, caFile, timeout);
     }
 
     private static String stripSlashes(String s) {

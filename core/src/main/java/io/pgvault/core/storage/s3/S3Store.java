@@ -1,6 +1,5 @@
 package io.pgvault.core.storage.s3;
 
-import io.pgvault.core.storage.ExactLengthInputStream;
 import io.pgvault.core.storage.ObjectKeys;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
@@ -11,8 +10,8 @@ import io.pgvault.core.storage.StorageUnavailableException;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.ResponseInputStream;
-import software.amazon.awssdk.core.async.AsyncRequestBody;
 import software.amazon.awssdk.core.async.AsyncResponseTransformer;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
@@ -69,6 +68,15 @@ import java.util.concurrent.TimeUnit;
 public final class S3Store implements ObjectStore {
 
     private static final int DELETE_BATCH = 1000;
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** Waiting for one of the 64 pooled connections: the server bounds its own concurrency, so this is a backstop. */
+    private static final Duration ACQUIRE_TIMEOUT = Duration.ofSeconds(60);
+    /** One try of one request, a 64 MiB piece included on a slow link; silence is caught sooner by the read timeout. */
+    private static final Duration ATTEMPT_TIMEOUT = Duration.ofMinutes(10);
+    /** Every try of one request and the waits between them. */
+    private static final Duration CALL_TIMEOUT = Duration.ofMinutes(30);
+    /** pgBackRest retries a request four times, too; a SlowDown storm usually passes within these. */
+    static final int MAX_ATTEMPTS = 5;
 
     private final S3Settings settings;
     private final NioEventLoopGroup eventLoop;
@@ -89,7 +97,11 @@ public final class S3Store implements ObjectStore {
         NettyNioAsyncHttpClient.Builder httpBuilder = NettyNioAsyncHttpClient.builder()
                 .eventLoopGroup(SdkEventLoopGroup.create(eventLoop, NioSocketChannel::new))
                 .maxConcurrency(64)
-                .connectionTimeout(Duration.ofSeconds(10));
+                .connectionTimeout(CONNECT_TIMEOUT)
+                // A connection that goes silent (a stalled store, a dropped route) fails the attempt, which is retried.
+                .readTimeout(settings.readTimeout())
+                .writeTimeout(settings.readTimeout())
+                .connectionAcquisitionTimeout(ACQUIRE_TIMEOUT);
         try {
             settings.caFile().map(PemTrust::load).ifPresent(httpBuilder::tlsTrustManagersProvider);
         } catch (RuntimeException e) {
@@ -122,6 +134,11 @@ public final class S3Store implements ObjectStore {
                         ? StaticCredentialsProvider.create(AwsBasicCredentials.create(s.accessKeyId().get(), s.secretAccessKey().orElseThrow()))
                         : DefaultCredentialsProvider.builder().build());
         s.endpoint().ifPresent(b::endpointOverride);
+        b.overrideConfiguration(c -> c
+                .apiCallAttemptTimeout(ATTEMPT_TIMEOUT)
+                .apiCallTimeout(CALL_TIMEOUT)
+                // The SDK's standard strategy: exponential backoff with jitter, longer for throttling (503 SlowDown, 429).
+                .retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(MAX_ATTEMPTS).build()));
         if (s.checksumsWhenRequired()) {
             b.requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                     .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);
@@ -161,10 +178,21 @@ public final class S3Store implements ObjectStore {
             }
             return;
         }
-        InputStream exact = new ExactLengthInputStream(data, key, length);
+        put(key, ReopeningRequestBody.once(key, data), length);
+    }
+
+    @Override
+    public void put(String key, Body body, long length) throws IOException {
+        if (length < 0) {
+            try (InputStream data = body.open()) {
+                put(key, data, length);
+            }
+            return;
+        }
         S3AsyncClient target = length >= settings.multipartThresholdBytes() ? multipartClient : client;
-        await("store " + key, target.putObject(put(fullKey).contentLength(length).build(),
-                AsyncRequestBody.fromInputStream(exact, length, streamReaders)));
+        try (ReopeningRequestBody request = new ReopeningRequestBody(key, body, length, streamReaders)) {
+            await("store " + key, target.putObject(put(fullKey(key)).contentLength(length).build(), request));
+        }
     }
 
     @Override
@@ -178,23 +206,31 @@ public final class S3Store implements ObjectStore {
 
     @Override
     public boolean putIfAbsent(String key, InputStream data, long length) throws IOException {
-        String fullKey = fullKey(key);
+        if (length < 0) {
+            byte[] bytes = data.readAllBytes();
+            return putIfAbsent(key, () -> new java.io.ByteArrayInputStream(bytes), bytes.length);
+        }
+        return putIfAbsent(key, ReopeningRequestBody.once(key, data), length);
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, Body body, long length) throws IOException {
+        if (length < 0) {
+            try (InputStream data = body.open()) {
+                return putIfAbsent(key, data, length);
+            }
+        }
         if (!settings.conditionalWrites()) {
             if (stat(key).isPresent()) {
                 return false;
             }
-            put(key, data, length);
+            put(key, body, length);
             return true;
         }
-        if (length < 0) {
-            byte[] bytes = data.readAllBytes();
-            data = new java.io.ByteArrayInputStream(bytes);
-            length = bytes.length;
-        }
-        InputStream exact = new ExactLengthInputStream(data, key, length);
-        try {
-            await("store " + key, client.putObject(put(fullKey).contentLength(length).ifNoneMatch("*").build(),
-                    AsyncRequestBody.fromInputStream(exact, length, streamReaders)));
+        // A retried attempt whose first try was stored after all meets 412: reported as "existed",
+        // which callers settle by comparing contents (an identical WAL file is a duplicate, not a conflict).
+        try (ReopeningRequestBody request = new ReopeningRequestBody(key, body, length, streamReaders)) {
+            await("store " + key, client.putObject(put(fullKey(key)).contentLength(length).ifNoneMatch("*").build(), request));
             return true;
         } catch (StorageException e) {
             if (e.getCause() instanceof S3Exception s3) {
