@@ -14,6 +14,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -137,7 +138,11 @@ final class WireConnection implements AutoCloseable {
             throw new IOException("cannot connect to PostgreSQL at " + conninfo.address() + ":" + conninfo.port() + " (" + e.getMessage()
                     + "): is it running and listening there (listen_addresses, port, firewall)?", e);
         }
+        // As libpq's connect_timeout: bounds the TLS handshake and authentication too, so a host that
+        // accepts the connection and then says nothing (a hung server, a wrong port) cannot hang a backup or a check.
+        int establishMillis = conninfo.connectTimeoutSeconds() * 1000;
         try {
+            socket.setSoTimeout(establishMillis);
             X509Certificate certificate = null;
             if (tls) {
                 Optional<SSLSocket> secured = TlsNegotiation.negotiate(socket, login.tls(), conninfo.host(), conninfo.port(), login.where());
@@ -150,9 +155,16 @@ final class WireConnection implements AutoCloseable {
                             + "the network between them is trusted");
                 }
             }
+            socket.setSoTimeout(establishMillis);
             WireConnection c = new WireConnection(socket, login.where(), certificate);
             c.startup(login);
+            socket.setSoTimeout(0);
             return c;
+        } catch (SocketTimeoutException e) {
+            socket.close();
+            throw new IOException(login.where() + ": connected, but no answer to the " + (tls ? "TLS handshake or " : "")
+                    + "start-up within " + conninfo.connectTimeoutSeconds() + " s (connect_timeout): is a PostgreSQL server "
+                    + "listening on that port, and is it responsive? (a server busy starting up or in recovery answers at once)", e);
         } catch (IOException | RuntimeException e) {
             socket.close();
             throw e;

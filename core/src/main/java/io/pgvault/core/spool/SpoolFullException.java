@@ -11,15 +11,7 @@ import java.time.Duration;
  */
 public final class SpoolFullException extends StorageUnavailableException {
 
-    private final Duration retryAfter;
-
     public SpoolFullException(String message, Duration retryAfter) {
-        super(message, null);
-        this.retryAfter = retryAfter;
-    }
-
-    /** How long the sender should wait before it tries again. */
-    public Duration retryAfter() {
-        return retryAfter;
+        super(message, null, retryAfter);
     }
 }

@@ -31,7 +31,7 @@ class SpoolBudgetTest {
                 .hasMessageContaining("segment C")
                 .hasMessageContaining("32.0 MiB of its 40.0 MiB budget are taken")
                 .hasMessageContaining("pgvault.limits.spool-bytes")
-                .satisfies(e -> assertThat(((SpoolFullException) e).retryAfter()).isPositive());
+                .satisfies(e -> assertThat(((SpoolFullException) e).retryAfter()).hasValueSatisfying(d -> assertThat(d).isPositive()));
         assertThat(budget.refusals()).isEqualTo(1);
 
         first.close();

@@ -2,6 +2,7 @@ package io.pgvault.restore.fetch;
 
 import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.repo.UnsupportedFormatException;
+import io.pgvault.core.storage.StorageUnavailableException;
 import io.pgvault.core.util.Backoff;
 import io.pgvault.core.wal.WalFileName;
 
@@ -95,6 +96,10 @@ public final class WalFetchMain {
                 } catch (IOException | RuntimeException e) {
                     last = e;
                     Duration pause = backoff.delay(++attempt);
+                    if (e instanceof StorageUnavailableException busy && busy.retryAfter().isPresent()
+                            && busy.retryAfter().get().compareTo(pause) > 0) {
+                        pause = busy.retryAfter().get(); // what a server at its limits asked for
+                    }
                     if (Instant.now().plus(pause).isAfter(deadline)) {
                         break;
                     }

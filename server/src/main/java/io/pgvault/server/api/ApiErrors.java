@@ -61,7 +61,7 @@ public class ApiErrors {
 
     @Error(global = true, exception = SpoolFullException.class)
     public HttpResponse<String> spoolFull(HttpRequest<?> request, SpoolFullException e) {
-        return retryLater(request, e.getMessage(), e.retryAfter());
+        return retryLater(request, e.getMessage(), e.retryAfter().orElseThrow());
     }
 
     @Error(global = true, exception = BusyException.class)

@@ -1,5 +1,8 @@
 package io.pgvault.server.load;
 
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -24,6 +27,23 @@ public final class FairLimiter {
     public interface Permit extends AutoCloseable {
         @Override
         void close();
+
+        /**
+         * {@code body}, which gives this turn back when it is closed: the server closes a response
+         * body once it is written or the client went away, so a download holds its turn while it runs.
+         */
+        default InputStream heldBy(InputStream body) {
+            return new FilterInputStream(body) {
+                @Override
+                public void close() throws IOException {
+                    try {
+                        super.close();
+                    } finally {
+                        Permit.this.close();
+                    }
+                }
+            };
+        }
     }
 
     private static final class Waiter {

@@ -13,6 +13,8 @@ import io.micronaut.scheduling.annotation.ExecuteOn;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.server.api.ApiException;
+import io.pgvault.server.load.FairLimiter;
+import io.pgvault.server.load.RequestLimits;
 import io.pgvault.server.security.ApiAccess;
 import io.pgvault.server.security.Caller;
 
@@ -38,10 +40,12 @@ import java.util.Optional;
 public class RepositoryController {
 
     private final ObjectStore store;
+    private final RequestLimits limits;
 
     /** Clients get the objects as stored: ciphertext in an encrypted repository, which they decrypt with their own key. */
-    public RepositoryController(ObjectStore store) {
+    public RepositoryController(ObjectStore store, RequestLimits limits) {
         this.store = store instanceof KeyedRepository keyed ? keyed.stored() : store;
+        this.limits = limits;
     }
 
     @Get(value = "/objects", produces = MediaType.APPLICATION_JSON)
@@ -57,13 +61,21 @@ public class RepositoryController {
     @Get(value = "/object", produces = MediaType.APPLICATION_OCTET_STREAM)
     public HttpResponse<StreamedFile> get(@QueryValue String key) throws IOException {
         checkServed(key);
-        Optional<ObjectStat> stat = store.stat(key);
-        Optional<InputStream> in = stat.isEmpty() ? Optional.empty() : store.get(key);
-        if (in.isEmpty()) {
-            throw new ApiException(HttpStatus.NOT_FOUND, "no object " + key + " in the repository");
+        // wal-fetch --server and recover --server read WAL and backup pieces here: fetches, as the WAL GETs are.
+        String cluster = ApiAccess.clusterOf(key);
+        FairLimiter.Permit turn = limits.fetches().acquire(cluster == null ? "" : cluster);
+        try {
+            Optional<ObjectStat> stat = store.stat(key);
+            Optional<InputStream> in = stat.isEmpty() ? Optional.empty() : store.get(key);
+            if (in.isEmpty()) {
+                throw new ApiException(HttpStatus.NOT_FOUND, "no object " + key + " in the repository");
+            }
+            return HttpResponse.ok(new StreamedFile(turn.heldBy(in.get()), MediaType.APPLICATION_OCTET_STREAM_TYPE,
+                    stat.get().lastModified().toEpochMilli(), stat.get().size()));
+        } catch (IOException | RuntimeException e) {
+            turn.close();
+            throw e;
         }
-        return HttpResponse.ok(new StreamedFile(in.get(), MediaType.APPLICATION_OCTET_STREAM_TYPE, stat.get().lastModified().toEpochMilli(),
-                stat.get().size()));
     }
 
     /** A token for some clusters lists only theirs (AccessFilter checked single-cluster prefixes and keys already). */

@@ -14,7 +14,6 @@ import io.pgvault.core.archive.ArchiveResult;
 import io.pgvault.server.load.FairLimiter;
 import io.pgvault.server.load.RequestLimits;
 
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 
@@ -81,24 +80,11 @@ public class WalController {
                     ? buffers.whole(fetched.content(), fetched.rawSize()).orElseGet(fetched::content) : fetched.content();
             // The server closes the stream when the body is written or the client is gone: that gives
             // a whole body's room back, and the turn.
-            return HttpResponse.ok(new StreamedFile(releasing(body, turn), MediaType.APPLICATION_OCTET_STREAM_TYPE,
+            return HttpResponse.ok(new StreamedFile(turn.heldBy(body), MediaType.APPLICATION_OCTET_STREAM_TYPE,
                     System.currentTimeMillis(), fetched.rawSize()));
         } catch (IOException | RuntimeException e) {
             turn.close();
             throw e;
         }
-    }
-
-    private static InputStream releasing(InputStream body, FairLimiter.Permit turn) {
-        return new FilterInputStream(body) {
-            @Override
-            public void close() throws IOException {
-                try {
-                    super.close();
-                } finally {
-                    turn.close();
-                }
-            }
-        };
     }
 }

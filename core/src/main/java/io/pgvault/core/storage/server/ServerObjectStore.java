@@ -128,7 +128,11 @@ public final class ServerObjectStore implements ObjectStore {
             body = new String(in.readNBytes(4096), StandardCharsets.UTF_8);
         }
         if (r.statusCode() >= 500) {
-            throw new StorageUnavailableException("pgvault server " + server + " answered " + r.statusCode() + " for " + key + ": " + body, null);
+            // At capacity the server says how long to wait; wal-fetch waits at least that long.
+            Duration retryAfter = r.headers().firstValue("Retry-After").filter(v -> v.matches("\\d{1,4}"))
+                    .map(v -> Duration.ofSeconds(Long.parseLong(v))).orElse(null);
+            throw new StorageUnavailableException("pgvault server " + server + " answered " + r.statusCode() + " for " + key + ": " + body,
+                    null, retryAfter);
         }
         throw new StorageException("pgvault server " + server + " answered " + r.statusCode() + " for " + key + ": " + body.strip()
                 + (r.statusCode() == 401 ? " (give --token-file FILE or PGVAULT_TOKEN_FILE, or PGVAULT_TOKEN)" : "")
