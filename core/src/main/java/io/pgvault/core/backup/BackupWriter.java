@@ -74,6 +74,17 @@ public final class BackupWriter implements BaseBackupSink {
     /** How long a piece waits for room in a shared spool: a backup can wait out a burst of WAL pushes. */
     static final Duration SPOOL_WAIT = Duration.ofMinutes(10);
 
+    /**
+     * The spool room a piece takes, so that it never has to grow (growth cannot wait: two backups
+     * growing into each other's room would wait for ever). A piece is sealed when a member ends
+     * past {@code pieceBytes}, and one member (a file range) may itself be {@code pieceBytes}, so
+     * its raw size stays under twice that; compressed it is smaller, with the codec "none" or
+     * incompressible data hardly so.
+     */
+    public static long spoolBytesPerPiece(long pieceBytes) {
+        return 2 * pieceBytes + (1 << 20);
+    }
+
     /** A writer with the spool to itself (a command-line tool, a test): no budget. */
     public BackupWriter(ObjectStore store, Codec codec, String cluster, String backupId, Path spool, long pieceBytes, String writer, Clock clock) {
         this(store, codec, cluster, backupId, SpoolBudget.unlimited(spool), pieceBytes, writer, clock);
@@ -212,8 +223,7 @@ public final class BackupWriter implements BaseBackupSink {
             this.archive = archive;
             this.location = location;
             this.index = index;
-            // Compressed, a piece is smaller than its raw size: reserving that much means it never has to grow.
-            this.room = spool.reserve(pieceBytes, "piece " + index + " of " + archive + " of backup " + backupId, SPOOL_WAIT);
+            this.room = spool.reserve(spoolBytesPerPiece(pieceBytes), "piece " + index + " of " + archive + " of backup " + backupId, SPOOL_WAIT);
             try {
                 Files.createDirectories(spool.directory());
                 this.file = Files.createTempFile(spool.directory(), "piece-", ".spool");
@@ -273,8 +283,8 @@ public final class BackupWriter implements BaseBackupSink {
 
     @Override
     public OutputStream manifest() throws IOException {
-        // PostgreSQL's backup_manifest is about 0.1% of the data: a small reservation that grows as it is written.
-        SpoolBudget.Reservation room = spool.reserve(1 << 20, "the backup_manifest of backup " + backupId, SPOOL_WAIT);
+        // PostgreSQL's backup_manifest is about 0.1% of the data; a piece's room covers it for clusters of millions of files.
+        SpoolBudget.Reservation room = spool.reserve(pieceBytes, "the backup_manifest of backup " + backupId, SPOOL_WAIT);
         Path file;
         CountingOutputStream raw;
         MessageDigest sha = Sha256.newDigest();

@@ -121,7 +121,8 @@ public final class Conninfo {
     }
 
     public int connectTimeoutSeconds() {
-        return get("connect_timeout").map(Integer::parseInt).orElse(10);
+        // At most a day: the milliseconds must fit a socket timeout.
+        return get("connect_timeout").map(Integer::parseInt).map(t -> Math.min(t, 86_400)).orElse(10);
     }
 
     /** The same settings with another password (from .pgpass or configuration). */

@@ -53,7 +53,7 @@ public record ClusterDescriptor(String name, String conninfo, String systemIdent
         byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(
                 new ClusterDescriptor(name, withoutPassword(conninfo), systemIdentifier, walSegmentSize, pgMajor, createdAt, backupSchedule,
                         retainFull, retainDays, stream, slot, removedAt));
-        store.put(RepositoryLayout.clusterDescriptor(name), new ByteArrayInputStream(bytes), bytes.length);
+        store.put(RepositoryLayout.clusterDescriptor(name), () -> new ByteArrayInputStream(bytes), bytes.length);
     }
 
     public static Optional<ClusterDescriptor> read(ObjectStore store, String name) throws IOException {

@@ -59,7 +59,7 @@ public final class RepositoryFormat {
     /** As {@link #initialize(ObjectStore, String)}, with this descriptor if none exists. */
     public static Descriptor initialize(ObjectStore store, Descriptor mine) throws IOException {
         byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(mine);
-        if (store.putIfAbsent(KEY, new ByteArrayInputStream(bytes), bytes.length)) {
+        if (store.putIfAbsent(KEY, () -> new ByteArrayInputStream(bytes), bytes.length)) {
             return mine;
         }
         return check(store).orElseThrow(() -> new IOException(KEY + " vanished from " + store.describe() + " right after it existed; retry"));
@@ -68,7 +68,7 @@ public final class RepositoryFormat {
     /** Replaces the format object (a key rotation): one put, so a reader sees the old or the new one whole. */
     public static void replace(ObjectStore store, Descriptor descriptor) throws IOException {
         byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(descriptor);
-        store.put(KEY, new ByteArrayInputStream(bytes), bytes.length);
+        store.put(KEY, () -> new ByteArrayInputStream(bytes), bytes.length);
     }
 
     /**

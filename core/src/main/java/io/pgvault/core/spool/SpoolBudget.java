@@ -150,9 +150,8 @@ public final class SpoolBudget {
                 if (left <= 0) {
                     refusals.incrementAndGet();
                     throw new SpoolFullException("no room in the spool " + directory + " for " + r.what + " ("
-                            + ByteSize.format(r.held + more) + "): " + shortage + "; nothing was stored, retry in "
-                            + RETRY_AFTER.toSeconds() + " s (PostgreSQL's archiver retries by itself). If this persists, free disk "
-                            + "space there or raise pgvault.limits.spool-bytes", RETRY_AFTER);
+                            + ByteSize.format(r.held + more) + "): " + shortage + "; nothing was stored (a WAL push is retried by PostgreSQL's "
+                            + "archiver). If this persists, free disk space there or raise pgvault.limits.spool-bytes", RETRY_AFTER);
                 }
                 try {
                     released.awaitNanos(Math.min(left, TimeUnit.SECONDS.toNanos(1)));

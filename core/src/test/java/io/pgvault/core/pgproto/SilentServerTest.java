@@ -24,8 +24,11 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 class SilentServerTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"disable", "prefer"})
-    void aServerThatNeverAnswersFailsAfterConnectTimeout(String sslmode) throws Exception {
+    @ValueSource(strings = {"disable", "prefer", "require-then-stall"})
+    void aServerThatNeverAnswersFailsAfterConnectTimeout(String scenario) throws Exception {
+        // require-then-stall: the server accepts TLS ('S') and then says nothing in the handshake.
+        boolean acceptTls = scenario.equals("require-then-stall");
+        String sslmode = acceptTls ? "require" : scenario;
         List<Socket> accepted = new CopyOnWriteArrayList<>();
         try (ServerSocket silent = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
             Thread acceptor = new Thread(() -> {
@@ -36,6 +39,11 @@ class SilentServerTest {
                         // Read what the client sends, answer nothing.
                         Thread reader = new Thread(() -> {
                             try (InputStream in = s.getInputStream()) {
+                                if (acceptTls) {
+                                    in.readNBytes(8); // the SSLRequest
+                                    s.getOutputStream().write('S');
+                                    s.getOutputStream().flush();
+                                }
                                 in.transferTo(OutputStream.nullOutputStream());
                             } catch (IOException gone) {
                                 // the client gave up

@@ -100,8 +100,12 @@ public final class WalFetchMain {
                             && busy.retryAfter().get().compareTo(pause) > 0) {
                         pause = busy.retryAfter().get(); // what a server at its limits asked for
                     }
-                    if (Instant.now().plus(pause).isAfter(deadline)) {
+                    Duration left = Duration.between(Instant.now(), deadline);
+                    if (left.isNegative() || left.isZero()) {
                         break;
+                    }
+                    if (pause.compareTo(left) > 0) {
+                        pause = left; // one last try at the deadline rather than none
                     }
                     err.println("pgvault wal-fetch: " + name + ": " + e.getMessage() + "; retrying in " + pause.toMillis() + " ms");
                     Thread.sleep(pause.toMillis());

@@ -11,7 +11,6 @@ import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Error;
 import io.pgvault.core.archive.WalConflictException;
 import io.pgvault.core.repo.CorruptObjectException;
-import io.pgvault.core.spool.SpoolFullException;
 import io.pgvault.core.storage.StorageException;
 import io.pgvault.core.storage.StorageFullException;
 import io.pgvault.core.storage.StorageUnavailableException;
@@ -56,12 +55,9 @@ public class ApiErrors {
 
     @Error(global = true, exception = StorageUnavailableException.class)
     public HttpResponse<String> unavailable(HttpRequest<?> request, StorageUnavailableException e) {
-        return respond(request, HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
-    }
-
-    @Error(global = true, exception = SpoolFullException.class)
-    public HttpResponse<String> spoolFull(HttpRequest<?> request, SpoolFullException e) {
-        return retryLater(request, e.getMessage(), e.retryAfter().orElseThrow());
+        // A full spool says how long to wait; an outage of the store does not know.
+        return e.retryAfter().isPresent() ? retryLater(request, e.getMessage(), e.retryAfter().get())
+                : respond(request, HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
     }
 
     @Error(global = true, exception = BusyException.class)

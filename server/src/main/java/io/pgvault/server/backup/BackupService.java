@@ -119,6 +119,14 @@ public class BackupService {
             // Every piece is an object and a spool file, and a 1 GiB relation file would become thousands of ranges.
             throw new IllegalArgumentException("pgvault.backup.piece-size is " + pieceSize + "; use at least 1MB (the default is 64MB)");
         }
+        long forTwoPieces = 2 * BackupWriter.spoolBytesPerPiece(pieceBytes);
+        if (spool.maxBytes() < forTwoPieces) {
+            // Not refused: it works, one piece at a time, each waiting for an empty spool.
+            LOG.warn("pgvault.limits.spool-bytes ({}) holds fewer than two backup pieces of pgvault.backup.piece-size {} ({} each "
+                    + "at most): backups will upload one piece at a time and wait for WAL pushes to leave the spool empty; raise it to {} "
+                    + "or more", ByteSize.format(spool.maxBytes()), pieceSize, ByteSize.format(BackupWriter.spoolBytesPerPiece(pieceBytes)),
+                    ByteSize.format(forTwoPieces));
+        }
         this.fastCheckpoint = fastCheckpoint;
         this.walWait = walWait;
         this.retentionGrace = retention.getGrace();

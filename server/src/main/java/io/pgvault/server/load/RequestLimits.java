@@ -20,16 +20,19 @@ import java.time.Duration;
 @Singleton
 public class RequestLimits {
 
+    static final int DEFAULT_FETCHES = 32;
+
     private final FairLimiter pushes;
     private final FairLimiter fetches;
 
     public RequestLimits(@Value("${pgvault.limits.concurrent-pushes:0}") int concurrentPushes,
-                         @Value("${pgvault.limits.concurrent-fetches:32}") int concurrentFetches,
+                         @Value("${pgvault.limits.concurrent-fetches:0}") int concurrentFetches,
                          @Value("${pgvault.limits.queue-wait:60s}") Duration queueWait,
                          @Nullable MeterRegistry metrics) {
+        // 0 (or less): the default, as for pushes.
         int pushLimit = concurrentPushes > 0 ? concurrentPushes : Math.max(4, 4 * Runtime.getRuntime().availableProcessors());
         this.pushes = new FairLimiter("pushes", pushLimit, queueWait);
-        this.fetches = new FairLimiter("fetches", concurrentFetches, queueWait);
+        this.fetches = new FairLimiter("fetches", concurrentFetches > 0 ? concurrentFetches : DEFAULT_FETCHES, queueWait);
         if (metrics != null) {
             register(metrics, pushes);
             register(metrics, fetches);

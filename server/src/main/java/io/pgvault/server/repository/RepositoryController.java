@@ -1,5 +1,6 @@
 package io.pgvault.server.repository;
 
+import io.micronaut.http.HttpHeaders;
 import io.micronaut.http.HttpRequest;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.HttpStatus;
@@ -7,7 +8,6 @@ import io.micronaut.http.MediaType;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Get;
 import io.micronaut.http.annotation.QueryValue;
-import io.micronaut.http.server.types.files.StreamedFile;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
 import io.pgvault.core.storage.ObjectStat;
@@ -20,6 +20,8 @@ import io.pgvault.server.security.Caller;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -59,7 +61,7 @@ public class RepositoryController {
     }
 
     @Get(value = "/object", produces = MediaType.APPLICATION_OCTET_STREAM)
-    public HttpResponse<StreamedFile> get(@QueryValue String key) throws IOException {
+    public HttpResponse<?> get(@QueryValue String key) throws IOException {
         checkServed(key);
         // wal-fetch --server and recover --server read WAL and backup pieces here: fetches, as the WAL GETs are.
         String cluster = ApiAccess.clusterOf(key);
@@ -70,8 +72,11 @@ public class RepositoryController {
             if (in.isEmpty()) {
                 throw new ApiException(HttpStatus.NOT_FOUND, "no object " + key + " in the repository");
             }
-            return HttpResponse.ok(new StreamedFile(turn.heldBy(in.get()), MediaType.APPLICATION_OCTET_STREAM_TYPE,
-                    stat.get().lastModified().toEpochMilli(), stat.get().size()));
+            // A plain stream body, not a StreamedFile, whose conditional-GET shortcut answers 304 without
+            // ever closing the stream (the turn and a store connection would leak).
+            return HttpResponse.ok(turn.heldBy(in.get())).contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE)
+                    .contentLength(stat.get().size())
+                    .header(HttpHeaders.LAST_MODIFIED, DateTimeFormatter.RFC_1123_DATE_TIME.format(stat.get().lastModified().atZone(ZoneOffset.UTC)));
         } catch (IOException | RuntimeException e) {
             turn.close();
             throw e;

@@ -7,7 +7,6 @@ import io.micronaut.http.annotation.Body;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Get;
 import io.micronaut.http.annotation.Put;
-import io.micronaut.http.server.types.files.StreamedFile;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
 import io.pgvault.core.archive.ArchiveResult;
@@ -79,9 +78,10 @@ public class WalController {
             InputStream body = fetched.rawSize() <= WHOLE_BODY_LIMIT
                     ? buffers.whole(fetched.content(), fetched.rawSize()).orElseGet(fetched::content) : fetched.content();
             // The server closes the stream when the body is written or the client is gone: that gives
-            // a whole body's room back, and the turn.
-            return HttpResponse.ok(new StreamedFile(turn.heldBy(body), MediaType.APPLICATION_OCTET_STREAM_TYPE,
-                    System.currentTimeMillis(), fetched.rawSize()));
+            // a whole body's room back, and the turn. A plain stream body, not a StreamedFile, whose
+            // conditional-GET shortcut answers 304 without ever closing the stream.
+            return HttpResponse.ok(turn.heldBy(body)).contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE)
+                    .contentLength(fetched.rawSize());
         } catch (IOException | RuntimeException e) {
             turn.close();
             throw e;

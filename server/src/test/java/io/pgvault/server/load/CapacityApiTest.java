@@ -6,6 +6,7 @@ import io.micronaut.test.support.TestPropertyProvider;
 import io.pgvault.core.spool.SpoolBudget;
 import io.pgvault.server.SyntheticWal;
 import jakarta.inject.Inject;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
@@ -68,11 +69,37 @@ class CapacityApiTest implements TestPropertyProvider {
                 "pgvault.limits.spool-bytes", "20MB");
     }
 
-    @Test
-    void pushesBeyondTheLimitsAreRefusedWithRetryAfterAndSucceedLater() throws Exception {
+    @BeforeAll
+    void registerCluster() throws Exception {
         assertThat(send(HttpRequest.newBuilder(uri("/v1/clusters")).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"main\"}"))).statusCode()).isEqualTo(201);
         assertThat(put("000000010000000000000001", segment(1)).statusCode()).isEqualTo(201);
+    }
+
+    @Test
+    void fetchesGiveTheirTurnBackHoweverTheyEnd() throws Exception {
+        String wal = "/v1/clusters/main/wal/000000010000000000000001";
+        String object = "/v1/repository/object?key=clusters/main/wal/0000000100000000/000000010000000000000001";
+        for (String path : new String[] {wal, object}) {
+            // A revalidating client or proxy: a server that answered 304 here without closing the body leaked the turn.
+            HttpResponse<byte[]> conditional = http.send(HttpRequest.newBuilder(uri(path))
+                    .header("If-Modified-Since", "Fri, 01 Jan 2100 00:00:00 GMT").build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(conditional.statusCode()).as(path).isEqualTo(200);
+            assertThat(conditional.body()).as(path).hasSizeGreaterThan(1 << 20);
+
+            // A client that goes away after the headers.
+            try (Socket gone = new Socket("127.0.0.1", server.getPort())) {
+                gone.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                gone.getOutputStream().flush();
+                assertThat(gone.getInputStream().read()).isNotNegative();
+            }
+            await(() -> limits.fetches().running() == 0);
+        }
+        assertThat(http.send(HttpRequest.newBuilder(uri(wal)).build(), HttpResponse.BodyHandlers.ofByteArray()).body()).isEqualTo(segment(1));
+    }
+
+    @Test
+    void pushesBeyondTheLimitsAreRefusedWithRetryAfterAndSucceedLater() throws Exception {
 
         // Two uploads that stall mid-body, as a slow network would: they hold both turns, and the segment its 16 MiB of spool.
         try (Socket slowSegment = startUpload("000000010000000000000002", 16 << 20)) {

@@ -5,6 +5,7 @@ import io.pgvault.core.storage.ObjectStore;
 import org.reactivestreams.Subscriber;
 import org.reactivestreams.Subscription;
 import software.amazon.awssdk.core.async.AsyncRequestBody;
+import software.amazon.awssdk.core.exception.NonRetryableException;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,11 +16,12 @@ import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 
 /**
- * A request body the SDK can send again: it retries a failed attempt (503 SlowDown, a reset
- * connection, a read timeout) by subscribing to the body once more, and each subscription
- * here opens the content from its first byte. The SDK's own stream body cannot do that, so
- * without this every transient failure of an upload failed the upload. Each opened stream
- * is length-checked, and all are closed by {@link #close()} once the request is over.
+ * A request body the SDK can send again: the plain client retries a failed attempt (503
+ * SlowDown, a reset connection, a read timeout) by subscribing to the body once more, and each
+ * subscription here opens the content from its first byte. The SDK's own stream body cannot do
+ * that, so without this every transient failure of an upload failed the upload. (The
+ * multipart client subscribes once and retries each part from its own buffer.) Each opened
+ * stream is length-checked, and all are closed by {@link #close()} once the request is over.
  */
 final class ReopeningRequestBody implements AsyncRequestBody, AutoCloseable {
 
@@ -28,6 +30,7 @@ final class ReopeningRequestBody implements AsyncRequestBody, AutoCloseable {
     private final long length;
     private final ExecutorService readers;
     private final List<InputStream> opened = new ArrayList<>();
+    private boolean closed;
 
     ReopeningRequestBody(String key, ObjectStore.Body body, long length, ExecutorService readers) {
         this.key = key;
@@ -36,13 +39,16 @@ final class ReopeningRequestBody implements AsyncRequestBody, AutoCloseable {
         this.readers = readers;
     }
 
-    /** A body that can be read once only: a retry fails with a clear I/O error (and the caller retries from its source). */
+    /**
+     * A body that can be read once only: the SDK's retry ends at once, with the failure of the
+     * first try (the caller retries from its source), rather than spending its retries on it.
+     */
     static ObjectStore.Body once(String key, InputStream data) {
         boolean[] used = {false};
         return () -> {
             synchronized (used) {
                 if (used[0]) {
-                    throw new IOException("the data for " + key + " was a stream that cannot be read twice: the store's retry is not possible");
+                    throw NonRetryableException.create("the data for " + key + " is a stream that cannot be read twice");
                 }
                 used[0] = true;
                 return data;
@@ -59,7 +65,14 @@ final class ReopeningRequestBody implements AsyncRequestBody, AutoCloseable {
     public void subscribe(Subscriber<? super ByteBuffer> subscriber) {
         InputStream attempt;
         try {
-            attempt = new ExactLengthInputStream(body.open(), key, length);
+            synchronized (opened) {
+                if (closed) {
+                    // A try the SDK starts after the request was given up (an interrupted wait): nothing may be left open.
+                    throw new IOException("the upload of " + key + " is over");
+                }
+                attempt = new ExactLengthInputStream(body.open(), key, length);
+                opened.add(attempt);
+            }
         } catch (IOException | RuntimeException e) {
             subscriber.onSubscribe(new Subscription() {
                 @Override
@@ -73,15 +86,13 @@ final class ReopeningRequestBody implements AsyncRequestBody, AutoCloseable {
             subscriber.onError(e);
             return;
         }
-        synchronized (opened) {
-            opened.add(attempt);
-        }
         AsyncRequestBody.fromInputStream(attempt, length, readers).subscribe(subscriber);
     }
 
     @Override
     public void close() {
         synchronized (opened) {
+            closed = true;
             for (InputStream in : opened) {
                 try {
                     in.close();
