@@ -41,7 +41,13 @@ final class BenchSupport {
 
     /** @param properties extra {@code -Dname=value} settings for the server, which win over the defaults here */
     static Process startServer(Path serverJar, Path dir, int port, String compression, List<String> properties) throws IOException {
-        List<String> command = new ArrayList<>(List.of("java", "-Xmx512m"));
+        return startServer(serverJar, dir, port, compression, properties, "512m");
+    }
+
+    /** @param maxHeap the server's {@code -Xmx}, e.g. {@code 256m} to see how it holds up in a small heap */
+    static Process startServer(Path serverJar, Path dir, int port, String compression, List<String> properties, String maxHeap)
+            throws IOException {
+        List<String> command = new ArrayList<>(List.of("java", "-Xmx" + maxHeap));
         String extra = System.getenv("PGVAULT_BENCH_SERVER_OPTS");
         if (extra != null && !extra.isBlank()) {
             command.addAll(List.of(extra.trim().split("\\s+")));
@@ -81,6 +87,58 @@ final class BenchSupport {
     static double cpuSeconds(long pid) throws IOException {
         String[] fields = Files.readString(Path.of("/proc", Long.toString(pid), "stat")).replaceAll("^.*\\) ", "").split(" ");
         return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
+    }
+
+    /** The value below which {@code p} percent of {@code values} lie (nearest rank); NaN when there are none. */
+    static double percentile(List<Double> values, double p) {
+        if (values.isEmpty()) {
+            return Double.NaN;
+        }
+        double[] sorted = values.stream().mapToDouble(Double::doubleValue).toArray();
+        java.util.Arrays.sort(sorted);
+        int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
+    }
+
+    /**
+     * A pgBackRest stanza on {@code pg} whose repository, logs, locks and spool are all under
+     * {@code dir}, zst-compressed at {@code level}; {@code options} are more {@code [global]}
+     * lines (e.g. {@code archive-async=y}). Returns the configuration file.
+     */
+    static Path pgbackrestStanza(Path dir, io.pgvault.testkit.PgCluster pg, String stanza, int level, String... options) throws Exception {
+        Path conf = dir.resolve("pgbackrest.conf");
+        Files.writeString(conf, "[global]\nrepo1-path=" + dir.resolve("repo") + "\nlog-path=" + dir + "\nlock-path=" + dir
+                + "\nspool-path=" + dir.resolve("spool") + "\ncompress-type=zst\ncompress-level=" + level + "\nlog-level-console=warn\n"
+                + String.join("\n", options) + "\n\n[" + stanza + "]\npg1-path=" + pg.dataDirectory() + "\npg1-port=" + pg.port()
+                + "\npg1-socket-path=" + pg.directory().resolve("sock") + "\npg1-user=postgres\n");
+        OsUser.own(dir);
+        asPgUser("pgbackrest --config=" + conf + " --stanza=" + stanza + " stanza-create");
+        return conf;
+    }
+
+    /**
+     * A copy of the pgBackRest configuration {@code conf} whose pg1-path is {@code data}, a
+     * stand-in data directory holding {@code pg}'s {@code pg_control} and {@code PG_VERSION}:
+     * pgBackRest reads those, and insists that the WAL it pushes asynchronously lies under its
+     * pg1-path, and the live cluster's pg_wal is not ours to fill.
+     */
+    static Path pgbackrestStandIn(Path conf, io.pgvault.testkit.PgCluster pg, Path data) throws IOException {
+        Files.createDirectories(data.resolve("global"));
+        Files.copy(pg.dataDirectory().resolve("global/pg_control"), data.resolve("global/pg_control"));
+        Files.copy(pg.dataDirectory().resolve("PG_VERSION"), data.resolve("PG_VERSION"));
+        OsUser.own(data);
+        Path standIn = conf.resolveSibling("pgbackrest-stand-in.conf");
+        Files.writeString(standIn, Files.readString(conf).replace("pg1-path=" + pg.dataDirectory() + "\n", "pg1-path=" + data + "\n"));
+        OsUser.own(standIn);
+        return standIn;
+    }
+
+    static long totalSize(List<Path> files) throws IOException {
+        long total = 0;
+        for (Path f : files) {
+            total += Files.size(f);
+        }
+        return total;
     }
 
     static long directorySize(Path dir) throws IOException {
@@ -123,13 +181,26 @@ final class BenchSupport {
      * switch) and returns the archived segments in order.
      */
     static List<Path> pgbenchWalCorpus(io.pgvault.testkit.PgCluster pg, Path corpus, int scale, int seconds) throws Exception {
+        return pgbenchWalCorpus(pg, corpus, scale, seconds, 0);
+    }
+
+    /**
+     * As above, but repeats the {@code seconds} of load until at least {@code segments}
+     * segments are archived, and returns the first {@code segments} of them (all when 0):
+     * a corpus of the same size from run to run.
+     */
+    static List<Path> pgbenchWalCorpus(io.pgvault.testkit.PgCluster pg, Path corpus, int scale, int seconds, int segments) throws Exception {
         String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
         shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
-        shell("pgbench -n -T " + seconds + " -c 2 -j 2 " + conn + " postgres");
-        pg.queryValue("SELECT pg_switch_wal()");
-        Thread.sleep(3000);
-        try (java.util.stream.Stream<Path> files = Files.list(corpus)) {
-            return files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList();
-        }
+        List<Path> archived;
+        do {
+            shell("pgbench -n -T " + seconds + " -c 2 -j 2 " + conn + " postgres");
+            pg.queryValue("SELECT pg_switch_wal()");
+            Thread.sleep(3000);
+            try (java.util.stream.Stream<Path> files = Files.list(corpus)) {
+                archived = files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList();
+            }
+        } while (archived.size() < segments);
+        return segments > 0 ? archived.subList(0, segments) : archived;
     }
 }
