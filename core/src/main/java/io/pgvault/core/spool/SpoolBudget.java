@@ -121,16 +121,48 @@ public final class SpoolBudget {
             @Override
             public void write(int b) throws IOException {
                 reservation.cover(++written);
-                out.write(b);
+                try {
+                    out.write(b);
+                } catch (IOException e) {
+                    throw reservation.refusal(e);
+                }
             }
 
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
                 written += len;
                 reservation.cover(written);
-                out.write(b, off, len);
+                try {
+                    out.write(b, off, len);
+                } catch (IOException e) {
+                    throw reservation.refusal(e);
+                }
+            }
+
+            @Override
+            public void flush() throws IOException {
+                try {
+                    out.flush();
+                } catch (IOException e) {
+                    throw reservation.refusal(e);
+                }
+            }
+
+            @Override
+            public void close() throws IOException {
+                try {
+                    out.close();
+                } catch (IOException e) {
+                    throw reservation.refusal(e);
+                }
             }
         };
+    }
+
+    /** ENOSPC or a quota: something else filled the disk under the floor's watch. */
+    private static boolean diskFull(IOException e) {
+        String message = String.valueOf(e.getMessage());
+        return message.contains("No space left on device") || message.contains("Disk quota exceeded");
     }
 
     private void take(Reservation r, long more, Duration wait) throws IOException {
@@ -242,6 +274,17 @@ public final class SpoolBudget {
                     lock.unlock();
                 }
             }
+        }
+
+        /** A write into the spool failed: a full disk becomes a refusal to retry later, anything else stays what it was. */
+        IOException refusal(IOException e) {
+            if (e instanceof SpoolFullException || !diskFull(e)) {
+                return e;
+            }
+            refusals.incrementAndGet();
+            return new SpoolFullException("the spool " + directory + " ran out of disk space while writing " + what
+                    + " (" + e.getMessage() + "): something else filled the disk; nothing was stored (a WAL push is retried by "
+                    + "PostgreSQL's archiver). Free disk space there, or raise pgvault.limits.spool-min-free to keep more free", e, RETRY_AFTER);
         }
 
         @Override

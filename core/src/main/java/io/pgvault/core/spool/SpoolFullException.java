@@ -14,4 +14,9 @@ public final class SpoolFullException extends StorageUnavailableException {
     public SpoolFullException(String message, Duration retryAfter) {
         super(message, null, retryAfter);
     }
+
+    /** @param cause the write that met a full disk */
+    public SpoolFullException(String message, Throwable cause, Duration retryAfter) {
+        super(message, cause, retryAfter);
+    }
 }

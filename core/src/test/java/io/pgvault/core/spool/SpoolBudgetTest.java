@@ -90,6 +90,37 @@ class SpoolBudgetTest {
     }
 
     @Test
+    void aDiskThatFillsUnderneathBecomesARefusalToRetryLater() throws Exception {
+        SpoolBudget budget = new SpoolBudget(dir, 64 * MIB, 0);
+        OutputStream enospc = new OutputStream() {
+            @Override
+            public void write(int b) throws java.io.IOException {
+                throw new java.io.IOException("No space left on device");
+            }
+        };
+        try (SpoolBudget.Reservation room = budget.reserve(MIB, "000000010000000000000007 of cluster 'main'")) {
+            OutputStream out = SpoolBudget.track(enospc, room);
+            assertThatThrownBy(() -> out.write(new byte[10]))
+                    .isInstanceOf(SpoolFullException.class)
+                    .hasMessageContaining("ran out of disk space while writing 000000010000000000000007")
+                    .hasMessageContaining("pgvault.limits.spool-min-free")
+                    .satisfies(e -> assertThat(((SpoolFullException) e).retryAfter()).isPresent());
+        }
+        // Any other write failure stays what it was.
+        OutputStream broken = new OutputStream() {
+            @Override
+            public void write(int b) throws java.io.IOException {
+                throw new java.io.IOException("Input/output error");
+            }
+        };
+        try (SpoolBudget.Reservation room = budget.reserve(MIB, "another")) {
+            assertThatThrownBy(() -> SpoolBudget.track(broken, room).write(1)).isNotInstanceOf(SpoolFullException.class)
+                    .hasMessage("Input/output error");
+        }
+        assertThat(budget.refusals()).isEqualTo(1);
+    }
+
+    @Test
     void aWaitingReservationGetsTheRoomAnotherGivesBack() throws Exception {
         SpoolBudget budget = new SpoolBudget(dir, 16 * MIB, 0);
         SpoolBudget.Reservation held = budget.reserve(16 * MIB, "a backup piece");
