@@ -2,6 +2,12 @@
 # packages, given as commands), creates the unprivileged PostgreSQL user when run as root,
 # and builds the benchmark and server jars. Usage: prepare_bench "tool:package" ...
 prepare_bench() {
+  prepare_tools "$@"
+  mvn -B -q -Pbench clean package -DskipTests
+}
+
+# The tools and the PostgreSQL user alone, without the build. Usage: prepare_tools "tool:package" ...
+prepare_tools() {
   local need=() pair
   for pair in "$@"; do
     command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
@@ -12,7 +18,6 @@ prepare_bench() {
   if [ "$(id -u)" = "0" ] && ! id pgvault >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin pgvault
   fi
-  mvn -B -q -Pbench clean package -DskipTests
 }
 
 # Runs one benchmark class with the PostgreSQL binaries the tests unpacked.

@@ -27,11 +27,11 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** What the recovery ITs share: the launcher as a DBA runs it, the server's API, waiting on PostgreSQL. */
-final class RecoverySupport {
+/** What the recovery ITs (and the fault soak) share: the launcher as a DBA runs it, the server's API, waiting on PostgreSQL. */
+public final class RecoverySupport {
 
     /** Exactly the committed rows of the marks table, as one comparable value. */
-    static final String CHECKSUM = "SELECT count(*) || ':' || coalesce(md5(string_agg(id || '=' || v, ',' ORDER BY id)), '-') FROM marks";
+    public static final String CHECKSUM = "SELECT count(*) || ':' || coalesce(md5(string_agg(id || '=' || v, ',' ORDER BY id)), '-') FROM marks";
 
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
@@ -39,7 +39,7 @@ final class RecoverySupport {
     }
 
     /** A work directory PostgreSQL's unprivileged user can read (it runs bin/pgvault from there). */
-    static Path workDirectory(String prefix) throws IOException {
+    public static Path workDirectory(String prefix) throws IOException {
         Path dir = Files.createTempDirectory(prefix);
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         return dir;
@@ -89,11 +89,11 @@ final class RecoverySupport {
         return all;
     }
 
-    record Run(int exit, String output) {
+    public record Run(int exit, String output) {
     }
 
     /** Runs bin/pgvault from this checkout, as a DBA would. */
-    static Run pgvault(Path workDir, List<String> args) {
+    public static Run pgvault(Path workDir, List<String> args) {
         return run(workDir, launcherCommand(args));
     }
 
@@ -160,7 +160,7 @@ final class RecoverySupport {
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    static void shell(String command) throws Exception {
+    public static void shell(String command) throws Exception {
         Process p = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(5, TimeUnit.MINUTES) && p.exitValue() == 0).as(command + "\n" + out).isTrue();

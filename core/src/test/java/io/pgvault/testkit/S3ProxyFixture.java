@@ -4,6 +4,7 @@ import io.pgvault.core.storage.s3.S3Settings;
 import org.gaul.s3proxy.AuthenticationType;
 import org.gaul.s3proxy.S3Proxy;
 import org.jclouds.ContextBuilder;
+import org.jclouds.blobstore.BlobStore;
 import org.jclouds.blobstore.BlobStoreContext;
 
 import java.io.IOException;
@@ -14,10 +15,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
+import java.util.function.UnaryOperator;
 
 /**
  * A real S3 API server (S3Proxy) in this JVM on a free loopback port, backed by memory,
  * reached over HTTP by the real AWS SDK. Signature checking is on, as on a real store.
+ * {@link #builder()} keeps the objects on disk instead (a long run would fill the heap)
+ * and can put a wrapper such as {@link FaultyBlobStore} between S3Proxy and the objects.
  */
 public final class S3ProxyFixture implements AutoCloseable {
 
@@ -41,7 +45,36 @@ public final class S3ProxyFixture implements AutoCloseable {
     }
 
     public static S3ProxyFixture start() {
-        return start(null);
+        return builder().start();
+    }
+
+    /** How to start one other than {@link #start()}'s. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public static final class Builder {
+        private Path directory;
+        private UnaryOperator<BlobStore> wrapper = UnaryOperator.identity();
+
+        private Builder() {
+        }
+
+        /** Keeps the objects as files under {@code directory} (jclouds' filesystem provider) instead of in memory. */
+        public Builder onDisk(Path directory) {
+            this.directory = directory;
+            return this;
+        }
+
+        /** S3Proxy serves every request through {@code wrapper}(the store); the fixture's own calls ({@link #createBucket}) bypass it. */
+        public Builder servedThrough(UnaryOperator<BlobStore> wrapper) {
+            this.wrapper = wrapper;
+            return this;
+        }
+
+        public S3ProxyFixture start() {
+            return S3ProxyFixture.start(null, directory, wrapper);
+        }
     }
 
     /**
@@ -50,10 +83,10 @@ public final class S3ProxyFixture implements AutoCloseable {
      * client must trust, as for a store behind a private CA.
      */
     public static S3ProxyFixture startWithTls(Path tlsDir) {
-        return start(tlsDir);
+        return start(tlsDir, null, UnaryOperator.identity());
     }
 
-    private static S3ProxyFixture start(Path tlsDir) {
+    private static S3ProxyFixture start(Path tlsDir, Path directory, UnaryOperator<BlobStore> wrapper) {
         Path keyStore = null;
         Path caFile = null;
         URI secureEndpoint = null;
@@ -69,13 +102,16 @@ public final class S3ProxyFixture implements AutoCloseable {
             secureEndpoint = URI.create("https://127.0.0.1:" + Fixtures.freePort());
         }
         Properties properties = new Properties();
-        BlobStoreContext context = ContextBuilder.newBuilder("transient")
+        if (directory != null) {
+            properties.setProperty("jclouds.filesystem.basedir", directory.toString());
+        }
+        BlobStoreContext context = ContextBuilder.newBuilder(directory == null ? "transient" : "filesystem")
                 .credentials("identity", "credential")
                 .overrides(properties)
                 .build(BlobStoreContext.class);
         URI endpoint = URI.create("http://127.0.0.1:" + Fixtures.freePort());
         S3Proxy.Builder builder = S3Proxy.builder()
-                .blobStore(context.getBlobStore())
+                .blobStore(wrapper.apply(context.getBlobStore()))
                 .endpoint(endpoint)
                 .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
                 // The SDK sends headers (checksum, SDK metadata) S3Proxy does not know.

@@ -24,6 +24,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link #restore()} listens again on the same port. With a one-way delay it holds every
  * chunk that long in each direction: a network round trip of twice the delay without a
  * bandwidth limit, paid by every TCP connect, TLS flight and request, as across a network.
+ * An {@link #adjustable} relay lets a test change that delay while connections are open
+ * ({@link #delay(Duration)}): a network that turns slow and fast again.
  */
 public final class TcpRelay implements AutoCloseable {
 
@@ -34,14 +36,16 @@ public final class TcpRelay implements AutoCloseable {
 
     private final int port;
     private final InetSocketAddress target;
-    private final long delayNanos;
+    private final boolean adjustable;
+    private volatile long delayNanos;
     private final List<Socket> open = new CopyOnWriteArrayList<>();
     private volatile ServerSocket listener;
 
-    private TcpRelay(int port, InetSocketAddress target, Duration oneWayDelay) {
+    private TcpRelay(int port, InetSocketAddress target, Duration oneWayDelay, boolean adjustable) {
         this.port = port;
         this.target = target;
         this.delayNanos = oneWayDelay.toNanos();
+        this.adjustable = adjustable;
     }
 
     public static TcpRelay to(String host, int targetPort) {
@@ -50,9 +54,28 @@ public final class TcpRelay implements AutoCloseable {
 
     /** @param oneWayDelay how long each chunk is held in each direction (zero: passed on at once) */
     public static TcpRelay to(String host, int targetPort, Duration oneWayDelay) {
-        TcpRelay relay = new TcpRelay(Fixtures.freePort(), new InetSocketAddress(host, targetPort), oneWayDelay);
+        TcpRelay relay = new TcpRelay(Fixtures.freePort(), new InetSocketAddress(host, targetPort), oneWayDelay, false);
         relay.restore();
         return relay;
+    }
+
+    /**
+     * A relay without delay whose delay {@link #delay(Duration)} changes later, for the
+     * connections open then too. Every chunk passes a queue, so use it only where that
+     * change is the point.
+     */
+    public static TcpRelay adjustable(String host, int targetPort) {
+        TcpRelay relay = new TcpRelay(Fixtures.freePort(), new InetSocketAddress(host, targetPort), Duration.ZERO, true);
+        relay.restore();
+        return relay;
+    }
+
+    /** From now on each chunk is held this long in each direction (zero: passed on at once). Only on an {@link #adjustable} relay. */
+    public void delay(Duration oneWayDelay) {
+        if (!adjustable) {
+            throw new IllegalStateException("this relay's delay is fixed; make it with TcpRelay.adjustable to change it");
+        }
+        delayNanos = oneWayDelay.toNanos();
     }
 
     public int port() {
@@ -86,7 +109,7 @@ public final class TcpRelay implements AutoCloseable {
                 Socket upstream = new Socket(target.getAddress(), target.getPort());
                 open.add(client);
                 open.add(upstream);
-                if (delayNanos == 0) {
+                if (delayNanos == 0 && !adjustable) {
                     pump(client, upstream);
                     pump(upstream, client);
                 } else {

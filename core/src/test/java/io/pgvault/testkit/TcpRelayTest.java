@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The relay's delay (the S3 benchmarks' network): bytes arrive whole and a round trip takes at least twice the delay. */
+/** The relay's delay (the S3 benchmarks' network, the fault soak's slow bucket): bytes arrive whole and a round trip takes at least twice the delay. */
 class TcpRelayTest {
 
     @Test
@@ -48,5 +48,39 @@ class TcpRelayTest {
                 assertThat(new String(back, payload.length, 3)).isEqualTo("bye");
             }
         }
+    }
+
+    @Test
+    void anAdjustableRelaySlowsDownAConnectionAlreadyOpen() throws Exception {
+        try (ServerSocket echo = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Thread server = new Thread(() -> {
+                try (Socket s = echo.accept(); InputStream in = s.getInputStream(); OutputStream out = s.getOutputStream()) {
+                    for (int b; (b = in.read()) >= 0; ) {
+                        out.write(b);
+                        out.flush();
+                    }
+                } catch (Exception ignored) {
+                    // the test fails on what it reads
+                }
+            });
+            server.setDaemon(true);
+            server.start();
+            try (TcpRelay relay = TcpRelay.adjustable("127.0.0.1", echo.getLocalPort()); Socket client = new Socket()) {
+                client.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), relay.port()));
+                assertThat(roundTripMillis(client)).isLessThan(250);
+                relay.delay(Duration.ofMillis(150));
+                assertThat(roundTripMillis(client)).isGreaterThanOrEqualTo(300);
+                relay.delay(Duration.ZERO);
+                assertThat(roundTripMillis(client)).isLessThan(250);
+            }
+        }
+    }
+
+    private static long roundTripMillis(Socket client) throws Exception {
+        long start = System.nanoTime();
+        client.getOutputStream().write(42);
+        client.getOutputStream().flush();
+        assertThat(client.getInputStream().read()).isEqualTo(42);
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     }
 }

@@ -8,10 +8,10 @@ import io.pgvault.core.pgproto.ReplicationConnection;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.core.wal.Lsn;
-import io.pgvault.server.ServerProcess;
 import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.PgCluster;
 import io.pgvault.testkit.S3ProxyFixture;
+import io.pgvault.testkit.ServerProcess;
 import io.pgvault.testkit.TcpRelay;
 import org.junit.jupiter.api.Test;
 

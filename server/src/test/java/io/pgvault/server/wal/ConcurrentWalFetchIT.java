@@ -1,8 +1,8 @@
 package io.pgvault.server.wal;
 
-import io.pgvault.server.ServerProcess;
 import io.pgvault.server.SyntheticWal;
 import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.ServerProcess;
 import org.junit.jupiter.api.Test;
 
 import java.io.InputStream;

@@ -4,8 +4,8 @@ import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.server.ArchivingCluster;
-import io.pgvault.server.ServerProcess;
 import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.ServerProcess;
 import org.junit.jupiter.api.Test;
 
 import java.io.InputStream;

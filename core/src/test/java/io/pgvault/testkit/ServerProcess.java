@@ -1,4 +1,4 @@
-package io.pgvault.server;
+package io.pgvault.testkit;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -14,9 +14,16 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The pgvault server in a JVM of its own, so a test can kill it with SIGKILL. Runs from
- * the test classpath; the caller closes it (which also kills it).
+ * the test classpath, which must hold the server (the server's tests and the CLI's do);
+ * the caller closes it (which also kills it).
  */
 public final class ServerProcess implements AutoCloseable {
+
+    /** The server's main class, by name: core cannot depend on the server module, but every test that starts one has it on its classpath. */
+    private static final String MAIN_CLASS = "io.pgvault.server.Application";
+
+    /** The server's heap (-Xmx): small, so that a server that holds more than it should fails here first. */
+    public static final long HEAP_BYTES = 256L << 20;
 
     private final Process process;
     private final int port;
@@ -28,9 +35,9 @@ public final class ServerProcess implements AutoCloseable {
 
     public static ServerProcess start(int port, Map<String, String> properties, Path log) {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-cp", System.getProperty("java.class.path"), "-Dmicronaut.server.port=" + port));
+                "-Xmx" + (HEAP_BYTES >> 20) + "m", "-cp", System.getProperty("java.class.path"), "-Dmicronaut.server.port=" + port));
         properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
-        command.add(Application.class.getName());
+        command.add(MAIN_CLASS);
         try {
             Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
             ServerProcess server = new ServerProcess(process, port);
@@ -43,6 +50,15 @@ public final class ServerProcess implements AutoCloseable {
 
     public String url() {
         return "http://127.0.0.1:" + port;
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    /** False once the JVM has exited, killed or by itself. */
+    public boolean isAlive() {
+        return process.isAlive();
     }
 
     private void awaitHealthy() {
