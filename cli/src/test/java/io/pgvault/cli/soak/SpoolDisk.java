@@ -53,6 +53,8 @@ final class SpoolDisk implements AutoCloseable {
             serverProperties.put("pgvault.limits.spool-bytes", Long.toString(bytes));
             return new SpoolDisk(spool, bytes, false, out);
         }
+        // A small disk keeps a small floor: the default (256 MB) is more than this whole tmpfs.
+        serverProperties.put("pgvault.limits.spool-min-free", Long.toString(bytes / 12));
         return new SpoolDisk(spool, bytes, true, null);
     }
 
