@@ -129,6 +129,33 @@ class PrefetchSpoolIT {
     }
 
     /**
+     * A DBA trying {@code wal-fetch --spool} by hand, in a directory that is not a data
+     * directory in recovery: the call used to wait 30 s on the prefetcher (which waits for a
+     * recovery signal file) before falling back to the Java command. Now the spool is not used
+     * at all: one JVM, the segment, no prefetcher, no spool directory.
+     */
+    @Test
+    void aCallOutsideRecoveryDoesNotUseTheSpool() throws Exception {
+        Path dir = RecoverySupport.workDirectory("pgvault-spool-by-hand");
+        Path repo = dir.resolve("repo");
+        try {
+            List<Path> segments = archivedSegments(dir, 1);
+            archive(newRepository(new LocalDirectoryStore(repo), dir), segments.get(0));
+            Path data = Files.createDirectories(dir.resolve("by-hand"));
+            Path javaLog = dir.resolve("java-starts.log");
+            Path javaHome = standInJava(dir, javaLog);
+            List<String> fetch = List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pgvault-spool");
+
+            assertThat(call(data, javaHome, fetch, segments.get(0).getFileName().toString(), "restored")).isZero();
+            assertThat(Files.mismatch(data.resolve("restored"), segments.get(0))).isEqualTo(-1);
+            assertThat(javaStarts(javaLog)).hasSize(1).allMatch(l -> l.contains("WalFetchMain"));
+            assertThat(data.resolve("pgvault-spool")).doesNotExist();
+        } finally {
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    /**
      * recover starts the prefetcher before it unpacks the backup: it gets ready (its JVM, the
      * repository, the history files) but fetches nothing until the recovery signal file is
      * written, so the unpacking has the machine to itself; then the segments come at once.

@@ -77,9 +77,25 @@ public final class WalArchiver {
      */
     public ArchiveResult archive(String cluster, ClusterIdentity identity, WalFileName name, InputStream body, long declaredLength)
             throws IOException {
-        long limit = name.hasSegment() && name.kind() != WalFileName.Kind.BACKUP
-                ? identity.segmentSize().map(WalSegmentSize::bytes).orElse(MAX_SEGMENT)
-                : MAX_TEXT_FILE;
+        return archive(cluster, identity, name, body, declaredLength, false);
+    }
+
+    /**
+     * As {@link #archive(String, ClusterIdentity, WalFileName, InputStream, long)}, told that the
+     * file is probably stored already (the catalog lists it: a cluster that streams sends each
+     * segment again through archive_command). Then the body is only hashed and compared with the
+     * stored object's header: nothing is compressed, spooled or uploaded for a duplicate.
+     */
+    public ArchiveResult archive(String cluster, ClusterIdentity identity, WalFileName name, InputStream body, long declaredLength,
+                                 boolean probablyStored) throws IOException {
+        String key = RepositoryLayout.walKey(cluster, name);
+        if (probablyStored) {
+            Optional<ObjectHeader> stored = ObjectEnvelope.readHeader(store, key);
+            if (stored.isPresent()) {
+                return compareBody(cluster, identity, name, body, declaredLength, key, stored.get());
+            }
+        }
+        long limit = limit(identity, name);
         // Room for the compressed file is taken before a byte is read; it grows if compression does not shrink it.
         long expected = declaredLength >= 0 ? Math.min(declaredLength, limit) : Math.min(limit, UNKNOWN_LENGTH_RESERVATION);
         try (SpoolBudget.Reservation room = spool.reserve(expected, name + " of cluster '" + cluster + "'")) {
@@ -90,6 +106,37 @@ public final class WalArchiver {
             } finally {
                 Files.deleteIfExists(file);
             }
+        }
+    }
+
+    /** The body against a stored file: a duplicate when the bytes are the same, else checked as WAL and then a conflict. */
+    private ArchiveResult compareBody(String cluster, ClusterIdentity identity, WalFileName name, InputStream body, long declaredLength,
+                                      String key, ObjectHeader stored) throws IOException {
+        WalStreamInspector inspector = new WalStreamInspector(body, name.toString(), limit(identity, name));
+        byte[] text = null;
+        if (name.isHistory() || name.kind() == WalFileName.Kind.BACKUP) {
+            text = inspector.readAllBytes();
+        } else {
+            inspector.transferTo(OutputStream.nullOutputStream());
+        }
+        checkDeclaredLength(name, inspector, declaredLength);
+        if (stored.sha256().equals(inspector.sha256Hex()) && stored.rawSize() == inspector.length()) {
+            return new ArchiveResult(ArchiveResult.Outcome.DUPLICATE, key, stored, storedSize(key));
+        }
+        // Not the stored bytes: a file that is not valid WAL is refused as such, before it is called a conflict.
+        return compareWithStored(key, name, header(cluster, identity, name, inspector, text), stored);
+    }
+
+    private long limit(ClusterIdentity identity, WalFileName name) {
+        return name.hasSegment() && name.kind() != WalFileName.Kind.BACKUP
+                ? identity.segmentSize().map(WalSegmentSize::bytes).orElse(MAX_SEGMENT)
+                : MAX_TEXT_FILE;
+    }
+
+    private static void checkDeclaredLength(WalFileName name, WalStreamInspector inspector, long declaredLength) {
+        if (declaredLength >= 0 && inspector.length() != declaredLength) {
+            throw new InvalidWalException(WalProblem.TRUNCATED, name + ": received " + inspector.length() + " of the "
+                    + declaredLength + " bytes announced; the upload was cut off, nothing was stored (PostgreSQL will retry)");
         }
     }
 
@@ -107,10 +154,7 @@ public final class WalArchiver {
                 inspector.transferTo(out);
             }
         }
-        if (declaredLength >= 0 && inspector.length() != declaredLength) {
-            throw new InvalidWalException(WalProblem.TRUNCATED, name + ": received " + inspector.length() + " of the "
-                    + declaredLength + " bytes announced; the upload was cut off, nothing was stored (PostgreSQL will retry)");
-        }
+        checkDeclaredLength(name, inspector, declaredLength);
         ObjectHeader header = header(cluster, identity, name, inspector, text).withPayloadSha256(Sha256.hex(payload));
         String key = RepositoryLayout.walKey(cluster, name);
         long stored = ObjectEnvelope.store(store, key, header, file, true);
@@ -156,7 +200,10 @@ public final class WalArchiver {
         if (existing.isEmpty()) {
             throw new IOException(key + " was reported to exist but cannot be read back; retry");
         }
-        ObjectHeader stored = existing.get();
+        return compareWithStored(key, name, arriving, existing.get());
+    }
+
+    private ArchiveResult compareWithStored(String key, WalFileName name, ObjectHeader arriving, ObjectHeader stored) throws IOException {
         if (stored.sha256().equals(arriving.sha256()) && stored.rawSize() == arriving.rawSize()) {
             return new ArchiveResult(ArchiveResult.Outcome.DUPLICATE, key, stored, storedSize(key));
         }

@@ -64,7 +64,8 @@ public final class WalFetchMain {
             return failure;
         }
         Path target = dataDirectory.resolve(options.target());
-        Optional<Path> spool = Optional.ofNullable(options.spool()).map(dataDirectory::resolve);
+        // The spool serves PostgreSQL's recovery only (its prefetcher waits for the signal file), as in bin/pgvault.
+        Optional<Path> spool = Optional.ofNullable(options.spool()).filter(s -> recovering).map(dataDirectory::resolve);
         try {
             if (spool.isPresent() && takeFromSpool(spool.get(), name, target)) {
                 return RESTORED;

@@ -95,7 +95,9 @@ public class WalService {
         try {
             ArchiveResult result;
             if (identity(row).isKnown() || !name.hasSegment() || name.kind() == WalFileName.Kind.BACKUP) {
-                result = archiver.archive(cluster, identity(row), name, body, contentLength);
+                // Listed already (streamed, or a retry whose answer was lost): compared, not compressed again.
+                boolean listed = catalog.walArrival(row.id(), name.toString()).isPresent();
+                result = archiver.archive(cluster, identity(row), name, body, contentLength, listed);
             } else {
                 result = archiveFirstSegment(row, name, body, contentLength);
             }

@@ -121,6 +121,12 @@ class CapacityApiTest implements TestPropertyProvider {
             assertThat(full.headers().firstValue("Retry-After")).isPresent();
             assertThat(full.body()).contains("no room in the spool").contains("000000010000000000000003")
                     .contains("pgvault.limits.spool-bytes");
+
+            // A file stored already (a streamed cluster's archive_command sends each segment again) is only
+            // compared with the stored one: no spool room needed, none taken.
+            HttpResponse<String> again = put("000000010000000000000001", segment(1));
+            assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
+            assertThat(again.body()).contains("already archived, identical");
         }
         await(() -> spool.reservedBytes() == 0 && limits.pushes().running() == 0);
 

@@ -147,6 +147,12 @@ class WalArchiveApiTest implements TestPropertyProvider {
         HttpResponse<String> conflict = putResponse("main", "000000010000000000000003", segment(3, 32));
         assertThat(conflict.statusCode()).isEqualTo(409);
         assertThat(conflict.body()).contains("other content").contains("Nothing was overwritten");
+        // Under a name stored already, a body that is not WAL is refused as such, not called a conflict.
+        byte[] noise = new byte[16 << 20];
+        new java.util.Random(3).nextBytes(noise);
+        HttpResponse<String> notWal = putResponse("main", "000000010000000000000003", noise);
+        assertThat(notWal.statusCode()).isEqualTo(400);
+        assertThat(notWal.body()).contains("page magic");
         assertThat(get("000000010000000000000003")).isEqualTo(seg);
     }
 

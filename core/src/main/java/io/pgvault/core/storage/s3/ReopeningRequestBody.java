@@ -5,7 +5,6 @@ import io.pgvault.core.storage.ObjectStore;
 import org.reactivestreams.Subscriber;
 import org.reactivestreams.Subscription;
 import software.amazon.awssdk.core.async.AsyncRequestBody;
-import software.amazon.awssdk.core.exception.NonRetryableException;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -40,15 +39,16 @@ final class ReopeningRequestBody implements AsyncRequestBody, AutoCloseable {
     }
 
     /**
-     * A body that can be read once only: the SDK's retry ends at once, with the failure of the
-     * first try (the caller retries from its source), rather than spending its retries on it.
+     * A body that can be read once only: a retry fails with a clear I/O error, and the caller
+     * retries from its source. (Not the SDK's NonRetryableException: signalled from a body whose
+     * request never connected, it left the call waiting for ever.)
      */
     static ObjectStore.Body once(String key, InputStream data) {
         boolean[] used = {false};
         return () -> {
             synchronized (used) {
                 if (used[0]) {
-                    throw NonRetryableException.create("the data for " + key + " is a stream that cannot be read twice");
+                    throw new IOException("the data for " + key + " is a stream that cannot be read twice: the store's retry is not possible");
                 }
                 used[0] = true;
                 return data;
