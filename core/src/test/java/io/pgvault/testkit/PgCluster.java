@@ -170,23 +170,7 @@ public final class PgCluster implements AutoCloseable {
 
     /** Waits until the server has left recovery (after a restore), or fails with its log. */
     public void awaitRecoveryEnd(Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
-            try {
-                if ("f".equals(queryValue("SELECT pg_is_in_recovery()"))) {
-                    return;
-                }
-            } catch (IllegalStateException notYet) {
-                // still starting
-            }
-            try {
-                Thread.sleep(200);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-        }
-        throw new IllegalStateException(this + " did not finish recovery within " + timeout + ":\n" + tail(serverLog()));
+        awaitValue("SELECT pg_is_in_recovery()", "f", timeout);
     }
 
     /** Waits until {@code sql} answers {@code expected} (a standby catching up, say), or fails with what it answered and the log. */

@@ -111,9 +111,7 @@ class RetentionGraceTest implements TestPropertyProvider {
         return Map.of(
                 "micronaut.server.port", "-1",
                 "test.movable-clock", "true",
-                "pgvault.data-dir", dir.toString(),
-                "pgvault.repository.url", dir.resolve("repo").toUri().toString(),
-                "pgvault.catalog.url", "jdbc:h2:mem:grace-test;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+                "pgvault.data-dir", dir.toString());
     }
 
     @AfterAll

@@ -49,9 +49,7 @@ class ClusterLifecycleTest implements TestPropertyProvider {
         }
         return Map.of(
                 "micronaut.server.port", "-1",
-                "pgvault.data-dir", dir.toString(),
-                "pgvault.repository.url", dir.resolve("repo").toUri().toString(),
-                "pgvault.catalog.url", "jdbc:h2:mem:lifecycle-test;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+                "pgvault.data-dir", dir.toString());
     }
 
     @AfterAll

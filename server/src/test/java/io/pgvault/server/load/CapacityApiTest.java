@@ -62,8 +62,6 @@ class CapacityApiTest implements TestPropertyProvider {
         return Map.of(
                 "micronaut.server.port", "-1",
                 "pgvault.data-dir", dir.toString(),
-                "pgvault.repository.url", dir.resolve("repo").toUri().toString(),
-                "pgvault.catalog.url", "jdbc:h2:mem:capacity-test;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH",
                 "pgvault.limits.concurrent-pushes", "2",
                 "pgvault.limits.queue-wait", "2s",
                 "pgvault.limits.spool-bytes", "20MB");

@@ -40,9 +40,7 @@ class ConcurrentWalFetchIT {
         int port = Fixtures.freePort();
         Map<String, String> props = Map.of(
                 "pgvault.data-dir", dir.toString(),
-                "pgvault.repository.url", dir.resolve("repo").toUri().toString(),
-                "pgvault.repository.compression", "lz4",
-                "pgvault.catalog.url", "jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+                "pgvault.repository.compression", "lz4");
         Path log = dir.resolve("server.log");
         HttpClient http = HttpClient.newHttpClient();
         ExecutorService pool = Executors.newFixedThreadPool(16);

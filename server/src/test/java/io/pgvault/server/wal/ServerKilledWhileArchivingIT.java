@@ -34,9 +34,7 @@ class ServerKilledWhileArchivingIT {
         Path dir = Files.createTempDirectory("pgvault-crash-");
         int port = Fixtures.freePort();
         Map<String, String> props = Map.of(
-                "pgvault.data-dir", dir.toString(),
-                "pgvault.repository.url", dir.resolve("repo").toUri().toString(),
-                "pgvault.catalog.url", "jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+                "pgvault.data-dir", dir.toString());
         Path log = dir.resolve("server.log");
         HttpClient http = HttpClient.newHttpClient();
         ServerProcess server = ServerProcess.start(port, props, log);

@@ -78,9 +78,7 @@ class WalArchiveApiTest implements TestPropertyProvider {
         return Map.of(
                 "micronaut.server.port", "-1",
                 "test.faulty-store", "true",
-                "pgvault.data-dir", dir.toString(),
-                "pgvault.repository.url", dir.resolve("repo").toUri().toString(),
-                "pgvault.catalog.url", "jdbc:h2:mem:api-test;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+                "pgvault.data-dir", dir.toString());
     }
 
     @BeforeAll
