@@ -1,4 +1,4 @@
-// Building the page without innerHTML: every piece of text from the server goes in as a
+// Building the page without parsing markup: every piece of text from the server goes in as a
 // text node, so a cluster name or a refusal reason can never become markup.
 
 /**

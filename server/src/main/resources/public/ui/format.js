@@ -56,6 +56,12 @@ export function age(iso, now) {
   const then = new Date(iso).getTime();
   const ref = now ? new Date(now).getTime() : Date.now();
   const s = Math.max(0, (ref - then) / 1000);
+  if (s < 60) {
+    return Math.round(s) + ' s ago';
+  }
+  if (s < 3600) {
+    return Math.round(s / 60) + ' min ago';
+  }
   return seconds(s) + ' ago';
 }
 
