@@ -71,7 +71,9 @@ async function refresh() {
     if (mine !== generation) {
       return;
     }
-    if (e.auth) {
+    // No token, or one the server does not know: sign in (again). A 403 on one cluster's page
+    // is that token's scope, shown there; on /v1/status it means the token is no use here.
+    if (e.status === 401 || (e.auth && route.name === 'overview')) {
       showLogin(e.message);
       return;
     }

@@ -110,8 +110,9 @@ class DashboardIT {
         browser.open(url + "/");
         assertThat(browser.await(testId("login-message")).getText()).contains("requires a token");
         signIn(browser, "pgv_not-a-token-of-this-server");
-        assertThat(browser.until(d -> text(d.findElement(testId("login-message")), "not one this pgvault server knows"), "refusal shown"))
-                .contains("not one this pgvault server knows");
+        String refusal = browser.until(d -> text(d.findElement(testId("login-message")), "not one this pgvault server knows"),
+                "the refusal of a wrong token");
+        assertThat(refusal).contains("not one this pgvault server knows");
         signIn(browser, read);
 
         // (a) healthy.
@@ -217,7 +218,13 @@ class DashboardIT {
             pb.environment().put("PGVAULT_TOKEN", read);
             Process p = pb.start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
+            try {
+                assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
+            } catch (InterruptedException e) {
+                p.destroyForcibly();
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
             assertThat(p.exitValue()).as(out).isZero();
             assertThat(out).contains(backupId);
         })) {
