@@ -326,6 +326,7 @@ class Planner {
       el('p', {}, 'Run this where the new data directory should be (replace the --pgdata path):'),
       el('pre', {class: 'command'}, code),
       copy));
+    this.result.scrollIntoView({block: 'nearest'});
   }
 }
 
