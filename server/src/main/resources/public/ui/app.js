@@ -1,5 +1,5 @@
 import * as api from './api.js';
-import {byTestId, replace, el} from './dom.js';
+import {byTestId, el, keepingFocus, replace} from './dom.js';
 import {renderOverview} from './overview.js';
 import {ClusterPage} from './cluster.js';
 import * as f from './format.js';
@@ -52,7 +52,7 @@ async function refresh() {
       if (mine !== generation) {
         return;
       }
-      renderOverview(view, status);
+      keepingFocus(view, () => renderOverview(view, status));
       done(status.generatedAt);
     } else {
       const base = api.clusterPath(route.cluster);
@@ -64,7 +64,7 @@ async function refresh() {
         page = new ClusterPage(view, route.cluster);
         document.title = route.cluster + ' · pgvault';
       }
-      page.update(status, backups);
+      keepingFocus(view, () => page.update(status, backups));
       done(status.generatedAt);
     }
   } catch (e) {

@@ -19,6 +19,12 @@ export class ClusterPage {
     this.eventsBox = el('div', {'data-testid': 'events'});
     this.planner = new Planner(name);
     this.chart = null;
+    this.onResize = () => {
+      if (this.chart) {
+        this.chart.setSize({width: Math.max(280, this.chartBox.clientWidth), height: 200});
+      }
+    };
+    window.addEventListener('resize', this.onResize);
     replace(view,
       el('nav', {class: 'crumbs', 'aria-label': 'Breadcrumb'}, el('a', {href: '#/', 'data-testid': 'back'}, '← All clusters')),
       this.head,
@@ -154,6 +160,7 @@ export class ClusterPage {
   }
 
   destroy() {
+    window.removeEventListener('resize', this.onResize);
     if (this.chart) {
       this.chart.destroy();
       this.chart = null;

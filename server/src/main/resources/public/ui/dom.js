@@ -46,3 +46,32 @@ export function replace(node, ...children) {
 export function byTestId(id, root = document) {
   return root.querySelector(`[data-testid="${id}"]`);
 }
+
+/**
+ * Runs render (which rebuilds part of root) and gives the focus back to the same control
+ * if it was inside: a keyboard user is not thrown back to the top every refresh. A control
+ * is known by its data-testid and the data-cluster/data-backup of its row.
+ */
+export function keepingFocus(root, render) {
+  const active = document.activeElement;
+  let selector = null;
+  if (active && active !== root && root.contains(active) && active.dataset && active.dataset.testid) {
+    selector = `[data-testid="${CSS.escape(active.dataset.testid)}"]`;
+    for (const attr of ['cluster', 'backup']) {
+      const holder = active.closest(`[data-${attr}]`);
+      if (holder) {
+        selector = `[data-${attr}="${CSS.escape(holder.dataset[attr])}"] ` + selector;
+        if (holder === active) {
+          selector = `[data-testid="${CSS.escape(active.dataset.testid)}"][data-${attr}="${CSS.escape(holder.dataset[attr])}"]`;
+        }
+      }
+    }
+  }
+  render();
+  if (selector && !root.contains(document.activeElement)) {
+    const again = root.querySelector(selector);
+    if (again) {
+      again.focus({preventScroll: true});
+    }
+  }
+}
