@@ -131,13 +131,6 @@ public final class ApiAccess {
 
     private Requirement management(List<String> segments) {
         String first = segments.isEmpty() ? "" : segments.get(0);
-        // TEMP (helper-ui, until the lead's rules land): the dashboard's static shell holds no data.
-        if (segments.isEmpty()) {
-            return new Requirement("GET /", EnumSet.allOf(ApiRole.class), null, true, false);
-        }
-        if (first.equals("ui")) {
-            return new Requirement("GET /ui/**", EnumSet.allOf(ApiRole.class), null, true, false);
-        }
         if (first.equals("health")) {
             return new Requirement("GET /health", EnumSet.allOf(ApiRole.class), null, anonymousHealth, false);
         }
