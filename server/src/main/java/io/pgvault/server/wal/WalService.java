@@ -15,7 +15,10 @@ import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.InvalidWalException;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.server.api.ApiErrors;
 import io.pgvault.server.api.ApiException;
+import io.pgvault.server.events.ClusterEvent;
+import io.pgvault.server.events.ClusterEvents;
 import io.pgvault.server.catalog.Catalog;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.catalog.WalRow;
@@ -51,16 +54,20 @@ public class WalService {
     private final RepositoryInitializer repository;
     private final WalArchiver archiver;
     private final MeterRegistry metrics;
+    private final ClusterEvents events;
+    private final Clock clock;
     private final String writerId;
     private final ConcurrentHashMap<String, ReentrantLock> firstSegmentLocks = new ConcurrentHashMap<>();
 
     public WalService(ClusterService clusters, Catalog catalog, ObjectStore store, Codec codec, ServerConfig config, SpoolBudget spool,
-                      RepositoryInitializer repository, Clock clock, MeterRegistry metrics) {
+                      RepositoryInitializer repository, Clock clock, MeterRegistry metrics, ClusterEvents events) {
         this.clusters = clusters;
         this.catalog = catalog;
         this.store = store;
         this.repository = repository;
         this.metrics = metrics;
+        this.events = events;
+        this.clock = clock;
         this.writerId = writerId(config);
         this.archiver = new WalArchiver(store, codec, spool, writerId, clock);
     }
@@ -103,6 +110,7 @@ public class WalService {
             }
             catalog.recordWal(row.id(), walRow(name, result));
             outcome = result.outcome().name().toLowerCase();
+            events.accepted(cluster, clock.instant());
             if (result.outcome() == ArchiveResult.Outcome.STORED) {
                 metrics.counter("pgvault.wal.bytes.raw", "cluster", cluster).increment(result.header().rawSize());
                 metrics.counter("pgvault.wal.bytes.stored", "cluster", cluster).increment(result.storedBytes());
@@ -110,6 +118,12 @@ public class WalService {
             return result;
         } catch (InvalidWalException | WalConflictException e) {
             outcome = "rejected";
+            events.record(cluster, new ClusterEvent(clock.instant(), ClusterEvent.REFUSAL, ApiErrors.statusOf(e).getCode(), name.toString(),
+                    e.getMessage()));
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            events.record(cluster, new ClusterEvent(clock.instant(), ClusterEvent.FAILURE, ApiErrors.statusOf(e).getCode(), name.toString(),
+                    e.getMessage() == null ? e.toString() : e.getMessage()));
             throw e;
         } finally {
             metrics.counter("pgvault.wal.pushes", "cluster", cluster, "outcome", outcome).increment();
