@@ -31,11 +31,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Stream;
 
 /**
  * Receives WAL for registered clusters: the HTTP front of {@link WalArchiver}, plus what
@@ -47,6 +49,10 @@ public class WalService {
     /** The raw content of an archived file, checked against its checksum as it is read. */
     public record Fetched(InputStream content, long rawSize) {
     }
+
+    /** Histogram buckets: from a duplicate answered from its header to a 1 GiB segment over a slow bucket. */
+    private static final Duration[] PUSH_BUCKETS = Stream.of(10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000)
+            .map(Duration::ofMillis).toArray(Duration[]::new);
 
     private final ClusterService clusters;
     private final Catalog catalog;
@@ -112,8 +118,8 @@ public class WalService {
             outcome = result.outcome().name().toLowerCase();
             events.accepted(cluster, clock.instant());
             if (result.outcome() == ArchiveResult.Outcome.STORED) {
-                metrics.counter("pgvault.wal.bytes.raw", "cluster", cluster).increment(result.header().rawSize());
-                metrics.counter("pgvault.wal.bytes.stored", "cluster", cluster).increment(result.storedBytes());
+                metrics.counter("pgvault.wal.raw.bytes", "cluster", cluster).increment(result.header().rawSize());
+                metrics.counter("pgvault.wal.stored.bytes", "cluster", cluster).increment(result.storedBytes());
             }
             return result;
         } catch (InvalidWalException | WalConflictException e) {
@@ -127,7 +133,8 @@ public class WalService {
             throw e;
         } finally {
             metrics.counter("pgvault.wal.pushes", "cluster", cluster, "outcome", outcome).increment();
-            timer.stop(metrics.timer("pgvault.wal.push.duration", "cluster", cluster));
+            timer.stop(Timer.builder("pgvault.wal.push.duration").tag("cluster", cluster).serviceLevelObjectives(PUSH_BUCKETS)
+                    .description("Time per WAL push over HTTP, the durable write included").register(metrics));
         }
     }
 
