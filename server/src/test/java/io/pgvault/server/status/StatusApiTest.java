@@ -21,7 +21,12 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -169,6 +174,50 @@ class StatusApiTest implements TestPropertyProvider {
         double at = Double.parseDouble(archived.substring(archived.lastIndexOf(' ') + 1));
         assertThat(at).isBetween(System.currentTimeMillis() / 1000.0 - 600, System.currentTimeMillis() / 1000.0 + 1);
     }
+
+    /**
+     * docs/monitoring.md's metric tables name every pgvault metric the server exports, and the
+     * shipped alert rules use only documented ones (the stream gauges exist only for streamed
+     * clusters, which StreamingIT covers).
+     */
+    @Test
+    @Order(4)
+    void theMonitoringDocNamesEveryExportedMetric() throws Exception {
+        Path root = Path.of("").toAbsolutePath();
+        while (!Files.exists(root.resolve("docs/monitoring.md"))) {
+            root = root.getParent();
+        }
+        Set<String> documented = new TreeSet<>();
+        for (String line : Files.readAllLines(root.resolve("docs/monitoring.md"))) {
+            if (line.startsWith("| `pgvault_")) {
+                Matcher m = METRIC.matcher(line.substring(0, line.indexOf(" | ", 2)));
+                while (m.find()) {
+                    documented.add(m.group());
+                }
+            }
+        }
+        Set<String> exported = new TreeSet<>();
+        for (String line : send(HttpRequest.newBuilder(uri("/prometheus"))).body().lines().toList()) {
+            Matcher m = METRIC.matcher(line);
+            if (!line.startsWith("#") && m.lookingAt()) {
+                exported.add(m.group().replaceAll("_(bucket|count|sum|max)$", ""));
+            }
+        }
+        assertThat(exported).isNotEmpty();
+        assertThat(documented).as("docs/monitoring.md's tables").containsAll(exported);
+        Set<String> inRules = new TreeSet<>();
+        Matcher m = METRIC.matcher(Files.readString(root.resolve("dist/src/etc/prometheus/pgvault-alerts.yml")));
+        while (m.find()) {
+            inRules.add(m.group());
+        }
+        assertThat(documented).as("metrics the alert rules use").containsAll(inRules);
+        Set<String> missing = new TreeSet<>(documented);
+        missing.removeAll(exported);
+        missing.removeIf(name -> name.startsWith("pgvault_stream_"));
+        assertThat(missing).as("documented but not exported").isEmpty();
+    }
+
+    private static final Pattern METRIC = Pattern.compile("pgvault_[a-z_]+[a-z]");
 
     @Test
     @Order(5)
