@@ -6,6 +6,7 @@ import io.pgvault.core.storage.RepositorySource;
 import io.pgvault.core.storage.s3.S3Settings;
 import io.pgvault.core.storage.server.BearerToken;
 import io.pgvault.core.util.SecretFile;
+import io.pgvault.core.util.ShellWords;
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
@@ -33,7 +34,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 
 /** {@code pgvault recover}: a data directory from the repository alone, set up to recover to a target or to follow a primary. */
 @Command(name = "recover", footerHeading = "%nExamples:%n",
@@ -47,7 +47,6 @@ import java.util.regex.Pattern;
                         + "outside the recovery window, saying what the window is."})
 final class RecoverCommand implements Callable<Integer> {
 
-    private static final Pattern SHELL_SAFE = Pattern.compile("[A-Za-z0-9_./:=@%+,-]+");
 
     @Mixin
     RepositoryOptions repository;
@@ -335,8 +334,7 @@ final class RecoverCommand implements Callable<Integer> {
     static String shellWords(List<String> args) {
         StringBuilder command = new StringBuilder();
         for (String a : args) {
-            String word = SHELL_SAFE.matcher(a).matches() ? a : "'" + a.replace("'", "'\\''") + "'";
-            command.append(word.replace("%", "%%")).append(' ');
+            command.append(ShellWords.quote(a).replace("%", "%%")).append(' ');
         }
         return command.append("%f %p").toString();
     }

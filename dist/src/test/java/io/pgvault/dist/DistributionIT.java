@@ -89,6 +89,7 @@ class DistributionIT {
         assertThat(Files.list(installed.resolve("lib")).map(p -> p.getFileName().toString()).toList())
                 .contains("pgvault-cli.jar", "pgvault-server.jar", "pgvault-cli.classlist");
         assertThat(installed.resolve("etc/pgvault.yml")).exists();
+        assertThat(installed.resolve("etc/prometheus/pgvault-alerts.yml")).exists();
         assertThat(Files.readString(installed.resolve("etc/pgvault-server.service")))
                 .contains("ExecStart=/opt/pgvault/bin/pgvault-server --config /etc/pgvault/pgvault.yml");
         Result version = pgvault(prefix, "--version");

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.repo.UnsupportedFormatException;
+import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
 
 import java.io.ByteArrayInputStream;
@@ -13,6 +14,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
 import java.util.Optional;
+import java.util.SortedSet;
+import java.util.TreeSet;
 
 /**
  * pgvault's record of one base backup ({@code backups/{id}/manifest.json}): where it
@@ -69,6 +72,16 @@ public record BackupManifest(
         byte[] bytes = JSON.writeValueAsBytes(this);
         // A body the store can send again: one SlowDown on the object that makes the backup visible must not cost the backup.
         store.put(RepositoryLayout.backupManifest(cluster, backupId), () -> new ByteArrayInputStream(bytes), bytes.length);
+    }
+
+    /** The ids of the cluster's backups that have any object in the repository, manifest or not (an interrupted one has pieces only). */
+    public static SortedSet<String> idsInRepository(ObjectStore store, String cluster) throws IOException {
+        String prefix = RepositoryLayout.backupsPrefix(cluster);
+        SortedSet<String> ids = new TreeSet<>();
+        for (ObjectStat o : store.list(prefix)) {
+            ids.add(o.key().substring(prefix.length()).split("/")[0]);
+        }
+        return ids;
     }
 
     public static Optional<BackupManifest> read(ObjectStore store, String cluster, String backupId) throws IOException {

@@ -32,6 +32,24 @@ public class ApiErrors {
 
     private static final Logger LOG = LoggerFactory.getLogger(ApiErrors.class);
 
+    /** The status the handlers below answer {@code e} with: for recording a refusal where it happens, in the same words. */
+    public static HttpStatus statusOf(Throwable e) {
+        if (e instanceof ApiException api) {
+            return api.status();
+        } else if (e instanceof InvalidWalException invalid) {
+            return invalid.problem() == WalProblem.FOREIGN_SYSTEM ? HttpStatus.CONFLICT : HttpStatus.BAD_REQUEST;
+        } else if (e instanceof WalConflictException) {
+            return HttpStatus.CONFLICT;
+        } else if (e instanceof StorageFullException) {
+            return HttpStatus.INSUFFICIENT_STORAGE;
+        } else if (e instanceof StorageException || e instanceof BusyException) {
+            return HttpStatus.SERVICE_UNAVAILABLE;
+        } else if (e instanceof IllegalArgumentException) {
+            return HttpStatus.BAD_REQUEST;
+        }
+        return HttpStatus.INTERNAL_SERVER_ERROR;
+    }
+
     @Error(global = true, exception = ApiException.class)
     public HttpResponse<String> api(HttpRequest<?> request, ApiException e) {
         return respond(request, e.status(), e.getMessage());
@@ -39,8 +57,7 @@ public class ApiErrors {
 
     @Error(global = true, exception = InvalidWalException.class)
     public HttpResponse<String> invalidWal(HttpRequest<?> request, InvalidWalException e) {
-        HttpStatus status = e.problem() == WalProblem.FOREIGN_SYSTEM ? HttpStatus.CONFLICT : HttpStatus.BAD_REQUEST;
-        return respond(request, status, e.getMessage());
+        return respond(request, statusOf(e), e.getMessage());
     }
 
     @Error(global = true, exception = WalConflictException.class)

@@ -45,7 +45,7 @@ public class BackupScheduler implements ClusterListener {
 
     @EventListener
     void onStartup(StartupEvent event) {
-        backups.cleanUpInterrupted();
+        backups.reconcileHistory();
         clusters.list().forEach(this::schedule);
         clusters.addListener(this);
         configured.keySet().stream().filter(name -> clusters.list().stream().noneMatch(c -> c.name().equals(name)))

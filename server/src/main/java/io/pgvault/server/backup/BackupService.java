@@ -1,5 +1,6 @@
 package io.pgvault.server.backup;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.http.HttpStatus;
 import io.pgvault.core.backup.BackupManifest;
@@ -20,9 +21,14 @@ import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalSegmentSize;
 import io.pgvault.server.api.ApiException;
+import io.pgvault.server.catalog.BackupHistory;
+import io.pgvault.server.catalog.BackupRow;
+import io.pgvault.server.catalog.Catalog;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.cluster.ClusterService;
 import io.pgvault.server.config.RetentionConfig;
+import io.pgvault.server.events.ClusterEvent;
+import io.pgvault.server.events.ClusterEvents;
 import io.pgvault.server.repository.RepositoryInitializer;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -36,15 +42,12 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -86,6 +89,10 @@ public class BackupService {
     }
 
     private final ClusterService clusters;
+    private final BackupHistory history;
+    private final Catalog catalog;
+    private final MeterRegistry metrics;
+    private final ClusterEvents events;
     private final ObjectStore store;
     private final Codec codec;
     private final RepositoryInitializer repository;
@@ -103,12 +110,16 @@ public class BackupService {
         return t;
     });
 
-    public BackupService(ClusterService clusters, ObjectStore store, Codec codec, RepositoryInitializer repository, Clock clock,
-                         SpoolBudget spool, RetentionConfig retention,
+    public BackupService(ClusterService clusters, BackupHistory history, Catalog catalog, MeterRegistry metrics, ClusterEvents events,
+                         ObjectStore store, Codec codec, RepositoryInitializer repository, Clock clock, SpoolBudget spool, RetentionConfig retention,
                          @Value("${pgvault.backup.piece-size:64MB}") String pieceSize,
                          @Value("${pgvault.backup.fast-checkpoint:true}") boolean fastCheckpoint,
                          @Value("${pgvault.backup.wal-wait:5m}") Duration walWait) {
         this.clusters = clusters;
+        this.history = history;
+        this.catalog = catalog;
+        this.metrics = metrics;
+        this.events = events;
         this.store = store;
         this.codec = codec;
         this.repository = repository;
@@ -134,6 +145,9 @@ public class BackupService {
 
     private static final long MIN_PIECE_BYTES = 1L << 20;
 
+    /** Backups that failed, per cluster (registered at zero for every cluster by the cluster metrics). */
+    public static final String FAILURES = "pgvault.backup.failures";
+
     /** Starts a backup; refused with 409 while another backup of the cluster runs. */
     public BackupView start(String cluster) throws IOException {
         ClusterRow row = clusters.require(cluster);
@@ -149,6 +163,12 @@ public class BackupService {
         if (other != null) {
             throw new ApiException(HttpStatus.CONFLICT, "a backup of cluster '" + cluster + "' is already running (" + other.id
                     + ", started " + other.startedAt + "); wait for it: pgvault backups " + cluster);
+        }
+        try {
+            history.started(row.id(), id, now);
+        } catch (RuntimeException e) {
+            running.remove(cluster, job);
+            throw e;
         }
         jobs.put(id, job);
         executor.submit(() -> run(job, row));
@@ -176,6 +196,7 @@ public class BackupService {
             long streamEnd = System.nanoTime();
             BackupManifest manifest = writer.finish(label, identity.systemIdentifier(), rc.serverMajor(), segmentSize, result.end(),
                     result.endTimeline());
+            history.stored(row.id(), BackupRow.stored(manifest));
             job.finishedAt = clock.instant();
             job.state = "stored";
             LOG.info("Backup {} of {} stored: {} to {}, {} bytes raw, {} stored, {} pieces; BASE_BACKUP {} ms, manifest {} ms", job.id,
@@ -187,6 +208,13 @@ public class BackupService {
             job.state = "failed";
             job.finishedAt = clock.instant();
             LOG.error("Backup {} of {} failed, nothing kept: {}", job.id, row.name(), e.getMessage());
+            metrics.counter(FAILURES, "cluster", row.name()).increment();
+            events.record(row.name(), new ClusterEvent(job.finishedAt, ClusterEvent.BACKUP_FAILED, null, job.id, job.error));
+            try {
+                history.failed(row.id(), job.id, job.finishedAt, job.error);
+            } catch (RuntimeException catalogDown) {
+                LOG.error("Backup {} of {}: the failure could not be recorded in the catalog: {}", job.id, row.name(), catalogDown.getMessage());
+            }
             if (writer != null) {
                 writer.abandon();
             } else {
@@ -223,20 +251,44 @@ public class BackupService {
     }
 
     /**
-     * Deletes the pieces of backups that have no manifest: a server killed mid-backup left
-     * them. Called at start-up, before this server starts any backup.
+     * Brings the catalog's backup history in line with the repository at start-up, before
+     * this server starts any backup: backups a stopped server left running are failed and
+     * their pieces deleted (they have no manifest, so they never completed); stored backups
+     * the catalog lacks (taken before it kept a history, or by another server) are added;
+     * rows of backups deleted from the repository by other means are dropped.
      */
-    public void cleanUpInterrupted() {
+    public void reconcileHistory() {
+        int interrupted = history.interrupted(clock.instant());
+        if (interrupted > 0) {
+            LOG.warn("{} backups were running when the server stopped: recorded as failed", interrupted);
+        }
         for (ClusterRow row : clusters.list()) {
             try {
-                for (String id : storedIds(row.name())) {
-                    if (!running.containsKey(row.name()) && BackupManifest.read(store, row.name(), id).isEmpty()) {
+                Map<String, BackupRow> known = new HashMap<>();
+                history.list(row.id()).forEach(b -> known.put(b.id(), b));
+                Set<String> inRepository = BackupManifest.idsInRepository(store, row.name());
+                for (String id : inRepository) {
+                    BackupRow b = known.get(id);
+                    if (b != null && b.isStored()) {
+                        continue;
+                    }
+                    Optional<BackupManifest> manifest = BackupManifest.read(store, row.name(), id);
+                    if (manifest.isPresent()) {
+                        history.stored(row.id(), BackupRow.stored(manifest.get()));
+                    } else {
                         deleteBackupObjects(row.name(), id);
                         LOG.warn("Removed the pieces of interrupted backup {} of {} (it has no manifest, so it never completed)", id, row.name());
                     }
                 }
-            } catch (IOException e) {
-                LOG.error("Cannot check {} for interrupted backups: {}", row.name(), e.getMessage());
+                for (BackupRow b : known.values()) {
+                    if (b.isStored() && !inRepository.contains(b.id())) {
+                        history.delete(row.id(), b.id());
+                        LOG.warn("Backup {} of {} is no longer in the repository (deleted by other means): removed from the catalog", b.id(),
+                                row.name());
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.error("Cannot reconcile the backups of {} with the repository: {}", row.name(), e.getMessage());
             }
         }
     }
@@ -245,25 +297,13 @@ public class BackupService {
         return Optional.ofNullable(running.get(cluster));
     }
 
-    /** Every backup of a cluster: stored ones from the repository, plus this server's running and failed ones. */
-    public List<BackupView> list(String cluster) throws IOException {
-        clusters.require(cluster);
-        Set<String> archived = archivedSegments(cluster).keySet();
+    /** Every backup of a cluster in the catalog's history: stored, running and failed, oldest first. */
+    public List<BackupView> list(String cluster) {
+        ClusterRow row = clusters.require(cluster);
         List<BackupView> views = new ArrayList<>();
-        Set<String> seen = new HashSet<>();
-        for (String id : storedIds(cluster)) {
-            Optional<BackupManifest> manifest = BackupManifest.read(store, cluster, id);
-            if (manifest.isPresent()) {
-                views.add(view(manifest.get(), archived));
-                seen.add(id);
-            }
+        for (BackupRow b : history.list(row.id())) {
+            views.add(view(row, b));
         }
-        for (Job job : jobs.values()) {
-            if (job.cluster.equals(cluster) && !seen.contains(job.id) && !"stored".equals(job.state)) {
-                views.add(view(job));
-            }
-        }
-        views.sort(Comparator.comparing(BackupView::id));
         return views;
     }
 
@@ -287,43 +327,15 @@ public class BackupService {
         return get(cluster, id);
     }
 
-    /**
-     * One backup, read on its own: {@code backup --wait} asks every few seconds, so a running or
-     * failed job is answered from memory and a stored backup from its manifest and the WAL
-     * directories its segments are in, never by listing every backup and every WAL file.
-     */
-    public BackupView get(String cluster, String id) throws IOException {
-        clusters.require(cluster);
-        Job job = jobs.get(id);
-        if (job != null && job.cluster.equals(cluster) && !"stored".equals(job.state)) {
-            return view(job);
-        }
-        Optional<BackupManifest> manifest = BackupManifest.read(store, cluster, id);
-        if (manifest.isEmpty()) {
-            throw new ApiException(HttpStatus.NOT_FOUND, "cluster '" + cluster + "' has no backup " + id + "; pgvault backups " + cluster
-                    + " lists them");
-        }
-        return view(manifest.get(), archivedAmong(cluster, neededSegments(manifest.get())));
-    }
-
-    /** Which of {@code names} the repository holds: one listing per WAL directory they fall in. */
-    private Set<String> archivedAmong(String cluster, List<WalFileName> names) throws IOException {
-        Set<String> directories = new TreeSet<>();
-        for (WalFileName name : names) {
-            String key = RepositoryLayout.walKey(cluster, name);
-            directories.add(key.substring(0, key.lastIndexOf('/') + 1));
-        }
-        Set<String> archived = new HashSet<>();
-        for (String directory : directories) {
-            for (ObjectStat o : store.list(directory)) {
-                archived.add(o.key().substring(o.key().lastIndexOf('/') + 1));
-            }
-        }
-        return archived;
+    /** One backup, from the catalog's history (a running one with its progress). */
+    public BackupView get(String cluster, String id) {
+        ClusterRow row = clusters.require(cluster);
+        return history.find(row.id(), id).map(b -> view(row, b)).orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND,
+                "cluster '" + cluster + "' has no backup " + id + "; pgvault backups " + cluster + " lists them"));
     }
 
     public void delete(String cluster, String id) throws IOException {
-        clusters.require(cluster);
+        ClusterRow row = clusters.require(cluster);
         if (running.containsKey(cluster) && running.get(cluster).id.equals(id)) {
             throw new ApiException(HttpStatus.CONFLICT, "backup " + id + " is still running");
         }
@@ -331,6 +343,7 @@ public class BackupService {
             throw new ApiException(HttpStatus.NOT_FOUND, "cluster '" + cluster + "' has no backup " + id);
         }
         deleteBackupObjects(cluster, id);
+        history.delete(row.id(), id);
         LOG.info("Deleted backup {} of {}", id, cluster);
     }
 
@@ -346,7 +359,7 @@ public class BackupService {
         RetentionPlanner.Policy policy = new RetentionPlanner.Policy(row.retainFull(), row.retainDays());
         Map<String, Instant> archived = archivedSegments(cluster);
         List<RetentionPlanner.Candidate> candidates = new ArrayList<>();
-        for (String id : storedIds(cluster)) {
+        for (String id : BackupManifest.idsInRepository(store, cluster)) {
             Optional<BackupManifest> m = BackupManifest.read(store, cluster, id);
             if (m.isEmpty()) {
                 continue;
@@ -371,6 +384,7 @@ public class BackupService {
         if (!dryRun) {
             for (String id : plan.deleteBackups()) {
                 deleteBackupObjects(cluster, id);
+                history.delete(row.id(), id);
                 LOG.info("Retention ({}, grace {}): deleted backup {} of {}", policy, retentionGrace, id, cluster);
             }
             store.delete(walToDelete);
@@ -381,15 +395,6 @@ public class BackupService {
         }
         return new RetentionReport(dryRun, plan.keepBackups(), plan.deleteBackups(),
                 walToDelete.stream().map(k -> k.substring(k.lastIndexOf('/') + 1)).toList());
-    }
-
-    private TreeSet<String> storedIds(String cluster) throws IOException {
-        String prefix = RepositoryLayout.backupsPrefix(cluster);
-        TreeSet<String> ids = new TreeSet<>();
-        for (ObjectStat o : store.list(prefix)) {
-            ids.add(o.key().substring(prefix.length()).split("/")[0]);
-        }
-        return ids;
     }
 
     /** The names of the cluster's archived WAL files, each with when it was stored. */
@@ -435,14 +440,38 @@ public class BackupService {
         return last;
     }
 
-    private static BackupView view(BackupManifest b, Set<String> archived) {
-        Optional<WalFileName> missing = missingSegment(b, archived);
-        double seconds = Duration.between(Instant.parse(b.startedAt()), Instant.parse(b.finishedAt())).toMillis() / 1000.0;
-        return new BackupView(b.backupId(), missing.isEmpty() ? "complete" : "incomplete",
-                missing.map(m -> "WAL segment " + m + " (needed from " + b.startLsn() + " to " + b.endLsn()
-                        + ") is not archived yet; check archive_command").orElse(null),
-                b.startedAt(), b.finishedAt(), seconds, b.startLsn(), b.endLsn(), b.endTimeline(), b.rawBytes(), b.storedBytes(), b.pieces().size(),
-                null, null);
+    private BackupView view(ClusterRow cluster, BackupRow b) {
+        Job job = jobs.get(b.id());
+        if (BackupRow.RUNNING.equals(b.status()) && job != null) {
+            return view(job);
+        }
+        String status = b.status();
+        String reason = b.reason();
+        if (b.isStored()) {
+            Optional<WalFileName> missing = firstMissingSegment(cluster, b);
+            status = missing.isEmpty() ? "complete" : "incomplete";
+            reason = missing.map(m -> "WAL segment " + m + " (needed from " + Lsn.of(b.startLsn()) + " to " + Lsn.of(b.endLsn())
+                    + ") is not archived yet; check archive_command").orElse(null);
+        }
+        return new BackupView(b.id(), status, reason, b.startedAt().toString(), b.finishedAt() == null ? null : b.finishedAt().toString(),
+                b.finishedAt() == null ? null : Duration.between(b.startedAt(), b.finishedAt()).toMillis() / 1000.0,
+                b.startLsn() == null ? null : Lsn.of(b.startLsn()).toString(), b.endLsn() == null ? null : Lsn.of(b.endLsn()).toString(),
+                b.timeline(), b.rawBytes(), b.storedBytes(), b.pieces(), null, null);
+    }
+
+    /** The first segment from the backup's start to its end that the catalog does not list: until it comes, the backup cannot be restored. */
+    private Optional<WalFileName> firstMissingSegment(ClusterRow cluster, BackupRow b) {
+        WalSegmentSize size = new WalSegmentSize(b.walSegmentSize());
+        TimelineId tli = new TimelineId(b.timeline());
+        long first = Lsn.of(b.startLsn()).segmentNumber(size);
+        long last = Lsn.of(b.endLsn()).plus(-1).segmentNumber(size);
+        Set<Long> archived = catalog.segmentNumbers(cluster.id(), tli.value(), first, last);
+        for (long segment = first; segment <= last; segment++) {
+            if (!archived.contains(segment)) {
+                return Optional.of(WalFileName.segment(tli, segment, size));
+            }
+        }
+        return Optional.empty();
     }
 
     private static BackupView view(Job job) {

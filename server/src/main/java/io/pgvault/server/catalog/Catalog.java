@@ -11,9 +11,10 @@ import java.sql.Statement;
 import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Instant;
-import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The catalog: an index of clusters and archived WAL over JDBC, the same SQL on H2 and
@@ -109,7 +110,7 @@ public class Catalog {
     /** Forgets a cluster and its index rows (the repository keeps its WAL and backups). */
     public void deleteCluster(long clusterId) {
         try (Connection c = dataSource.getConnection()) {
-            for (String sql : List.of("DELETE FROM wal_files WHERE cluster_id = ?", "DELETE FROM timelines WHERE cluster_id = ?",
+            for (String sql : List.of("DELETE FROM backups WHERE cluster_id = ?", "DELETE FROM wal_files WHERE cluster_id = ?", "DELETE FROM timelines WHERE cluster_id = ?",
                     "DELETE FROM clusters WHERE id = ?")) {
                 try (PreparedStatement ps = c.prepareStatement(sql)) {
                     ps.setLong(1, clusterId);
@@ -178,6 +179,12 @@ public class Catalog {
                 + "GROUP BY timeline ORDER BY timeline DESC", rs -> new SegmentPosition(rs.getLong(1), rs.getLong(2)), clusterId).stream().findFirst();
     }
 
+    /** The numbers of the segments the catalog lists on {@code timeline} from {@code first} to {@code last}. */
+    public Set<Long> segmentNumbers(long clusterId, long timeline, long first, long last) {
+        return new HashSet<>(query("SELECT segment_number FROM wal_files WHERE cluster_id = ? AND kind = 'SEGMENT' AND timeline = ? "
+                + "AND segment_number BETWEEN ? AND ?", rs -> rs.getLong(1), clusterId, timeline, first, last));
+    }
+
     /** When the file arrived, if the catalog has it. */
     public Optional<Instant> walArrival(long clusterId, String name) {
         return query("SELECT arrived_at FROM wal_files WHERE cluster_id = ? AND name = ?", rs -> rs.getTimestamp(1).toInstant(), clusterId, name)
@@ -191,11 +198,13 @@ public class Catalog {
 
     /** A cluster as a rebuild registers it: its descriptor's settings, the connection string to use, its archived files. */
     public record RebuiltCluster(String name, String conninfo, String systemIdentifier, Long segmentSize, Integer major, Instant createdAt,
-                                 String schedule, Integer retainFull, Integer retainDays, boolean stream, String slot, List<WalRow> wal) {
+                                 String schedule, Integer retainFull, Integer retainDays, boolean stream, String slot, List<WalRow> wal,
+                                 List<BackupRow> backups) {
     }
 
     /**
-     * Replaces the whole catalog with {@code clusters} in one transaction: a rebuild that
+     * Replaces the whole catalog with {@code clusters} in one transaction (backup history
+     * included: what failed before is forgotten, the repository has no record of it): a rebuild that
      * fails midway leaves the catalog as it was, never empty (an empty catalog refuses
      * every push).
      */
@@ -204,6 +213,7 @@ public class Catalog {
             boolean autoCommit = c.getAutoCommit();
             c.setAutoCommit(false);
             try (Statement s = c.createStatement()) {
+                s.executeUpdate("DELETE FROM backups");
                 s.executeUpdate("DELETE FROM wal_files");
                 s.executeUpdate("DELETE FROM timelines");
                 s.executeUpdate("DELETE FROM clusters");
@@ -222,6 +232,9 @@ public class Catalog {
                     for (WalRow row : r.wal()) {
                         recordWal(c, id, row);
                     }
+                    for (BackupRow backup : r.backups()) {
+                        BackupHistory.insert(c, id, backup);
+                    }
                 }
                 c.commit();
             } catch (SQLException | RuntimeException e) {
@@ -235,26 +248,8 @@ public class Catalog {
         }
     }
 
-    @FunctionalInterface
-    private interface RowMapper<T> {
-        T map(ResultSet rs) throws SQLException;
-    }
-
-    private <T> List<T> query(String sql, RowMapper<T> mapper, Object... params) {
-        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < params.length; i++) {
-                ps.setObject(i + 1, params[i]);
-            }
-            List<T> rows = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    rows.add(mapper.map(rs));
-                }
-            }
-            return rows;
-        } catch (SQLException e) {
-            throw new CatalogException("catalog query failed: " + e.getMessage(), e);
-        }
+    private <T> List<T> query(String sql, Sql.RowMapper<T> mapper, Object... params) {
+        return Sql.query(dataSource, sql, mapper, params);
     }
 
     private static ClusterRow cluster(ResultSet rs) throws SQLException {

@@ -1,6 +1,8 @@
 package io.pgvault.server.catalog;
 
+import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.repo.ClusterDescriptor;
+import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryFormat;
@@ -35,7 +37,7 @@ public class CatalogRebuilder {
 
     /** What a rebuild found. */
     @io.micronaut.serde.annotation.Serdeable
-    public record Summary(int clusters, int walFiles, int skipped) {
+    public record Summary(int clusters, int walFiles, int backups, int skipped) {
     }
 
     private final Catalog catalog;
@@ -59,6 +61,7 @@ public class CatalogRebuilder {
         List<Catalog.RebuiltCluster> clusters = new ArrayList<>();
         int files = 0;
         int skipped = 0;
+        int backupCount = 0;
         for (ObjectStat stat : store.list("clusters/")) {
             String[] parts = stat.key().split("/");
             if (parts.length != 3 || !parts[2].equals("cluster.json")) {
@@ -86,12 +89,29 @@ public class CatalogRebuilder {
                 wal.add(row.get());
             }
             files += wal.size();
+            List<BackupRow> backups = storedBackups(c.name());
+            backupCount += backups.size();
             clusters.add(new Catalog.RebuiltCluster(c.name(), conninfo(c, known.get(c.name())), c.systemIdentifier(), c.walSegmentSize(),
-                    c.pgMajor(), Instant.parse(c.createdAt()), c.backupSchedule(), c.retainFull(), c.retainDays(), c.streams(), c.slot(), wal));
+                    c.pgMajor(), Instant.parse(c.createdAt()), c.backupSchedule(), c.retainFull(), c.retainDays(), c.streams(), c.slot(), wal,
+                    backups));
         }
         catalog.replaceAll(clusters);
-        LOG.info("Catalog rebuilt from {}: {} clusters, {} WAL files, {} objects skipped", store.describe(), clusters.size(), files, skipped);
-        return new Summary(clusters.size(), files, skipped);
+        LOG.info("Catalog rebuilt from {}: {} clusters, {} WAL files, {} backups, {} objects skipped", store.describe(), clusters.size(), files,
+                backupCount, skipped);
+        return new Summary(clusters.size(), files, backupCount, skipped);
+    }
+
+    /** The backups whose manifest the repository holds (pieces without one are an interrupted backup, not a backup). */
+    private List<BackupRow> storedBackups(String cluster) throws IOException {
+        List<BackupRow> rows = new ArrayList<>();
+        for (String id : BackupManifest.idsInRepository(store, cluster)) {
+            try {
+                BackupManifest.read(store, cluster, id).map(BackupRow::stored).ifPresent(rows::add);
+            } catch (CorruptObjectException e) {
+                LOG.warn("Backup {} of {} left out of the catalog: {}", id, cluster, e.getMessage());
+            }
+        }
+        return rows;
     }
 
     /** The catalog's connection string when it is the repository's plus a password, else the repository's. */

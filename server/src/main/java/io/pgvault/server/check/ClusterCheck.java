@@ -1,6 +1,5 @@
 package io.pgvault.server.check;
 
-import io.micronaut.scheduling.cron.CronExpression;
 import io.pgvault.core.pgproto.Conninfo;
 import io.pgvault.core.pgproto.ReplicationConnection;
 import io.pgvault.core.pgproto.SqlConnection;
@@ -8,6 +7,7 @@ import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.server.backup.BackupDue;
 import io.pgvault.server.backup.BackupScheduler;
 import io.pgvault.server.backup.BackupService;
 import io.pgvault.server.backup.BackupView;
@@ -24,8 +24,6 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -48,9 +46,6 @@ public class ClusterCheck {
 
     /** Above this age, a cluster without a schedule gets a warning: nobody may be taking backups. */
     static final Duration UNSCHEDULED_BACKUP_AGE = Duration.ofDays(7);
-
-    /** How late a scheduled backup may finish (it takes time, and the schedule's minute is when it starts). */
-    static final Duration SCHEDULE_GRACE = Duration.ofHours(1);
 
     private static final String SETTINGS = """
             SELECT current_setting('archive_mode'), current_setting('archive_command'),
@@ -281,9 +276,9 @@ public class ClusterCheck {
     private List<BackupView> backupList(ClusterRow row, List<CheckResult> results) {
         try {
             return backups.list(row.name());
-        } catch (IOException | RuntimeException e) {
-            results.add(CheckResult.critical("repository", "cannot list the backups: " + e.getMessage(),
-                    "the repository must be reachable (GET /health shows it)"));
+        } catch (RuntimeException e) {
+            results.add(CheckResult.critical("catalog", "cannot list the backups: " + e.getMessage(),
+                    "the catalog must be reachable (GET /health shows it)"));
             return null;
         }
     }
@@ -302,21 +297,20 @@ public class ClusterCheck {
         Duration age = Duration.between(Instant.parse(last.get().finishedAt()), now);
         String detail = "last complete backup " + last.get().id() + " finished " + last.get().finishedAt() + " (" + human(age) + " ago)";
         if (schedule.isPresent()) {
-            // Due times follow from the last backup, in the zone the scheduler fires in: a weekday schedule is not late on Sunday.
-            CronExpression cron = CronExpression.create(schedule.get());
-            ZonedDateTime due = cron.nextTimeAfter(ZonedDateTime.ofInstant(Instant.parse(last.get().startedAt()), ZoneId.systemDefault()));
-            ZonedDateTime dueAfter = cron.nextTimeAfter(due);
+            BackupDue dues = BackupDue.after(schedule.get(), Instant.parse(last.get().startedAt()));
+            Instant due = dues.next();
+            Instant dueAfter = dues.afterNext();
             boolean running = backups.runningJob(row.name()).isPresent();
             detail += ", schedule '" + schedule.get() + "'";
-            if (!running && now.isAfter(dueAfter.toInstant().plus(SCHEDULE_GRACE))) {
-                results.add(CheckResult.critical("backup", detail + ": the backups due " + due.toInstant() + " and " + dueAfter.toInstant()
+            if (!running && now.isAfter(dueAfter.plus(BackupDue.GRACE))) {
+                results.add(CheckResult.critical("backup", detail + ": the backups due " + due + " and " + dueAfter
                         + " are missing", "the server's log says why the scheduled backups failed; pgvault backup " + row.name()
                         + " --wait takes one now"));
-            } else if (!running && now.isAfter(due.toInstant().plus(SCHEDULE_GRACE))) {
-                results.add(CheckResult.warning("backup", detail + ": the backup due " + due.toInstant() + " is missing", "the server's "
+            } else if (!running && now.isAfter(due.plus(BackupDue.GRACE))) {
+                results.add(CheckResult.warning("backup", detail + ": the backup due " + due + " is missing", "the server's "
                         + "log says why; pgvault backups " + row.name() + " lists failed ones"));
             } else {
-                results.add(CheckResult.ok("backup", detail + (running ? ", one running now" : ", next due " + due.toInstant())));
+                results.add(CheckResult.ok("backup", detail + (running ? ", one running now" : ", next due " + due)));
             }
         } else if (age.compareTo(UNSCHEDULED_BACKUP_AGE) > 0) {
             results.add(CheckResult.warning("backup", detail + ", and no schedule", "schedule backups: cluster add --backup-schedule "

@@ -169,6 +169,10 @@ public class ClusterService {
         return catalog.listClusters();
     }
 
+    public Optional<ClusterRow> find(String name) {
+        return catalog.findCluster(name);
+    }
+
     /** The cluster, or a 404 that says how to register it. */
     public ClusterRow require(String name) {
         return catalog.findCluster(name).orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND,

@@ -19,7 +19,8 @@ import static io.pgvault.core.security.ApiRole.READ;
  * whatever its token, so an endpoint added without a line here cannot be reached
  * ({@code ApiAccessTest} also checks every route of the server against this table).
  * Outside {@code /v1} (Micronaut's management endpoints) admin is required, except
- * {@code /health} and {@code /prometheus} when configured open.
+ * {@code /health} and {@code /prometheus} when configured open, and the dashboard's static
+ * files ({@code /} and {@code /ui/...}), which hold no data.
  */
 public final class ApiAccess {
 
@@ -71,6 +72,10 @@ public final class ApiAccess {
             rule(HttpMethod.GET, "/v1/clusters/{cluster}/check", ClusterFrom.PATH, READ),
             rule(HttpMethod.GET, "/v1/clusters/{cluster}", ClusterFrom.PATH, READ),
             rule(HttpMethod.GET, "/v1/clusters", ClusterFrom.LISTING, READ),
+            // the dashboard's data
+            rule(HttpMethod.GET, "/v1/status", ClusterFrom.LISTING, READ),
+            rule(HttpMethod.GET, "/v1/clusters/{cluster}/status", ClusterFrom.PATH, READ),
+            rule(HttpMethod.GET, "/v1/clusters/{cluster}/plan", ClusterFrom.PATH, READ),
             rule(HttpMethod.GET, "/v1/repository/objects", ClusterFrom.OBJECT_PREFIX, READ),
             rule(HttpMethod.GET, "/v1/repository/object", ClusterFrom.OBJECT_KEY, READ),
             // changes
@@ -131,6 +136,10 @@ public final class ApiAccess {
 
     private Requirement management(List<String> segments) {
         String first = segments.isEmpty() ? "" : segments.get(0);
+        if (segments.isEmpty() || first.equals("ui")) {
+            // The dashboard's page, scripts and styles hold no data: the page asks for a token and sends it with each /v1 call.
+            return new Requirement("GET /" + String.join("/", segments) + " (the dashboard)", EnumSet.allOf(ApiRole.class), null, true, false);
+        }
         if (first.equals("health")) {
             return new Requirement("GET /health", EnumSet.allOf(ApiRole.class), null, anonymousHealth, false);
         }

@@ -59,6 +59,7 @@ final class ClusterStream implements Runnable {
     private volatile Instant lastErrorAt;
     private volatile long reconnects;
     private volatile SlotHealth slotHealth;
+    private volatile Instant caughtUpAt;
     private volatile boolean startAtServer;
     private volatile Lsn lastFlushed = Lsn.INVALID;
     private volatile Long lastTimeline;
@@ -250,6 +251,9 @@ final class ClusterStream implements Runnable {
             LOG.warn("Cluster {}: {}", cluster.name(), health.warning());
         }
         slotHealth = health;
+        if (health.lagBytes() != null && health.lagBytes() == 0) {
+            caughtUpAt = health.checkedAt();
+        }
     }
 
     Lsn flushed() {
@@ -268,6 +272,6 @@ final class ClusterStream implements Runnable {
         TimelineId timeline = r == null ? null : r.timeline();
         return new StreamStatus(cluster.name(), cluster.slot(), state, timeline != null ? Long.valueOf(timeline.value()) : lastTimeline,
                 flushed.isValid() ? flushed.toString() : null, r != null && r.lastFlushAt() != null ? r.lastFlushAt() : lastFlushAt, connectedSince, reconnects, lastError,
-                lastErrorAt, slotHealth);
+                lastErrorAt, slotHealth, caughtUpAt);
     }
 }

@@ -12,13 +12,14 @@ import java.time.Instant;
  * @param state off, connecting, streaming, retrying or stopped
  * @param flushedLsn the end of what the repository holds durably (what PostgreSQL was told is flushed)
  * @param lastError why the last connection failed, with what to do
+ * @param caughtUpAt when a slot check last found the repository holding all the WAL the cluster had written
  */
 @Serdeable
 public record StreamStatus(String cluster, @Nullable String slot, String state, @Nullable Long timeline, @Nullable String flushedLsn,
                            @Nullable Instant lastFlushAt, @Nullable Instant connectedSince, long reconnects, @Nullable String lastError,
-                           @Nullable Instant lastErrorAt, @Nullable SlotHealth slotHealth) {
+                           @Nullable Instant lastErrorAt, @Nullable SlotHealth slotHealth, @Nullable Instant caughtUpAt) {
 
     public static StreamStatus off(String cluster) {
-        return new StreamStatus(cluster, null, "off", null, null, null, null, 0, null, null, null);
+        return new StreamStatus(cluster, null, "off", null, null, null, null, 0, null, null, null, null);
     }
 }

@@ -1,5 +1,6 @@
 package io.pgvault.server.stream;
 
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -222,7 +223,7 @@ public class StreamingService implements ClusterListener {
                     SlotHealth h = s.status().slotHealth();
                     return h == null ? Double.NaN : h.active() ? 1 : 0;
                 }).tag("cluster", name).description("1 while the slot is in use").register(metrics),
-                Gauge.builder("pgvault.stream.reconnects", stream, s -> s.status().reconnects()).tag("cluster", name)
+                FunctionCounter.builder("pgvault.stream.reconnects", stream, s -> s.status().reconnects()).tag("cluster", name)
                         .description("Connections lost and retried since the stream started").register(metrics)));
     }
 

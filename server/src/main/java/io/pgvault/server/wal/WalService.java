@@ -15,7 +15,10 @@ import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.InvalidWalException;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalSegmentSize;
+import io.pgvault.server.api.ApiErrors;
 import io.pgvault.server.api.ApiException;
+import io.pgvault.server.events.ClusterEvent;
+import io.pgvault.server.events.ClusterEvents;
 import io.pgvault.server.catalog.Catalog;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.catalog.WalRow;
@@ -28,11 +31,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Stream;
 
 /**
  * Receives WAL for registered clusters: the HTTP front of {@link WalArchiver}, plus what
@@ -45,22 +50,30 @@ public class WalService {
     public record Fetched(InputStream content, long rawSize) {
     }
 
+    /** Histogram buckets: from a duplicate answered from its header to a 1 GiB segment over a slow bucket. */
+    private static final Duration[] PUSH_BUCKETS = Stream.of(10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000)
+            .map(Duration::ofMillis).toArray(Duration[]::new);
+
     private final ClusterService clusters;
     private final Catalog catalog;
     private final ObjectStore store;
     private final RepositoryInitializer repository;
     private final WalArchiver archiver;
     private final MeterRegistry metrics;
+    private final ClusterEvents events;
+    private final Clock clock;
     private final String writerId;
     private final ConcurrentHashMap<String, ReentrantLock> firstSegmentLocks = new ConcurrentHashMap<>();
 
     public WalService(ClusterService clusters, Catalog catalog, ObjectStore store, Codec codec, ServerConfig config, SpoolBudget spool,
-                      RepositoryInitializer repository, Clock clock, MeterRegistry metrics) {
+                      RepositoryInitializer repository, Clock clock, MeterRegistry metrics, ClusterEvents events) {
         this.clusters = clusters;
         this.catalog = catalog;
         this.store = store;
         this.repository = repository;
         this.metrics = metrics;
+        this.events = events;
+        this.clock = clock;
         this.writerId = writerId(config);
         this.archiver = new WalArchiver(store, codec, spool, writerId, clock);
     }
@@ -103,17 +116,25 @@ public class WalService {
             }
             catalog.recordWal(row.id(), walRow(name, result));
             outcome = result.outcome().name().toLowerCase();
+            events.accepted(cluster, clock.instant());
             if (result.outcome() == ArchiveResult.Outcome.STORED) {
-                metrics.counter("pgvault.wal.bytes.raw", "cluster", cluster).increment(result.header().rawSize());
-                metrics.counter("pgvault.wal.bytes.stored", "cluster", cluster).increment(result.storedBytes());
+                metrics.counter("pgvault.wal.raw.bytes", "cluster", cluster).increment(result.header().rawSize());
+                metrics.counter("pgvault.wal.stored.bytes", "cluster", cluster).increment(result.storedBytes());
             }
             return result;
         } catch (InvalidWalException | WalConflictException e) {
             outcome = "rejected";
+            events.record(cluster, new ClusterEvent(clock.instant(), ClusterEvent.REFUSAL, ApiErrors.statusOf(e).getCode(), name.toString(),
+                    e.getMessage()));
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            events.record(cluster, new ClusterEvent(clock.instant(), ClusterEvent.FAILURE, ApiErrors.statusOf(e).getCode(), name.toString(),
+                    e.getMessage() == null ? e.toString() : e.getMessage()));
             throw e;
         } finally {
             metrics.counter("pgvault.wal.pushes", "cluster", cluster, "outcome", outcome).increment();
-            timer.stop(metrics.timer("pgvault.wal.push.duration", "cluster", cluster));
+            timer.stop(Timer.builder("pgvault.wal.push.duration").tag("cluster", cluster).serviceLevelObjectives(PUSH_BUCKETS)
+                    .description("Time per WAL push over HTTP, the durable write included").register(metrics));
         }
     }
 

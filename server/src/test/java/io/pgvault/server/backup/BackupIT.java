@@ -161,6 +161,19 @@ class BackupIT {
                 assertThat(failed.path("status").asText()).isEqualTo("failed");
                 assertThat(failed.path("reason").asText()).contains("cannot connect to PostgreSQL");
                 assertThat(repo.list("clusters/gone/backups/")).isEmpty();
+
+                // The status and metrics read the history; a catalog rebuild refills it from the manifests.
+                JsonNode status = json("GET", "/v1/clusters/main/status", null, 200);
+                assertThat(status.path("backups").path("count").asInt()).isEqualTo(2);
+                assertThat(status.path("backups").path("lastSuccess").path("rawBytes").asLong()).isPositive();
+                assertThat(status.path("window").path("start").asText()).isNotEmpty();
+                JsonNode gone = json("GET", "/v1/clusters/gone/status", null, 200);
+                assertThat(gone.path("backups").path("lastFailure").path("reason").asText()).contains("cannot connect to PostgreSQL");
+                assertThat(gone.path("events").get(0).path("kind").asText()).isEqualTo("backup-failed");
+                json("POST", "/v1/catalog/rebuild", null, 200);
+                JsonNode rebuilt = json("GET", "/v1/clusters/main/backups", null, 200);
+                assertThat(rebuilt.findValuesAsText("id")).isEqualTo(all.findValuesAsText("id"));
+                assertThat(rebuilt.findValuesAsText("status")).containsOnly("complete");
             }
         } finally {
             Fixtures.deleteTree(dir);

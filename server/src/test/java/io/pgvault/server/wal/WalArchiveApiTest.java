@@ -262,7 +262,7 @@ class WalArchiveApiTest implements TestPropertyProvider {
         assertThat(put("000000010000000000000010", segment(0x10, 101))).isEqualTo(201);
         String metrics = send(HttpRequest.newBuilder(uri("/prometheus")).GET()).body();
         assertThat(metrics).contains("pgvault_wal_pushes_total{cluster=\"main\",outcome=\"stored\"}")
-                .contains("pgvault_wal_bytes_raw_total{cluster=\"main\"}")
+                .contains("pgvault_wal_raw_bytes_total{cluster=\"main\"}")
                 .contains("pgvault_wal_push_duration_seconds_count{cluster=\"main\"}");
     }
 

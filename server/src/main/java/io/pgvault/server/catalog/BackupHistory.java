@@ -1,0 +1,99 @@
+package io.pgvault.server.catalog;
+
+import jakarta.inject.Singleton;
+
+import javax.sql.DataSource;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+import static io.pgvault.server.catalog.Sql.orNull;
+
+/**
+ * The catalog's record of backups: written as each one starts, ends or fails, so that
+ * listings, the dashboard and the metrics need not read every manifest, and running and
+ * failed backups survive a restart. The repository stays the truth for stored ones.
+ */
+@Singleton
+public class BackupHistory {
+
+    private static final String COLUMNS = "id, status, reason, started_at, finished_at, start_lsn, end_lsn, timeline, wal_segment_size, "
+            + "raw_bytes, stored_bytes, pieces";
+
+    private final DataSource dataSource;
+
+    public BackupHistory(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    public void started(long clusterId, String id, Instant startedAt) {
+        Sql.update(dataSource, "record the start of backup " + id, "INSERT INTO backups (cluster_id, id, status, started_at) VALUES (?, ?, ?, ?)",
+                clusterId, id, BackupRow.RUNNING, startedAt);
+    }
+
+    /** Records a stored backup, replacing what was known of it (a running row, or nothing when found in the repository). */
+    public void stored(long clusterId, BackupRow row) {
+        try (Connection c = dataSource.getConnection()) {
+            boolean autoCommit = c.getAutoCommit();
+            c.setAutoCommit(false);
+            try {
+                Sql.update(c, "DELETE FROM backups WHERE cluster_id = ? AND id = ?", clusterId, row.id());
+                insert(c, clusterId, row);
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                c.setAutoCommit(autoCommit);
+            }
+        } catch (SQLException e) {
+            throw new CatalogException("cannot record backup " + row.id() + " in the catalog: " + e.getMessage(), e);
+        }
+    }
+
+    static void insert(Connection c, long clusterId, BackupRow r) throws SQLException {
+        Sql.update(c, "INSERT INTO backups (cluster_id, " + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", clusterId, r.id(),
+                r.status(), orNull(r.reason()), r.startedAt(), orNull(r.finishedAt()), orNull(r.startLsn()), orNull(r.endLsn()),
+                orNull(r.timeline()), orNull(r.walSegmentSize()), orNull(r.rawBytes()), orNull(r.storedBytes()), orNull(r.pieces()));
+    }
+
+    public void failed(long clusterId, String id, Instant at, String reason) {
+        Sql.update(dataSource, "record the failure of backup " + id,
+                "UPDATE backups SET status = ?, reason = ?, finished_at = ? WHERE cluster_id = ? AND id = ?",
+                BackupRow.FAILED, reason, at, clusterId, id);
+    }
+
+    /**
+     * Backups left running by a server that stopped: none of them can finish now (their
+     * connection died with that server), so they are failed, with the reason saying so.
+     */
+    public int interrupted(Instant at) {
+        return Sql.update(dataSource, "mark interrupted backups as failed",
+                "UPDATE backups SET status = ?, reason = ?, finished_at = ? WHERE status = ?", BackupRow.FAILED,
+                "the pgvault server stopped while this backup ran (its pieces were removed at the next start); take a new backup",
+                at, BackupRow.RUNNING);
+    }
+
+    public void delete(long clusterId, String id) {
+        Sql.update(dataSource, "forget backup " + id, "DELETE FROM backups WHERE cluster_id = ? AND id = ?", clusterId, id);
+    }
+
+    /** The cluster's backups, oldest first (ids start with their start time). */
+    public List<BackupRow> list(long clusterId) {
+        return Sql.query(dataSource, "SELECT " + COLUMNS + " FROM backups WHERE cluster_id = ? ORDER BY id", BackupHistory::row, clusterId);
+    }
+
+    public Optional<BackupRow> find(long clusterId, String id) {
+        return Sql.query(dataSource, "SELECT " + COLUMNS + " FROM backups WHERE cluster_id = ? AND id = ?", BackupHistory::row, clusterId, id)
+                .stream().findFirst();
+    }
+
+    private static BackupRow row(ResultSet rs) throws SQLException {
+        return new BackupRow(rs.getString(1), rs.getString(2), rs.getString(3), Sql.instant(rs, 4), Sql.instant(rs, 5),
+                rs.getObject(6, Long.class), rs.getObject(7, Long.class), rs.getObject(8, Long.class), rs.getObject(9, Long.class),
+                rs.getObject(10, Long.class), rs.getObject(11, Long.class), rs.getObject(12, Integer.class));
+    }
+}

@@ -1,0 +1,57 @@
+package io.pgvault.server.status;
+
+import io.micronaut.context.annotation.Requires;
+import io.micronaut.health.HealthStatus;
+import io.micronaut.http.context.ServerRequestContext;
+import io.micronaut.management.endpoint.health.HealthEndpoint;
+import io.micronaut.management.health.indicator.AbstractHealthIndicator;
+import io.pgvault.server.security.Caller;
+import jakarta.inject.Singleton;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * {@code /health} details per cluster (shown only to a caller with a token, and only the
+ * clusters it covers): health, reasons and freshness. Always UP: a cluster's missing
+ * backup is a reason to page a DBA, not to take this server out of a load balancer.
+ */
+@Singleton
+@Requires(beans = HealthEndpoint.class)
+public class ClustersHealthIndicator extends AbstractHealthIndicator<Map<String, Object>> {
+
+    private final StatusService status;
+
+    public ClustersHealthIndicator(StatusService status) {
+        this.status = status;
+    }
+
+    @Override
+    protected String getName() {
+        return "clusters";
+    }
+
+    @Override
+    protected Map<String, Object> getHealthInformation() {
+        healthStatus = HealthStatus.UP;
+        Caller caller = ServerRequestContext.currentRequest().map(Caller::of).orElse(null);
+        Map<String, Object> details = new LinkedHashMap<>();
+        if (caller == null) {
+            return details;
+        }
+        for (ClusterStatus c : status.all()) {
+            if (!caller.sees(c.name())) {
+                continue;
+            }
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("health", c.health());
+            one.put("reasons", c.reasons());
+            one.put("lastArchivedAt", String.valueOf(c.archiving().lastArchivedAt()));
+            one.put("lastBackupAt", c.backups().lastSuccess() == null ? "never" : c.backups().lastSuccess().finishedAt().toString());
+            one.put("recoverableFrom", String.valueOf(c.window().start()));
+            one.put("recoverableTo", String.valueOf(c.window().end()));
+            details.put(c.name(), one);
+        }
+        return details;
+    }
+}
