@@ -188,8 +188,9 @@ function facts(s, now) {
   const rows = [
     ['Archiving', [tag(a.state || 'unknown', stateKind(a.state), 'cluster-archiving-state'), ' last ', f.age(a.lastArchivedAt, now),
       ' (', el('span', {class: 'mono'}, f.orDash(a.lastFile)), ')']],
-    ['Last refusal', a.lastRefusal ? el('span', {'data-testid': 'last-refusal'}, f.time(a.lastRefusal.at) + ': ' + a.lastRefusal.status
-      + ' for ' + a.lastRefusal.file + ': ' + a.lastRefusal.reason) : 'none'],
+    ['Last refusal', a.lastRefusal ? el('span', {'data-testid': 'last-refusal'}, f.time(a.lastRefusal.at) + ': HTTP '
+      + f.orDash(a.lastRefusal.status) + ' for ', el('span', {class: 'mono'}, f.orDash(a.lastRefusal.file)), ': '
+      + f.orDash(a.lastRefusal.reason ?? a.lastRefusal.message)) : 'none'],
     ['Streaming', s.streaming ? [tag(s.streaming.state, stateKind(s.streaming.state)), ' flushed ', f.orDash(s.streaming.flushedLsn),
       ', lag ', f.bytes(s.streaming.lagBytes), ', RPO ', f.seconds(s.streaming.rpoSeconds)] : 'not streamed'],
     ['Backups', [String(b.count ?? 0), ' stored; last ', b.lastSuccess ? f.age(b.lastSuccess.finishedAt, now) : 'never',
@@ -237,7 +238,8 @@ function eventsList(events) {
     return el('p', {class: 'muted', 'data-testid': 'no-events'}, 'No events since the server started.');
   }
   return el('ol', {class: 'events'}, events.map(e => el('li', {'data-testid': 'event', 'data-kind': e.kind},
-    el('time', {datetime: e.at}, f.time(e.at)), ' ', tag(e.kind, e.kind === 'refusal' ? 'warn' : 'bad'), ' ', e.message)));
+    el('time', {datetime: e.at}, f.time(e.at)), ' ', tag(e.kind, e.kind === 'refusal' ? 'warn' : 'bad'), ' ',
+    e.status ? 'HTTP ' + e.status + ' ' : '', e.file ? el('span', {class: 'mono'}, e.file) : null, e.file ? ': ' : '', e.message)));
 }
 
 const KINDS = [
@@ -327,10 +329,11 @@ class Planner {
         pair('Timeline', String(p.timeline ?? '—')),
         pair('WAL to replay', el('span', {'data-testid': 'plan-wal'}, (p.walSegments ?? 0) + ' segments, ' + f.bytes(p.walBytes))),
         pair('Estimated time', el('span', {'data-testid': 'plan-rto'}, f.seconds(e.totalSeconds)),
-          ' (restore ' + f.seconds(e.restoreSeconds) + ', replay ' + f.seconds(e.replaySeconds) + ')',
-          e.basis ? el('div', {class: 'small muted'}, e.basis) : null)),
+          ' (restore ' + f.seconds(e.restoreSeconds) + ', replay ' + f.seconds(e.replaySeconds) + ')')),
+      e.basis ? el('p', {class: 'small muted', 'data-testid': 'plan-basis'}, 'Estimate: ' + e.basis) : null,
       p.explain && p.explain.length ? el('ul', {class: 'explain', 'data-testid': 'plan-explain'}, p.explain.map(x => el('li', {}, x))) : null,
-      el('p', {}, 'Run this where the new data directory should be (replace the --pgdata path):'),
+      el('p', {}, 'Run this where the new data directory should be; replace the --pgdata path'
+        + (/--token-file /.test(p.command || '') ? ', and the --token-file path with a file (mode 0600, readable by PostgreSQL\'s user) holding a read token:' : ':')),
       el('pre', {class: 'command'}, code),
       copy));
     this.result.scrollIntoView({block: 'nearest'});
