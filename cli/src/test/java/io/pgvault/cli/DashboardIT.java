@@ -47,8 +47,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * server's message), shows the cluster healthy, then critical with the reason once a push
  * is refused; the cluster page lists the backup with its size; the planner, given a time
  * between two committed batches, names the backup and prints a command, and that exact
- * command (with a real --pgdata) recovers exactly the rows committed before that time.
- * The overview is also looked at on a phone-sized viewport and reached by keyboard alone.
+ * command (its --pgdata and --token-file placeholders filled in) recovers exactly the rows
+ * committed before that time. The overview is also looked at on a phone-sized viewport and
+ * reached by keyboard alone.
  */
 class DashboardIT {
 
@@ -181,9 +182,9 @@ class DashboardIT {
         target.clear();
         target.sendKeys(between);
         browser.await(testId("plan-submit")).click();
-        WebElement command = browser.await(testId("plan-command"));
+        String command = browser.await(testId("plan-command")).getText();
         assertThat(browser.await(testId("plan-backup")).getText()).isEqualTo(backupId);
-        assertThat(command.getText()).startsWith("pgvault recover").contains("--cluster main").contains("--target-time");
+        assertThat(command).startsWith("pgvault recover").contains("--cluster main").contains("--target-time");
         browser.fullPageScreenshot("cluster-page");
         ((org.openqa.selenium.JavascriptExecutor) browser.driver()).executeScript("arguments[0].scrollIntoView()", browser.await(testId("plan")));
         browser.screenshot("planner-result");
@@ -212,7 +213,7 @@ class DashboardIT {
 
         // The exact command the page printed, its two placeholders (--token-file, --pgdata) filled in, recovers the rows
         // committed before the time. The token file is PostgreSQL's user's: restore_command reads it too.
-        List<String> words = shellWords(command.getText());
+        List<String> words = shellWords(command);
         assertThat(words.subList(0, 2)).containsExactly("pgvault", "recover");
         assertThat(words).containsSubsequence("--server", url);
         Path readToken = dir.resolve("read-token/token");
