@@ -142,6 +142,12 @@ signOut.addEventListener('click', () => {
   showLogin(null);
 });
 
+// The skip link moves the focus, not the route (#main is no page of this hash router).
+document.querySelector('.skip').addEventListener('click', e => {
+  e.preventDefault();
+  document.getElementById('main').focus();
+});
+
 window.addEventListener('hashchange', navigate);
 route = parseRoute();
 // Without a stored token the first call goes out bare: a server without tokens answers it.

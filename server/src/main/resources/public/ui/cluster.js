@@ -142,21 +142,19 @@ export class ClusterPage {
     replace(this.chartBox);
     const xs = arrivals.map(a => new Date(a.hour).getTime() / 1000);
     const files = arrivals.map(a => a.files);
-    const mib = arrivals.map(a => a.rawBytes / 1048576);
     const width = Math.max(280, this.chartBox.clientWidth || 600);
     const bars = window.uPlot.paths && window.uPlot.paths.bars ? window.uPlot.paths.bars({size: [0.7, 40]}) : undefined;
     this.chart = new window.uPlot({
       width,
       height: 200,
       tzDate: ts => window.uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
-      scales: {x: {time: true}, mib: {}},
-      axes: [{}, {label: 'segments'}, {scale: 'mib', side: 1, label: 'MiB', grid: {show: false}}],
+      scales: {x: {time: true}, y: {range: (u, min, max) => [0, Math.max(1, max)]}},
+      axes: [{}, {label: 'segments per hour'}],
       series: [
         {label: 'hour (UTC)'},
-        {label: 'segments', stroke: '#1f5fa8', fill: 'rgba(31, 95, 168, 0.35)', paths: bars, points: {show: false}},
-        {label: 'MiB', scale: 'mib', stroke: '#8a4b00', width: 2, points: {show: false}},
+        {label: 'segments', stroke: '#1f5fa8', fill: 'rgba(31, 95, 168, 0.45)', paths: bars, points: {show: false}},
       ],
-    }, [xs, files, mib], this.chartBox);
+    }, [xs, files], this.chartBox);
   }
 
   destroy() {
@@ -200,7 +198,10 @@ function facts(s, now) {
     ['Storage', [f.bytes(st.storedBytes), ' stored (WAL ', f.bytes(st.walStoredBytes), ', backups ', f.bytes(st.backupStoredBytes),
       '), compression ', f.ratio(st.compressionRatio)]],
   ];
-  return el('dl', {class: 'facts', 'data-testid': 'facts'}, rows.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))));
+  // A refusal's message is long: its line spans the whole width.
+  return el('dl', {class: 'facts', 'data-testid': 'facts'},
+    rows.map(([k, v]) => el('div', {class: k === 'Last refusal' && s.archiving && s.archiving.lastRefusal ? 'wide' : null},
+      el('dt', {}, k), el('dd', {}, v))));
 }
 
 function backupsTable(backups) {

@@ -67,7 +67,7 @@ function backupCell(b, now) {
   parts.push(el('div', {class: 'small'}, b.schedule ? ['schedule ', el('span', {class: 'mono'}, b.schedule),
     b.nextDueAt ? ', next ' + f.time(b.nextDueAt) : ''] : 'no schedule'));
   if (b.lastFailure) {
-    parts.push(el('div', {class: 'small error-text'}, 'failed ' + f.age(b.lastFailure.at, now) + ': ' + b.lastFailure.reason));
+    parts.push(el('div', {class: 'small error-text'}, 'failed ' + f.age(b.lastFailure.at, now) + ': ' + f.orDash(b.lastFailure.reason)));
   }
   return parts;
 }
