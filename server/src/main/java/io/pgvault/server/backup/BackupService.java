@@ -196,7 +196,13 @@ public class BackupService {
             long streamEnd = System.nanoTime();
             BackupManifest manifest = writer.finish(label, identity.systemIdentifier(), rc.serverMajor(), segmentSize, result.end(),
                     result.endTimeline());
-            history.stored(row.id(), BackupRow.stored(manifest));
+            try {
+                history.stored(row.id(), BackupRow.stored(manifest));
+            } catch (RuntimeException catalogDown) {
+                // The backup is in the repository, which is the truth: keep it; the next start's reconciliation lists it.
+                LOG.error("Backup {} of {} is stored, but the catalog could not record it ({}); it is listed after the next start or "
+                        + "a catalog rebuild", job.id, row.name(), catalogDown.getMessage());
+            }
             job.finishedAt = clock.instant();
             job.state = "stored";
             LOG.info("Backup {} of {} stored: {} to {}, {} bytes raw, {} stored, {} pieces; BASE_BACKUP {} ms, manifest {} ms", job.id,

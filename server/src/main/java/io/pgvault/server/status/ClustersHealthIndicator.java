@@ -5,6 +5,8 @@ import io.micronaut.health.HealthStatus;
 import io.micronaut.http.context.ServerRequestContext;
 import io.micronaut.management.endpoint.health.HealthEndpoint;
 import io.micronaut.management.health.indicator.AbstractHealthIndicator;
+import io.pgvault.server.catalog.ClusterRow;
+import io.pgvault.server.cluster.ClusterService;
 import io.pgvault.server.security.Caller;
 import jakarta.inject.Singleton;
 
@@ -20,9 +22,11 @@ import java.util.Map;
 @Requires(beans = HealthEndpoint.class)
 public class ClustersHealthIndicator extends AbstractHealthIndicator<Map<String, Object>> {
 
+    private final ClusterService clusters;
     private final StatusService status;
 
-    public ClustersHealthIndicator(StatusService status) {
+    public ClustersHealthIndicator(ClusterService clusters, StatusService status) {
+        this.clusters = clusters;
         this.status = status;
     }
 
@@ -39,8 +43,13 @@ public class ClustersHealthIndicator extends AbstractHealthIndicator<Map<String,
         if (caller == null) {
             return details;
         }
-        for (ClusterStatus c : status.all()) {
-            if (!caller.sees(c.name())) {
+        // Snapshots: a load balancer polling /health must not cost a round of catalog queries each time.
+        for (ClusterRow row : clusters.list()) {
+            if (!caller.sees(row.name())) {
+                continue;
+            }
+            ClusterStatus c = status.snapshot(row.name()).orElse(null);
+            if (c == null) {
                 continue;
             }
             Map<String, Object> one = new LinkedHashMap<>();

@@ -192,8 +192,9 @@ public class StatusService {
     }
 
     private Backups backups(ClusterRow row, Facts f, Judgement j) {
-        Optional<BackupView> lastStored = f.stored().stream().max(Comparator.comparing(BackupView::finishedAt));
-        Optional<BackupView> lastFailed = f.backups().stream().filter(b -> "failed".equals(b.status())).max(Comparator.comparing(BackupView::startedAt));
+        Optional<BackupView> lastStored = f.stored().stream().max(Comparator.comparing(b -> Instant.parse(b.finishedAt())));
+        Optional<BackupView> lastFailed = f.backups().stream().filter(b -> "failed".equals(b.status()))
+                .max(Comparator.comparing(b -> Instant.parse(b.startedAt())));
         Optional<BackupView> running = f.backups().stream().filter(b -> "running".equals(b.status())).findFirst();
         Optional<String> schedule = scheduler.scheduleOf(row);
         Instant nextDue = null;
@@ -208,7 +209,7 @@ public class StatusService {
         } else if (overdue) {
             j.warning("the backup due " + nextDue + " by schedule '" + schedule.get() + "' is missing; the server log says why");
         }
-        lastFailed.filter(failed -> lastStored.isEmpty() || failed.startedAt().compareTo(lastStored.get().startedAt()) > 0)
+        lastFailed.filter(failed -> lastStored.isEmpty() || Instant.parse(failed.startedAt()).isAfter(Instant.parse(lastStored.get().startedAt())))
                 .ifPresent(failed -> j.warning("the latest backup " + failed.id() + " failed: " + failed.reason()));
         return new Backups(f.stored().size(), running.map(BackupView::id).orElse(null),
                 lastStored.map(b -> new LastSuccess(b.id(), Instant.parse(b.finishedAt()), b.durationSeconds() == null ? 0 : b.durationSeconds(),
@@ -219,7 +220,7 @@ public class StatusService {
     }
 
     private Window window(ClusterRow row, Facts f, Judgement j) {
-        Optional<BackupView> oldest = f.complete().stream().min(Comparator.comparing(BackupView::finishedAt));
+        Optional<BackupView> oldest = f.complete().stream().min(Comparator.comparing(b -> Instant.parse(b.finishedAt())));
         Instant end = f.stream() != null && f.stream().lastFlushAt() != null ? latest(f.stream().lastFlushAt(), f.totals().lastArrivedAt())
                 : f.totals().lastArrivedAt();
         if (oldest.isEmpty() || row.walSegmentSize() == null) {

@@ -1,0 +1,111 @@
+package io.pgvault.server.catalog;
+
+import io.pgvault.testkit.PgCluster;
+import org.flywaydb.core.Flyway;
+import org.h2.jdbcx.JdbcDataSource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.postgresql.ds.PGSimpleDataSource;
+
+import javax.sql.DataSource;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The backup history and the WAL statistics the dashboard reads, on both catalogs pgvault
+ * supports: the embedded H2 and PostgreSQL (timestamps with zones, typed NULLs, window
+ * functions and LIMIT behave alike).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CatalogQueriesTest {
+
+    private static final Instant T0 = Instant.parse("2026-12-04T10:00:00Z");
+    private static final long SEGMENT = 16L << 20;
+
+    private PgCluster pg;
+    private Map<String, DataSource> catalogs;
+
+    @BeforeAll
+    void start() {
+        pg = PgCluster.builder(17).start();
+        pg.execute("CREATE DATABASE catalog");
+        PGSimpleDataSource postgres = new PGSimpleDataSource();
+        postgres.setUrl(pg.jdbcUrl("catalog"));
+        postgres.setUser("postgres");
+        JdbcDataSource h2 = new JdbcDataSource();
+        h2.setURL("jdbc:h2:mem:" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+        h2.setUser("sa");
+        catalogs = Map.of("h2", h2, "postgres", postgres);
+        catalogs.values().forEach(ds -> Flyway.configure().dataSource(ds).locations("classpath:db/migration").load().migrate());
+    }
+
+    @AfterAll
+    void stop() {
+        if (pg != null) {
+            pg.close();
+        }
+    }
+
+    private static WalRow segment(long number, Instant arrived) {
+        return new WalRow(String.format("00000001%016X", number), "SEGMENT", 1, number, number * SEGMENT, SEGMENT, SEGMENT / 4, "zstd",
+                "0".repeat(64), "clusters/main/wal/" + number, arrived);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"h2", "postgres"})
+    void backupHistoryAndWalStatistics(String kind) {
+        DataSource ds = catalogs.get(kind);
+        Catalog catalog = new Catalog(ds);
+        BackupHistory history = new BackupHistory(ds);
+        WalStatistics stats = new WalStatistics(ds);
+        String name = "main-" + kind;
+        assertThat(catalog.insertCluster(name, "host=x", "7441234567890123456", SEGMENT, 17, T0)).isTrue();
+        long id = catalog.findCluster(name).orElseThrow().id();
+
+        history.started(id, "20261204T100000Z-aaaaaa", T0);
+        assertThat(history.find(id, "20261204T100000Z-aaaaaa").orElseThrow().status()).isEqualTo("running");
+        BackupRow stored = new BackupRow("20261204T100000Z-aaaaaa", BackupRow.STORED, null, T0, T0.plusSeconds(30), 2 * SEGMENT,
+                3 * SEGMENT - 1, 1L, SEGMENT, 100L << 20, 30L << 20, 2);
+        history.stored(id, stored);
+        history.started(id, "20261204T110000Z-bbbbbb", T0.plusSeconds(3600));
+        history.failed(id, "20261204T110000Z-bbbbbb", T0.plusSeconds(3605), "cannot connect");
+        history.started(id, "20261204T120000Z-cccccc", T0.plusSeconds(7200));
+        assertThat(history.interrupted(T0.plusSeconds(7300))).isGreaterThanOrEqualTo(1);
+        List<BackupRow> rows = history.list(id);
+        assertThat(rows).extracting(BackupRow::id).containsExactly("20261204T100000Z-aaaaaa", "20261204T110000Z-bbbbbb", "20261204T120000Z-cccccc");
+        assertThat(rows.get(0)).isEqualTo(stored);
+        assertThat(rows.get(1).reason()).isEqualTo("cannot connect");
+        assertThat(rows.get(1).finishedAt()).isEqualTo(T0.plusSeconds(3605));
+        assertThat(rows.get(2).status()).isEqualTo("failed");
+
+        for (long n : new long[] {2, 3, 4, 7, 8, 12}) {
+            catalog.recordWal(id, segment(n, T0.plusSeconds(60 * n)));
+        }
+        WalStatistics.Totals totals = stats.totals(id);
+        assertThat(totals.files()).isEqualTo(6);
+        assertThat(totals.rawBytes()).isEqualTo(6 * SEGMENT);
+        assertThat(totals.lastArrivedAt()).isEqualTo(T0.plusSeconds(720));
+        assertThat(totals.lastFile()).isEqualTo("00000001000000000000000C");
+        assertThat(stats.gaps(id, 3)).containsExactly(
+                new WalStatistics.SegmentGap(1, 4, 7, T0.plusSeconds(240), T0.plusSeconds(420)),
+                new WalStatistics.SegmentGap(1, 8, 12, T0.plusSeconds(480), T0.plusSeconds(720)));
+        assertThat(stats.gaps(id, 8)).hasSize(1);
+        assertThat(stats.timelines(id)).containsExactly(new WalStatistics.TimelineSpan(1, 2, 12, T0.plusSeconds(120), T0.plusSeconds(720)));
+        assertThat(stats.arrivalsSince(id, T0.plusSeconds(400))).hasSize(3);
+        assertThat(stats.firstSegmentArrivedAfter(id, 1, T0.plusSeconds(250))).contains(7L);
+        assertThat(stats.firstSegmentArrivedAfter(id, 1, T0.plusSeconds(9999))).isEmpty();
+        assertThat(catalog.segmentNumbers(id, 1, 2, 5)).containsExactlyInAnyOrder(2L, 3L, 4L);
+
+        history.delete(id, "20261204T100000Z-aaaaaa");
+        assertThat(history.find(id, "20261204T100000Z-aaaaaa")).isEmpty();
+        catalog.deleteCluster(id);
+        assertThat(history.list(id)).isEmpty();
+    }
+}
