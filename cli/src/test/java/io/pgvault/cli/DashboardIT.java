@@ -209,6 +209,11 @@ class DashboardIT {
         assertThat((Boolean) browser.script("const r = document.querySelector(\"[data-cluster='main']\").getBoundingClientRect();"
                 + " return r.left >= 0 && r.right <= window.innerWidth")).as("the cluster's card fits the phone's width").isTrue();
         browser.screenshot("overview-phone");
+        browser.await(By.cssSelector("[data-cluster='main'] [data-testid='cluster-link']")).click();
+        browser.await(By.cssSelector("[data-testid='backup-row'][data-backup='" + backupId + "']"));
+        assertThat(browser.script("return document.documentElement.scrollWidth <= window.innerWidth"))
+                .as("the cluster page no wider than the phone either").isEqualTo(true);
+        browser.fullPageScreenshot("cluster-phone");
         browser.desktop();
 
         // The exact command the page printed, its two placeholders (--token-file, --pgdata) filled in, recovers the rows
