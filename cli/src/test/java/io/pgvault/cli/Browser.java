@@ -44,6 +44,8 @@ public final class Browser implements AutoCloseable {
 
     private final ChromeDriverService service;
     private final ChromeDriver driver;
+    /** The emulated phone's viewport, null on the desktop. */
+    private Dimension phone;
 
     private Browser(ChromeDriverService service, ChromeDriver driver) {
         this.service = service;
@@ -110,12 +112,18 @@ public final class Browser implements AutoCloseable {
 
     /** A phone: the viewport is {@code width} x {@code height} CSS pixels, with touch and the mobile flag, as DevTools' device mode. */
     public void emulatePhone(int width, int height) {
-        driver.executeCdpCommand("Emulation.setDeviceMetricsOverride",
-                Map.of("width", width, "height", height, "deviceScaleFactor", 1, "mobile", true));
+        phone = new Dimension(width, height);
+        phoneMetrics(height);
         driver.executeCdpCommand("Emulation.setTouchEmulationEnabled", Map.of("enabled", true));
     }
 
+    private void phoneMetrics(int height) {
+        driver.executeCdpCommand("Emulation.setDeviceMetricsOverride",
+                Map.of("width", phone.getWidth(), "height", height, "deviceScaleFactor", 1, "mobile", true));
+    }
+
     public void desktop() {
+        phone = null;
         driver.executeCdpCommand("Emulation.clearDeviceMetricsOverride", Map.of());
         driver.executeCdpCommand("Emulation.setTouchEmulationEnabled", Map.of("enabled", false));
     }
@@ -173,10 +181,18 @@ public final class Browser implements AutoCloseable {
 
     /** A screenshot of the whole page, not only the window: the window grows to the page's height for it. */
     public Path fullPageScreenshot(String name) {
+        int height = (int) Math.min(6000, ((Number) script("return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")).longValue());
+        if (phone != null) {
+            try {
+                phoneMetrics(height);
+                return screenshot(name);
+            } finally {
+                phoneMetrics(phone.getHeight());
+            }
+        }
         Dimension before = driver.manage().window().getSize();
         try {
-            long height = ((Number) script("return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")).longValue();
-            resize(before.getWidth(), (int) Math.min(6000, height + (before.getHeight() - viewportHeight())));
+            resize(before.getWidth(), (int) (height + (before.getHeight() - viewportHeight())));
             return screenshot(name);
         } finally {
             resize(before.getWidth(), before.getHeight());
