@@ -189,6 +189,16 @@ class DashboardIT {
         ((org.openqa.selenium.JavascriptExecutor) browser.driver()).executeScript("arguments[0].scrollIntoView()", browser.await(testId("plan")));
         browser.screenshot("planner-result");
 
+        // A click on the time axis plans a recovery to the time under the pointer (here three quarters along).
+        WebElement track = browser.await(testId("axis-track"));
+        browser.script("arguments[0].scrollIntoView({block: 'center'})", track);
+        new Actions(browser.driver()).moveToElement(track, track.getSize().getWidth() / 4, 0).click().perform();
+        browser.until(d -> d.findElement(testId("plan-value")).getAttribute("value").matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z")
+                && !d.findElements(By.cssSelector("[data-testid='plan'], [data-testid='plan-error']")).isEmpty() ? true : null,
+                "a plan (or the reason why not) for the time clicked on the axis");
+        assertThat(java.time.Instant.parse(target.getAttribute("value")))
+                .isBetween(java.time.Instant.parse(b.path("finishedAt").asText()).minusSeconds(60), java.time.Instant.now().plusSeconds(60));
+
         // A time after everything archived is refused with the server's reason.
         target.clear();
         target.sendKeys("2099-01-01 00:00:00");
