@@ -13,7 +13,7 @@ import io.pgvault.server.backup.BackupService;
 import io.pgvault.server.backup.BackupView;
 import io.pgvault.server.catalog.Catalog;
 import io.pgvault.server.catalog.ClusterRow;
-import io.pgvault.server.catalog.WalRow;
+import io.pgvault.server.catalog.WalStatistics;
 import io.pgvault.server.cluster.ClusterService;
 import io.pgvault.server.stream.SlotHealth;
 import io.pgvault.server.stream.StreamStatus;
@@ -27,12 +27,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 /**
  * {@code pgvault check CLUSTER} end to end, as {@code pgbackrest check} and {@code barman check}
@@ -57,15 +53,17 @@ public class ClusterCheck {
 
     private final ClusterService clusters;
     private final Catalog catalog;
+    private final WalStatistics walStatistics;
     private final BackupService backups;
     private final BackupScheduler scheduler;
     private final StreamingService streaming;
     private final Clock clock;
 
-    public ClusterCheck(ClusterService clusters, Catalog catalog, BackupService backups, BackupScheduler scheduler,
+    public ClusterCheck(ClusterService clusters, Catalog catalog, WalStatistics walStatistics, BackupService backups, BackupScheduler scheduler,
                         StreamingService streaming, Clock clock) {
         this.clusters = clusters;
         this.catalog = catalog;
+        this.walStatistics = walStatistics;
         this.backups = backups;
         this.scheduler = scheduler;
         this.streaming = streaming;
@@ -332,30 +330,21 @@ public class ClusterCheck {
             return;
         }
         WalSegmentSize size = new WalSegmentSize(row.walSegmentSize());
-        TreeMap<Long, TreeSet<Long>> segments = catalog.listWal(row.id()).stream()
-                .filter(w -> w.kind().equals(WalFileName.Kind.SEGMENT.name()) && w.segmentNumber() != null)
-                .collect(Collectors.groupingBy(WalRow::timeline, TreeMap::new, Collectors.mapping(WalRow::segmentNumber,
-                        Collectors.toCollection(TreeSet::new))));
-        long from = Lsn.parse(base.get().startLsn()).value() / size.bytes();
-        for (Map.Entry<Long, TreeSet<Long>> timeline : segments.entrySet()) {
-            if (timeline.getKey() < base.get().timeline()) {
-                continue;
-            }
-            TreeSet<Long> have = timeline.getValue();
-            long first = timeline.getKey().equals(base.get().timeline()) ? from : have.first();
-            for (long n = first; n < have.last(); n++) {
-                if (!have.contains(n)) {
-                    WalFileName missing = WalFileName.segment(new TimelineId(timeline.getKey()), n, size);
-                    results.add(CheckResult.critical("wal archive", "segment " + missing + " is missing, with later segments archived: "
-                            + "recovery from backup " + base.get().id() + " stops there", "take a new backup (pgvault backup " + row.name()
-                            + " --wait) and find why it was skipped (PostgreSQL's log, pg_stat_archiver); pgvault verify " + row.name()
-                            + " reads the whole archive"));
-                    return;
-                }
-            }
+        long from = Lsn.parse(base.get().startLsn()).segmentNumber(size);
+        Optional<WalStatistics.SegmentGap> gap = walStatistics.gaps(row.id(), from).stream()
+                .filter(g -> g.timeline() >= base.get().timeline()).findFirst();
+        if (gap.isPresent()) {
+            WalFileName missing = WalFileName.segment(new TimelineId(gap.get().timeline()), gap.get().after() + 1, size);
+            results.add(CheckResult.critical("wal archive", "segment " + missing + " is missing, with later segments archived: "
+                    + "recovery from backup " + base.get().id() + " stops there", "take a new backup (pgvault backup " + row.name()
+                    + " --wait) and find why it was skipped (PostgreSQL's log, pg_stat_archiver); pgvault verify " + row.name()
+                    + " reads the whole archive"));
+            return;
         }
-        String end = segments.isEmpty() ? "no segment yet"
-                : WalFileName.segment(new TimelineId(segments.lastKey()), segments.lastEntry().getValue().last(), size).toString();
+        List<WalStatistics.TimelineSpan> spans = walStatistics.timelines(row.id());
+        WalStatistics.TimelineSpan newest = spans.isEmpty() ? null : spans.get(spans.size() - 1);
+        String end = newest == null ? "no segment yet"
+                : WalFileName.segment(new TimelineId(newest.timeline()), newest.lastSegment(), size).toString();
         results.add(CheckResult.ok("wal archive", "no gap from backup " + base.get().id() + " to " + end));
     }
 
