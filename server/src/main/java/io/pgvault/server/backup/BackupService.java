@@ -42,7 +42,9 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -171,6 +173,7 @@ public class BackupService {
             throw e;
         }
         jobs.put(id, job);
+        events.changed(cluster);
         executor.submit(() -> run(job, row));
         return view(job);
     }
@@ -197,7 +200,8 @@ public class BackupService {
             BackupManifest manifest = writer.finish(label, identity.systemIdentifier(), rc.serverMajor(), segmentSize, result.end(),
                     result.endTimeline());
             try {
-                history.stored(row.id(), BackupRow.stored(manifest));
+                // The id now, not at the start: a catalog rebuild meanwhile numbers the clusters anew.
+                history.put(clusters.require(row.name()).id(), BackupRow.stored(manifest));
             } catch (RuntimeException catalogDown) {
                 // The backup is in the repository, which is the truth: keep it; the next start's reconciliation lists it.
                 LOG.error("Backup {} of {} is stored, but the catalog could not record it ({}); it is listed after the next start or "
@@ -205,6 +209,7 @@ public class BackupService {
             }
             job.finishedAt = clock.instant();
             job.state = "stored";
+            events.changed(row.name());
             LOG.info("Backup {} of {} stored: {} to {}, {} bytes raw, {} stored, {} pieces; BASE_BACKUP {} ms, manifest {} ms", job.id,
                     row.name(), manifest.startLsn(), manifest.endLsn(), manifest.rawBytes(), manifest.storedBytes(), manifest.pieces().size(),
                     (streamEnd - streamStart) / 1_000_000, (System.nanoTime() - streamEnd) / 1_000_000);
@@ -217,7 +222,7 @@ public class BackupService {
             metrics.counter(FAILURES, "cluster", row.name()).increment();
             events.record(row.name(), new ClusterEvent(job.finishedAt, ClusterEvent.BACKUP_FAILED, null, job.id, job.error));
             try {
-                history.failed(row.id(), job.id, job.finishedAt, job.error);
+                history.failed(clusters.require(row.name()).id(), BackupRow.running(job.id, job.startedAt), job.finishedAt, job.error);
             } catch (RuntimeException catalogDown) {
                 LOG.error("Backup {} of {}: the failure could not be recorded in the catalog: {}", job.id, row.name(), catalogDown.getMessage());
             }
@@ -280,7 +285,7 @@ public class BackupService {
                     }
                     Optional<BackupManifest> manifest = BackupManifest.read(store, row.name(), id);
                     if (manifest.isPresent()) {
-                        history.stored(row.id(), BackupRow.stored(manifest.get()));
+                        history.put(row.id(), BackupRow.stored(manifest.get()));
                     } else {
                         deleteBackupObjects(row.name(), id);
                         LOG.warn("Removed the pieces of interrupted backup {} of {} (it has no manifest, so it never completed)", id, row.name());
@@ -307,9 +312,15 @@ public class BackupService {
     public List<BackupView> list(String cluster) {
         ClusterRow row = clusters.require(cluster);
         List<BackupView> views = new ArrayList<>();
+        Set<String> listed = new HashSet<>();
         for (BackupRow b : history.list(row.id())) {
             views.add(view(row, b));
+            listed.add(b.id());
         }
+        // A backup running while the catalog was rebuilt has no row until it ends.
+        jobs.values().stream().filter(j -> j.cluster.equals(cluster) && j.finishedAt == null && !listed.contains(j.id))
+                .forEach(j -> views.add(view(j)));
+        views.sort(Comparator.comparing(BackupView::id));
         return views;
     }
 
@@ -336,7 +347,10 @@ public class BackupService {
     /** One backup, from the catalog's history (a running one with its progress). */
     public BackupView get(String cluster, String id) {
         ClusterRow row = clusters.require(cluster);
-        return history.find(row.id(), id).map(b -> view(row, b)).orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND,
+        Job job = jobs.get(id);
+        Optional<BackupView> running = job != null && job.cluster.equals(cluster) && job.finishedAt == null ? Optional.of(view(job))
+                : Optional.empty();
+        return history.find(row.id(), id).map(b -> view(row, b)).or(() -> running).orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND,
                 "cluster '" + cluster + "' has no backup " + id + "; pgvault backups " + cluster + " lists them"));
     }
 

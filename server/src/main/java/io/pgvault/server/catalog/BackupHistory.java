@@ -34,8 +34,8 @@ public class BackupHistory {
                 clusterId, id, BackupRow.RUNNING, startedAt);
     }
 
-    /** Records a stored backup, replacing what was known of it (a running row, or nothing when found in the repository). */
-    public void stored(long clusterId, BackupRow row) {
+    /** Records a backup as {@code row} says, replacing what was known of it (a running row, or nothing when found in the repository). */
+    public void put(long clusterId, BackupRow row) {
         try (Connection c = dataSource.getConnection()) {
             boolean autoCommit = c.getAutoCommit();
             c.setAutoCommit(false);
@@ -60,10 +60,15 @@ public class BackupHistory {
                 orNull(r.timeline()), orNull(r.walSegmentSize()), orNull(r.rawBytes()), orNull(r.storedBytes()), orNull(r.pieces()));
     }
 
-    public void failed(long clusterId, String id, Instant at, String reason) {
-        Sql.update(dataSource, "record the failure of backup " + id,
+    /** Records that {@code backup} (as it was when it started) failed; its row is written again if a rebuild dropped it meanwhile. */
+    public void failed(long clusterId, BackupRow backup, Instant at, String reason) {
+        int updated = Sql.update(dataSource, "record the failure of backup " + backup.id(),
                 "UPDATE backups SET status = ?, reason = ?, finished_at = ? WHERE cluster_id = ? AND id = ?",
-                BackupRow.FAILED, reason, at, clusterId, id);
+                BackupRow.FAILED, reason, at, clusterId, backup.id());
+        if (updated == 0) {
+            put(clusterId, new BackupRow(backup.id(), BackupRow.FAILED, reason, backup.startedAt(), at, null, null, null, null, null, null,
+                    null));
+        }
     }
 
     /**
@@ -73,7 +78,7 @@ public class BackupHistory {
     public int interrupted(Instant at) {
         return Sql.update(dataSource, "mark interrupted backups as failed",
                 "UPDATE backups SET status = ?, reason = ?, finished_at = ? WHERE status = ?", BackupRow.FAILED,
-                "the pgvault server stopped while this backup ran (its pieces were removed at the next start); take a new backup",
+                "the pgvault server stopped while this backup ran; nothing of it is kept (its pieces are removed at start); take a new backup",
                 at, BackupRow.RUNNING);
     }
 

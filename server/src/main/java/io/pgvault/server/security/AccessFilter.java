@@ -79,6 +79,11 @@ public class AccessFilter {
                     + forCluster(needed) + "; use such a token (pgvault token create NAME --role " + weakest(needed).word()
                     + (needed.cluster() == null ? "" : " --cluster " + needed.cluster()) + ")");
         }
+        if (needed.everyCluster() && !t.allClusters()) {
+            return refuse(HttpStatus.FORBIDDEN, t.describe() + " is for some clusters only, and " + needed.endpoint() + " shows every "
+                    + "cluster's names and figures; use a token for all clusters (pgvault token create NAME --role " + t.role().word()
+                    + ", without --cluster)");
+        }
         if (needed.cluster() != null && !t.covers(needed.cluster())) {
             return refuse(HttpStatus.FORBIDDEN, t.describe() + " may not act on cluster '" + needed.cluster() + "' (" + needed.endpoint()
                     + "); use a token for that cluster (pgvault token create NAME --role " + t.role().word() + " --cluster "

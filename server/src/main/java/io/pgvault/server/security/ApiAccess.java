@@ -51,8 +51,14 @@ public final class ApiAccess {
      * @param cluster   the cluster the token must cover; null when any token with the role will do
      * @param anonymous true when no token is needed at all
      * @param listing   true when the answer is cut to the caller's clusters
+     * @param everyCluster true when the answer covers every cluster and cannot be cut: a token scoped to some is refused
      */
-    public record Requirement(String endpoint, Set<ApiRole> roles, @Nullable String cluster, boolean anonymous, boolean listing) {
+    public record Requirement(String endpoint, Set<ApiRole> roles, @Nullable String cluster, boolean anonymous, boolean listing,
+                              boolean everyCluster) {
+
+        public Requirement(String endpoint, Set<ApiRole> roles, @Nullable String cluster, boolean anonymous, boolean listing) {
+            this(endpoint, roles, cluster, anonymous, listing, false);
+        }
     }
 
     /** The format object: every reader opens it first, whatever its clusters. */
@@ -111,10 +117,10 @@ public final class ApiAccess {
      */
     public Optional<Requirement> require(HttpMethod method, String path, java.util.function.Function<String, String> query) {
         List<String> segments = segments(path);
-        if (segments.isEmpty() || !segments.get(0).equals("v1")) {
-            return Optional.of(management(segments));
-        }
         HttpMethod effective = method == HttpMethod.HEAD ? HttpMethod.GET : method;
+        if (segments.isEmpty() || !segments.get(0).equals("v1")) {
+            return Optional.of(management(effective, segments));
+        }
         for (Rule rule : V1) {
             if (rule.method() != effective) {
                 continue;
@@ -134,9 +140,9 @@ public final class ApiAccess {
         return Optional.empty();
     }
 
-    private Requirement management(List<String> segments) {
+    private Requirement management(HttpMethod method, List<String> segments) {
         String first = segments.isEmpty() ? "" : segments.get(0);
-        if (segments.isEmpty() || first.equals("ui")) {
+        if (method == HttpMethod.GET && (segments.isEmpty() || first.equals("ui"))) {
             // The dashboard's page, scripts and styles hold no data: the page asks for a token and sends it with each /v1 call.
             return new Requirement("GET /" + String.join("/", segments) + " (the dashboard)", EnumSet.allOf(ApiRole.class), null, true, false);
         }
@@ -144,7 +150,8 @@ public final class ApiAccess {
             return new Requirement("GET /health", EnumSet.allOf(ApiRole.class), null, anonymousHealth, false);
         }
         if (first.equals("prometheus") && segments.size() == 1) {
-            return new Requirement("GET /prometheus", Set.of(READ, ADMIN), null, anonymousMetrics, false);
+            // Every cluster's name and figures in one answer: not for a token scoped to some of them.
+            return new Requirement("GET /prometheus", Set.of(READ, ADMIN), null, anonymousMetrics, false, true);
         }
         return new Requirement("/" + String.join("/", segments) + " (outside the API)", Set.of(ADMIN), null, false, false);
     }

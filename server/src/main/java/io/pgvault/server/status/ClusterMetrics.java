@@ -65,6 +65,9 @@ public class ClusterMetrics implements ClusterListener {
                 s -> s.backups().lastSuccess() == null ? 0 : s.backups().lastSuccess().storedBytes(), "kind", "stored"));
         list.add(gauge("pgvault.backup.schedule.interval.seconds", name, "Time between two runs of the backup schedule (0: unscheduled)",
                 s -> s.backups().schedule() == null ? 0 : BackupDue.interval(s.backups().schedule(), clock.instant()).toSeconds()));
+        list.add(gauge("pgvault.backup.next.due.timestamp.seconds", name,
+                "When the schedule wants the next backup: its first run after the last successful one (0: unscheduled)",
+                s -> seconds(s.backups().nextDueAt())));
         list.add(gauge("pgvault.backup.running", name, "1 while a backup of the cluster runs", s -> s.backups().running() == null ? 0 : 1));
         list.add(gauge("pgvault.recovery.window.start.timestamp.seconds", name,
                 "The earliest time a recovery can reach: when the oldest complete backup finished (0: none)", s -> seconds(s.window().start())));

@@ -46,6 +46,7 @@ public record ClusterStatus(String name, String health, List<String> reasons, Ar
                             @Nullable String slot, @Nullable Long slotRetainedBytes, @Nullable String lastError) {
     }
 
+    /** The newest complete backup: restorable, its WAL all archived. */
     @Serdeable
     public record LastSuccess(String id, Instant finishedAt, double durationSeconds, long rawBytes, long storedBytes) {
     }
@@ -63,7 +64,8 @@ public record ClusterStatus(String name, String health, List<String> reasons, Ar
     /**
      * @param start when the oldest complete backup finished: the earliest time a recovery can reach
      * @param end the newest WAL stored (a streamed cluster's last flush, else the last archived file's arrival)
-     * @param gaps holes in the archived segments after the oldest complete backup: targets past one cannot be reached from before it
+     * @param gaps holes in the archived segments after the newest complete backup: a recovery to the latest point stops at the
+     *     first; a new backup clears them (older holes only split the window: see {@code timelines})
      */
     @Serdeable
     public record Window(@Nullable Instant start, @Nullable Instant end, int gaps) {

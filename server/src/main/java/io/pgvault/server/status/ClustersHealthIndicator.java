@@ -11,6 +11,7 @@ import io.pgvault.server.security.Caller;
 import jakarta.inject.Singleton;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -43,12 +44,22 @@ public class ClustersHealthIndicator extends AbstractHealthIndicator<Map<String,
         if (caller == null) {
             return details;
         }
+        List<ClusterRow> visible;
+        try {
+            visible = clusters.list().stream().filter(row -> caller.sees(row.name())).toList();
+        } catch (RuntimeException e) {
+            return details;
+        }
         // Snapshots: a load balancer polling /health must not cost a round of catalog queries each time.
-        for (ClusterRow row : clusters.list()) {
-            if (!caller.sees(row.name())) {
+        for (ClusterRow row : visible) {
+            ClusterStatus c;
+            try {
+                c = status.snapshot(row.name()).orElse(null);
+            } catch (RuntimeException e) {
+                // The catalog failing is the catalog component's to report; this one stays UP.
+                details.put(row.name(), Map.of("error", "cannot judge the cluster now: " + e.getMessage()));
                 continue;
             }
-            ClusterStatus c = status.snapshot(row.name()).orElse(null);
             if (c == null) {
                 continue;
             }

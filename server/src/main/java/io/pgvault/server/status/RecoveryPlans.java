@@ -10,6 +10,7 @@ import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalSegmentSize;
 import io.pgvault.restore.ClusterArchive;
+import io.pgvault.restore.NotInRepositoryException;
 import io.pgvault.restore.RecoveryPlanner;
 import io.pgvault.restore.RecoveryRefusedException;
 import io.pgvault.restore.RecoveryTarget;
@@ -18,12 +19,17 @@ import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.catalog.WalStatistics;
 import io.pgvault.server.cluster.ClusterService;
 import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 
 /**
  * The dashboard's recovery planner: the plan {@code pgvault recover} would follow for a
@@ -33,11 +39,14 @@ import java.util.Optional;
 @Singleton
 public class RecoveryPlans {
 
+    private static final Logger LOG = LoggerFactory.getLogger(RecoveryPlans.class);
+
     private final ClusterService clusters;
     private final WalStatistics wal;
     private final ObjectStore store;
     private final long restoreBytesPerSecond;
     private final long replayBytesPerSecond;
+    private final Map<String, Semaphore> planning = new ConcurrentHashMap<>();
 
     public RecoveryPlans(ClusterService clusters, WalStatistics wal, ObjectStore store,
                          @Value("${pgvault.monitoring.restore-rate:150MB}") String restoreRate,
@@ -56,10 +65,23 @@ public class RecoveryPlans {
     public RecoveryPlanView plan(String cluster, Request request) throws IOException {
         ClusterRow row = clusters.require(cluster);
         RecoveryPlanner.Plan plan;
+        Semaphore turn = planning.computeIfAbsent(cluster, c -> new Semaphore(1));
+        if (!turn.tryAcquire()) {
+            // Planning lists the cluster's WAL and reads its manifests: one at a time per cluster, however often a page clicks.
+            throw new ApiException(HttpStatus.TOO_MANY_REQUESTS, "a recovery plan for cluster '" + cluster + "' is being made; "
+                    + "ask again when it is done");
+        }
         try {
             plan = new RecoveryPlanner(ClusterArchive.load(store, cluster)).plan(request.target(), request.timeline());
+        } catch (NotInRepositoryException e) {
+            // Its message lists the repository's other clusters and where it is: not for a token scoped to this one.
+            LOG.error("Recovery plan for {}: {}", cluster, e.getMessage());
+            throw new ApiException(HttpStatus.UNPROCESSABLE_ENTITY, "the repository lacks what cluster '" + cluster + "' needs to be "
+                    + "recovered (its descriptor or the format object); the server log says what is missing");
         } catch (RecoveryRefusedException e) {
             throw new ApiException(HttpStatus.UNPROCESSABLE_ENTITY, e.getMessage());
+        } finally {
+            turn.release();
         }
         BackupManifest b = plan.backup();
         WalSegmentSize size = new WalSegmentSize(b.walSegmentSize());

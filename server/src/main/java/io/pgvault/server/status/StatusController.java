@@ -1,5 +1,6 @@
 package io.pgvault.server.status;
 
+import io.micronaut.context.annotation.Value;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpHeaders;
 import io.micronaut.http.HttpRequest;
@@ -37,19 +38,22 @@ public class StatusController {
     private final RecoveryPlans plans;
     private final TokenRegistry tokens;
     private final Clock clock;
+    private final String publicUrl;
 
-    public StatusController(StatusService status, RecoveryPlans plans, TokenRegistry tokens, Clock clock) {
+    public StatusController(StatusService status, RecoveryPlans plans, TokenRegistry tokens, Clock clock,
+                            @Value("${pgvault.monitoring.public-url:}") String publicUrl) {
         this.status = status;
         this.plans = plans;
         this.tokens = tokens;
         this.clock = clock;
+        this.publicUrl = publicUrl.isBlank() ? null : publicUrl.replaceAll("/+$", "");
     }
 
     /** The clusters the caller's token covers. */
     @Get("/status")
     public Overview overview(HttpRequest<?> request) {
         Caller caller = Caller.of(request);
-        return new Overview(clock.instant(), status.all().stream().filter(c -> caller.sees(c.name())).toList());
+        return new Overview(clock.instant(), status.snapshots(caller::sees));
     }
 
     @Get("/clusters/{cluster}/status")
@@ -66,7 +70,8 @@ public class StatusController {
                                  @QueryValue(value = "target-exclusive", defaultValue = "false") boolean exclusive) throws IOException {
         RecoveryTarget target = target(time, lsn, xid, name, keyword, !exclusive);
         Optional<TimelineId> tli = Optional.ofNullable(timeline).map(TimelineId::new);
-        return plans.plan(cluster, new RecoveryPlans.Request(target, tli, serverUrl(request), tokens.enabled()));
+        String server = publicUrl != null ? publicUrl : serverUrl(request);
+        return plans.plan(cluster, new RecoveryPlans.Request(target, tli, server, tokens.enabled()));
     }
 
     private static RecoveryTarget target(String time, String lsn, String xid, String name, String keyword, boolean inclusive) {
@@ -101,7 +106,10 @@ public class StatusController {
         return value != null && !value.isBlank();
     }
 
-    /** How the caller reached this server, for the command it is to run. */
+    /**
+     * How the caller reached this server, for the command it is to run; behind a proxy that
+     * ends TLS this says http, which is why {@code pgvault.monitoring.public-url} exists.
+     */
     private static String serverUrl(HttpRequest<?> request) {
         String host = request.getHeaders().get(HttpHeaders.HOST);
         if (host == null || !host.matches("[A-Za-z0-9.:\\[\\]-]+")) {

@@ -39,6 +39,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 
 /**
  * Judges each cluster from what the server already knows (catalog, backup history,
@@ -51,7 +52,11 @@ public class StatusService {
 
     /** A refusal this recent still shows as a warning after later pushes succeeded. */
     static final Duration RECENT_REFUSAL = Duration.ofMinutes(10);
-    /** Metrics read a snapshot at most this old, so a scrape is not a dozen catalog queries per cluster. */
+    /**
+     * Between two changes to a cluster (see {@link ClusterEvents#version}), its status is judged
+     * again at most this often, so a scrape or a dashboard's refresh is not a dozen catalog
+     * queries per cluster; a change shows at once.
+     */
     static final Duration SNAPSHOT_AGE = Duration.ofSeconds(10);
 
     private final ClusterService clusters;
@@ -62,8 +67,10 @@ public class StatusService {
     private final ClusterEvents events;
     private final Clock clock;
     private final Duration archiveStale;
-    private final Map<String, ClusterStatus> snapshots = new ConcurrentHashMap<>();
-    private final Map<String, Instant> cachedAt = new ConcurrentHashMap<>();
+    private final Map<String, Snapshot> snapshots = new ConcurrentHashMap<>();
+
+    private record Snapshot(ClusterStatus status, Instant at, long version) {
+    }
 
     public StatusService(ClusterService clusters, WalStatistics wal, BackupService backups, BackupScheduler scheduler,
                          StreamingService streaming, ClusterEvents events, Clock clock,
@@ -78,9 +85,10 @@ public class StatusService {
         this.archiveStale = archiveStale;
     }
 
-    /** Every registered cluster's status, by name. */
-    public List<ClusterStatus> all() {
-        return clusters.list().stream().map(this::summary).toList();
+    /** The status of every registered cluster {@code wanted} accepts, by name, from snapshots at most {@link #SNAPSHOT_AGE} old. */
+    public List<ClusterStatus> snapshots(Predicate<String> wanted) {
+        return clusters.list().stream().filter(row -> wanted.test(row.name())).map(row -> snapshot(row.name()))
+                .flatMap(Optional::stream).toList();
     }
 
     /** One cluster with its page's detail: timelines, WAL per hour, recent events. */
@@ -91,12 +99,13 @@ public class StatusService {
         return summary.withDetail(timelines(row, facts), arrivals(row), events.recent(row.name()));
     }
 
-    /** The status the metrics read: computed again when older than {@link #SNAPSHOT_AGE}. */
+    /** The status the overview, {@code /health} and the metrics read: computed again when older than {@link #SNAPSHOT_AGE}. */
     public Optional<ClusterStatus> snapshot(String cluster) {
-        ClusterStatus cached = snapshots.get(cluster);
         Instant now = clock.instant();
-        if (cached != null && cachedAt.getOrDefault(cluster, Instant.MIN).plus(SNAPSHOT_AGE).isAfter(now)) {
-            return Optional.of(cached);
+        long version = events.version(cluster);
+        Snapshot cached = snapshots.get(cluster);
+        if (cached != null && cached.version() == version && cached.at().plus(SNAPSHOT_AGE).isAfter(now)) {
+            return Optional.of(cached.status());
         }
         Optional<ClusterRow> row = clusters.find(cluster);
         if (row.isEmpty()) {
@@ -104,8 +113,7 @@ public class StatusService {
             return Optional.empty();
         }
         ClusterStatus fresh = summary(row.get());
-        snapshots.put(cluster, fresh);
-        cachedAt.put(cluster, now);
+        snapshots.put(cluster, new Snapshot(fresh, now, version));
         return Optional.of(fresh);
     }
 
@@ -192,7 +200,8 @@ public class StatusService {
     }
 
     private Backups backups(ClusterRow row, Facts f, Judgement j) {
-        Optional<BackupView> lastStored = f.stored().stream().max(Comparator.comparing(b -> Instant.parse(b.finishedAt())));
+        // A backup whose WAL has not all arrived cannot be restored yet: not a success to measure age from.
+        Optional<BackupView> lastComplete = f.complete().stream().max(Comparator.comparing(b -> Instant.parse(b.finishedAt())));
         Optional<BackupView> lastFailed = f.backups().stream().filter(b -> "failed".equals(b.status()))
                 .max(Comparator.comparing(b -> Instant.parse(b.startedAt())));
         Optional<BackupView> running = f.backups().stream().filter(b -> "running".equals(b.status())).findFirst();
@@ -200,7 +209,7 @@ public class StatusService {
         Instant nextDue = null;
         boolean overdue = false;
         if (schedule.isPresent()) {
-            Instant from = lastStored.map(b -> Instant.parse(b.startedAt())).orElse(row.createdAt());
+            Instant from = lastComplete.map(b -> Instant.parse(b.startedAt())).orElse(row.createdAt());
             nextDue = BackupDue.after(schedule.get(), from).next();
             overdue = running.isEmpty() && f.now().isAfter(nextDue.plus(BackupDue.GRACE));
         }
@@ -209,31 +218,44 @@ public class StatusService {
         } else if (overdue) {
             j.warning("the backup due " + nextDue + " by schedule '" + schedule.get() + "' is missing; the server log says why");
         }
-        lastFailed.filter(failed -> lastStored.isEmpty() || Instant.parse(failed.startedAt()).isAfter(Instant.parse(lastStored.get().startedAt())))
+        lastFailed.filter(failed -> lastComplete.isEmpty() || Instant.parse(failed.startedAt()).isAfter(Instant.parse(lastComplete.get().startedAt())))
                 .ifPresent(failed -> j.warning("the latest backup " + failed.id() + " failed: " + failed.reason()));
         return new Backups(f.stored().size(), running.map(BackupView::id).orElse(null),
-                lastStored.map(b -> new LastSuccess(b.id(), Instant.parse(b.finishedAt()), b.durationSeconds() == null ? 0 : b.durationSeconds(),
+                lastComplete.map(b -> new LastSuccess(b.id(), Instant.parse(b.finishedAt()), b.durationSeconds() == null ? 0 : b.durationSeconds(),
                         b.rawBytes() == null ? 0 : b.rawBytes(), b.storedBytes() == null ? 0 : b.storedBytes())).orElse(null),
                 lastFailed.map(b -> new LastFailure(b.id(), b.finishedAt() == null ? Instant.parse(b.startedAt()) : Instant.parse(b.finishedAt()),
                         b.reason())).orElse(null),
                 schedule.orElse(null), nextDue, overdue);
     }
 
+    /**
+     * Only holes after the newest complete backup count: a recovery to the latest point stops
+     * at one, and a new backup clears it. Older holes only split the window (the cluster page
+     * shows them); retention ends them.
+     */
     private Window window(ClusterRow row, Facts f, Judgement j) {
         Optional<BackupView> oldest = f.complete().stream().min(Comparator.comparing(b -> Instant.parse(b.finishedAt())));
+        Optional<BackupView> newest = f.complete().stream().max(Comparator.comparing(b -> Instant.parse(b.finishedAt())));
         Instant end = f.stream() != null && f.stream().lastFlushAt() != null ? latest(f.stream().lastFlushAt(), f.totals().lastArrivedAt())
                 : f.totals().lastArrivedAt();
-        if (oldest.isEmpty() || row.walSegmentSize() == null) {
-            return new Window(null, oldest.isEmpty() ? null : end, 0);
+        if (oldest.isEmpty()) {
+            return new Window(null, null, 0);
         }
-        List<WalStatistics.SegmentGap> gaps = wal.gaps(row.id(), firstSegment(row, oldest.get()));
+        Instant start = Instant.parse(oldest.get().finishedAt());
+        if (row.walSegmentSize() == null) {
+            return new Window(start, end, 0);
+        }
+        long base = newest.get().timeline();
+        List<WalStatistics.SegmentGap> gaps = wal.gaps(row.id(), firstSegment(row, newest.get())).stream()
+                .filter(g -> g.timeline() >= base).toList();
         if (!gaps.isEmpty()) {
-            WalSegmentSize size = new WalSegmentSize(row.walSegmentSize());
-            Gap first = gap(gaps.get(0), size);
-            j.warning(gaps.size() + " gap" + (gaps.size() == 1 ? "" : "s") + " in the archived WAL, the first from " + first.from() + " to "
-                    + first.to() + ": no recovery can pass it; take a new backup after it (pgvault check " + row.name() + ")");
+            Gap first = gap(gaps.get(0), new WalSegmentSize(row.walSegmentSize()));
+            j.critical("WAL missing after the newest backup " + newest.get().id() + ": segments " + first.from() + " to " + first.to()
+                    + (gaps.size() > 1 ? " and " + (gaps.size() - 1) + " more stretch" + (gaps.size() > 2 ? "es" : "") : "")
+                    + "; a recovery stops before them. Take a new backup (pgvault backup " + row.name() + " --wait) and find why they "
+                    + "were not archived (pgvault check " + row.name() + ")");
         }
-        return new Window(Instant.parse(oldest.get().finishedAt()), end, gaps.size());
+        return new Window(start, end, gaps.size());
     }
 
     private static long firstSegment(ClusterRow row, BackupView backup) {

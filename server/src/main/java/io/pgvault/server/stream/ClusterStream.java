@@ -59,7 +59,7 @@ final class ClusterStream implements Runnable {
     private volatile Instant lastErrorAt;
     private volatile long reconnects;
     private volatile SlotHealth slotHealth;
-    private volatile Instant caughtUpAt;
+    private final RecoveryPointClock recoveryPoint = new RecoveryPointClock();
     private volatile boolean startAtServer;
     private volatile Lsn lastFlushed = Lsn.INVALID;
     private volatile Long lastTimeline;
@@ -244,15 +244,16 @@ final class ClusterStream implements Runnable {
         if (cluster.slot() == null) {
             return;
         }
-        SlotHealth health = SlotInspector.inspect(Conninfo.parse(cluster.conninfo()), cluster.slot(), flushed(),
+        Lsn stored = flushed();
+        SlotHealth health = SlotInspector.inspect(Conninfo.parse(cluster.conninfo()), cluster.slot(), stored,
                 config.retainedWalWarningBytes());
         SlotHealth previous = slotHealth;
         if (health.warning() != null && (previous == null || previous.warning() == null)) {
             LOG.warn("Cluster {}: {}", cluster.name(), health.warning());
         }
         slotHealth = health;
-        if (health.lagBytes() != null && health.lagBytes() == 0) {
-            caughtUpAt = health.checkedAt();
+        if (health.lagBytes() != null) {
+            recoveryPoint.observed(health.checkedAt(), stored.plus(health.lagBytes()), stored);
         }
     }
 
@@ -272,6 +273,6 @@ final class ClusterStream implements Runnable {
         TimelineId timeline = r == null ? null : r.timeline();
         return new StreamStatus(cluster.name(), cluster.slot(), state, timeline != null ? Long.valueOf(timeline.value()) : lastTimeline,
                 flushed.isValid() ? flushed.toString() : null, r != null && r.lastFlushAt() != null ? r.lastFlushAt() : lastFlushAt, connectedSince, reconnects, lastError,
-                lastErrorAt, slotHealth, caughtUpAt);
+                lastErrorAt, slotHealth, recoveryPoint.caughtUpAt());
     }
 }

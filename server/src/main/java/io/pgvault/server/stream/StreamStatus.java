@@ -12,7 +12,8 @@ import java.time.Instant;
  * @param state off, connecting, streaming, retrying or stopped
  * @param flushedLsn the end of what the repository holds durably (what PostgreSQL was told is flushed)
  * @param lastError why the last connection failed, with what to do
- * @param caughtUpAt when a slot check last found the repository holding all the WAL the cluster had written
+ * @param caughtUpAt the newest time by which everything the cluster had written is stored (from the slot checks'
+ *     samples of its WAL position): the streaming RPO is the time since
  */
 @Serdeable
 public record StreamStatus(String cluster, @Nullable String slot, String state, @Nullable Long timeline, @Nullable String flushedLsn,

@@ -128,8 +128,12 @@ public class WalService {
                     e.getMessage()));
             throw e;
         } catch (IOException | RuntimeException e) {
-            events.record(cluster, new ClusterEvent(clock.instant(), ClusterEvent.FAILURE, ApiErrors.statusOf(e).getCode(), name.toString(),
-                    e.getMessage() == null ? e.toString() : e.getMessage()));
+            int status = ApiErrors.statusOf(e).getCode();
+            // A 5xx message names the bucket, paths or SQL: the log keeps it, a token scoped to this cluster sees what happened.
+            String message = status < 500 ? e.getMessage() : "the server could not store it (HTTP " + status + ", "
+                    + (status == 503 ? "the repository is unavailable or the server at capacity" : status == 507 ? "the repository is full"
+                    : "a server error") + "); PostgreSQL retries, and the server log has the error";
+            events.record(cluster, new ClusterEvent(clock.instant(), ClusterEvent.FAILURE, status, name.toString(), message));
             throw e;
         } finally {
             metrics.counter("pgvault.wal.pushes", "cluster", cluster, "outcome", outcome).increment();

@@ -4,6 +4,7 @@ import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
 import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.server.catalog.BackupHistory;
+import io.pgvault.server.catalog.BackupRow;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.cluster.ClusterService;
 import io.pgvault.testkit.Fixtures;
@@ -38,7 +39,8 @@ class InterruptedBackupCleanupTest {
                 ClusterRow main = server.getApplicationContext().getBean(ClusterService.class).add("main", "host=127.0.0.1");
                 BackupHistory history = server.getApplicationContext().getBean(BackupHistory.class);
                 history.started(main.id(), "20261125T000000Z-fa11ed", Instant.parse("2026-11-25T00:00:00Z"));
-                history.failed(main.id(), "20261125T000000Z-fa11ed", Instant.parse("2026-11-25T00:00:05Z"), "cannot connect to PostgreSQL");
+                history.failed(main.id(), BackupRow.running("20261125T000000Z-fa11ed", Instant.parse("2026-11-25T00:00:00Z")),
+                        Instant.parse("2026-11-25T00:00:05Z"), "cannot connect to PostgreSQL");
                 history.started(main.id(), "20261125T010000Z-abcdef", Instant.parse("2026-11-25T01:00:00Z"));
             }
             String leftover = "clusters/main/backups/20261125T010000Z-abcdef/pieces/base.tar.00000";

@@ -73,17 +73,22 @@ class CatalogQueriesTest {
         assertThat(history.find(id, "20261204T100000Z-aaaaaa").orElseThrow().status()).isEqualTo("running");
         BackupRow stored = new BackupRow("20261204T100000Z-aaaaaa", BackupRow.STORED, null, T0, T0.plusSeconds(30), 2 * SEGMENT,
                 3 * SEGMENT - 1, 1L, SEGMENT, 100L << 20, 30L << 20, 2);
-        history.stored(id, stored);
+        history.put(id, stored);
         history.started(id, "20261204T110000Z-bbbbbb", T0.plusSeconds(3600));
-        history.failed(id, "20261204T110000Z-bbbbbb", T0.plusSeconds(3605), "cannot connect");
+        history.failed(id, BackupRow.running("20261204T110000Z-bbbbbb", T0.plusSeconds(3600)), T0.plusSeconds(3605), "cannot connect");
+        // A failure whose running row a rebuild dropped is written anew.
+        history.failed(id, BackupRow.running("20261204T113000Z-dddddd", T0.plusSeconds(5400)), T0.plusSeconds(5405), "dropped row");
         history.started(id, "20261204T120000Z-cccccc", T0.plusSeconds(7200));
         assertThat(history.interrupted(T0.plusSeconds(7300))).isGreaterThanOrEqualTo(1);
         List<BackupRow> rows = history.list(id);
-        assertThat(rows).extracting(BackupRow::id).containsExactly("20261204T100000Z-aaaaaa", "20261204T110000Z-bbbbbb", "20261204T120000Z-cccccc");
+        assertThat(rows).extracting(BackupRow::id).containsExactly("20261204T100000Z-aaaaaa", "20261204T110000Z-bbbbbb",
+                "20261204T113000Z-dddddd", "20261204T120000Z-cccccc");
         assertThat(rows.get(0)).isEqualTo(stored);
         assertThat(rows.get(1).reason()).isEqualTo("cannot connect");
         assertThat(rows.get(1).finishedAt()).isEqualTo(T0.plusSeconds(3605));
         assertThat(rows.get(2).status()).isEqualTo("failed");
+        assertThat(rows.get(2).startedAt()).isEqualTo(T0.plusSeconds(5400));
+        assertThat(rows.get(3).status()).isEqualTo("failed");
 
         for (long n : new long[] {2, 3, 4, 7, 8, 12}) {
             catalog.recordWal(id, segment(n, T0.plusSeconds(60 * n)));

@@ -244,6 +244,42 @@ class ApiAccessTest {
         String clusters = call("alpha-read", "GET", "/v1/clusters", null).body();
         assertThat(clusters).contains("\"alpha\"").doesNotContain("beta");
         assertThat(call("ops", "GET", "/v1/clusters", null).body()).contains("\"alpha\"").contains("\"beta\"");
+        // The dashboard's data: the overview, /health's details.
+        String status = call("alpha-read", "GET", "/v1/status", null).body();
+        assertThat(status).contains("\"name\":\"alpha\"").doesNotContain("beta");
+        assertThat(call("ops", "GET", "/v1/status", null).body()).contains("\"name\":\"alpha\"").contains("\"name\":\"beta\"");
+        assertThat(call("alpha-read", "GET", "/health", null).body()).contains("\"alpha\"").doesNotContain("beta");
+        assertThat(call("alpha-archive", "GET", "/v1/status", null).statusCode()).isEqualTo(403);
+    }
+
+    @Test
+    void theDashboardsFilesAreOpenOnlyToGetAndPathTricksDoNotReachTheApi() {
+        assertThat(call(null, "GET", "/", null).statusCode()).isEqualTo(200);
+        assertThat(call(null, "POST", "/", "{}").statusCode()).isEqualTo(401);
+        for (String trick : List.of("/ui/../v1/status", "/ui/%2e%2e/v1/status", "/ui%2f..%2fv1/status", "//v1/status", "/ui/./../v1/status")) {
+            HttpResponse<String> r = call(null, "GET", trick, null);
+            assertThat(r.statusCode()).as(trick).isIn(400, 401, 404);
+            assertThat(r.body()).as(trick).doesNotContain("\"clusters\"");
+        }
+    }
+
+    @Test
+    void closedMetricsNameEveryClusterSoATokenScopedToSomeIsRefused() throws Exception {
+        try (EmbeddedServer closed = ApplicationContext.run(EmbeddedServer.class, properties(Map.of(
+                "pgvault.security.tokens-file", tokensFile.toString(), "pgvault.security.anonymous-metrics", false,
+                "pgvault.data-dir", dir.resolve("closed").toString(),
+                "pgvault.catalog.url", "jdbc:h2:file:" + dir.resolve("closed/catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH")))) {
+            URI metrics = URI.create("http://127.0.0.1:" + closed.getPort() + "/prometheus");
+            HttpResponse<String> anonymous = http.send(HttpRequest.newBuilder(metrics).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(anonymous.statusCode()).isEqualTo(401);
+            HttpResponse<String> scoped = http.send(HttpRequest.newBuilder(metrics).header("Authorization", "Bearer " + tokens.get("alpha-read"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(scoped.statusCode()).isEqualTo(403);
+            assertThat(scoped.body()).contains("every cluster's names and figures").contains("without --cluster");
+            HttpResponse<String> all = http.send(HttpRequest.newBuilder(metrics).header("Authorization", "Bearer " + tokens.get("ops"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(all.statusCode()).isEqualTo(200);
+        }
     }
 
     @Test
