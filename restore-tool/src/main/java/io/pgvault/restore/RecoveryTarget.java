@@ -68,8 +68,12 @@ public record RecoveryTarget(Kind kind, String value, boolean inclusive) {
     }
 
     public static RecoveryTarget name(String name, boolean inclusive) {
-        if (name.isEmpty() || name.length() >= 64) {
-            throw new IllegalArgumentException("a restore point name has 1 to 63 characters, as pg_create_restore_point() takes");
+        // PostgreSQL counts bytes (MAXFNAMELEN - 1); a control character is no name anyone typed, and could hide in a pasted command.
+        if (name.isEmpty() || name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= 64) {
+            throw new IllegalArgumentException("a restore point name has 1 to 63 bytes, as pg_create_restore_point() takes");
+        }
+        if (name.codePoints().anyMatch(Character::isISOControl)) {
+            throw new IllegalArgumentException("a restore point name has no control characters");
         }
         return new RecoveryTarget(Kind.NAME, name, inclusive);
     }

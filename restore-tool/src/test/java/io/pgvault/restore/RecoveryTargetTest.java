@@ -37,7 +37,10 @@ class RecoveryTargetTest {
 
     @Test
     void restorePointNamesFitPostgresqlsLimit() {
-        assertThatThrownBy(() -> RecoveryTarget.name("x".repeat(64), true)).hasMessageContaining("1 to 63 characters");
+        assertThatThrownBy(() -> RecoveryTarget.name("x".repeat(64), true)).hasMessageContaining("1 to 63 bytes");
+        // PostgreSQL counts bytes: 32 two-byte letters are too long.
+        assertThatThrownBy(() -> RecoveryTarget.name("é".repeat(32), true)).hasMessageContaining("1 to 63 bytes");
+        assertThatThrownBy(() -> RecoveryTarget.name("before\u001b[2Jupgrade", true)).hasMessageContaining("no control characters");
         assertThat(RecoveryTarget.name("before-upgrade", true).toString()).isEqualTo("restore point 'before-upgrade'");
     }
 }

@@ -76,11 +76,18 @@ class DashboardResourcesTest {
         }
         assertThat(get("/ui/vendor/uplot/uPlot.min.css").statusCode()).isEqualTo(200);
         assertThat(get("/ui/style.css").statusCode()).isEqualTo(200);
+        // No other site may frame the page (a meta tag cannot say so), nothing is sniffed into another type.
+        assertThat(index.headers().firstValue("Content-Security-Policy")).hasValueSatisfying(p -> assertThat(p)
+                .contains("frame-ancestors 'none'").contains("default-src 'self'"));
+        assertThat(index.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
     }
 
     @Test
     void theDataStillNeedsAToken() throws Exception {
-        assertThat(get("/v1/clusters").statusCode()).isEqualTo(401);
+        HttpResponse<String> refused = get("/v1/clusters");
+        assertThat(refused.statusCode()).isEqualTo(401);
+        // API answers hold a cluster's state: never kept by a browser or a proxy.
+        assertThat(refused.headers().firstValue("Cache-Control")).hasValue("no-store");
         assertThat(get("/ui/../v1/clusters").statusCode()).isNotEqualTo(200);
     }
 

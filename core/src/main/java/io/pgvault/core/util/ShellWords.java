@@ -12,8 +12,9 @@ public final class ShellWords {
     private ShellWords() {
     }
 
+    /** A word that starts with {@code =} is quoted too: zsh expands {@code =cmd} to the command's path. */
     public static String quote(String word) {
-        return SAFE.matcher(word).matches() ? word : "'" + word.replace("'", "'\\''") + "'";
+        return SAFE.matcher(word).matches() && !word.startsWith("=") ? word : "'" + word.replace("'", "'\\''") + "'";
     }
 
     public static String join(List<String> words) {

@@ -134,7 +134,8 @@ public class RecoveryPlans {
             case TIME -> words.addAll(List.of("--target-time", t.postgresTime()));
             case LSN -> words.addAll(List.of("--target-lsn", t.value()));
             case XID -> words.addAll(List.of("--target-xid", t.value()));
-            case NAME -> words.addAll(List.of("--target-name", t.value()));
+            // One word with the option: a name that starts with '-' is not read as an option.
+            case NAME -> words.add("--target-name=" + t.value());
             case IMMEDIATE -> words.addAll(List.of("--target", "immediate"));
             case LATEST -> words.addAll(List.of("--target", "latest"));
         }
