@@ -188,13 +188,13 @@ function facts(s, now) {
       ' (', el('span', {class: 'mono'}, f.orDash(a.lastFile)), ')']],
     ['Last refusal', a.lastRefusal ? el('span', {'data-testid': 'last-refusal'}, f.time(a.lastRefusal.at) + ': HTTP '
       + f.orDash(a.lastRefusal.status) + ' for ', el('span', {class: 'mono'}, f.orDash(a.lastRefusal.file)), ': '
-      + f.orDash(a.lastRefusal.reason ?? a.lastRefusal.message)) : 'none'],
+      + f.orDash(a.lastRefusal.message)) : 'none'],
     ['Streaming', s.streaming ? [tag(s.streaming.state, stateKind(s.streaming.state)), ' flushed ', f.orDash(s.streaming.flushedLsn),
       ', lag ', f.bytes(s.streaming.lagBytes), ', RPO ', f.seconds(s.streaming.rpoSeconds)] : 'not streamed'],
     ['Backups', [String(b.count ?? 0), ' stored; last ', b.lastSuccess ? f.age(b.lastSuccess.finishedAt, now) : 'never',
       b.overdue ? [' ', tag('overdue', 'bad', 'cluster-overdue')] : null, b.running ? [' ', tag('running ' + b.running, 'warn')] : null,
       b.schedule ? [', schedule ', el('span', {class: 'mono'}, b.schedule)] : ', no schedule']],
-    ['Window', [f.time(w.start), ' to ', f.time(w.end), w.gaps ? [' ', tag(w.gaps + ' gaps', 'bad')] : null]],
+    ['Window', [f.time(w.start), ' to ', f.time(w.end), w.gaps ? [' ', tag(w.gaps + (w.gaps === 1 ? ' gap' : ' gaps') + ' after the newest backup', 'bad')] : null]],
     ['Storage', [f.bytes(st.storedBytes), ' stored (WAL ', f.bytes(st.walStoredBytes), ', backups ', f.bytes(st.backupStoredBytes),
       '), compression ', f.ratio(st.compressionRatio)]],
   ];
