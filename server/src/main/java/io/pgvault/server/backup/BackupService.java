@@ -313,8 +313,11 @@ public class BackupService {
         ClusterRow row = clusters.require(cluster);
         List<BackupView> views = new ArrayList<>();
         Set<String> listed = new HashSet<>();
+        Map<String, Long> archived = history.archivedSegmentCounts(row.id());
         for (BackupRow b : history.list(row.id())) {
-            views.add(view(row, b));
+            // Complete when the index lists every segment of its range: only an incomplete one needs its first missing segment named.
+            boolean complete = b.isStored() && archived.getOrDefault(b.id(), 0L) == segmentsOf(b);
+            views.add(complete ? view(b, "complete", null) : view(row, b));
             listed.add(b.id());
         }
         // A backup running while the catalog was rebuilt has no row until it ends.
@@ -465,14 +468,20 @@ public class BackupService {
         if (BackupRow.RUNNING.equals(b.status()) && job != null) {
             return view(job);
         }
-        String status = b.status();
-        String reason = b.reason();
-        if (b.isStored()) {
-            Optional<WalFileName> missing = firstMissingSegment(cluster, b);
-            status = missing.isEmpty() ? "complete" : "incomplete";
-            reason = missing.map(m -> "WAL segment " + m + " (needed from " + Lsn.of(b.startLsn()) + " to " + Lsn.of(b.endLsn())
-                    + ") is not archived yet; check archive_command").orElse(null);
+        if (!b.isStored()) {
+            return view(b, b.status(), b.reason());
         }
+        Optional<WalFileName> missing = firstMissingSegment(cluster, b);
+        return view(b, missing.isEmpty() ? "complete" : "incomplete", missing.map(m -> "WAL segment " + m + " (needed from "
+                + Lsn.of(b.startLsn()) + " to " + Lsn.of(b.endLsn()) + ") is not archived yet; check archive_command").orElse(null));
+    }
+
+    private static long segmentsOf(BackupRow b) {
+        WalSegmentSize size = new WalSegmentSize(b.walSegmentSize());
+        return Lsn.of(b.endLsn()).plus(-1).segmentNumber(size) - Lsn.of(b.startLsn()).segmentNumber(size) + 1;
+    }
+
+    private static BackupView view(BackupRow b, String status, String reason) {
         return new BackupView(b.id(), status, reason, b.startedAt().toString(), b.finishedAt() == null ? null : b.finishedAt().toString(),
                 b.finishedAt() == null ? null : Duration.between(b.startedAt(), b.finishedAt()).toMillis() / 1000.0,
                 b.startLsn() == null ? null : Lsn.of(b.startLsn()).toString(), b.endLsn() == null ? null : Lsn.of(b.endLsn()).toString(),

@@ -7,7 +7,9 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import static io.pgvault.server.catalog.Sql.orNull;
@@ -89,6 +91,20 @@ public class BackupHistory {
     /** The cluster's backups, oldest first (ids start with their start time). */
     public List<BackupRow> list(long clusterId) {
         return Sql.query(dataSource, "SELECT " + COLUMNS + " FROM backups WHERE cluster_id = ? ORDER BY id", BackupHistory::row, clusterId);
+    }
+
+    /**
+     * For each stored backup of the cluster, how many of the segments from its start to its
+     * end the WAL index lists, in one query (it is complete when all are), instead of one
+     * query per backup.
+     */
+    public Map<String, Long> archivedSegmentCounts(long clusterId) {
+        Map<String, Long> counts = new HashMap<>();
+        Sql.query(dataSource, "SELECT b.id, COUNT(w.segment_number) FROM backups b LEFT JOIN wal_files w ON w.cluster_id = b.cluster_id "
+                + "AND w.kind = 'SEGMENT' AND w.timeline = b.timeline AND w.segment_number BETWEEN b.start_lsn / b.wal_segment_size "
+                + "AND (b.end_lsn - 1) / b.wal_segment_size WHERE b.cluster_id = ? AND b.status = ? GROUP BY b.id",
+                rs -> counts.put(rs.getString(1), rs.getLong(2)), clusterId, BackupRow.STORED);
+        return counts;
     }
 
     public Optional<BackupRow> find(long clusterId, String id) {

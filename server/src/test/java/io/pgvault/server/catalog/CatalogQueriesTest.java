@@ -107,6 +107,11 @@ class CatalogQueriesTest {
         assertThat(stats.firstSegmentArrivedAfter(id, 1, T0.plusSeconds(250))).contains(7L);
         assertThat(stats.firstSegmentArrivedAfter(id, 1, T0.plusSeconds(9999))).isEmpty();
         assertThat(catalog.segmentNumbers(id, 1, 2, 5)).containsExactlyInAnyOrder(2L, 3L, 4L);
+        // Segments 3 to 7 of a backup that spans the hole at 5 and 6: three of its five are archived.
+        history.put(id, new BackupRow("20261204T130000Z-eeeeee", BackupRow.STORED, null, T0, T0.plusSeconds(60), 3 * SEGMENT + 40,
+                7 * SEGMENT + 100, 1L, SEGMENT, 1L, 1L, 1));
+        assertThat(history.archivedSegmentCounts(id)).containsEntry("20261204T100000Z-aaaaaa", 1L)
+                .containsEntry("20261204T130000Z-eeeeee", 3L).doesNotContainKey("20261204T110000Z-bbbbbb");
 
         history.delete(id, "20261204T100000Z-aaaaaa");
         assertThat(history.find(id, "20261204T100000Z-aaaaaa")).isEmpty();
