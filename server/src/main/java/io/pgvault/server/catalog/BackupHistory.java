@@ -38,22 +38,10 @@ public class BackupHistory {
 
     /** Records a backup as {@code row} says, replacing what was known of it (a running row, or nothing when found in the repository). */
     public void put(long clusterId, BackupRow row) {
-        try (Connection c = dataSource.getConnection()) {
-            boolean autoCommit = c.getAutoCommit();
-            c.setAutoCommit(false);
-            try {
-                Sql.update(c, "DELETE FROM backups WHERE cluster_id = ? AND id = ?", clusterId, row.id());
-                insert(c, clusterId, row);
-                c.commit();
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            } finally {
-                c.setAutoCommit(autoCommit);
-            }
-        } catch (SQLException e) {
-            throw new CatalogException("cannot record backup " + row.id() + " in the catalog: " + e.getMessage(), e);
-        }
+        Sql.inTransaction(dataSource, "record backup " + row.id() + " in the catalog", c -> {
+            Sql.update(c, "DELETE FROM backups WHERE cluster_id = ? AND id = ?", clusterId, row.id());
+            insert(c, clusterId, row);
+        });
     }
 
     static void insert(Connection c, long clusterId, BackupRow r) throws SQLException {

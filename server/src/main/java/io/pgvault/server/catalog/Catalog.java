@@ -7,7 +7,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Instant;
@@ -209,43 +208,30 @@ public class Catalog {
      * every push).
      */
     public void replaceAll(List<RebuiltCluster> clusters) {
-        try (Connection c = dataSource.getConnection()) {
-            boolean autoCommit = c.getAutoCommit();
-            c.setAutoCommit(false);
-            try (Statement s = c.createStatement()) {
-                s.executeUpdate("DELETE FROM backups");
-                s.executeUpdate("DELETE FROM wal_files");
-                s.executeUpdate("DELETE FROM timelines");
-                s.executeUpdate("DELETE FROM clusters");
-                for (RebuiltCluster r : clusters) {
-                    insertCluster(c, r.name(), r.conninfo(), r.systemIdentifier(), r.segmentSize(), r.major(), r.createdAt());
-                    long id;
-                    try (PreparedStatement ps = c.prepareStatement("SELECT id FROM clusters WHERE name = ?")) {
-                        ps.setString(1, r.name());
-                        try (ResultSet rs = ps.executeQuery()) {
-                            rs.next();
-                            id = rs.getLong(1);
-                        }
-                    }
-                    updatePolicy(c, id, r.schedule(), r.retainFull(), r.retainDays());
-                    updateConnection(c, id, r.conninfo(), r.stream(), r.slot());
-                    for (WalRow row : r.wal()) {
-                        recordWal(c, id, row);
-                    }
-                    for (BackupRow backup : r.backups()) {
-                        BackupHistory.insert(c, id, backup);
+        Sql.inTransaction(dataSource, "rebuild the catalog (it is unchanged)", c -> {
+            for (String table : List.of("backups", "wal_files", "timelines", "clusters")) {
+                Sql.update(c, "DELETE FROM " + table);
+            }
+            for (RebuiltCluster r : clusters) {
+                insertCluster(c, r.name(), r.conninfo(), r.systemIdentifier(), r.segmentSize(), r.major(), r.createdAt());
+                long id;
+                try (PreparedStatement ps = c.prepareStatement("SELECT id FROM clusters WHERE name = ?")) {
+                    ps.setString(1, r.name());
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        id = rs.getLong(1);
                     }
                 }
-                c.commit();
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            } finally {
-                c.setAutoCommit(autoCommit);
+                updatePolicy(c, id, r.schedule(), r.retainFull(), r.retainDays());
+                updateConnection(c, id, r.conninfo(), r.stream(), r.slot());
+                for (WalRow row : r.wal()) {
+                    recordWal(c, id, row);
+                }
+                for (BackupRow backup : r.backups()) {
+                    BackupHistory.insert(c, id, backup);
+                }
             }
-        } catch (SQLException e) {
-            throw new CatalogException("cannot rebuild the catalog (it is unchanged): " + e.getMessage(), e);
-        }
+        });
     }
 
     private <T> List<T> query(String sql, Sql.RowMapper<T> mapper, Object... params) {

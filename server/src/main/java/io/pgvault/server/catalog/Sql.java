@@ -53,6 +53,30 @@ final class Sql {
         }
     }
 
+    @FunctionalInterface
+    interface Work {
+        void run(Connection c) throws SQLException;
+    }
+
+    /** Runs {@code work} in one transaction: all of it or, on any failure, none; {@code what} says what failed. */
+    static void inTransaction(DataSource dataSource, String what, Work work) {
+        try (Connection c = dataSource.getConnection()) {
+            boolean autoCommit = c.getAutoCommit();
+            c.setAutoCommit(false);
+            try {
+                work.run(c);
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                c.setAutoCommit(autoCommit);
+            }
+        } catch (SQLException e) {
+            throw new CatalogException("cannot " + what + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Binds parameters: an {@link Instant} as a timestamp, a {@link Null} as a typed NULL. */
     private static void bind(PreparedStatement ps, Object... params) throws SQLException {
         for (int i = 0; i < params.length; i++) {
