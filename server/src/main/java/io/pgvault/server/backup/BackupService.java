@@ -12,6 +12,7 @@ import io.pgvault.core.compress.Codec;
 import io.pgvault.core.pgproto.BaseBackupOptions;
 import io.pgvault.core.pgproto.Conninfo;
 import io.pgvault.core.pgproto.ReplicationConnection;
+import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.spool.SpoolBudget;
 import io.pgvault.core.storage.ObjectStat;
@@ -283,7 +284,14 @@ public class BackupService {
                     if (b != null && b.isStored()) {
                         continue;
                     }
-                    Optional<BackupManifest> manifest = BackupManifest.read(store, row.name(), id);
+                    Optional<BackupManifest> manifest;
+                    try {
+                        manifest = BackupManifest.read(store, row.name(), id);
+                    } catch (CorruptObjectException e) {
+                        // Damaged or crafted: not listed, and its pieces kept (it is not "no manifest"); the others go on.
+                        LOG.error("Backup {} of {} left out of the catalog: {}", id, row.name(), e.getMessage());
+                        continue;
+                    }
                     if (manifest.isPresent()) {
                         history.put(row.id(), BackupRow.stored(manifest.get()));
                     } else {

@@ -94,7 +94,8 @@ public class StatusService {
     /** One cluster with its page's detail: timelines, WAL per hour, recent events. */
     public ClusterStatus detail(String cluster) {
         ClusterRow row = clusters.require(cluster);
-        Facts facts = facts(row);
+        // The page draws every hole, so read them all once; the judgement takes those after the newest backup from them.
+        Facts facts = facts(row, wal.gaps(row.id(), 0));
         ClusterStatus summary = judge(row, facts);
         return summary.withDetail(timelines(row, facts), arrivals(row), events.recent(row.name()));
     }
@@ -118,11 +119,16 @@ public class StatusService {
     }
 
     public ClusterStatus summary(ClusterRow row) {
-        return judge(row, facts(row));
+        return judge(row, facts(row, null));
     }
 
-    /** What the judgement is made from, read once. */
-    private record Facts(Instant now, WalStatistics.Totals totals, List<BackupView> backups, StreamStatus stream) {
+    /**
+     * What the judgement is made from, read once.
+     *
+     * @param allGaps every hole in the archived segments when already read (a cluster's page), else null
+     */
+    private record Facts(Instant now, WalStatistics.Totals totals, List<BackupView> backups, StreamStatus stream,
+                         List<WalStatistics.SegmentGap> allGaps) {
 
         List<BackupView> complete() {
             return backups.stream().filter(b -> "complete".equals(b.status())).toList();
@@ -133,9 +139,9 @@ public class StatusService {
         }
     }
 
-    private Facts facts(ClusterRow row) {
+    private Facts facts(ClusterRow row, List<WalStatistics.SegmentGap> allGaps) {
         return new Facts(clock.instant(), wal.totals(row.id()), backups.list(row.name()),
-                row.stream() ? streaming.status(row.name()) : null);
+                row.stream() ? streaming.status(row.name()) : null, allGaps);
     }
 
     private ClusterStatus judge(ClusterRow row, Facts f) {
@@ -246,8 +252,9 @@ public class StatusService {
             return new Window(start, end, 0);
         }
         long base = newest.get().timeline();
-        List<WalStatistics.SegmentGap> gaps = wal.gaps(row.id(), firstSegment(row, newest.get())).stream()
-                .filter(g -> g.timeline() >= base).toList();
+        long from = firstSegment(row, newest.get());
+        List<WalStatistics.SegmentGap> gaps = (f.allGaps() != null ? f.allGaps().stream().filter(g -> g.after() >= from)
+                : wal.gaps(row.id(), from).stream()).filter(g -> g.timeline() >= base).toList();
         if (!gaps.isEmpty()) {
             Gap first = gap(gaps.get(0), new WalSegmentSize(row.walSegmentSize()));
             j.critical("WAL missing after the newest backup " + newest.get().id() + ": segments " + first.from() + " to " + first.to()
@@ -274,7 +281,7 @@ public class StatusService {
         }
         WalSegmentSize size = new WalSegmentSize(row.walSegmentSize());
         List<BackupView> complete = f.complete();
-        List<WalStatistics.SegmentGap> gaps = wal.gaps(row.id(), 0);
+        List<WalStatistics.SegmentGap> gaps = f.allGaps();
         List<TimelineWindow> windows = new ArrayList<>();
         for (WalStatistics.TimelineSpan span : wal.timelines(row.id())) {
             // A timeline can be reached from a backup taken on it or on one of its ancestors (a lower number).

@@ -44,8 +44,11 @@ class InterruptedBackupCleanupTest {
                 history.started(main.id(), "20261125T010000Z-abcdef", Instant.parse("2026-11-25T01:00:00Z"));
             }
             String leftover = "clusters/main/backups/20261125T010000Z-abcdef/pieces/base.tar.00000";
+            // A crafted manifest (sorted before the leftover): left out and kept, and the others still handled.
+            String crafted = "clusters/main/backups/20261125T003000Z-c0ffee/manifest.json";
             try (LocalDirectoryStore repo = new LocalDirectoryStore(dir.resolve("repo"))) {
                 repo.put(leftover, new ByteArrayInputStream(new byte[100]), 100);
+                repo.put(crafted, new ByteArrayInputStream("{\"not\": a manifest".getBytes()), 18);
             }
             try (EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, props)) {
                 BackupService backups = server.getApplicationContext().getBean(BackupService.class);
@@ -56,6 +59,7 @@ class InterruptedBackupCleanupTest {
                 assertThat(listed.get(1).reason()).contains("stopped while this backup ran");
                 try (LocalDirectoryStore repo = new LocalDirectoryStore(dir.resolve("repo"))) {
                     assertThat(repo.stat(leftover)).isEmpty();
+                    assertThat(repo.stat(crafted)).isPresent();
                 }
             }
         } finally {
