@@ -1,5 +1,6 @@
 package io.pgvault.restore;
 
+import io.pgvault.core.archive.WalSegmentIndex;
 import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.repo.ClusterDescriptor;
@@ -26,16 +27,25 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What the repository holds for one cluster, read from the repository alone (no server,
  * no catalog): its backups (those with a manifest, i.e. finished), the WAL segments and
  * the timeline histories. One listing of the cluster's WAL, then one read per backup
  * manifest and history file (a backup whose manifest is damaged is left out and reported,
- * not fatal to the others). A segment the server was streaming and had not finished
+ * not fatal to the others), and one listing of the segments' indexes, read when a plan
+ * needs them. A segment the server was streaming and had not finished
  * counts as present: its streamed head, padded with zeros, is what wal-fetch serves.
  */
 public final class ClusterArchive {
+
+    /** Index reads in flight at once: small objects, where a bucket's latency, not its bandwidth, sets the pace. */
+    private static final int INDEX_READERS = 8;
 
     private final ObjectStore store;
     private final String cluster;
@@ -45,6 +55,8 @@ public final class ClusterArchive {
     private final Set<WalFileName> streamedHeads;
     private final Map<TimelineId, TimelineHistory> histories;
     private final List<UnreadableBackup> unreadable;
+    private final Set<WalFileName> indexed;
+    private final Map<WalFileName, String> unreadableIndexes = new ConcurrentHashMap<>();
 
     /** A backup whose manifest is damaged or refused: left out of every plan, and reported. */
     public record UnreadableBackup(String backupId, String reason) {
@@ -52,7 +64,7 @@ public final class ClusterArchive {
 
     private ClusterArchive(ObjectStore store, String cluster, ClusterDescriptor descriptor, List<BackupManifest> backups,
                            NavigableSet<WalFileName> segments, Set<WalFileName> streamedHeads, Map<TimelineId, TimelineHistory> histories,
-                           List<UnreadableBackup> unreadable) {
+                           List<UnreadableBackup> unreadable, Set<WalFileName> indexed) {
         this.store = store;
         this.cluster = cluster;
         this.descriptor = descriptor;
@@ -61,6 +73,7 @@ public final class ClusterArchive {
         this.streamedHeads = streamedHeads;
         this.histories = histories;
         this.unreadable = unreadable;
+        this.indexed = indexed;
     }
 
     /**
@@ -118,9 +131,13 @@ public final class ClusterArchive {
         }
         backups.sort(Comparator.comparing(BackupManifest::finishedAt));
         streamedHeads.removeAll(segments);
+        Set<WalFileName> indexed = new HashSet<>();
+        for (ObjectStat o : store.list(RepositoryLayout.walIndexPrefix(cluster))) {
+            RepositoryLayout.indexedSegment(o.key()).filter(segments::contains).ifPresent(indexed::add);
+        }
         segments.addAll(streamedHeads);
         return new ClusterArchive(store, cluster, descriptor.get(), List.copyOf(backups), segments, Set.copyOf(streamedHeads), histories,
-                List.copyOf(unreadable));
+                List.copyOf(unreadable), Set.copyOf(indexed));
     }
 
     private static List<String> knownClusters(ObjectStore store) throws IOException {
@@ -213,6 +230,60 @@ public final class ClusterArchive {
         histories.keySet().forEach(t -> ids.add(t.value()));
         segments.forEach(s -> ids.add(s.timeline().value()));
         return ids.stream().map(TimelineId::new).toList();
+    }
+
+    /** Archived segments the server indexed when they arrived. */
+    public Set<WalFileName> indexedSegments() {
+        return indexed;
+    }
+
+    /**
+     * The indexes of those of {@code names} that have one, read in parallel (on S3 each is a
+     * request). An index that cannot be read or does not fit its segment is left out, so its
+     * segment is read instead, and reported by {@link #unreadableIndexes}; an unreachable store
+     * still fails the call.
+     */
+    public Map<WalFileName, WalSegmentIndex> indexes(List<WalFileName> names) throws IOException {
+        List<WalFileName> wanted = names.stream().filter(indexed::contains).toList();
+        Map<WalFileName, WalSegmentIndex> result = new ConcurrentHashMap<>();
+        if (wanted.isEmpty()) {
+            return result;
+        }
+        WalSegmentSize size = segmentSize();
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(INDEX_READERS, wanted.size()), r -> {
+            Thread t = new Thread(r, "pgvault-index-reader");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> reads = new ArrayList<>();
+            for (WalFileName name : wanted) {
+                reads.add(pool.submit(() -> {
+                    try {
+                        WalSegmentIndex.read(store, cluster, name, size).ifPresent(i -> result.put(name, i));
+                    } catch (CorruptObjectException e) {
+                        unreadableIndexes.put(name, e.getMessage());
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : reads) {
+                f.get();
+            }
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while reading WAL indexes", e);
+        } finally {
+            pool.shutdownNow();
+        }
+        return result;
+    }
+
+    /** Indexes read so far that were damaged or did not fit their segment, with the reason. */
+    public Map<WalFileName, String> unreadableIndexes() {
+        return Map.copyOf(unreadableIndexes);
     }
 
     /** The verified content of an archived segment, or a streamed head padded to the segment size. */

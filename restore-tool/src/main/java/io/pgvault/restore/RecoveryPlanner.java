@@ -1,5 +1,6 @@
 package io.pgvault.restore;
 
+import io.pgvault.core.archive.WalSegmentIndex;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineHistory;
@@ -11,6 +12,7 @@ import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 
@@ -157,29 +159,60 @@ public final class RecoveryPlanner {
     }
 
     /**
-     * The first record at or after {@code notBefore} that the target names, reading from its
-     * segment up to segment {@code until}, where a stretch read before begins: that segment is
-     * read again, as a record may cross into it.
+     * The first record at or after {@code notBefore} that the target names, looking from its
+     * segment up to segment {@code until}, where a stretch looked at before begins: that
+     * segment is looked at again, as a record may cross into it. A segment's index, when it
+     * has one, names its restore points exactly and rules out the segments that cannot hold
+     * the transaction; only the others are read, with the next segment when a record that
+     * could be the target continues into it.
      */
     private Optional<WalRecordScanner.Event> firstMatch(RecoveryTarget target, TimelinePath path, Lsn notBefore, long until)
             throws IOException {
+        boolean byXid = target.kind() == RecoveryTarget.Kind.XID;
         List<WalRecordScanner.Event> found = new ArrayList<>(1);
         WalRecordScanner scanner = new WalRecordScanner(e -> {
-            boolean match = target.kind() == RecoveryTarget.Kind.XID
+            boolean match = byXid
                     ? e.kind() != WalRecordScanner.Kind.RESTORE_POINT && e.xid() == target.xid32()
                     : e.kind() == WalRecordScanner.Kind.RESTORE_POINT && e.name().equals(target.value());
             if (match && found.isEmpty() && !e.start().isBefore(notBefore)) {
                 found.add(e);
             }
         });
-        long from = path.segmentOf(notBefore);
-        for (WalFileName name : path.run(from)) {
-            if (!found.isEmpty() || name.segmentNumber(path.segmentSize()) > until) {
-                break;
+        List<WalFileName> stretch = path.run(path.segmentOf(notBefore)).stream()
+                .takeWhile(name -> name.segmentNumber(path.segmentSize()) <= until).toList();
+        Map<WalFileName, WalSegmentIndex> indexes = archive.indexes(stretch);
+        int fed = -1;
+        for (int i = 0; i < stretch.size() && found.isEmpty(); i++) {
+            WalSegmentIndex index = indexes.get(stretch.get(i));
+            boolean read = true;
+            boolean readNext = false;
+            if (index != null) {
+                if (!byXid) {
+                    Optional<WalRecordScanner.Event> point = index.restorePoint(target.value()).filter(e -> !e.start().isBefore(notBefore));
+                    if (point.isPresent()) {
+                        return point;
+                    }
+                }
+                read = byXid && index.mayHoldTransaction(target.xid32());
+                readNext = index.unfinishedMayBe(byXid ? target.xid32() : -1, !byXid);
             }
-            scanner.accept(name.startLsn(path.segmentSize()), archive.readSegment(name));
+            if (read || readNext) {
+                fed = feed(scanner, path, stretch, i, fed);
+            }
+            if (readNext && i + 1 < stretch.size() && found.isEmpty()) {
+                fed = feed(scanner, path, stretch, i + 1, fed);
+            }
         }
         return found.stream().findFirst();
+    }
+
+    /** Reads segment {@code i} of the stretch into the scanner, unless it was the last one read. */
+    private int feed(WalRecordScanner scanner, TimelinePath path, List<WalFileName> stretch, int i, int fed) throws IOException {
+        if (i != fed) {
+            WalFileName name = stretch.get(i);
+            scanner.accept(name.startLsn(path.segmentSize()), archive.readSegment(name));
+        }
+        return i;
     }
 
     private String noUsableBackupReason(TimelinePath path) {

@@ -1,5 +1,6 @@
 package io.pgvault.restore;
 
+import io.pgvault.core.archive.WalSegmentIndex;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.wal.Lsn;
 import io.pgvault.core.wal.TimelineId;
@@ -10,6 +11,7 @@ import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -65,19 +67,32 @@ public record RecoveryWindow(TimelineId timeline, List<BackupManifest> backups, 
     private record Tail(Lsn end, Optional<Instant> lastCommitTime, Optional<Lsn> lastCommitLsn) {
     }
 
+    /**
+     * The end of the valid WAL and the last commit, from the last segments backwards: from
+     * their indexes where the server wrote one, else by reading the segment.
+     */
     private static Tail scanTail(ClusterArchive archive, List<WalFileName> run) throws IOException {
         Lsn end = Lsn.INVALID;
-        for (int i = run.size() - 1; i >= 0 && i >= run.size() - TAIL_SEGMENTS; i--) {
-            List<WalRecordScanner.Event> events = new ArrayList<>();
-            WalRecordScanner scanner = new WalRecordScanner(events::add);
-            WalFileName name = run.get(i);
-            scanner.accept(name.startLsn(archive.segmentSize()), archive.readSegment(name));
-            if (!end.isValid()) {
-                end = scanner.endOfValidWal();
+        List<WalFileName> tail = run.subList(Math.max(0, run.size() - TAIL_SEGMENTS), run.size());
+        Map<WalFileName, WalSegmentIndex> indexes = archive.indexes(tail);
+        for (int i = tail.size() - 1; i >= 0; i--) {
+            WalFileName name = tail.get(i);
+            WalSegmentIndex index = indexes.get(name);
+            Lsn segmentEnd;
+            Optional<WalRecordScanner.Event> commit;
+            if (index != null) {
+                segmentEnd = index.endOfValidWal().orElse(Lsn.INVALID);
+                commit = index.lastTransaction();
+            } else {
+                List<WalRecordScanner.Event> events = new ArrayList<>();
+                WalRecordScanner scanner = new WalRecordScanner(events::add);
+                scanner.accept(name.startLsn(archive.segmentSize()), archive.readSegment(name));
+                segmentEnd = scanner.endOfValidWal();
+                commit = events.stream().filter(e -> e.kind() != WalRecordScanner.Kind.RESTORE_POINT).reduce((a, b) -> b);
             }
-            Optional<WalRecordScanner.Event> commit = events.stream()
-                    .filter(e -> e.kind() != WalRecordScanner.Kind.RESTORE_POINT)
-                    .reduce((a, b) -> b);
+            if (!end.isValid()) {
+                end = segmentEnd;
+            }
             if (commit.isPresent() && end.isValid()) {
                 return new Tail(end, Optional.of(commit.get().time()), Optional.of(commit.get().start()));
             }

@@ -105,19 +105,48 @@ class RecoveryPlannerIT {
             long b2Segment = b2Start.segmentNumber(size);
             assertThat(b2Segment).as("backup 2 starts segments after backup 1").isGreaterThan(b1Start.segmentNumber(size) + 2);
 
-            // After the newest backup: found there, and nothing archived before it is read.
-            for (RecoveryTarget target : List.of(RecoveryTarget.name("only-new", true), RecoveryTarget.name("dup", true),
-                    RecoveryTarget.xid(xidNew.xid(), true))) {
-                FaultInjectingStore store = new FaultInjectingStore(local);
-                RecoveryPlanner.Plan plan = new RecoveryPlanner(ClusterArchive.load(store, CLUSTER)).plan(target, Optional.empty());
-                assertThat(plan.backup().backupId()).as(target.toString()).isEqualTo("20261201T020000Z-000002");
-                Spot expected = target.kind() == RecoveryTarget.Kind.XID ? xidNew : target.value().equals("dup") ? dupNew : onlyNew;
-                assertThat(expected.holds(plan.stopAt().orElseThrow())).as(target + " at " + plan.stopAt() + ", expected in " + expected).isTrue();
-                List<Long> segmentsRead = store.gotKeys().stream()
-                        .filter(k -> k.startsWith(RepositoryLayout.walPrefix(CLUSTER)) && !k.contains("/timelines/"))
-                        .map(k -> WalFileName.parse(k.substring(k.lastIndexOf('/') + 1)).segmentNumber(size)).toList();
-                assertThat(segmentsRead).as(target.toString()).isNotEmpty().allSatisfy(s -> assertThat(s).isGreaterThanOrEqualTo(b2Segment));
+            // After the newest backup: found there, and nothing archived before it is read. With the indexes the server wrote
+            // as the segments arrived, a restore point is found without reading a segment, a transaction reading at most the
+            // segment that holds it and the next; without them (a repository from before indexes), by reading the WAL.
+            List<RecoveryTarget> afterNewest = List.of(RecoveryTarget.name("only-new", true), RecoveryTarget.name("dup", true),
+                    RecoveryTarget.xid(xidNew.xid(), true));
+            Path indexes = dir.resolve("repo").resolve(RepositoryLayout.walIndexPrefix(CLUSTER));
+            assertThat(indexes).isDirectory();
+            for (boolean indexed : List.of(true, false)) {
+                if (!indexed) {
+                    Files.move(indexes, dir.resolve("indexes-aside"));
+                }
+                for (RecoveryTarget target : afterNewest) {
+                    FaultInjectingStore store = new FaultInjectingStore(local);
+                    RecoveryPlanner.Plan plan = new RecoveryPlanner(ClusterArchive.load(store, CLUSTER)).plan(target, Optional.empty());
+                    String what = target + (indexed ? " with indexes" : " without indexes");
+                    assertThat(plan.backup().backupId()).as(what).isEqualTo("20261201T020000Z-000002");
+                    Spot expected = target.kind() == RecoveryTarget.Kind.XID ? xidNew : target.value().equals("dup") ? dupNew : onlyNew;
+                    assertThat(expected.holds(plan.stopAt().orElseThrow())).as(what + " at " + plan.stopAt() + ", expected in " + expected).isTrue();
+                    List<Long> segmentsRead = segmentsRead(store, RepositoryLayout.walPrefix(CLUSTER), size);
+                    List<Long> indexesRead = segmentsRead(store, RepositoryLayout.walIndexPrefix(CLUSTER), size);
+                    assertThat(indexesRead).as(what).allSatisfy(s -> assertThat(s).isGreaterThanOrEqualTo(b2Segment));
+                    if (indexed) {
+                        assertThat(indexesRead).as(what).isNotEmpty();
+                        // The window's end and last commit come from the last segments' indexes too.
+                        assertThat(segmentsRead).as(what).hasSizeLessThanOrEqualTo(target.kind() == RecoveryTarget.Kind.XID ? 2 : 0);
+                    } else {
+                        assertThat(segmentsRead).as(what).isNotEmpty().allSatisfy(s -> assertThat(s).isGreaterThanOrEqualTo(b2Segment));
+                    }
+                }
             }
+            Files.move(dir.resolve("indexes-aside"), indexes);
+
+            // An index that does not fit its segment is not believed: the segment is read instead, and the index reported.
+            WalFileName holding = WalFileName.segmentOf(io.pgvault.core.wal.TimelineId.FIRST, xidNew.before(), size);
+            Path crafted = indexes.resolve(RepositoryLayout.walIndexKey(CLUSTER, holding).substring(RepositoryLayout.walIndexPrefix(CLUSTER).length()));
+            Files.writeString(crafted, Files.readString(crafted).replaceFirst("\"minXid\":[0-9]+", "\"minXid\":1")
+                    .replaceFirst("\"segment\":\"[0-9A-F]+\"", "\"segment\":\"000000010000000000000001\""));
+            ClusterArchive withCrafted = ClusterArchive.load(local, CLUSTER);
+            RecoveryPlanner.Plan despite = new RecoveryPlanner(withCrafted).plan(RecoveryTarget.xid(xidNew.xid(), true), Optional.empty());
+            assertThat(xidNew.holds(despite.stopAt().orElseThrow())).isTrue();
+            assertThat(withCrafted.unreadableIndexes()).containsOnlyKeys(holding);
+            assertThat(withCrafted.unreadableIndexes().get(holding)).contains(crafted.getFileName().toString()).contains("not " + holding);
 
             // Only before the newest backup: the older stretch is read, the older backup chosen.
             for (RecoveryTarget target : List.of(RecoveryTarget.name("only-old", true), RecoveryTarget.xid(xidOld.xid(), true))) {
@@ -158,6 +187,13 @@ class RecoveryPlannerIT {
         } finally {
             Fixtures.deleteTree(dir);
         }
+    }
+
+    /** The segments whose objects under {@code prefix} (segments or their indexes) the store was asked for. */
+    private static List<Long> segmentsRead(FaultInjectingStore store, String prefix, WalSegmentSize size) {
+        return store.gotKeys().stream()
+                .filter(k -> k.startsWith(prefix) && !k.contains("/timelines/"))
+                .map(k -> WalFileName.parse(k.substring(k.lastIndexOf('/') + 1).replace(".json", "")).segmentNumber(size)).toList();
     }
 
     private static Lsn lsn(PgCluster pg) {

@@ -44,6 +44,8 @@ public final class WalArchiver {
     /** What an upload without Content-Length reserves first: a default-sized segment; it grows as it is written. */
     private static final long UNKNOWN_LENGTH_RESERVATION = 16L << 20;
 
+    private static final System.Logger LOG = System.getLogger(WalArchiver.class.getName());
+
     private final ObjectStore store;
     private final Codec codec;
     private final SpoolBudget spool;
@@ -142,7 +144,9 @@ public final class WalArchiver {
 
     private ArchiveResult archive(String cluster, ClusterIdentity identity, WalFileName name, InputStream body, long declaredLength,
                                   long limit, Path file, SpoolBudget.Reservation room) throws IOException {
-        WalStreamInspector inspector = new WalStreamInspector(body, name.toString(), limit);
+        // A segment is indexed as it streams past, for recovery planning (WalSegmentIndex).
+        WalSegmentIndexer indexer = name.kind() == WalFileName.Kind.SEGMENT ? new WalSegmentIndexer() : null;
+        WalStreamInspector inspector = new WalStreamInspector(indexer != null ? indexer.observing(body) : body, name.toString(), limit);
         byte[] text = null;
         // The stored payload is hashed on its way to the spool file, not read back for it.
         MessageDigest payload = Sha256.newDigest();
@@ -159,9 +163,29 @@ public final class WalArchiver {
         String key = RepositoryLayout.walKey(cluster, name);
         long stored = ObjectEnvelope.store(store, key, header, file, true);
         if (stored >= 0) {
+            if (indexer != null) {
+                writeIndex(cluster, name, header, indexer);
+            }
             return new ArchiveResult(ArchiveResult.Outcome.STORED, key, header, stored);
         }
         return compareWithStored(key, name, header);
+    }
+
+    /**
+     * Stores the segment's index once the segment is durable. The index only speeds up
+     * planning (a planner reads a segment without one), so failing to store it fails nothing:
+     * it is logged, and {@code catalog rebuild} writes the missing ones.
+     */
+    private void writeIndex(String cluster, WalFileName name, ObjectHeader header, WalSegmentIndexer indexer) {
+        try {
+            Optional<WalSegmentIndex> index = indexer.index(name, new WalSegmentSize(header.segmentSize()));
+            if (index.isPresent()) {
+                index.get().write(store, cluster);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "The index of " + name + " of cluster '" + cluster + "' was not stored (the segment is): "
+                    + e.getMessage() + "; recovery planning reads the segment instead, and 'pgvault catalog rebuild' writes the index");
+        }
     }
 
     private ObjectHeader header(String cluster, ClusterIdentity identity, WalFileName name, WalStreamInspector inspector, byte[] text) {

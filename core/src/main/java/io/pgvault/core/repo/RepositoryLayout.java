@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
  *   clusters/{cluster}/cluster.json
  *   clusters/{cluster}/wal/{timeline}{logId}/{walFile}          segments, .partial, .backup
  *   clusters/{cluster}/wal/timelines/{timeline}.history
+ *   clusters/{cluster}/wal-index/{timeline}{logId}/{segment}.json  what each segment holds for recovery targets
  *   clusters/{cluster}/backups/{backupId}/...
  * </pre>
  */
@@ -69,6 +70,24 @@ public final class RepositoryLayout {
 
     public static boolean isStreamingPartial(String key) {
         return key.contains("/wal/streaming/");
+    }
+
+    public static String walIndexPrefix(String cluster) {
+        return clusterPrefix(cluster) + "wal-index/";
+    }
+
+    /** Key of a segment's index ({@code WalSegmentIndex}): beside the segments, grouped the same way. */
+    public static String walIndexKey(String cluster, WalFileName segment) {
+        return walIndexPrefix(cluster) + segment.toString().substring(0, 16) + "/" + segment + ".json";
+    }
+
+    /** The segment a key under {@link #walIndexPrefix} indexes, if it is such a key. */
+    public static java.util.Optional<WalFileName> indexedSegment(String key) {
+        if (!key.endsWith(".json")) {
+            return java.util.Optional.empty();
+        }
+        String file = key.substring(key.lastIndexOf('/') + 1, key.length() - ".json".length());
+        return WalFileName.tryParse(file).filter(n -> n.kind() == WalFileName.Kind.SEGMENT);
     }
 
     public static String historyKey(String cluster, TimelineId timeline) {

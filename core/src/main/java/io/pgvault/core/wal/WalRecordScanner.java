@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.zip.CRC32C;
 
@@ -11,13 +12,19 @@ import java.util.zip.CRC32C;
  * Walks the records of consecutive WAL segments and reports the ones a recovery target
  * can name: transaction commits and aborts (xid, commit time) and named restore points.
  * This is what lets {@code recover} check a target against the archive before copying a
- * byte, and {@code info} say how far each timeline can be recovered.
+ * byte, {@code info} say how far each timeline can be recovered, and the server index
+ * each segment as it arrives ({@link WalSegmentIndexer}).
  *
  * <p>Only the framing is decoded (page headers, record headers, continuation across
  * pages and segments, CRC-32C, XLOG_SWITCH padding), as in PostgreSQL's xlogreader.c;
  * the payload is read only for the three record kinds above. A record whose CRC does
  * not match, or a page that was never written, ends the valid WAL, as it ends replay.
  * WAL is little-endian on every platform pgvault runs on.
+ *
+ * <p>Pages are fed one at a time ({@link #startSegment}, {@link #page}), so a segment can be
+ * scanned while it streams past; {@link #accept} feeds a whole segment. Records are checked
+ * in place: only a record the scanner reports is copied, and a copy is bounded, so a crafted
+ * length cannot make it allocate a gigabyte.
  */
 public final class WalRecordScanner {
 
@@ -33,11 +40,26 @@ public final class WalRecordScanner {
     public record Event(Kind kind, Lsn start, Lsn end, long xid, Instant time, String name) {
     }
 
-    private static final int BLCKSZ = 8192;
+    /**
+     * A record that began in what was fed and did not end there: it continues in the next
+     * segment. What its header says, when the header itself was fed whole.
+     *
+     * @param kind the record's kind when it is one a target can name, empty for any other record
+     * @param headerKnown false when even the 24-byte header continues in the next segment
+     * @param xid the transaction the header names (0 when the header is not known)
+     */
+    public record Unfinished(Lsn start, long length, boolean headerKnown, Optional<Kind> kind, long xid) {
+    }
+
+    public static final int BLCKSZ = 8192;
     private static final int SHORT_PAGE_HEADER = 24;
     private static final int XLP_FIRST_IS_CONTRECORD = 0x0001;
     private static final int RECORD_HEADER = 24;
     private static final int CRC_OFFSET = 20;
+    /** PostgreSQL's XLogRecordMaxSize: no valid record is longer. */
+    private static final int MAX_RECORD = 1020 * 1024 * 1024;
+    /** Commit records carry their subtransactions and invalidations; one longer than this is not copied (and not reported). */
+    private static final int MAX_REPORTED_RECORD = 4 << 20;
     private static final int RM_XLOG_ID = 0;
     private static final int RM_XACT_ID = 1;
     private static final int XLOG_SWITCH = 0x40;
@@ -57,13 +79,23 @@ public final class WalRecordScanner {
 
     private final Consumer<Event> sink;
 
+    /** Address of the next page expected; a segment that does not start there starts afresh. */
     private long expectedNext = -1;
-    private byte[] pending;
-    private int pendingFilled;
-    private long pendingStart;
     private PgMajor major = PgMajor.PG15;
     private Lsn endOfValidWal = Lsn.INVALID;
     private boolean ended;
+    /** The rest of the segment after an XLOG_SWITCH record is padding. */
+    private boolean switched;
+
+    // The record being read, possibly across pages and segments.
+    private boolean inRecord;
+    private long recordStart;
+    private int recordLength;
+    private int recordFilled;
+    private final byte[] header = new byte[RECORD_HEADER];
+    private final CRC32C crc = new CRC32C();
+    /** The whole record, for the kinds reported; null for any other record. */
+    private byte[] kept;
 
     public WalRecordScanner(Consumer<Event> sink) {
         this.sink = sink;
@@ -89,137 +121,193 @@ public final class WalRecordScanner {
         return ended;
     }
 
+    /** The record that began in what was fed and continues beyond it, if any. */
+    public Optional<Unfinished> unfinished() {
+        if (!inRecord || ended) {
+            return Optional.empty();
+        }
+        boolean known = recordFilled >= RECORD_HEADER;
+        return Optional.of(new Unfinished(Lsn.of(recordStart), recordLength, known, known ? reportedKind() : Optional.empty(),
+                known ? Integer.toUnsignedLong(ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4)) : 0));
+    }
+
     /**
      * Feeds one whole segment. Segments must come in order; after a gap the scanner
      * starts again at the first record that begins in the new segment.
      */
     public void accept(Lsn segmentStart, byte[] segment) {
-        long base = segmentStart.value();
-        if (base != expectedNext) {
-            pending = null;
+        startSegment(segmentStart);
+        for (int off = 0; off + BLCKSZ <= segment.length; off += BLCKSZ) {
+            page(segment, off);
+        }
+    }
+
+    /** Starts a segment whose pages {@link #page} then feeds in order. */
+    public void startSegment(Lsn segmentStart) {
+        if (segmentStart.value() != expectedNext) {
+            inRecord = false;
             ended = false;
         }
-        if (ended) {
+        switched = false;
+        expectedNext = segmentStart.value();
+    }
+
+    /** Feeds the next page of the current segment: {@link #BLCKSZ} bytes of {@code buf} from {@code off}. */
+    public void page(byte[] buf, int off) {
+        long address = expectedNext;
+        expectedNext += BLCKSZ;
+        if (ended || switched) {
             return;
         }
-        expectedNext = base + segment.length;
-        ByteBuffer buf = ByteBuffer.wrap(segment).order(ByteOrder.LITTLE_ENDIAN);
-        for (int page = 0; page < segment.length; page += BLCKSZ) {
-            int magic = buf.getShort(page) & 0xffff;
-            int info = buf.getShort(page + 2) & 0xffff;
-            long pageAddress = buf.getLong(page + 8);
-            if (pageAddress != base + page) {
-                end();
-                return;
-            }
-            PgMajor.byPageMagic(magic).ifPresent(m -> major = m);
-            int remaining = buf.getInt(page + 16);
-            int pos = page + ((info & WalPageHeader.XLP_LONG_HEADER) != 0 ? WalPageHeader.LONG_HEADER_BYTES : SHORT_PAGE_HEADER);
-            int pageEnd = page + BLCKSZ;
-            if ((info & XLP_FIRST_IS_CONTRECORD) != 0) {
-                int take = Math.min(remaining, pageEnd - pos);
-                if (pending != null) {
-                    if (remaining != pending.length - pendingFilled) {
-                        end();
-                        return;
-                    }
-                    System.arraycopy(segment, pos, pending, pendingFilled, take);
-                    pendingFilled += take;
-                    if (pendingFilled == pending.length) {
-                        byte[] record = pending;
-                        pending = null;
-                        if (!complete(record, pendingStart, base + pos + take)) {
-                            return;
-                        }
-                    }
-                }
-                pos = align(pos + take);
-            } else if (pending != null) {
-                end();
-                return;
-            }
-            while (pos < pageEnd) {
-                int total = buf.getInt(pos);
-                if (total == 0) {
+        ByteBuffer page = ByteBuffer.wrap(buf, off, BLCKSZ).order(ByteOrder.LITTLE_ENDIAN);
+        int magic = page.getShort(off) & 0xffff;
+        int info = page.getShort(off + 2) & 0xffff;
+        if (page.getLong(off + 8) != address) {
+            end();
+            return;
+        }
+        PgMajor.byPageMagic(magic).ifPresent(m -> major = m);
+        int remaining = page.getInt(off + 16);
+        int pos = off + ((info & WalPageHeader.XLP_LONG_HEADER) != 0 ? WalPageHeader.LONG_HEADER_BYTES : SHORT_PAGE_HEADER);
+        int pageEnd = off + BLCKSZ;
+        if ((info & XLP_FIRST_IS_CONTRECORD) != 0) {
+            int take = Math.min(remaining, pageEnd - pos);
+            if (inRecord) {
+                if (remaining != recordLength - recordFilled) {
                     end();
                     return;
                 }
-                if (total < RECORD_HEADER) {
-                    end();
+                consume(buf, pos, take);
+                if (recordFilled == recordLength && !complete(address + (pos + take - off))) {
                     return;
                 }
-                int available = pageEnd - pos;
-                if (total <= available) {
-                    byte[] record = new byte[total];
-                    System.arraycopy(segment, pos, record, 0, total);
-                    if (!complete(record, base + pos, base + pos + total)) {
-                        return;
-                    }
-                    if (switched(record)) {
-                        return;
-                    }
-                    pos = align(pos + total);
-                } else {
-                    pending = new byte[total];
-                    pendingStart = base + pos;
-                    System.arraycopy(segment, pos, pending, 0, available);
-                    pendingFilled = available;
-                    pos = pageEnd;
-                }
+            }
+            pos = off + align(pos + take - off);
+        } else if (inRecord) {
+            end();
+            return;
+        }
+        while (pos < pageEnd && !switched) {
+            int total = page.getInt(pos);
+            if (total < RECORD_HEADER || total > MAX_RECORD) {
+                // Zeros where the next record would be: WAL ends here (or it is damaged, which ends it as well).
+                end();
+                return;
+            }
+            inRecord = true;
+            recordStart = address + (pos - off);
+            recordLength = total;
+            recordFilled = 0;
+            kept = null;
+            crc.reset();
+            int take = Math.min(total, pageEnd - pos);
+            consume(buf, pos, take);
+            if (take < total) {
+                return;
+            }
+            if (!complete(address + (pos + total - off))) {
+                return;
+            }
+            pos = off + align(pos + total - off);
+        }
+    }
+
+    /** Takes the next {@code len} bytes of the current record: its header first, the rest into the CRC (and the copy). */
+    private void consume(byte[] buf, int off, int len) {
+        int used = 0;
+        if (recordFilled < RECORD_HEADER) {
+            used = Math.min(RECORD_HEADER - recordFilled, len);
+            System.arraycopy(buf, off, header, recordFilled, used);
+            recordFilled += used;
+            if (recordFilled == RECORD_HEADER && reportedKind().isPresent() && recordLength <= MAX_REPORTED_RECORD) {
+                kept = new byte[recordLength];
+                System.arraycopy(header, 0, kept, 0, RECORD_HEADER);
             }
         }
+        int rest = len - used;
+        if (rest > 0) {
+            crc.update(buf, off + used, rest);
+            if (kept != null) {
+                System.arraycopy(buf, off + used, kept, recordFilled, rest);
+            }
+            recordFilled += rest;
+        }
+    }
+
+    /** The kind of the current record, from its header, when it is one the scanner reports. */
+    private Optional<Kind> reportedKind() {
+        int info = header[16] & 0xff;
+        int rmid = header[17] & 0xff;
+        if (rmid == RM_XACT_ID) {
+            int op = info & XLOG_XACT_OPMASK;
+            if (op == XLOG_XACT_COMMIT) {
+                return Optional.of(Kind.COMMIT);
+            }
+            if (op == XLOG_XACT_ABORT) {
+                return Optional.of(Kind.ABORT);
+            }
+        } else if (rmid == RM_XLOG_ID && (info & 0xf0) == XLOG_RESTORE_POINT) {
+            return Optional.of(Kind.RESTORE_POINT);
+        }
+        return Optional.empty();
     }
 
     private void end() {
-        pending = null;
+        inRecord = false;
+        kept = null;
         ended = true;
     }
 
-    private static int align(int pos) {
-        return (pos + 7) & ~7;
+    /** Records start MAXALIGNed within their page. */
+    private static int align(int offsetInPage) {
+        return (offsetInPage + 7) & ~7;
     }
 
-    private static boolean switched(byte[] record) {
-        return (record[17] & 0xff) == RM_XLOG_ID && (record[16] & 0xf0) == XLOG_SWITCH;
-    }
-
-    /** @return false when the record is damaged, which ends the valid WAL */
-    private boolean complete(byte[] record, long start, long end) {
-        ByteBuffer rec = ByteBuffer.wrap(record).order(ByteOrder.LITTLE_ENDIAN);
-        CRC32C crc = new CRC32C();
-        crc.update(record, RECORD_HEADER, record.length - RECORD_HEADER);
-        crc.update(record, 0, CRC_OFFSET);
-        if ((int) crc.getValue() != rec.getInt(CRC_OFFSET)) {
+    /**
+     * The current record is all read; {@code end} is the address just after its last byte.
+     *
+     * @return false when the record is damaged, which ends the valid WAL
+     */
+    private boolean complete(long end) {
+        inRecord = false;
+        ByteBuffer head = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN);
+        crc.update(header, 0, CRC_OFFSET);
+        if ((int) crc.getValue() != head.getInt(CRC_OFFSET)) {
             end();
             return false;
         }
         // Records start MAXALIGNed: the next one (and the LSN PostgreSQL reports for this one's end) is aligned.
-        end = (end + 7) & ~7L;
-        endOfValidWal = Lsn.of(end);
-        int info = record[16] & 0xff;
-        int rmid = record[17] & 0xff;
-        if (rmid == RM_XACT_ID) {
-            int op = info & XLOG_XACT_OPMASK;
-            if (op == XLOG_XACT_COMMIT || op == XLOG_XACT_ABORT) {
-                int main = mainDataOffset(rec);
-                if (main >= 0 && main + 8 <= record.length) {
-                    long xid = Integer.toUnsignedLong(rec.getInt(4));
-                    sink.accept(new Event(op == XLOG_XACT_COMMIT ? Kind.COMMIT : Kind.ABORT, Lsn.of(start), Lsn.of(end), xid,
-                            timestamp(rec.getLong(main)), null));
-                }
-            }
-        } else if (rmid == RM_XLOG_ID && (info & 0xf0) == XLOG_RESTORE_POINT) {
-            int main = mainDataOffset(rec);
+        long alignedEnd = (end + 7) & ~7L;
+        endOfValidWal = Lsn.of(alignedEnd);
+        int info = header[16] & 0xff;
+        int rmid = header[17] & 0xff;
+        if (rmid == RM_XLOG_ID && (info & 0xf0) == XLOG_SWITCH) {
+            switched = true;
+        }
+        byte[] record = kept;
+        kept = null;
+        if (record != null) {
+            report(record, reportedKind().orElseThrow(), Lsn.of(recordStart), Lsn.of(alignedEnd));
+        }
+        return true;
+    }
+
+    private void report(byte[] record, Kind kind, Lsn start, Lsn end) {
+        ByteBuffer rec = ByteBuffer.wrap(record).order(ByteOrder.LITTLE_ENDIAN);
+        int main = mainDataOffset(rec);
+        if (kind == Kind.RESTORE_POINT) {
             if (main >= 0 && main + 8 < record.length) {
                 int nameEnd = main + 8;
                 while (nameEnd < record.length && record[nameEnd] != 0) {
                     nameEnd++;
                 }
                 String name = new String(record, main + 8, nameEnd - main - 8, StandardCharsets.UTF_8);
-                sink.accept(new Event(Kind.RESTORE_POINT, Lsn.of(start), Lsn.of(end), 0, timestamp(rec.getLong(main)), name));
+                sink.accept(new Event(Kind.RESTORE_POINT, start, end, 0, timestamp(rec.getLong(main)), name));
             }
+        } else if (main >= 0 && main + 8 <= record.length) {
+            long xid = Integer.toUnsignedLong(rec.getInt(4));
+            sink.accept(new Event(kind, start, end, xid, timestamp(rec.getLong(main)), null));
         }
-        return true;
     }
 
     /**
@@ -233,17 +321,23 @@ public final class WalRecordScanner {
         while (pos < length) {
             int id = rec.get(pos++) & 0xff;
             if (id == XLR_BLOCK_ID_DATA_SHORT) {
-                return length - (rec.get(pos) & 0xff);
+                return pos < length ? length - (rec.get(pos) & 0xff) : -1;
             } else if (id == XLR_BLOCK_ID_DATA_LONG) {
-                return length - rec.getInt(pos);
+                return pos + 4 <= length ? length - rec.getInt(pos) : -1;
             } else if (id == XLR_BLOCK_ID_ORIGIN) {
                 pos += 2;
             } else if (id == XLR_BLOCK_ID_TOPLEVEL_XID) {
                 pos += 4;
             } else if (id <= XLR_MAX_BLOCK_ID) {
+                if (pos + 3 > length) {
+                    return -1;
+                }
                 int forkFlags = rec.get(pos) & 0xff;
                 pos += 3;
                 if ((forkFlags & BKPBLOCK_HAS_IMAGE) != 0) {
+                    if (pos + 5 > length) {
+                        return -1;
+                    }
                     int imageInfo = rec.get(pos + 4) & 0xff;
                     pos += 5;
                     if ((imageInfo & BKPIMAGE_HAS_HOLE) != 0 && (imageInfo & compressedMask) != 0) {

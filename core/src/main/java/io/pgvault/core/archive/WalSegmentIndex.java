@@ -1,0 +1,196 @@
+package io.pgvault.core.archive;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgvault.core.repo.CorruptObjectException;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalRecordScanner;
+import io.pgvault.core.wal.WalSegmentSize;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What one archived WAL segment holds that a recovery target can name, written by the
+ * server when the segment arrives ({@code clusters/{c}/wal-index/...}, see
+ * docs/repository-format.md), so that planning a recovery reads a few hundred bytes per
+ * segment instead of the segment. Only records that begin and end in the segment count;
+ * one that begins here and ends in the next is described in {@link #unfinished}.
+ *
+ * <p>An index is a filter, never the last word: a transaction id inside
+ * [{@link #minXid}, {@link #maxXid}] may or may not be in the segment (the planner reads
+ * the segment to find it), one outside it is not; restore points and the last
+ * transaction are listed exactly. It can always be built again from the segment.
+ *
+ * @param format {@link #FORMAT}; a reader refuses a newer one and reads the segment instead
+ * @param segment the segment's file name
+ * @param end where replay of this segment alone stops: the end of its last valid record, or null
+ * @param walEnds the valid WAL ends inside this segment (zeros or a damaged record follow)
+ * @param transactions commits and aborts in the segment
+ * @param minXid smallest of their transaction ids (unsigned), null when there are none
+ * @param maxXid largest of them
+ * @param last the last commit or abort
+ * @param restorePoints every restore point, in order
+ * @param unfinished the record that begins here and ends in the next segment, if any
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record WalSegmentIndex(int format, String segment, String end, boolean walEnds, long transactions, Long minXid, Long maxXid,
+                              Transaction last, List<RestorePoint> restorePoints, Unfinished unfinished) {
+
+    public static final int FORMAT = 1;
+
+    /** A commit or an abort: {@code kind} is {@code commit} or {@code abort}. */
+    public record Transaction(String kind, long xid, String time, String start, String end) {
+    }
+
+    public record RestorePoint(String name, String time, String start, String end) {
+    }
+
+    /**
+     * @param kind {@code commit}, {@code abort}, {@code restore-point}, {@code other}, or {@code unknown}
+     *     when its header is cut by the segment's end
+     * @param xid the transaction its header names, for commits and aborts
+     */
+    public record Unfinished(String start, long length, String kind, Long xid) {
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public WalSegmentIndex {
+        restorePoints = restorePoints == null ? List.of() : List.copyOf(restorePoints);
+    }
+
+    /** The last commit or abort as the scanner reports it. */
+    public Optional<WalRecordScanner.Event> lastTransaction() {
+        if (last == null) {
+            return Optional.empty();
+        }
+        return Optional.of(new WalRecordScanner.Event("abort".equals(last.kind) ? WalRecordScanner.Kind.ABORT : WalRecordScanner.Kind.COMMIT,
+                Lsn.parse(last.start), Lsn.parse(last.end), last.xid, Instant.parse(last.time), null));
+    }
+
+    /** The first restore point of this name, as the scanner reports it. */
+    public Optional<WalRecordScanner.Event> restorePoint(String name) {
+        return restorePoints.stream().filter(p -> p.name.equals(name)).findFirst()
+                .map(p -> new WalRecordScanner.Event(WalRecordScanner.Kind.RESTORE_POINT, Lsn.parse(p.start), Lsn.parse(p.end), 0,
+                        Instant.parse(p.time), p.name));
+    }
+
+    /** False only when no commit or abort of {@code xid} ends in this segment. */
+    public boolean mayHoldTransaction(long xid) {
+        return transactions > 0 && minXid != null && maxXid != null && xid >= minXid && xid <= maxXid;
+    }
+
+    /**
+     * Whether the record continuing into the next segment could be what a target names:
+     * a commit or abort of {@code xid} (when {@code xid} >= 0), a restore point (when
+     * {@code restorePoint}), or a record whose header was cut.
+     */
+    public boolean unfinishedMayBe(long xid, boolean restorePoint) {
+        if (unfinished == null) {
+            return false;
+        }
+        return switch (unfinished.kind) {
+            case "unknown" -> true;
+            case "commit", "abort" -> xid >= 0 && unfinished.xid != null && unfinished.xid == xid;
+            case "restore-point" -> restorePoint;
+            default -> false;
+        };
+    }
+
+    public Optional<Lsn> endOfValidWal() {
+        return Optional.ofNullable(end).map(Lsn::parse);
+    }
+
+    /** Stores the index; an index of the same segment written before is replaced (it says the same). */
+    public void write(ObjectStore store, String cluster) throws IOException {
+        byte[] bytes = JSON.writeValueAsBytes(this);
+        WalFileName name = WalFileName.parse(segment);
+        store.put(RepositoryLayout.walIndexKey(cluster, name), () -> new ByteArrayInputStream(bytes), bytes.length);
+    }
+
+    /**
+     * The index of {@code segment}, checked against it: an index from the repository is
+     * untrusted input, and one that does not fit its segment is refused, never believed.
+     *
+     * @return empty when there is none, or it has a format this pgvault does not read
+     * @throws CorruptObjectException naming the object and what is wrong
+     */
+    public static Optional<WalSegmentIndex> read(ObjectStore store, String cluster, WalFileName segment, WalSegmentSize size)
+            throws IOException {
+        String key = RepositoryLayout.walIndexKey(cluster, segment);
+        Optional<InputStream> in = store.get(key);
+        if (in.isEmpty()) {
+            return Optional.empty();
+        }
+        WalSegmentIndex index;
+        try (InputStream stream = in.get()) {
+            index = JSON.readValue(stream, WalSegmentIndex.class);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new CorruptObjectException(key + " is not a readable WAL index: " + e.getOriginalMessage()
+                    + "; 'pgvault catalog rebuild' writes it again from the segment", e);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            throw new CorruptObjectException(key + " is not a readable WAL index: " + e.getMessage(), e);
+        }
+        if (index.format > FORMAT) {
+            return Optional.empty();
+        }
+        index.check(key, segment, size);
+        return Optional.of(index);
+    }
+
+    /** Refuses an index whose positions are not inside its segment or that does not add up. */
+    void check(String key, WalFileName expected, WalSegmentSize size) throws CorruptObjectException {
+        if (!expected.toString().equals(segment)) {
+            throw new CorruptObjectException(key + " indexes segment '" + segment + "', not " + expected);
+        }
+        long from = expected.startLsn(size).value();
+        long to = from + size.bytes();
+        try {
+            within(key, "end", end, from, to, true);
+            if (last != null) {
+                within(key, "last transaction start", last.start, from, to, false);
+                within(key, "last transaction end", last.end, from, to, true);
+                Instant.parse(last.time);
+            }
+            for (RestorePoint p : restorePoints) {
+                within(key, "restore point start", p.start, from, to, false);
+                within(key, "restore point end", p.end, from, to, true);
+                Instant.parse(p.time);
+                if (p.name == null) {
+                    throw new CorruptObjectException(key + " lists a restore point without a name");
+                }
+            }
+            if (unfinished != null) {
+                within(key, "unfinished record start", unfinished.start, from, to, false);
+                if (unfinished.kind == null) {
+                    throw new CorruptObjectException(key + " describes an unfinished record without a kind");
+                }
+            }
+        } catch (IllegalArgumentException | java.time.format.DateTimeParseException e) {
+            throw new CorruptObjectException(key + " is not a valid WAL index: " + e.getMessage(), e);
+        }
+        if (transactions < 0 || (transactions > 0 && (minXid == null || maxXid == null || minXid > maxXid || last == null))) {
+            throw new CorruptObjectException(key + " counts " + transactions + " transactions but its xid range or last transaction does not fit");
+        }
+    }
+
+    private static void within(String key, String what, String lsn, long from, long to, boolean endInclusive) throws CorruptObjectException {
+        if (lsn == null) {
+            return;
+        }
+        long value = Lsn.parse(lsn).value();
+        if (value < from || value > to || (!endInclusive && value == to)) {
+            throw new CorruptObjectException(key + ": " + what + " " + lsn + " is outside its segment (" + Lsn.of(from) + " to " + Lsn.of(to) + ")");
+        }
+    }
+}
