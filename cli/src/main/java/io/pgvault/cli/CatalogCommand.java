@@ -27,8 +27,9 @@ final class CatalogCommand {
         @Override
         public Integer call() throws Exception {
             JsonNode summary = server.post("/v1/catalog/rebuild", java.util.Map.of());
-            spec.commandLine().getOut().printf("catalog rebuilt from the repository: %d clusters, %d WAL files, %d backups, %d objects skipped%n",
-                    summary.path("clusters").asInt(), summary.path("walFiles").asInt(), summary.path("backups").asInt(), summary.path("skipped").asInt());
+            spec.commandLine().getOut().printf("catalog rebuilt from the repository: %d clusters, %d WAL files, %d backups, %d objects skipped, %d WAL indexes written%n",
+                    summary.path("clusters").asInt(), summary.path("walFiles").asInt(), summary.path("backups").asInt(), summary.path("skipped").asInt(),
+                    summary.path("walIndexesWritten").asInt());
             return 0;
         }
     }

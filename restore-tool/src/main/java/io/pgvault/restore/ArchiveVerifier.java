@@ -1,5 +1,7 @@
 package io.pgvault.restore;
 
+import io.pgvault.core.archive.WalSegmentIndex;
+import io.pgvault.core.archive.WalSegmentIndexer;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.backup.BackupRestorer;
 import io.pgvault.core.repo.CorruptObjectException;
@@ -10,6 +12,8 @@ import io.pgvault.core.util.ParallelChecks;
 import io.pgvault.core.wal.WalFileName;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -24,7 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code pgvault verify}: reads, from the repository alone, what a recovery would read, and
  * reports what would stop one: a damaged or missing backup piece, a damaged WAL segment, a
  * backup whose own WAL is not all archived, a stretch of the recovery window that a missing
- * segment makes unreachable. Every object is read whatever the others show, so one run
+ * segment makes unreachable, a segment's index that does not match the segment. Every object is read whatever the others show, so one run
  * lists every problem. Nothing is written.
  */
 public final class ArchiveVerifier {
@@ -101,6 +105,27 @@ public final class ArchiveVerifier {
         return problems;
     }
 
+    /**
+     * Reads a segment that has an index and checks the index against it: a wrong index could
+     * make a plan pass over the segment that holds a target.
+     */
+    private void verifyIndexed(WalFileName segment) throws IOException {
+        String key = RepositoryLayout.walKey(archive.cluster(), segment);
+        InputStream stored = archive.store().get(key).orElseThrow(() -> new CorruptObjectException(key + " is missing from the repository"));
+        WalSegmentIndexer indexer = new WalSegmentIndexer();
+        try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored); InputStream content = indexer.observing(opened.content())) {
+            content.transferTo(OutputStream.nullOutputStream());
+        }
+        String indexKey = RepositoryLayout.walIndexKey(archive.cluster(), segment);
+        Optional<WalSegmentIndex> expected = indexer.index(segment, archive.segmentSize());
+        Optional<WalSegmentIndex> index = WalSegmentIndex.read(archive.store(), archive.cluster(), segment, archive.segmentSize());
+        if (index.isPresent() && !index.equals(expected)) {
+            throw new CorruptObjectException(indexKey + " does not match its segment (the index says " + index.get() + "; the segment "
+                    + expected.map(Object::toString).orElse("cannot be indexed") + "): a plan could pass over a target in it. Delete the index "
+                    + "object; 'pgvault catalog rebuild' writes it again from the segment");
+        }
+    }
+
     /** Reads every archived segment to its end (its checksum and compression frame checked), in parallel. */
     private List<String> verifyWal(PrintWriter out, boolean terminal) throws IOException {
         long started = System.nanoTime();
@@ -112,7 +137,11 @@ public final class ArchiveVerifier {
         for (WalFileName segment : segments) {
             checks.add(() -> {
                 try {
-                    ObjectEnvelope.verify(archive.store(), RepositoryLayout.walKey(archive.cluster(), segment));
+                    if (archive.indexedSegments().contains(segment)) {
+                        verifyIndexed(segment);
+                    } else {
+                        ObjectEnvelope.verify(archive.store(), RepositoryLayout.walKey(archive.cluster(), segment));
+                    }
                 } finally {
                     progress.accept(done.addAndGet(segmentBytes));
                 }

@@ -140,13 +140,23 @@ class RecoveryPlannerIT {
             // An index that does not fit its segment is not believed: the segment is read instead, and the index reported.
             WalFileName holding = WalFileName.segmentOf(io.pgvault.core.wal.TimelineId.FIRST, xidNew.before(), size);
             Path crafted = indexes.resolve(RepositoryLayout.walIndexKey(CLUSTER, holding).substring(RepositoryLayout.walIndexPrefix(CLUSTER).length()));
-            Files.writeString(crafted, Files.readString(crafted).replaceFirst("\"minXid\":[0-9]+", "\"minXid\":1")
+            String original = Files.readString(crafted);
+            Files.writeString(crafted, original.replaceFirst("\"minXid\":[0-9]+", "\"minXid\":1")
                     .replaceFirst("\"segment\":\"[0-9A-F]+\"", "\"segment\":\"000000010000000000000001\""));
             ClusterArchive withCrafted = ClusterArchive.load(local, CLUSTER);
             RecoveryPlanner.Plan despite = new RecoveryPlanner(withCrafted).plan(RecoveryTarget.xid(xidNew.xid(), true), Optional.empty());
             assertThat(xidNew.holds(despite.stopAt().orElseThrow())).isTrue();
             assertThat(withCrafted.unreadableIndexes()).containsOnlyKeys(holding);
             assertThat(withCrafted.unreadableIndexes().get(holding)).contains(crafted.getFileName().toString()).contains("not " + holding);
+            // One that fits its segment but lies (no transaction there) is what verify catches, comparing each index with its segment.
+            Files.writeString(crafted, original.replaceFirst("\"minXid\":[0-9]+", "\"minXid\":1").replaceFirst("\"maxXid\":[0-9]+", "\"maxXid\":2"));
+            java.io.StringWriter verifyReport = new java.io.StringWriter();
+            assertThat(new ArchiveVerifier(ClusterArchive.load(local, CLUSTER), 2).verify(Optional.empty(), true,
+                    new java.io.PrintWriter(verifyReport), false))
+                    .as("the backups here have manifests only; of the WAL, just the lying index is a problem")
+                    .filteredOn(p -> !p.contains("/backups/"))
+                    .singleElement().asString().contains(RepositoryLayout.walIndexKey(CLUSTER, holding)).contains("does not match its segment");
+            Files.writeString(crafted, original);
 
             // Only before the newest backup: the older stretch is read, the older backup chosen.
             for (RecoveryTarget target : List.of(RecoveryTarget.name("only-old", true), RecoveryTarget.xid(xidOld.xid(), true))) {

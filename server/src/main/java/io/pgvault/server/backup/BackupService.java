@@ -402,6 +402,7 @@ public class BackupService {
         }
         RetentionPlanner.Plan plan = RetentionPlanner.plan(candidates, policy, clock.instant(), retentionGrace);
         List<String> walToDelete = new ArrayList<>();
+        List<String> indexesToDelete = List.of();
         if (plan.walBeforeSegment() >= 0 && row.walSegmentSize() != null) {
             WalSegmentSize size = new WalSegmentSize(row.walSegmentSize());
             for (ObjectStat o : store.list(RepositoryLayout.walPrefix(cluster))) {
@@ -411,6 +412,9 @@ public class BackupService {
                     walToDelete.add(o.key());
                 }
             }
+            indexesToDelete = store.list(RepositoryLayout.walIndexPrefix(cluster)).stream().map(ObjectStat::key)
+                    .filter(k -> RepositoryLayout.indexedSegment(k).map(n -> n.segmentNumber(size) < plan.walBeforeSegment()).orElse(false))
+                    .toList();
         }
         if (!dryRun) {
             for (String id : plan.deleteBackups()) {
@@ -419,6 +423,8 @@ public class BackupService {
                 LOG.info("Retention ({}, grace {}): deleted backup {} of {}", policy, retentionGrace, id, cluster);
             }
             store.delete(walToDelete);
+            // The segments first: an index without its segment is never read, a segment without its index is read whole.
+            store.delete(indexesToDelete);
             if (!walToDelete.isEmpty()) {
                 LOG.info("Retention ({}, grace {}): deleted {} WAL files of {} before segment {}", policy, retentionGrace, walToDelete.size(), cluster,
                         plan.walBeforeSegment());

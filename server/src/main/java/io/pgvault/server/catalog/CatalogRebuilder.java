@@ -1,5 +1,7 @@
 package io.pgvault.server.catalog;
 
+import io.pgvault.core.archive.WalSegmentIndex;
+import io.pgvault.core.archive.WalSegmentIndexer;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.repo.ClusterDescriptor;
 import io.pgvault.core.repo.CorruptObjectException;
@@ -16,13 +18,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Refills the catalog from the repository alone: cluster descriptors, then one header
@@ -37,7 +43,7 @@ public class CatalogRebuilder {
 
     /** What a rebuild found. */
     @io.micronaut.serde.annotation.Serdeable
-    public record Summary(int clusters, int walFiles, int backups, int skipped) {
+    public record Summary(int clusters, int walFiles, int backups, int skipped, int walIndexesWritten) {
     }
 
     private final Catalog catalog;
@@ -62,6 +68,7 @@ public class CatalogRebuilder {
         int files = 0;
         int skipped = 0;
         int backupCount = 0;
+        int indexed = 0;
         for (ObjectStat stat : store.list("clusters/")) {
             String[] parts = stat.key().split("/");
             if (parts.length != 3 || !parts[2].equals("cluster.json")) {
@@ -89,6 +96,7 @@ public class CatalogRebuilder {
                 wal.add(row.get());
             }
             files += wal.size();
+            indexed += writeMissingIndexes(c.name(), wal);
             List<BackupRow> backups = storedBackups(c.name());
             backupCount += backups.size();
             clusters.add(new Catalog.RebuiltCluster(c.name(), conninfo(c, known.get(c.name())), c.systemIdentifier(), c.walSegmentSize(),
@@ -96,9 +104,46 @@ public class CatalogRebuilder {
                     backups));
         }
         catalog.replaceAll(clusters);
-        LOG.info("Catalog rebuilt from {}: {} clusters, {} WAL files, {} backups, {} objects skipped", store.describe(), clusters.size(), files,
-                backupCount, skipped);
-        return new Summary(clusters.size(), files, backupCount, skipped);
+        LOG.info("Catalog rebuilt from {}: {} clusters, {} WAL files, {} backups, {} objects skipped, {} WAL indexes written",
+                store.describe(), clusters.size(), files, backupCount, skipped, indexed);
+        return new Summary(clusters.size(), files, backupCount, skipped, indexed);
+    }
+
+    /**
+     * Indexes the segments that have none (archived by a pgvault without indexes, or whose
+     * index failed to store), reading each once. A segment that cannot be read is left
+     * without one and logged: recovery planning reads such a segment itself.
+     */
+    private int writeMissingIndexes(String cluster, List<WalRow> wal) throws IOException {
+        Set<WalFileName> indexed = new HashSet<>();
+        for (ObjectStat object : store.list(RepositoryLayout.walIndexPrefix(cluster))) {
+            RepositoryLayout.indexedSegment(object.key()).ifPresent(indexed::add);
+        }
+        int written = 0;
+        for (WalRow row : wal) {
+            WalFileName name = WalFileName.parse(row.name());
+            if (name.kind() != WalFileName.Kind.SEGMENT || indexed.contains(name)) {
+                continue;
+            }
+            try {
+                InputStream stored = store.get(row.objectKey()).orElseThrow(() -> new CorruptObjectException(row.objectKey() + " is gone"));
+                WalSegmentIndexer indexer = new WalSegmentIndexer();
+                WalSegmentSize size;
+                try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(row.objectKey(), stored);
+                     InputStream content = indexer.observing(opened.content())) {
+                    size = new WalSegmentSize(opened.header().segmentSize());
+                    content.transferTo(OutputStream.nullOutputStream());
+                }
+                Optional<WalSegmentIndex> index = indexer.index(name, size);
+                if (index.isPresent()) {
+                    index.get().write(store, cluster);
+                    written++;
+                }
+            } catch (CorruptObjectException e) {
+                LOG.warn("WAL segment {} of {} was not indexed: {}", name, cluster, e.getMessage());
+            }
+        }
+        return written;
     }
 
     /** The backups whose manifest the repository holds (pieces without one are an interrupted backup, not a backup). */

@@ -2,6 +2,13 @@ package io.pgvault.server.wal;
 
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
+import io.pgvault.core.archive.WalSegmentIndex;
+import io.pgvault.core.archive.WalSegmentIndexer;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStat;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalSegmentSize;
 import io.pgvault.server.ArchivingCluster;
 import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.PgCluster;
@@ -33,7 +40,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * every file it saw acknowledged comes back byte-identical through GET. Per major and
  * storage driver (default: 15 and 17, local and S3Proxy), plus a 1 MB-segment cluster.
  * The S3 runs keep their catalog in a real PostgreSQL; every run rebuilds the catalog
- * from the repository and compares it with what archiving recorded.
+ * from the repository and compares it with what archiving recorded, and each segment's
+ * index (written on arrival, or by a rebuild) with what reading the segment gives.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ArchiveCommandIT {
@@ -118,6 +126,25 @@ class ArchiveCommandIT {
                 assertThat(get(url + "/v1/clusters/main/wal")).isEqualTo(before);
                 assertThat(get(url + "/v1/clusters/main")).contains("\"walSegmentSize\":" + (c.segmentSizeMb() << 20))
                         .contains("\"pgMajor\":" + c.major());
+
+                // Each segment was indexed as it arrived, exactly as reading it gives; a repository without indexes (an older
+                // pgvault's) gets them from a rebuild.
+                ObjectStore repository = server.getApplicationContext().getBean(ObjectStore.class);
+                WalSegmentSize size = new WalSegmentSize((long) c.segmentSizeMb() << 20);
+                List<Path> segments = acked.stream().filter(f -> f.getFileName().toString().matches("[0-9A-F]{24}")).toList();
+                for (Path file : segments) {
+                    WalFileName name = WalFileName.parse(file.getFileName().toString());
+                    assertThat(WalSegmentIndex.read(repository, "main", name, size)).as(name.toString())
+                            .isPresent().isEqualTo(WalSegmentIndexer.of(name, size, Files.readAllBytes(file)));
+                }
+                repository.delete(repository.list(RepositoryLayout.walIndexPrefix("main")).stream().map(ObjectStat::key).toList());
+                HttpResponse<String> rebuilt = post(url + "/v1/catalog/rebuild", "");
+                assertThat(rebuilt.body()).contains("\"walIndexesWritten\":" + segments.size());
+                for (Path file : segments) {
+                    WalFileName name = WalFileName.parse(file.getFileName().toString());
+                    assertThat(WalSegmentIndex.read(repository, "main", name, size)).as(name + " after the rebuild")
+                            .isEqualTo(WalSegmentIndexer.of(name, size, Files.readAllBytes(file)));
+                }
             }
         } finally {
             if (catalogDb != null) {
