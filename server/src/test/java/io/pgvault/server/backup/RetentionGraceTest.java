@@ -131,6 +131,12 @@ class RetentionGraceTest implements TestPropertyProvider {
         return JSON.readTree(r.body());
     }
 
+    /** The segments whose index the repository holds. */
+    private List<String> indexedSegments() throws IOException {
+        return store.list(RepositoryLayout.walIndexPrefix("main")).stream()
+                .map(o -> RepositoryLayout.indexedSegment(o.key()).orElseThrow().toString()).toList();
+    }
+
     private int walStatus(long segment) throws Exception {
         return send("GET", "/v1/clusters/main/wal/" + SyntheticWal.name(1, segment, 16), HttpRequest.BodyPublishers.noBody()).statusCode();
     }
@@ -159,6 +165,7 @@ class RetentionGraceTest implements TestPropertyProvider {
                     HttpRequest.BodyPublishers.ofByteArray(SyntheticWal.segment(segment, 16, SYSID, 1, segment)));
             assertThat(put.statusCode()).as(put.body()).isEqualTo(201);
         }
+        assertThat(indexedSegments()).as("indexed on arrival").hasSize(5);
         Instant start = Instant.now();
         storeBackup("20261120T000000Z-0a0a0a", 2, start.plusSeconds(60));
         storeBackup("20261123T000000Z-0b0b0b", 5, start.plus(Duration.ofDays(3)));
@@ -176,6 +183,8 @@ class RetentionGraceTest implements TestPropertyProvider {
         assertThat(listed.findValuesAsText("status")).containsOnly("complete");
         assertThat(walStatus(1)).isEqualTo(404);
         assertThat(walStatus(2)).isEqualTo(200);
+        assertThat(indexedSegments()).as("indexes go with their segments").doesNotContain(SyntheticWal.name(1, 1, 16))
+                .contains(SyntheticWal.name(1, 2, 16));
 
         // A day and more later, the grace has passed: "old" goes, and the WAL only it needed.
         clock.set(start.plus(Duration.ofDays(4)).plus(Duration.ofHours(2)));
@@ -185,5 +194,6 @@ class RetentionGraceTest implements TestPropertyProvider {
         assertThat(store.list(RepositoryLayout.backupPrefix("main", "20261120T000000Z-0a0a0a"))).isEmpty();
         assertThat(walStatus(2)).isEqualTo(404);
         assertThat(walStatus(5)).isEqualTo(200);
+        assertThat(indexedSegments()).doesNotContain(SyntheticWal.name(1, 2, 16)).contains(SyntheticWal.name(1, 5, 16));
     }
 }
