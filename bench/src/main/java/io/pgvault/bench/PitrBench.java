@@ -124,7 +124,14 @@ public final class PitrBench {
                 backup(http, encryptedUrl);
             }
             asPgUser("pgbackrest --config=" + conf + " --stanza=bench --type=full backup");
-            shell("pgbench -n -T " + seconds + " -c 2 -j 2 " + conn + " postgres");
+            // The load in two halves around the targets --targets restores to: a restore point, a transaction, a time and a position.
+            shell("pgbench -n -T " + (seconds / 2) + " -c 2 -j 2 " + conn + " postgres");
+            pg.execute("CREATE TABLE IF NOT EXISTS bench_marks (note text)");
+            String targetXid = pg.queryValue("WITH m AS (INSERT INTO bench_marks VALUES ('xid') RETURNING txid_current() AS x) SELECT x FROM m");
+            String targetLsn = pg.queryValue("SELECT pg_current_wal_insert_lsn()");
+            pg.queryValue("SELECT pg_create_restore_point('bench-target')");
+            String targetTime = pg.queryValue("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'");
+            shell("pgbench -n -T " + (seconds - seconds / 2) + " -c 2 -j 2 " + conn + " postgres");
             String expected = pg.queryValue("SELECT sum(abalance) || '/' || (SELECT count(*) FROM pgbench_history) FROM pgbench_accounts");
             String last = pg.queryValue("SELECT pg_walfile_name(pg_switch_wal())");
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
@@ -208,6 +215,15 @@ public final class PitrBench {
                 }
             }
             List<Figures> results = runs.stream().map(PitrBench::median).toList();
+            if (java.util.Arrays.asList(args).contains("--targets")) {
+                restoreSteps(launcher, repository, conf, repeat, work, List.of(
+                        new Target("latest", List.of(), "--type=default"),
+                        new Target("immediate", List.of("--target", "immediate"), "--type=immediate"),
+                        new Target("time", List.of("--target-time", targetTime), "--type=time --target='" + targetTime + "'"),
+                        new Target("lsn", List.of("--target-lsn", targetLsn), "--type=lsn --target=" + targetLsn),
+                        new Target("xid", List.of("--target-xid", targetXid), "--type=xid --target=" + targetXid),
+                        new Target("name", List.of("--target-name", "bench-target"), "--type=name --target=bench-target")));
+            }
 
             System.out.println();
             System.out.printf(Locale.ROOT, "%-46s %10s %10s %10s   (median of %d runs by total)%n", "recovery to the end of the archive",
@@ -237,6 +253,52 @@ public final class PitrBench {
                 s3.close();
             }
             Fixtures.deleteTree(work);
+        }
+    }
+
+    /** A recovery target as pgvault recover and pgbackrest restore are given it. */
+    record Target(String kind, List<String> pgvault, String pgbackrest) {
+    }
+
+    /**
+     * The restore step alone (what runs before PostgreSQL starts: planning, looking the target
+     * up, unpacking), per target kind, pgvault recover against pgbackrest restore, each
+     * {@code repeat} times in turn, medians printed.
+     */
+    private static void restoreSteps(Path launcher, List<String> repository, Path conf, int repeat, Path work, List<Target> targets)
+            throws Exception {
+        Files.writeString(conf, Files.readString(conf).replace(ASYNC, ""));
+        System.out.printf(Locale.ROOT, "%n%-12s %14s %14s %8s   (restore step only, median of %d)%n", "target", "pgvault s", "pgBackRest s",
+                "ratio", repeat);
+        for (Target t : targets) {
+            List<Double> ours = new ArrayList<>();
+            List<Double> theirs = new ArrayList<>();
+            for (int round = 0; round < repeat; round++) {
+                Path data = work.resolve("target-" + t.kind() + "-" + round);
+                shell("sync");
+                Files.createDirectories(data);
+                OsUser.own(data);
+                List<String> command = new ArrayList<>(List.of(launcher.toString(), "recover"));
+                command.addAll(repository);
+                command.addAll(List.of("--cluster", "bench", "--pgdata", data.toString(), "--parallel", "2"));
+                command.addAll(t.pgvault());
+                long start = System.nanoTime();
+                run(OsUser.wrap(command));
+                ours.add((System.nanoTime() - start) / 1e9);
+                Fixtures.deleteTree(data);
+                shell("sync");
+                Files.createDirectories(data);
+                OsUser.own(data);
+                start = System.nanoTime();
+                asPgUser("pgbackrest --config=" + conf + " --stanza=bench --pg1-path=" + data + " --archive-mode=off " + t.pgbackrest() + " restore");
+                theirs.add((System.nanoTime() - start) / 1e9);
+                Fixtures.deleteTree(data);
+            }
+            ours.sort(null);
+            theirs.sort(null);
+            double a = ours.get(ours.size() / 2);
+            double b = theirs.get(theirs.size() / 2);
+            System.out.printf(Locale.ROOT, "%-12s %14.2f %14.2f %7.2fx%n", t.kind(), a, b, a / b);
         }
     }
 
