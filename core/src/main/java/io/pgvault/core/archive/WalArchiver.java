@@ -155,6 +155,12 @@ public final class WalArchiver {
                 text = inspector.readAllBytes();
                 out.write(text);
             } else {
+                if (declaredLength >= 0) {
+                    // A body that is not this segment is refused from its first page, before a byte is compressed.
+                    byte[] first = inspector.readNBytes(WalPageHeader.LONG_HEADER_BYTES);
+                    segmentCheck(identity).check(name, first, declaredLength);
+                    out.write(first);
+                }
                 inspector.transferTo(out);
             }
         }
@@ -208,15 +214,18 @@ public final class WalArchiver {
                         name.timeline().value(), segmentSize, writer, created, null);
             }
             default -> {
-                WalSegmentCheck check = identity.isKnown()
-                        ? WalSegmentCheck.forCluster(identity.segmentSize().get(), identity.systemIdentifier().getAsLong())
-                        : WalSegmentCheck.firstOfCluster();
-                WalPageHeader page = check.check(name, inspector.head(), inspector.length());
+                WalPageHeader page = segmentCheck(identity).check(name, inspector.head(), inspector.length());
                 return new ObjectHeader(name.kind() == WalFileName.Kind.PARTIAL ? "partial" : "wal", name.toString(), inspector.length(),
                         sha, codec.id(), null, page.systemIdentifierText(), name.timeline().value(), page.segmentSize(), writer, created,
                         page.major().map(m -> m.number()).orElse(null));
             }
         }
+    }
+
+    private static WalSegmentCheck segmentCheck(ClusterIdentity identity) {
+        return identity.isKnown()
+                ? WalSegmentCheck.forCluster(identity.segmentSize().get(), identity.systemIdentifier().getAsLong())
+                : WalSegmentCheck.firstOfCluster();
     }
 
     private ArchiveResult compareWithStored(String key, WalFileName name, ObjectHeader arriving) throws IOException {
