@@ -46,7 +46,7 @@ public final class PitrBench {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** pgBackRest's async archive-get: archive-get reads its configuration when PostgreSQL calls it, so it is a global setting. */
     private static final String ASYNC = "archive-async=y\narchive-get-queue-max=256MiB\n";
-    /** PGVAULT_BENCH_VERBOSE: print recover's whole output and the prefetcher's log. */
+    /** PGVAULT_BENCH_VERBOSE: print recover's whole output and the prefetcher's log. PGVAULT_BENCH_KEEP: keep the repositories. */
     private static final boolean VERBOSE = System.getenv("PGVAULT_BENCH_VERBOSE") != null;
 
     record Figures(String name, double restoreSeconds, double replaySeconds) {
@@ -162,6 +162,7 @@ public final class PitrBench {
             // Each contender recovers --repeat times, in turn, the run with the median total reported: the same
             // recovery varies by a quarter here from run to run.
             boolean onlyPgvault = System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") != null;
+            boolean onlyTargets = java.util.Arrays.asList(args).contains("--only-targets");
             List<Contender> contenders = new ArrayList<>();
             // Both restores run as the user PostgreSQL runs as, as DBAs run them.
             contenders.add(new Contender("pgvault recover + wal-fetch (prefetch)", data -> {
@@ -204,6 +205,18 @@ public final class PitrBench {
                     OsUser.own(data);
                 }));
             }
+            if (java.util.Arrays.asList(args).contains("--targets") || onlyTargets) {
+                restoreSteps(launcher, repository, conf, repeat, work, List.of(
+                        new Target("latest", List.of(), "--type=default"),
+                        new Target("immediate", List.of("--target", "immediate"), "--type=immediate"),
+                        new Target("time", List.of("--target-time", targetTime), "--type=time --target='" + targetTime + "'"),
+                        new Target("lsn", List.of("--target-lsn", targetLsn), "--type=lsn --target=" + targetLsn),
+                        new Target("xid", List.of("--target-xid", targetXid), "--type=xid --target=" + targetXid),
+                        new Target("name", List.of("--target-name", "bench-target"), "--type=name --target=bench-target")));
+            }
+            if (onlyTargets) {
+                return;
+            }
             List<List<Figures>> runs = new ArrayList<>();
             contenders.forEach(c -> runs.add(new ArrayList<>()));
             for (int round = 0; round < repeat; round++) {
@@ -215,15 +228,6 @@ public final class PitrBench {
                 }
             }
             List<Figures> results = runs.stream().map(PitrBench::median).toList();
-            if (java.util.Arrays.asList(args).contains("--targets")) {
-                restoreSteps(launcher, repository, conf, repeat, work, List.of(
-                        new Target("latest", List.of(), "--type=default"),
-                        new Target("immediate", List.of("--target", "immediate"), "--type=immediate"),
-                        new Target("time", List.of("--target-time", targetTime), "--type=time --target='" + targetTime + "'"),
-                        new Target("lsn", List.of("--target-lsn", targetLsn), "--type=lsn --target=" + targetLsn),
-                        new Target("xid", List.of("--target-xid", targetXid), "--type=xid --target=" + targetXid),
-                        new Target("name", List.of("--target-name", "bench-target"), "--type=name --target=bench-target")));
-            }
 
             System.out.println();
             System.out.printf(Locale.ROOT, "%-46s %10s %10s %10s   (median of %d runs by total)%n", "recovery to the end of the archive",
@@ -252,7 +256,11 @@ public final class PitrBench {
             if (s3 != null) {
                 s3.close();
             }
-            Fixtures.deleteTree(work);
+            if (System.getenv("PGVAULT_BENCH_KEEP") != null) {
+                System.out.println("kept (PGVAULT_BENCH_KEEP): " + work);
+            } else {
+                Fixtures.deleteTree(work);
+            }
         }
     }
 
@@ -285,20 +293,35 @@ public final class PitrBench {
                 long start = System.nanoTime();
                 run(OsUser.wrap(command));
                 ours.add((System.nanoTime() - start) / 1e9);
+                stopPrefetcher(data);
                 Fixtures.deleteTree(data);
+                Path theirData = work.resolve("target-" + t.kind() + "-" + round + "-pgbackrest");
                 shell("sync");
-                Files.createDirectories(data);
-                OsUser.own(data);
+                Files.createDirectories(theirData);
+                OsUser.own(theirData);
                 start = System.nanoTime();
-                asPgUser("pgbackrest --config=" + conf + " --stanza=bench --pg1-path=" + data + " --archive-mode=off " + t.pgbackrest() + " restore");
+                asPgUser("pgbackrest --config=" + conf + " --stanza=bench --pg1-path=" + theirData + " --archive-mode=off " + t.pgbackrest()
+                        + " restore");
                 theirs.add((System.nanoTime() - start) / 1e9);
-                Fixtures.deleteTree(data);
+                Fixtures.deleteTree(theirData);
             }
             ours.sort(null);
             theirs.sort(null);
             double a = ours.get(ours.size() / 2);
             double b = theirs.get(theirs.size() / 2);
             System.out.printf(Locale.ROOT, "%-12s %14.2f %14.2f %7.2fx%n", t.kind(), a, b, a / b);
+        }
+    }
+
+    /** recover started restore_command's prefetcher for a PostgreSQL that this run never starts: it is stopped here. */
+    private static void stopPrefetcher(Path data) throws Exception {
+        Path pidFile = data.resolve("pg_wal/pgvault-spool/.pid");
+        if (Files.exists(pidFile)) {
+            long pid = Long.parseLong(Files.readString(pidFile).trim());
+            ProcessHandle.of(pid).ifPresent(p -> {
+                p.destroy();
+                p.onExit().orTimeout(10, TimeUnit.SECONDS).join();
+            });
         }
     }
 

@@ -102,6 +102,8 @@ final class InfoCommand implements Callable<Integer> {
                 }
                 doc.put("timelines", tl);
                 doc.put("streamedHeads", archive.streamedHeads().stream().map(Object::toString).sorted().toList());
+                doc.put("archivedSegments", archivedSegments(archive));
+                doc.put("indexedSegments", archive.indexedSegments().size());
                 doc.put("unusableBackups", archive.unreadableBackups().stream()
                         .map(b -> Map.of("id", b.backupId(), "reason", b.reason())).toList());
                 Json.print(out, doc);
@@ -122,6 +124,12 @@ final class InfoCommand implements Callable<Integer> {
                 out.println("  next segment the archive lacks: " + w.firstMissing());
             }
             archive.streamedHeads().stream().sorted().forEach(head -> out.println("streamed head (segment not finished yet, served padded): " + head));
+            int archived = archivedSegments(archive);
+            if (archive.indexedSegments().size() < archived) {
+                // Planning reads a segment without an index whole: say so, with the way out.
+                out.printf("WAL indexes: %d of %d archived segments (the others are read whole when a recovery is planned; "
+                        + "'pgvault catalog rebuild' on the server indexes them)%n", archive.indexedSegments().size(), archived);
+            }
             archive.unreadableBackups().forEach(b -> out.println("unusable backup " + b.backupId() + ": " + b.reason()
                     + " (pgvault verify " + cluster + " --backup " + b.backupId() + "; take a new backup)"));
             if (via.given()) {
@@ -130,5 +138,9 @@ final class InfoCommand implements Callable<Integer> {
             }
             return 0;
         }
+    }
+
+    private static int archivedSegments(ClusterArchive archive) {
+        return archive.segments().size() - archive.streamedHeads().size();
     }
 }

@@ -28,8 +28,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code pgvault verify}: reads, from the repository alone, what a recovery would read, and
  * reports what would stop one: a damaged or missing backup piece, a damaged WAL segment, a
  * backup whose own WAL is not all archived, a stretch of the recovery window that a missing
- * segment makes unreachable, a segment's index that does not match the segment. Every object is read whatever the others show, so one run
- * lists every problem. Nothing is written.
+ * segment makes unreachable, a segment's index that does not match the segment. Every
+ * object is read whatever the others show, so one run lists every problem. Nothing is
+ * written.
  */
 public final class ArchiveVerifier {
 

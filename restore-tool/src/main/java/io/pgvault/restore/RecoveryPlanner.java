@@ -188,7 +188,7 @@ public final class RecoveryPlanner {
             boolean readNext = false;
             if (index != null) {
                 if (!byXid) {
-                    Optional<WalRecordScanner.Event> point = index.restorePoint(target.value()).filter(e -> !e.start().isBefore(notBefore));
+                    Optional<WalRecordScanner.Event> point = index.restorePoint(target.value(), notBefore);
                     if (point.isPresent()) {
                         return point;
                     }

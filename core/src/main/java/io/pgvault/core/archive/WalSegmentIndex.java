@@ -78,9 +78,9 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
                 Lsn.parse(last.start), Lsn.parse(last.end), last.xid, Instant.parse(last.time), null));
     }
 
-    /** The first restore point of this name, as the scanner reports it. */
-    public Optional<WalRecordScanner.Event> restorePoint(String name) {
-        return restorePoints.stream().filter(p -> p.name.equals(name)).findFirst()
+    /** The first restore point of this name that starts at or after {@code notBefore}, as the scanner reports it. */
+    public Optional<WalRecordScanner.Event> restorePoint(String name, Lsn notBefore) {
+        return restorePoints.stream().filter(p -> p.name.equals(name) && !Lsn.parse(p.start).isBefore(notBefore)).findFirst()
                 .map(p -> new WalRecordScanner.Event(WalRecordScanner.Kind.RESTORE_POINT, Lsn.parse(p.start), Lsn.parse(p.end), 0,
                         Instant.parse(p.time), p.name));
     }

@@ -108,14 +108,14 @@ class WalSegmentIndexTest {
                 WalFileName home = WalFileName.segmentOf(TimelineId.FIRST, e.start(), SIZE);
                 WalSegmentIndex index = WalSegmentIndexer.of(home, SIZE, segments.get(home)).orElseThrow();
                 if (e.kind() == WalRecordScanner.Kind.RESTORE_POINT) {
-                    assertThat(index.restorePoint(e.name()).isPresent() || index.unfinishedMayBe(-1, true)).as(e.toString()).isTrue();
+                    assertThat(index.restorePoint(e.name(), e.start()).isPresent() || index.unfinishedMayBe(-1, true)).as(e.toString()).isTrue();
                 } else {
                     assertThat(index.mayHoldTransaction(e.xid()) || index.unfinishedMayBe(e.xid(), false)).as(e.toString()).isTrue();
                 }
             }
             WalFileName last = WalFileName.segmentOf(TimelineId.FIRST, pointEnd, SIZE);
             WalSegmentIndex lastIndex = WalSegmentIndexer.of(last, SIZE, segments.get(last)).orElseThrow();
-            assertThat(lastIndex.restorePoint("after-the-load")).hasValueSatisfying(p -> assertThat(p.end()).isEqualTo(pointEnd));
+            assertThat(lastIndex.restorePoint("after-the-load", last.startLsn(SIZE))).hasValueSatisfying(p -> assertThat(p.end()).isEqualTo(pointEnd));
 
             // Stored and read back; a different segment's bytes or a cut feed give no index at all.
             LocalDirectoryStore store = new LocalDirectoryStore(dir.resolve("repo"));
