@@ -110,8 +110,8 @@ class PrefetchSpoolIT {
             assertThat(javaStarts(javaLog)).last().asString().contains("WalFetchMain");
             assertThat(data.resolve("pg_wal/pgvault-spool/" + fifth.getFileName() + ".absent")).doesNotExist();
 
-            // Without the prefetcher its markers mean nothing: the Java command answers.
-            long pid = Long.parseLong(Files.readString(data.resolve("pg_wal/pgvault-spool/.pid")).strip());
+            // Without the prefetcher its markers mean nothing: the Java command answers (kill -9: .pid stays, naming a dead process).
+            long pid = ownerPid(data.resolve("pg_wal/pgvault-spool"));
             ProcessHandle daemon = ProcessHandle.of(pid).orElseThrow();
             assertThat(daemon.info().commandLine().orElse("")).contains("PrefetchDaemon");
             daemon.destroyForcibly();
@@ -119,9 +119,11 @@ class PrefetchSpoolIT {
             assertThat(data.resolve("pg_wal/pgvault-spool/00000003.history.absent")).exists();
             assertThat(call(data, javaHome, fetch, "00000003.history", "pg_wal/RECOVERYHISTORY")).isEqualTo(1);
             assertThat(javaStarts(javaLog)).last().asString().contains("WalFetchMain");
+            // A file in the spool is complete (flushed, then renamed into place) whoever wrote it: still served without a JVM.
             int beforeHistory = javaStarts(javaLog).size();
             assertThat(call(data, javaHome, fetch, "00000002.history", "pg_wal/RECOVERYHISTORY")).isZero();
-            assertThat(javaStarts(javaLog)).hasSize(beforeHistory + 1);
+            assertThat(data.resolve("pg_wal/RECOVERYHISTORY")).hasBinaryContent(history);
+            assertThat(javaStarts(javaLog)).hasSize(beforeHistory);
         } finally {
             stopPrefetcher(dir.resolve("data"));
             Fixtures.deleteTree(dir);
@@ -288,13 +290,18 @@ class PrefetchSpoolIT {
         return p.exitValue();
     }
 
+    /** The pid in the spool's .pid ("PID START_TIME BOOT_ID"). */
+    private static long ownerPid(Path spool) throws IOException {
+        return Long.parseLong(Files.readString(spool.resolve(".pid")).strip().split(" ")[0]);
+    }
+
     private static void stopPrefetcher(Path data) {
         try {
             Files.deleteIfExists(data.resolve("recovery.signal"));
             Path pid = data.resolve("pg_wal/pgvault-spool/.pid");
             if (Files.exists(pid)) {
                 // Only the prefetcher this test started: the pid file may outlive it.
-                ProcessHandle.of(Long.parseLong(Files.readString(pid).strip()))
+                ProcessHandle.of(ownerPid(pid.getParent()))
                         .filter(h -> h.info().commandLine().orElse("").contains("PrefetchDaemon"))
                         .ifPresent(ProcessHandle::destroyForcibly);
             }
