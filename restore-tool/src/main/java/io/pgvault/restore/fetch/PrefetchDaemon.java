@@ -108,13 +108,9 @@ public final class PrefetchDaemon {
         }
         // recover stops it with SIGTERM: withdraw (.pid first) as on a normal exit. kill -9 leaves .pid naming a dead process.
         Runtime.getRuntime().addShutdownHook(new Thread(owner.get()::close, "pgvault-prefetch-exit"));
+        // The requested segment is marked pending already (before the repository is even opened: an S3 client takes a
+        // while), so the call that started this waits for it. Only that one: the names after it need the segment size.
         try (PrefetchSpool.Owner spoolOwner = owner.get()) {
-            // Before the repository is even opened (an S3 client takes a while): the call that started this waits for
-            // the segment it asked for instead of starting a JVM. Only that one: the names after it need the segment size.
-            Optional<WalFileName> first = spoolOwner.spool().requested();
-            if (first.isPresent()) {
-                spoolOwner.mark(PrefetchSpool.Marker.PENDING, first.get().toString());
-            }
             // Segments, history files and the segment size all come from the one store.
             ObjectStore store = options.openStore();
             // It decrypts every segment of the replay: compile AES-GCM while it is still waiting for the unpacking.
@@ -203,7 +199,8 @@ public final class PrefetchDaemon {
                 // fetching until the recovery signal file is written, so the unpacking has the machine to itself.
                 if (requested.isPresent() && recoverySeen) {
                     boolean askedAgain = spool.askedAgain(requested.get().toString());
-                    if (askedAgain) {
+                    if (askedAgain && !spool.holds(requested.get().toString())) {
+                        // Taken already (an ask that crossed the delivery keeps the spool's copy instead).
                         delivered.remove(requested.get().toString());
                     }
                     List<WalFileName> wanted = predict(requested.get());

@@ -206,7 +206,9 @@ public final class PrefetchSpool {
     /**
      * Makes this process the spool's owner: takes {@code .lock}, removes what a previous
      * owner left (its markers, spooled and half-written files, its {@code .pid}; the last
-     * request stays, it is why this one was started), then writes {@code .pid}.
+     * request stays, it is why this one was started), marks the requested segment
+     * {@link Marker#PENDING} (so the call that started it waits for it rather than asks), then
+     * writes {@code .pid}. The owner fetches that segment first.
      *
      * @return empty when another process owns the spool (or {@code /proc} cannot identify this one)
      */
@@ -233,6 +235,10 @@ public final class PrefetchSpool {
         Owner owner = new Owner(channel, lock);
         try {
             owner.clear(Set.of(LOCK, LOG, REQUESTED));
+            Optional<WalFileName> first = requested();
+            if (first.isPresent()) {
+                owner.mark(Marker.PENDING, first.get().toString());
+            }
             // Renamed into place: a reader never sees half a line.
             Path temp = dir.resolve(OWNER + TEMP_SUFFIX);
             Files.writeString(temp, self.get().line() + "\n", StandardCharsets.US_ASCII);
