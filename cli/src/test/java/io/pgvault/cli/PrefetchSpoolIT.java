@@ -12,6 +12,7 @@ import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.repo.RepositoryFormat;
 import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.core.wal.WalFileName;
+import io.pgvault.restore.fetch.WalFetchMain;
 import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.PgCluster;
 import org.junit.jupiter.api.Test;
@@ -304,6 +305,42 @@ class PrefetchSpoolIT {
             if (unrelated != null) {
                 unrelated.destroyForcibly();
             }
+            stopPrefetcher(data);
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    /**
+     * A damaged object is not "not archived": the prefetcher's fetch fails and leaves no
+     * marker, the launcher's ask comes back empty, and the Java command exits 200 (PostgreSQL
+     * stops recovery) instead of 1 (it would end recovery early).
+     */
+    @Test
+    void aDamagedSegmentStopsRecoveryAndIsNeverAnsweredAbsent() throws Exception {
+        Path dir = RecoverySupport.workDirectory("pgvault-spool-damaged-it");
+        Path data = dir.resolve("data");
+        try {
+            List<Path> segments = archivedSegments(dir, 2);
+            Path repo = dir.resolve("repo");
+            WalArchiver archiver = newRepository(new LocalDirectoryStore(repo), dir);
+            for (Path segment : segments) {
+                archive(archiver, segment);
+            }
+            Path damaged = repo.resolve(RepositoryLayout.walKey(CLUSTER, WalFileName.parse(name(segments.get(1)))));
+            byte[] bytes = Files.readAllBytes(damaged);
+            bytes[bytes.length - 10] ^= 0x5a;
+            Files.write(damaged, bytes);
+            Files.createDirectories(data.resolve("pg_wal"));
+            Files.writeString(data.resolve("recovery.signal"), "");
+            Path javaHome = standInJava(dir, dir.resolve("java-starts.log"));
+            List<String> fetch = List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool",
+                    "--retry-for", "1");
+            assertThat(timedCall(data, javaHome, fetch, name(segments.get(0)), "pg_wal/RECOVERYXLOG")).isZero();
+            assertThat(timedCall(data, javaHome, fetch, name(segments.get(1)), "pg_wal/RECOVERYXLOG"))
+                    .isEqualTo(WalFetchMain.RECOVERY_FAILURE);
+            assertThat(data.resolve("pg_wal/pgvault-spool/" + name(segments.get(1)) + ".absent")).doesNotExist();
+            assertThat(data.resolve("pg_wal/pgvault-spool/" + name(segments.get(1)))).doesNotExist();
+        } finally {
             stopPrefetcher(data);
             Fixtures.deleteTree(dir);
         }
