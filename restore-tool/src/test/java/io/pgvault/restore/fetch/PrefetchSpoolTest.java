@@ -195,6 +195,21 @@ class PrefetchSpoolTest {
         }
     }
 
+    /** Killed after it took the lock and cleared, before .pid was renamed into place: markers without an owner. */
+    @Test
+    void markersWithoutAPublishedOwnerAreNotTrusted() throws Exception {
+        PrefetchSpool spool = new PrefetchSpool(dir);
+        Files.write(dir.resolve(SEGMENT + ".pending"), new byte[0]);
+        Files.write(dir.resolve(absentMarker()), new byte[0]);
+        Files.writeString(dir.resolve(PrefetchSpool.OWNER + ".tmp"), ProcessIdentity.current().orElseThrow().line().substring(0, 5));
+        assertThat(spool.ownerAlive()).isFalse();
+        assertThat(spool.answer(SEGMENT)).isEqualTo(Answer.UNKNOWN);
+        try (Owner owner = spool.acquire().orElseThrow()) {
+            assertThat(names()).containsExactlyInAnyOrder(PrefetchSpool.LOCK, PrefetchSpool.OWNER);
+            assertThat(owner.has(Marker.ABSENT, SEGMENT.toString())).isFalse();
+        }
+    }
+
     /** A pid the kernel gave to another process after the owner died: another start time, so not the owner. */
     @Test
     void aPidReusedByAnotherProcessIsNotTheOwner() throws Exception {
