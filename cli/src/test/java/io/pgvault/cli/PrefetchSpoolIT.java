@@ -12,6 +12,7 @@ import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.repo.RepositoryFormat;
 import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.core.wal.WalFileName;
+import io.pgvault.restore.fetch.WalFetchMain;
 import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.PgCluster;
 import org.junit.jupiter.api.Test;
@@ -110,8 +111,8 @@ class PrefetchSpoolIT {
             assertThat(javaStarts(javaLog)).last().asString().contains("WalFetchMain");
             assertThat(data.resolve("pg_wal/pgvault-spool/" + fifth.getFileName() + ".absent")).doesNotExist();
 
-            // Without the prefetcher its markers mean nothing: the Java command answers.
-            long pid = Long.parseLong(Files.readString(data.resolve("pg_wal/pgvault-spool/.pid")).strip());
+            // Without the prefetcher its markers mean nothing: the Java command answers (kill -9: .pid stays, naming a dead process).
+            long pid = ownerPid(data.resolve("pg_wal/pgvault-spool"));
             ProcessHandle daemon = ProcessHandle.of(pid).orElseThrow();
             assertThat(daemon.info().commandLine().orElse("")).contains("PrefetchDaemon");
             daemon.destroyForcibly();
@@ -119,9 +120,11 @@ class PrefetchSpoolIT {
             assertThat(data.resolve("pg_wal/pgvault-spool/00000003.history.absent")).exists();
             assertThat(call(data, javaHome, fetch, "00000003.history", "pg_wal/RECOVERYHISTORY")).isEqualTo(1);
             assertThat(javaStarts(javaLog)).last().asString().contains("WalFetchMain");
+            // A file in the spool is complete (flushed, then renamed into place) whoever wrote it: still served without a JVM.
             int beforeHistory = javaStarts(javaLog).size();
             assertThat(call(data, javaHome, fetch, "00000002.history", "pg_wal/RECOVERYHISTORY")).isZero();
-            assertThat(javaStarts(javaLog)).hasSize(beforeHistory + 1);
+            assertThat(data.resolve("pg_wal/RECOVERYHISTORY")).hasBinaryContent(history);
+            assertThat(javaStarts(javaLog)).hasSize(beforeHistory);
         } finally {
             stopPrefetcher(dir.resolve("data"));
             Fixtures.deleteTree(dir);
@@ -202,10 +205,259 @@ class PrefetchSpoolIT {
         }
     }
 
+    /**
+     * kill -9 of the prefetcher at each step of its work, and a pid reused by an unrelated
+     * process: the next call never trusts what the dead one left (its "not archived", its
+     * "coming"), answers right, and waits no longer than the launcher's bound.
+     */
+    @Test
+    void aKilledPrefetchersLeftoversAreNeverTrustedAndAReusedPidIsNotTakenForIt() throws Exception {
+        Path dir = RecoverySupport.workDirectory("pgvault-spool-crash-it");
+        Path data = dir.resolve("data");
+        Process unrelated = null;
+        try {
+            List<Path> segments = archivedSegments(dir, 5);
+            Path repo = dir.resolve("repo");
+            LocalDirectoryStore store = new LocalDirectoryStore(repo);
+            WalArchiver archiver = newRepository(store, dir);
+            // The fourth is archived only after it was answered absent.
+            for (Path segment : List.of(segments.get(0), segments.get(1), segments.get(2), segments.get(4))) {
+                archive(archiver, segment);
+            }
+            byte[] history = "1\t0/9000000\tno recovery target specified\n".getBytes(StandardCharsets.US_ASCII);
+            archiver.archive(CLUSTER, ClusterIdentity.UNKNOWN, WalFileName.parse("00000002.history"), new ByteArrayInputStream(history),
+                    history.length);
+            Files.createDirectories(data.resolve("pg_wal"));
+            Files.writeString(data.resolve("recovery.signal"), "");
+            Path spool = data.resolve("pg_wal/pgvault-spool");
+            Path javaLog = dir.resolve("java-starts.log");
+            Path javaHome = standInJava(dir, javaLog);
+            List<String> fetch = List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool");
+            Path xlog = data.resolve("pg_wal/RECOVERYXLOG");
+
+            // 1. Before its first look at the history files: it blocks reading the cluster's descriptor (a FIFO here).
+            Path descriptor = repo.resolve(RepositoryLayout.clusterDescriptor(CLUSTER));
+            Path aside = dir.resolve("descriptor-aside");
+            Files.move(descriptor, aside);
+            mkfifo(descriptor);
+            assertThat(timedCall(data, javaHome, fetch, name(segments.get(0)), "pg_wal/RECOVERYXLOG")).isZero();
+            assertThat(Files.mismatch(xlog, segments.get(0))).isEqualTo(-1);
+            assertThat(spool.resolve(".histories")).doesNotExist();
+            // A live prefetcher that does not answer: the call waits its bound (2 s), then the Java command answers.
+            long started = System.nanoTime();
+            assertThat(timedCall(data, javaHome, fetch, "00000002.history", "pg_wal/RECOVERYHISTORY")).isZero();
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).isGreaterThanOrEqualTo(1900);
+            assertThat(data.resolve("pg_wal/RECOVERYHISTORY")).hasBinaryContent(history);
+            assertThat(javaStarts(javaLog)).last().asString().contains("WalFetchMain");
+            killPrefetcher(spool);
+            Files.delete(descriptor);
+            Files.move(aside, descriptor);
+            assertThat(timedCall(data, javaHome, fetch, "00000003.history", "pg_wal/RECOVERYHISTORY")).isEqualTo(1);
+
+            // 2. While a segment is pending: the third blocks (a FIFO) once the second is taken.
+            Path third = repo.resolve(RepositoryLayout.walKey(CLUSTER, WalFileName.parse(name(segments.get(2)))));
+            Path thirdAside = dir.resolve("third-aside");
+            Files.move(third, thirdAside);
+            mkfifo(third);
+            assertThat(timedCall(data, javaHome, fetch, name(segments.get(1)), "pg_wal/RECOVERYXLOG")).isZero();
+            assertThat(Files.mismatch(xlog, segments.get(1))).isEqualTo(-1);
+            waitFor(spool.resolve(name(segments.get(2)) + ".pending"));
+            killPrefetcher(spool);
+            Files.delete(third);
+            Files.move(thirdAside, third);
+            assertThat(spool.resolve(name(segments.get(2)) + ".pending")).as("left by the killed prefetcher").exists();
+            assertThat(timedCall(data, javaHome, fetch, name(segments.get(2)), "pg_wal/RECOVERYXLOG")).isZero();
+            assertThat(Files.mismatch(xlog, segments.get(2))).isEqualTo(-1);
+
+            // 3. After "not archived": the marker outlives it, the segment is archived since; it must come.
+            String fourth = name(segments.get(3));
+            assertThat(timedCall(data, javaHome, fetch, fourth, "pg_wal/RECOVERYXLOG")).isEqualTo(1);
+            waitFor(spool.resolve(fourth + ".absent"));
+            killPrefetcher(spool);
+            archive(archiver, segments.get(3));
+            assertThat(spool.resolve(fourth + ".absent")).exists();
+            assertThat(timedCall(data, javaHome, fetch, fourth, "pg_wal/RECOVERYXLOG")).isZero();
+            assertThat(Files.mismatch(xlog, segments.get(3))).isEqualTo(-1);
+
+            // 4. Its pid reused: .pid names a live, unrelated process (as if the kernel gave it the dead prefetcher's pid),
+            // and the dead one's markers say the fifth and timeline 2's history are not archived.
+            killPrefetcher(spool);
+            unrelated = new ProcessBuilder("sleep", "600").start();
+            String[] owner = Files.readString(spool.resolve(".pid")).strip().split(" ");
+            Files.writeString(spool.resolve(".pid"), unrelated.pid() + " " + owner[1] + " " + owner[2] + "\n");
+            String fifth = name(segments.get(4));
+            // (The killed one may have fetched the fifth already: a whole file counts whoever wrote it, so take that away.)
+            Files.deleteIfExists(spool.resolve(fifth));
+            Files.write(spool.resolve(fifth + ".absent"), new byte[0]);
+            Files.write(spool.resolve(".histories"), new byte[0]);
+            Files.deleteIfExists(spool.resolve("00000002.history"));
+            Files.write(spool.resolve("00000002.history.absent"), new byte[0]);
+            int javaBefore = javaStarts(javaLog).size();
+            assertThat(timedCall(data, javaHome, fetch, "00000002.history", "pg_wal/RECOVERYHISTORY")).isZero();
+            assertThat(data.resolve("pg_wal/RECOVERYHISTORY")).hasBinaryContent(history);
+            assertThat(timedCall(data, javaHome, fetch, fifth, "pg_wal/RECOVERYXLOG")).isZero();
+            assertThat(Files.mismatch(xlog, segments.get(4))).isEqualTo(-1);
+            assertThat(javaStarts(javaLog).subList(javaBefore, javaStarts(javaLog).size())).as("a new prefetcher, the sleep is not one")
+                    .anyMatch(l -> l.contains("PrefetchDaemon"));
+            assertThat(unrelated.isAlive()).as("left alone").isTrue();
+            assertThat(ownerPid(spool)).isNotEqualTo(unrelated.pid());
+        } finally {
+            if (unrelated != null) {
+                unrelated.destroyForcibly();
+            }
+            stopPrefetcher(data);
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    /**
+     * A damaged object is not "not archived": the prefetcher's fetch fails and leaves no
+     * marker, the launcher's ask comes back empty, and the Java command exits 200 (PostgreSQL
+     * stops recovery) instead of 1 (it would end recovery early).
+     */
+    @Test
+    void aDamagedSegmentStopsRecoveryAndIsNeverAnsweredAbsent() throws Exception {
+        Path dir = RecoverySupport.workDirectory("pgvault-spool-damaged-it");
+        Path data = dir.resolve("data");
+        try {
+            List<Path> segments = archivedSegments(dir, 2);
+            Path repo = dir.resolve("repo");
+            WalArchiver archiver = newRepository(new LocalDirectoryStore(repo), dir);
+            for (Path segment : segments) {
+                archive(archiver, segment);
+            }
+            Path damaged = repo.resolve(RepositoryLayout.walKey(CLUSTER, WalFileName.parse(name(segments.get(1)))));
+            byte[] bytes = Files.readAllBytes(damaged);
+            bytes[bytes.length - 10] ^= 0x5a;
+            Files.write(damaged, bytes);
+            Files.createDirectories(data.resolve("pg_wal"));
+            Files.writeString(data.resolve("recovery.signal"), "");
+            Path javaHome = standInJava(dir, dir.resolve("java-starts.log"));
+            List<String> fetch = List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool",
+                    "--retry-for", "1");
+            assertThat(timedCall(data, javaHome, fetch, name(segments.get(0)), "pg_wal/RECOVERYXLOG")).isZero();
+            assertThat(timedCall(data, javaHome, fetch, name(segments.get(1)), "pg_wal/RECOVERYXLOG"))
+                    .isEqualTo(WalFetchMain.RECOVERY_FAILURE);
+            assertThat(data.resolve("pg_wal/pgvault-spool/" + name(segments.get(1)) + ".absent")).doesNotExist();
+            assertThat(data.resolve("pg_wal/pgvault-spool/" + name(segments.get(1)))).doesNotExist();
+        } finally {
+            stopPrefetcher(data);
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    /**
+     * Every segment size PostgreSQL allows works through the launcher's fast path: real WAL of
+     * clusters made with initdb --wal-segsize, restored in order from the spool (the names
+     * come from the prefetcher, which knows the size, never from the launcher).
+     */
+    @Test
+    void smallAndLargeSegmentsComeThroughTheSpool() throws Exception {
+        // 1 MiB: 4096 segments per log file, the old launcher's arithmetic assumed at most 256.
+        throughTheSpool(1, 12, 20, true);
+        throughTheSpool(64, 3, 200, true);
+    }
+
+    /**
+     * 1 GiB segments: four per log file, so the fourth segment's name is the next log file's
+     * first (000000010000000100000000). A fetch of one may take longer than the launcher's
+     * bound, so a call may fall back to the Java command: only the answers are checked.
+     */
+    @Test
+    void gigabyteSegmentsCrossTheLogFileBoundary() throws Exception {
+        long free = Files.getFileStore(Path.of(System.getProperty("java.io.tmpdir"))).getUsableSpace();
+        org.junit.jupiter.api.Assumptions.assumeTrue(free > (24L << 30), "skipped: 1 GiB segments need about 12 GiB of free disk, "
+                + "twice that wanted, " + (free >> 30) + " GiB free");
+        List<String> names = throughTheSpool(1024, 4, 3000, false);
+        assertThat(names).contains("000000010000000100000000");
+    }
+
+    /** Real WAL of {@code megabytes} segments, restored in order through bin/pgvault; returns the segments' names. */
+    private static List<String> throughTheSpool(int megabytes, int count, long paceMillis, boolean onlyThePrefetchersJvm) throws Exception {
+        Path dir = RecoverySupport.workDirectory("pgvault-spool-size-" + megabytes);
+        Path data = dir.resolve("data");
+        try {
+            List<Path> segments = archivedSegments(dir, count, megabytes);
+            Path repo = dir.resolve("repo");
+            WalArchiver archiver = newRepository(new LocalDirectoryStore(repo), dir, megabytes);
+            for (Path segment : segments) {
+                assertThat(Files.size(segment)).isEqualTo((long) megabytes << 20);
+                archive(archiver, segment);
+            }
+            Files.createDirectories(data.resolve("pg_wal"));
+            Files.writeString(data.resolve("recovery.signal"), "");
+            Path javaLog = dir.resolve("java-starts.log");
+            Path javaHome = standInJava(dir, javaLog);
+            List<String> fetch = List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool");
+            for (Path segment : segments) {
+                assertThat(timedCall(data, javaHome, fetch, name(segment), "pg_wal/RECOVERYXLOG")).as(megabytes + " MiB " + name(segment)).isZero();
+                assertThat(Files.mismatch(data.resolve("pg_wal/RECOVERYXLOG"), segment)).isEqualTo(-1);
+                Files.delete(data.resolve("pg_wal/RECOVERYXLOG"));
+                // A replay's pace: the prefetcher gets ahead.
+                Thread.sleep(paceMillis);
+            }
+            io.pgvault.core.wal.WalSegmentSize size = io.pgvault.core.wal.WalSegmentSize.ofMegabytes(megabytes);
+            WalFileName last = WalFileName.parse(name(segments.get(segments.size() - 1)));
+            String after = WalFileName.segment(last.timeline(), last.segmentNumber(size) + 1, size).toString();
+            assertThat(timedCall(data, javaHome, fetch, after, "pg_wal/RECOVERYXLOG")).as("past the end").isEqualTo(1);
+            System.out.println(megabytes + " MiB segments: JVMs started " + javaStarts(javaLog));
+            if (onlyThePrefetchersJvm) {
+                assertThat(javaStarts(javaLog)).as("only the prefetcher started a JVM\n" + log(data.resolve("pg_wal/pgvault-spool")))
+                        .hasSize(1).allMatch(l -> l.contains("PrefetchDaemon"));
+            }
+            return segments.stream().map(PrefetchSpoolIT::name).toList();
+        } finally {
+            stopPrefetcher(data);
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    private static String name(Path segment) {
+        return segment.getFileName().toString();
+    }
+
+    private static void mkfifo(Path path) throws Exception {
+        assertThat(new ProcessBuilder("mkfifo", path.toString()).inheritIO().start().waitFor()).isZero();
+    }
+
+    private static void waitFor(Path file) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!Files.exists(file) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(file).exists();
+    }
+
+    /** kill -9 of the spool's prefetcher; it leaves its .pid and markers. */
+    private static void killPrefetcher(Path spool) throws Exception {
+        ProcessHandle daemon = ProcessHandle.of(ownerPid(spool)).orElseThrow();
+        assertThat(daemon.info().commandLine().orElse("")).contains("PrefetchDaemon");
+        daemon.destroyForcibly();
+        daemon.onExit().get(30, TimeUnit.SECONDS);
+        assertThat(spool.resolve(".pid")).exists();
+    }
+
+    /**
+     * A call, which must answer within the launcher's bound (5 s when it starts the prefetcher)
+     * plus, when it gave up on the spool, what the Java command takes on a loaded machine.
+     */
+    private static int timedCall(Path data, Path javaHome, List<String> fetch, String file, String target) throws Exception {
+        long started = System.nanoTime();
+        int exit = call(data, javaHome, fetch, file, target);
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+        System.out.println("restore_command " + file + ": exit " + exit + " in " + ms + " ms");
+        assertThat(ms).as(file).isLessThan(5000 + 15000);
+        return exit;
+    }
+
     /** A repository with the cluster registered; returns the archiver that fills it, as the server would. */
     private static WalArchiver newRepository(LocalDirectoryStore store, Path dir) throws IOException {
+        return newRepository(store, dir, 16);
+    }
+
+    private static WalArchiver newRepository(LocalDirectoryStore store, Path dir, int segmentMegabytes) throws IOException {
         RepositoryFormat.initialize(store, "test");
-        new ClusterDescriptor(CLUSTER, null, null, 16L << 20, 15, "2026-11-25T00:00:00Z").write(store);
+        new ClusterDescriptor(CLUSTER, null, null, (long) segmentMegabytes << 20, 15, "2026-11-25T00:00:00Z").write(store);
         return new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "test", Clock.systemUTC());
     }
 
@@ -216,9 +468,15 @@ class PrefetchSpoolIT {
 
     /** Real WAL: a primary archives with cp while pgbench writes, until {@code count} segments are there. */
     private static List<Path> archivedSegments(Path dir, int count) throws Exception {
+        return archivedSegments(dir, count, 16);
+    }
+
+    private static List<Path> archivedSegments(Path dir, int count, int segmentMegabytes) throws Exception {
         Path archive = Files.createDirectories(dir.resolve("archive"));
         Files.setPosixFilePermissions(archive, PosixFilePermissions.fromString("rwxrwxrwx"));
-        try (PgCluster pg = PgCluster.builder(15).setting("archive_mode", "on").setting("archive_command", "cp %p " + archive + "/%f").start()) {
+        try (PgCluster pg = PgCluster.builder(15).walSegmentSizeMb(segmentMegabytes).setting("archive_mode", "on")
+                // Renamed into place: a large segment is seen only once it is whole.
+                .setting("archive_command", "cp %p " + archive + "/%f.tmp && mv " + archive + "/%f.tmp " + archive + "/%f").start()) {
             for (int i = 0; i < count; i++) {
                 pg.execute("CREATE TABLE IF NOT EXISTS filler AS SELECT 1 AS x; INSERT INTO filler SELECT g FROM generate_series(1, 1000) g");
                 pg.execute("SELECT pg_switch_wal()");
@@ -288,13 +546,18 @@ class PrefetchSpoolIT {
         return p.exitValue();
     }
 
+    /** The pid in the spool's .pid ("PID START_TIME BOOT_ID"). */
+    private static long ownerPid(Path spool) throws IOException {
+        return Long.parseLong(Files.readString(spool.resolve(".pid")).strip().split(" ")[0]);
+    }
+
     private static void stopPrefetcher(Path data) {
         try {
             Files.deleteIfExists(data.resolve("recovery.signal"));
             Path pid = data.resolve("pg_wal/pgvault-spool/.pid");
             if (Files.exists(pid)) {
                 // Only the prefetcher this test started: the pid file may outlive it.
-                ProcessHandle.of(Long.parseLong(Files.readString(pid).strip()))
+                ProcessHandle.of(ownerPid(pid.getParent()))
                         .filter(h -> h.info().commandLine().orElse("").contains("PrefetchDaemon"))
                         .ifPresent(ProcessHandle::destroyForcibly);
             }

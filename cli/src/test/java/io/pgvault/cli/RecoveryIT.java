@@ -304,7 +304,7 @@ class RecoveryIT {
         while (!Files.exists(pidFile) && System.nanoTime() < deadline) {
             java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
         }
-        String pid = Files.readString(pidFile).trim();
+        String pid = Files.readString(pidFile).trim().split(" ")[0];
         String argv = new String(Files.readAllBytes(Path.of("/proc", pid, "cmdline")), java.nio.charset.StandardCharsets.UTF_8);
         assertThat(argv).contains("PrefetchDaemon").contains(file.toString()).doesNotContain(S3ProxyFixture.SECRET_KEY)
                 .doesNotContain(S3ProxyFixture.ACCESS_KEY);

@@ -12,13 +12,8 @@ import io.pgvault.core.wal.WalSegmentSize;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -50,37 +45,37 @@ import java.util.concurrent.Executors;
  * history files in the spool, with an {@code .absent} marker for each timeline up to the
  * next one that has none (PostgreSQL probes the next timeline's at the start and end of
  * recovery, and asks for the parent's, timeline 1's too, when it picks a new timeline).
- * bin/pgvault trusts markers only while this process runs. Each such call used to start a
+ * Each such call used to start a
  * JVM (0.4 s on a local repository, 3 s on S3): at the end of every recovery, and every
  * 5 s on a standby that waits for the next segment. A segment PostgreSQL asks for again
  * after taking it (the last one, re-read when recovery ends) is fetched again on bin/pgvault's
  * {@code .again} marker.
+ *
+ * <p>Every file it writes in the spool, and what each means to a call, belongs to
+ * {@link PrefetchSpool} (docs/spool-protocol.md): markers count only while this process runs.
  */
 public final class PrefetchDaemon {
 
-    static final String REQUESTED = ".requested";
-    static final String LOCK = ".lock";
-    static final String PENDING = ".pending";
-    static final String ABSENT = ".absent";
-    /** bin/pgvault asks again for a segment it already took (PostgreSQL re-reads the last one when recovery ends). */
-    static final String AGAIN = ".again";
-    /** Written once the history files and their markers reflect the repository: bin/pgvault waits for it before answering a history request. */
-    static final String HISTORIES_READY = ".histories";
-    /** The running prefetcher's process id: bin/pgvault checks it with kill -0 before starting one. */
-    static final String PID = ".pid";
     public static final Duration IDLE = Duration.ofMinutes(2);
+    /**
+     * The spool's room: with large segments fewer are kept ahead than {@code --prefetch} asks
+     * (16 MiB: 8 of 8; 128 MiB: 4; 1 GiB: 1), so a recovery with 1 GiB segments does not put
+     * 9 GiB into pg_wal.
+     */
+    static final long AHEAD_BYTES = 512L << 20;
     private static final Duration ABSENT_RETRY = Duration.ofSeconds(1);
     private static final Duration HISTORY_RECHECK = Duration.ofSeconds(1);
 
     private final WalFetchOptions options;
-    private final Path spool;
+    private final PrefetchSpool.Owner spool;
     private final Path dataDirectory;
     private final ObjectStore store;
     private final WalSource source;
     private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
     /** Files put in the spool: not fetched again once PostgreSQL took them. */
     private final Set<String> delivered = ConcurrentHashMap.newKeySet();
-    private final Map<Long, Instant> absentUntil = new ConcurrentHashMap<>();
+    /** Segments found absent, by name: nothing after them is fetched until then. */
+    private final Map<String, Instant> absentUntil = new ConcurrentHashMap<>();
     private final SegmentForecast forecast;
     /** PostgreSQL's default until the cluster's descriptor is read; only the first request is fetched before that. */
     private WalSegmentSize segmentSize = WalSegmentSize.DEFAULT;
@@ -91,7 +86,7 @@ public final class PrefetchDaemon {
     /** The cluster's timeline histories, read once each into the spool (the loop's thread only). */
     private final Map<TimelineId, TimelineHistory> histories = new HashMap<>();
 
-    private PrefetchDaemon(WalFetchOptions options, Path spool, Path dataDirectory, WalSource source, ObjectStore store) {
+    private PrefetchDaemon(WalFetchOptions options, PrefetchSpool.Owner spool, Path dataDirectory, WalSource source, ObjectStore store) {
         this.forecast = new SegmentForecast(options.targetTimeline(), () -> histories);
         this.options = options;
         this.spool = spool;
@@ -106,54 +101,26 @@ public final class PrefetchDaemon {
         Path spool = Path.of(list.get(at + 1)).toAbsolutePath();
         WalFetchOptions options = WalFetchOptions.parse(list, System.getenv(), false);
         Path dataDirectory = Path.of("").toAbsolutePath();
-        Files.createDirectories(spool);
-        try (FileChannel channel = FileChannel.open(spool.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock lock = channel.tryLock()) {
-            if (lock == null) {
-                return;
-            }
-            clear(spool, true);
-            Files.writeString(spool.resolve(PID), ProcessHandle.current().pid() + "\n");
-            markNextPending(spool, options.prefetch());
+        Optional<PrefetchSpool.Owner> owner = new PrefetchSpool(spool).acquire();
+        if (owner.isEmpty()) {
+            log("another prefetcher owns " + spool + " (or /proc cannot name this process): exiting");
+            return;
+        }
+        // recover stops it with SIGTERM: withdraw (.pid first) as on a normal exit. kill -9 leaves .pid naming a dead process.
+        Runtime.getRuntime().addShutdownHook(new Thread(owner.get()::close, "pgvault-prefetch-exit"));
+        // The requested segment is marked pending already (before the repository is even opened: an S3 client takes a
+        // while), so the call that started this waits for it. Only that one: the names after it need the segment size.
+        try (PrefetchSpool.Owner spoolOwner = owner.get()) {
             // Segments, history files and the segment size all come from the one store.
             ObjectStore store = options.openStore();
             // It decrypts every segment of the replay: compile AES-GCM while it is still waiting for the unpacking.
             io.pgvault.core.crypto.RepositoryEncryption.warmUp(store);
             try (WalSource source = new WalSource(store, options.cluster(), false)) {
-                PrefetchDaemon daemon = new PrefetchDaemon(options, spool, dataDirectory, source, store);
+                PrefetchDaemon daemon = new PrefetchDaemon(options, spoolOwner, dataDirectory, source, store);
                 daemon.start();
-            } finally {
-                clear(spool, false);
             }
         }
         System.exit(0);
-    }
-
-    /**
-     * Before the repository is even opened (an S3 client takes a while), mark the segments
-     * that follow the requested one as coming, so that the next restore_command calls wait
-     * for them instead of each starting a JVM. The loop corrects the guess (another timeline).
-     */
-    private static void markNextPending(Path spool, int count) throws IOException {
-        Path requested = spool.resolve(REQUESTED);
-        if (!Files.exists(requested)) {
-            return;
-        }
-        Optional<WalFileName> name = WalFileName.tryParse(Files.readString(requested, StandardCharsets.US_ASCII).strip())
-                .filter(n -> n.kind() == WalFileName.Kind.SEGMENT);
-        if (name.isEmpty()) {
-            return;
-        }
-        String text = name.get().toString();
-        long log = Long.parseLong(text.substring(8, 16), 16);
-        long seg = Long.parseLong(text.substring(16, 24), 16);
-        for (int i = 0; i <= count; i++) {
-            long next = seg + i;
-            // Only within the same log file number, where the name arithmetic needs no segment size.
-            if (next <= 0xFF) {
-                Files.write(spool.resolve(String.format("%s%08X%08X", text.substring(0, 8), log, next) + PENDING), new byte[0]);
-            }
-        }
     }
 
     /**
@@ -168,8 +135,7 @@ public final class PrefetchDaemon {
      */
     public static Optional<Process> startFor(Path dataDirectory, List<String> options, Path spool, WalFileName first) throws IOException {
         Path dir = dataDirectory.resolve(spool);
-        Files.createDirectories(dir);
-        request(dir, first);
+        new PrefetchSpool(dir).request(first);
         String java = ProcessHandle.current().info().command().orElse("java");
         String classPath;
         try {
@@ -193,20 +159,14 @@ public final class PrefetchDaemon {
         command.addAll(options);
         command.addAll(List.of("--spool", spool.toString()));
         try {
-            // It writes its own pid file once it holds the spool's lock.
+            // It writes its own .pid once it holds the spool's lock.
             return Optional.of(new ProcessBuilder(command).directory(dataDirectory.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("prefetch.log").toFile()))
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(PrefetchSpool.LOG).toFile()))
                     .redirectErrorStream(true).start());
         } catch (IOException e) {
             return Optional.empty();
         }
-    }
-
-    /** Records the segment PostgreSQL just asked for (bin/pgvault does the same in shell). */
-    static void request(Path spool, WalFileName name) throws IOException {
-        Files.createDirectories(spool);
-        Files.writeString(spool.resolve(REQUESTED), name + "\n");
     }
 
     /**
@@ -219,8 +179,8 @@ public final class PrefetchDaemon {
             t.setDaemon(true);
             return t;
         });
-        Optional<WalFileName> first = lastRequested();
-        if (recoverySignalled() && first.isPresent() && !Files.exists(spool.resolve(first.get().toString()))) {
+        Optional<WalFileName> first = spool.spool().requested();
+        if (recoverySignalled() && first.isPresent() && !spool.holds(first.get().toString())) {
             inFlight.add(first.get().toString());
             workers.submit(() -> fetch(first.get()));
         }
@@ -230,17 +190,17 @@ public final class PrefetchDaemon {
     }
 
     private void loop(ExecutorService workers) throws IOException, InterruptedException {
-        log("prefetching " + options.prefetch() + " segments ahead from " + source.describe() + " into " + spool);
+        log("prefetching " + ahead() + " segments ahead from " + source.describe() + " into " + spool.spool().directory());
         try {
             while (recoveryRunning() && !idle()) {
                 refreshHistories();
-                Optional<WalFileName> requested = lastRequested();
+                Optional<WalFileName> requested = spool.spool().requested();
                 // Started by recover, before the backup is unpacked: ready (JVM, repository, histories) but not
                 // fetching until the recovery signal file is written, so the unpacking has the machine to itself.
                 if (requested.isPresent() && recoverySeen) {
-                    Path again = spool.resolve(requested.get() + AGAIN);
-                    boolean askedAgain = Files.exists(again);
-                    if (askedAgain) {
+                    boolean askedAgain = spool.askedAgain(requested.get().toString());
+                    if (askedAgain && !spool.holds(requested.get().toString())) {
+                        // Taken already (an ask that crossed the delivery keeps the spool's copy instead).
                         delivered.remove(requested.get().toString());
                     }
                     List<WalFileName> wanted = predict(requested.get());
@@ -248,8 +208,7 @@ public final class PrefetchDaemon {
                     keep.add(requested.get());
                     dropUnwanted(keep);
                     for (WalFileName name : wanted) {
-                        long seg = name.segmentNumber(segmentSize);
-                        if (absentUntil.getOrDefault(seg, Instant.EPOCH).isAfter(Instant.now())) {
+                        if (absentUntil.getOrDefault(name.toString(), Instant.EPOCH).isAfter(Instant.now())) {
                             // The archive ends here for now (a standby waits for the primary's next segment): nothing after it exists either.
                             break;
                         }
@@ -258,12 +217,12 @@ public final class PrefetchDaemon {
                         }
                         inFlight.add(name.toString());
                         // bin/pgvault waits for a file while its .pending marker exists, instead of starting a JVM.
-                        Files.write(spool.resolve(name + PENDING), new byte[0]);
+                        spool.mark(PrefetchSpool.Marker.PENDING, name.toString());
                         workers.submit(() -> fetch(name));
                     }
                     if (askedAgain) {
                         // After its .pending marker exists (or it is in the spool or marked absent): bin/pgvault waits for one of them.
-                        Files.deleteIfExists(again);
+                        spool.unmark(PrefetchSpool.Marker.AGAIN, requested.get().toString());
                     }
                 }
                 Thread.sleep(10);
@@ -291,17 +250,8 @@ public final class PrefetchDaemon {
     }
 
     private boolean idle() throws IOException {
-        Path file = spool.resolve(REQUESTED);
+        Path file = spool.spool().directory().resolve(PrefetchSpool.REQUESTED);
         return !Files.exists(file) || Files.getLastModifiedTime(file).toInstant().plus(IDLE).isBefore(Instant.now());
-    }
-
-    private Optional<WalFileName> lastRequested() {
-        try {
-            String text = Files.readString(spool.resolve(REQUESTED), StandardCharsets.US_ASCII).strip();
-            return WalFileName.tryParse(text).filter(n -> n.kind() == WalFileName.Kind.SEGMENT);
-        } catch (IOException e) {
-            return Optional.empty();
-        }
     }
 
     private List<WalFileName> predict(WalFileName requested) throws IOException {
@@ -310,70 +260,55 @@ public final class PrefetchDaemon {
         if (!delivered.contains(requested.toString())) {
             wanted.add(requested);
         }
-        wanted.addAll(forecast.after(requested, options.prefetch(), segmentSize));
+        wanted.addAll(forecast.after(requested, ahead(), segmentSize));
         return wanted;
+    }
+
+    /** How many segments to keep ahead: {@code --prefetch}, fewer for large segments (see {@link #AHEAD_BYTES}), at least one. */
+    int ahead() {
+        return (int) Math.max(1, Math.min(options.prefetch(), AHEAD_BYTES / segmentSize.bytes()));
     }
 
     private void dropUnwanted(List<WalFileName> wanted) throws IOException {
         Set<String> keep = new HashSet<>();
         wanted.forEach(w -> keep.add(w.toString()));
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(spool)) {
-            for (Path f : files) {
-                String name = f.getFileName().toString();
-                String file = name.endsWith(PENDING) ? name.substring(0, name.length() - PENDING.length())
-                        : name.endsWith(ABSENT) ? name.substring(0, name.length() - ABSENT.length()) : name;
-                if (!isSegment(file) || keep.contains(file)) {
-                    continue;
-                }
-                if (name.equals(file)) {
-                    Files.deleteIfExists(f);
-                    delivered.remove(name);
-                } else if (!inFlight.contains(file)) {
-                    Files.deleteIfExists(f);
-                }
-            }
-        }
-    }
-
-    private static boolean isSegment(String file) {
-        return WalFileName.tryParse(file).filter(n -> n.kind() == WalFileName.Kind.SEGMENT).isPresent();
+        spool.dropSegmentsExcept(keep, inFlight).forEach(delivered::remove);
     }
 
     private void fetch(WalFileName name) {
-        Path temp = spool.resolve("." + name + ".tmp");
-        Path absent = spool.resolve(name + ABSENT);
+        String file = name.toString();
         try {
             Optional<InputStream> in = source.open(name);
             if (in.isEmpty()) {
-                absentUntil.put(name.segmentNumber(segmentSize), Instant.now().plus(ABSENT_RETRY));
+                absentUntil.put(file, Instant.now().plus(ABSENT_RETRY));
                 if (source.hasStreamedHead(name)) {
                     // Not whole yet, but its streamed head is archived: wal-fetch serves that (it grows, so never from the spool).
-                    Files.deleteIfExists(absent);
+                    spool.unmark(PrefetchSpool.Marker.ABSENT, file);
                 } else {
                     // Written before .pending goes, so a waiting call sees one or the other.
-                    Files.write(absent, new byte[0]);
+                    spool.mark(PrefetchSpool.Marker.ABSENT, file);
                 }
                 return;
             }
-            WalFetcher.store(in.get(), temp, spool.resolve(name.toString()));
-            delivered.add(name.toString());
-            Files.deleteIfExists(absent);
+            spool.store(file, in.get());
+            delivered.add(file);
+            spool.unmark(PrefetchSpool.Marker.ABSENT, file);
         } catch (IOException | RuntimeException e) {
             log("could not prefetch " + name + ": " + e.getMessage() + " (wal-fetch will fetch it itself)");
-            absentUntil.put(name.segmentNumber(segmentSize), Instant.now().plus(ABSENT_RETRY));
+            absentUntil.put(file, Instant.now().plus(ABSENT_RETRY));
             try {
                 // Unknown is not absent: wal-fetch itself retries, then stops recovery rather than end it early.
-                Files.deleteIfExists(absent);
-                Files.deleteIfExists(temp);
+                spool.unmark(PrefetchSpool.Marker.ABSENT, file);
+                spool.discardTemp(file);
             } catch (IOException ignored) {
                 // the next pass overwrites it
             }
         } finally {
-            inFlight.remove(name.toString());
+            inFlight.remove(file);
             try {
-                Files.deleteIfExists(spool.resolve(name + PENDING));
+                spool.unmark(PrefetchSpool.Marker.PENDING, file);
             } catch (IOException ignored) {
-                // bin/pgvault stops waiting after its timeout
+                // bin/pgvault stops waiting after its bound
             }
         }
     }
@@ -407,58 +342,32 @@ public final class PrefetchDaemon {
             for (long t = 1; t <= newest + 1; t++) {
                 if (!timelines.contains(t)) {
                     String name = WalFileName.history(new TimelineId(t)).toString();
-                    Files.write(spool.resolve(name + ABSENT), new byte[0]);
-                    absent.add(name + ABSENT);
+                    spool.mark(PrefetchSpool.Marker.ABSENT, name);
+                    absent.add(name);
                 }
             }
             for (WalFileName history : present) {
-                Path file = spool.resolve(history.toString());
                 if (histories.containsKey(history.timeline())) {
                     continue;
                 }
                 Optional<InputStream> in = source.open(history);
                 if (in.isPresent()) {
-                    WalFetcher.store(in.get(), spool.resolve("." + history + ".tmp"), file);
-                    histories.put(history.timeline(), TimelineHistory.parse(history.timeline(), Files.readAllBytes(file)));
+                    spool.store(history.toString(), in.get());
+                    byte[] content = Files.readAllBytes(spool.spool().directory().resolve(history.toString()));
+                    histories.put(history.timeline(), TimelineHistory.parse(history.timeline(), content));
                 }
             }
-            removeHistoryMarkersExcept(absent);
-            Files.write(spool.resolve(HISTORIES_READY), new byte[0]);
+            spool.unmarkAbsentHistoriesExcept(absent);
+            spool.historiesChecked();
         } catch (IOException | RuntimeException e) {
             log("could not check the timeline history files: " + e.getMessage() + " (wal-fetch will look itself)");
-            removeHistoryMarkersExcept(Set.of());
             try {
+                spool.unmarkAbsentHistoriesExcept(Set.of());
                 // Nothing to wait for: bin/pgvault finds no marker and asks the repository itself.
-                Files.write(spool.resolve(HISTORIES_READY), new byte[0]);
+                spool.historiesChecked();
             } catch (IOException ignored) {
-                // bin/pgvault stops waiting after its timeout
+                // bin/pgvault stops waiting after its bound; markers count only while this process runs
             }
-        }
-    }
-
-    private void removeHistoryMarkersExcept(Set<String> keep) {
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(spool, "*.history" + ABSENT)) {
-            for (Path f : files) {
-                if (!keep.contains(f.getFileName().toString())) {
-                    Files.deleteIfExists(f);
-                }
-            }
-        } catch (IOException e) {
-            // bin/pgvault trusts markers only while this process runs; the next pass retries
-        }
-    }
-
-    /** Removes spooled files and markers (a previous run's may be stale); the request stays while starting up. */
-    private static void clear(Path spool, boolean keepRequest) {
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(spool)) {
-            for (Path f : files) {
-                String name = f.getFileName().toString();
-                if (!name.equals(LOCK) && !name.equals("prefetch.log") && !(keepRequest && (name.equals(REQUESTED) || name.equals(PID)))) {
-                    Files.deleteIfExists(f);
-                }
-            }
-        } catch (IOException e) {
-            // best effort: a later prefetcher clears it again
         }
     }
 

@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -65,20 +64,22 @@ public final class WalFetchMain {
         }
         Path target = dataDirectory.resolve(options.target());
         // The spool serves PostgreSQL's recovery only (its prefetcher waits for the signal file), as in bin/pgvault.
-        Optional<Path> spool = Optional.ofNullable(options.spool()).filter(s -> recovering).map(dataDirectory::resolve);
+        Optional<PrefetchSpool> spool = Optional.ofNullable(options.spool()).filter(s -> recovering).map(dataDirectory::resolve)
+                .map(PrefetchSpool::new);
         try {
-            if (spool.isPresent() && takeFromSpool(spool.get(), name, target)) {
+            // What bin/pgvault moves without a JVM, in case the launcher was bypassed or gave up waiting.
+            if (spool.isPresent() && spool.get().take(name, target)) {
                 return RESTORED;
             }
         } catch (IOException e) {
-            err.println("pgvault wal-fetch: the spool " + spool.get() + " is unusable (" + e.getMessage() + "); fetching directly");
+            err.println("pgvault wal-fetch: the spool " + spool.get().directory() + " is unusable (" + e.getMessage() + "); fetching directly");
         }
         if (spool.isPresent() && name.kind() == WalFileName.Kind.SEGMENT) {
             // Tell the prefetcher (bin/pgvault starts it) where recovery is, in case the launcher was bypassed.
             try {
-                PrefetchDaemon.request(spool.get(), name);
+                spool.get().request(name);
             } catch (IOException e) {
-                err.println("pgvault wal-fetch: cannot write to the spool " + spool.get() + " (" + e.getMessage() + "); fetching directly");
+                err.println("pgvault wal-fetch: cannot write to the spool " + spool.get().directory() + " (" + e.getMessage() + "); fetching directly");
             }
         }
         Instant deadline = Instant.now().plus(options.retryFor());
@@ -124,22 +125,5 @@ public final class WalFetchMain {
                     + "early on a partial history; once the repository is readable again, start PostgreSQL and recovery resumes");
         }
         return failure;
-    }
-
-    /** The same move bin/pgvault does without a JVM: used when the launcher was bypassed. */
-    private static boolean takeFromSpool(Path spool, WalFileName name, Path target) throws IOException {
-        Path ready = spool.resolve(name.toString());
-        if (!Files.isRegularFile(ready)) {
-            return false;
-        }
-        Path temp = target.resolveSibling(target.getFileName() + ".pgvault-tmp");
-        try {
-            Files.move(ready, temp, StandardCopyOption.REPLACE_EXISTING);
-        } catch (java.nio.file.NoSuchFileException e) {
-            return false;
-        }
-        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        PrefetchDaemon.request(spool, name);
-        return true;
     }
 }

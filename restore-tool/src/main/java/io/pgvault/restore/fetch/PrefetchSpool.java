@@ -1,0 +1,454 @@
+package io.pgvault.restore.fetch;
+
+import io.pgvault.core.wal.WalFileName;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The prefetch spool: the directory where {@link PrefetchDaemon} keeps the WAL files
+ * PostgreSQL will ask for next, and the one place that knows what each of its files means.
+ * {@code bin/pgvault} reads it without a JVM by the same rules; they are written down in
+ * {@code docs/spool-protocol.md}, which this class implements.
+ *
+ * <p>Two kinds of file, two rules:
+ * <ul>
+ *   <li>A WAL file under its own name is complete and verified: it was written under a temp
+ *       name ({@code .NAME.tmp}), checked against the repository's checksum, flushed to disk
+ *       and only then renamed. It is taken whoever wrote it, even after a crash.</li>
+ *   <li>Everything else is a statement that goes stale ({@code NAME.pending},
+ *       {@code NAME.absent}, {@code .histories}): it counts only while the prefetcher that
+ *       wrote it runs, judged by {@link #ownerAlive()}: the process named in {@code .pid}
+ *       exists, in this boot, with the start time it recorded. A pid reused after a crash has
+ *       another start time; a reboot another boot id.</li>
+ * </ul>
+ * A new owner (see {@link #acquire}) holds {@code .lock} for its life (the kernel releases it
+ * on kill -9), removes every leftover of the previous one, and only then publishes itself in
+ * {@code .pid}; so a marker seen after a live owner was seen is that owner's.
+ */
+public final class PrefetchSpool {
+
+    /** Per-file markers: an empty file named after the WAL file and a suffix. */
+    public enum Marker {
+        /** The prefetcher is fetching the file: a call waits for it (a bounded time). */
+        PENDING(".pending"),
+        /** The repository did not have the file at the last look (re-checked every second while wanted). */
+        ABSENT(".absent"),
+        /** Written by a call: the file it needs is neither here nor coming; the owner fetches it and removes this. */
+        AGAIN(".again");
+
+        private final String suffix;
+
+        Marker(String suffix) {
+            this.suffix = suffix;
+        }
+
+        public String suffix() {
+            return suffix;
+        }
+
+        /** The WAL file a marker's name is about, if it is this kind of marker. */
+        Optional<String> fileOf(String markerName) {
+            return markerName.endsWith(suffix) ? Optional.of(markerName.substring(0, markerName.length() - suffix.length())) : Optional.empty();
+        }
+    }
+
+    /** What a call may conclude about one WAL file from the spool alone. */
+    public enum Answer {
+        /** The file is here: move it. */
+        READY,
+        /** The live owner found it not archived: "not archived" without a JVM. */
+        ABSENT,
+        /** The live owner is fetching it (or was asked to): wait, a bounded time. */
+        COMING,
+        /** Nothing to go by (no live owner, or it knows nothing of the file): ask the repository. */
+        UNKNOWN
+    }
+
+    /** The segment PostgreSQL asked for last, written by every call (bin/pgvault or WalFetchMain). */
+    public static final String REQUESTED = ".requested";
+    /** Written by the owner once the history files and their markers reflect the repository. */
+    public static final String HISTORIES = ".histories";
+    /** The owner's identity: {@code PID START_TIME BOOT_ID}, see {@link ProcessIdentity}. */
+    public static final String OWNER = ".pid";
+    /** Held (fcntl lock) by the owner for its life: one prefetcher per spool. */
+    public static final String LOCK = ".lock";
+    /** The prefetcher's output, appended to by each run. */
+    public static final String LOG = "prefetch.log";
+    private static final String TEMP_SUFFIX = ".tmp";
+
+    private final Path dir;
+
+    public PrefetchSpool(Path dir) {
+        this.dir = dir;
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    /** The temp name a WAL file is written under before it is renamed to its own: never taken, removed by the next owner. */
+    static String tempName(String fileName) {
+        return "." + fileName + TEMP_SUFFIX;
+    }
+
+    // ---- what every call does (bin/pgvault does the same in shell) ----
+
+    /** Records the segment PostgreSQL asks for now: the owner follows it. */
+    public void request(WalFileName name) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve(REQUESTED), name + "\n", StandardCharsets.US_ASCII);
+    }
+
+    /** The last request, if it names a segment (a request being written reads as none: the owner reads it again 10 ms later). */
+    public Optional<WalFileName> requested() {
+        try {
+            String text = Files.readString(dir.resolve(REQUESTED), StandardCharsets.US_ASCII).strip();
+            return WalFileName.tryParse(text).filter(n -> n.kind() == WalFileName.Kind.SEGMENT);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Whether the prefetcher named in {@code .pid} runs (see the class comment). */
+    public boolean ownerAlive() {
+        try {
+            String line = Files.readString(dir.resolve(OWNER), StandardCharsets.US_ASCII);
+            return ProcessIdentity.parse(line).filter(ProcessIdentity::alive).isPresent();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * What the spool says about {@code name}, by the trust rules: a file is ready whoever wrote
+     * it; markers count only when the owner was seen alive before they were read.
+     */
+    public Answer answer(WalFileName name) {
+        String file = name.toString();
+        if (Files.isRegularFile(dir.resolve(file))) {
+            return Answer.READY;
+        }
+        if (!ownerAlive()) {
+            return Answer.UNKNOWN;
+        }
+        boolean pending = has(Marker.PENDING, file);
+        if (name.isHistory()) {
+            return Files.exists(dir.resolve(HISTORIES)) && has(Marker.ABSENT, file) ? Answer.ABSENT
+                    : Files.exists(dir.resolve(HISTORIES)) ? Answer.UNKNOWN : Answer.COMING;
+        }
+        if (has(Marker.ABSENT, file) && !pending) {
+            return Answer.ABSENT;
+        }
+        return pending || has(Marker.AGAIN, file) ? Answer.COMING : Answer.UNKNOWN;
+    }
+
+    /** Asks the owner for a segment that is neither here nor coming (one it delivered before, or one it has not got to). */
+    public void ask(WalFileName name) throws IOException {
+        Files.write(dir.resolve(name + Marker.AGAIN.suffix()), new byte[0]);
+    }
+
+    /**
+     * Moves {@code name} from the spool to {@code target} (PostgreSQL's {@code %p}); a history
+     * file is linked, so the spool keeps it for the next time PostgreSQL asks. The file appears
+     * at {@code target} whole or not at all, also when the spool is on another file system.
+     *
+     * @return false when the spool does not have it (or another call took it first)
+     */
+    public boolean take(WalFileName name, Path target) throws IOException {
+        Path ready = dir.resolve(name.toString());
+        if (!Files.isRegularFile(ready)) {
+            return false;
+        }
+        Path temp = target.resolveSibling(target.getFileName() + ".pgvault-tmp");
+        Files.deleteIfExists(temp);
+        try {
+            if (name.isHistory()) {
+                try {
+                    Files.createLink(temp, ready);
+                } catch (IOException | UnsupportedOperationException e) {
+                    Files.copy(ready, temp, StandardCopyOption.REPLACE_EXISTING);
+                }
+            } else {
+                Files.move(ready, temp, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        if (name.kind() == WalFileName.Kind.SEGMENT) {
+            request(name);
+        }
+        return true;
+    }
+
+    boolean has(Marker marker, String fileName) {
+        return Files.exists(dir.resolve(fileName + marker.suffix()));
+    }
+
+    // ---- the owner ----
+
+    /**
+     * Makes this process the spool's owner: takes {@code .lock}, removes what a previous
+     * owner left (its markers, spooled and half-written files, its {@code .pid}; the last
+     * request stays, it is why this one was started), marks the requested segment
+     * {@link Marker#PENDING} (so the call that started it waits for it rather than asks), then
+     * writes {@code .pid}. The owner fetches that segment first.
+     *
+     * @return empty when another process owns the spool (or {@code /proc} cannot identify this one)
+     */
+    public Optional<Owner> acquire() throws IOException {
+        Optional<ProcessIdentity> self = ProcessIdentity.current();
+        if (self.isEmpty()) {
+            return Optional.empty();
+        }
+        Files.createDirectories(dir);
+        FileChannel channel = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock;
+        try {
+            lock = channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null; // this JVM owns it already
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
+        if (lock == null) {
+            channel.close();
+            return Optional.empty();
+        }
+        Owner owner = new Owner(channel, lock);
+        try {
+            owner.clear(Set.of(LOCK, LOG, REQUESTED));
+            Optional<WalFileName> first = requested();
+            if (first.isPresent()) {
+                owner.mark(Marker.PENDING, first.get().toString());
+            }
+            // Renamed into place: a reader never sees half a line.
+            Path temp = dir.resolve(OWNER + TEMP_SUFFIX);
+            Files.writeString(temp, self.get().line() + "\n", StandardCharsets.US_ASCII);
+            Files.move(temp, dir.resolve(OWNER), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            return Optional.of(owner);
+        } catch (IOException | RuntimeException e) {
+            owner.close();
+            throw e;
+        }
+    }
+
+    /** The spool as its owner writes it; {@link #close()} withdraws the owner and its statements. */
+    public final class Owner implements AutoCloseable {
+        private final FileChannel channel;
+        private final FileLock lock;
+        private boolean closed;
+
+        private Owner(FileChannel channel, FileLock lock) {
+            this.channel = channel;
+            this.lock = lock;
+        }
+
+        public PrefetchSpool spool() {
+            return PrefetchSpool.this;
+        }
+
+        /** Creates a marker (idempotent). */
+        public void mark(Marker marker, String fileName) throws IOException {
+            try {
+                Files.createFile(dir.resolve(fileName + marker.suffix()));
+            } catch (FileAlreadyExistsException e) {
+                // already stated
+            }
+        }
+
+        public void unmark(Marker marker, String fileName) throws IOException {
+            Files.deleteIfExists(dir.resolve(fileName + marker.suffix()));
+        }
+
+        public boolean has(Marker marker, String fileName) {
+            return PrefetchSpool.this.has(marker, fileName);
+        }
+
+        /** Whether a call asked for {@code name} again (an {@link Marker#AGAIN} marker). */
+        public boolean askedAgain(String fileName) {
+            return has(Marker.AGAIN, fileName);
+        }
+
+        /**
+         * Writes a WAL file into the spool: under its temp name, flushed, then renamed, so the
+         * name never shows a partial file, not even after a power loss. {@code content} is
+         * closed here; a failure (a checksum mismatch surfaces at its last read) leaves nothing.
+         */
+        public void store(String fileName, InputStream content) throws IOException {
+            Path temp = dir.resolve(tempName(fileName));
+            WalFetcher.write(content, temp, true);
+            Files.move(temp, dir.resolve(fileName), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        }
+
+        /** Removes a half-written file after a failed fetch. */
+        public void discardTemp(String fileName) throws IOException {
+            Files.deleteIfExists(dir.resolve(tempName(fileName)));
+        }
+
+        public boolean holds(String fileName) {
+            return Files.isRegularFile(dir.resolve(fileName));
+        }
+
+        /** States that the history files and their markers reflect the repository. */
+        public void historiesChecked() throws IOException {
+            Files.write(dir.resolve(HISTORIES), new byte[0]);
+        }
+
+        /**
+         * Removes the segments, and their markers, that are not in {@code keep}; a marker of a
+         * file in {@code busy} (being fetched) stays, its fetch removes it.
+         *
+         * @return the segment files removed
+         */
+        public List<String> dropSegmentsExcept(Set<String> keep, Set<String> busy) throws IOException {
+            List<String> dropped = new ArrayList<>();
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+                for (Path f : files) {
+                    String name = f.getFileName().toString();
+                    String file = Marker.PENDING.fileOf(name).or(() -> Marker.ABSENT.fileOf(name)).or(() -> Marker.AGAIN.fileOf(name))
+                            .orElse(name);
+                    if (!isSegment(file) || keep.contains(file)) {
+                        continue;
+                    }
+                    if (name.equals(file)) {
+                        Files.deleteIfExists(f);
+                        dropped.add(file);
+                    } else if (!busy.contains(file)) {
+                        Files.deleteIfExists(f);
+                    }
+                }
+            }
+            return dropped;
+        }
+
+        /** Removes the history files' absent markers but those in {@code keep} (file names). */
+        public void unmarkAbsentHistoriesExcept(Set<String> keep) throws IOException {
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.history" + Marker.ABSENT.suffix())) {
+                for (Path f : files) {
+                    String file = Marker.ABSENT.fileOf(f.getFileName().toString()).orElseThrow();
+                    if (!keep.contains(file)) {
+                        Files.deleteIfExists(f);
+                    }
+                }
+            }
+        }
+
+        /** Removes every file but those named in {@code keep}. */
+        private void clear(Set<String> keep) throws IOException {
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+                for (Path f : files) {
+                    if (!keep.contains(f.getFileName().toString()) && !Files.isDirectory(f)) {
+                        Files.deleteIfExists(f);
+                    }
+                }
+            }
+        }
+
+        /**
+         * Withdraws: {@code .pid} first (from then on no marker counts), then everything but
+         * the lock and the log, then the lock. Idempotent; also run on SIGTERM.
+         */
+        @Override
+        public synchronized void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            try {
+                Files.deleteIfExists(dir.resolve(OWNER));
+                clear(Set.of(LOCK, LOG));
+            } catch (IOException e) {
+                // the next owner clears it; without .pid nothing here is trusted
+            } finally {
+                try {
+                    lock.release();
+                    channel.close();
+                } catch (IOException e) {
+                    // the lock goes with the process
+                }
+            }
+        }
+    }
+
+    private static boolean isSegment(String file) {
+        return WalFileName.tryParse(file).filter(n -> n.kind() == WalFileName.Kind.SEGMENT).isPresent();
+    }
+
+    /**
+     * A process as the spool names it: its pid, its start time (field 22 of
+     * {@code /proc/PID/stat}, clock ticks since boot) and the boot's id
+     * ({@code /proc/sys/kernel/random/boot_id}). A pid is reused; the three together are not.
+     * bin/pgvault compares the same fields with the shell's {@code read}, without a fork.
+     */
+    public record ProcessIdentity(long pid, String startTime, String bootId) {
+
+        private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
+
+        public ProcessIdentity {
+            if (pid <= 0 || !startTime.matches("[0-9]+") || !bootId.matches("[0-9a-f-]+")) {
+                throw new IllegalArgumentException("not a process identity: " + pid + " " + startTime + " " + bootId);
+            }
+        }
+
+        /** This process; empty without {@code /proc} (then no spool is used). */
+        public static Optional<ProcessIdentity> current() {
+            return of(ProcessHandle.current().pid());
+        }
+
+        /** The process that has {@code pid} now; empty when none does, or it has exited (a zombie). */
+        public static Optional<ProcessIdentity> of(long pid) {
+            try {
+                String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.US_ASCII);
+                // Field 2 (the command) is in parentheses and may hold spaces and parentheses: fields 3.. follow the last ')'.
+                String[] fields = stat.substring(stat.lastIndexOf(')') + 2).strip().split(" ");
+                if (fields.length < 20 || fields[0].equals("Z") || fields[0].equals("X") || fields[0].equals("x")) {
+                    return Optional.empty();
+                }
+                String boot = Files.readString(BOOT_ID, StandardCharsets.US_ASCII).strip();
+                return Optional.of(new ProcessIdentity(pid, fields[19], boot));
+            } catch (IOException | RuntimeException e) {
+                return Optional.empty();
+            }
+        }
+
+        /** Parses {@code .pid}'s line; empty for anything else (a bare pid of an older launcher, a torn line). */
+        public static Optional<ProcessIdentity> parse(String line) {
+            String[] parts = line.strip().split(" ");
+            if (parts.length != 3) {
+                return Optional.empty();
+            }
+            try {
+                return Optional.of(new ProcessIdentity(Long.parseLong(parts[0]), parts[1], parts[2]));
+            } catch (IllegalArgumentException e) {
+                return Optional.empty();
+            }
+        }
+
+        public String line() {
+            return pid + " " + startTime + " " + bootId;
+        }
+
+        /** Whether this very process still runs. */
+        public boolean alive() {
+            return of(pid).filter(this::equals).isPresent();
+        }
+    }
+}
