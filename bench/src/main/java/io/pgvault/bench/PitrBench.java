@@ -317,7 +317,8 @@ public final class PitrBench {
     private static void stopPrefetcher(Path data) throws Exception {
         Path pidFile = data.resolve("pg_wal/pgvault-spool/.pid");
         if (Files.exists(pidFile)) {
-            long pid = Long.parseLong(Files.readString(pidFile).trim());
+            // ".pid" holds the owner's pid first (then its start time and boot id: docs/spool-protocol.md).
+            long pid = Long.parseLong(Files.readString(pidFile).trim().split("\\s+")[0]);
             ProcessHandle.of(pid).ifPresent(p -> {
                 p.destroy();
                 p.onExit().orTimeout(10, TimeUnit.SECONDS).join();
