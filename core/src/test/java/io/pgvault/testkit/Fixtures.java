@@ -27,6 +27,20 @@ public final class Fixtures {
         }
     }
 
+    /** Copies the tree under {@code from} to {@code to} (which must not exist yet), files and directories. */
+    public static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> paths = Files.walk(from)) {
+            for (Path p : paths.sorted().toList()) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target);
+                }
+            }
+        }
+    }
+
     public static void deleteTree(Path root) {
         if (root == null || !Files.exists(root)) {
             return;

@@ -183,9 +183,10 @@ public final class RecoveryPlanner {
         Map<WalFileName, WalSegmentIndex> indexes = archive.indexes(stretch);
         int fed = -1;
         for (int i = 0; i < stretch.size() && found.isEmpty(); i++) {
+            if (i <= fed) {
+                continue;
+            }
             WalSegmentIndex index = indexes.get(stretch.get(i));
-            boolean read = true;
-            boolean readNext = false;
             if (index != null) {
                 if (!byXid) {
                     Optional<WalRecordScanner.Event> point = index.restorePoint(target.value(), notBefore);
@@ -193,26 +194,52 @@ public final class RecoveryPlanner {
                         return point;
                     }
                 }
-                read = byXid && index.mayHoldTransaction(target.xid32());
-                readNext = index.unfinishedMayBe(byXid ? target.xid32() : -1, !byXid);
+                boolean read = byXid && index.mayHoldTransaction(target.xid32())
+                        || index.unfinishedMayBe(byXid ? target.xid32() : -1, !byXid);
+                if (index.walEnds() && !read) {
+                    // Replay stops inside this segment: PostgreSQL never reads what follows it.
+                    break;
+                }
+                if (!read) {
+                    continue;
+                }
             }
-            if (read || readNext) {
-                fed = feed(scanner, path, stretch, i, fed);
-            }
-            if (readNext && i + 1 < stretch.size() && found.isEmpty()) {
-                fed = feed(scanner, path, stretch, i + 1, fed);
+            fed = feed(scanner, path, stretch, i, target);
+            if (scanner.reachedEnd()) {
+                break;
             }
         }
         return found.stream().findFirst();
     }
 
-    /** Reads segment {@code i} of the stretch into the scanner, unless it was the last one read. */
-    private int feed(WalRecordScanner scanner, TimelinePath path, List<WalFileName> stretch, int i, int fed) throws IOException {
-        if (i != fed) {
-            WalFileName name = stretch.get(i);
+    /**
+     * Reads segment {@code i} of the stretch into the scanner, and the next ones while the
+     * record continuing into them could be the target (a long record may cross several small
+     * segments), so such a record is always read whole.
+     *
+     * @return the last segment read
+     */
+    private int feed(WalRecordScanner scanner, TimelinePath path, List<WalFileName> stretch, int i, RecoveryTarget target) throws IOException {
+        int last = i;
+        while (true) {
+            WalFileName name = stretch.get(last);
             scanner.accept(name.startLsn(path.segmentSize()), archive.readSegment(name));
+            Optional<WalRecordScanner.Unfinished> open = scanner.unfinished();
+            if (open.isEmpty() || scanner.reachedEnd() || last + 1 >= stretch.size() || !mayBe(open.get(), target)) {
+                return last;
+            }
+            last++;
         }
-        return i;
+    }
+
+    /** Whether a record read only in part could be what the target names. */
+    private static boolean mayBe(WalRecordScanner.Unfinished record, RecoveryTarget target) {
+        if (!record.headerKnown()) {
+            return true;
+        }
+        return target.kind() == RecoveryTarget.Kind.XID
+                ? record.kind().filter(k -> k != WalRecordScanner.Kind.RESTORE_POINT).isPresent() && record.xid() == target.xid32()
+                : record.kind().filter(k -> k == WalRecordScanner.Kind.RESTORE_POINT).isPresent();
     }
 
     private String noUsableBackupReason(TimelinePath path) {

@@ -112,21 +112,32 @@ class RecoveryPlannerIT {
                     RecoveryTarget.xid(xidNew.xid(), true));
             Path indexes = dir.resolve("repo").resolve(RepositoryLayout.walIndexPrefix(CLUSTER));
             assertThat(indexes).isDirectory();
-            for (boolean indexed : List.of(true, false)) {
-                if (!indexed) {
-                    Files.move(indexes, dir.resolve("indexes-aside"));
+            Path aside = dir.resolve("indexes-aside");
+            Fixtures.copyTree(indexes, aside);
+            for (String mode : List.of("every segment indexed", "every other segment indexed", "no index")) {
+                boolean indexed = !mode.equals("no index");
+                if (mode.equals("every other segment indexed")) {
+                    // A segment without an index before one with: a record crossing from the first into the second is read whole.
+                    try (Stream<Path> files = Files.walk(indexes)) {
+                        List<Path> all = files.filter(Files::isRegularFile).sorted().toList();
+                        for (int i = 0; i < all.size(); i += 2) {
+                            Files.delete(all.get(i));
+                        }
+                    }
+                } else if (!indexed) {
+                    Fixtures.deleteTree(indexes);
                 }
                 for (RecoveryTarget target : afterNewest) {
                     FaultInjectingStore store = new FaultInjectingStore(local);
                     RecoveryPlanner.Plan plan = new RecoveryPlanner(ClusterArchive.load(store, CLUSTER)).plan(target, Optional.empty());
-                    String what = target + (indexed ? " with indexes" : " without indexes");
+                    String what = target + ", " + mode;
                     assertThat(plan.backup().backupId()).as(what).isEqualTo("20261201T020000Z-000002");
                     Spot expected = target.kind() == RecoveryTarget.Kind.XID ? xidNew : target.value().equals("dup") ? dupNew : onlyNew;
                     assertThat(expected.holds(plan.stopAt().orElseThrow())).as(what + " at " + plan.stopAt() + ", expected in " + expected).isTrue();
                     List<Long> segmentsRead = segmentsRead(store, RepositoryLayout.walPrefix(CLUSTER), size);
                     List<Long> indexesRead = segmentsRead(store, RepositoryLayout.walIndexPrefix(CLUSTER), size);
                     assertThat(indexesRead).as(what).allSatisfy(s -> assertThat(s).isGreaterThanOrEqualTo(b2Segment));
-                    if (indexed) {
+                    if (mode.equals("every segment indexed")) {
                         assertThat(indexesRead).as(what).isNotEmpty();
                         // The window's end and last commit come from the last segments' indexes too.
                         assertThat(segmentsRead).as(what).hasSizeLessThanOrEqualTo(target.kind() == RecoveryTarget.Kind.XID ? 2 : 0);
@@ -134,8 +145,12 @@ class RecoveryPlannerIT {
                         assertThat(segmentsRead).as(what).isNotEmpty().allSatisfy(s -> assertThat(s).isGreaterThanOrEqualTo(b2Segment));
                     }
                 }
+                if (mode.equals("every other segment indexed")) {
+                    Fixtures.deleteTree(indexes);
+                    Fixtures.copyTree(aside, indexes);
+                }
             }
-            Files.move(dir.resolve("indexes-aside"), indexes);
+            Fixtures.copyTree(aside, indexes);
 
             // An index that does not fit its segment is not believed: the segment is read instead, and the index reported.
             WalFileName holding = WalFileName.segmentOf(io.pgvault.core.wal.TimelineId.FIRST, xidNew.before(), size);

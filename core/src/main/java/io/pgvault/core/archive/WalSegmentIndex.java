@@ -64,6 +64,8 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** A segment's restore points are the only list in an index; a megabyte is far more than any holds. */
+    private static final int MAX_BYTES = 1 << 20;
 
     public WalSegmentIndex {
         restorePoints = restorePoints == null ? List.of() : List.copyOf(restorePoints);
@@ -134,23 +136,29 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
         }
         WalSegmentIndex index;
         try (InputStream stream = in.get()) {
-            index = JSON.readValue(stream, WalSegmentIndex.class);
+            byte[] bytes = stream.readNBytes(MAX_BYTES + 1);
+            if (bytes.length > MAX_BYTES) {
+                throw new CorruptObjectException(key + " is larger than " + MAX_BYTES + " bytes, which no WAL index is; it is not read");
+            }
+            index = JSON.readValue(bytes, WalSegmentIndex.class);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new CorruptObjectException(key + " is not a readable WAL index: " + e.getOriginalMessage()
-                    + "; 'pgvault catalog rebuild' writes it again from the segment", e);
-        } catch (IllegalArgumentException | NullPointerException e) {
-            throw new CorruptObjectException(key + " is not a readable WAL index: " + e.getMessage(), e);
+                    + "; delete it, and 'pgvault catalog rebuild' writes it again from the segment", e);
         }
         if (index.format > FORMAT) {
             return Optional.empty();
         }
-        index.check(key, segment, size);
+        try {
+            index.check(key, segment, size);
+        } catch (RuntimeException e) {
+            throw new CorruptObjectException(key + " is not a valid WAL index: " + e, e);
+        }
         return Optional.of(index);
     }
 
     /** Refuses an index whose positions are not inside its segment or that does not add up. */
     void check(String key, WalFileName expected, WalSegmentSize size) throws CorruptObjectException {
-        if (!expected.toString().equals(segment)) {
+        if (segment == null || !expected.toString().equals(segment)) {
             throw new CorruptObjectException(key + " indexes segment '" + segment + "', not " + expected);
         }
         long from = expected.startLsn(size).value();
@@ -158,29 +166,34 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
         try {
             within(key, "end", end, from, to, true);
             if (last != null) {
+                required(key, "the last transaction", last.kind, last.time, last.start, last.end);
                 within(key, "last transaction start", last.start, from, to, false);
                 within(key, "last transaction end", last.end, from, to, true);
                 Instant.parse(last.time);
             }
             for (RestorePoint p : restorePoints) {
+                required(key, "a restore point", p.name, p.time, p.start, p.end);
                 within(key, "restore point start", p.start, from, to, false);
                 within(key, "restore point end", p.end, from, to, true);
                 Instant.parse(p.time);
-                if (p.name == null) {
-                    throw new CorruptObjectException(key + " lists a restore point without a name");
-                }
             }
             if (unfinished != null) {
+                required(key, "the unfinished record", unfinished.start, unfinished.kind);
                 within(key, "unfinished record start", unfinished.start, from, to, false);
-                if (unfinished.kind == null) {
-                    throw new CorruptObjectException(key + " describes an unfinished record without a kind");
-                }
             }
         } catch (IllegalArgumentException | java.time.format.DateTimeParseException e) {
             throw new CorruptObjectException(key + " is not a valid WAL index: " + e.getMessage(), e);
         }
         if (transactions < 0 || (transactions > 0 && (minXid == null || maxXid == null || minXid > maxXid || last == null))) {
             throw new CorruptObjectException(key + " counts " + transactions + " transactions but its xid range or last transaction does not fit");
+        }
+    }
+
+    private static void required(String key, String what, String... fields) throws CorruptObjectException {
+        for (String field : fields) {
+            if (field == null) {
+                throw new CorruptObjectException(key + " describes " + what + " with a field missing");
+            }
         }
     }
 

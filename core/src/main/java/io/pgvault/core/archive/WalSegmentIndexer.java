@@ -30,6 +30,7 @@ public final class WalSegmentIndexer {
     private final byte[] page = new byte[BLCKSZ];
     private int filled;
     private Lsn start;
+    private boolean failed;
 
     private long transactions;
     private long minXid = Long.MAX_VALUE;
@@ -83,11 +84,19 @@ public final class WalSegmentIndexer {
     }
 
     private void feed(byte[] buf, int off) {
-        if (start == null) {
-            start = Lsn.of(ByteBuffer.wrap(buf, off, BLCKSZ).order(ByteOrder.LITTLE_ENDIAN).getLong(off + PAGE_ADDRESS_OFFSET));
-            scanner.startSegment(start);
+        if (failed) {
+            return;
         }
-        scanner.page(buf, off);
+        try {
+            if (start == null) {
+                start = Lsn.of(ByteBuffer.wrap(buf, off, BLCKSZ).order(ByteOrder.LITTLE_ENDIAN).getLong(off + PAGE_ADDRESS_OFFSET));
+                scanner.startSegment(start);
+            }
+            scanner.page(buf, off);
+        } catch (RuntimeException e) {
+            // Bytes no PostgreSQL wrote: no index, and never a failed push (the index is an aid, the segment's own checks decide).
+            failed = true;
+        }
     }
 
     private void event(WalRecordScanner.Event e) {
@@ -106,7 +115,7 @@ public final class WalSegmentIndexer {
      * page at the segment's start and nothing left over.
      */
     public Optional<WalSegmentIndex> index(WalFileName name, WalSegmentSize size) {
-        if (start == null || filled != 0 || !start.equals(name.startLsn(size))) {
+        if (failed || start == null || filled != 0 || !start.equals(name.startLsn(size))) {
             return Optional.empty();
         }
         WalSegmentIndex.Transaction lastTransaction = last == null ? null : new WalSegmentIndex.Transaction(

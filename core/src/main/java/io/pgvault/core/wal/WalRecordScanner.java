@@ -54,12 +54,18 @@ public final class WalRecordScanner {
     public static final int BLCKSZ = 8192;
     private static final int SHORT_PAGE_HEADER = 24;
     private static final int XLP_FIRST_IS_CONTRECORD = 0x0001;
+    /** PostgreSQL 14+: the record the previous page began was never finished; this page starts afresh (xlogreader's overwrittenRecPtr). */
+    private static final int XLP_FIRST_IS_OVERWRITE_CONTRECORD = 0x0008;
     private static final int RECORD_HEADER = 24;
     private static final int CRC_OFFSET = 20;
     /** PostgreSQL's XLogRecordMaxSize: no valid record is longer. */
     private static final int MAX_RECORD = 1020 * 1024 * 1024;
-    /** Commit records carry their subtransactions and invalidations; one longer than this is not copied (and not reported). */
-    private static final int MAX_REPORTED_RECORD = 4 << 20;
+    /**
+     * How much of a reported record is copied: its header and the start of its main data,
+     * where the time and a restore point's name are. A commit's subtransactions and
+     * invalidations follow them and may run to megabytes; they are checked, not copied.
+     */
+    private static final int MAX_KEPT = 64 << 10;
     private static final int RM_XLOG_ID = 0;
     private static final int RM_XACT_ID = 1;
     private static final int XLOG_SWITCH = 0x40;
@@ -170,6 +176,15 @@ public final class WalRecordScanner {
         int remaining = page.getInt(off + 16);
         int pos = off + ((info & WalPageHeader.XLP_LONG_HEADER) != 0 ? WalPageHeader.LONG_HEADER_BYTES : SHORT_PAGE_HEADER);
         int pageEnd = off + BLCKSZ;
+        if ((info & XLP_FIRST_IS_CONTRECORD) != 0 && (remaining < 0 || remaining > MAX_RECORD)) {
+            end();
+            return;
+        }
+        if (inRecord && (info & XLP_FIRST_IS_OVERWRITE_CONTRECORD) != 0) {
+            // The record in progress was abandoned (a crash mid-record); WAL goes on with this page's first record.
+            inRecord = false;
+            kept = null;
+        }
         if ((info & XLP_FIRST_IS_CONTRECORD) != 0) {
             int take = Math.min(remaining, pageEnd - pos);
             if (inRecord) {
@@ -219,16 +234,16 @@ public final class WalRecordScanner {
             used = Math.min(RECORD_HEADER - recordFilled, len);
             System.arraycopy(buf, off, header, recordFilled, used);
             recordFilled += used;
-            if (recordFilled == RECORD_HEADER && reportedKind().isPresent() && recordLength <= MAX_REPORTED_RECORD) {
-                kept = new byte[recordLength];
+            if (recordFilled == RECORD_HEADER && reportedKind().isPresent()) {
+                kept = new byte[Math.min(recordLength, MAX_KEPT)];
                 System.arraycopy(header, 0, kept, 0, RECORD_HEADER);
             }
         }
         int rest = len - used;
         if (rest > 0) {
             crc.update(buf, off + used, rest);
-            if (kept != null) {
-                System.arraycopy(buf, off + used, kept, recordFilled, rest);
+            if (kept != null && recordFilled < kept.length) {
+                System.arraycopy(buf, off + used, kept, recordFilled, Math.min(rest, kept.length - recordFilled));
             }
             recordFilled += rest;
         }
@@ -287,14 +302,15 @@ public final class WalRecordScanner {
         byte[] record = kept;
         kept = null;
         if (record != null) {
-            report(record, reportedKind().orElseThrow(), Lsn.of(recordStart), Lsn.of(alignedEnd));
+            report(record, recordLength, reportedKind().orElseThrow(), Lsn.of(recordStart), Lsn.of(alignedEnd));
         }
         return true;
     }
 
-    private void report(byte[] record, Kind kind, Lsn start, Lsn end) {
+    /** @param record the record's first bytes (all of it, unless it is longer than {@link #MAX_KEPT}); {@code length} its length */
+    private void report(byte[] record, int length, Kind kind, Lsn start, Lsn end) {
         ByteBuffer rec = ByteBuffer.wrap(record).order(ByteOrder.LITTLE_ENDIAN);
-        int main = mainDataOffset(rec);
+        int main = mainDataOffset(rec, length);
         if (kind == Kind.RESTORE_POINT) {
             if (main >= 0 && main + 8 < record.length) {
                 int nameEnd = main + 8;
@@ -314,28 +330,28 @@ public final class WalRecordScanner {
      * Where the record's main data starts: it is the last part of the record, after the
      * block headers and block data (xlogrecord.h). Returns -1 when the headers do not add up.
      */
-    private int mainDataOffset(ByteBuffer rec) {
-        int length = rec.capacity();
+    private int mainDataOffset(ByteBuffer rec, int length) {
+        int kept = rec.capacity();
         int pos = RECORD_HEADER;
         int compressedMask = major == PgMajor.PG14 ? 0x02 : 0x1c;
-        while (pos < length) {
+        while (pos < kept) {
             int id = rec.get(pos++) & 0xff;
             if (id == XLR_BLOCK_ID_DATA_SHORT) {
-                return pos < length ? length - (rec.get(pos) & 0xff) : -1;
+                return pos < kept ? length - (rec.get(pos) & 0xff) : -1;
             } else if (id == XLR_BLOCK_ID_DATA_LONG) {
-                return pos + 4 <= length ? length - rec.getInt(pos) : -1;
+                return pos + 4 <= kept ? length - rec.getInt(pos) : -1;
             } else if (id == XLR_BLOCK_ID_ORIGIN) {
                 pos += 2;
             } else if (id == XLR_BLOCK_ID_TOPLEVEL_XID) {
                 pos += 4;
             } else if (id <= XLR_MAX_BLOCK_ID) {
-                if (pos + 3 > length) {
+                if (pos + 3 > kept) {
                     return -1;
                 }
                 int forkFlags = rec.get(pos) & 0xff;
                 pos += 3;
                 if ((forkFlags & BKPBLOCK_HAS_IMAGE) != 0) {
-                    if (pos + 5 > length) {
+                    if (pos + 5 > kept) {
                         return -1;
                     }
                     int imageInfo = rec.get(pos + 4) & 0xff;

@@ -143,11 +143,31 @@ class WalSegmentIndexTest {
             Files.writeString(file, "{\"format\": 1, \"segment\": ");
             assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", last, SIZE)).isInstanceOf(CorruptObjectException.class)
                     .hasMessageContaining("catalog rebuild");
+            Files.writeString(file, json.replace("{\"name\":\"after-the-load\"", "{\"name\":null"));
+            assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", last, SIZE)).isInstanceOf(CorruptObjectException.class)
+                    .hasMessageContaining("field missing");
+            Files.writeString(file, json.substring(0, json.length() - 1) + ",\"padding\":\"" + "x".repeat(2 << 20) + "\"}");
+            assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", last, SIZE)).isInstanceOf(CorruptObjectException.class)
+                    .hasMessageContaining("larger than");
             Files.writeString(file, json.replace("\"format\":1", "\"format\":99"));
             assertThat(WalSegmentIndex.read(store, "main", last, SIZE)).as("a newer format is not read: the segment is").isEmpty();
         } finally {
             Fixtures.deleteTree(dir);
         }
+    }
+
+    @Test
+    void craftedPageHeadersNeverFailTheIndexerOrThePush() {
+        byte[] segment = new byte[(int) SIZE.bytes()];
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(segment).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        // A long first page header at 0/1000000, then a second page that claims a continuation of -2^31 bytes.
+        b.putShort(0, (short) 0xD110).putShort(2, (short) 0x0002).putInt(4, 1).putLong(8, SIZE.bytes()).putInt(16, 0);
+        b.putShort(8192, (short) 0xD110).putShort(8194, (short) 0x0001).putInt(8196, 1).putLong(8200, SIZE.bytes() + 8192)
+                .putInt(8208, Integer.MIN_VALUE);
+        WalFileName name = WalFileName.parse("000000010000000000000001");
+        assertThat(WalSegmentIndexer.of(name, SIZE, segment)).hasValueSatisfying(i -> assertThat(i.transactions()).isZero());
+        new Random(7).nextBytes(segment);
+        assertThat(WalSegmentIndexer.of(name, SIZE, segment)).as("not this segment's bytes: no index, no exception").isEmpty();
     }
 
     @Test

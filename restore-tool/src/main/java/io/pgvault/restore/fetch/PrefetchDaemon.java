@@ -192,7 +192,14 @@ public final class PrefetchDaemon {
     private void loop(ExecutorService workers) throws IOException, InterruptedException {
         log("prefetching " + ahead() + " segments ahead from " + source.describe() + " into " + spool.spool().directory());
         try {
+            long lastBeat = 0;
             while (recoveryRunning() && !idle()) {
+                // The heartbeat that makes this process's "not archived" count (PrefetchSpool.BEAT): written by this loop,
+                // which also re-checks the markers, so a loop stuck in a repository call stops vouching for them.
+                if (System.nanoTime() - lastBeat > PrefetchSpool.BEAT_INTERVAL_CS * 10_000_000L) {
+                    spool.beat();
+                    lastBeat = System.nanoTime();
+                }
                 refreshHistories();
                 Optional<WalFileName> requested = spool.spool().requested();
                 // Started by recover, before the backup is unpacked: ready (JVM, repository, histories) but not

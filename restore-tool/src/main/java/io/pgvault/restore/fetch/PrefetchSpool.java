@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -86,6 +87,17 @@ public final class PrefetchSpool {
     public static final String HISTORIES = ".histories";
     /** The owner's identity: {@code PID START_TIME BOOT_ID}, see {@link ProcessIdentity}. */
     public static final String OWNER = ".pid";
+    /**
+     * The owner's heartbeat: centiseconds since boot ({@code /proc/uptime}), rewritten by its
+     * loop every {@link #BEAT_INTERVAL_CS}. An {@code .absent} marker counts only while the beat
+     * is younger than {@link #BEAT_FRESH_CS}: an owner stuck in a repository call is alive but
+     * no longer re-checks its markers, and "not archived" from it would end a recovery early.
+     */
+    public static final String BEAT = ".beat";
+    /** How often the owner's loop rewrites {@link #BEAT}. */
+    public static final long BEAT_INTERVAL_CS = 20;
+    /** How old a beat may be for the owner's "not archived" to count (the shell uses the same figure). */
+    public static final long BEAT_FRESH_CS = 150;
     /** Held (fcntl lock) by the owner for its life: one prefetcher per spool. */
     public static final String LOCK = ".lock";
     /** The prefetcher's output, appended to by each run. */
@@ -109,9 +121,25 @@ public final class PrefetchSpool {
 
     // ---- what every call does (bin/pgvault does the same in shell) ----
 
+    /**
+     * Refuses a spool that is not this user's own directory (a link, or another user's): what
+     * is in it is handed to PostgreSQL, or answers "not archived", so nobody else may write it.
+     */
+    public void checkOwnDirectory() throws IOException {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException(dir + " is not a directory (a symbolic link is not accepted as the spool)");
+        }
+        String user = System.getProperty("user.name");
+        String owner = Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS).getName();
+        if (!owner.equals(user)) {
+            throw new IOException(dir + " belongs to " + owner + ", not to " + user + ", who runs restore_command");
+        }
+    }
+
     /** Records the segment PostgreSQL asks for now: the owner follows it. */
     public void request(WalFileName name) throws IOException {
         Files.createDirectories(dir);
+        checkOwnDirectory();
         Files.writeString(dir.resolve(REQUESTED), name + "\n", StandardCharsets.US_ASCII);
     }
 
@@ -149,13 +177,31 @@ public final class PrefetchSpool {
         }
         boolean pending = has(Marker.PENDING, file);
         if (name.isHistory()) {
-            return Files.exists(dir.resolve(HISTORIES)) && has(Marker.ABSENT, file) ? Answer.ABSENT
+            return Files.exists(dir.resolve(HISTORIES)) && has(Marker.ABSENT, file) && beatFresh() ? Answer.ABSENT
                     : Files.exists(dir.resolve(HISTORIES)) ? Answer.UNKNOWN : Answer.COMING;
         }
-        if (has(Marker.ABSENT, file) && !pending) {
+        if (has(Marker.ABSENT, file) && !pending && beatFresh()) {
             return Answer.ABSENT;
         }
         return pending || has(Marker.AGAIN, file) ? Answer.COMING : Answer.UNKNOWN;
+    }
+
+    /** Whether the owner's loop beat within {@link #BEAT_FRESH_CS} (by the boot clock, as the shell reads it). */
+    boolean beatFresh() {
+        try {
+            long beat = Long.parseLong(Files.readString(dir.resolve(BEAT), StandardCharsets.US_ASCII).strip());
+            long now = bootClockCentis();
+            return now >= beat && now - beat < BEAT_FRESH_CS;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** Centiseconds since boot, from {@code /proc/uptime}: the clock the shell reads without a fork. */
+    static long bootClockCentis() throws IOException {
+        String uptime = Files.readString(Path.of("/proc/uptime"), StandardCharsets.US_ASCII).strip().split("\\s+")[0];
+        int dot = uptime.indexOf('.');
+        return Long.parseLong(uptime.substring(0, dot)) * 100 + Long.parseLong((uptime.substring(dot + 1) + "00").substring(0, 2));
     }
 
     /** Asks the owner for a segment that is neither here nor coming (one it delivered before, or one it has not got to). */
@@ -171,6 +217,10 @@ public final class PrefetchSpool {
      * @return false when the spool does not have it (or another call took it first)
      */
     public boolean take(WalFileName name, Path target) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
+        checkOwnDirectory();
         Path ready = dir.resolve(name.toString());
         if (!Files.isRegularFile(ready)) {
             return false;
@@ -218,6 +268,7 @@ public final class PrefetchSpool {
             return Optional.empty();
         }
         Files.createDirectories(dir);
+        checkOwnDirectory();
         FileChannel channel = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock lock;
         try {
@@ -263,6 +314,13 @@ public final class PrefetchSpool {
 
         public PrefetchSpool spool() {
             return PrefetchSpool.this;
+        }
+
+        /** Rewrites {@link #BEAT} with the boot clock now (a temp file renamed over it: a reader never sees half a number). */
+        public void beat() throws IOException {
+            Path temp = dir.resolve(BEAT + TEMP_SUFFIX);
+            Files.writeString(temp, bootClockCentis() + "\n", StandardCharsets.US_ASCII);
+            Files.move(temp, dir.resolve(BEAT), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         }
 
         /** Creates a marker (idempotent). */

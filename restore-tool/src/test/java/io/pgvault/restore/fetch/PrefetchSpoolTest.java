@@ -83,7 +83,13 @@ class PrefetchSpoolTest {
             owner.mark(Marker.ABSENT, file);
             assertThat(spool.answer(SEGMENT)).as("absent while pending is a re-check in progress").isEqualTo(Answer.COMING);
             owner.unmark(Marker.PENDING, file);
+            assertThat(spool.answer(SEGMENT)).as("no heartbeat yet: alive is not enough for 'not archived'").isEqualTo(Answer.UNKNOWN);
+            owner.beat();
             assertThat(spool.answer(SEGMENT)).isEqualTo(Answer.ABSENT);
+            // A loop stuck in a repository call stops beating: its marker no longer counts once the beat is 1.5 s old.
+            Files.writeString(dir.resolve(PrefetchSpool.BEAT), (PrefetchSpool.bootClockCentis() - PrefetchSpool.BEAT_FRESH_CS) + "\n");
+            assertThat(spool.answer(SEGMENT)).as("a stale beat").isEqualTo(Answer.UNKNOWN);
+            owner.beat();
             // The re-check a second later.
             owner.mark(Marker.PENDING, file);
             assertThat(spool.answer(SEGMENT)).isEqualTo(Answer.COMING);
@@ -126,6 +132,7 @@ class PrefetchSpoolTest {
             owner.store(HISTORY.toString(), new ByteArrayInputStream(CONTENT));
             owner.mark(Marker.ABSENT, next.toString());
             owner.historiesChecked();
+            owner.beat();
             assertThat(spool.answer(next)).isEqualTo(Answer.ABSENT);
             assertThat(spool.answer(WalFileName.parse("00000009.history"))).as("not looked at").isEqualTo(Answer.UNKNOWN);
             Path target = dir.resolveSibling(dir.getFileName() + "-RECOVERYHISTORY");
@@ -232,6 +239,7 @@ class PrefetchSpoolTest {
             }
             // The same fields, right: the rule is the identity, not the kind of process.
             Files.writeString(dir.resolve(PrefetchSpool.OWNER), other.line() + "\n");
+            Files.writeString(dir.resolve(PrefetchSpool.BEAT), PrefetchSpool.bootClockCentis() + "\n");
             assertThat(spool.ownerAlive()).isTrue();
             assertThat(spool.answer(SEGMENT)).isEqualTo(Answer.ABSENT);
             sleep.destroyForcibly().waitFor(10, TimeUnit.SECONDS);

@@ -69,6 +69,7 @@ public class CatalogRebuilder {
         int skipped = 0;
         int backupCount = 0;
         int indexed = 0;
+        Map<String, List<WalRow>> walByCluster = new HashMap<>();
         for (ObjectStat stat : store.list("clusters/")) {
             String[] parts = stat.key().split("/");
             if (parts.length != 3 || !parts[2].equals("cluster.json")) {
@@ -96,7 +97,7 @@ public class CatalogRebuilder {
                 wal.add(row.get());
             }
             files += wal.size();
-            indexed += writeMissingIndexes(c.name(), wal);
+            walByCluster.put(c.name(), wal);
             List<BackupRow> backups = storedBackups(c.name());
             backupCount += backups.size();
             clusters.add(new Catalog.RebuiltCluster(c.name(), conninfo(c, known.get(c.name())), c.systemIdentifier(), c.walSegmentSize(),
@@ -104,6 +105,10 @@ public class CatalogRebuilder {
                     backups));
         }
         catalog.replaceAll(clusters);
+        // After the catalog is whole again: indexing an archive from before indexes reads every segment once.
+        for (Map.Entry<String, List<WalRow>> e : walByCluster.entrySet()) {
+            indexed += writeMissingIndexes(e.getKey(), e.getValue());
+        }
         LOG.info("Catalog rebuilt from {}: {} clusters, {} WAL files, {} backups, {} objects skipped, {} WAL indexes written",
                 store.describe(), clusters.size(), files, backupCount, skipped, indexed);
         return new Summary(clusters.size(), files, backupCount, skipped, indexed);
@@ -139,8 +144,12 @@ public class CatalogRebuilder {
                     index.get().write(store, cluster);
                     written++;
                 }
-            } catch (CorruptObjectException e) {
+            } catch (CorruptObjectException | RuntimeException e) {
                 LOG.warn("WAL segment {} of {} was not indexed: {}", name, cluster, e.getMessage());
+            } catch (IOException e) {
+                // The repository failed: the rest waits for the next rebuild; planning reads unindexed segments meanwhile.
+                LOG.warn("Indexing the WAL of {} stopped after {} indexes: {}", cluster, written, e.getMessage());
+                return written;
             }
         }
         return written;
