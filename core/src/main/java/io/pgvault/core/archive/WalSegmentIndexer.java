@@ -58,6 +58,21 @@ public final class WalSegmentIndexer {
                 }
                 return n;
             }
+
+            @Override
+            public long skip(long n) throws IOException {
+                // Skipped bytes are still bytes of the segment: read them, so the index sees every page.
+                byte[] buffer = new byte[(int) Math.min(Math.max(n, 0), 8192)];
+                long skipped = 0;
+                while (skipped < n) {
+                    int r = read(buffer, 0, (int) Math.min(buffer.length, n - skipped));
+                    if (r < 0) {
+                        break;
+                    }
+                    skipped += r;
+                }
+                return skipped;
+            }
         };
     }
 

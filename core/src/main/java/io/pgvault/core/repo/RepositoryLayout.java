@@ -3,6 +3,7 @@ package io.pgvault.core.repo;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
 
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
@@ -82,9 +83,9 @@ public final class RepositoryLayout {
     }
 
     /** The segment a key under {@link #walIndexPrefix} indexes, if it is such a key. */
-    public static java.util.Optional<WalFileName> indexedSegment(String key) {
+    public static Optional<WalFileName> indexedSegment(String key) {
         if (!key.endsWith(".json")) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         String file = key.substring(key.lastIndexOf('/') + 1, key.length() - ".json".length());
         return WalFileName.tryParse(file).filter(n -> n.kind() == WalFileName.Kind.SEGMENT);
