@@ -13,6 +13,7 @@ import io.pgvault.core.repo.RepositoryFormat;
 import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.restore.fetch.WalFetchMain;
+import io.pgvault.restore.fetch.PrefetchSpool;
 import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.PgCluster;
 import org.junit.jupiter.api.Test;
@@ -169,11 +170,7 @@ class PrefetchSpoolIT {
         Path data = dir.resolve("data");
         try {
             List<Path> segments = archivedSegments(dir, 2);
-            Path repo = dir.resolve("repo");
-            WalArchiver archiver = newRepository(new LocalDirectoryStore(repo), dir);
-            for (Path segment : segments) {
-                archive(archiver, segment);
-            }
+            Path repo = repositoryHolding(dir, segments, 16);
             Path spool = Files.createDirectories(data.resolve("pg_wal/pgvault-spool"));
             String first = segments.get(0).getFileName().toString();
             // As recover starts it (PrefetchDaemon.startFor), from the packaged command: the backup's first segment requested.
@@ -321,11 +318,7 @@ class PrefetchSpoolIT {
         Path data = dir.resolve("data");
         try {
             List<Path> segments = archivedSegments(dir, 2);
-            Path repo = dir.resolve("repo");
-            WalArchiver archiver = newRepository(new LocalDirectoryStore(repo), dir);
-            for (Path segment : segments) {
-                archive(archiver, segment);
-            }
+            Path repo = repositoryHolding(dir, segments, 16);
             Path damaged = repo.resolve(RepositoryLayout.walKey(CLUSTER, WalFileName.parse(name(segments.get(1)))));
             byte[] bytes = Files.readAllBytes(damaged);
             bytes[bytes.length - 10] ^= 0x5a;
@@ -378,12 +371,10 @@ class PrefetchSpoolIT {
         Path data = dir.resolve("data");
         try {
             List<Path> segments = archivedSegments(dir, count, megabytes);
-            Path repo = dir.resolve("repo");
-            WalArchiver archiver = newRepository(new LocalDirectoryStore(repo), dir, megabytes);
             for (Path segment : segments) {
                 assertThat(Files.size(segment)).isEqualTo((long) megabytes << 20);
-                archive(archiver, segment);
             }
+            Path repo = repositoryHolding(dir, segments, megabytes);
             Files.createDirectories(data.resolve("pg_wal"));
             Files.writeString(data.resolve("recovery.signal"), "");
             Path javaLog = dir.resolve("java-starts.log");
@@ -451,6 +442,16 @@ class PrefetchSpoolIT {
     }
 
     /** A repository with the cluster registered; returns the archiver that fills it, as the server would. */
+    /** A new repository at {@code dir/repo} with every one of {@code segments} archived into it. */
+    private static Path repositoryHolding(Path dir, List<Path> segments, int segmentMegabytes) throws IOException {
+        Path repo = dir.resolve("repo");
+        WalArchiver archiver = newRepository(new LocalDirectoryStore(repo), dir, segmentMegabytes);
+        for (Path segment : segments) {
+            archive(archiver, segment);
+        }
+        return repo;
+    }
+
     private static WalArchiver newRepository(LocalDirectoryStore store, Path dir) throws IOException {
         return newRepository(store, dir, 16);
     }
@@ -548,7 +549,7 @@ class PrefetchSpoolIT {
 
     /** The pid in the spool's .pid ("PID START_TIME BOOT_ID"). */
     private static long ownerPid(Path spool) throws IOException {
-        return Long.parseLong(Files.readString(spool.resolve(".pid")).strip().split(" ")[0]);
+        return PrefetchSpool.ProcessIdentity.parse(Files.readString(spool.resolve(PrefetchSpool.OWNER))).orElseThrow().pid();
     }
 
     private static void stopPrefetcher(Path data) {

@@ -55,6 +55,8 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
         RecoveryPlanner.Plan plan = new RecoveryPlanner(archive).plan(standby ? RecoveryTarget.latest() : target, timeline);
         archive.unreadableBackups().forEach(b -> out.println("pgvault recover: warning: backup " + b.backupId()
                 + " is left out, its manifest cannot be used: " + b.reason()));
+        archive.unreadableIndexes().forEach((segment, reason) -> out.println("pgvault recover: warning: the index of " + segment
+                + " was not used, the segment was read instead: " + reason));
         plan.explain().forEach(line -> out.println("pgvault recover: " + line));
         out.printf(java.util.Locale.ROOT, "pgvault recover: planned in %.1f s%n", (System.nanoTime() - planning) / 1e9);
         // Where each tablespace goes, shown and checked before a byte is written: a target that
