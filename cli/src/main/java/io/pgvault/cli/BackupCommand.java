@@ -13,9 +13,10 @@ import java.io.PrintWriter;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 
-/** {@code pgvault backup CLUSTER [--wait]} and {@code pgvault backup delete CLUSTER ID}. */
+/** {@code pgvault backup CLUSTER [--full|--incremental] [--wait]} and {@code pgvault backup delete CLUSTER ID [--cascade]}. */
 @Command(name = "backup", footerHeading = "%nExamples:%n",
         footer = {"  pgvault backup main --wait",
+                "  pgvault backup main --incremental --wait      # PostgreSQL 17+, with summarize_wal = on",
                 "  pgvault backup main --wait --server https://pgvault:8432 --token-file /etc/pgvault/admin.token"},
         mixinStandardHelpOptions = true,
         description = "Take a base backup of a cluster now (the server connects to it over the replication protocol).",
@@ -24,6 +25,18 @@ final class BackupCommand implements Callable<Integer> {
 
     @Parameters(paramLabel = "CLUSTER", arity = "0..1", description = "The cluster to back up (its name in pgvault).")
     String cluster;
+
+    /** Exclusive: one or the other, full when neither is given. */
+    static final class Type {
+        @Option(names = "--full", description = "A full backup (the default).")
+        boolean full;
+        @Option(names = "--incremental", description = "Only what changed since the cluster's newest backup (PostgreSQL 17+, needs "
+                + "summarize_wal = on); a restore rebuilds the files from the chain.")
+        boolean incremental;
+    }
+
+    @picocli.CommandLine.ArgGroup(exclusive = true)
+    Type type;
 
     @Option(names = "--wait", description = "Wait until the backup is stored and the WAL it needs is archived; exit 1 if it failed "
             + "or its WAL did not arrive within --wal-timeout.")
@@ -46,9 +59,10 @@ final class BackupCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "Missing required parameter: 'CLUSTER'");
         }
         PrintWriter out = spec.commandLine().getOut();
-        JsonNode started = server.post("/v1/clusters/" + cluster + "/backups", java.util.Map.of());
+        boolean incremental = type != null && type.incremental;
+        JsonNode started = server.post("/v1/clusters/" + cluster + "/backups" + (incremental ? "?type=incremental" : ""), java.util.Map.of());
         String id = started.path("id").asText();
-        out.printf("backup %s of %s started%n", id, cluster);
+        out.printf("%s backup %s of %s started%n", incremental ? "incremental" : "full", id, cluster);
         if (!await) {
             return 0;
         }
@@ -93,12 +107,15 @@ final class BackupCommand implements Callable<Integer> {
 
     @Command(name = "delete", footerHeading = "%nExamples:%n",
             footer = {"  pgvault backup delete main 20261204T020000Z-1a2b3c"},
-            mixinStandardHelpOptions = true, description = "Delete one backup.")
+            mixinStandardHelpOptions = true, description = "Delete one backup. One that incremental backups build on is refused, "
+                    + "naming them, unless --cascade.")
     static final class DeleteBackup implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "CLUSTER", description = "The cluster the backup belongs to.")
         String cluster;
         @Parameters(index = "1", paramLabel = "ID", description = "The backup's id, as pgvault backups lists it.")
         String id;
+        @Option(names = "--cascade", description = "Also delete the incremental backups that build on it.")
+        boolean cascade;
         @Mixin
         ServerClient server;
         @Spec
@@ -106,8 +123,10 @@ final class BackupCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            server.delete("/v1/clusters/" + cluster + "/backups/" + id);
-            spec.commandLine().getOut().printf("deleted backup %s of %s%n", id, cluster);
+            JsonNode answer = server.delete("/v1/clusters/" + cluster + "/backups/" + id + (cascade ? "?cascade=true" : ""));
+            for (JsonNode deleted : answer.path("deleted")) {
+                spec.commandLine().getOut().printf("deleted backup %s of %s%n", deleted.asText(), cluster);
+            }
             return 0;
         }
     }

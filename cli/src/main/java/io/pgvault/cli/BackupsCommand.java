@@ -31,9 +31,10 @@ final class BackupsCommand implements Callable<Integer> {
     CommandSpec spec;
 
     static void print(PrintWriter out, JsonNode b) {
-        out.printf("%-24s %-10s start %-12s end %-12s tli %-3s %8.1f s  raw %,15d  stored %,13d%s%n", b.path("id").asText(),
-                b.path("status").asText(), b.path("startLsn").asText("-"), b.path("endLsn").asText("-"), b.path("timeline").asText("-"),
+        out.printf("%-24s %-10s %-11s start %-12s end %-12s tli %-3s %8.1f s  raw %,15d  stored %,13d%s%s%n", b.path("id").asText(),
+                b.path("status").asText(), b.path("type").asText("-"), b.path("startLsn").asText("-"), b.path("endLsn").asText("-"), b.path("timeline").asText("-"),
                 b.path("durationSeconds").asDouble(0), b.path("rawBytes").asLong(0), b.path("storedBytes").asLong(0),
+                b.hasNonNull("parent") ? "\n    on " + b.get("parent").asText() : "",
                 b.hasNonNull("reason") ? "\n    " + b.get("reason").asText() : "");
     }
 

@@ -2,6 +2,7 @@ package io.pgvault.restore;
 
 import io.pgvault.core.archive.WalSegmentIndex;
 import io.pgvault.core.archive.WalSource;
+import io.pgvault.core.backup.BackupChain;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.repo.ClusterDescriptor;
 import io.pgvault.core.repo.CorruptObjectException;
@@ -20,6 +21,7 @@ import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableSet;
@@ -129,6 +131,7 @@ public final class ClusterArchive {
                 unreadable.add(new UnreadableBackup(id, e.getMessage()));
             }
         }
+        backups = withWholeChains(backups, unreadable);
         backups.sort(Comparator.comparing(BackupManifest::finishedAt));
         streamedHeads.removeAll(segments);
         Set<WalFileName> indexed = new HashSet<>();
@@ -138,6 +141,31 @@ public final class ClusterArchive {
         segments.addAll(streamedHeads);
         return new ClusterArchive(store, cluster, descriptor.get(), List.copyOf(backups), segments, Set.copyOf(streamedHeads), histories,
                 List.copyOf(unreadable), Set.copyOf(indexed));
+    }
+
+    /**
+     * The backups that can be restored with their whole chain: an incremental backup whose
+     * parent (or an older link) is missing, unreadable or not the one it names is left out,
+     * with the reason, like a backup whose own manifest is refused.
+     */
+    private static List<BackupManifest> withWholeChains(List<BackupManifest> backups, List<UnreadableBackup> unreadable) throws IOException {
+        Map<String, BackupManifest> byId = new HashMap<>();
+        backups.forEach(b -> byId.put(b.backupId(), b));
+        List<BackupManifest> usable = new ArrayList<>();
+        for (BackupManifest b : backups) {
+            try {
+                BackupChain.of(b, id -> Optional.ofNullable(byId.get(id)));
+                usable.add(b);
+            } catch (CorruptObjectException e) {
+                unreadable.add(new UnreadableBackup(b.backupId(), e.getMessage()));
+            }
+        }
+        return usable;
+    }
+
+    /** The backup and the backups it builds on, newest first, down to its full backup (just itself for a full backup). */
+    public List<BackupManifest> chainOf(BackupManifest backup) throws IOException {
+        return BackupChain.of(backup, id -> backups.stream().filter(b -> b.backupId().equals(id)).findFirst());
     }
 
     private static List<String> knownClusters(ObjectStore store) throws IOException {

@@ -1,5 +1,7 @@
 package io.pgvault.restore;
 
+import io.pgvault.core.backup.BackupChain;
+import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.backup.BackupRestorer;
 import io.pgvault.core.backup.TablespacePlan;
 import io.pgvault.core.util.ByteSize;
@@ -10,6 +12,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -69,11 +72,13 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
         try {
             companion.start(plan);
             long restoring = System.nanoTime();
-            Progress progress = new Progress(out, plan.backup().rawBytes(), terminal);
-            new BackupRestorer(archive.store(), parallelism).restore(plan.backup(), dataDirectory, tablespaces, progress);
+            List<BackupManifest> chain = archive.chainOf(plan.backup());
+            long bytes = BackupChain.rawBytes(chain);
+            Progress progress = new Progress(out, bytes, terminal);
+            new BackupRestorer(archive.store(), parallelism).restore(chain, dataDirectory, tablespaces, progress);
             settings.writeTo(dataDirectory);
-            out.printf(java.util.Locale.ROOT, "pgvault recover: restored %s in %.1f s%n", ByteSize.format(plan.backup().rawBytes()),
-                    (System.nanoTime() - restoring) / 1e9);
+            out.printf(java.util.Locale.ROOT, "pgvault recover: restored %s in %.1f s%s%n", ByteSize.format(bytes),
+                    (System.nanoTime() - restoring) / 1e9, chain.size() > 1 ? " from a chain of " + chain.size() + " backups" : "");
         } catch (IOException | RuntimeException e) {
             companion.stop();
             FileTrees.delete(dataDirectory, created);

@@ -1,5 +1,7 @@
 package io.pgvault.core.backup;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -24,6 +26,7 @@ import java.util.TreeSet;
  *
  * @param startLsn the backup's start (from BASE_BACKUP), text form
  * @param endLsn the backup's consistency point: recovery must replay WAL at least to here
+ * @param parent for an incremental backup (PostgreSQL 17+), the backup it holds the changes since; null for a full backup
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record BackupManifest(
@@ -44,13 +47,51 @@ public record BackupManifest(
         long rawBytes,
         long storedBytes,
         List<Piece> pieces,
-        String pgManifestSha256) {
+        String pgManifestSha256,
+        Parent parent) {
 
     /**
      * 2: a piece may hold a range of a file ({@link FilePart}) instead of whole files only;
      * a reader of format 1 would restore such a file truncated, so it must refuse.
+     * 3: an incremental backup ({@link #parent}); a reader of format 2 would restore PostgreSQL's
+     * {@code INCREMENTAL.*} files as they are, so it must refuse. Full backups are still written as 2.
      */
-    public static final int FORMAT = 2;
+    public static final int FORMAT = 3;
+    static final int FULL_FORMAT = 2;
+
+    /**
+     * The backup an incremental one builds on: PostgreSQL sent only what changed since that
+     * backup started, so a restore needs it (and its own parent, down to a full backup).
+     *
+     * @param startLsn where the parent started: PostgreSQL's {@code INCREMENTAL FROM LSN}
+     */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Parent(String backupId, String startLsn, long startTimeline) {
+    }
+
+    /** Jackson reads a manifest through the canonical constructor, never the shorter one below. */
+    @JsonCreator
+    public BackupManifest {
+    }
+
+    /** A full backup: one without a parent. */
+    public BackupManifest(int formatVersion, String backupId, String cluster, String label, String systemIdentifier, int pgMajor,
+                          long walSegmentSize, long startTimeline, String startLsn, long endTimeline, String endLsn, String startedAt,
+                          String finishedAt, String codec, long rawBytes, long storedBytes, List<Piece> pieces, String pgManifestSha256) {
+        this(formatVersion, backupId, cluster, label, systemIdentifier, pgMajor, walSegmentSize, startTimeline, startLsn, endTimeline, endLsn,
+                startedAt, finishedAt, codec, rawBytes, storedBytes, pieces, pgManifestSha256, null);
+    }
+
+    @JsonIgnore
+    public boolean isIncremental() {
+        return parent != null;
+    }
+
+    /** {@code full} or {@code incremental}, as listings show it. */
+    @JsonIgnore
+    public String type() {
+        return parent == null ? "full" : "incremental";
+    }
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /**

@@ -54,6 +54,7 @@ public final class BackupRestorer {
     /** Per restoring thread: fewer, larger writes than Files.copy's 8 KiB. */
     private static final int WRITE_BUFFER = 256 * 1024;
     private static final String TABLESPACE_MAP = "tablespace_map";
+    private static final String BACKUP_LABEL = "backup_label";
 
     private final ObjectStore store;
     private final int parallelism;
@@ -68,49 +69,72 @@ public final class BackupRestorer {
         restore(backup, dataDirectory, TablespacePlan.of(backup, tablespaceMap, dataDirectory), progress);
     }
 
+    /** Restores one full backup. */
+    public void restore(BackupManifest backup, Path dataDirectory, TablespacePlan tablespaces, LongConsumer progress) throws IOException {
+        restore(List.of(backup), dataDirectory, tablespaces, progress);
+    }
+
     /**
-     * @param progress told the raw bytes unpacked so far (for a progress bar)
+     * Restores a backup and the chain it builds on ({@link BackupChain}), newest first: the
+     * newest backup is unpacked as it is, its incremental files become their files with the
+     * blocks they hold, and each older backup then gives only the blocks still missing
+     * ({@link ChainReconstruction}), written in place. No staging copy, and every block written once.
+     *
+     * @param chain the backup to restore first, then its parent, down to a full backup
+     * @param progress told the raw bytes read so far (for a progress bar)
      * @throws CorruptObjectException naming the piece (and entry) whose content does not match its checksum or is refused
      * @throws IllegalArgumentException when a tablespace target exists and is not empty
      */
-    public void restore(BackupManifest backup, Path dataDirectory, TablespacePlan tablespaces, LongConsumer progress) throws IOException {
-        backup.check(backup.cluster(), backup.backupId());
+    public void restore(List<BackupManifest> chain, Path dataDirectory, TablespacePlan tablespaces, LongConsumer progress) throws IOException {
+        for (BackupManifest b : chain) {
+            b.check(b.cluster(), b.backupId());
+        }
+        BackupChain.check(chain);
         tablespaces.prepare();
         Files.createDirectories(dataDirectory);
         Files.setPosixFilePermissions(dataDirectory, FileModes.permissions(0700));
         ConfinedDirectory data = new ConfinedDirectory(dataDirectory);
         AtomicLong done = new AtomicLong();
-        FileRanges ranges = new FileRanges();
+        ChainReconstruction reconstruction = new ChainReconstruction();
         ExecutorService pool = Executors.newFixedThreadPool(parallelism, r -> {
             Thread t = new Thread(r, "pgvault-restore");
             t.setDaemon(true);
             return t;
         });
         try {
-            List<Future<?>> work = new ArrayList<>();
-            for (BackupManifest.Piece piece : backup.pieces()) {
-                ConfinedDirectory root = piece.tablespaceLocation() == null ? data
-                        : new ConfinedDirectory(tablespaces.targetOf(piece.tablespaceLocation()).orElseThrow());
-                work.add(pool.submit(() -> {
-                    unpack(backup, piece, root, tablespaces, ranges);
-                    progress.accept(done.addAndGet(piece.rawSize()));
-                    return null;
-                }));
-            }
-            for (Future<?> f : work) {
-                try {
-                    f.get();
-                } catch (ExecutionException e) {
-                    work.forEach(w -> w.cancel(true));
-                    if (e.getCause() instanceof IOException io) {
-                        throw io;
+            for (int step = 0; step < chain.size() && (step == 0 || !reconstruction.isComplete()); step++) {
+                BackupManifest backup = chain.get(step);
+                FileRanges ranges = new FileRanges();
+                List<Future<?>> work = new ArrayList<>();
+                for (BackupManifest.Piece piece : backup.pieces()) {
+                    Optional<Path> target = piece.tablespaceLocation() == null ? Optional.of(dataDirectory)
+                            : tablespaces.targetOf(piece.tablespaceLocation());
+                    if (target.isEmpty()) {
+                        // An older backup's tablespace that the newest one no longer has: nothing of it is restored.
+                        progress.accept(done.addAndGet(piece.rawSize()));
+                        continue;
                     }
-                    throw new IOException(e.getCause());
+                    ConfinedDirectory root = piece.tablespaceLocation() == null ? data : new ConfinedDirectory(target.get());
+                    boolean newest = step == 0;
+                    work.add(pool.submit(() -> {
+                        if (newest) {
+                            unpack(backup, piece, root, tablespaces, ranges, reconstruction);
+                        } else {
+                            addMissingBlocks(backup, piece, root, ranges, reconstruction);
+                        }
+                        progress.accept(done.addAndGet(piece.rawSize()));
+                        return null;
+                    }));
+                }
+                awaitAll(work);
+                ranges.checkWhole(backup.backupId());
+                if (step > 0) {
+                    reconstruction.endStep(backup.backupId(), chain.get(step - 1).backupId());
                 }
             }
-            ranges.checkWhole(backup.backupId());
-            if (backup.pgManifestSha256() != null) {
-                copyContent(RepositoryLayout.pgBackupManifest(backup.cluster(), backup.backupId()), data, backup);
+            if (chain.size() == 1 && chain.get(0).pgManifestSha256() != null) {
+                // A chain's newest backup_manifest lists incremental files, not what was restored: only a full backup's is kept.
+                copyContent(RepositoryLayout.pgBackupManifest(chain.get(0).cluster(), chain.get(0).backupId()), data, chain.get(0));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -121,6 +145,20 @@ public final class BackupRestorer {
             throw e;
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    private static void awaitAll(List<Future<?>> work) throws IOException, InterruptedException {
+        for (Future<?> f : work) {
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                work.forEach(w -> w.cancel(true));
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                throw new IOException(e.getCause());
+            }
         }
     }
 
@@ -198,7 +236,12 @@ public final class BackupRestorer {
     }
 
     private static String rangeKey(BackupManifest.Piece piece, TarArchiveEntry entry) {
-        return (piece.tablespaceLocation() == null ? "" : piece.tablespaceLocation() + ":") + entry.getName();
+        return backupKey(piece, entry.getName());
+    }
+
+    /** A file's name qualified by its tablespace, the same in every backup of a chain. */
+    private static String backupKey(BackupManifest.Piece piece, String name) {
+        return (piece.tablespaceLocation() == null ? "" : piece.tablespaceLocation() + ":") + name;
     }
 
     /** What is done with each member of a piece as it is read. */
@@ -267,7 +310,7 @@ public final class BackupRestorer {
     }
 
     private void unpack(BackupManifest backup, BackupManifest.Piece piece, ConfinedDirectory root, TablespacePlan tablespaces,
-                        FileRanges ranges) throws IOException {
+                        FileRanges ranges, ChainReconstruction reconstruction) throws IOException {
         byte[] buffer = new byte[WRITE_BUFFER];
         readPiece(piece, (entry, tar) -> {
             String name = entry.getName();
@@ -281,6 +324,14 @@ public final class BackupRestorer {
                 case TABLESPACE_LINK -> root.createLink(path, tablespaces.targetOf(entry.getLinkName()).orElseThrow(), piece.key(), name);
                 case TABLESPACE_MAP -> writeTablespaceMap(tar, entry, root, path, piece, tablespaces);
                 case FILE -> {
+                    if (backup.isIncremental() && IncrementalFile.isIncremental(name)) {
+                        writeIncremental(entry, tar, root, piece, backupKey(piece, IncrementalFile.targetName(name)), reconstruction, buffer);
+                        return;
+                    }
+                    if (backup.isIncremental() && piece.tablespaceLocation() == null && relative.toString().equals(BACKUP_LABEL)) {
+                        writeBackupLabel(entry, tar, root, path, piece);
+                        return;
+                    }
                     Optional<FilePart> part = FilePart.of(entry, piece.key(), backup.rawBytes());
                     if (part.isPresent()) {
                         ranges.claim(rangeKey(piece, entry), part.get(), entry.getSize(), piece.key());
@@ -289,6 +340,142 @@ public final class BackupRestorer {
                 }
             }
         });
+    }
+
+    /**
+     * The newest backup's incremental file: the file it stands for gets the blocks it holds,
+     * at their places, and its length; the other blocks come from older backups.
+     */
+    private static void writeIncremental(TarArchiveEntry entry, InputStream data, ConfinedDirectory root, BackupManifest.Piece piece,
+                                         String file, ChainReconstruction reconstruction, byte[] buffer) throws IOException {
+        String where = piece.key() + ": " + entry.getName();
+        IncrementalFile incremental = IncrementalFile.readHeader(data, entry.getSize(), where);
+        Path path = root.root().resolve(ConfinedDirectory.relative(IncrementalFile.targetName(entry.getName()), piece.key()));
+        try (FileChannel out = root.openForWrite(path, true, piece.key(), entry.getName())) {
+            for (int block : incremental.blocks()) {
+                copyBlock(data, out, (long) block * IncrementalFile.BLOCK_SIZE, buffer, where);
+            }
+            long length = incremental.lengthBlocks() * IncrementalFile.BLOCK_SIZE;
+            if (out.size() < length) {
+                // The blocks older backups give are written later; a hole reads as zeros until then.
+                out.write(ByteBuffer.wrap(new byte[1]), length - 1);
+            }
+        }
+        root.setMode(path, entry.getMode() | 0600, piece.key(), entry.getName());
+        reconstruction.add(file, incremental);
+    }
+
+    private static void copyBlock(InputStream data, FileChannel out, long position, byte[] buffer, String where) throws IOException {
+        int n = data.readNBytes(buffer, 0, IncrementalFile.BLOCK_SIZE);
+        if (n != IncrementalFile.BLOCK_SIZE) {
+            throw new EOFException(where + ": a block ended after " + n + " of " + IncrementalFile.BLOCK_SIZE + " bytes");
+        }
+        ByteBuffer chunk = ByteBuffer.wrap(buffer, 0, n);
+        while (chunk.hasRemaining()) {
+            position += out.write(chunk, position);
+        }
+    }
+
+    /**
+     * An incremental backup's backup_label says where its parent started ({@code INCREMENTAL FROM
+     * LSN}/{@code TLI}); PostgreSQL refuses to start on such a label ("this is an incremental
+     * backup, not a data directory"), so the restored one leaves those lines out, as pg_combinebackup does.
+     */
+    private static void writeBackupLabel(TarArchiveEntry entry, InputStream data, ConfinedDirectory root, Path path, BackupManifest.Piece piece)
+            throws IOException {
+        if (entry.getSize() > 1 << 20) {
+            throw ConfinedDirectory.refused(piece.key(), entry.getName(), "is " + entry.getSize() + " bytes, far more than a backup_label");
+        }
+        String label = new String(data.readNBytes((int) entry.getSize()), StandardCharsets.UTF_8);
+        StringBuilder kept = new StringBuilder();
+        for (String line : label.split("(?<=\n)")) {
+            if (!line.startsWith("INCREMENTAL FROM ")) {
+                kept.append(line);
+            }
+        }
+        try (FileChannel file = root.openForWrite(path, true, piece.key(), entry.getName())) {
+            ByteBuffer bytes = ByteBuffer.wrap(kept.toString().getBytes(StandardCharsets.UTF_8));
+            while (bytes.hasRemaining()) {
+                file.write(bytes);
+            }
+        }
+        root.setMode(path, entry.getMode() | 0600, piece.key(), entry.getName());
+    }
+
+    /**
+     * Reads a piece of an older backup of the chain and writes, of the files still being
+     * built, the blocks no newer backup held. Everything else in the piece is read (its
+     * checksum covers it all) and left alone.
+     */
+    private void addMissingBlocks(BackupManifest backup, BackupManifest.Piece piece, ConfinedDirectory root, FileRanges ranges,
+                                  ChainReconstruction reconstruction) throws IOException {
+        Set<String> locations = new HashSet<>();
+        backup.pieces().forEach(p -> locations.add(p.tablespaceLocation()));
+        byte[] buffer = new byte[WRITE_BUFFER];
+        readPiece(piece, (entry, tar) -> {
+            String name = entry.getName();
+            Path relative = ConfinedDirectory.relative(name, piece.key());
+            if (kindOf(entry, piece, relative, locations::contains) != Kind.FILE) {
+                return;
+            }
+            boolean incremental = backup.isIncremental() && IncrementalFile.isIncremental(name);
+            String targetName = incremental ? IncrementalFile.targetName(name) : name;
+            Optional<FilePart> part = incremental ? Optional.empty() : FilePart.of(entry, piece.key(), backup.rawBytes());
+            if (part.isPresent()) {
+                ranges.claim(rangeKey(piece, entry), part.get(), entry.getSize(), piece.key());
+            }
+            Optional<ChainReconstruction.Target> target = reconstruction.wanted(backupKey(piece, targetName));
+            if (target.isEmpty()) {
+                return;
+            }
+            Path path = root.root().resolve(ConfinedDirectory.relative(targetName, piece.key()));
+            String where = piece.key() + ": " + name;
+            try (FileChannel out = root.openForWrite(path, false, piece.key(), name)) {
+                if (incremental) {
+                    IncrementalFile older = IncrementalFile.readHeader(tar, entry.getSize(), where);
+                    for (int block : older.blocks()) {
+                        if (target.get().wants(block)) {
+                            copyBlock(tar, out, (long) block * IncrementalFile.BLOCK_SIZE, buffer, where);
+                            target.get().written(block);
+                        } else {
+                            tar.skipNBytes(IncrementalFile.BLOCK_SIZE);
+                        }
+                    }
+                    target.get().heldIncremental();
+                } else {
+                    copyWantedBlocks(tar, entry.getSize(), part.map(FilePart::offset).orElse(0L), out, target.get(), buffer, where);
+                    target.get().heldWhole();
+                }
+            }
+        });
+    }
+
+    /** Copies, of {@code length} bytes of a file from {@code offset} on, the bytes of the blocks the target still wants. */
+    private static void copyWantedBlocks(InputStream data, long length, long offset, FileChannel out, ChainReconstruction.Target target,
+                                         byte[] buffer, String where) throws IOException {
+        long position = offset;
+        long end = offset + length;
+        while (position < end) {
+            int n = data.read(buffer, 0, (int) Math.min(buffer.length, end - position));
+            if (n < 0) {
+                throw new EOFException(where + ": the data ended " + (end - position) + " bytes short");
+            }
+            int i = 0;
+            while (i < n) {
+                long block = (position + i) / IncrementalFile.BLOCK_SIZE;
+                int span = (int) Math.min(n - i, (block + 1) * IncrementalFile.BLOCK_SIZE - (position + i));
+                if (target.wants(block)) {
+                    ByteBuffer chunk = ByteBuffer.wrap(buffer, i, span);
+                    long at = position + i;
+                    while (chunk.hasRemaining()) {
+                        at += out.write(chunk, at);
+                    }
+                    target.written(block);
+                }
+                i += span;
+            }
+            position += n;
+        }
     }
 
     /**

@@ -324,14 +324,20 @@ public final class BackupWriter implements BaseBackupSink {
      */
     public BackupManifest finish(String label, String systemIdentifier, int pgMajor, long walSegmentSize, Lsn end, TimelineId endTimeline)
             throws IOException {
+        return finish(label, systemIdentifier, pgMajor, walSegmentSize, end, endTimeline, null);
+    }
+
+    /** @param parent the backup an incremental one builds on; null for a full backup */
+    public BackupManifest finish(String label, String systemIdentifier, int pgMajor, long walSegmentSize, Lsn end, TimelineId endTimeline,
+                                 BackupManifest.Parent parent) throws IOException {
         uploaders.shutdown();
         List<BackupManifest.Piece> sorted = new ArrayList<>(pieces);
         sorted.sort(Comparator.comparing(BackupManifest.Piece::archive).thenComparingInt(BackupManifest.Piece::index));
         long rawTotal = sorted.stream().mapToLong(BackupManifest.Piece::rawSize).sum();
         long storedTotal = sorted.stream().mapToLong(BackupManifest.Piece::storedSize).sum();
-        BackupManifest manifest = new BackupManifest(BackupManifest.FORMAT, backupId, cluster, label, systemIdentifier, pgMajor, walSegmentSize,
+        BackupManifest manifest = new BackupManifest(parent == null ? BackupManifest.FULL_FORMAT : BackupManifest.FORMAT, backupId, cluster, label, systemIdentifier, pgMajor, walSegmentSize,
                 startTimeline.value(), start.toString(), endTimeline.value(), end.toString(), startedAt, clock.instant().toString(),
-                codec.id(), rawTotal, storedTotal, List.copyOf(sorted), pgManifestSha256);
+                codec.id(), rawTotal, storedTotal, List.copyOf(sorted), pgManifestSha256, parent);
         manifest.write(store);
         return manifest;
     }

@@ -54,6 +54,9 @@ final class ManifestCheck {
         } catch (IllegalArgumentException e) {
             wrong.add(e.getMessage());
         }
+        if (m.parent() != null) {
+            checkParent(m, wrong);
+        }
         if (m.pgManifestSha256() != null && !SHA256.matcher(m.pgManifestSha256()).matches()) {
             wrong.add("backup_manifest checksum '" + m.pgManifestSha256() + "' is not a SHA-256");
         }
@@ -65,6 +68,30 @@ final class ManifestCheck {
         if (!wrong.isEmpty()) {
             throw new CorruptObjectException(where + " is refused: " + String.join("; ", wrong)
                     + " (the repository's content is damaged or was crafted; nothing was restored)");
+        }
+    }
+
+    /** An incremental backup names an older backup of the same cluster, which started before it on its timeline or an earlier one. */
+    private static void checkParent(BackupManifest m, List<String> wrong) {
+        BackupManifest.Parent p = m.parent();
+        if (m.formatVersion() < 3) {
+            wrong.add("it names a parent but has format " + m.formatVersion() + " (incremental backups have format 3)");
+        }
+        if (m.pgManifestSha256() == null) {
+            wrong.add("it is incremental but has no backup_manifest");
+        }
+        try {
+            RepositoryLayout.backupPrefix(m.cluster(), p.backupId());
+            if (p.backupId().compareTo(m.backupId()) >= 0) {
+                wrong.add("its parent " + p.backupId() + " is not older than the backup itself");
+            }
+            if (Lsn.parse(p.startLsn()).compareTo(Lsn.parse(m.startLsn())) >= 0 || p.startTimeline() < 1
+                    || p.startTimeline() > m.startTimeline()) {
+                wrong.add("its parent starts at (" + p.startTimeline() + ", " + p.startLsn() + "), not before the backup (" + m.startTimeline()
+                        + ", " + m.startLsn() + ")");
+            }
+        } catch (IllegalArgumentException | NullPointerException e) {
+            wrong.add("its parent is malformed: " + e.getMessage());
         }
     }
 

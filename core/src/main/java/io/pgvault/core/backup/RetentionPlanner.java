@@ -4,6 +4,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -12,7 +14,8 @@ import java.util.Set;
  * Decides what a retention policy deletes. Pure: backups and a policy in, a plan out.
  *
  * <ul>
- *   <li>{@code retainFull N}: the N newest complete backups stay.</li>
+ *   <li>{@code retainFull N}: the N newest complete full backups stay, with every complete
+ *       backup finished after the oldest of them (the incremental backups built on them).</li>
  *   <li>{@code retainDays D}: every point of the last D days stays recoverable, so the
  *       complete backups that finished inside the window stay, and so does the newest one
  *       that finished before it (the base for the window's start).</li>
@@ -23,6 +26,8 @@ import java.util.Set;
  *       only backups complete by then), and every backup completed since: later moments only
  *       add backups as they complete, and the days window only lets go of older ones.</li>
  *   <li>Incomplete backups newer than the oldest kept one stay (their WAL may still come).</li>
+ *   <li>Chains: a kept incremental backup keeps its parent, and so on down to its full
+ *       backup; a backup is never deleted while one that needs it stays.</li>
  *   <li>WAL: only segments wholly before the start of the oldest kept backup go, on every
  *       timeline (segment numbers are positions, so this is safe across timelines);
  *       history files never go.</li>
@@ -37,8 +42,13 @@ public final class RetentionPlanner {
      *                    that is since when a recovery could use it; null while one is missing.
      *                    Never earlier than {@code finishedAt}: WAL of the backup's start arrives
      *                    before the backup ends, but the backup is usable only once it has ended.
+     * @param parentId the backup an incremental backup builds on; null for a full backup
      */
-    public record Candidate(String backupId, long startSegment, Instant finishedAt, Instant completedAt) {
+    public record Candidate(String backupId, long startSegment, Instant finishedAt, Instant completedAt, String parentId) {
+        public Candidate(String backupId, long startSegment, Instant finishedAt, Instant completedAt) {
+            this(backupId, startSegment, finishedAt, completedAt, null);
+        }
+
         public Candidate {
             if (completedAt != null && completedAt.isBefore(finishedAt)) {
                 completedAt = finishedAt;
@@ -98,6 +108,7 @@ public final class RetentionPlanner {
                 keep.add(c);
             }
         }
+        keepParents(newestFirst, keep);
         List<String> delete = new ArrayList<>();
         for (int i = newestFirst.size() - 1; i >= 0; i--) {
             if (!keep.contains(newestFirst.get(i))) {
@@ -110,6 +121,18 @@ public final class RetentionPlanner {
         return new Plan(newestFirst.stream().filter(keep::contains).map(Candidate::backupId).toList(), delete, walBefore);
     }
 
+    /** Adds to {@code keep} the parent of every kept backup, and its parent, down to the full backup. */
+    private static void keepParents(List<Candidate> backups, Set<Candidate> keep) {
+        Map<String, Candidate> byId = new HashMap<>();
+        backups.forEach(b -> byId.put(b.backupId(), b));
+        for (Candidate kept : List.copyOf(keep)) {
+            for (Candidate c = kept; c.parentId() != null && byId.containsKey(c.parentId()); ) {
+                c = byId.get(c.parentId());
+                keep.add(c);
+            }
+        }
+    }
+
     /** The complete backups the policy keeps at {@code at}, given those complete then, newest first. */
     private static Set<Candidate> policyKeeps(List<Candidate> completeNewestFirst, Policy policy, Instant at) {
         Set<Candidate> keep = new LinkedHashSet<>();
@@ -118,7 +141,16 @@ public final class RetentionPlanner {
         }
         keep.add(completeNewestFirst.get(0));
         if (policy.retainFull() != null) {
-            keep.addAll(completeNewestFirst.subList(0, Math.min(policy.retainFull(), completeNewestFirst.size())));
+            int fulls = 0;
+            for (Candidate c : completeNewestFirst) {
+                if (fulls == policy.retainFull()) {
+                    break;
+                }
+                keep.add(c);
+                if (c.parentId() == null) {
+                    fulls++;
+                }
+            }
         }
         if (policy.retainDays() != null) {
             Instant windowStart = at.minus(Duration.ofDays(policy.retainDays()));

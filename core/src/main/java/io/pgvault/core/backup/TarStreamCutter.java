@@ -125,7 +125,8 @@ final class TarStreamCutter extends OutputStream {
         long size = entry.isDirectory() || entry.isSymbolicLink() || entry.isLink() ? 0 : entry.getSize();
         dataLeft = (size + BLOCK - 1) / BLOCK * BLOCK;
         // PostgreSQL's tar streams have no extension headers; a member after one keeps its headers whole.
-        if (member && !extended && entry.isFile() && !entry.isSparse() && size > partBytes) {
+        // An incremental file is read from its header on (see IncrementalFile): it stays in one piece.
+        if (member && !extended && entry.isFile() && !entry.isSparse() && size > partBytes && !IncrementalFile.isIncremental(entry.getName())) {
             split = new Split(header.clone(), size);
             startRange();
             return;

@@ -9,8 +9,11 @@ package io.pgvault.core.pgproto;
  *     default and the cheapest for the primary; pgvault checks every piece with its own SHA-256)
  * @param progress ask for each tablespace's size up front (PROGRESS, as {@code pg_basebackup -P}): the server
  *     walks the data directory once more before sending it, and progress can be shown against a total
+ * @param incremental send only what changed since the manifest uploaded before on the same connection
+ *     ({@link ReplicationConnection#uploadManifest}, PostgreSQL 17+)
  */
-public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean manifest, int maxRateKbPerSecond, boolean progress) {
+public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean manifest, int maxRateKbPerSecond, boolean progress,
+                                boolean incremental) {
 
     public BaseBackupOptions {
         if (label == null || label.isEmpty() || label.length() > 1000) {
@@ -22,7 +25,7 @@ public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean ma
     }
 
     public BaseBackupOptions(String label, boolean fastCheckpoint, boolean manifest, int maxRateKbPerSecond) {
-        this(label, fastCheckpoint, manifest, maxRateKbPerSecond, false);
+        this(label, fastCheckpoint, manifest, maxRateKbPerSecond, false, false);
     }
 
     public BaseBackupOptions(String label, boolean fastCheckpoint, boolean manifest) {
@@ -30,7 +33,11 @@ public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean ma
     }
 
     public BaseBackupOptions withProgress() {
-        return new BaseBackupOptions(label, fastCheckpoint, manifest, maxRateKbPerSecond, true);
+        return new BaseBackupOptions(label, fastCheckpoint, manifest, maxRateKbPerSecond, true, incremental);
+    }
+
+    public BaseBackupOptions withIncremental(boolean incremental) {
+        return new BaseBackupOptions(label, fastCheckpoint, manifest, maxRateKbPerSecond, progress, incremental);
     }
 
     /**
@@ -39,12 +46,15 @@ public record BaseBackupOptions(String label, boolean fastCheckpoint, boolean ma
      * pgvault checks itself that all WAL of the backup is in the repository.
      */
     public String command(int major) {
+        if (incremental && major < 17) {
+            throw new IllegalArgumentException("PostgreSQL " + major + " has no incremental backups (they come with 17)");
+        }
         String quoted = "'" + label.replace("'", "''") + "'";
         if (major >= 15) {
             return "BASE_BACKUP (LABEL " + quoted + ", CHECKPOINT '" + (fastCheckpoint ? "fast" : "spread") + "', WAIT false, "
                     + (manifest ? "MANIFEST 'yes', MANIFEST_CHECKSUMS 'CRC32C', " : "MANIFEST 'no', ")
                     + (maxRateKbPerSecond > 0 ? "MAX_RATE " + maxRateKbPerSecond + ", " : "") + (progress ? "PROGRESS true, " : "")
-                    + "TABLESPACE_MAP true)";
+                    + (incremental ? "INCREMENTAL true, " : "") + "TABLESPACE_MAP true)";
         }
         return "BASE_BACKUP LABEL " + quoted + (fastCheckpoint ? " FAST" : "") + " NOWAIT"
                 + (manifest ? " MANIFEST 'yes' MANIFEST_CHECKSUMS 'CRC32C'" : "")

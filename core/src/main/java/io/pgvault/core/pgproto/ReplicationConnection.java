@@ -5,6 +5,7 @@ import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalSegmentSize;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -166,6 +167,48 @@ public final class ReplicationConnection implements AutoCloseable {
     public List<QueryResult> simpleQuery(String sql) throws IOException {
         return SimpleQuery.run(wire, sql);
     }
+
+    /**
+     * Sends a previous backup's {@code backup_manifest} ({@code UPLOAD_MANIFEST}, PostgreSQL 17+)
+     * so that the next {@code BASE_BACKUP ... INCREMENTAL} on this connection sends only what
+     * changed since it. PostgreSQL checks the manifest (its system identifier, its timeline and
+     * that WAL summaries cover the range) when the backup starts, not here.
+     */
+    public void uploadManifest(InputStream manifest) throws IOException {
+        if (serverMajor < 17) {
+            throw new IOException(wire.where() + ": PostgreSQL " + serverMajor + " has no incremental backups (they come with 17)");
+        }
+        wire.sendQuery("UPLOAD_MANIFEST");
+        WireConnection.Message m = wire.read();
+        if (m.type() != 'G') {
+            throw wire.unexpected(m, "UPLOAD_MANIFEST");
+        }
+        byte[] chunk = new byte[MANIFEST_CHUNK];
+        for (int n = manifest.readNBytes(chunk, 0, chunk.length); n > 0; n = manifest.readNBytes(chunk, 0, chunk.length)) {
+            wire.send('d', n == chunk.length ? chunk : java.util.Arrays.copyOf(chunk, n));
+        }
+        wire.send('c', new byte[0]);
+        PgServerException error = null;
+        while (true) {
+            m = wire.readRaw();
+            switch (m.type()) {
+                case 'E' -> error = new PgServerException(wire.where() + ": UPLOAD_MANIFEST", WireConnection.errorFields(m));
+                case 'Z' -> {
+                    if (error != null) {
+                        throw error;
+                    }
+                    return;
+                }
+                case 'C', 'T', 'D', 'N', 'S' -> {
+                    // the command's completion, notices
+                }
+                default -> throw wire.unexpected(m, "UPLOAD_MANIFEST");
+            }
+        }
+    }
+
+    /** CopyData messages of a manifest upload: pg_basebackup sends 128 kB at a time. */
+    private static final int MANIFEST_CHUNK = 128 * 1024;
 
     /**
      * Runs {@code BASE_BACKUP} and streams its archives and manifest into {@code sink}.

@@ -28,9 +28,13 @@ public class BackupController {
         this.backups = backups;
     }
 
+    /** {@code ?type=full} (the default) or {@code incremental} (PostgreSQL 17+: what changed since the newest backup). */
     @Post("/backups")
-    public HttpResponse<BackupView> start(String cluster) throws IOException {
-        return HttpResponse.accepted().body(backups.start(cluster));
+    public HttpResponse<BackupView> start(String cluster, @QueryValue(defaultValue = "full") String type) throws IOException {
+        if (!type.equals("full") && !type.equals("incremental")) {
+            throw new ApiException(HttpStatus.BAD_REQUEST, "type=" + type + " is not a backup type: expected full or incremental");
+        }
+        return HttpResponse.accepted().body(backups.start(cluster, type.equals("incremental")));
     }
 
     @Get("/backups")
@@ -47,10 +51,11 @@ public class BackupController {
         return backups.get(cluster, id, Duration.ofSeconds(wait));
     }
 
+    /** {@code ?cascade=true}: also the incremental backups that build on it (otherwise they make it 409). */
     @Delete("/backups/{id}")
-    public HttpResponse<String> delete(String cluster, String id) throws IOException {
-        backups.delete(cluster, id);
-        return HttpResponse.ok("deleted backup " + id + " of " + cluster + "\n");
+    public java.util.Map<String, List<String>> delete(String cluster, String id, @QueryValue(defaultValue = "false") boolean cascade)
+            throws IOException {
+        return java.util.Map.of("deleted", backups.delete(cluster, id, cascade));
     }
 
     @Post("/expire")

@@ -76,6 +76,9 @@ public class BackupService {
         final String id;
         final String cluster;
         final Instant startedAt;
+        final boolean incremental;
+        /** The backup an incremental one builds on, once chosen: it may not be deleted meanwhile. */
+        volatile String parentId;
         volatile String state = "running";
         volatile String error;
         volatile Instant finishedAt;
@@ -84,10 +87,11 @@ public class BackupService {
         /** Completed when the job is stored or failed: what a waiting GET blocks on. */
         final CompletableFuture<Void> ended = new CompletableFuture<>();
 
-        Job(String id, String cluster, Instant startedAt) {
+        Job(String id, String cluster, Instant startedAt, boolean incremental) {
             this.id = id;
             this.cluster = cluster;
             this.startedAt = startedAt;
+            this.incremental = incremental;
         }
     }
 
@@ -151,8 +155,17 @@ public class BackupService {
     /** Backups that failed, per cluster (registered at zero for every cluster by the cluster metrics). */
     public static final String FAILURES = "pgvault.backup.failures";
 
-    /** Starts a backup; refused with 409 while another backup of the cluster runs. */
+    /** Starts a full backup; refused with 409 while another backup of the cluster runs. */
     public BackupView start(String cluster) throws IOException {
+        return start(cluster, false);
+    }
+
+    /**
+     * Starts a backup; refused with 409 while another backup of the cluster runs.
+     *
+     * @param incremental only what changed since the cluster's newest backup (PostgreSQL 17+, see {@link IncrementalParent})
+     */
+    public BackupView start(String cluster, boolean incremental) throws IOException {
         ClusterRow row = clusters.require(cluster);
         if (row.conninfo() == null || row.conninfo().isBlank()) {
             throw new ApiException(HttpStatus.BAD_REQUEST, "cluster '" + cluster
@@ -161,7 +174,7 @@ public class BackupService {
         repository.ensureReady();
         Instant now = clock.instant();
         String id = ID_TIME.format(now) + "-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()).substring(2);
-        Job job = new Job(id, cluster, now);
+        Job job = new Job(id, cluster, now, incremental);
         Job other = running.putIfAbsent(cluster, job);
         if (other != null) {
             throw new ApiException(HttpStatus.CONFLICT, "a backup of cluster '" + cluster + "' is already running (" + other.id
@@ -189,17 +202,26 @@ public class BackupService {
                         + ": fix the conninfo");
             }
             long segmentSize = rc.walSegmentSize().bytes();
+            BackupManifest.Parent parent = null;
+            if (job.incremental) {
+                BackupManifest parentBackup = IncrementalParent.prepare(rc, identity, store, row.name());
+                job.parentId = parentBackup.backupId();
+                parent = new BackupManifest.Parent(parentBackup.backupId(), parentBackup.startLsn(), parentBackup.startTimeline());
+            }
             writer = new BackupWriter(store, codec, row.name(), job.id, spool, pieceBytes, "pgvault", clock);
             String label = "pgvault " + job.id;
-            LOG.info("Backup {} of {} started", job.id, row.name());
+            LOG.info("Backup {} of {} started ({})", job.id, row.name(), parent == null ? "full" : "incremental on " + parent.backupId());
             long streamStart = System.nanoTime();
             BackupProgress progress = new BackupProgress(writer);
             job.progress = progress;
-            ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(label, fastCheckpoint, true).withProgress(),
-                    progress);
+            ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(label, fastCheckpoint, true).withProgress()
+                    .withIncremental(job.incremental), progress);
             long streamEnd = System.nanoTime();
+            if (parent != null && BackupManifest.read(store, row.name(), parent.backupId()).isEmpty()) {
+                throw new IOException("backup " + parent.backupId() + ", which this incremental backup builds on, was deleted while it ran");
+            }
             BackupManifest manifest = writer.finish(label, identity.systemIdentifier(), rc.serverMajor(), segmentSize, result.end(),
-                    result.endTimeline());
+                    result.endTimeline(), parent);
             try {
                 // The id now, not at the start: a catalog rebuild meanwhile numbers the clusters anew.
                 history.put(clusters.require(row.name()).id(), BackupRow.stored(manifest));
@@ -211,12 +233,16 @@ public class BackupService {
             job.finishedAt = clock.instant();
             job.state = "stored";
             events.changed(row.name());
-            LOG.info("Backup {} of {} stored: {} to {}, {} bytes raw, {} stored, {} pieces; BASE_BACKUP {} ms, manifest {} ms", job.id,
-                    row.name(), manifest.startLsn(), manifest.endLsn(), manifest.rawBytes(), manifest.storedBytes(), manifest.pieces().size(),
+            LOG.info("Backup {} of {} stored ({}): {} to {}, {} bytes raw, {} stored, {} pieces; BASE_BACKUP {} ms, manifest {} ms", job.id,
+                    row.name(), manifest.type(), manifest.startLsn(), manifest.endLsn(), manifest.rawBytes(), manifest.storedBytes(), manifest.pieces().size(),
                     (streamEnd - streamStart) / 1_000_000, (System.nanoTime() - streamEnd) / 1_000_000);
         } catch (Exception | LinkageError e) {
             // LinkageError too: a job must never stay "running" forever.
             job.error = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (job.incremental && e instanceof io.pgvault.core.pgproto.PgServerException && job.error.contains("WAL summar")) {
+                job.error += " (an incremental backup needs WAL summaries from its parent's start on: check summarize_wal and "
+                        + "wal_summary_keep_time, or take a full backup)";
+            }
             job.state = "failed";
             job.finishedAt = clock.instant();
             LOG.error("Backup {} of {} failed, nothing kept: {}", job.id, row.name(), e.getMessage());
@@ -366,16 +392,65 @@ public class BackupService {
     }
 
     public void delete(String cluster, String id) throws IOException {
+        delete(cluster, id, false);
+    }
+
+    /**
+     * Deletes a backup. One that incremental backups build on is refused, naming them, unless
+     * {@code cascade}: then they go too, newest first, so no listed backup ever lacks its parent.
+     *
+     * @return the ids deleted
+     */
+    public List<String> delete(String cluster, String id, boolean cascade) throws IOException {
         ClusterRow row = clusters.require(cluster);
-        if (running.containsKey(cluster) && running.get(cluster).id.equals(id)) {
-            throw new ApiException(HttpStatus.CONFLICT, "backup " + id + " is still running");
+        Job job = running.get(cluster);
+        if (job != null && (job.id.equals(id) || id.equals(job.parentId))) {
+            throw new ApiException(HttpStatus.CONFLICT, job.id.equals(id) ? "backup " + id + " is still running"
+                    : "backup " + id + " is the parent of incremental backup " + job.id + ", which is running: wait for it to end");
         }
         if (BackupManifest.read(store, cluster, id).isEmpty()) {
             throw new ApiException(HttpStatus.NOT_FOUND, "cluster '" + cluster + "' has no backup " + id);
         }
+        List<String> dependents = dependents(cluster, id);
+        if (!dependents.isEmpty() && !cascade) {
+            throw new ApiException(HttpStatus.CONFLICT, "backup " + id + " is the parent of incremental backup(s) " + String.join(", ", dependents)
+                    + ", which cannot be restored without it: delete them first, or delete the whole chain with --cascade");
+        }
+        List<String> deleted = new ArrayList<>();
+        List<String> newestFirst = new ArrayList<>(dependents);
+        java.util.Collections.reverse(newestFirst);
+        for (String victim : newestFirst) {
+            deleteBackupObjects(cluster, victim);
+            history.delete(row.id(), victim);
+            deleted.add(victim);
+        }
         deleteBackupObjects(cluster, id);
         history.delete(row.id(), id);
-        LOG.info("Deleted backup {} of {}", id, cluster);
+        deleted.add(id);
+        LOG.info("Deleted backup(s) {} of {}", deleted, cluster);
+        return deleted;
+    }
+
+    /** The backups that build on {@code id}, directly or not, oldest first (from the repository's manifests, the truth). */
+    private List<String> dependents(String cluster, String id) throws IOException {
+        Map<String, String> parentOf = new HashMap<>();
+        for (String other : BackupManifest.idsInRepository(store, cluster)) {
+            try {
+                BackupManifest.read(store, cluster, other).filter(BackupManifest::isIncremental)
+                        .ifPresent(m -> parentOf.put(other, m.parent().backupId()));
+            } catch (CorruptObjectException e) {
+                // A damaged manifest cannot be restored anyway; it does not hold its parent back.
+            }
+        }
+        List<String> found = new ArrayList<>();
+        Set<String> chain = new HashSet<>(Set.of(id));
+        for (String other : new java.util.TreeSet<>(parentOf.keySet())) {
+            if (chain.contains(parentOf.get(other))) {
+                chain.add(other);
+                found.add(other);
+            }
+        }
+        return found;
     }
 
     private void deleteBackupObjects(String cluster, String id) throws IOException {
@@ -398,7 +473,7 @@ public class BackupService {
             BackupManifest b = m.get();
             WalSegmentSize size = new WalSegmentSize(b.walSegmentSize());
             candidates.add(new RetentionPlanner.Candidate(id, Lsn.parse(b.startLsn()).segmentNumber(size), Instant.parse(b.finishedAt()),
-                    completedAt(b, archived)));
+                    completedAt(b, archived), b.isIncremental() ? b.parent().backupId() : null));
         }
         RetentionPlanner.Plan plan = RetentionPlanner.plan(candidates, policy, clock.instant(), retentionGrace);
         List<String> walToDelete = new ArrayList<>();
@@ -417,7 +492,10 @@ public class BackupService {
                     .toList();
         }
         if (!dryRun) {
-            for (String id : plan.deleteBackups()) {
+            // Newest first: an incremental backup never outlives, even for a moment, the parent it needs.
+            List<String> newestFirst = new ArrayList<>(plan.deleteBackups());
+            java.util.Collections.reverse(newestFirst);
+            for (String id : newestFirst) {
                 deleteBackupObjects(cluster, id);
                 history.delete(row.id(), id);
                 LOG.info("Retention ({}, grace {}): deleted backup {} of {}", policy, retentionGrace, id, cluster);
@@ -499,7 +577,7 @@ public class BackupService {
         return new BackupView(b.id(), status, reason, b.startedAt().toString(), b.finishedAt() == null ? null : b.finishedAt().toString(),
                 b.finishedAt() == null ? null : Duration.between(b.startedAt(), b.finishedAt()).toMillis() / 1000.0,
                 b.startLsn() == null ? null : Lsn.of(b.startLsn()).toString(), b.endLsn() == null ? null : Lsn.of(b.endLsn()).toString(),
-                b.timeline(), b.rawBytes(), b.storedBytes(), b.pieces(), null, null);
+                b.timeline(), b.rawBytes(), b.storedBytes(), b.pieces(), null, null, b.type(), b.parentId());
     }
 
     /** The first segment from the backup's start to its end that the catalog does not list: until it comes, the backup cannot be restored. */
@@ -522,7 +600,8 @@ public class BackupService {
                 job.finishedAt == null ? null : Duration.between(job.startedAt, job.finishedAt).toMillis() / 1000.0,
                 null, null, null, null, null, null,
                 job.progress == null ? null : job.progress.doneBytes(),
-                job.progress == null ? null : job.progress.totalBytes().stream().boxed().findFirst().orElse(null));
+                job.progress == null ? null : job.progress.totalBytes().stream().boxed().findFirst().orElse(null),
+                job.incremental ? "incremental" : "full", job.parentId);
     }
 
     @PreDestroy

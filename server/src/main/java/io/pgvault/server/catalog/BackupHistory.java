@@ -23,7 +23,7 @@ import static io.pgvault.server.catalog.Sql.orNull;
 public class BackupHistory {
 
     private static final String COLUMNS = "id, status, reason, started_at, finished_at, start_lsn, end_lsn, timeline, wal_segment_size, "
-            + "raw_bytes, stored_bytes, pieces";
+            + "raw_bytes, stored_bytes, pieces, backup_type, parent_id";
 
     private final DataSource dataSource;
 
@@ -45,9 +45,10 @@ public class BackupHistory {
     }
 
     static void insert(Connection c, long clusterId, BackupRow r) throws SQLException {
-        Sql.update(c, "INSERT INTO backups (cluster_id, " + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", clusterId, r.id(),
+        Sql.update(c, "INSERT INTO backups (cluster_id, " + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", clusterId, r.id(),
                 r.status(), orNull(r.reason()), r.startedAt(), orNull(r.finishedAt()), orNull(r.startLsn()), orNull(r.endLsn()),
-                orNull(r.timeline()), orNull(r.walSegmentSize()), orNull(r.rawBytes()), orNull(r.storedBytes()), orNull(r.pieces()));
+                orNull(r.timeline()), orNull(r.walSegmentSize()), orNull(r.rawBytes()), orNull(r.storedBytes()), orNull(r.pieces()),
+                orNull(r.type()), orNull(r.parentId()));
     }
 
     /** Records that {@code backup} (as it was when it started) failed; its row is written again if a rebuild dropped it meanwhile. */
@@ -103,6 +104,6 @@ public class BackupHistory {
     private static BackupRow row(ResultSet rs) throws SQLException {
         return new BackupRow(rs.getString(1), rs.getString(2), rs.getString(3), Sql.instant(rs, 4), Sql.instant(rs, 5),
                 rs.getObject(6, Long.class), rs.getObject(7, Long.class), rs.getObject(8, Long.class), rs.getObject(9, Long.class),
-                rs.getObject(10, Long.class), rs.getObject(11, Long.class), rs.getObject(12, Integer.class));
+                rs.getObject(10, Long.class), rs.getObject(11, Long.class), rs.getObject(12, Integer.class), rs.getString(13), rs.getString(14));
     }
 }

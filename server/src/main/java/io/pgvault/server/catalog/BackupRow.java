@@ -10,9 +10,16 @@ import java.time.Instant;
  *
  * @param status {@code running}, {@code stored} (its manifest is in the repository) or {@code failed}
  * @param reason why it failed; null otherwise
+ * @param type {@code full} or {@code incremental} once stored; null before
+ * @param parentId the backup an incremental one builds on
  */
 public record BackupRow(String id, String status, String reason, Instant startedAt, Instant finishedAt, Long startLsn, Long endLsn,
-                        Long timeline, Long walSegmentSize, Long rawBytes, Long storedBytes, Integer pieces) {
+                        Long timeline, Long walSegmentSize, Long rawBytes, Long storedBytes, Integer pieces, String type, String parentId) {
+
+    public BackupRow(String id, String status, String reason, Instant startedAt, Instant finishedAt, Long startLsn, Long endLsn,
+                     Long timeline, Long walSegmentSize, Long rawBytes, Long storedBytes, Integer pieces) {
+        this(id, status, reason, startedAt, finishedAt, startLsn, endLsn, timeline, walSegmentSize, rawBytes, storedBytes, pieces, null, null);
+    }
 
     public static final String RUNNING = "running";
     public static final String STORED = "stored";
@@ -26,7 +33,7 @@ public record BackupRow(String id, String status, String reason, Instant started
     public static BackupRow stored(BackupManifest m) {
         return new BackupRow(m.backupId(), STORED, null, Instant.parse(m.startedAt()), Instant.parse(m.finishedAt()),
                 Lsn.parse(m.startLsn()).value(), Lsn.parse(m.endLsn()).value(), m.endTimeline(), m.walSegmentSize(), m.rawBytes(),
-                m.storedBytes(), m.pieces().size());
+                m.storedBytes(), m.pieces().size(), m.type(), m.isIncremental() ? m.parent().backupId() : null);
     }
 
     public boolean isStored() {

@@ -1,0 +1,98 @@
+package io.pgvault.server.backup;
+
+import io.pgvault.core.backup.BackupManifest;
+import io.pgvault.core.backup.IncrementalFile;
+import io.pgvault.core.pgproto.ReplicationConnection;
+import io.pgvault.core.repo.CorruptObjectException;
+import io.pgvault.core.repo.ObjectEnvelope;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Prepares an incremental backup (PostgreSQL 17+) on a replication connection: checks that
+ * the cluster can take one, picks its parent (the cluster's newest stored backup) and
+ * uploads the parent's {@code backup_manifest}. Every refusal says what to change, before
+ * PostgreSQL has sent a byte.
+ */
+final class IncrementalParent {
+
+    private static final Logger LOG = LoggerFactory.getLogger(IncrementalParent.class);
+
+    private IncrementalParent() {
+    }
+
+    /** Why an incremental backup cannot be taken now; the backup fails with this message. */
+    static final class RefusedException extends IOException {
+        RefusedException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * @return the parent, whose manifest PostgreSQL now holds for the next {@code BASE_BACKUP ... INCREMENTAL} on {@code rc}
+     * @throws RefusedException when the server or the repository cannot give an incremental backup, saying what to do
+     */
+    static BackupManifest prepare(ReplicationConnection rc, ReplicationConnection.SystemIdentity identity, ObjectStore store, String cluster)
+            throws IOException {
+        if (rc.serverMajor() < 17) {
+            throw new RefusedException("cluster '" + cluster + "' runs PostgreSQL " + rc.serverMajor()
+                    + ", which has no incremental backups (they come with PostgreSQL 17): take a full backup");
+        }
+        String summarize = rc.simpleQuery("SHOW summarize_wal").get(0).value(0, "summarize_wal");
+        if (!"on".equals(summarize)) {
+            throw new RefusedException("summarize_wal is " + summarize + " on cluster '" + cluster + "', and incremental backups need "
+                    + "PostgreSQL's WAL summaries: set it (ALTER SYSTEM SET summarize_wal = on; SELECT pg_reload_conf()), then take a full "
+                    + "backup, which the next incremental backup can build on");
+        }
+        String blockSize = rc.simpleQuery("SHOW block_size").get(0).value(0, "block_size");
+        if (!Integer.toString(IncrementalFile.BLOCK_SIZE).equals(blockSize)) {
+            throw new RefusedException("cluster '" + cluster + "' was built with " + blockSize + "-byte blocks; pgvault takes incremental "
+                    + "backups of clusters with PostgreSQL's default of " + IncrementalFile.BLOCK_SIZE + ": take full backups");
+        }
+        BackupManifest parent = newestStored(store, cluster).orElseThrow(() -> new RefusedException("cluster '" + cluster
+                + "' has no stored backup for an incremental backup to build on: take a full backup first"));
+        String why = !parent.systemIdentifier().equals(identity.systemIdentifier())
+                ? "is of system " + parent.systemIdentifier() + ", the cluster is now system " + identity.systemIdentifier()
+                : parent.pgMajor() != rc.serverMajor() ? "is of PostgreSQL " + parent.pgMajor() + ", the cluster now runs " + rc.serverMajor()
+                : parent.endTimeline() != identity.timeline().value() ? "was taken on timeline " + parent.endTimeline()
+                        + ", and the cluster is now on timeline " + identity.timeline().value() + " (a failover or a recovery since)"
+                : parent.pgManifestSha256() == null ? "has no backup_manifest" : null;
+        if (why != null) {
+            throw new RefusedException("the newest backup of '" + cluster + "', " + parent.backupId() + ", " + why
+                    + ": an incremental backup cannot build on it; take a full backup");
+        }
+        String key = RepositoryLayout.pgBackupManifest(cluster, parent.backupId());
+        InputStream stored = store.get(key).orElseThrow(() -> new CorruptObjectException(key + " is missing: backup " + parent.backupId()
+                + " cannot be the parent of an incremental backup; take a full backup"));
+        try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored); InputStream manifest = opened.content()) {
+            rc.uploadManifest(manifest);
+            // The rest of the payload, so its checksum is checked: a damaged manifest must not become a parent.
+            manifest.transferTo(java.io.OutputStream.nullOutputStream());
+        }
+        return parent;
+    }
+
+    /** The newest backup of the cluster whose manifest can be read; a damaged newer one is skipped, and logged. */
+    private static Optional<BackupManifest> newestStored(ObjectStore store, String cluster) throws IOException {
+        List<String> ids = new ArrayList<>(BackupManifest.idsInRepository(store, cluster));
+        for (int i = ids.size() - 1; i >= 0; i--) {
+            try {
+                Optional<BackupManifest> m = BackupManifest.read(store, cluster, ids.get(i));
+                if (m.isPresent()) {
+                    return m;
+                }
+            } catch (CorruptObjectException e) {
+                LOG.warn("Backup {} of {} cannot be the parent of an incremental backup: {}", ids.get(i), cluster, e.getMessage());
+            }
+        }
+        return Optional.empty();
+    }
+}
