@@ -65,6 +65,12 @@ public final class ArchiveVerifier {
             throw new NotInRepositoryException("cluster " + archive.cluster() + " has no finished backup " + backupId.get() + " in "
                     + archive.store().describe() + "; its backups: " + archive.backups().stream().map(BackupManifest::backupId).toList());
         }
+        if (backupId.isPresent()) {
+            // One incremental backup is restored with its chain: every link is read, oldest first as listed.
+            List<BackupManifest> chain = new ArrayList<>(archive.chainOf(backups.get(0)));
+            java.util.Collections.reverse(chain);
+            backups = chain;
+        }
         // The windows read the last segments of each timeline: damage there is a finding too, not the end of the run.
         List<RecoveryWindow> windows = null;
         try {
@@ -79,6 +85,7 @@ public final class ArchiveVerifier {
             windows.forEach(w -> w.backups().forEach(b -> usable.add(b.backupId())));
         }
         BackupRestorer reader = new BackupRestorer(archive.store(), parallelism);
+        Set<String> damaged = new HashSet<>();
         for (BackupManifest backup : backups) {
             long started = System.nanoTime();
             List<String> found = new ArrayList<>(reader.verify(backup, new Progress(out, backup.rawBytes(), terminal, "checked")));
@@ -86,7 +93,18 @@ public final class ArchiveVerifier {
                 found.add("backup " + backup.backupId() + " cannot be recovered from: the WAL from its start (" + backup.startLsn()
                         + ") to its end (" + backup.endLsn() + ") is not all in the repository on any timeline's history");
             }
-            out.printf(Locale.ROOT, "backup %s: %d pieces, %s, %s in %.1f s%n", backup.backupId(), backup.pieces().size(),
+            List<BackupManifest> chain = archive.chainOf(backup);
+            for (BackupManifest link : chain.subList(1, chain.size())) {
+                if (damaged.contains(link.backupId())) {
+                    found.add("backup " + backup.backupId() + " cannot be restored: it builds on backup " + link.backupId()
+                            + ", which is damaged (above)");
+                }
+            }
+            if (!found.isEmpty()) {
+                damaged.add(backup.backupId());
+            }
+            out.printf(Locale.ROOT, "backup %s%s: %d pieces, %s, %s in %.1f s%n", backup.backupId(),
+                    backup.isIncremental() ? " (incremental on " + backup.parent().backupId() + ")" : "", backup.pieces().size(),
                     ByteSize.format(backup.rawBytes()), found.isEmpty() ? "ok" : found.size() + " problem(s)", (System.nanoTime() - started) / 1e9);
             found.forEach(p -> out.println("  " + p));
             problems.addAll(found);

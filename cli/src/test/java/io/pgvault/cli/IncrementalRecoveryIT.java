@@ -1,0 +1,192 @@
+package io.pgvault.cli;
+
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.runtime.server.EmbeddedServer;
+import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.PgCluster;
+import io.pgvault.testkit.S3ProxyFixture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static io.pgvault.cli.RecoverySupport.CHECKSUM;
+import static io.pgvault.cli.RecoverySupport.Run;
+import static io.pgvault.cli.RecoverySupport.cat;
+import static io.pgvault.cli.RecoverySupport.pgvault;
+import static io.pgvault.cli.RecoverySupport.post;
+import static io.pgvault.cli.RecoverySupport.repository;
+import static io.pgvault.cli.RecoverySupport.serverProperties;
+import static io.pgvault.cli.RecoverySupport.shell;
+import static io.pgvault.cli.RecoverySupport.switchAndAwaitArchived;
+import static io.pgvault.cli.RecoverySupport.workDirectory;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Incremental backups end to end, as a DBA runs them: {@code pgvault backup main --full},
+ * writes, {@code backup --incremental}, writes, {@code backup --incremental}, writes (under
+ * pgbench-like updates), with PostgreSQL archiving through the server. {@code backups} shows
+ * each type and parent; {@code recover} to a restore point after each backup restores that
+ * backup's whole chain and gives exactly the rows committed before the point; {@code verify}
+ * is clean, then names the damaged link and every backup that needs it; deleting a parent
+ * is refused naming its dependents, and with {@code --cascade} removes the chain. An
+ * incremental backup after summarize_wal was turned off fails, saying what to set.
+ * PostgreSQL 17 on a local directory, 18 on S3 (S3Proxy through the AWS SDK).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class IncrementalRecoveryIT {
+
+    private static final Pattern STARTED = Pattern.compile("(?:full|incremental) backup (\\S+) of main started");
+    private S3ProxyFixture s3;
+
+    record Case(int major, String storage) {
+        @Override
+        public String toString() {
+            return "PostgreSQL " + major + " on " + storage;
+        }
+    }
+
+    static List<Case> cases() {
+        return List.of(new Case(17, "local"), new Case(18, "s3proxy"));
+    }
+
+    @BeforeAll
+    void startS3() {
+        s3 = S3ProxyFixture.start();
+    }
+
+    @AfterAll
+    void stopS3() {
+        s3.close();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void recoveryFromEachChainGivesTheCommittedRows(Case c) throws Exception {
+        Path dir = workDirectory("pgvault-incremental-it-");
+        Map<String, Object> props = serverProperties(dir);
+        List<String> repo = repository(props, dir, s3, c.storage().equals("s3proxy") ? "inc-" + UUID.randomUUID().toString().substring(0, 8) : null);
+        EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, props);
+        List<PgCluster> started = new ArrayList<>();
+        try {
+            String url = "http://127.0.0.1:" + server.getPort();
+            PgCluster primary = PgCluster.builder(c.major())
+                    .setting("archive_mode", "on")
+                    .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/main/wal/%f")
+                    .setting("summarize_wal", "on")
+                    .start();
+            started.add(primary);
+            String conninfo = "host=127.0.0.1 port=" + primary.port() + " user=postgres";
+            assertThat(post(url + "/v1/clusters", "{\"name\":\"main\",\"conninfo\":\"" + conninfo + "\"}").statusCode()).isEqualTo(201);
+            primary.execute("CREATE TABLE marks (id int PRIMARY KEY, v text NOT NULL)",
+                    "INSERT INTO marks SELECT g, md5(g::text) FROM generate_series(1, 50000) g",
+                    "CREATE TABLE accounts (aid int PRIMARY KEY, balance int NOT NULL, filler char(84))",
+                    "INSERT INTO accounts SELECT g, 0, '' FROM generate_series(1, 100000) g");
+
+            Map<String, String> points = new LinkedHashMap<>();
+            List<String> ids = new ArrayList<>();
+            for (String type : List.of("--full", "--incremental", "--incremental")) {
+                Run backup = pgvault(dir, List.of("backup", "main", type, "--wait", "--server", url));
+                assertThat(backup.exit()).as(backup.output()).isZero();
+                Matcher m = STARTED.matcher(backup.output());
+                assertThat(m.find()).as(backup.output()).isTrue();
+                ids.add(m.group(1));
+                // Between backups: about 2% of the accounts change, as under pgbench, and a few marks.
+                int n = ids.size();
+                primary.execute("UPDATE accounts SET balance = balance + " + n + " WHERE aid % 50 = " + n,
+                        "INSERT INTO marks SELECT g, 'after backup " + n + "' FROM generate_series(100000 + 1000 * " + n + ", 100000 + 1000 * " + n
+                                + " + 99) g",
+                        "UPDATE marks SET v = 'changed " + n + "' WHERE id % 997 = " + n);
+                primary.queryValue("SELECT pg_create_restore_point('after-" + n + "')");
+                points.put("after-" + n, primary.queryValue(CHECKSUM) + " " + primary.queryValue("SELECT sum(balance) FROM accounts"));
+            }
+            switchAndAwaitArchived(primary, Duration.ofSeconds(90));
+
+            Run listed = pgvault(dir, List.of("backups", "main", "--server", url));
+            assertThat(listed.output()).contains(ids.get(0) + "  complete   full").contains(ids.get(1) + "  complete   incremental")
+                    .contains("on " + ids.get(0)).contains("on " + ids.get(1));
+            Run json = pgvault(dir, List.of("backups", "main", "--json", "--server", url));
+            assertThat(json.output()).contains("\"type\" : \"incremental\"").contains("\"parent\" : \"" + ids.get(1) + "\"");
+
+            if (c.storage().equals("local")) {
+                // The server keeps a local repository to its own user; PostgreSQL's user reads it here.
+                shell("chmod -R a+rX " + dir.resolve("repo"));
+            }
+            int n = 0;
+            for (Map.Entry<String, String> point : points.entrySet()) {
+                n++;
+                String output = recover(c, dir, repo, point, List.of("--target-name", point.getKey()));
+                assertThat(output).contains((n == 1 ? "full backup " : "incremental backup ") + ids.get(n - 1));
+                if (n > 1) {
+                    assertThat(output).contains("from a chain of " + n + " backups");
+                }
+            }
+
+            Run verified = pgvault(dir, cat(cat(List.of("verify", "main"), repo.toArray(String[]::new))));
+            assertThat(verified.exit()).as(verified.output()).isZero();
+            assertThat(verified.output()).contains("(incremental on " + ids.get(0) + ")");
+
+            if (c.storage().equals("local")) {
+                Path piece = dir.resolve("repo/clusters/main/backups/" + ids.get(0) + "/pieces/base.tar.00000");
+                byte[] bytes = java.nio.file.Files.readAllBytes(piece);
+                bytes[bytes.length - 40] ^= 0x01;
+                java.nio.file.Files.write(piece, bytes);
+                Run damaged = pgvault(dir, cat(cat(List.of("verify", "main"), repo.toArray(String[]::new))));
+                assertThat(damaged.exit()).isNotZero();
+                assertThat(damaged.output()).contains("base.tar.00000")
+                        .contains("backup " + ids.get(2) + " cannot be restored: it builds on backup " + ids.get(0) + ", which is damaged");
+                bytes[bytes.length - 40] ^= 0x01;
+                java.nio.file.Files.write(piece, bytes);
+            }
+
+            Run refused = pgvault(dir, List.of("backup", "delete", "main", ids.get(1), "--server", url));
+            assertThat(refused.exit()).isNotZero();
+            assertThat(refused.output()).contains("is the parent of incremental backup(s) " + ids.get(2)).contains("--cascade");
+
+            primary.execute("ALTER SYSTEM SET summarize_wal = off");
+            primary.queryValue("SELECT pg_reload_conf()");
+            Thread.sleep(500);
+            Run noSummaries = pgvault(dir, List.of("backup", "main", "--incremental", "--wait", "--server", url));
+            assertThat(noSummaries.exit()).isNotZero();
+            assertThat(noSummaries.output()).contains("summarize_wal is off").contains("ALTER SYSTEM SET summarize_wal = on");
+
+            Run cascade = pgvault(dir, List.of("backup", "delete", "main", ids.get(1), "--cascade", "--server", url));
+            assertThat(cascade.exit()).as(cascade.output()).isZero();
+            assertThat(cascade.output()).contains("deleted backup " + ids.get(2)).contains("deleted backup " + ids.get(1));
+            Run after = pgvault(dir, List.of("backups", "main", "--server", url));
+            assertThat(after.output()).contains(ids.get(0)).doesNotContain(ids.get(1)).doesNotContain(ids.get(2));
+        } finally {
+            server.close();
+            started.forEach(PgCluster::close);
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    /** Recovers to {@code point} and returns recover's output, after checking the rows. */
+    private static String recover(Case c, Path dir, List<String> repo, Map.Entry<String, String> point, List<String> options) throws Exception {
+        StringBuilder output = new StringBuilder();
+        try (PgCluster restored = PgCluster.builder(c.major()).adopt(data -> {
+            Run r = pgvault(dir, cat(cat(cat(List.of("recover"), repo.toArray(String[]::new)), "--cluster", "main", "--pgdata", data.toString(),
+                    "--target-action", "promote"), options.toArray(String[]::new)));
+            assertThat(r.exit()).as(r.output()).isZero();
+            output.append(r.output());
+        })) {
+            restored.start();
+            restored.awaitRecoveryEnd(Duration.ofMinutes(2));
+            assertThat(restored.queryValue(CHECKSUM) + " " + restored.queryValue("SELECT sum(balance) FROM accounts"))
+                    .as("rows at " + point.getKey() + "\n" + output).isEqualTo(point.getValue());
+        }
+        return output.toString();
+    }
+}
