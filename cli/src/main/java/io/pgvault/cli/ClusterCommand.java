@@ -33,6 +33,11 @@ final class ClusterCommand {
         if (c.path("stream").asBoolean()) {
             out.printf("%-20s streamed from slot %s%n", "", c.path("slot").asText());
         }
+        if (c.hasNonNull("backupSchedule") || c.hasNonNull("incrementalSchedule") || c.hasNonNull("retainFull") || c.hasNonNull("retainDays")) {
+            out.printf("%-20s backups: full %s, incremental %s; keep %s full, %s days%n", "", c.path("backupSchedule").asText("on demand"),
+                    c.path("incrementalSchedule").asText("on demand"), c.path("retainFull").asText("any number of"),
+                    c.path("retainDays").asText("any number of"));
+        }
     }
 
     /** The receiver's state and the slot's health, as {@code GET /v1/clusters/NAME/stream} reports them. */
@@ -78,9 +83,14 @@ final class ClusterCommand {
         String name;
         @Option(names = "--conninfo", description = "libpq connection string the server uses to reach the cluster (a role with REPLICATION).")
         String conninfo;
-        @Option(names = "--backup-schedule", description = "Cron expression for base backups, e.g. '0 2 * * *' (02:00 daily).")
+        @Option(names = {"--full-schedule", "--backup-schedule"}, description = "Cron expression for full base backups, e.g. '0 2 * * 0' "
+                + "(02:00 on Sundays).")
         String schedule;
-        @Option(names = "--retain-full", description = "Keep the newest N complete base backups (and the WAL they need).")
+        @Option(names = "--incremental-schedule", description = "Cron expression for incremental backups (PostgreSQL 17+ with "
+                + "summarize_wal = on), e.g. '0 2 * * 1-6'; when both fall on the same minute the full backup runs.")
+        String incrementalSchedule;
+        @Option(names = "--retain-full", description = "Keep the newest N complete full backups, the incremental ones built on them, "
+                + "and the WAL they need.")
         Integer retainFull;
         @Option(names = "--retain-days", description = "Keep every point of the last N days recoverable.")
         Integer retainDays;
@@ -100,6 +110,7 @@ final class ClusterCommand {
             body.put("name", name);
             body.put("conninfo", conninfo);
             body.put("backupSchedule", schedule);
+            body.put("incrementalSchedule", incrementalSchedule);
             body.put("retainFull", retainFull);
             body.put("retainDays", retainDays);
             body.put("stream", stream);
@@ -234,8 +245,10 @@ final class ClusterCommand {
 
     @Command(name = "update", footerHeading = "%nExamples:%n",
             footer = {"  pgvault cluster update main --conninfo 'host=db2 user=pgvault_repl'   # after a failover",
-                    "  pgvault cluster update main --no-stream"},
-            description = "Change a cluster's connection string or streaming.", mixinStandardHelpOptions = true)
+                    "  pgvault cluster update main --no-stream",
+                    "  pgvault cluster update main --full-schedule '0 2 * * 0' --incremental-schedule '0 2 * * 1-6' --retain-full 2",
+                    "  pgvault cluster update main --incremental-schedule ''   # no more incremental backups"},
+            description = "Change a cluster's connection string, streaming, backup schedules or retention.", mixinStandardHelpOptions = true)
     static final class Update implements Callable<Integer> {
         @Parameters(paramLabel = "NAME", description = "The cluster's name in pgvault.")
         String name;
@@ -245,6 +258,14 @@ final class ClusterCommand {
         Boolean stream;
         @Option(names = "--slot", description = "Stream from this physical slot instead (the old one is dropped).")
         String slot;
+        @Option(names = {"--full-schedule", "--backup-schedule"}, description = "New cron expression for full backups ('' for none).")
+        String schedule;
+        @Option(names = "--incremental-schedule", description = "New cron expression for incremental backups ('' for none).")
+        String incrementalSchedule;
+        @Option(names = "--retain-full", description = "Keep the newest N complete full backups (0: no such limit).")
+        Integer retainFull;
+        @Option(names = "--retain-days", description = "Keep every point of the last N days recoverable (0: no such limit).")
+        Integer retainDays;
         @Mixin
         ServerClient server;
         @Spec
@@ -256,6 +277,10 @@ final class ClusterCommand {
             body.put("conninfo", conninfo);
             body.put("stream", stream);
             body.put("slot", slot);
+            body.put("backupSchedule", schedule);
+            body.put("incrementalSchedule", incrementalSchedule);
+            body.put("retainFull", retainFull);
+            body.put("retainDays", retainDays);
             print(spec.commandLine().getOut(), server.patch("/v1/clusters/" + name, body));
             return 0;
         }

@@ -21,15 +21,29 @@ import java.util.regex.Pattern;
  * @param stream true when the server follows the cluster over streaming replication
  * @param slot the physical replication slot the server streams from (its own), or null
  * @param removedAt when {@code cluster remove} unregistered it (its WAL and backups stay restorable), or null
+ * @param backupSchedule cron expression of its full backups
+ * @param incrementalSchedule cron expression of its incremental backups
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ClusterDescriptor(String name, String conninfo, String systemIdentifier, Long walSegmentSize, Integer pgMajor,
                                 String createdAt, String backupSchedule, Integer retainFull, Integer retainDays, Boolean stream, String slot,
-                                String removedAt) {
+                                String removedAt, String incrementalSchedule) {
 
     public ClusterDescriptor(String name, String conninfo, String systemIdentifier, Long walSegmentSize, Integer pgMajor, String createdAt) {
-        this(name, conninfo, systemIdentifier, walSegmentSize, pgMajor, createdAt, null, null, null, null, null, null);
+        this(name, conninfo, systemIdentifier, walSegmentSize, pgMajor, createdAt, null, null, null, null, null, null, null);
+    }
+
+    /** Without an incremental schedule. */
+    public ClusterDescriptor(String name, String conninfo, String systemIdentifier, Long walSegmentSize, Integer pgMajor, String createdAt,
+                             String backupSchedule, Integer retainFull, Integer retainDays, Boolean stream, String slot, String removedAt) {
+        this(name, conninfo, systemIdentifier, walSegmentSize, pgMajor, createdAt, backupSchedule, retainFull, retainDays, stream, slot, removedAt,
+                null);
+    }
+
+    /** Jackson reads a descriptor through the canonical constructor. */
+    @com.fasterxml.jackson.annotation.JsonCreator
+    public ClusterDescriptor {
     }
 
     public boolean streams() {
@@ -38,7 +52,7 @@ public record ClusterDescriptor(String name, String conninfo, String systemIdent
 
     public ClusterDescriptor removed(String at) {
         return new ClusterDescriptor(name, conninfo, systemIdentifier, walSegmentSize, pgMajor, createdAt, backupSchedule, retainFull, retainDays,
-                stream, slot, at);
+                stream, slot, at, incrementalSchedule);
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -52,7 +66,7 @@ public record ClusterDescriptor(String name, String conninfo, String systemIdent
     public void write(ObjectStore store) throws IOException {
         byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(
                 new ClusterDescriptor(name, withoutPassword(conninfo), systemIdentifier, walSegmentSize, pgMajor, createdAt, backupSchedule,
-                        retainFull, retainDays, stream, slot, removedAt));
+                        retainFull, retainDays, stream, slot, removedAt, incrementalSchedule));
         store.put(RepositoryLayout.clusterDescriptor(name), () -> new ByteArrayInputStream(bytes), bytes.length);
     }
 

@@ -145,4 +145,34 @@ class RetentionPlannerTest {
         assertThatThrownBy(() -> plan(history, 1, null, Duration.ofHours(-1)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("negative");
     }
+
+    private static RetentionPlanner.Candidate incremental(String id, long startSegment, int daysAgo, String parent) {
+        Instant finished = NOW.minus(Duration.ofDays(daysAgo));
+        return new RetentionPlanner.Candidate(id, startSegment, finished, finished, parent);
+    }
+
+    /** Weekly fulls with daily incrementals: retainFull counts the fulls, and each kept incremental keeps its chain. */
+    private final List<RetentionPlanner.Candidate> chains = List.of(
+            backup("f14", 10, 14, true), incremental("i13", 11, 13, "f14"), incremental("i12", 12, 12, "i13"),
+            backup("f7", 20, 7, true), incremental("i6", 21, 6, "f7"), incremental("i5", 22, 5, "i6"),
+            backup("f0", 30, 0, true));
+
+    @Test
+    void retainFullCountsFullBackupsAndKeepsTheIncrementalsOnThem() {
+        RetentionPlanner.Plan plan = plan(chains, 2, null, Duration.ZERO);
+        assertThat(plan.keepBackups()).containsExactly("f0", "i5", "i6", "f7");
+        assertThat(plan.deleteBackups()).containsExactly("f14", "i13", "i12");
+        assertThat(plan.walBeforeSegment()).isEqualTo(20);
+    }
+
+    @Test
+    void aKeptIncrementalKeepsItsWholeChain() {
+        // A 6-day window needs the backup from before it: i12's chain reaches back to f14, which must stay.
+        RetentionPlanner.Plan plan = plan(chains, 1, 12, Duration.ZERO);
+        assertThat(plan.keepBackups()).contains("i12", "i13", "f14");
+        assertThat(plan.deleteBackups()).isEmpty();
+        RetentionPlanner.Plan shorter = plan(chains, 1, 6, Duration.ZERO);
+        assertThat(shorter.keepBackups()).containsExactly("f0", "i5", "i6", "f7");
+        assertThat(shorter.deleteBackups()).containsExactly("f14", "i13", "i12");
+    }
 }

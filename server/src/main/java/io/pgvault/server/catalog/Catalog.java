@@ -23,7 +23,8 @@ import java.util.Set;
 public class Catalog {
 
     private static final String CLUSTER_COLUMNS =
-            "id, name, conninfo, system_identifier, wal_segment_size, pg_major, created_at, backup_schedule, retain_full, retain_days, stream, slot_name";
+            "id, name, conninfo, system_identifier, wal_segment_size, pg_major, created_at, backup_schedule, retain_full, retain_days, stream, slot_name, "
+            + "incremental_schedule";
 
     private final DataSource dataSource;
 
@@ -68,21 +69,24 @@ public class Catalog {
         }
     }
 
-    /** Sets a cluster's backup schedule and retention policy (nulls clear them). */
-    public void updatePolicy(long clusterId, String schedule, Integer retainFull, Integer retainDays) {
+    /** Sets a cluster's backup schedules (full and incremental) and retention policy (nulls clear them). */
+    public void updatePolicy(long clusterId, String schedule, String incrementalSchedule, Integer retainFull, Integer retainDays) {
         try (Connection c = dataSource.getConnection()) {
-            updatePolicy(c, clusterId, schedule, retainFull, retainDays);
+            updatePolicy(c, clusterId, schedule, incrementalSchedule, retainFull, retainDays);
         } catch (SQLException e) {
             throw new CatalogException("cannot update the backup policy of cluster " + clusterId + ": " + e.getMessage(), e);
         }
     }
 
-    private static void updatePolicy(Connection c, long clusterId, String schedule, Integer retainFull, Integer retainDays) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("UPDATE clusters SET backup_schedule = ?, retain_full = ?, retain_days = ? WHERE id = ?")) {
+    private static void updatePolicy(Connection c, long clusterId, String schedule, String incrementalSchedule, Integer retainFull,
+                                     Integer retainDays) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE clusters SET backup_schedule = ?, incremental_schedule = ?, retain_full = ?, "
+                + "retain_days = ? WHERE id = ?")) {
             ps.setString(1, schedule);
-            ps.setObject(2, retainFull, Types.INTEGER);
-            ps.setObject(3, retainDays, Types.INTEGER);
-            ps.setLong(4, clusterId);
+            ps.setString(2, incrementalSchedule);
+            ps.setObject(3, retainFull, Types.INTEGER);
+            ps.setObject(4, retainDays, Types.INTEGER);
+            ps.setLong(5, clusterId);
             ps.executeUpdate();
         }
     }
@@ -198,7 +202,7 @@ public class Catalog {
     /** A cluster as a rebuild registers it: its descriptor's settings, the connection string to use, its archived files. */
     public record RebuiltCluster(String name, String conninfo, String systemIdentifier, Long segmentSize, Integer major, Instant createdAt,
                                  String schedule, Integer retainFull, Integer retainDays, boolean stream, String slot, List<WalRow> wal,
-                                 List<BackupRow> backups) {
+                                 List<BackupRow> backups, String incrementalSchedule) {
     }
 
     /**
@@ -222,7 +226,7 @@ public class Catalog {
                         id = rs.getLong(1);
                     }
                 }
-                updatePolicy(c, id, r.schedule(), r.retainFull(), r.retainDays());
+                updatePolicy(c, id, r.schedule(), r.incrementalSchedule(), r.retainFull(), r.retainDays());
                 updateConnection(c, id, r.conninfo(), r.stream(), r.slot());
                 for (WalRow row : r.wal()) {
                     recordWal(c, id, row);
@@ -241,7 +245,7 @@ public class Catalog {
     private static ClusterRow cluster(ResultSet rs) throws SQLException {
         return new ClusterRow(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), (Long) rs.getObject(5, Long.class),
                 (Integer) rs.getObject(6, Integer.class), rs.getTimestamp(7).toInstant(), rs.getString(8), rs.getObject(9, Integer.class),
-                rs.getObject(10, Integer.class), rs.getBoolean(11), rs.getString(12));
+                rs.getObject(10, Integer.class), rs.getBoolean(11), rs.getString(12), rs.getString(13));
     }
 
     private static WalRow wal(ResultSet rs) throws SQLException {

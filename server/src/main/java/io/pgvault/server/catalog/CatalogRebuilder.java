@@ -102,7 +102,7 @@ public class CatalogRebuilder {
             backupCount += backups.size();
             clusters.add(new Catalog.RebuiltCluster(c.name(), conninfo(c, known.get(c.name())), c.systemIdentifier(), c.walSegmentSize(),
                     c.pgMajor(), Instant.parse(c.createdAt()), c.backupSchedule(), c.retainFull(), c.retainDays(), c.streams(), c.slot(), wal,
-                    backups));
+                    backups, c.incrementalSchedule()));
         }
         catalog.replaceAll(clusters);
         // After the catalog is whole again: indexing an archive from before indexes reads every segment once.

@@ -25,12 +25,13 @@ public class ClusterController {
 
     @Serdeable
     public record NewCluster(String name, @Nullable String conninfo, @Nullable String backupSchedule, @Nullable Integer retainFull,
-                             @Nullable Integer retainDays, @Nullable Boolean stream, @Nullable String slot) {
+                             @Nullable Integer retainDays, @Nullable Boolean stream, @Nullable String slot, @Nullable String incrementalSchedule) {
     }
 
-    /** Fields left out stay as they are. */
+    /** Fields left out stay as they are; an empty schedule clears it, a retention of 0 clears it. */
     @Serdeable
-    public record ClusterChange(@Nullable String conninfo, @Nullable Boolean stream, @Nullable String slot) {
+    public record ClusterChange(@Nullable String conninfo, @Nullable Boolean stream, @Nullable String slot, @Nullable String backupSchedule,
+                                @Nullable String incrementalSchedule, @Nullable Integer retainFull, @Nullable Integer retainDays) {
     }
 
     private final ClusterService clusters;
@@ -42,12 +43,14 @@ public class ClusterController {
     @Post
     public HttpResponse<ClusterRow> add(@Body NewCluster request) throws IOException {
         return HttpResponse.created(clusters.add(new ClusterService.Registration(request.name(), request.conninfo(), request.backupSchedule(),
-                request.retainFull(), request.retainDays(), Boolean.TRUE.equals(request.stream()), request.slot())).redacted());
+                request.retainFull(), request.retainDays(), Boolean.TRUE.equals(request.stream()), request.slot(), request.incrementalSchedule()))
+                .redacted());
     }
 
     @Patch("/{name}")
     public ClusterRow update(String name, @Body ClusterChange change) throws IOException {
-        return clusters.update(name, new ClusterService.Change(change.conninfo(), change.stream(), change.slot())).redacted();
+        return clusters.update(name, new ClusterService.Change(change.conninfo(), change.stream(), change.slot(), change.backupSchedule(),
+                change.incrementalSchedule(), change.retainFull(), change.retainDays())).redacted();
     }
 
     /** Unregisters the cluster and drops its slot; its WAL and backups stay in the repository. */

@@ -28,14 +28,26 @@ public class ClusterService {
 
     /** What {@code cluster add} gives; null fields are unset. */
     public record Registration(String name, String conninfo, String backupSchedule, Integer retainFull, Integer retainDays, boolean stream,
-                               String slot) {
+                               String slot, String incrementalSchedule) {
+        public Registration(String name, String conninfo, String backupSchedule, Integer retainFull, Integer retainDays, boolean stream,
+                            String slot) {
+            this(name, conninfo, backupSchedule, retainFull, retainDays, stream, slot, null);
+        }
+
         public static Registration of(String name, String conninfo) {
             return new Registration(name, conninfo, null, null, null, false, null);
         }
     }
 
-    /** What {@code cluster update} changes; null fields stay as they are. */
-    public record Change(String conninfo, Boolean stream, String slot) {
+    /**
+     * What {@code cluster update} changes; null fields stay as they are. An empty schedule
+     * clears it, and so does a retention of 0 (no cluster keeps zero backups).
+     */
+    public record Change(String conninfo, Boolean stream, String slot, String backupSchedule, String incrementalSchedule, Integer retainFull,
+                         Integer retainDays) {
+        public Change(String conninfo, Boolean stream, String slot) {
+            this(conninfo, stream, slot, null, null, null, null);
+        }
     }
 
     private final Catalog catalog;
@@ -64,6 +76,7 @@ public class ClusterService {
         String name = r.name();
         RepositoryLayout.checkCluster(name);
         checkPolicy(r.backupSchedule(), r.retainFull(), r.retainDays());
+        checkPolicy(r.incrementalSchedule(), null, null);
         String slot = checkStreaming(name, r.conninfo(), r.stream(), r.slot());
         if (catalog.findCluster(name).isPresent()) {
             throw new ApiException(HttpStatus.CONFLICT, "cluster '" + name + "' is already registered; `pgvault cluster show " + name + "` shows it");
@@ -75,28 +88,38 @@ public class ClusterService {
         ClusterDescriptor descriptor = new ClusterDescriptor(name, r.conninfo(), known.map(ClusterDescriptor::systemIdentifier).orElse(null),
                 known.map(ClusterDescriptor::walSegmentSize).orElse(null), known.map(ClusterDescriptor::pgMajor).orElse(null),
                 known.map(ClusterDescriptor::createdAt).orElse(now.toString()), r.backupSchedule(), r.retainFull(), r.retainDays(),
-                r.stream() ? Boolean.TRUE : null, slot, null);
+                r.stream() ? Boolean.TRUE : null, slot, null, r.incrementalSchedule());
         descriptor.write(store);
         if (!catalog.insertCluster(name, r.conninfo(), descriptor.systemIdentifier(), descriptor.walSegmentSize(), descriptor.pgMajor(),
                 Instant.parse(descriptor.createdAt()))) {
             throw new ApiException(HttpStatus.CONFLICT, "cluster '" + name + "' was registered concurrently");
         }
         long id = require(name).id();
-        catalog.updatePolicy(id, r.backupSchedule(), r.retainFull(), r.retainDays());
+        catalog.updatePolicy(id, r.backupSchedule(), r.incrementalSchedule(), r.retainFull(), r.retainDays());
         catalog.updateConnection(id, r.conninfo(), r.stream(), slot);
         ClusterRow registered = require(name);
         listeners.forEach(l -> l.registered(registered));
         return registered;
     }
 
-    /** Changes the connection string or streaming; the receiver restarts with the new settings. */
+    /**
+     * Changes the connection string, streaming, the backup schedules or the retention policy;
+     * the receiver and the schedules restart with the new settings.
+     */
     public synchronized ClusterRow update(String name, Change change) throws IOException {
         ClusterRow before = require(name);
         String conninfo = change.conninfo() != null ? change.conninfo() : before.conninfo();
         boolean stream = change.stream() != null ? change.stream() : before.stream();
         String slot = checkStreaming(name, conninfo, stream, change.slot() != null ? change.slot() : stream ? before.slot() : null);
+        String schedule = changed(change.backupSchedule(), before.backupSchedule());
+        String incremental = changed(change.incrementalSchedule(), before.incrementalSchedule());
+        Integer retainFull = change.retainFull() == null ? before.retainFull() : change.retainFull() == 0 ? null : change.retainFull();
+        Integer retainDays = change.retainDays() == null ? before.retainDays() : change.retainDays() == 0 ? null : change.retainDays();
+        checkPolicy(schedule, retainFull, retainDays);
+        checkPolicy(incremental, null, null);
         repository.ensureReady();
         catalog.updateConnection(before.id(), conninfo, stream, slot);
+        catalog.updatePolicy(before.id(), schedule, incremental, retainFull, retainDays);
         ClusterRow after = require(name);
         after.descriptor().write(store);
         listeners.forEach(l -> l.updated(before, after));
@@ -125,6 +148,11 @@ public class ClusterService {
 
     public void addListener(ClusterListener listener) {
         listeners.add(listener);
+    }
+
+    /** A schedule as changed: null keeps it, an empty one clears it. */
+    private static String changed(String given, String before) {
+        return given == null ? before : given.isBlank() ? null : given;
     }
 
     /** The slot to stream from: the one given, the one it had, or {@code pgvault_NAME}; null when not streaming (pgvault holds none then). */

@@ -6,8 +6,9 @@ import io.micronaut.core.annotation.Nullable;
 
 /**
  * {@code pgvault.clusters.NAME.*}: per-cluster settings in the server's configuration,
- * e.g. {@code pgvault.clusters.main.backup.schedule: "0 2 * * *"}. A schedule here
- * overrides the one given at {@code cluster add}; the cluster must be registered.
+ * e.g. {@code pgvault.clusters.main.backup.schedule: "0 2 * * 0"} (full backups) and
+ * {@code backup.incremental-schedule: "0 2 * * 1-6"}. A schedule here overrides the one given
+ * at {@code cluster add}; the cluster must be registered.
  */
 @EachProperty("pgvault.clusters")
 public class ClusterSettings {
@@ -43,6 +44,18 @@ public class ClusterSettings {
 
         public void setSchedule(String schedule) {
             this.schedule = schedule;
+        }
+
+        @Nullable
+        private String incrementalSchedule;
+
+        /** {@code pgvault.clusters.NAME.backup.incremental-schedule}: cron expression of incremental backups (PostgreSQL 17+). */
+        public String getIncrementalSchedule() {
+            return incrementalSchedule;
+        }
+
+        public void setIncrementalSchedule(String incrementalSchedule) {
+            this.incrementalSchedule = incrementalSchedule;
         }
     }
 }
