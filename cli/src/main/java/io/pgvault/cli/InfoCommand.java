@@ -45,6 +45,8 @@ final class InfoCommand implements Callable<Integer> {
     private static Map<String, Object> backup(BackupManifest b) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", b.backupId());
+        m.put("type", b.type());
+        m.put("parent", b.isIncremental() ? b.parent().backupId() : null);
         m.put("label", b.label());
         m.put("startedAt", b.startedAt());
         m.put("finishedAt", b.finishedAt());
