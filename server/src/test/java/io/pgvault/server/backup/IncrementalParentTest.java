@@ -1,0 +1,90 @@
+package io.pgvault.server.backup;
+
+import io.pgvault.core.backup.BackupManifest;
+import io.pgvault.core.backup.BackupWriter;
+import io.pgvault.core.compress.ZstdCodec;
+import io.pgvault.core.pgproto.BaseBackupOptions;
+import io.pgvault.core.pgproto.Conninfo;
+import io.pgvault.core.pgproto.ReplicationConnection;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.storage.local.LocalDirectoryStore;
+import io.pgvault.testkit.PgCluster;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Clock;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * An incremental backup is refused before PostgreSQL sends a byte, saying what to do, when
+ * it cannot build on the cluster's newest backup: none yet, one taken on another timeline
+ * (a failover since) or of another major, or summarize_wal off. Real PostgreSQL 17.
+ */
+class IncrementalParentTest {
+
+    @TempDir
+    Path temp;
+
+    private static ReplicationConnection connect(PgCluster pg) throws Exception {
+        return ReplicationConnection.open(Conninfo.parse("host=127.0.0.1 port=" + pg.port() + " user=postgres"), "pgvault test");
+    }
+
+    @Test
+    void refusalsNameWhatToChange() throws Exception {
+        try (PgCluster pg = PgCluster.builder(17).setting("summarize_wal", "on").start();
+             ObjectStore store = new LocalDirectoryStore(temp.resolve("repo"))) {
+            try (ReplicationConnection rc = connect(pg)) {
+                ReplicationConnection.SystemIdentity identity = rc.identifySystem();
+                assertThatThrownBy(() -> IncrementalParent.prepare(rc, identity, store, "main"))
+                        .isInstanceOf(IncrementalParent.RefusedException.class)
+                        .hasMessageContaining("has no stored backup for an incremental backup to build on: take a full backup first");
+            }
+            BackupManifest full;
+            try (ReplicationConnection rc = connect(pg)) {
+                ReplicationConnection.SystemIdentity identity = rc.identifySystem();
+                BackupWriter writer = new BackupWriter(store, new ZstdCodec(1), "main", "20261205T010000Z-aaaaaa", temp.resolve("spool"),
+                        1 << 20, "test", Clock.systemUTC());
+                ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions("full", true, true), writer);
+                full = writer.finish("full", identity.systemIdentifier(), 17, 16 << 20, result.end(), result.endTimeline());
+            }
+            try (ReplicationConnection rc = connect(pg)) {
+                assertThat(IncrementalParent.prepare(rc, rc.identifySystem(), store, "main").backupId()).isEqualTo(full.backupId());
+            }
+
+            // The same backup as if it ended on timeline 2: the cluster, on timeline 1, is not on its history any more.
+            withManifest(store, full, 2, 17);
+            try (ReplicationConnection rc = connect(pg)) {
+                ReplicationConnection.SystemIdentity identity = rc.identifySystem();
+                assertThatThrownBy(() -> IncrementalParent.prepare(rc, identity, store, "main"))
+                        .hasMessageContaining("was taken on timeline 2, and the cluster is now on timeline 1 (a failover or a recovery since)")
+                        .hasMessageContaining("take a full backup");
+            }
+            withManifest(store, full, 1, 16);
+            try (ReplicationConnection rc = connect(pg)) {
+                ReplicationConnection.SystemIdentity identity = rc.identifySystem();
+                assertThatThrownBy(() -> IncrementalParent.prepare(rc, identity, store, "main"))
+                        .hasMessageContaining("is of PostgreSQL 16, the cluster now runs 17");
+            }
+            withManifest(store, full, 1, 17);
+
+            pg.execute("ALTER SYSTEM SET summarize_wal = off");
+            pg.execute("SELECT pg_reload_conf()");
+            Thread.sleep(300);
+            try (ReplicationConnection rc = connect(pg)) {
+                ReplicationConnection.SystemIdentity identity = rc.identifySystem();
+                assertThatThrownBy(() -> IncrementalParent.prepare(rc, identity, store, "main"))
+                        .hasMessageContaining("summarize_wal is off on cluster 'main'")
+                        .hasMessageContaining("ALTER SYSTEM SET summarize_wal = on");
+            }
+        }
+    }
+
+    private static void withManifest(ObjectStore store, BackupManifest m, long endTimeline, int major) throws Exception {
+        new BackupManifest(m.formatVersion(), m.backupId(), m.cluster(), m.label(), m.systemIdentifier(), major, m.walSegmentSize(),
+                m.startTimeline(), m.startLsn(), endTimeline, m.endLsn(), m.startedAt(), m.finishedAt(), m.codec(), m.rawBytes(),
+                m.storedBytes(), m.pieces(), m.pgManifestSha256()).write(store);
+    }
+}
