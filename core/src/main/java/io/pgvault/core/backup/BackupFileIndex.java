@@ -78,10 +78,13 @@ public final class BackupFileIndex {
         return entries.size();
     }
 
-    /** The entry of the same member with the same length and file size, if the backup has one. */
-    Optional<Entry> find(String archive, String name, long offset, long length, long fileSize) {
+    /**
+     * The entry of the same member (archive, name, offset) with the same length, if the backup has
+     * one. The file's size may differ: a range of a table that grew since is the same bytes.
+     */
+    Optional<Entry> find(String archive, String name, long offset, long length) {
         Entry e = entries.get(new Member(archive, name, offset));
-        return e != null && e.length() == length && e.fileSize() == fileSize ? Optional.of(e) : Optional.empty();
+        return e != null && e.length() == length ? Optional.of(e) : Optional.empty();
     }
 
     static byte[] json(String backupId, List<Entry> files) throws IOException {

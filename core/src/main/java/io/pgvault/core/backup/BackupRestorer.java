@@ -393,17 +393,17 @@ public final class BackupRestorer {
 
     /**
      * Copies an older backup's member into place for the newest backup's reference to it,
-     * checking it is the member referenced: same length and file size, and the SHA-256 the
+     * checking it is the member referenced: same length, and the SHA-256 the
      * reference carries (the newest backup's pieces are checksummed; the older one's index is not trusted).
      */
     private static void copyReferenced(TarArchiveEntry entry, InputStream data, ConfinedDirectory root, BackupManifest.Piece piece,
-                                       ChainReconstruction.Referenced referenced, long fileSize, byte[] buffer) throws IOException {
+                                       ChainReconstruction.Referenced referenced, byte[] buffer) throws IOException {
         FileReference ref = referenced.ref;
         String where = piece.key() + ": " + entry.getName();
-        if (entry.getSize() != ref.length() || fileSize != ref.fileSize()) {
-            throw new CorruptObjectException(where + " holds " + entry.getSize() + " bytes at " + ref.offset() + " of a file of " + fileSize
-                    + " bytes, but the newest backup references " + ref.length() + " bytes of a file of " + ref.fileSize()
-                    + ": the chain is damaged (a piece was replaced); restore from another backup");
+        // The file's size may differ from the newest backup's: a range of a table that grew since holds the same bytes.
+        if (entry.getSize() != ref.length()) {
+            throw new CorruptObjectException(where + " holds " + entry.getSize() + " bytes at " + ref.offset() + ", but the newest backup "
+                    + "references " + ref.length() + " bytes there: the chain is damaged (a piece was replaced); restore from another backup");
         }
         referenced.claim(piece.key());
         java.security.MessageDigest sha = io.pgvault.core.util.Sha256.newDigest();
@@ -523,7 +523,7 @@ public final class BackupRestorer {
             Optional<ChainReconstruction.Referenced> referenced = incremental ? Optional.empty()
                     : reconstruction.referenced(backupKey(piece, name), part.map(FilePart::offset).orElse(0L), backup.backupId());
             if (referenced.isPresent()) {
-                copyReferenced(entry, tar, root, piece, referenced.get(), part.map(FilePart::fileSize).orElse(entry.getSize()), buffer);
+                copyReferenced(entry, tar, root, piece, referenced.get(), buffer);
                 return;
             }
             Optional<ChainReconstruction.Target> target = reconstruction.wanted(backupKey(piece, targetName));

@@ -45,7 +45,7 @@ import java.util.concurrent.TimeUnit;
  * <p>Every file (or range) of at least {@link FileReference#MIN_BYTES} is hashed on its way
  * through, for the backup's file index ({@link BackupFileIndex}). With the parent's index
  * ({@link #referenceUnchangedFiles}, PostgreSQL 14-16 incremental backups) a member the parent
- * holds with the same size is first held back in the spool while it is hashed; if its SHA-256
+ * holds at the same place with the same length is first held back in the spool while it is hashed; if its SHA-256
  * matches, the piece gets a {@link FileReference} instead of its bytes.
  *
  * <p>{@link #finish} writes the file index, then pgvault's manifest last; {@link #abandon} deletes what was
@@ -197,7 +197,7 @@ public final class BackupWriter implements BaseBackupSink {
             }
             BackupFileIndex before = parentFiles;
             Optional<BackupFileIndex.Entry> inParent = before == null || m.length() > pieceBytes ? Optional.empty()
-                    : before.find(archive, m.name(), m.offset(), m.length(), m.fileSize());
+                    : before.find(archive, m.name(), m.offset(), m.length());
             if (inParent.isPresent() && held == null) {
                 held = new HeldData(archive);
             }
