@@ -81,7 +81,6 @@ public final class BackupWriter implements BaseBackupSink {
     private Lsn start;
     private TimelineId startTimeline;
     private String pgManifestSha256;
-    private final java.util.concurrent.atomic.AtomicLong referencedBytes = new java.util.concurrent.atomic.AtomicLong();
 
     /** How long a piece waits for room in a shared spool: a backup can wait out a burst of WAL pushes. */
     static final Duration SPOOL_WAIT = Duration.ofMinutes(10);
@@ -316,7 +315,6 @@ public final class BackupWriter implements BaseBackupSink {
                     // Unchanged: the bytes stay where the parent's index says they are, never a reference to a reference.
                     holder = before.heldBy();
                     piece.write(new FileReference(holder, m.offset(), m.length(), m.fileSize(), sha).headers(m.fileHeader()));
-                    referencedBytes.addAndGet(m.length());
                 } else {
                     piece.write(headers.toByteArray());
                     held.copyTo(piece);
@@ -538,11 +536,6 @@ public final class BackupWriter implements BaseBackupSink {
                 codec.id(), rawTotal, storedTotal, List.copyOf(sorted), pgManifestSha256, parent);
         manifest.write(store);
         return manifest;
-    }
-
-    /** Bytes of files referenced rather than stored so far. */
-    public long referencedBytes() {
-        return referencedBytes.get();
     }
 
     private void storeFileIndex() throws IOException {
