@@ -37,6 +37,8 @@ public final class BackupFileIndex {
     /** No entry's JSON is longer: names of at most 1 KiB, numbers, two ids, a checksum. */
     private static final long MAX_ENTRY_JSON = 2048;
     private static final int MAX_NAME = 1024;
+    /** Read into memory whole: 1 GiB is the index of a cluster of hundreds of terabytes. */
+    private static final long MAX_INDEX_BYTES = 1L << 30;
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -105,10 +107,10 @@ public final class BackupFileIndex {
             return Optional.empty();
         }
         long maxEntries = backup.rawBytes() / BYTES_PER_ENTRY + 1;
-        long maxBytes = 4096 + maxEntries * MAX_ENTRY_JSON;
+        long maxBytes = Math.min(MAX_INDEX_BYTES, 4096 + maxEntries * MAX_ENTRY_JSON);
         Document document;
         try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored.get()); InputStream content = opened.content()) {
-            if (opened.header().rawSize() > maxBytes || maxBytes > Integer.MAX_VALUE - 16) {
+            if (opened.header().rawSize() > maxBytes) {
                 throw new CorruptObjectException(key + " is " + opened.header().rawSize() + " bytes, more than the index of a backup of "
                         + backup.rawBytes() + " bytes can be: refused (the repository's content is damaged or was crafted)");
             }
