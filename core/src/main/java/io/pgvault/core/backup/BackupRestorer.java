@@ -41,6 +41,8 @@ import java.util.function.Predicate;
  * decompressed, checked against their SHA-256 and unpacked in parallel. Tablespaces go where
  * a {@link TablespacePlan} says. A file stored in ranges ({@link FilePart}) is written range
  * by range in place, by whichever threads unpack its pieces, and checked to be whole at the end.
+ * A {@link FileReference} (PostgreSQL 14-16 incremental backups) gets its bytes from the older
+ * backup of the chain it names, checked against the SHA-256 it carries.
  *
  * <p>The repository's content is untrusted: the manifest is checked before anything is
  * written ({@link ManifestCheck}), every entry is written through a {@link ConfinedDirectory}
