@@ -211,17 +211,21 @@ class FileReferenceBackupTest {
             BackupManifest missing = crafted(store, "20261205T070000Z-dddddd", second, "base/1/999999",
                     new FileReference(first.backupId(), 0, real.length(), real.length(), real.sha256()));
             assertRefused(store, missing, List.of(missing, second, first, full), "does not hold them: the chain is damaged");
+            BackupManifest fullWithReference = crafted(store, "20261205T080000Z-dddddd", null, unchangedFile, real);
+            assertRefused(store, fullWithReference, List.of(fullWithReference), "is a file reference, which only an incremental backup");
         } finally {
             io.pgvault.testkit.Fixtures.deleteTree(archive);
         }
     }
 
-    /** An incremental backup on {@code parent} whose one piece holds nothing but {@code reference} as {@code name}. */
+    /** An incremental backup on {@code parent} (a full backup if null) whose one piece holds nothing but {@code reference} as {@code name}. */
     private BackupManifest crafted(ObjectStore store, String id, BackupManifest parent, String name, FileReference reference) throws Exception {
         BackupWriter writer = new BackupWriter(store, new ZstdCodec(1), "main", id, temp.resolve("spool"), 256 * 1024, "test", Clock.systemUTC());
-        Set<String> ids = Set.of(parent.backupId(), parent.parent().backupId(), "20261205T010000Z-aaaaaa");
-        writer.referenceUnchangedFiles(BackupFileIndex.read(store, parent, ids).orElseThrow());
-        Lsn at = Lsn.parse(parent.endLsn());
+        if (parent != null) {
+            Set<String> ids = Set.of(parent.backupId(), parent.parent().backupId(), "20261205T010000Z-aaaaaa");
+            writer.referenceUnchangedFiles(BackupFileIndex.read(store, parent, ids).orElseThrow());
+        }
+        Lsn at = Lsn.parse(parent == null ? "0/9000000" : parent.endLsn());
         writer.started(at, TimelineId.FIRST);
         TarArchiveEntry file = new TarArchiveEntry(name);
         file.setMode(0600);
@@ -234,8 +238,8 @@ class FileReferenceBackupTest {
         try (OutputStream manifest = writer.manifest()) {
             manifest.write("{}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
         }
-        return writer.finish(id, parent.systemIdentifier(), MAJOR, 16 << 20, at, TimelineId.FIRST,
-                new BackupManifest.Parent(parent.backupId(), parent.startLsn(), parent.startTimeline()));
+        return writer.finish(id, parent == null ? "1" : parent.systemIdentifier(), MAJOR, 16 << 20, at, TimelineId.FIRST,
+                parent == null ? null : new BackupManifest.Parent(parent.backupId(), parent.startLsn(), parent.startTimeline()));
     }
 
     private void assertRefused(ObjectStore store, BackupManifest newest, List<BackupManifest> chain, String why) {
