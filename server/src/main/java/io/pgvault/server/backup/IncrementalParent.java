@@ -32,6 +32,9 @@ final class IncrementalParent {
 
     private static final Logger LOG = LoggerFactory.getLogger(IncrementalParent.class);
 
+    /** The first major whose incremental backups pgvault takes (by file references before 17). */
+    static final int FILE_REFERENCES_SINCE = 14;
+
     private IncrementalParent() {
     }
 
@@ -43,7 +46,8 @@ final class IncrementalParent {
     }
 
     /**
-     * @return the parent, whose manifest PostgreSQL now holds for the next {@code BASE_BACKUP ... INCREMENTAL} on {@code rc}
+     * @return the parent; on PostgreSQL 17+ PostgreSQL now holds its manifest for the next {@code BASE_BACKUP ... INCREMENTAL} on
+     *     {@code rc}, before 17 the backup references the parent's unchanged files ({@link #parentFiles})
      * @throws RefusedException when the server or the repository cannot give an incremental backup, saying what to do
      */
     static BackupManifest prepare(ReplicationConnection rc, ReplicationConnection.SystemIdentity identity, ObjectStore store, String cluster)
@@ -72,9 +76,6 @@ final class IncrementalParent {
         }
         return parent;
     }
-
-    /** The first major whose incremental backups pgvault takes by file references. */
-    static final int FILE_REFERENCES_SINCE = 14;
 
     /** Whether PostgreSQL itself takes the incremental backup ({@code BASE_BACKUP ... INCREMENTAL}, 17+), rather than pgvault by file references. */
     static boolean isNative(ReplicationConnection rc) {
