@@ -26,7 +26,8 @@ import java.util.TreeSet;
  *
  * @param startLsn the backup's start (from BASE_BACKUP), text form
  * @param endLsn the backup's consistency point: recovery must replay WAL at least to here
- * @param parent for an incremental backup (PostgreSQL 17+), the backup it holds the changes since; null for a full backup
+ * @param parent for an incremental backup, the backup it holds the changes since (PostgreSQL 17+), or whose unchanged
+ *     files it references (14-16, {@link FileReference}); null for a full backup
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record BackupManifest(
@@ -55,9 +56,13 @@ public record BackupManifest(
      * a reader of format 1 would restore such a file truncated, so it must refuse.
      * 3: an incremental backup ({@link #parent}); a reader of format 2 would restore PostgreSQL's
      * {@code INCREMENTAL.*} files as they are, so it must refuse. Full backups are still written as 2.
+     * 4: an incremental backup of PostgreSQL 14-16 whose pieces may hold {@link FileReference}s; a reader
+     * of format 3 would refuse them only as malformed ranges. Native incremental backups are still written as 3.
      */
-    public static final int FORMAT = 3;
+    public static final int FORMAT = 4;
     static final int FULL_FORMAT = 2;
+    static final int NATIVE_INCREMENTAL_FORMAT = 3;
+    static final int FILE_REFERENCES_FORMAT = 4;
 
     /**
      * The backup an incremental one builds on: PostgreSQL sent only what changed since that
@@ -85,6 +90,12 @@ public record BackupManifest(
     @JsonIgnore
     public boolean isIncremental() {
         return parent != null;
+    }
+
+    /** Whether pieces may hold {@link FileReference}s to older backups of the chain (PostgreSQL 14-16 incremental backups). */
+    @JsonIgnore
+    public boolean mayReferenceFiles() {
+        return parent != null && formatVersion >= FILE_REFERENCES_FORMAT;
     }
 
     /** {@code full} or {@code incremental}, as listings show it. */

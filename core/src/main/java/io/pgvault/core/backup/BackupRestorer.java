@@ -41,6 +41,8 @@ import java.util.function.Predicate;
  * decompressed, checked against their SHA-256 and unpacked in parallel. Tablespaces go where
  * a {@link TablespacePlan} says. A file stored in ranges ({@link FilePart}) is written range
  * by range in place, by whichever threads unpack its pieces, and checked to be whole at the end.
+ * A {@link FileReference} (PostgreSQL 14-16 incremental backups) gets its bytes from the older
+ * backup of the chain it names, checked against the SHA-256 it carries.
  *
  * <p>The repository's content is untrusted: the manifest is checked before anything is
  * written ({@link ManifestCheck}), every entry is written through a {@link ConfinedDirectory}
@@ -95,7 +97,9 @@ public final class BackupRestorer {
         Files.setPosixFilePermissions(dataDirectory, FileModes.permissions(0700));
         ConfinedDirectory data = new ConfinedDirectory(dataDirectory);
         AtomicLong done = new AtomicLong();
-        ChainReconstruction reconstruction = new ChainReconstruction();
+        ChainReconstruction reconstruction = new ChainReconstruction(chain.stream().map(BackupManifest::backupId).toList());
+        // No file of the chain is larger than the chain: a range or reference naming a larger one is refused before anything is allocated.
+        long chainBytes = BackupChain.rawBytes(chain);
         ExecutorService pool = Executors.newFixedThreadPool(parallelism, r -> {
             Thread t = new Thread(r, "pgvault-restore");
             t.setDaemon(true);
@@ -118,9 +122,9 @@ public final class BackupRestorer {
                     boolean newest = step == 0;
                     work.add(pool.submit(() -> {
                         if (newest) {
-                            unpack(backup, piece, root, tablespaces, ranges, reconstruction);
+                            unpack(backup, piece, root, tablespaces, ranges, reconstruction, chainBytes);
                         } else {
-                            addMissingBlocks(backup, piece, root, ranges, reconstruction);
+                            addMissingBlocks(backup, piece, root, ranges, reconstruction, chainBytes);
                         }
                         progress.accept(done.addAndGet(piece.rawSize()));
                         return null;
@@ -132,6 +136,7 @@ public final class BackupRestorer {
                     reconstruction.endStep(backup.backupId(), chain.get(step - 1).backupId());
                 }
             }
+            reconstruction.checkReferencesCopied();
             if (chain.size() == 1 && chain.get(0).pgManifestSha256() != null) {
                 // A chain's newest backup_manifest lists incremental files, not what was restored: only a full backup's is kept.
                 copyContent(RepositoryLayout.pgBackupManifest(chain.get(0).cluster(), chain.get(0).backupId()), data, chain.get(0));
@@ -204,7 +209,14 @@ public final class BackupRestorer {
                 byte[] buffer = new byte[WRITE_BUFFER];
                 readPiece(piece, (entry, data) -> {
                     if (kindOf(entry, piece, ConfinedDirectory.relative(entry.getName(), piece.key()), locations::contains) == Kind.FILE) {
-                        Optional<FilePart> part = FilePart.of(entry, piece.key(), backup.rawBytes());
+                        if (FileReference.isReference(entry)) {
+                            // What it references is checked by a restore of the chain; here only that it is well formed and fits.
+                            FileReference ref = reference(backup, piece, entry, Long.MAX_VALUE);
+                            ranges.claim(rangeKey(piece, entry), ref.part(), ref.length(), piece.key());
+                            return;
+                        }
+                        // A backup that references files may store one range of a file larger than itself.
+                        Optional<FilePart> part = FilePart.of(entry, piece.key(), backup.mayReferenceFiles() ? Long.MAX_VALUE : backup.rawBytes());
                         if (part.isPresent()) {
                             ranges.claim(rangeKey(piece, entry), part.get(), entry.getSize(), piece.key());
                         }
@@ -310,7 +322,7 @@ public final class BackupRestorer {
     }
 
     private void unpack(BackupManifest backup, BackupManifest.Piece piece, ConfinedDirectory root, TablespacePlan tablespaces,
-                        FileRanges ranges, ChainReconstruction reconstruction) throws IOException {
+                        FileRanges ranges, ChainReconstruction reconstruction, long chainBytes) throws IOException {
         byte[] buffer = new byte[WRITE_BUFFER];
         readPiece(piece, (entry, tar) -> {
             String name = entry.getName();
@@ -332,7 +344,14 @@ public final class BackupRestorer {
                         writeBackupLabel(entry, tar, root, path, piece);
                         return;
                     }
-                    Optional<FilePart> part = FilePart.of(entry, piece.key(), backup.rawBytes());
+                    if (FileReference.isReference(entry)) {
+                        FileReference ref = reference(backup, piece, entry, chainBytes);
+                        ranges.claim(rangeKey(piece, entry), ref.part(), ref.length(), piece.key());
+                        reconstruction.addReference(backupKey(piece, name), ref, piece.key());
+                        createReferenced(entry, root, path, ref, piece);
+                        return;
+                    }
+                    Optional<FilePart> part = FilePart.of(entry, piece.key(), chainBytes);
                     if (part.isPresent()) {
                         ranges.claim(rangeKey(piece, entry), part.get(), entry.getSize(), piece.key());
                     }
@@ -340,6 +359,79 @@ public final class BackupRestorer {
                 }
             }
         });
+    }
+
+    /**
+     * A member that is a {@link FileReference}, checked; only a backup of the format that has them may hold one.
+     *
+     * @param largestFile no referenced file can be larger
+     */
+    private static FileReference reference(BackupManifest backup, BackupManifest.Piece piece, TarArchiveEntry entry, long largestFile)
+            throws CorruptObjectException {
+        if (!backup.mayReferenceFiles()) {
+            throw ConfinedDirectory.refused(piece.key(), entry.getName(), "is a file reference, which only an incremental backup of format "
+                    + BackupManifest.FILE_REFERENCES_FORMAT + " holds (backup " + backup.backupId() + " has format " + backup.formatVersion()
+                    + (backup.isIncremental() ? "" : " and is a full backup") + ")");
+        }
+        return FileReference.of(entry, piece.key(), largestFile);
+    }
+
+    /**
+     * The newest backup's reference: the file is made, with its size when these bytes end it (the
+     * bytes themselves are copied from an older backup later; a hole reads as zeros until then).
+     * A range leaves the rest of the file alone: other threads may be writing its other ranges.
+     */
+    private static void createReferenced(TarArchiveEntry entry, ConfinedDirectory root, Path path, FileReference ref, BackupManifest.Piece piece)
+            throws IOException {
+        boolean whole = ref.offset() == 0 && ref.length() == ref.fileSize();
+        try (FileChannel out = root.openForWrite(path, whole, piece.key(), entry.getName())) {
+            // Only a byte of the referenced range: no other member of this backup writes there.
+            if (ref.length() > 0 && ref.end() == ref.fileSize() && out.size() < ref.fileSize()) {
+                out.write(ByteBuffer.wrap(new byte[1]), ref.fileSize() - 1);
+            }
+        }
+        root.setMode(path, entry.getMode() | 0600, piece.key(), entry.getName());
+    }
+
+    /**
+     * Copies an older backup's member into place for the newest backup's reference to it,
+     * checking it is the member referenced: same length, and the SHA-256 the
+     * reference carries (the newest backup's pieces are checksummed; the older one's index is not trusted).
+     */
+    private static void copyReferenced(TarArchiveEntry entry, InputStream data, ConfinedDirectory root, BackupManifest.Piece piece,
+                                       ChainReconstruction.Referenced referenced, byte[] buffer) throws IOException {
+        FileReference ref = referenced.ref;
+        String where = piece.key() + ": " + entry.getName();
+        // The file's size may differ from the newest backup's: a range of a table that grew since holds the same bytes.
+        if (entry.getSize() != ref.length()) {
+            throw new CorruptObjectException(where + " holds " + entry.getSize() + " bytes at " + ref.offset() + ", but the newest backup "
+                    + "references " + ref.length() + " bytes there: the chain is damaged (a piece was replaced); restore from another backup");
+        }
+        referenced.claim(piece.key());
+        java.security.MessageDigest sha = io.pgvault.core.util.Sha256.newDigest();
+        Path path = root.root().resolve(ConfinedDirectory.relative(entry.getName(), piece.key()));
+        try (FileChannel out = root.openForWrite(path, false, piece.key(), entry.getName())) {
+            long position = ref.offset();
+            long left = ref.length();
+            while (left > 0) {
+                int n = data.read(buffer, 0, (int) Math.min(buffer.length, left));
+                if (n < 0) {
+                    throw new EOFException(where + ": the data at " + position + " ended " + left + " bytes short");
+                }
+                sha.update(buffer, 0, n);
+                ByteBuffer chunk = ByteBuffer.wrap(buffer, 0, n);
+                while (chunk.hasRemaining()) {
+                    position += out.write(chunk, position);
+                }
+                left -= n;
+            }
+        }
+        String actual = io.pgvault.core.util.Sha256.hex(sha);
+        if (!actual.equals(ref.sha256())) {
+            throw new CorruptObjectException(where + " has SHA-256 " + actual + ", but the newest backup references the bytes " + ref.offset()
+                    + " to " + ref.end() + " of " + referenced.file + " in backup " + ref.heldBy() + " with SHA-256 " + ref.sha256()
+                    + ": the chain is damaged (a piece was replaced); restore from another backup");
+        }
     }
 
     /**
@@ -408,7 +500,7 @@ public final class BackupRestorer {
      * checksum covers it all) and left alone.
      */
     private void addMissingBlocks(BackupManifest backup, BackupManifest.Piece piece, ConfinedDirectory root, FileRanges ranges,
-                                  ChainReconstruction reconstruction) throws IOException {
+                                  ChainReconstruction reconstruction, long chainBytes) throws IOException {
         Set<String> locations = new HashSet<>();
         backup.pieces().forEach(p -> locations.add(p.tablespaceLocation()));
         byte[] buffer = new byte[WRITE_BUFFER];
@@ -418,11 +510,23 @@ public final class BackupRestorer {
             if (kindOf(entry, piece, relative, locations::contains) != Kind.FILE) {
                 return;
             }
+            if (FileReference.isReference(entry)) {
+                // An intermediate backup referencing bytes again: the newest backup's reference names where they are.
+                FileReference ref = reference(backup, piece, entry, chainBytes);
+                ranges.claim(rangeKey(piece, entry), ref.part(), ref.length(), piece.key());
+                return;
+            }
             boolean incremental = backup.isIncremental() && IncrementalFile.isIncremental(name);
             String targetName = incremental ? IncrementalFile.targetName(name) : name;
-            Optional<FilePart> part = incremental ? Optional.empty() : FilePart.of(entry, piece.key(), backup.rawBytes());
+            Optional<FilePart> part = incremental ? Optional.empty() : FilePart.of(entry, piece.key(), chainBytes);
             if (part.isPresent()) {
                 ranges.claim(rangeKey(piece, entry), part.get(), entry.getSize(), piece.key());
+            }
+            Optional<ChainReconstruction.Referenced> referenced = incremental ? Optional.empty()
+                    : reconstruction.referenced(backupKey(piece, name), part.map(FilePart::offset).orElse(0L), backup.backupId());
+            if (referenced.isPresent()) {
+                copyReferenced(entry, tar, root, piece, referenced.get(), buffer);
+                return;
             }
             Optional<ChainReconstruction.Target> target = reconstruction.wanted(backupKey(piece, targetName));
             if (target.isEmpty()) {

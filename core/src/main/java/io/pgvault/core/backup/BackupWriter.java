@@ -42,7 +42,13 @@ import java.util.concurrent.TimeUnit;
  * that receives it (as pg_basebackup does: on a small machine PostgreSQL's sender needs the
  * other core); sealed pieces are uploaded in the background.
  *
- * <p>{@link #finish} writes pgvault's manifest last; {@link #abandon} deletes what was
+ * <p>Every file (or range) of at least {@link FileReference#MIN_BYTES} is hashed on its way
+ * through, for the backup's file index ({@link BackupFileIndex}). With the parent's index
+ * ({@link #referenceUnchangedFiles}, PostgreSQL 14-16 incremental backups) a member the parent
+ * holds at the same place with the same length is first held back in the spool while it is hashed; if its SHA-256
+ * matches, the piece gets a {@link FileReference} instead of its bytes.
+ *
+ * <p>{@link #finish} writes the file index, then pgvault's manifest last; {@link #abandon} deletes what was
  * stored, so an interrupted backup leaves nothing that looks like a backup.
  */
 public final class BackupWriter implements BaseBackupSink {
@@ -66,6 +72,11 @@ public final class BackupWriter implements BaseBackupSink {
     private final List<BackupManifest.Piece> pieces = Collections.synchronizedList(new ArrayList<>());
     private final List<String> storedKeys = Collections.synchronizedList(new ArrayList<>());
     private final Set<PieceOutput> unstored = ConcurrentHashMap.newKeySet();
+    private final Set<HeldData> heldSpools = ConcurrentHashMap.newKeySet();
+    /** The file index entries of the members written so far. */
+    private final List<BackupFileIndex.Entry> indexed = Collections.synchronizedList(new ArrayList<>());
+    /** The parent's file index, when unchanged files are referenced instead of stored. */
+    private volatile BackupFileIndex parentFiles;
     private final String startedAt;
     private Lsn start;
     private TimelineId startTimeline;
@@ -101,6 +112,16 @@ public final class BackupWriter implements BaseBackupSink {
         this.writer = writer;
         this.clock = clock;
         this.startedAt = clock.instant().toString();
+    }
+
+    /**
+     * Makes this an incremental backup by file references (PostgreSQL 14-16): a file or range
+     * the parent holds with the same SHA-256 is referenced, not stored. Call before the first archive;
+     * {@link #finish} must then name the parent.
+     */
+    public BackupWriter referenceUnchangedFiles(BackupFileIndex parentIndex) {
+        this.parentFiles = parentIndex;
+        return this;
     }
 
     @Override
@@ -149,6 +170,10 @@ public final class BackupWriter implements BaseBackupSink {
         private PieceOutput piece;
         private int index;
         private int awaited;
+        /** The file member being written, when it is hashed for the index. */
+        private IndexedMember member;
+        /** Where a member is held back until its hash is known; made at the first one. */
+        private HeldData held;
 
         ArchivePieces(String archive, String location) {
             this.archive = archive;
@@ -164,7 +189,27 @@ public final class BackupWriter implements BaseBackupSink {
         }
 
         @Override
+        public OutputStream entryStarts(TarStreamCutter.Member m) throws IOException {
+            OutputStream raw = entryStarts();
+            if (!m.plainFile() || m.length() < FileReference.MIN_BYTES) {
+                return raw;
+            }
+            BackupFileIndex before = parentFiles;
+            Optional<BackupFileIndex.Entry> inParent = before == null || m.length() > pieceBytes ? Optional.empty()
+                    : before.find(archive, m.name(), m.offset(), m.length());
+            if (inParent.isPresent() && held == null) {
+                held = new HeldData(archive);
+            }
+            member = new IndexedMember(archive, m, raw, inParent.orElse(null), inParent.isPresent() ? held : null);
+            return member;
+        }
+
+        @Override
         public void memberEnded() throws IOException {
+            if (member != null) {
+                indexed.add(member.end());
+                member = null;
+            }
             piece.files++;
             if (piece.rawBytes() >= pieceBytes) {
                 upload(piece);
@@ -190,6 +235,148 @@ public final class BackupWriter implements BaseBackupSink {
             for (Future<BackupManifest.Piece> upload : uploads) {
                 pieces.add(await(upload));
             }
+            if (held != null) {
+                held.discard();
+                held = null;
+            }
+        }
+    }
+
+    /**
+     * A file member of at least {@link FileReference#MIN_BYTES} on its way into a piece, its data
+     * hashed. When the parent holds the same member ({@code before}) its headers and data are held
+     * back until the hash is known: then either a reference or the member as it came goes into the piece.
+     */
+    private final class IndexedMember extends OutputStream {
+        private final String archive;
+        private final TarStreamCutter.Member m;
+        private final OutputStream piece;
+        private final BackupFileIndex.Entry before;
+        private final HeldData held;
+        private final MessageDigest sha256 = Sha256.newDigest();
+        private final java.io.ByteArrayOutputStream headers;
+        private final OutputStream data;
+        private long headerLeft;
+        private long dataLeft;
+
+        IndexedMember(String archive, TarStreamCutter.Member m, OutputStream piece, BackupFileIndex.Entry before, HeldData held)
+                throws IOException {
+            this.archive = archive;
+            this.m = m;
+            this.piece = piece;
+            this.before = before;
+            this.held = held;
+            this.headerLeft = m.headerBytes();
+            this.dataLeft = m.length();
+            this.headers = held == null ? null : new java.io.ByteArrayOutputStream(m.headerBytes());
+            this.data = held == null ? piece : held.start();
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            while (len > 0) {
+                int n;
+                if (headerLeft > 0) {
+                    n = (int) Math.min(len, headerLeft);
+                    (headers != null ? headers : piece).write(b, off, n);
+                    headerLeft -= n;
+                } else if (dataLeft > 0) {
+                    n = (int) Math.min(len, dataLeft);
+                    sha256.update(b, off, n);
+                    data.write(b, off, n);
+                    dataLeft -= n;
+                } else {
+                    // The tar padding after the data: a held member gets it anew when it is copied.
+                    n = len;
+                    if (held == null) {
+                        piece.write(b, off, n);
+                    }
+                }
+                off += n;
+                len -= n;
+            }
+        }
+
+        /** At the member's end: what goes into the piece, if it was held back, and its index entry. */
+        BackupFileIndex.Entry end() throws IOException {
+            if (headerLeft > 0 || dataLeft > 0) {
+                throw new IllegalStateException(m.name() + " ended before its data (" + dataLeft + " bytes left)");
+            }
+            String sha = Sha256.hex(sha256);
+            String holder = backupId;
+            if (held != null) {
+                held.finish();
+                if (sha.equals(before.sha256())) {
+                    // Unchanged: the bytes stay where the parent's index says they are, never a reference to a reference.
+                    holder = before.heldBy();
+                    piece.write(new FileReference(holder, m.offset(), m.length(), m.fileSize(), sha).headers(m.fileHeader()));
+                } else {
+                    piece.write(headers.toByteArray());
+                    held.copyTo(piece);
+                    piece.write(new byte[(int) ((512 - m.length() % 512) % 512)]);
+                }
+            }
+            return new BackupFileIndex.Entry(archive, m.name(), m.offset(), m.length(), m.fileSize(), sha, holder);
+        }
+    }
+
+    /** A spool file that holds one member's data at a time, with room for the largest (a piece's size). */
+    private final class HeldData {
+        private final SpoolBudget.Reservation room;
+        private final Path file;
+        private OutputStream out;
+
+        HeldData(String archive) throws IOException {
+            this.room = spool.reserve(pieceBytes, "the file being compared in " + archive + " of backup " + backupId, SPOOL_WAIT);
+            try {
+                Files.createDirectories(spool.directory());
+                this.file = Files.createTempFile(spool.directory(), "member-", ".spool");
+            } catch (IOException | RuntimeException e) {
+                room.close();
+                throw e;
+            }
+            heldSpools.add(this);
+        }
+
+        OutputStream start() throws IOException {
+            // Room for one member was reserved up front: no file member is larger than a piece.
+            out = new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 16);
+            return out;
+        }
+
+        void finish() throws IOException {
+            out.close();
+        }
+
+        void copyTo(OutputStream piece) throws IOException {
+            byte[] buffer = new byte[1 << 18];
+            try (java.io.InputStream in = Files.newInputStream(file)) {
+                for (int n; (n = in.read(buffer)) > 0; ) {
+                    piece.write(buffer, 0, n);
+                }
+            }
+        }
+
+        void discard() {
+            try {
+                if (out != null) {
+                    out.close();
+                }
+            } catch (IOException e) {
+                // only the spool file is left to remove
+            }
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                // a stale spool file is harmless; the spool is ours alone
+            }
+            room.close();
+            heldSpools.remove(this);
         }
     }
 
@@ -331,15 +518,48 @@ public final class BackupWriter implements BaseBackupSink {
     public BackupManifest finish(String label, String systemIdentifier, int pgMajor, long walSegmentSize, Lsn end, TimelineId endTimeline,
                                  BackupManifest.Parent parent) throws IOException {
         uploaders.shutdown();
+        BackupFileIndex parentIndex = parentFiles;
+        if (parentIndex != null && (parent == null || !parent.backupId().equals(parentIndex.backupId()))) {
+            throw new IllegalStateException("backup " + backupId + " referenced files of backup " + parentIndex.backupId()
+                    + " but finishes with parent " + (parent == null ? "none" : parent.backupId()));
+        }
+        int format = parent == null ? BackupManifest.FULL_FORMAT
+                : parentIndex != null ? BackupManifest.FILE_REFERENCES_FORMAT : BackupManifest.NATIVE_INCREMENTAL_FORMAT;
+        // Before the manifest: a backup that is visible has its index, for the next incremental backup to build on.
+        storeFileIndex();
         List<BackupManifest.Piece> sorted = new ArrayList<>(pieces);
         sorted.sort(Comparator.comparing(BackupManifest.Piece::archive).thenComparingInt(BackupManifest.Piece::index));
         long rawTotal = sorted.stream().mapToLong(BackupManifest.Piece::rawSize).sum();
         long storedTotal = sorted.stream().mapToLong(BackupManifest.Piece::storedSize).sum();
-        BackupManifest manifest = new BackupManifest(parent == null ? BackupManifest.FULL_FORMAT : BackupManifest.FORMAT, backupId, cluster, label, systemIdentifier, pgMajor, walSegmentSize,
+        BackupManifest manifest = new BackupManifest(format, backupId, cluster, label, systemIdentifier, pgMajor, walSegmentSize,
                 startTimeline.value(), start.toString(), endTimeline.value(), end.toString(), startedAt, clock.instant().toString(),
                 codec.id(), rawTotal, storedTotal, List.copyOf(sorted), pgManifestSha256, parent);
         manifest.write(store);
         return manifest;
+    }
+
+    private void storeFileIndex() throws IOException {
+        byte[] json = BackupFileIndex.json(backupId, BackupFileIndex.sorted(indexed));
+        SpoolBudget.Reservation room = spool.reserve(json.length + (1L << 20), "the file index of backup " + backupId, SPOOL_WAIT);
+        Path file = null;
+        try {
+            Files.createDirectories(spool.directory());
+            file = Files.createTempFile(spool.directory(), "files-", ".spool");
+            try (OutputStream out = codec.compress(SpoolBudget.track(Files.newOutputStream(file), room))) {
+                out.write(json);
+            }
+            String key = RepositoryLayout.backupFileIndex(cluster, backupId);
+            storedKeys.add(key);
+            MessageDigest sha = Sha256.newDigest();
+            sha.update(json);
+            ObjectEnvelope.store(store, key, new ObjectHeader("backup-file-index", "files.json", json.length, Sha256.hex(sha), codec.id(), null,
+                    null, 0, 0, writer, clock.instant().toString(), null), file, false);
+        } finally {
+            if (file != null) {
+                Files.deleteIfExists(file);
+            }
+            room.close();
+        }
     }
 
     /** Deletes every object this backup stored, and its spool files; the backup never existed. */
@@ -353,6 +573,9 @@ public final class BackupWriter implements BaseBackupSink {
         }
         for (PieceOutput piece : unstored) {
             piece.discard();
+        }
+        for (HeldData h : List.copyOf(heldSpools)) {
+            h.discard();
         }
         try {
             List<String> keys = new ArrayList<>(storedKeys);

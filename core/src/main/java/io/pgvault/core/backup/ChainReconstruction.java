@@ -3,6 +3,7 @@ package io.pgvault.core.backup;
 import io.pgvault.core.repo.CorruptObjectException;
 
 import java.util.BitSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -24,6 +25,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * apart and merged at {@link #endStep}. A file a step holds neither whole nor incrementally,
  * while it still needs blocks, means the chain is damaged: PostgreSQL sends an incremental
  * file only for a file the parent backup holds.
+ *
+ * <p>The second kind of target is a {@link FileReference} of the newest backup (PostgreSQL
+ * 14-16): the bytes {@code [offset, offset + length)} of a file come whole from the member of
+ * the backup the reference names with the same name and offset, and from no other. Intermediate
+ * backups that reference the same bytes again are passed over; a reference still unsatisfied
+ * when its backup's step ends means the chain is damaged.
  */
 final class ChainReconstruction {
 
@@ -68,7 +75,39 @@ final class ChainReconstruction {
         }
     }
 
+    /** Bytes of a file that the newest backup references: copied once, from backup {@code ref.heldBy()}. */
+    static final class Referenced {
+        final String file;
+        final FileReference ref;
+        private final java.util.concurrent.atomic.AtomicBoolean copied = new java.util.concurrent.atomic.AtomicBoolean();
+
+        private Referenced(String file, FileReference ref) {
+            this.file = file;
+            this.ref = ref;
+        }
+
+        /**
+         * The one member that gives these bytes is being copied.
+         *
+         * @throws CorruptObjectException when another member of the backup gave them already
+         */
+        void claim(String piece) throws CorruptObjectException {
+            if (!copied.compareAndSet(false, true)) {
+                throw new CorruptObjectException(piece + " holds the bytes at " + ref.offset() + " of " + file + " a second time in backup "
+                        + ref.heldBy() + ": refused (the repository's content is damaged or was crafted)");
+            }
+        }
+    }
+
     private final Map<String, Target> targets = new ConcurrentHashMap<>();
+    private final Map<String, Referenced> references = new ConcurrentHashMap<>();
+    /** The backups of the chain, newest first. */
+    private final List<String> chain;
+
+    /** @param chain the ids of the backups being restored, newest first */
+    ChainReconstruction(List<String> chain) {
+        this.chain = List.copyOf(chain);
+    }
 
     /** A file the newest backup holds incrementally: the blocks it lacks below its truncation length come from older backups. */
     void add(String file, IncrementalFile newest) {
@@ -81,8 +120,53 @@ final class ChainReconstruction {
         return t == null || t.complete ? Optional.empty() : Optional.of(t);
     }
 
+    /**
+     * Bytes of a file the newest backup references: they are to come from an older backup of the chain.
+     *
+     * @param file the file's name, qualified by its tablespace
+     * @param piece the newest backup's piece holding the reference, for messages
+     * @throws CorruptObjectException when the reference names a backup that is not an older one of the chain, or the same bytes twice
+     */
+    void addReference(String file, FileReference ref, String piece) throws CorruptObjectException {
+        int at = chain.indexOf(ref.heldBy());
+        if (at <= 0) {
+            throw new CorruptObjectException(piece + ": " + file + " references its bytes at " + ref.offset() + " in backup " + ref.heldBy()
+                    + ", which is not " + (at == 0 ? "an older backup of" : "in") + " the chain being restored (" + String.join(", ", chain)
+                    + "): refused (the repository's content is damaged or was crafted)");
+        }
+        if (references.putIfAbsent(file + "@" + ref.offset(), new Referenced(file, ref)) != null) {
+            throw new CorruptObjectException(piece + ": " + file + " references its bytes at " + ref.offset() + " twice: refused "
+                    + "(the repository's content is damaged or was crafted)");
+        }
+    }
+
+    /** The referenced bytes of {@code file} at {@code offset}, when backup {@code backupId} is to give them and has not yet. */
+    Optional<Referenced> referenced(String file, long offset, String backupId) {
+        Referenced r = references.get(file + "@" + offset);
+        return r == null || r.copied.get() || !r.ref.heldBy().equals(backupId) ? Optional.empty() : Optional.of(r);
+    }
+
     boolean isComplete() {
-        return targets.values().stream().allMatch(t -> t.complete);
+        return targets.values().stream().allMatch(t -> t.complete) && references.values().stream().allMatch(r -> r.copied.get());
+    }
+
+    /**
+     * After the last step read.
+     *
+     * @throws CorruptObjectException naming a file whose referenced bytes no backup gave
+     */
+    void checkReferencesCopied() throws CorruptObjectException {
+        for (Referenced r : references.values()) {
+            if (!r.copied.get()) {
+                throw unsatisfied(r);
+            }
+        }
+    }
+
+    private CorruptObjectException unsatisfied(Referenced r) {
+        return new CorruptObjectException("backup " + chain.get(0) + " references the bytes " + r.ref.offset() + " to " + r.ref.end() + " of "
+                + r.file + " in backup " + r.ref.heldBy() + ", but backup " + r.ref.heldBy() + " does not hold them: the chain is damaged "
+                + "(a piece is missing or was replaced); restore from another backup");
     }
 
     /**
@@ -92,6 +176,11 @@ final class ChainReconstruction {
      * @throws CorruptObjectException when a file still needing blocks is not in {@code step}
      */
     void endStep(String step, String newer) throws CorruptObjectException {
+        for (Referenced r : references.values()) {
+            if (r.ref.heldBy().equals(step) && !r.copied.get()) {
+                throw unsatisfied(r);
+            }
+        }
         for (Target t : targets.values()) {
             if (t.complete) {
                 continue;

@@ -38,7 +38,15 @@ public record FilePart(long offset, long fileSize) {
      * @param fileHeader the file's ustar header block as PostgreSQL sent it
      */
     static byte[] headers(byte[] fileHeader, long offset, long length, long fileSize) {
-        byte[] records = (record(OFFSET_KEY, offset) + record(SIZE_KEY, fileSize)).getBytes(StandardCharsets.UTF_8);
+        return withPax(record(OFFSET_KEY, offset) + record(SIZE_KEY, fileSize), fileHeader, length);
+    }
+
+    /**
+     * A PAX extended header holding {@code paxRecords}, then {@code fileHeader} with its size
+     * field set to {@code memberSize} (its checksum recomputed).
+     */
+    static byte[] withPax(String paxRecords, byte[] fileHeader, long memberSize) {
+        byte[] records = paxRecords.getBytes(StandardCharsets.UTF_8);
         TarArchiveEntry pax = new TarArchiveEntry("././@PaxHeader", TarConstants.LF_PAX_EXTENDED_HEADER_LC);
         pax.setSize(records.length);
         ByteArrayOutputStream out = new ByteArrayOutputStream(3 * BLOCK);
@@ -48,7 +56,7 @@ public record FilePart(long offset, long fileSize) {
         out.writeBytes(Arrays.copyOf(records, (records.length + BLOCK - 1) / BLOCK * BLOCK));
 
         byte[] member = fileHeader.clone();
-        TarUtils.formatLongOctalOrBinaryBytes(length, member, SIZE_OFFSET, SIZE_LENGTH);
+        TarUtils.formatLongOctalOrBinaryBytes(memberSize, member, SIZE_OFFSET, SIZE_LENGTH);
         Arrays.fill(member, CHECKSUM_OFFSET, CHECKSUM_OFFSET + CHECKSUM_LENGTH, (byte) ' ');
         TarUtils.formatCheckSumOctalBytes(TarUtils.computeCheckSum(member), member, CHECKSUM_OFFSET, CHECKSUM_LENGTH);
         out.writeBytes(member);
@@ -56,7 +64,12 @@ public record FilePart(long offset, long fileSize) {
     }
 
     /** A PAX record: its own length in decimal, a space, key=value, a newline. */
-    private static String record(String key, long value) {
+    static String record(String key, long value) {
+        return record(key, Long.toString(value));
+    }
+
+    /** A PAX record: its own length in decimal, a space, key=value, a newline. */
+    static String record(String key, String value) {
         String body = " " + key + "=" + value + "\n";
         int length = body.length() + 1;
         while (Integer.toString(length).length() + body.length() != length) {

@@ -24,7 +24,7 @@ import java.util.regex.Pattern;
 final class ManifestCheck {
 
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
-    private static final Pattern ARCHIVE = Pattern.compile("base\\.tar|[1-9][0-9]{0,9}\\.tar");
+    static final Pattern ARCHIVE = Pattern.compile("base\\.tar|[1-9][0-9]{0,9}\\.tar");
     static final String BASE_ARCHIVE = "base.tar";
 
     private ManifestCheck() {

@@ -28,8 +28,30 @@ final class TarStreamCutter extends OutputStream {
         /** The stream the next entry's header and data are written to. */
         OutputStream entryStarts() throws IOException;
 
+        /**
+         * The stream the next entry's headers ({@code member.headerBytes()} of them) and data
+         * are written to, told what the entry is.
+         */
+        default OutputStream entryStarts(Member member) throws IOException {
+            return entryStarts();
+        }
+
         /** A file, directory or link ended (not an extension header): a piece may end here. */
         void memberEnded() throws IOException;
+    }
+
+    /**
+     * An entry about to be written: for a regular file or a range of one, where its data lies in
+     * the file, so a writer can hash it or store it apart ({@link FileReference}).
+     *
+     * @param plainFile a regular file (or range) PostgreSQL sent as such: not an extension header, not after one,
+     *     not sparse, not an incremental file; only then are the other fields but {@code headerBytes} meaningful
+     * @param fileHeader the file's ustar header block as PostgreSQL sent it
+     * @param offset where the entry's data starts in the file (0 for a whole file)
+     * @param length the entry's data, padding excluded
+     * @param headerBytes how many bytes of headers come before the data
+     */
+    record Member(String name, boolean plainFile, byte[] fileHeader, long offset, long length, long fileSize, int headerBytes) {
     }
 
     private static final int BLOCK = 512;
@@ -51,13 +73,15 @@ final class TarStreamCutter extends OutputStream {
 
     /** A large file on its way through, range by range. */
     private static final class Split {
+        final String name;
         final byte[] fileHeader;
         final long fileSize;
         long nextOffset;
         /** Bytes of the current range still to come (for the last range, padding included). */
         long rangeLeft;
 
-        Split(byte[] fileHeader, long fileSize) {
+        Split(String name, byte[] fileHeader, long fileSize) {
+            this.name = name;
             this.fileHeader = fileHeader;
             this.fileSize = fileSize;
         }
@@ -126,13 +150,14 @@ final class TarStreamCutter extends OutputStream {
         dataLeft = (size + BLOCK - 1) / BLOCK * BLOCK;
         // PostgreSQL's tar streams have no extension headers; a member after one keeps its headers whole.
         // An incremental file is read from its header on (see IncrementalFile): it stays in one piece.
-        if (member && !extended && entry.isFile() && !entry.isSparse() && size > partBytes && !IncrementalFile.isIncremental(entry.getName())) {
-            split = new Split(header.clone(), size);
+        boolean plainFile = member && !extended && entry.isFile() && !entry.isSparse() && !IncrementalFile.isIncremental(entry.getName());
+        if (plainFile && size > partBytes) {
+            split = new Split(entry.getName(), header.clone(), size);
             startRange();
             return;
         }
         extended = extension;
-        current = entries.entryStarts();
+        current = entries.entryStarts(new Member(entry.getName(), plainFile, header.clone(), 0, size, size, BLOCK));
         current.write(header);
         if (dataLeft == 0) {
             entryEnded();
@@ -146,8 +171,9 @@ final class TarStreamCutter extends OutputStream {
         split.nextOffset += length;
         // The last range carries the file's padding too.
         split.rangeLeft = split.nextOffset == split.fileSize ? dataLeft : length;
-        current = entries.entryStarts();
-        current.write(FilePart.headers(split.fileHeader, offset, length, split.fileSize));
+        byte[] headers = FilePart.headers(split.fileHeader, offset, length, split.fileSize);
+        current = entries.entryStarts(new Member(split.name, true, split.fileHeader, offset, length, split.fileSize, headers.length));
+        current.write(headers);
     }
 
     private void entryEnded() throws IOException {

@@ -116,6 +116,14 @@ public final class RepositoryLayout {
         return backupPrefix(cluster, backupId) + "backup_manifest";
     }
 
+    /**
+     * The backup's file index ({@code BackupFileIndex}): the SHA-256 of each file it holds, so
+     * the next incremental backup on PostgreSQL 14-16 can reference an unchanged file instead of storing it.
+     */
+    public static String backupFileIndex(String cluster, String backupId) {
+        return backupPrefix(cluster, backupId) + "files.json";
+    }
+
     public static String backupPiece(String cluster, String backupId, String archive, int index) {
         return backupPrefix(cluster, backupId) + "pieces/" + archive + "." + String.format(java.util.Locale.ROOT, "%05d", index);
     }

@@ -203,19 +203,21 @@ public class BackupService {
             }
             long segmentSize = rc.walSegmentSize().bytes();
             BackupManifest.Parent parent = null;
+            io.pgvault.core.backup.BackupFileIndex parentFiles = null;
             if (job.incremental) {
                 BackupManifest parentBackup = IncrementalParent.prepare(rc, identity, store, row.name());
                 job.parentId = parentBackup.backupId();
                 parent = new BackupManifest.Parent(parentBackup.backupId(), parentBackup.startLsn(), parentBackup.startTimeline());
+                parentFiles = IncrementalParent.isNative(rc) ? null : IncrementalParent.parentFiles(store, row.name(), parentBackup);
             }
-            writer = new BackupWriter(store, codec, row.name(), job.id, spool, pieceBytes, "pgvault", clock);
+            writer = new BackupWriter(store, codec, row.name(), job.id, spool, pieceBytes, "pgvault", clock).referenceUnchangedFiles(parentFiles);
             String label = "pgvault " + job.id;
             LOG.info("Backup {} of {} started ({})", job.id, row.name(), parent == null ? "full" : "incremental on " + parent.backupId());
             long streamStart = System.nanoTime();
             BackupProgress progress = new BackupProgress(writer);
             job.progress = progress;
             ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(label, fastCheckpoint, true).withProgress()
-                    .withIncremental(job.incremental), progress);
+                    .withIncremental(job.incremental && parentFiles == null), progress);
             long streamEnd = System.nanoTime();
             if (parent != null && BackupManifest.read(store, row.name(), parent.backupId()).isEmpty()) {
                 throw new IOException("backup " + parent.backupId() + ", which this incremental backup builds on, was deleted while it ran");

@@ -1,5 +1,7 @@
 package io.pgvault.server.backup;
 
+import io.pgvault.core.backup.BackupChain;
+import io.pgvault.core.backup.BackupFileIndex;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.backup.IncrementalFile;
 import io.pgvault.core.pgproto.ReplicationConnection;
@@ -13,18 +15,25 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
- * Prepares an incremental backup (PostgreSQL 17+) on a replication connection: checks that
- * the cluster can take one, picks its parent (the cluster's newest stored backup) and
- * uploads the parent's {@code backup_manifest}. Every refusal says what to change, before
- * PostgreSQL has sent a byte.
+ * Prepares an incremental backup on a replication connection: checks that the cluster can
+ * take one, picks its parent (the cluster's newest stored backup) and, on PostgreSQL 17+,
+ * uploads the parent's {@code backup_manifest} for PostgreSQL's own incremental backup. On
+ * PostgreSQL 14-16 the backup is a full one in which pgvault references the files unchanged
+ * since the parent ({@link #parentFiles}, {@link io.pgvault.core.backup.FileReference}). Every
+ * refusal says what to change, before PostgreSQL has sent a byte.
  */
 final class IncrementalParent {
 
     private static final Logger LOG = LoggerFactory.getLogger(IncrementalParent.class);
+
+    /** The first major whose incremental backups pgvault takes (by file references before 17). */
+    static final int FILE_REFERENCES_SINCE = 14;
 
     private IncrementalParent() {
     }
@@ -37,15 +46,59 @@ final class IncrementalParent {
     }
 
     /**
-     * @return the parent, whose manifest PostgreSQL now holds for the next {@code BASE_BACKUP ... INCREMENTAL} on {@code rc}
+     * @return the parent; on PostgreSQL 17+ PostgreSQL now holds its manifest for the next {@code BASE_BACKUP ... INCREMENTAL} on
+     *     {@code rc}, before 17 the backup references the parent's unchanged files ({@link #parentFiles})
      * @throws RefusedException when the server or the repository cannot give an incremental backup, saying what to do
      */
     static BackupManifest prepare(ReplicationConnection rc, ReplicationConnection.SystemIdentity identity, ObjectStore store, String cluster)
             throws IOException {
-        if (rc.serverMajor() < 17) {
+        if (rc.serverMajor() < FILE_REFERENCES_SINCE) {
             throw new RefusedException("cluster '" + cluster + "' runs PostgreSQL " + rc.serverMajor()
-                    + ", which has no incremental backups (they come with PostgreSQL 17): take a full backup");
+                    + ", and pgvault takes incremental backups of PostgreSQL " + FILE_REFERENCES_SINCE + " or later: take a full backup");
         }
+        if (isNative(rc)) {
+            checkWalSummaries(rc, cluster);
+        }
+        BackupManifest parent = newestStored(store, cluster).orElseThrow(() -> new RefusedException("cluster '" + cluster
+                + "' has no stored backup for an incremental backup to build on: take a full backup first"));
+        String why = !parent.systemIdentifier().equals(identity.systemIdentifier())
+                ? "is of system " + parent.systemIdentifier() + ", the cluster is now system " + identity.systemIdentifier()
+                : parent.pgMajor() != rc.serverMajor() ? "is of PostgreSQL " + parent.pgMajor() + ", the cluster now runs " + rc.serverMajor()
+                : parent.endTimeline() != identity.timeline().value() ? "was taken on timeline " + parent.endTimeline()
+                        + ", and the cluster is now on timeline " + identity.timeline().value() + " (a failover or a recovery since)"
+                : parent.pgManifestSha256() == null && isNative(rc) ? "has no backup_manifest" : null;
+        if (why != null) {
+            throw new RefusedException("the newest backup of '" + cluster + "', " + parent.backupId() + ", " + why
+                    + ": an incremental backup cannot build on it; take a full backup");
+        }
+        if (isNative(rc)) {
+            uploadManifest(rc, store, cluster, parent);
+        }
+        return parent;
+    }
+
+    /** Whether PostgreSQL itself takes the incremental backup ({@code BASE_BACKUP ... INCREMENTAL}, 17+), rather than pgvault by file references. */
+    static boolean isNative(ReplicationConnection rc) {
+        return rc.serverMajor() >= 17;
+    }
+
+    /**
+     * For an incremental backup by file references (PostgreSQL 14-16): the parent's file index,
+     * checked against the parent's chain, which every entry must be held by.
+     *
+     * @throws RefusedException when the parent has no index (taken by an older pgvault)
+     * @throws CorruptObjectException when the parent's chain or index is damaged
+     */
+    static BackupFileIndex parentFiles(ObjectStore store, String cluster, BackupManifest parent) throws IOException {
+        List<BackupManifest> chain = BackupChain.of(parent, id -> BackupManifest.read(store, cluster, id));
+        Set<String> ids = new HashSet<>();
+        chain.forEach(b -> ids.add(b.backupId()));
+        return BackupFileIndex.read(store, parent, ids).orElseThrow(() -> new RefusedException("the newest backup of '" + cluster + "', "
+                + parent.backupId() + ", has no file index (it was taken by an older pgvault): an incremental backup cannot build on it; "
+                + "take a full backup"));
+    }
+
+    private static void checkWalSummaries(ReplicationConnection rc, String cluster) throws IOException {
         String summarize = rc.simpleQuery("SHOW summarize_wal").get(0).value(0, "summarize_wal");
         if (!"on".equals(summarize)) {
             throw new RefusedException("summarize_wal is " + summarize + " on cluster '" + cluster + "', and incremental backups need "
@@ -57,18 +110,9 @@ final class IncrementalParent {
             throw new RefusedException("cluster '" + cluster + "' was built with " + blockSize + "-byte blocks; pgvault takes incremental "
                     + "backups of clusters with PostgreSQL's default of " + IncrementalFile.BLOCK_SIZE + ": take full backups");
         }
-        BackupManifest parent = newestStored(store, cluster).orElseThrow(() -> new RefusedException("cluster '" + cluster
-                + "' has no stored backup for an incremental backup to build on: take a full backup first"));
-        String why = !parent.systemIdentifier().equals(identity.systemIdentifier())
-                ? "is of system " + parent.systemIdentifier() + ", the cluster is now system " + identity.systemIdentifier()
-                : parent.pgMajor() != rc.serverMajor() ? "is of PostgreSQL " + parent.pgMajor() + ", the cluster now runs " + rc.serverMajor()
-                : parent.endTimeline() != identity.timeline().value() ? "was taken on timeline " + parent.endTimeline()
-                        + ", and the cluster is now on timeline " + identity.timeline().value() + " (a failover or a recovery since)"
-                : parent.pgManifestSha256() == null ? "has no backup_manifest" : null;
-        if (why != null) {
-            throw new RefusedException("the newest backup of '" + cluster + "', " + parent.backupId() + ", " + why
-                    + ": an incremental backup cannot build on it; take a full backup");
-        }
+    }
+
+    private static void uploadManifest(ReplicationConnection rc, ObjectStore store, String cluster, BackupManifest parent) throws IOException {
         String key = RepositoryLayout.pgBackupManifest(cluster, parent.backupId());
         InputStream stored = store.get(key).orElseThrow(() -> new CorruptObjectException(key + " is missing: backup " + parent.backupId()
                 + " cannot be the parent of an incremental backup; take a full backup"));
@@ -77,7 +121,6 @@ final class IncrementalParent {
             // The rest of the payload, so its checksum is checked: a damaged manifest must not become a parent.
             manifest.transferTo(java.io.OutputStream.nullOutputStream());
         }
-        return parent;
     }
 
     /** The newest backup of the cluster whose manifest can be read; a damaged newer one is skipped, and logged. */

@@ -1,0 +1,104 @@
+package io.pgvault.core.backup;
+
+import io.pgvault.core.compress.ZstdCodec;
+import io.pgvault.core.repo.CorruptObjectException;
+import io.pgvault.core.repo.ObjectEnvelope;
+import io.pgvault.core.repo.ObjectHeader;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.storage.local.LocalDirectoryStore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** A backup's file index is read back as untrusted input: every field checked, its size bounded by the backup's. */
+class BackupFileIndexTest {
+
+    private static final String FULL = "20261205T010000Z-aaaaaa";
+    private static final String INC = "20261205T020000Z-bbbbbb";
+    private static final String SHA = "ab".repeat(32);
+
+    @TempDir
+    Path temp;
+
+    private static BackupManifest backup(String id, long rawBytes) {
+        return new BackupManifest(4, id, "main", id, "1", 15, 16 << 20, 1, "0/2000028", 1, "0/2000100", "t", "t", "zstd", rawBytes,
+                rawBytes, List.of(), null, null);
+    }
+
+    private void storeIndex(ObjectStore store, String id, String json) throws Exception {
+        Path file = temp.resolve("payload-" + System.nanoTime());
+        try (OutputStream out = new ZstdCodec(1).compress(Files.newOutputStream(file))) {
+            out.write(json.getBytes(StandardCharsets.UTF_8));
+        }
+        ObjectEnvelope.store(store, RepositoryLayout.backupFileIndex("main", id), new ObjectHeader("backup-file-index", "files.json",
+                json.length(), sha(json), "zstd", null, null, 0, 0, "test", "t", null), file, false);
+    }
+
+    private static String sha(String text) {
+        java.security.MessageDigest digest = io.pgvault.core.util.Sha256.newDigest();
+        digest.update(text.getBytes(StandardCharsets.UTF_8));
+        return io.pgvault.core.util.Sha256.hex(digest);
+    }
+
+    private static String entry(String archive, String name, long offset, long length, long fileSize, String sha, String heldBy) {
+        return "{\"archive\":\"" + archive + "\",\"name\":\"" + name + "\",\"offset\":" + offset + ",\"length\":" + length + ",\"fileSize\":"
+                + fileSize + ",\"sha256\":\"" + sha + "\",\"heldBy\":\"" + heldBy + "\"}";
+    }
+
+    private static String document(String id, String... entries) {
+        return "{\"formatVersion\":1,\"backupId\":\"" + id + "\",\"files\":[" + String.join(",", entries) + "]}";
+    }
+
+    @Test
+    void aWellFormedIndexIsFound() throws Exception {
+        try (ObjectStore store = new LocalDirectoryStore(temp.resolve("repo"))) {
+            storeIndex(store, INC, document(INC, entry("base.tar", "base/5/16384", 0, 65536, 65536, SHA, FULL),
+                    entry("16400.tar", "PG_15_202209061/5/16390", 262144, 262144, 600000, SHA, INC)));
+            BackupFileIndex index = BackupFileIndex.read(store, backup(INC, 1 << 20), Set.of(INC, FULL)).orElseThrow();
+            assertThat(index.size()).isEqualTo(2);
+            assertThat(index.find("base.tar", "base/5/16384", 0, 65536)).map(BackupFileIndex.Entry::heldBy).contains(FULL);
+            assertThat(index.find("base.tar", "base/5/16384", 0, 8192)).as("another length is another member").isEmpty();
+            assertThat(index.find("16400.tar", "PG_15_202209061/5/16390", 0, 262144)).isEmpty();
+            assertThat(BackupFileIndex.read(store, backup(FULL, 1 << 20), Set.of(FULL))).as("a backup without an index").isEmpty();
+        }
+    }
+
+    @Test
+    void aCraftedIndexIsRefused() throws Exception {
+        List<String[]> cases = List.of(
+                new String[] {entry("base.tar", "../../etc/passwd", 0, 65536, 65536, SHA, FULL), "not a relative file name"},
+                new String[] {entry("evil.tar", "base/5/1", 0, 65536, 65536, SHA, FULL), "not an archive name"},
+                new String[] {entry("base.tar", "base/5/1", -1, 65536, 65536, SHA, FULL), "negative"},
+                new String[] {entry("base.tar", "base/5/1", 8192, 65536, 65536, SHA, FULL), "beyond the file"},
+                new String[] {entry("base.tar", "base/5/1", 0, 65536, 65536, "xyz", FULL), "not a SHA-256"},
+                new String[] {entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, "../x"), "not a backup id"},
+                new String[] {entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, "20261204T000000Z-cccccc"), "not " + INC + " or a backup"},
+                new String[] {entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, FULL) + "," + entry("base.tar", "base/5/1", 0, 65536, 65536,
+                        SHA, FULL), "listed twice"});
+        try (ObjectStore store = new LocalDirectoryStore(temp.resolve("repo"))) {
+            for (String[] c : cases) {
+                storeIndex(store, INC, document(INC, c[0]));
+                assertThatThrownBy(() -> BackupFileIndex.read(store, backup(INC, 1 << 20), Set.of(INC, FULL)))
+                        .as(c[1]).isInstanceOf(CorruptObjectException.class).hasMessageContaining(c[1]);
+            }
+            storeIndex(store, INC, document(FULL, entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, FULL)));
+            assertThatThrownBy(() -> BackupFileIndex.read(store, backup(INC, 1 << 20), Set.of(INC, FULL)))
+                    .isInstanceOf(CorruptObjectException.class).hasMessageContaining("names backup " + FULL);
+            // More entries than a backup of that size can hold members.
+            storeIndex(store, INC, document(INC, entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, FULL),
+                    entry("base.tar", "base/5/2", 0, 65536, 65536, SHA, FULL), entry("base.tar", "base/5/3", 0, 65536, 65536, SHA, FULL)));
+            assertThatThrownBy(() -> BackupFileIndex.read(store, backup(INC, 600), Set.of(INC, FULL)))
+                    .isInstanceOf(CorruptObjectException.class).hasMessageContaining("refused");
+        }
+    }
+}
