@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
 /** {@code pgvault backup CLUSTER [--full|--incremental] [--wait]} and {@code pgvault backup delete CLUSTER ID [--cascade]}. */
 @Command(name = "backup", footerHeading = "%nExamples:%n",
         footer = {"  pgvault backup main --wait",
-                "  pgvault backup main --incremental --wait      # PostgreSQL 17+, with summarize_wal = on",
+                "  pgvault backup main --incremental --wait      # changed blocks on 17+ (summarize_wal = on), changed files on 14-16",
                 "  pgvault backup main --wait --server https://pgvault:8432 --token-file /etc/pgvault/admin.token"},
         mixinStandardHelpOptions = true,
         description = "Take a base backup of a cluster now (the server connects to it over the replication protocol).",
@@ -30,8 +30,8 @@ final class BackupCommand implements Callable<Integer> {
     static final class Type {
         @Option(names = "--full", description = "A full backup (the default).")
         boolean full;
-        @Option(names = "--incremental", description = "Only what changed since the cluster's newest backup (PostgreSQL 17+, needs "
-                + "summarize_wal = on); a restore rebuilds the files from the chain.")
+        @Option(names = "--incremental", description = "Only what changed since the cluster's newest backup: the changed blocks on "
+                + "PostgreSQL 17+ (needs summarize_wal = on), the changed files on 14-16; a restore rebuilds the files from the chain.")
         boolean incremental;
     }
 

@@ -42,7 +42,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * is clean, then names the damaged link and every backup that needs it; deleting a parent
  * is refused naming its dependents, and with {@code --cascade} removes the chain. An
  * incremental backup after summarize_wal was turned off fails, saying what to set.
- * PostgreSQL 17 on a local directory, 18 on S3 (S3Proxy through the AWS SDK).
+ * PostgreSQL 17 (changed blocks, PostgreSQL's own incremental backups) on a local directory,
+ * 15 (changed files, referenced by pgvault) on S3 (S3Proxy through the AWS SDK).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class IncrementalRecoveryIT {
@@ -58,7 +59,7 @@ class IncrementalRecoveryIT {
     }
 
     static List<Case> cases() {
-        return List.of(new Case(17, "local"), new Case(18, "s3proxy"));
+        return List.of(new Case(17, "local"), new Case(15, "s3proxy"));
     }
 
     @BeforeAll
@@ -81,11 +82,10 @@ class IncrementalRecoveryIT {
         List<PgCluster> started = new ArrayList<>();
         try {
             String url = "http://127.0.0.1:" + server.getPort();
-            PgCluster primary = PgCluster.builder(c.major())
+            PgCluster.Builder builder = PgCluster.builder(c.major())
                     .setting("archive_mode", "on")
-                    .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/main/wal/%f")
-                    .setting("summarize_wal", "on")
-                    .start();
+                    .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/main/wal/%f");
+            PgCluster primary = (c.major() >= 17 ? builder.setting("summarize_wal", "on") : builder).start();
             started.add(primary);
             String conninfo = "host=127.0.0.1 port=" + primary.port() + " user=postgres";
             assertThat(post(url + "/v1/clusters", "{\"name\":\"main\",\"conninfo\":\"" + conninfo + "\"}").statusCode()).isEqualTo(201);
@@ -154,12 +154,14 @@ class IncrementalRecoveryIT {
             assertThat(refused.exit()).isNotZero();
             assertThat(refused.output()).contains("is the parent of incremental backup(s) " + ids.get(2)).contains("--cascade");
 
-            primary.execute("ALTER SYSTEM SET summarize_wal = off");
-            primary.queryValue("SELECT pg_reload_conf()");
-            Thread.sleep(500);
-            Run noSummaries = pgvault(dir, List.of("backup", "main", "--incremental", "--wait", "--server", url));
-            assertThat(noSummaries.exit()).isNotZero();
-            assertThat(noSummaries.output()).contains("summarize_wal is off").contains("ALTER SYSTEM SET summarize_wal = on");
+            if (c.major() >= 17) {
+                primary.execute("ALTER SYSTEM SET summarize_wal = off");
+                primary.queryValue("SELECT pg_reload_conf()");
+                Thread.sleep(500);
+                Run noSummaries = pgvault(dir, List.of("backup", "main", "--incremental", "--wait", "--server", url));
+                assertThat(noSummaries.exit()).isNotZero();
+                assertThat(noSummaries.output()).contains("summarize_wal is off").contains("ALTER SYSTEM SET summarize_wal = on");
+            }
 
             Run cascade = pgvault(dir, List.of("backup", "delete", "main", ids.get(1), "--cascade", "--server", url));
             assertThat(cascade.exit()).as(cascade.output()).isZero();

@@ -77,6 +77,8 @@ public final class BackupWriter implements BaseBackupSink {
     private final List<BackupFileIndex.Entry> indexed = Collections.synchronizedList(new ArrayList<>());
     /** The parent's file index, when unchanged files are referenced instead of stored. */
     private volatile BackupFileIndex parentFiles;
+    /** Whether members are hashed for a file index (only incremental backups by file references, before 17, read one). */
+    private volatile boolean indexFiles = true;
     private final String startedAt;
     private Lsn start;
     private TimelineId startTimeline;
@@ -121,6 +123,16 @@ public final class BackupWriter implements BaseBackupSink {
      */
     public BackupWriter referenceUnchangedFiles(BackupFileIndex parentIndex) {
         this.parentFiles = parentIndex;
+        return this;
+    }
+
+    /**
+     * Stores no file index: for a cluster whose incremental backups are PostgreSQL's own (17+),
+     * where no later backup reads one, so its files are not hashed a second time on the
+     * receiving thread. Call before the first archive.
+     */
+    public BackupWriter withoutFileIndex() {
+        this.indexFiles = false;
         return this;
     }
 
@@ -191,7 +203,7 @@ public final class BackupWriter implements BaseBackupSink {
         @Override
         public OutputStream entryStarts(TarStreamCutter.Member m) throws IOException {
             OutputStream raw = entryStarts();
-            if (!m.plainFile() || m.length() < FileReference.MIN_BYTES) {
+            if (!indexFiles || !m.plainFile() || m.length() < FileReference.MIN_BYTES) {
                 return raw;
             }
             BackupFileIndex before = parentFiles;
@@ -526,7 +538,9 @@ public final class BackupWriter implements BaseBackupSink {
         int format = parent == null ? BackupManifest.FULL_FORMAT
                 : parentIndex != null ? BackupManifest.FILE_REFERENCES_FORMAT : BackupManifest.NATIVE_INCREMENTAL_FORMAT;
         // Before the manifest: a backup that is visible has its index, for the next incremental backup to build on.
-        storeFileIndex();
+        if (indexFiles) {
+            storeFileIndex();
+        }
         List<BackupManifest.Piece> sorted = new ArrayList<>(pieces);
         sorted.sort(Comparator.comparing(BackupManifest.Piece::archive).thenComparingInt(BackupManifest.Piece::index));
         long rawTotal = sorted.stream().mapToLong(BackupManifest.Piece::rawSize).sum();

@@ -211,6 +211,9 @@ public class BackupService {
                 parentFiles = IncrementalParent.isNative(rc) ? null : IncrementalParent.parentFiles(store, row.name(), parentBackup);
             }
             writer = new BackupWriter(store, codec, row.name(), job.id, spool, pieceBytes, "pgvault", clock).referenceUnchangedFiles(parentFiles);
+            if (IncrementalParent.isNative(rc)) {
+                writer.withoutFileIndex();
+            }
             String label = "pgvault " + job.id;
             LOG.info("Backup {} of {} started ({})", job.id, row.name(), parent == null ? "full" : "incremental on " + parent.backupId());
             long streamStart = System.nanoTime();
