@@ -39,6 +39,10 @@ import static io.pgvault.bench.BenchSupport.stringArg;
  * backup of the same state. Wall time, the server's CPU and the stored size of each; then
  * the restore of the chain (full + 3 incrementals) against the restore of the equivalent
  * full backup, both by pgvault's restorer on this machine's disk, alternated and repeated.
+ * On PostgreSQL 14-16 (incremental backups by file references) pgBackRest takes the same
+ * backups of the same states in the same run ({@code --type=full}, {@code --type=incr}, zst 3,
+ * process-max 1), and restores its newest incremental and its last full the same way
+ * ({@code PGVAULT_BENCH_ONLY_PGVAULT} leaves it out).
  *
  * <p>Usage: {@code java -cp bench/target/pgvault-bench.jar io.pgvault.bench.IncrementalBench
  * --server-jar server/target/pgvault-server.jar [--major 17] [--scale 50] [--percent 5] [--restores 5]}
@@ -70,6 +74,9 @@ public final class IncrementalBench {
             System.out.printf(Locale.ROOT, "%nCluster: PostgreSQL %d, pgbench scale %d, %.0f MiB in databases; %d%% of the accounts updated "
                     + "between backups%n", major, scale, dbBytes / MIB, percent);
 
+            boolean compare = major < 17 && System.getenv("PGVAULT_BENCH_ONLY_PGVAULT") == null;
+            PgBackRest rest = compare ? new PgBackRest(work.resolve("pgbackrest"), pg) : null;
+            List<Backup> restBackups = new ArrayList<>();
             Path dir = Files.createDirectories(work.resolve("pgvault"));
             int port = io.pgvault.testkit.Fixtures.freePort();
             Process server = startServer(serverJar, dir, port, "zstd", List.of());
@@ -79,14 +86,26 @@ public final class IncrementalBench {
                 registerCluster(url, "{\"name\":\"bench\",\"conninfo\":\"host=127.0.0.1 port=" + pg.port() + " user=postgres\"}");
                 HttpClient http = HttpClient.newHttpClient();
                 backup(http, url, "full", server);  // untimed: warms the server's JIT, as a server that runs for months is
+                if (rest != null) {
+                    rest.backup("full");  // untimed, likewise
+                }
                 backups.add(backup(http, url, "full", server));
+                if (rest != null) {
+                    restBackups.add(rest.backup("full"));
+                }
                 long stretch = accounts * percent / 100;
                 for (int round = 0; round < 3; round++) {
                     long from = 1 + round * stretch;
                     pg.execute("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN " + from + " AND " + (from + stretch - 1));
                     backups.add(backup(http, url, "incremental", server));
+                    if (rest != null) {
+                        restBackups.add(rest.backup("incr"));
+                    }
                 }
                 backups.add(backup(http, url, "full", server));
+                if (rest != null) {
+                    restBackups.add(rest.backup("full"));
+                }
             } finally {
                 server.destroy();
                 server.waitFor(30, TimeUnit.SECONDS);
@@ -102,12 +121,20 @@ public final class IncrementalBench {
                 System.out.printf(Locale.ROOT, "%-28s %-12s %8.2f %9.2f %12.1f %12.1f%n", b.id(), b.type(), b.wallSeconds(), b.cpuSeconds(),
                         b.rawBytes() / MIB, b.storedBytes() / MIB);
             }
-            Backup full = backups.get(0);
-            double incWall = backups.subList(1, 4).stream().mapToDouble(Backup::wallSeconds).average().orElseThrow();
-            double incCpu = backups.subList(1, 4).stream().mapToDouble(Backup::cpuSeconds).average().orElseThrow();
-            double incStored = backups.subList(1, 4).stream().mapToLong(Backup::storedBytes).average().orElseThrow();
-            System.out.printf(Locale.ROOT, "%nincremental vs full (mean of 3): %.2fx the time, %.2fx the CPU, %.1f%% of the stored size%n",
-                    incWall / full.wallSeconds(), incCpu / full.cpuSeconds(), 100 * incStored / full.storedBytes());
+            for (Backup b : restBackups) {
+                System.out.printf(Locale.ROOT, "%-28s %-12s %8.2f %9.2f %12s %12.1f%n", b.id(), b.type(), b.wallSeconds(), b.cpuSeconds(), "-",
+                        b.storedBytes() / MIB);
+            }
+            System.out.println();
+            summarize("pgvault", backups);
+            if (!restBackups.isEmpty()) {
+                summarize("pgBackRest", restBackups);
+                double ours = backups.subList(1, 4).stream().mapToDouble(Backup::wallSeconds).average().orElseThrow();
+                double theirs = restBackups.subList(1, 4).stream().mapToDouble(Backup::wallSeconds).average().orElseThrow();
+                System.out.printf(Locale.ROOT, "pgvault incremental vs pgBackRest incr: %.2fx as fast, stored size x%.2f%n", theirs / ours,
+                        backups.subList(1, 4).stream().mapToLong(Backup::storedBytes).average().orElseThrow()
+                                / restBackups.subList(1, 4).stream().mapToLong(Backup::storedBytes).average().orElseThrow());
+            }
 
             try (ObjectStore store = new LocalDirectoryStore(dir.resolve("repo"))) {
                 BackupManifest newest = BackupManifest.read(store, "bench", backups.get(3).id()).orElseThrow();
@@ -126,9 +153,80 @@ public final class IncrementalBench {
                 System.out.printf(Locale.ROOT, "%nrestore and sync (pgvault's restorer, 2 threads, median of %d): chain of %d backups %.2f s %s, "
                                 + "equivalent full %.2f s %s: %.2fx%n", restores, chain.size(), chainMedian, chainTimes, fullMedian, fullTimes,
                         chainMedian / fullMedian);
+                if (rest != null) {
+                    List<Double> restIncr = new ArrayList<>();
+                    List<Double> restFull = new ArrayList<>();
+                    for (int i = 0; i < restores; i++) {
+                        restIncr.add(rest.restore(restBackups.get(3).id(), work.resolve("pgbackrest-incr-" + i)));
+                        restFull.add(rest.restore(restBackups.get(4).id(), work.resolve("pgbackrest-full-" + i)));
+                    }
+                    double incrMedian = BenchSupport.percentile(restIncr, 50);
+                    System.out.printf(Locale.ROOT, "restore and sync (pgbackrest restore, process-max 2, median of %d): incr %.2f s %s, full %.2f s %s; "
+                            + "pgvault's chain %.2fx as fast as pgBackRest's incr%n", restores, incrMedian, restIncr,
+                            BenchSupport.percentile(restFull, 50), restFull, incrMedian / chainMedian);
+                }
             }
         } finally {
             Fixtures.deleteTree(work);
+        }
+    }
+
+    private static void summarize(String tool, List<Backup> backups) {
+        Backup full = backups.get(0);
+        double incWall = backups.subList(1, 4).stream().mapToDouble(Backup::wallSeconds).average().orElseThrow();
+        double incCpu = backups.subList(1, 4).stream().mapToDouble(Backup::cpuSeconds).average().orElseThrow();
+        double incStored = backups.subList(1, 4).stream().mapToLong(Backup::storedBytes).average().orElseThrow();
+        System.out.printf(Locale.ROOT, "%s incremental vs full (mean of 3): %.2fx the time, %.2fx the CPU, %.1f%% of the stored size%n", tool,
+                incWall / full.wallSeconds(), incCpu / full.cpuSeconds(), 100 * incStored / full.storedBytes());
+    }
+
+    /** pgBackRest on the same cluster: its own stanza and repository, zst 3, no archive check (pgvault's backups do not wait for WAL either). */
+    private static final class PgBackRest {
+        private final Path dir;
+        private final Path conf;
+
+        PgBackRest(Path dir, PgCluster pg) throws Exception {
+            this.dir = Files.createDirectories(dir);
+            this.conf = BenchSupport.pgbackrestStanza(dir, pg, "bench", 3, "start-fast=y", "archive-check=n", "archive-copy=n", "process-max=1");
+        }
+
+        /** A backup of {@code type} (full or incr): wall and CPU time (its process tree), and what it added to the repository. */
+        Backup backup(String type) throws Exception {
+            long before = BenchSupport.directorySize(dir.resolve("repo/backup"));
+            long start = System.nanoTime();
+            Process p = new ProcessBuilder("bash", "-c", String.join(" ", OsUser.wrap(List.of("pgbackrest", "--config=" + conf, "--stanza=bench",
+                    "--type=" + type, "backup"))) + " >/dev/null && times").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            if (p.waitFor() != 0) {
+                throw new IllegalStateException("pgbackrest " + type + " backup failed:\n" + out);
+            }
+            double wall = (System.nanoTime() - start) / 1e9;
+            String[] lines = out.strip().split("\n");
+            double cpu = 0;
+            for (String part : lines[lines.length - 1].trim().split("\\s+")) {
+                String[] ms = part.replace("s", "").split("m");
+                cpu += Double.parseDouble(ms[0]) * 60 + Double.parseDouble(ms[1]);
+            }
+            String label;
+            try (java.util.stream.Stream<Path> sets = Files.list(dir.resolve("repo/backup/bench"))) {
+                label = sets.map(f -> f.getFileName().toString()).filter(n -> n.matches("[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?"))
+                        .max(java.util.Comparator.comparing(n -> n.substring(n.lastIndexOf('_') + 1))).orElseThrow();
+            }
+            return new Backup(label, "pgBackRest " + type, wall, cpu, 0, BenchSupport.directorySize(dir.resolve("repo/backup")) - before);
+        }
+
+        /** Restores backup set {@code label} into {@code target} and syncs it, as the pgvault restores are timed. */
+        double restore(String label, Path target) throws Exception {
+            Files.createDirectories(target);
+            OsUser.own(target);
+            shell("sync");
+            long start = System.nanoTime();
+            BenchSupport.asPgUser("pgbackrest --config=" + conf + " --stanza=bench --pg1-path=" + target + " --set=" + label
+                    + " --process-max=2 --archive-mode=off restore");
+            shell("sync");
+            double seconds = (System.nanoTime() - start) / 1e9;
+            Fixtures.deleteTree(target);
+            return seconds;
         }
     }
 
