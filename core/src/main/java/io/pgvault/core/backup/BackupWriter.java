@@ -530,6 +530,11 @@ public final class BackupWriter implements BaseBackupSink {
     public BackupManifest finish(String label, String systemIdentifier, int pgMajor, long walSegmentSize, Lsn end, TimelineId endTimeline,
                                  BackupManifest.Parent parent) throws IOException {
         uploaders.shutdown();
+        if (parent != null && BackupManifest.read(store, cluster, parent.backupId()).isEmpty()) {
+            // Deleted (retention, by hand) while this one streamed: stored, it would be a backup no restore can use.
+            throw new IOException("backup " + parent.backupId() + ", which incremental backup " + backupId + " builds on, was deleted while "
+                    + "it ran: nothing of " + backupId + " is kept; take a full backup");
+        }
         BackupFileIndex parentIndex = parentFiles;
         if (parentIndex != null && (parent == null || !parent.backupId().equals(parentIndex.backupId()))) {
             throw new IllegalStateException("backup " + backupId + " referenced files of backup " + parentIndex.backupId()

@@ -59,6 +59,12 @@ class IncrementalBackupTest {
     }
 
     private static BackupManifest backup(PgCluster pg, ObjectStore store, String id, BackupManifest parent, Path spool) throws Exception {
+        return backup(pg, store, id, parent, spool, () -> { });
+    }
+
+    /** Runs {@code beforeFinish} once PostgreSQL has sent the backup, before its manifest is written. */
+    private static BackupManifest backup(PgCluster pg, ObjectStore store, String id, BackupManifest parent, Path spool, Step beforeFinish)
+            throws Exception {
         try (ReplicationConnection rc = ReplicationConnection.open(Conninfo.parse("host=127.0.0.1 port=" + pg.port() + " user=postgres"),
                 "pgvault")) {
             String sysid = rc.identifySystem().systemIdentifier();
@@ -72,9 +78,54 @@ class IncrementalBackupTest {
             BackupWriter writer = new BackupWriter(store, new ZstdCodec(1), "main", id, spool, 256 * 1024, "test", Clock.systemUTC());
             ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(id, true, true).withIncremental(parent != null),
                     writer);
-            return writer.finish(id, sysid, pg.major(), 16 << 20, result.end(), result.endTimeline(),
-                    parent == null ? null : new BackupManifest.Parent(parent.backupId(), parent.startLsn(), parent.startTimeline()));
+            beforeFinish.run();
+            try {
+                return writer.finish(id, sysid, pg.major(), 16 << 20, result.end(), result.endTimeline(),
+                        parent == null ? null : new BackupManifest.Parent(parent.backupId(), parent.startLsn(), parent.startTimeline()));
+            } catch (java.io.IOException e) {
+                writer.abandon();
+                assertThat(store.list(RepositoryLayout.backupPrefix("main", id))).as("nothing of a refused backup is kept").isEmpty();
+                throw e;
+            }
         }
+    }
+
+    interface Step {
+        void run() throws Exception;
+    }
+
+    private static void incrementalCutMidStream(PgCluster pg, ObjectStore store, BackupManifest parent, Path spool) throws Exception {
+        String id = "20261205T033000Z-ffffff";
+        Thread killer = new Thread(() -> {
+            for (int i = 0; i < 200; i++) {
+                if ("1".equals(pg.queryValue("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        + "WHERE application_name = 'pgvault-cut' AND backend_type = 'walsender'"))) {
+                    return;
+                }
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        try (ReplicationConnection rc = ReplicationConnection.open(Conninfo.parse("host=127.0.0.1 port=" + pg.port() + " user=postgres"),
+                "pgvault-cut")) {
+            String key = RepositoryLayout.pgBackupManifest("main", parent.backupId());
+            try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, store.get(key).orElseThrow()); InputStream in = opened.content()) {
+                rc.uploadManifest(in);
+            }
+            BackupWriter writer = new BackupWriter(store, new ZstdCodec(1), "main", id, spool, 256 * 1024, "test", Clock.systemUTC());
+            killer.start();
+            // Throttled to the least PostgreSQL allows, so the backup is still streaming when it is cut.
+            assertThatThrownBy(() -> rc.baseBackup(new BaseBackupOptions(id, true, true, 32).withIncremental(true), writer))
+                    .isInstanceOf(java.io.IOException.class);
+            writer.abandon();
+        } finally {
+            killer.join();
+        }
+        assertThat(store.list(RepositoryLayout.backupPrefix("main", id))).isEmpty();
+        assertThat(BackupManifest.read(store, "main", parent.backupId())).contains(parent);
     }
 
     private static List<String> members(ObjectStore store, BackupManifest backup) throws Exception {
@@ -186,6 +237,17 @@ class IncrementalBackupTest {
             assertThat(temp.resolve("skipped")).doesNotExist();
             assertThatThrownBy(() -> BackupChain.of(second, id -> Optional.empty()))
                     .isInstanceOf(CorruptObjectException.class).hasMessageContaining(first.backupId()).hasMessageContaining("not in the repository");
+
+            // Cut mid-stream: nothing of the incremental backup is kept, and its parent is untouched.
+            incrementalCutMidStream(pg, store, second, spool);
+            // A parent deleted while its incremental backup ran: the backup is refused at its end, and nothing of it kept.
+            Path elsewhere = temp.resolve("elsewhere");
+            try (ObjectStore copy = new LocalDirectoryStore(elsewhere)) {
+                io.pgvault.testkit.Fixtures.copyTree(temp.resolve("repo"), elsewhere);
+                assertThatThrownBy(() -> backup(pg, copy, "20261205T035000Z-eeeeee", second, spool, () -> copy.delete(List.of(
+                        RepositoryLayout.backupManifest("main", second.backupId())))))
+                        .hasMessageContaining("which incremental backup 20261205T035000Z-eeeeee builds on, was deleted while it ran");
+            }
 
             // PostgreSQL refuses an incremental backup without WAL summaries, by name.
             pg.execute("ALTER SYSTEM SET summarize_wal = off");

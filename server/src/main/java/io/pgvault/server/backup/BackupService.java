@@ -222,9 +222,6 @@ public class BackupService {
             ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(label, fastCheckpoint, true).withProgress()
                     .withIncremental(job.incremental && parentFiles == null), progress);
             long streamEnd = System.nanoTime();
-            if (parent != null && BackupManifest.read(store, row.name(), parent.backupId()).isEmpty()) {
-                throw new IOException("backup " + parent.backupId() + ", which this incremental backup builds on, was deleted while it ran");
-            }
             BackupManifest manifest = writer.finish(label, identity.systemIdentifier(), rc.serverMajor(), segmentSize, result.end(),
                     result.endTimeline(), parent);
             try {
