@@ -64,8 +64,8 @@ public final class IncrementalBench {
         Path work = Files.createTempDirectory("pgvault-incremental-bench");
         Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
         OsUser.own(work);
-        try (PgCluster pg = PgCluster.builder(major).setting("max_wal_size", "2GB").setting("checkpoint_timeout", "30min")
-                .setting("summarize_wal", "on").start()) {
+        PgCluster.Builder builder = PgCluster.builder(major).setting("max_wal_size", "2GB").setting("checkpoint_timeout", "30min");
+        try (PgCluster pg = (major >= 17 ? builder.setting("summarize_wal", "on") : builder).start()) {
             String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
             shell("pgbench -i -q -s " + scale + " " + conn + " postgres");
             pg.execute("CHECKPOINT");
