@@ -79,6 +79,38 @@ class SharedCatalogCleanupTest {
         }
     }
 
+    /** A server that dies mid-backup and never comes back: a live server fails its backup once the heartbeat is stale, without a restart. */
+    @Test
+    void aLiveServerFailsABackupWhoseServerStoppedHeartbeating() throws Exception {
+        Path dir = Files.createTempDirectory("pgvault-shared-");
+        Map<String, Object> props = Map.of(
+                "micronaut.server.port", -1,
+                "pgvault.server-id", "b",
+                "pgvault.backup.heartbeat-interval", "1s",
+                "pgvault.backup.heartbeat-timeout", "3s",
+                "pgvault.data-dir", dir.resolve("data").toString(),
+                "pgvault.repository.url", dir.resolve("repo").toUri().toString(),
+                "pgvault.catalog.url", "jdbc:h2:file:" + dir.resolve("catalog") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+        try (EmbeddedServer b = ApplicationContext.run(EmbeddedServer.class, props)) {
+            ClusterRow main = b.getApplicationContext().getBean(ClusterService.class).add("main", "host=127.0.0.1");
+            b.getApplicationContext().getBean(BackupHistory.class).started(main.id(), OF_A, Instant.now(), "a");
+            piece(dir, OF_A, Instant.now());
+            BackupService backups = b.getApplicationContext().getBean(BackupService.class);
+            assertThat(backups.get("main", OF_A).status()).isEqualTo("running");
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (!"failed".equals(backups.get("main", OF_A).status()) && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            assertThat(backups.get("main", OF_A).reason()).contains("pgvault server a stopped while this backup ran", "no heartbeat since");
+            while (exists(dir, OF_A) && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            assertThat(exists(dir, OF_A)).as("its pieces are removed").isFalse();
+        } finally {
+            Fixtures.deleteTree(dir);
+        }
+    }
+
     private static Map<String, Object> props(Path dir, String serverId, PgCluster pg) {
         return Map.of(
                 "micronaut.server.port", -1,
