@@ -320,8 +320,8 @@ public class BackupService {
      */
     private void beat(Job job) {
         try {
-            // Once ended, its row is this server's own outcome.
-            if (job.finishedAt == null && !history.heartbeat(job.id, server.id(), clock.instant())) {
+            // Once ended, its row is this server's own outcome; once disowned, nothing more to learn.
+            if (job.finishedAt == null && job.disowned == null && !history.heartbeat(job.id, server.id(), clock.instant())) {
                 clusters.find(job.cluster).flatMap(c -> history.find(c.id(), job.id)).filter(b -> BackupRow.FAILED.equals(b.status()))
                         .filter(b -> job.finishedAt == null).ifPresent(b -> {
                             job.disowned = b.reason();
