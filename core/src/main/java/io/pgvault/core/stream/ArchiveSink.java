@@ -3,6 +3,7 @@ package io.pgvault.core.stream;
 import io.pgvault.core.archive.ClusterIdentity;
 import io.pgvault.core.archive.WalArchiver;
 import io.pgvault.core.compress.Codec;
+import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryLayout;
@@ -15,6 +16,8 @@ import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalPageHeader;
 import io.pgvault.core.wal.WalProblem;
 import io.pgvault.core.wal.WalSegmentSize;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -32,9 +35,16 @@ import java.util.List;
  * the archive's ingest path (the checks and conditional create archive_command gets, so
  * the same segment from both paths is a duplicate, not a conflict), the unfinished
  * segment's head as an enveloped, compressed {@code streaming/{segment}.partial} object
- * that each flush replaces and the completed segment removes.
+ * that each longer flush replaces and the completed segment removes.
+ *
+ * <p>A stored head is never replaced by a shorter one: a receiver that reconnects (this
+ * server after a restart, or another server on the same repository) streams again from the
+ * segment's start, and its first flushes are shorter than what is stored; replacing it would
+ * lose WAL that only the stored head holds once the primary is gone.
  */
 public final class ArchiveSink implements WalSink {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ArchiveSink.class);
 
     /** The archive's ingest path for a complete file; returns once it is durable. */
     @FunctionalInterface
@@ -77,6 +87,12 @@ public final class ArchiveSink implements WalSink {
     @Override
     public void partial(WalFileName segment, byte[] content, int length) throws IOException {
         WalPageHeader page = longHeader(segment, content);
+        long stored = storedHeadLength(segment);
+        if (stored >= length) {
+            // Durable already, and more of it: the receiver may report this position flushed.
+            LOG.debug("Streamed head of {} of cluster '{}' not replaced: {} bytes received, {} already stored", segment, cluster, length, stored);
+            return;
+        }
         // A refusal here is a failed flush: the receiver reconnects with backoff and the head is written again.
         try (SpoolBudget.Reservation room = spool.reserve(length, "the streamed head of " + segment + " of cluster '" + cluster + "'")) {
             partial(segment, content, length, page, room);
@@ -100,6 +116,23 @@ public final class ArchiveSink implements WalSink {
             ObjectEnvelope.store(store, RepositoryLayout.streamingPartial(cluster, segment), header, payload, false);
         } finally {
             Files.deleteIfExists(payload);
+        }
+    }
+
+    /**
+     * The length of the segment's stored head, from its header only (the payload is not
+     * read; through an encrypting store the header is decrypted like any read), or -1 when
+     * there is none. A head whose header cannot be read holds nothing a recovery could use:
+     * it counts as none, so a good head replaces it.
+     */
+    private long storedHeadLength(WalFileName segment) throws IOException {
+        String key = RepositoryLayout.streamingPartial(cluster, segment);
+        try {
+            return ObjectEnvelope.readHeader(store, key).map(ObjectHeader::rawSize).orElse(-1L);
+        } catch (CorruptObjectException e) {
+            LOG.warn("The stored streamed head of {} of cluster '{}' is unreadable ({}): replaced by the one received", segment, cluster,
+                    e.getMessage());
+            return -1;
         }
     }
 

@@ -32,16 +32,18 @@ public class BackupScheduler implements ClusterListener {
 
     private final ClusterService clusters;
     private final BackupService backups;
+    private final BackupReconciler reconciler;
     private final TaskScheduler scheduler;
     private final Map<String, String> configuredFull = new HashMap<>();
     private final Map<String, String> configuredIncremental = new HashMap<>();
     /** Per cluster, the scheduled tasks (full, then incremental). */
     private final Map<String, List<ScheduledFuture<?>>> scheduled = new ConcurrentHashMap<>();
 
-    public BackupScheduler(ClusterService clusters, BackupService backups, @Named("scheduled") TaskScheduler scheduler,
+    public BackupScheduler(ClusterService clusters, BackupService backups, BackupReconciler reconciler, @Named("scheduled") TaskScheduler scheduler,
                            List<ClusterSettings> settings) {
         this.clusters = clusters;
         this.backups = backups;
+        this.reconciler = reconciler;
         this.scheduler = scheduler;
         for (ClusterSettings s : settings) {
             if (s.getBackup().getSchedule() != null && !s.getBackup().getSchedule().isBlank()) {
@@ -55,7 +57,7 @@ public class BackupScheduler implements ClusterListener {
 
     @EventListener
     void onStartup(StartupEvent event) {
-        backups.reconcileHistory();
+        reconciler.start();
         clusters.list().forEach(this::schedule);
         clusters.addListener(this);
         java.util.Set<String> configured = new java.util.TreeSet<>(configuredFull.keySet());

@@ -6,7 +6,6 @@ import io.micronaut.http.HttpStatus;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.backup.BackupProgress;
 import io.pgvault.core.backup.BackupWriter;
-import io.pgvault.core.backup.RetentionPlanner;
 import io.pgvault.core.util.ByteSize;
 import io.pgvault.core.compress.Codec;
 import io.pgvault.core.pgproto.BaseBackupOptions;
@@ -27,7 +26,7 @@ import io.pgvault.server.catalog.BackupRow;
 import io.pgvault.server.catalog.Catalog;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.cluster.ClusterService;
-import io.pgvault.server.config.RetentionConfig;
+import io.pgvault.server.config.ServerIdentity;
 import io.pgvault.server.events.ClusterEvent;
 import io.pgvault.server.events.ClusterEvents;
 import io.pgvault.server.repository.RepositoryInitializer;
@@ -56,14 +55,17 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
  * Takes base backups over the replication protocol (no pg_basebackup binary), one at a
- * time per cluster, lists them from the repository, deletes them, and applies the
- * cluster's retention policy after each backup.
+ * time per cluster, with a heartbeat in the catalog while each runs; lists and deletes
+ * them, and has {@link BackupRetention} apply the cluster's retention policy after each
+ * backup. What servers left behind is reconciled by {@link BackupReconciler}.
  */
 @Singleton
 public class BackupService {
@@ -84,6 +86,8 @@ public class BackupService {
         volatile Instant finishedAt;
         /** Bytes received of the estimated total, while the backup streams. */
         volatile BackupProgress progress;
+        /** Set when another server recorded this backup as failed (it thought this server gone) and may have removed its pieces. */
+        volatile String disowned;
         /** Completed when the job is stored or failed: what a waiting GET blocks on. */
         final CompletableFuture<Void> ended = new CompletableFuture<>();
 
@@ -107,8 +111,9 @@ public class BackupService {
     private final SpoolBudget spool;
     private final long pieceBytes;
     private final boolean fastCheckpoint;
-    private final Duration walWait;
-    private final Duration retentionGrace;
+    private final BackupRetention retention;
+    private final ServerIdentity server;
+    private final Duration heartbeatInterval;
     private final Map<String, Job> jobs = new ConcurrentHashMap<>();
     private final Map<String, Job> running = new ConcurrentHashMap<>();
     private final ExecutorService executor = Executors.newCachedThreadPool(r -> {
@@ -116,12 +121,18 @@ public class BackupService {
         t.setDaemon(true);
         return t;
     });
+    private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "pgvault-backup-heartbeat");
+        t.setDaemon(true);
+        return t;
+    });
 
     public BackupService(ClusterService clusters, BackupHistory history, Catalog catalog, MeterRegistry metrics, ClusterEvents events,
-                         ObjectStore store, Codec codec, RepositoryInitializer repository, Clock clock, SpoolBudget spool, RetentionConfig retention,
+                         ObjectStore store, Codec codec, RepositoryInitializer repository, Clock clock, SpoolBudget spool, BackupRetention retention,
                          @Value("${pgvault.backup.piece-size:64MB}") String pieceSize,
                          @Value("${pgvault.backup.fast-checkpoint:true}") boolean fastCheckpoint,
-                         @Value("${pgvault.backup.wal-wait:5m}") Duration walWait) {
+                         ServerIdentity identity,
+                         @Value("${pgvault.backup.heartbeat-interval:10s}") Duration heartbeatInterval) {
         this.clusters = clusters;
         this.history = history;
         this.catalog = catalog;
@@ -146,8 +157,23 @@ public class BackupService {
                     ByteSize.format(forTwoPieces));
         }
         this.fastCheckpoint = fastCheckpoint;
-        this.walWait = walWait;
-        this.retentionGrace = retention.getGrace();
+        this.retention = retention;
+        if (heartbeatInterval.isNegative() || heartbeatInterval.isZero()) {
+            throw new IllegalArgumentException("pgvault.backup.heartbeat-interval is " + heartbeatInterval + ": expected a positive duration, "
+                    + "e.g. 10s (the default)");
+        }
+        this.server = identity;
+        this.heartbeatInterval = heartbeatInterval;
+    }
+
+    /** How often a running backup's row says its server is alive. */
+    Duration heartbeatInterval() {
+        return heartbeatInterval;
+    }
+
+    /** Whether this server is taking backup {@code id} now. */
+    boolean isRunningHere(String id) {
+        return running.values().stream().anyMatch(j -> j.id.equals(id));
     }
 
     private static final long MIN_PIECE_BYTES = 1L << 20;
@@ -181,11 +207,12 @@ public class BackupService {
                     + ", started " + other.startedAt + "); wait for it: pgvault backups " + cluster);
         }
         try {
-            history.started(row.id(), id, now);
+            history.started(row.id(), id, now, server.id());
         } catch (RuntimeException e) {
             running.remove(cluster, job);
             throw e;
         }
+        forgetOldJobs();
         jobs.put(id, job);
         events.changed(cluster);
         executor.submit(() -> run(job, row));
@@ -194,6 +221,8 @@ public class BackupService {
 
     private void run(Job job, ClusterRow row) {
         BackupWriter writer = null;
+        ScheduledFuture<?> beating = heartbeats.scheduleWithFixedDelay(() -> beat(job), heartbeatInterval.toMillis(),
+                heartbeatInterval.toMillis(), TimeUnit.MILLISECONDS);
         try (ReplicationConnection rc = ReplicationConnection.open(Conninfo.parse(row.conninfo()), "pgvault backup")) {
             ReplicationConnection.SystemIdentity identity = rc.identifySystem();
             if (row.systemIdentifier() != null && !row.systemIdentifier().equals(identity.systemIdentifier())) {
@@ -222,6 +251,10 @@ public class BackupService {
             ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(label, fastCheckpoint, true).withProgress()
                     .withIncremental(job.incremental && parentFiles == null), progress);
             long streamEnd = System.nanoTime();
+            if (job.disowned != null) {
+                throw new IOException("another pgvault server recorded this backup as failed while it ran (" + job.disowned + ") and may "
+                        + "have removed its pieces; check that the servers sharing the catalog reach it and have distinct pgvault.server-id");
+            }
             BackupManifest manifest = writer.finish(label, identity.systemIdentifier(), rc.serverMajor(), segmentSize, result.end(),
                     result.endTimeline(), parent);
             try {
@@ -265,13 +298,13 @@ public class BackupService {
                 }
             }
         } finally {
+            beating.cancel(false);
             running.remove(row.name(), job);
             job.ended.complete(null);
         }
         if ("stored".equals(job.state) && (row.retainFull() != null || row.retainDays() != null)) {
             try {
-                awaitWal(row.name(), job.id);
-                expire(row.name(), false);
+                retention.afterBackup(row.name(), job.id);
             } catch (Exception e) {
                 LOG.error("Retention for {} after backup {} failed: {}", row.name(), job.id, e.getMessage());
             }
@@ -279,66 +312,36 @@ public class BackupService {
     }
 
     /**
-     * Retention counts complete backups only, so give the new backup's WAL time to arrive
-     * (PostgreSQL switches segments at the end of a backup; the archiver ships it soon).
+     * Tells the servers sharing the catalog that this backup is alive, so none of them fails
+     * it; learns when one did (it judged this server gone: a catalog outage, a stalled JVM).
      */
-    private void awaitWal(String cluster, String id) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + walWait.toNanos();
-        BackupManifest manifest = BackupManifest.read(store, cluster, id).orElseThrow();
-        while (missingSegment(manifest, archivedSegments(cluster).keySet()).isPresent() && System.nanoTime() < deadline) {
-            Thread.sleep(1000);
+    private void beat(Job job) {
+        try {
+            // Once ended, its row is this server's own outcome; once disowned, nothing more to learn.
+            if (job.finishedAt == null && job.disowned == null && !history.heartbeat(job.id, server.id(), clock.instant())) {
+                clusters.find(job.cluster).flatMap(c -> history.find(c.id(), job.id)).filter(b -> BackupRow.FAILED.equals(b.status()))
+                        .filter(b -> job.finishedAt == null).ifPresent(b -> {
+                            job.disowned = b.reason();
+                            LOG.error("Backup {} of {} was recorded as failed by another server ({}): it will not be completed", job.id,
+                                    job.cluster, b.reason());
+                        });
+            }
+        } catch (RuntimeException e) {
+            // A row without heartbeats is failed by the others after pgvault.backup.heartbeat-timeout.
+            LOG.warn("Backup {} of {}: the heartbeat could not be recorded in the catalog: {}", job.id, job.cluster, e.getMessage());
         }
     }
 
-    /**
-     * Brings the catalog's backup history in line with the repository at start-up, before
-     * this server starts any backup: backups a stopped server left running are failed and
-     * their pieces deleted (they have no manifest, so they never completed); stored backups
-     * the catalog lacks (taken before it kept a history, or by another server) are added;
-     * rows of backups deleted from the repository by other means are dropped.
-     */
-    public void reconcileHistory() {
-        int interrupted = history.interrupted(clock.instant());
-        if (interrupted > 0) {
-            LOG.warn("{} backups were running when the server stopped: recorded as failed", interrupted);
-        }
-        for (ClusterRow row : clusters.list()) {
-            try {
-                Map<String, BackupRow> known = new HashMap<>();
-                history.list(row.id()).forEach(b -> known.put(b.id(), b));
-                Set<String> inRepository = BackupManifest.idsInRepository(store, row.name());
-                for (String id : inRepository) {
-                    BackupRow b = known.get(id);
-                    if (b != null && b.isStored()) {
-                        continue;
-                    }
-                    Optional<BackupManifest> manifest;
-                    try {
-                        manifest = BackupManifest.read(store, row.name(), id);
-                    } catch (CorruptObjectException e) {
-                        // Damaged or crafted: not listed, and its pieces kept (it is not "no manifest"); the others go on.
-                        LOG.error("Backup {} of {} left out of the catalog: {}", id, row.name(), e.getMessage());
-                        continue;
-                    }
-                    if (manifest.isPresent()) {
-                        history.put(row.id(), BackupRow.stored(manifest.get()));
-                    } else {
-                        deleteBackupObjects(row.name(), id);
-                        LOG.warn("Removed the pieces of interrupted backup {} of {} (it has no manifest, so it never completed)", id, row.name());
-                    }
-                }
-                for (BackupRow b : known.values()) {
-                    if (b.isStored() && !inRepository.contains(b.id())) {
-                        history.delete(row.id(), b.id());
-                        LOG.warn("Backup {} of {} is no longer in the repository (deleted by other means): removed from the catalog", b.id(),
-                                row.name());
-                    }
-                }
-            } catch (IOException | RuntimeException e) {
-                LOG.error("Cannot reconcile the backups of {} with the repository: {}", row.name(), e.getMessage());
-            }
-        }
+    /** Finished jobs are kept for a while (a client may still ask how one ended) and then forgotten; the catalog keeps their outcome. */
+    private void forgetOldJobs() {
+        Instant hourAgo = clock.instant().minus(Duration.ofHours(1));
+        jobs.values().removeIf(j -> j.finishedAt != null && j.finishedAt.isBefore(hourAgo));
+        List<Job> finished = jobs.values().stream().filter(j -> j.finishedAt != null).sorted(Comparator.comparing((Job j) -> j.finishedAt))
+                .toList();
+        finished.subList(0, Math.max(0, finished.size() - KEPT_JOBS)).forEach(j -> jobs.remove(j.id, j));
     }
+
+    private static final int KEPT_JOBS = 100;
 
     public Optional<Job> runningJob(String cluster) {
         return Optional.ofNullable(running.get(cluster));
@@ -456,6 +459,10 @@ public class BackupService {
     }
 
     private void deleteBackupObjects(String cluster, String id) throws IOException {
+        deleteBackupObjects(store, cluster, id);
+    }
+
+    static void deleteBackupObjects(ObjectStore store, String cluster, String id) throws IOException {
         // The manifest goes first: a half-deleted backup must not look restorable.
         store.delete(List.of(RepositoryLayout.backupManifest(cluster, id)));
         store.delete(store.list(RepositoryLayout.backupPrefix(cluster, id)).stream().map(ObjectStat::key).toList());
@@ -463,98 +470,7 @@ public class BackupService {
 
     /** What the cluster's retention policy keeps and deletes; applied unless {@code dryRun}. */
     public RetentionReport expire(String cluster, boolean dryRun) throws IOException {
-        ClusterRow row = clusters.require(cluster);
-        RetentionPlanner.Policy policy = new RetentionPlanner.Policy(row.retainFull(), row.retainDays());
-        Map<String, Instant> archived = archivedSegments(cluster);
-        List<RetentionPlanner.Candidate> candidates = new ArrayList<>();
-        for (String id : BackupManifest.idsInRepository(store, cluster)) {
-            Optional<BackupManifest> m = BackupManifest.read(store, cluster, id);
-            if (m.isEmpty()) {
-                continue;
-            }
-            BackupManifest b = m.get();
-            WalSegmentSize size = new WalSegmentSize(b.walSegmentSize());
-            candidates.add(new RetentionPlanner.Candidate(id, Lsn.parse(b.startLsn()).segmentNumber(size), Instant.parse(b.finishedAt()),
-                    completedAt(b, archived), b.isIncremental() ? b.parent().backupId() : null));
-        }
-        RetentionPlanner.Plan plan = RetentionPlanner.plan(candidates, policy, clock.instant(), retentionGrace);
-        List<String> walToDelete = new ArrayList<>();
-        List<String> indexesToDelete = List.of();
-        if (plan.walBeforeSegment() >= 0 && row.walSegmentSize() != null) {
-            WalSegmentSize size = new WalSegmentSize(row.walSegmentSize());
-            for (ObjectStat o : store.list(RepositoryLayout.walPrefix(cluster))) {
-                String file = o.key().substring(o.key().lastIndexOf('/') + 1);
-                Optional<WalFileName> name = WalFileName.tryParse(file);
-                if (name.isPresent() && name.get().hasSegment() && name.get().segmentNumber(size) < plan.walBeforeSegment()) {
-                    walToDelete.add(o.key());
-                }
-            }
-            indexesToDelete = store.list(RepositoryLayout.walIndexPrefix(cluster)).stream().map(ObjectStat::key)
-                    .filter(k -> RepositoryLayout.indexedSegment(k).map(n -> n.segmentNumber(size) < plan.walBeforeSegment()).orElse(false))
-                    .toList();
-        }
-        if (!dryRun) {
-            // Newest first: an incremental backup never outlives, even for a moment, the parent it needs.
-            List<String> newestFirst = new ArrayList<>(plan.deleteBackups());
-            java.util.Collections.reverse(newestFirst);
-            for (String id : newestFirst) {
-                deleteBackupObjects(cluster, id);
-                history.delete(row.id(), id);
-                LOG.info("Retention ({}, grace {}): deleted backup {} of {}", policy, retentionGrace, id, cluster);
-            }
-            store.delete(walToDelete);
-            // The segments first: an index without its segment is never read, a segment without its index is read whole.
-            store.delete(indexesToDelete);
-            if (!walToDelete.isEmpty()) {
-                LOG.info("Retention ({}, grace {}): deleted {} WAL files of {} before segment {}", policy, retentionGrace, walToDelete.size(), cluster,
-                        plan.walBeforeSegment());
-            }
-        }
-        return new RetentionReport(dryRun, plan.keepBackups(), plan.deleteBackups(),
-                walToDelete.stream().map(k -> k.substring(k.lastIndexOf('/') + 1)).toList());
-    }
-
-    /** The names of the cluster's archived WAL files, each with when it was stored. */
-    private Map<String, Instant> archivedSegments(String cluster) throws IOException {
-        Map<String, Instant> names = new HashMap<>();
-        for (ObjectStat o : store.list(RepositoryLayout.walPrefix(cluster))) {
-            names.put(o.key().substring(o.key().lastIndexOf('/') + 1), o.lastModified());
-        }
-        return names;
-    }
-
-    /** The WAL segments from the backup's start to its end: what a recovery from it needs first. */
-    private static List<WalFileName> neededSegments(BackupManifest b) {
-        WalSegmentSize size = new WalSegmentSize(b.walSegmentSize());
-        TimelineId tli = new TimelineId(b.endTimeline());
-        long first = Lsn.parse(b.startLsn()).segmentNumber(size);
-        long last = Lsn.parse(b.endLsn()).plus(-1).segmentNumber(size);
-        List<WalFileName> names = new ArrayList<>();
-        for (long seg = first; seg <= last; seg++) {
-            names.add(WalFileName.segment(tli, seg, size));
-        }
-        return names;
-    }
-
-    /** The first WAL segment from the backup's start to its end that the repository lacks. */
-    static Optional<WalFileName> missingSegment(BackupManifest b, Set<String> archived) {
-        return neededSegments(b).stream().filter(name -> !archived.contains(name.toString())).findFirst();
-    }
-
-    /**
-     * Since when a recovery could use the backup: when the last of its needed segments was
-     * stored (the planner never puts it before the backup's end); null while one is missing.
-     */
-    private static Instant completedAt(BackupManifest b, Map<String, Instant> archived) {
-        Instant last = Instant.parse(b.finishedAt());
-        for (WalFileName name : neededSegments(b)) {
-            Instant stored = archived.get(name.toString());
-            if (stored == null) {
-                return null;
-            }
-            last = stored.isAfter(last) ? stored : last;
-        }
-        return last;
+        return retention.expire(cluster, dryRun);
     }
 
     private BackupView view(ClusterRow cluster, BackupRow b) {
@@ -608,6 +524,7 @@ public class BackupService {
 
     @PreDestroy
     void shutdown() {
+        heartbeats.shutdownNow();
         executor.shutdownNow();
     }
 }

@@ -31,9 +31,51 @@ public class BackupHistory {
         this.dataSource = dataSource;
     }
 
+    /** A running backup with no server recorded (as rows written before servers named themselves). */
     public void started(long clusterId, String id, Instant startedAt) {
         Sql.update(dataSource, "record the start of backup " + id, "INSERT INTO backups (cluster_id, id, status, started_at) VALUES (?, ?, ?, ?)",
                 clusterId, id, BackupRow.RUNNING, startedAt);
+    }
+
+    /** A running backup taken by server {@code serverId}, alive as of its start. */
+    public void started(long clusterId, String id, Instant startedAt, String serverId) {
+        Sql.update(dataSource, "record the start of backup " + id, "INSERT INTO backups (cluster_id, id, status, started_at, server_id, "
+                + "heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)", clusterId, id, BackupRow.RUNNING, startedAt, serverId, startedAt);
+    }
+
+    /**
+     * A running backup's sign of life from the server taking it.
+     *
+     * @return whether its row is still running (false: another server failed it, or a rebuild dropped it)
+     */
+    public boolean heartbeat(String id, String serverId, Instant at) {
+        return Sql.update(dataSource, "record the heartbeat of backup " + id, "UPDATE backups SET heartbeat_at = ? WHERE id = ? AND server_id = ? "
+                + "AND status = ?", at, id, serverId, BackupRow.RUNNING) > 0;
+    }
+
+    /** A backup the catalog records as running, with who runs it and when that server last said so. */
+    public record Running(long clusterId, String id, Instant startedAt, String serverId, Instant heartbeatAt) {
+
+        /** The last sign of life: the heartbeat, or the start for rows without one. */
+        public Instant aliveAt() {
+            return heartbeatAt != null ? heartbeatAt : startedAt;
+        }
+    }
+
+    /** Every backup recorded as running, of every cluster and server. */
+    public List<Running> running() {
+        return Sql.query(dataSource, "SELECT cluster_id, id, started_at, server_id, heartbeat_at FROM backups WHERE status = ? ORDER BY id",
+                rs -> new Running(rs.getLong(1), rs.getString(2), Sql.instant(rs, 3), rs.getString(4), Sql.instant(rs, 5)), BackupRow.RUNNING);
+    }
+
+    /**
+     * Fails a backup left running by a server that is gone, unless it ended meanwhile.
+     *
+     * @return whether it was still running (and is now failed)
+     */
+    public boolean abandoned(long clusterId, String id, Instant at, String reason) {
+        return Sql.update(dataSource, "record backup " + id + " as abandoned", "UPDATE backups SET status = ?, reason = ?, finished_at = ? "
+                + "WHERE cluster_id = ? AND id = ? AND status = ?", BackupRow.FAILED, reason, at, clusterId, id, BackupRow.RUNNING) > 0;
     }
 
     /** Records a backup as {@code row} says, replacing what was known of it (a running row, or nothing when found in the repository). */
@@ -60,17 +102,6 @@ public class BackupHistory {
             put(clusterId, new BackupRow(backup.id(), BackupRow.FAILED, reason, backup.startedAt(), at, null, null, null, null, null, null,
                     null));
         }
-    }
-
-    /**
-     * Backups left running by a server that stopped: none of them can finish now (their
-     * connection died with that server), so they are failed, with the reason saying so.
-     */
-    public int interrupted(Instant at) {
-        return Sql.update(dataSource, "mark interrupted backups as failed",
-                "UPDATE backups SET status = ?, reason = ?, finished_at = ? WHERE status = ?", BackupRow.FAILED,
-                "the pgvault server stopped while this backup ran; nothing of it is kept (its pieces are removed at start); take a new backup",
-                at, BackupRow.RUNNING);
     }
 
     public void delete(long clusterId, String id) {

@@ -78,8 +78,14 @@ class CatalogQueriesTest {
         history.failed(id, BackupRow.running("20261204T110000Z-bbbbbb", T0.plusSeconds(3600)), T0.plusSeconds(3605), "cannot connect");
         // A failure whose running row a rebuild dropped is written anew.
         history.failed(id, BackupRow.running("20261204T113000Z-dddddd", T0.plusSeconds(5400)), T0.plusSeconds(5405), "dropped row");
-        history.started(id, "20261204T120000Z-cccccc", T0.plusSeconds(7200));
-        assertThat(history.interrupted(T0.plusSeconds(7300))).isGreaterThanOrEqualTo(1);
+        history.started(id, "20261204T120000Z-cccccc", T0.plusSeconds(7200), "server-a");
+        assertThat(history.heartbeat("20261204T120000Z-cccccc", "server-b", T0.plusSeconds(7250))).as("another server's backup").isFalse();
+        assertThat(history.heartbeat("20261204T120000Z-cccccc", "server-a", T0.plusSeconds(7260))).isTrue();
+        assertThat(history.running()).filteredOn(r -> r.clusterId() == id).containsExactly(new BackupHistory.Running(id,
+                "20261204T120000Z-cccccc", T0.plusSeconds(7200), "server-a", T0.plusSeconds(7260)));
+        assertThat(history.abandoned(id, "20261204T120000Z-cccccc", T0.plusSeconds(7300), "no heartbeat")).isTrue();
+        assertThat(history.abandoned(id, "20261204T120000Z-cccccc", T0.plusSeconds(7400), "twice")).as("no longer running").isFalse();
+        assertThat(history.heartbeat("20261204T120000Z-cccccc", "server-a", T0.plusSeconds(7500))).as("failed meanwhile").isFalse();
         List<BackupRow> rows = history.list(id);
         assertThat(rows).extracting(BackupRow::id).containsExactly("20261204T100000Z-aaaaaa", "20261204T110000Z-bbbbbb",
                 "20261204T113000Z-dddddd", "20261204T120000Z-cccccc");
@@ -89,6 +95,7 @@ class CatalogQueriesTest {
         assertThat(rows.get(2).status()).isEqualTo("failed");
         assertThat(rows.get(2).startedAt()).isEqualTo(T0.plusSeconds(5400));
         assertThat(rows.get(3).status()).isEqualTo("failed");
+        assertThat(rows.get(3).reason()).isEqualTo("no heartbeat");
 
         for (long n : new long[] {2, 3, 4, 7, 8, 12}) {
             catalog.recordWal(id, segment(n, T0.plusSeconds(60 * n)));
