@@ -170,7 +170,7 @@ public final class BackupBench {
         List<Figures> runs = new ArrayList<>();
         for (int i = 0; i < repeat; i++) {
             Path dir = work.resolve("pg_basebackup-" + i);
-            double[] t = timed("pg_basebackup -h 127.0.0.1 -p " + pg.port() + " -U postgres -D " + dir
+            double[] t = BenchSupport.timed("pg_basebackup -h 127.0.0.1 -p " + pg.port() + " -U postgres -D " + dir
                     + " -Ft --compress=client-zstd:3 -X none -c fast --no-sync");
             runs.add(new Figures("pg_basebackup -Ft client-zstd:3", t[0], t[1], directorySize(dir)));
         }
@@ -190,33 +190,10 @@ public final class BackupBench {
         List<Figures> runs = new ArrayList<>();
         for (int i = 0; i < repeat; i++) {
             long before = directorySize(dir.resolve("repo/backup"));
-            double[] t = timed(String.join(" ", OsUser.wrap(List.of("pgbackrest", "--config=" + conf, "--stanza=bench", "--type=full", "backup"))));
+            double[] t = BenchSupport.timed(String.join(" ", OsUser.wrap(List.of("pgbackrest", "--config=" + conf, "--stanza=bench", "--type=full", "backup"))));
             // The repository keeps every run's backup: this one's size is what it added.
             runs.add(new Figures("pgBackRest full zst 3, process-max " + processes + (encrypted ? ", aes-256-cbc" : ""), t[0], t[1], directorySize(dir.resolve("repo/backup")) - before));
         }
         return median(runs);
-    }
-
-    /** Runs a command; returns wall seconds and the CPU seconds of its process tree (bash's times). */
-    private static double[] timed(String command) throws Exception {
-        long start = System.nanoTime();
-        Process p = new ProcessBuilder("bash", "-c", command + " >/dev/null && times").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException("failed: " + command + "\n" + out);
-        }
-        double wall = (System.nanoTime() - start) / 1e9;
-        String[] lines = out.strip().split("\n");
-        return new double[] {wall, parseTimes(lines[lines.length - 1])};
-    }
-
-    /** bash 'times' second line: children's user and system time, e.g. "0m1.234s 0m0.456s". */
-    private static double parseTimes(String line) {
-        double total = 0;
-        for (String part : line.trim().split("\\s+")) {
-            String[] ms = part.replace("s", "").split("m");
-            total += Double.parseDouble(ms[0]) * 60 + Double.parseDouble(ms[1]);
-        }
-        return total;
     }
 }

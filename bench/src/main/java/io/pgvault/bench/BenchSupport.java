@@ -203,4 +203,27 @@ final class BenchSupport {
         } while (archived.size() < segments);
         return segments > 0 ? archived.subList(0, segments) : archived;
     }
+
+    /** Runs a command; returns wall seconds and the CPU seconds of its process tree (bash's times). */
+    static double[] timed(String command) throws Exception {
+        long start = System.nanoTime();
+        Process p = new ProcessBuilder("bash", "-c", command + " >/dev/null && times").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("failed: " + command + "\n" + out);
+        }
+        double wall = (System.nanoTime() - start) / 1e9;
+        String[] lines = out.strip().split("\n");
+        return new double[] {wall, parseTimes(lines[lines.length - 1])};
+    }
+
+    /** bash 'times' second line: children's user and system time, e.g. "0m1.234s 0m0.456s". */
+    static double parseTimes(String line) {
+        double total = 0;
+        for (String part : line.trim().split("\\s+")) {
+            String[] ms = part.replace("s", "").split("m");
+            total += Double.parseDouble(ms[0]) * 60 + Double.parseDouble(ms[1]);
+        }
+        return total;
+    }
 }

@@ -193,26 +193,14 @@ public final class IncrementalBench {
         /** A backup of {@code type} (full or incr): wall and CPU time (its process tree), and what it added to the repository. */
         Backup backup(String type) throws Exception {
             long before = BenchSupport.directorySize(dir.resolve("repo/backup"));
-            long start = System.nanoTime();
-            Process p = new ProcessBuilder("bash", "-c", String.join(" ", OsUser.wrap(List.of("pgbackrest", "--config=" + conf, "--stanza=bench",
-                    "--type=" + type, "backup"))) + " >/dev/null && times").redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes());
-            if (p.waitFor() != 0) {
-                throw new IllegalStateException("pgbackrest " + type + " backup failed:\n" + out);
-            }
-            double wall = (System.nanoTime() - start) / 1e9;
-            String[] lines = out.strip().split("\n");
-            double cpu = 0;
-            for (String part : lines[lines.length - 1].trim().split("\\s+")) {
-                String[] ms = part.replace("s", "").split("m");
-                cpu += Double.parseDouble(ms[0]) * 60 + Double.parseDouble(ms[1]);
-            }
+            double[] t = BenchSupport.timed(String.join(" ", OsUser.wrap(List.of("pgbackrest", "--config=" + conf, "--stanza=bench",
+                    "--type=" + type, "backup"))));
             String label;
             try (java.util.stream.Stream<Path> sets = Files.list(dir.resolve("repo/backup/bench"))) {
                 label = sets.map(f -> f.getFileName().toString()).filter(n -> n.matches("[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?"))
                         .max(java.util.Comparator.comparing(n -> n.substring(n.lastIndexOf('_') + 1))).orElseThrow();
             }
-            return new Backup(label, "pgBackRest " + type, wall, cpu, 0, BenchSupport.directorySize(dir.resolve("repo/backup")) - before);
+            return new Backup(label, "pgBackRest " + type, t[0], t[1], 0, BenchSupport.directorySize(dir.resolve("repo/backup")) - before);
         }
 
         /** Restores backup set {@code label} into {@code target} and syncs it, as the pgvault restores are timed. */

@@ -47,6 +47,17 @@ public final class OsUser {
         return wrapped;
     }
 
+    /**
+     * A new temporary directory outside any test's own, private (0700) and given to the server
+     * user: what a PostgreSQL server of a test writes into (its archive, a tablespace).
+     */
+    public static Path ownedTempDirectory(String name) throws IOException {
+        Path dir = Files.createTempDirectory("pgvault-" + name + "-");
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        own(dir);
+        return dir;
+    }
+
     /** Gives {@code root} and everything below it to the server user. */
     public static void own(Path root) {
         if (!ROOT) {

@@ -173,6 +173,18 @@ public final class PgCluster implements AutoCloseable {
         awaitValue("SELECT pg_is_in_recovery()", "f", timeout);
     }
 
+    /** Switches WAL until archive_command has shipped the segment written now (at most 30 s; the test's own checks say if it did not). */
+    public void awaitCurrentSegmentArchived() throws InterruptedException {
+        String last = queryValue("SELECT last_archived_wal FROM pg_stat_archiver");
+        String current = queryValue("SELECT pg_walfile_name(pg_current_wal_lsn())");
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while ((last == null || last.compareTo(current) < 0) && System.nanoTime() < deadline) {
+            queryValue("SELECT pg_switch_wal()");
+            Thread.sleep(300);
+            last = queryValue("SELECT last_archived_wal FROM pg_stat_archiver");
+        }
+    }
+
     /** Waits until {@code sql} answers {@code expected} (a standby catching up, say), or fails with what it answered and the log. */
     public void awaitValue(String sql, String expected, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();

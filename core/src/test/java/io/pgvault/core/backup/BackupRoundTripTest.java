@@ -18,7 +18,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,12 +40,6 @@ class BackupRoundTripTest {
     @TempDir
     Path temp;
 
-    private Path shared(String name) throws Exception {
-        Path dir = Files.createTempDirectory("pgvault-" + name + "-");
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-        OsUser.own(dir);
-        return dir;
-    }
 
     private static boolean holdsRange(ObjectStore store, BackupManifest.Piece piece) throws Exception {
         try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(piece.key(), store.get(piece.key()).orElseThrow());
@@ -77,9 +70,9 @@ class BackupRoundTripTest {
     @ParameterizedTest(name = "PostgreSQL {0}")
     @ValueSource(ints = {14, 17})
     void backupRestoreRecoverGivesTheCommittedRows(int major) throws Exception {
-        Path archive = shared("wal");
-        Path tablespace = shared("ts");
-        Path restoredTablespace = shared("ts-restored");
+        Path archive = OsUser.ownedTempDirectory("wal");
+        Path tablespace = OsUser.ownedTempDirectory("ts");
+        Path restoredTablespace = OsUser.ownedTempDirectory("ts-restored");
         try (PgCluster pg = PgCluster.builder(major)
                 .setting("archive_mode", "on")
                 .setting("archive_command", "cp %p " + archive + "/%f")

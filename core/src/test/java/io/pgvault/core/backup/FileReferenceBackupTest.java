@@ -172,7 +172,7 @@ class FileReferenceBackupTest {
                     .anyMatch(m -> m.reference().map(r -> r.heldBy().equals(full.backupId())).orElse(false))
                     .anyMatch(m -> m.reference().isEmpty());
 
-            awaitArchived(archive, pg);
+            pg.awaitCurrentSegmentArchived();
             List<BackupManifest> chain = BackupChain.of(second, id -> Optional.of(id.equals(full.backupId()) ? full : first));
             assertThat(chain).containsExactly(second, first, full);
             try (PgCluster restored = PgCluster.builder(MAJOR)
@@ -248,15 +248,4 @@ class FileReferenceBackupTest {
                 .isInstanceOf(CorruptObjectException.class).hasMessageContaining(why);
     }
 
-    /** Until archive_command has shipped the segment PostgreSQL is writing now. */
-    private static void awaitArchived(Path archive, PgCluster pg) throws Exception {
-        String last = pg.queryValue("SELECT last_archived_wal FROM pg_stat_archiver");
-        String current = pg.queryValue("SELECT pg_walfile_name(pg_current_wal_lsn())");
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while ((last == null || last.compareTo(current) < 0) && System.nanoTime() < deadline) {
-            pg.queryValue("SELECT pg_switch_wal()");
-            Thread.sleep(300);
-            last = pg.queryValue("SELECT last_archived_wal FROM pg_stat_archiver");
-        }
-    }
 }

@@ -21,7 +21,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,12 +50,6 @@ class IncrementalBackupTest {
     @TempDir
     Path temp;
 
-    private Path shared(String name) throws Exception {
-        Path dir = Files.createTempDirectory("pgvault-" + name + "-");
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-        OsUser.own(dir);
-        return dir;
-    }
 
     private static BackupManifest backup(PgCluster pg, ObjectStore store, String id, BackupManifest parent, Path spool) throws Exception {
         return backup(pg, store, id, parent, spool, () -> { });
@@ -144,8 +137,8 @@ class IncrementalBackupTest {
     @ParameterizedTest(name = "PostgreSQL {0}")
     @ValueSource(ints = {17, 18})
     void aChainRestoresToTheRowsCommittedAtEachPoint(int major) throws Exception {
-        Path archive = shared("wal");
-        Path tablespace = shared("ts");
+        Path archive = OsUser.ownedTempDirectory("wal");
+        Path tablespace = OsUser.ownedTempDirectory("ts");
         List<Path> restoredTablespaces = new ArrayList<>();
         try (PgCluster pg = PgCluster.builder(major)
                 .setting("archive_mode", "on")
@@ -199,11 +192,11 @@ class IncrementalBackupTest {
 
             List<BackupManifest> chain = BackupChain.of(second, id -> Optional.of(id.equals(full.backupId()) ? full : first));
             assertThat(chain).containsExactly(second, first, full);
-            awaitArchived(archive, pg);
+            pg.awaitCurrentSegmentArchived();
 
             for (Map.Entry<String, String> point : expected.entrySet()) {
                 List<BackupManifest> restoring = point.getKey().equals("after_first") ? List.of(first, full) : chain;
-                Path restoredTablespace = shared("ts-" + point.getKey());
+                Path restoredTablespace = OsUser.ownedTempDirectory("ts-" + point.getKey());
                 restoredTablespaces.add(restoredTablespace);
                 try (PgCluster restored = PgCluster.builder(major)
                         .setting("archive_mode", "off")
@@ -264,15 +257,4 @@ class IncrementalBackupTest {
         }
     }
 
-    /** Until archive_command has shipped the segment PostgreSQL is writing now. */
-    private static void awaitArchived(Path archive, PgCluster pg) throws Exception {
-        String last = pg.queryValue("SELECT last_archived_wal FROM pg_stat_archiver");
-        String current = pg.queryValue("SELECT pg_walfile_name(pg_current_wal_lsn())");
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while ((last == null || last.compareTo(current) < 0) && System.nanoTime() < deadline) {
-            pg.queryValue("SELECT pg_switch_wal()");
-            Thread.sleep(300);
-            last = pg.queryValue("SELECT last_archived_wal FROM pg_stat_archiver");
-        }
-    }
 }
