@@ -132,7 +132,7 @@ public final class ClusterArchive {
             }
         }
         backups = withWholeChains(backups, unreadable);
-        backups.sort(Comparator.comparing(BackupManifest::finishedAt));
+        backups.sort(Comparator.comparing((BackupManifest b) -> java.time.Instant.parse(b.finishedAt())).thenComparing(BackupManifest::backupId));
         streamedHeads.removeAll(segments);
         Set<WalFileName> indexed = new HashSet<>();
         for (ObjectStat o : store.list(RepositoryLayout.walIndexPrefix(cluster))) {

@@ -92,6 +92,12 @@ public record BackupManifest(
         return parent != null;
     }
 
+    /** Whether it may hold PostgreSQL's own incremental files ({@code INCREMENTAL.*}, 17+): an incremental backup that is not by file references. */
+    @JsonIgnore
+    public boolean holdsIncrementalFiles() {
+        return parent != null && formatVersion == NATIVE_INCREMENTAL_FORMAT;
+    }
+
     /** Whether pieces may hold {@link FileReference}s to older backups of the chain (PostgreSQL 14-16 incremental backups). */
     @JsonIgnore
     public boolean mayReferenceFiles() {

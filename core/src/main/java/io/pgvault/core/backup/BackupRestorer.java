@@ -336,8 +336,9 @@ public final class BackupRestorer {
                 case TABLESPACE_LINK -> root.createLink(path, tablespaces.targetOf(entry.getLinkName()).orElseThrow(), piece.key(), name);
                 case TABLESPACE_MAP -> writeTablespaceMap(tar, entry, root, path, piece, tablespaces);
                 case FILE -> {
-                    if (backup.isIncremental() && IncrementalFile.isIncremental(name)) {
-                        writeIncremental(entry, tar, root, piece, backupKey(piece, IncrementalFile.targetName(name)), reconstruction, buffer);
+                    if (backup.holdsIncrementalFiles() && IncrementalFile.isIncremental(name)) {
+                        writeIncremental(entry, tar, root, piece, backupKey(piece, IncrementalFile.targetName(name)), reconstruction, buffer,
+                                chainBytes);
                         return;
                     }
                     if (backup.isIncremental() && piece.tablespaceLocation() == null && relative.toString().equals(BACKUP_LABEL)) {
@@ -439,9 +440,15 @@ public final class BackupRestorer {
      * at their places, and its length; the other blocks come from older backups.
      */
     private static void writeIncremental(TarArchiveEntry entry, InputStream data, ConfinedDirectory root, BackupManifest.Piece piece,
-                                         String file, ChainReconstruction reconstruction, byte[] buffer) throws IOException {
+                                         String file, ChainReconstruction reconstruction, byte[] buffer, long chainBytes) throws IOException {
         String where = piece.key() + ": " + entry.getName();
         IncrementalFile incremental = IncrementalFile.readHeader(data, entry.getSize(), where);
+        if (incremental.lengthBlocks() * IncrementalFile.BLOCK_SIZE > chainBytes) {
+            // A few bytes of header must not make a restore allocate what the whole chain does not hold.
+            throw ConfinedDirectory.refused(piece.key(), entry.getName(), "makes its file " + incremental.lengthBlocks() + " blocks long, more "
+                    + "than the whole chain holds (" + chainBytes + " bytes)");
+        }
+        reconstruction.add(file, incremental, piece.key());
         Path path = root.root().resolve(ConfinedDirectory.relative(IncrementalFile.targetName(entry.getName()), piece.key()));
         try (FileChannel out = root.openForWrite(path, true, piece.key(), entry.getName())) {
             for (int block : incremental.blocks()) {
@@ -454,7 +461,6 @@ public final class BackupRestorer {
             }
         }
         root.setMode(path, entry.getMode() | 0600, piece.key(), entry.getName());
-        reconstruction.add(file, incremental);
     }
 
     private static void copyBlock(InputStream data, FileChannel out, long position, byte[] buffer, String where) throws IOException {
@@ -516,7 +522,7 @@ public final class BackupRestorer {
                 ranges.claim(rangeKey(piece, entry), ref.part(), ref.length(), piece.key());
                 return;
             }
-            boolean incremental = backup.isIncremental() && IncrementalFile.isIncremental(name);
+            boolean incremental = backup.holdsIncrementalFiles() && IncrementalFile.isIncremental(name);
             String targetName = incremental ? IncrementalFile.targetName(name) : name;
             Optional<FilePart> part = incremental ? Optional.empty() : FilePart.of(entry, piece.key(), chainBytes);
             if (part.isPresent()) {

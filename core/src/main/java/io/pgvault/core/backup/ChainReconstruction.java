@@ -109,9 +109,16 @@ final class ChainReconstruction {
         this.chain = List.copyOf(chain);
     }
 
-    /** A file the newest backup holds incrementally: the blocks it lacks below its truncation length come from older backups. */
-    void add(String file, IncrementalFile newest) {
-        targets.put(file, new Target(file, newest));
+    /**
+     * A file the newest backup holds incrementally: the blocks it lacks below its truncation length come from older backups.
+     *
+     * @throws CorruptObjectException when the backup holds the file incrementally twice
+     */
+    void add(String file, IncrementalFile newest, String piece) throws CorruptObjectException {
+        if (targets.putIfAbsent(file, new Target(file, newest)) != null) {
+            throw new CorruptObjectException(piece + ": " + file + " is held as an incremental file a second time: refused "
+                    + "(the repository's content is damaged or was crafted)");
+        }
     }
 
     /** The file, while it still needs blocks from the backup being read. */

@@ -41,10 +41,19 @@ public record IncrementalFile(long truncationBlocks, int[] blocks) {
     /** RELSEG_SIZE for the default 1 GiB segments of 8 kB blocks: no relation file is longer. */
     static final long MAX_BLOCKS = (1L << 30) / BLOCK_SIZE;
 
-    /** Whether a tar member's name is an incremental file (its last component starts with {@code INCREMENTAL.}). */
+    /**
+     * A relation file's incremental form, where PostgreSQL puts one: {@code global/}, {@code base/<oid>/}
+     * or a tablespace's {@code PG_<version>/<oid>/}, then {@code INCREMENTAL.} and a relation file's name
+     * (relfilenode, fork, segment). Anywhere else a file so named is an ordinary file, restored as
+     * it is (pg_combinebackup's rule), so a crafted {@code INCREMENTAL.tablespace_map} cannot bypass
+     * how tablespace_map and backup_label are written.
+     */
+    private static final java.util.regex.Pattern RELATION_INCREMENTAL = java.util.regex.Pattern.compile(
+            "(?:global|base/[0-9]+|PG_[0-9A-Za-z_]+/[0-9]+)/INCREMENTAL\\.[0-9]+(?:_(?:fsm|vm|init))?(?:\\.[0-9]+)?");
+
+    /** Whether a tar member is a relation file's incremental form (see {@link #RELATION_INCREMENTAL}). */
     public static boolean isIncremental(String name) {
-        String last = name.substring(name.lastIndexOf('/') + 1);
-        return last.startsWith(PREFIX) && last.length() > PREFIX.length();
+        return RELATION_INCREMENTAL.matcher(name).matches();
     }
 
     /** The name of the file an incremental member stands for. */

@@ -54,6 +54,13 @@ final class ManifestCheck {
         } catch (IllegalArgumentException e) {
             wrong.add(e.getMessage());
         }
+        try {
+            java.time.Instant.parse(m.startedAt());
+            java.time.Instant.parse(m.finishedAt());
+        } catch (RuntimeException e) {
+            // Listings sort and planners compare by these: one bad manifest must be left out, not end every restore of the cluster.
+            wrong.add("its start or finish time ('" + m.startedAt() + "', '" + m.finishedAt() + "') is not a timestamp");
+        }
         if (m.parent() != null) {
             checkParent(m, wrong);
         }

@@ -188,7 +188,8 @@ class IncrementalBackupTest {
             assertThat(full.formatVersion()).as("a full backup stays readable by an older pgvault").isEqualTo(2);
             assertThat(BackupManifest.read(store, "main", second.backupId())).contains(second);
             assertThat(first.rawBytes()).as("an incremental backup holds what changed: far less than the full").isLessThan(full.rawBytes() / 3);
-            assertThat(members(store, first)).anyMatch(IncrementalFile::isIncremental);
+            assertThat(members(store, first)).anyMatch(IncrementalFile::isIncremental)
+                    .as("in the tablespace too").anyMatch(n -> n.startsWith("PG_") && IncrementalFile.isIncremental(n));
 
             List<BackupManifest> chain = BackupChain.of(second, id -> Optional.of(id.equals(full.backupId()) ? full : first));
             assertThat(chain).containsExactly(second, first, full);
@@ -209,8 +210,10 @@ class IncrementalBackupTest {
                             OsUser.own(restoredTablespace);
                             assertThat(data.resolve(droppedFile)).as("a file the newest backup does not hold is not restored").doesNotExist();
                             assertThat(Files.readString(data.resolve("backup_label"))).doesNotContain("INCREMENTAL");
-                            try (var files = Files.walk(data)) {
-                                assertThat(files.map(Path::getFileName).map(Path::toString)).noneMatch(n -> n.startsWith("INCREMENTAL."));
+                            for (Path root : List.of(data, restoredTablespace)) {
+                                try (var files = Files.walk(root)) {
+                                    assertThat(files.map(Path::getFileName).map(Path::toString)).noneMatch(n -> n.startsWith("INCREMENTAL."));
+                                }
                             }
                         })) {
                     restored.touch("recovery.signal");
