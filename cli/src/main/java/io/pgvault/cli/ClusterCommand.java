@@ -86,8 +86,9 @@ final class ClusterCommand {
         @Option(names = {"--full-schedule", "--backup-schedule"}, description = "Cron expression for full base backups, e.g. '0 2 * * 0' "
                 + "(02:00 on Sundays).")
         String schedule;
-        @Option(names = "--incremental-schedule", description = "Cron expression for incremental backups (PostgreSQL 17+ with "
-                + "summarize_wal = on), e.g. '0 2 * * 1-6'; when both fall on the same minute the full backup runs.")
+        @Option(names = "--incremental-schedule", description = "Cron expression for incremental backups (changed blocks on PostgreSQL "
+                + "17+ with summarize_wal = on, changed files on 14-16), e.g. '0 2 * * 1-6'; when both fall on the same minute the full "
+                + "backup runs.")
         String incrementalSchedule;
         @Option(names = "--retain-full", description = "Keep the newest N complete full backups, the incremental ones built on them, "
                 + "and the WAL they need.")

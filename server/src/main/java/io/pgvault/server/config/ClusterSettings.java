@@ -49,7 +49,7 @@ public class ClusterSettings {
         @Nullable
         private String incrementalSchedule;
 
-        /** {@code pgvault.clusters.NAME.backup.incremental-schedule}: cron expression of incremental backups (PostgreSQL 17+). */
+        /** {@code pgvault.clusters.NAME.backup.incremental-schedule}: cron expression of incremental backups. */
         public String getIncrementalSchedule() {
             return incrementalSchedule;
         }
