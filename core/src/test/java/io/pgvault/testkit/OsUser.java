@@ -9,7 +9,6 @@ import java.nio.file.attribute.UserPrincipal;
 import java.nio.file.attribute.UserPrincipalNotFoundException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * The unprivileged OS user PostgreSQL runs as when the tests run as root (initdb and
@@ -58,16 +57,46 @@ public final class OsUser {
         return dir;
     }
 
-    /** Gives {@code root} and everything below it to the server user. */
+    /**
+     * Gives {@code root} and everything below it to the server user. A file that goes away
+     * meanwhile is passed over: a data directory handed over right after {@code recover} may
+     * hold the prefetcher's spool, whose temporary files come and go while it works.
+     */
     public static void own(Path root) {
         if (!ROOT) {
             return;
         }
         UserPrincipal user = principal();
-        try (Stream<Path> paths = Files.walk(root)) {
-            for (Path p : (Iterable<Path>) paths::iterator) {
-                Files.setOwner(p, user);
-            }
+        try {
+            Files.walkFileTree(root, new java.nio.file.SimpleFileVisitor<>() {
+                @Override
+                public java.nio.file.FileVisitResult preVisitDirectory(Path dir, java.nio.file.attribute.BasicFileAttributes attrs)
+                        throws IOException {
+                    return give(dir);
+                }
+
+                @Override
+                public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attrs) throws IOException {
+                    return give(file);
+                }
+
+                @Override
+                public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                    if (e instanceof java.nio.file.NoSuchFileException) {
+                        return java.nio.file.FileVisitResult.CONTINUE;
+                    }
+                    throw e;
+                }
+
+                private java.nio.file.FileVisitResult give(Path p) throws IOException {
+                    try {
+                        Files.setOwner(p, user);
+                    } catch (java.nio.file.NoSuchFileException gone) {
+                        // removed since it was listed
+                    }
+                    return java.nio.file.FileVisitResult.CONTINUE;
+                }
+            });
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
