@@ -3,16 +3,12 @@ package io.pgvault.bench;
 import static io.pgvault.bench.BenchSupport.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.OsUser;
 import io.pgvault.testkit.PgCluster;
 
 import java.io.IOException;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -35,7 +31,6 @@ import java.util.stream.Stream;
 public final class BackupBench {
 
     private static final double MIB = BenchSupport.MIB;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     record Figures(String name, double wallSeconds, double cpuSeconds, long storedBytes) {
     }
@@ -146,16 +141,7 @@ public final class BackupBench {
     }
 
     private static JsonNode backup(HttpClient http, String url) throws Exception {
-        JsonNode started = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/bench/backups"))
-                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).body());
-        String id = started.path("id").asText();
-        JsonNode b;
-        do {
-            // Answered when the backup ends: no polling load on the server while it works.
-            b = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/bench/backups/" + id + "?wait=300")).build(),
-                    HttpResponse.BodyHandlers.ofString()).body());
-        } while (b.path("status").asText().equals("running"));
-        return b;
+        return BenchSupport.backup(http, url, "full");
     }
 
     private static Figures median(List<Figures> runs) {

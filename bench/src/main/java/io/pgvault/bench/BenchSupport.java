@@ -226,4 +226,20 @@ final class BenchSupport {
         }
         return total;
     }
+
+    /** Takes a backup of cluster {@code bench} of {@code type} (full or incremental) through the server's API; returns its final state. */
+    static com.fasterxml.jackson.databind.JsonNode backup(java.net.http.HttpClient http, String url, String type) throws Exception {
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.JsonNode started = json.readTree(http.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create(url + "/v1/clusters/bench/backups?type=" + type)).POST(java.net.http.HttpRequest.BodyPublishers.noBody())
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body());
+        String id = started.path("id").asText();
+        com.fasterxml.jackson.databind.JsonNode b;
+        do {
+            // Answered when the backup ends: no polling load on the server while it works.
+            b = json.readTree(http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url + "/v1/clusters/bench/backups/" + id
+                    + "?wait=300")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body());
+        } while (b.path("status").asText().equals("running"));
+        return b;
+    }
 }

@@ -1,7 +1,6 @@
 package io.pgvault.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgvault.core.backup.BackupChain;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.backup.BackupRestorer;
@@ -12,10 +11,7 @@ import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.OsUser;
 import io.pgvault.testkit.PgCluster;
 
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -50,7 +46,6 @@ import static io.pgvault.bench.BenchSupport.stringArg;
 public final class IncrementalBench {
 
     private static final double MIB = BenchSupport.MIB;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     record Backup(String id, String type, double wallSeconds, double cpuSeconds, long rawBytes, long storedBytes) {
     }
@@ -232,19 +227,12 @@ public final class IncrementalBench {
     private static Backup backup(HttpClient http, String url, String type, Process server) throws Exception {
         double cpuBefore = cpuSeconds(server.pid());
         long start = System.nanoTime();
-        JsonNode started = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/bench/backups?type=" + type))
-                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).body());
-        String id = started.path("id").asText();
-        JsonNode b;
-        do {
-            b = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters/bench/backups/" + id + "?wait=300")).build(),
-                    HttpResponse.BodyHandlers.ofString()).body());
-        } while (b.path("status").asText().equals("running"));
+        JsonNode b = BenchSupport.backup(http, url, type);
         double wall = (System.nanoTime() - start) / 1e9;
         if (b.path("status").asText().equals("failed")) {
             throw new IllegalStateException("pgvault " + type + " backup failed: " + b.path("reason").asText());
         }
-        return new Backup(id, type, wall, cpuSeconds(server.pid()) - cpuBefore, b.path("rawBytes").asLong(), b.path("storedBytes").asLong());
+        return new Backup(b.path("id").asText(), type, wall, cpuSeconds(server.pid()) - cpuBefore, b.path("rawBytes").asLong(), b.path("storedBytes").asLong());
     }
 
     private IncrementalBench() {

@@ -247,13 +247,17 @@ public final class BackupRestorer {
         return problems;
     }
 
-    private static String rangeKey(BackupManifest.Piece piece, TarArchiveEntry entry) {
+    private static String rangeKey(BackupManifest.Piece piece, TarArchiveEntry entry) throws CorruptObjectException {
         return backupKey(piece, entry.getName());
     }
 
-    /** A file's name qualified by its tablespace, the same in every backup of a chain. */
-    private static String backupKey(BackupManifest.Piece piece, String name) {
-        return (piece.tablespaceLocation() == null ? "" : piece.tablespaceLocation() + ":") + name;
+    /**
+     * A file's name qualified by its tablespace, the same in every backup of a chain: the
+     * confined relative path, not the tar name, so {@code a/b}, {@code ./a/b} and {@code a//b}
+     * are one file to the range, reconstruction and reference checks, as they are on disk.
+     */
+    private static String backupKey(BackupManifest.Piece piece, String name) throws CorruptObjectException {
+        return (piece.tablespaceLocation() == null ? "" : piece.tablespaceLocation() + ":") + ConfinedDirectory.relative(name, piece.key());
     }
 
     /** What is done with each member of a piece as it is read. */
