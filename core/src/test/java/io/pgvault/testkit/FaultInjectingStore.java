@@ -36,11 +36,21 @@ public final class FaultInjectingStore implements ObjectStore {
     private record Rule(int fromCall, boolean sticky, Failure failure) {
     }
 
+    /** What another party does meanwhile: runs just before a call reaches the store. */
+    @FunctionalInterface
+    public interface Meanwhile {
+        void run() throws Exception;
+    }
+
+    private record Interleaving(int atCall, Meanwhile action) {
+    }
+
     private final ObjectStore delegate;
     private final Map<Op, AtomicInteger> calls = new ConcurrentHashMap<>();
     private final List<String> gets = new CopyOnWriteArrayList<>();
     private final Map<Op, Rule> rules = new ConcurrentHashMap<>();
     private final Map<Op, Duration> delays = new ConcurrentHashMap<>();
+    private final Map<Op, Interleaving> interleavings = new ConcurrentHashMap<>();
     private volatile long truncateReadsAt = -1;
     private volatile long failReadsAt = -1;
     private volatile Failure readFailure;
@@ -79,6 +89,16 @@ public final class FaultInjectingStore implements ObjectStore {
         return this;
     }
 
+    /**
+     * Runs {@code action} once, just before the {@code nth} call of {@code op} from now on
+     * (1 = the next) reaches the store: another writer acting between a caller's read and
+     * its write, at exactly the worst moment.
+     */
+    public FaultInjectingStore meanwhile(Op op, int nth, Meanwhile action) {
+        interleavings.put(op, new Interleaving(count(op).get() + nth, action));
+        return this;
+    }
+
     /** Removes every fault (what was recorded stays). */
     public FaultInjectingStore heal() {
         rules.clear();
@@ -103,6 +123,14 @@ public final class FaultInjectingStore implements ObjectStore {
 
     private void before(Op op, String key) throws IOException {
         int call = count(op).incrementAndGet();
+        Interleaving interleaving = interleavings.get(op);
+        if (interleaving != null && interleaving.atCall() == call && interleavings.remove(op, interleaving)) {
+            try {
+                interleaving.action().run();
+            } catch (Exception e) {
+                throw new IOException("the interleaved action failed: " + e.getMessage(), e);
+            }
+        }
         Duration delay = delays.get(op);
         if (delay != null) {
             try {

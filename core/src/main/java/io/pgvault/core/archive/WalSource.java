@@ -2,6 +2,7 @@ package io.pgvault.core.archive;
 
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.repo.StreamedHeads;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.WalFileName;
 
@@ -54,7 +55,14 @@ public final class WalSource implements AutoCloseable {
     public Optional<Content> openSized(WalFileName name) throws IOException {
         Optional<Content> archived = content(RepositoryLayout.walKey(cluster, name), false);
         if (archived.isEmpty() && streamedTail && name.kind() == WalFileName.Kind.SEGMENT) {
-            archived = content(RepositoryLayout.streamingPartial(cluster, name), true);
+            Optional<StreamedHeads.Head> head = StreamedHeads.longest(store, cluster, name);
+            if (head.isPresent()) {
+                archived = content(head.get().key(), true);
+                if (archived.isEmpty()) {
+                    // The segment was completed between the two reads: its heads are deleted once it is archived whole.
+                    archived = content(RepositoryLayout.walKey(cluster, name), false);
+                }
+            }
         }
         if (archived.isEmpty() && store.stat(RepositoryLayout.clusterDescriptor(cluster)).isEmpty()) {
             // A mistyped --cluster or --repo must not read as "not archived": PostgreSQL would end recovery there.
@@ -65,7 +73,7 @@ public final class WalSource implements AutoCloseable {
 
     /** Whether the repository holds a streamed head for this segment (it stands in only when {@code streamedTail}). */
     public boolean hasStreamedHead(WalFileName name) throws IOException {
-        return name.kind() == WalFileName.Kind.SEGMENT && store.stat(RepositoryLayout.streamingPartial(cluster, name)).isPresent();
+        return name.kind() == WalFileName.Kind.SEGMENT && StreamedHeads.longest(store, cluster, name).isPresent();
     }
 
     /** @param streamedHead whether to pad the content with zeros to the segment size in the object's header */

@@ -57,10 +57,20 @@ public final class RepositoryLayout {
     }
 
     /**
-     * The streamed head of a segment not finished yet ({@code wal/streaming/{segment}.partial}),
-     * kept apart from the {@code .partial} files PostgreSQL archives at a promotion, which
-     * are final and never overwritten; this one is replaced as streaming goes on.
+     * The streamed head of a segment not finished yet, as one stream writes it ({@code
+     * wal/streaming/{segment}.{token}.partial}): kept apart from the {@code .partial} files
+     * PostgreSQL archives at a promotion, which are final and never overwritten; this one is
+     * replaced as that stream goes on. Each stream (each lease on the cluster, see {@link
+     * StreamedHeads}) writes under its own token, so no stream ever replaces another's head.
      */
+    public static String streamingHead(String cluster, WalFileName segment, long token) {
+        if (token < 0) {
+            throw new IllegalArgumentException("a stream's token is not negative: " + token);
+        }
+        return streamingPrefix(cluster) + segment.segmentName() + "." + token + ".partial";
+    }
+
+    /** The streamed head as pgvault wrote it before streams had tokens ({@code wal/streaming/{segment}.partial}): still read. */
     public static String streamingPartial(String cluster, WalFileName segment) {
         return streamingPrefix(cluster) + segment.segmentName() + ".partial";
     }

@@ -3,10 +3,10 @@ package io.pgvault.core.stream;
 import io.pgvault.core.archive.ClusterIdentity;
 import io.pgvault.core.archive.WalArchiver;
 import io.pgvault.core.compress.Codec;
-import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
 import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.repo.StreamedHeads;
 import io.pgvault.core.spool.SpoolBudget;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.util.Sha256;
@@ -28,19 +28,19 @@ import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * Stores streamed WAL in the repository: complete segments and history files through
  * the archive's ingest path (the checks and conditional create archive_command gets, so
  * the same segment from both paths is a duplicate, not a conflict), the unfinished
- * segment's head as an enveloped, compressed {@code streaming/{segment}.partial} object
- * that each longer flush replaces and the completed segment removes.
+ * segment's head as an enveloped, compressed {@code streaming/{segment}.{token}.partial}
+ * object that each longer flush of this stream replaces and the completed segment removes.
  *
- * <p>A stored head is never replaced by a shorter one: a receiver that reconnects (this
- * server after a restart, or another server on the same repository) streams again from the
- * segment's start, and its first flushes are shorter than what is stored; replacing it would
- * lose WAL that only the stored head holds once the primary is gone.
+ * <p>Heads are written under this stream's fencing token ({@link StreamedHeads}), so no
+ * other stream's head is ever replaced, and a head is written only when it is longer than
+ * every head stored for the segment: a receiver that reconnects (this server after a restart,
+ * or another server that took the cluster's lease) streams again from the segment's start,
+ * and its first flushes hold nothing the stored heads do not.
  */
 public final class ArchiveSink implements WalSink {
 
@@ -63,34 +63,43 @@ public final class ArchiveSink implements WalSink {
     private final String cluster;
     private final SpoolBudget spool;
     private final String writer;
+    private final long token;
 
     /** A sink with the spool to itself (a command-line tool, a test): no budget. */
-    public ArchiveSink(ObjectStore store, Ingest ingest, Codec codec, String cluster, Path spool, String writer) {
-        this(store, ingest, codec, cluster, SpoolBudget.unlimited(spool), writer);
+    public ArchiveSink(ObjectStore store, Ingest ingest, Codec codec, String cluster, Path spool, String writer, long token) {
+        this(store, ingest, codec, cluster, SpoolBudget.unlimited(spool), writer, token);
     }
 
-    public ArchiveSink(ObjectStore store, Ingest ingest, Codec codec, String cluster, SpoolBudget spool, String writer) {
+    /**
+     * @param writer names the server in the objects' headers
+     * @param token this stream's fencing token (the lease's), which its heads are stored under
+     */
+    public ArchiveSink(ObjectStore store, Ingest ingest, Codec codec, String cluster, SpoolBudget spool, String writer, long token) {
         this.store = store;
         this.ingest = ingest;
         this.codec = codec;
         this.cluster = cluster;
         this.spool = spool;
         this.writer = writer;
+        if (token < 0) {
+            throw new IllegalArgumentException("a stream's token is not negative: " + token);
+        }
+        this.token = token;
     }
 
     @Override
     public void segment(WalFileName name, byte[] content) throws IOException {
         ingest.archive(name, content);
-        store.delete(List.of(RepositoryLayout.streamingPartial(cluster, name)));
+        StreamedHeads.deleteThrough(store, cluster, name);
     }
 
     @Override
     public void partial(WalFileName segment, byte[] content, int length) throws IOException {
         WalPageHeader page = longHeader(segment, content);
-        long stored = storedHeadLength(segment);
+        long stored = StreamedHeads.longest(store, cluster, segment).map(StreamedHeads.Head::length).orElse(-1L);
         if (stored >= length) {
             // Durable already, and more of it: the receiver may report this position flushed.
-            LOG.debug("Streamed head of {} of cluster '{}' not replaced: {} bytes received, {} already stored", segment, cluster, length, stored);
+            LOG.debug("Streamed head of {} of cluster '{}' not written: {} bytes received, {} already stored", segment, cluster, length, stored);
             return;
         }
         // A refusal here is a failed flush: the receiver reconnects with backoff and the head is written again.
@@ -113,26 +122,9 @@ public final class ArchiveSink implements WalSink {
             ObjectHeader header = new ObjectHeader("streaming-partial", segment.toString(), length, Sha256.hex(sha),
                     codec.id(), null, page.systemIdentifierText(), segment.timeline().value(), page.segmentSize(), writer, Instant.now().toString(),
                     page.major().map(m -> m.number()).orElse(null)).withPayloadSha256(Sha256.hex(stored));
-            ObjectEnvelope.store(store, RepositoryLayout.streamingPartial(cluster, segment), header, payload, false);
+            ObjectEnvelope.store(store, RepositoryLayout.streamingHead(cluster, segment, token), header, payload, false);
         } finally {
             Files.deleteIfExists(payload);
-        }
-    }
-
-    /**
-     * The length of the segment's stored head, from its header only (the payload is not
-     * read; through an encrypting store the header is decrypted like any read), or -1 when
-     * there is none. A head whose header cannot be read holds nothing a recovery could use:
-     * it counts as none, so a good head replaces it.
-     */
-    private long storedHeadLength(WalFileName segment) throws IOException {
-        String key = RepositoryLayout.streamingPartial(cluster, segment);
-        try {
-            return ObjectEnvelope.readHeader(store, key).map(ObjectHeader::rawSize).orElse(-1L);
-        } catch (CorruptObjectException e) {
-            LOG.warn("The stored streamed head of {} of cluster '{}' is unreadable ({}): replaced by the one received", segment, cluster,
-                    e.getMessage());
-            return -1;
         }
     }
 

@@ -31,7 +31,7 @@ class WalSourceTest {
             WalSegmentSize size = WalSegmentSize.DEFAULT;
             ClusterIdentity identity = ClusterIdentity.of(7L, size);
             ArchiveSink sink = new ArchiveSink(store, ArchiveSink.Ingest.into(new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "t", Clock.systemUTC()), "main", identity),
-                    Codecs.parse("zstd"), "main", dir.resolve("spool"), "t");
+                    Codecs.parse("zstd"), "main", dir.resolve("spool"), "t", 1);
             new ClusterDescriptor("main", "host=db1", "7", size.bytes(), 17, "2026-11-25T00:00:00Z").write(store);
             WalFileName segment = WalFileName.parse("000000010000000000000007");
             byte[] head = new byte[3 * 8192 + 100];

@@ -51,7 +51,7 @@ class WalReceiverTest {
             }
             ClusterIdentity identity = ClusterIdentity.of(Long.parseUnsignedLong(id.systemIdentifier()), size);
             WalArchiver archiver = new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "test", Clock.systemUTC());
-            ArchiveSink sink = new ArchiveSink(store, ArchiveSink.Ingest.into(archiver, "main", identity), Codecs.parse("zstd"), "main", dir.resolve("spool"), "test");
+            ArchiveSink sink = new ArchiveSink(store, ArchiveSink.Ingest.into(archiver, "main", identity), Codecs.parse("zstd"), "main", dir.resolve("spool"), "test", 1);
             WalReceiver receiver = new WalReceiver(conninfo, sink, new WalReceiver.Settings("pgvault_main", "test", Duration.ofSeconds(1), 4L << 20, 200));
             CompletableFuture<Throwable> streaming = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -85,7 +85,7 @@ class WalReceiverTest {
             }
             // The tail: a prefix of the primary's current segment that holds the last commit.
             WalFileName tail = WalFileName.segmentOf(id.timeline(), committedAt, size);
-            byte[] partial = content(store, RepositoryLayout.streamingPartial("main", tail));
+            byte[] partial = content(store, io.pgvault.core.repo.StreamedHeads.longest(store, "main", tail).orElseThrow().key());
             byte[] onDisk = Files.readAllBytes(pg.dataDirectory().resolve("pg_wal").resolve(tail.toString()));
             assertThat(partial).isEqualTo(Arrays.copyOf(onDisk, partial.length));
             List<WalRecordScanner.Event> events = new ArrayList<>();

@@ -67,7 +67,7 @@ class StreamedHeadFetchTest {
             new ClusterDescriptor("main", "host=db1", "7", size.bytes(), 17, "2026-12-04T00:00:00Z").write(store);
             WalArchiver archiver = new WalArchiver(store, Codecs.parse("zstd"), dir.resolve("spool"), "t", Clock.systemUTC());
             new ArchiveSink(store, ArchiveSink.Ingest.into(archiver, "main", ClusterIdentity.UNKNOWN), Codecs.parse("zstd"), "main",
-                    dir.resolve("spool"), "t").partial(segment, written, headLength);
+                    dir.resolve("spool"), "t", 1).partial(segment, written, headLength);
         }
     }
 

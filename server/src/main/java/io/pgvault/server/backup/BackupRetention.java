@@ -13,6 +13,8 @@ import io.pgvault.core.wal.WalSegmentSize;
 import io.pgvault.server.catalog.BackupHistory;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.cluster.ClusterService;
+import io.pgvault.server.lease.Lease;
+import io.pgvault.server.lease.LeaseKeeper;
 import io.pgvault.server.config.RetentionConfig;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
@@ -46,9 +48,11 @@ public class BackupRetention {
     private final Clock clock;
     private final Duration retentionGrace;
     private final Duration walWait;
+    private final LeaseKeeper leases;
 
     public BackupRetention(ClusterService clusters, BackupHistory history, ObjectStore store, Clock clock, RetentionConfig retention,
-                           @Value("${pgvault.backup.wal-wait:5m}") Duration walWait) {
+                           @Value("${pgvault.backup.wal-wait:5m}") Duration walWait, LeaseKeeper leases) {
+        this.leases = leases;
         this.clusters = clusters;
         this.history = history;
         this.store = store;
@@ -57,9 +61,19 @@ public class BackupRetention {
         this.walWait = walWait;
     }
 
-    /** After backup {@code id} was stored: once its WAL arrived (or {@code pgvault.backup.wal-wait} passed), applies the policy. */
+    /**
+     * After backup {@code id} was stored: once its WAL arrived (or {@code pgvault.backup.wal-wait}
+     * passed), applies the policy, if this server holds the cluster's lease (asked of the
+     * catalog right before): retention runs once per cluster, on its holder, so two servers
+     * never delete from one plan each. Another server's backups are followed by the holder's.
+     */
     void afterBackup(String cluster, String id) throws IOException, InterruptedException {
         awaitWal(cluster, id);
+        Optional<Lease> lease = leases.lease(cluster);
+        if (lease.isEmpty() || !leases.confirm(lease.get())) {
+            LOG.info("Retention of {} after backup {} is left to the server holding the cluster's lease", cluster, id);
+            return;
+        }
         expire(cluster, false);
     }
 

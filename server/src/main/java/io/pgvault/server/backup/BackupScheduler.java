@@ -1,50 +1,89 @@
 package io.pgvault.server.backup;
 
+import io.micronaut.context.annotation.Value;
 import io.micronaut.context.event.StartupEvent;
 import io.micronaut.runtime.event.annotation.EventListener;
-import io.micronaut.scheduling.TaskScheduler;
+import io.pgvault.server.catalog.BackupSlots;
 import io.pgvault.server.catalog.ClusterRow;
-import io.pgvault.server.cluster.ClusterListener;
 import io.pgvault.server.cluster.ClusterService;
 import io.pgvault.server.config.ClusterSettings;
-import jakarta.inject.Named;
+import io.pgvault.server.lease.Lease;
+import io.pgvault.server.lease.LeaseKeeper;
+import io.pgvault.server.lease.LeaseListener;
+import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZonedDateTime;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Starts each cluster's backups on its cron schedules: full backups on one (e.g. {@code 0 2 * * 0})
- * and incremental ones on another (e.g. {@code 0 2 * * 1-6}). When both fall on the same minute
- * the full backup runs and the incremental one is skipped: it would only build on the backup
- * before.
+ * and incremental ones on another (e.g. {@code 0 2 * * 1-6}), on the server holding the
+ * cluster's lease.
+ *
+ * <ul>
+ *   <li>Every second the holder looks for a slot (a time a schedule names) since it last looked;
+ *       when both schedules name the same time the full backup runs.</li>
+ *   <li>A slot is claimed in the catalog ({@link BackupSlots}) before its backup starts: of
+ *       all servers, past and present holders, one runs it.</li>
+ *   <li>A server that takes a lease over looks back {@code pgvault.backup.schedule-catch-up}
+ *       (10 minutes; never before the cluster was registered) and runs the newest slot nobody
+ *       claimed, once, for however many were missed while no server held the lease.</li>
+ * </ul>
  */
 @Singleton
-public class BackupScheduler implements ClusterListener {
+public class BackupScheduler implements LeaseListener {
 
     private static final Logger LOG = LoggerFactory.getLogger(BackupScheduler.class);
+
+    /** How long claims are kept: far past any catch-up, for the record. */
+    private static final Duration CLAIMS_KEPT = Duration.ofDays(7);
 
     private final ClusterService clusters;
     private final BackupService backups;
     private final BackupReconciler reconciler;
-    private final TaskScheduler scheduler;
+    private final LeaseKeeper leases;
+    private final BackupSlots slots;
+    private final Clock clock;
+    private final Duration catchUp;
     private final Map<String, String> configuredFull = new HashMap<>();
     private final Map<String, String> configuredIncremental = new HashMap<>();
-    /** Per cluster, the scheduled tasks (full, then incremental). */
-    private final Map<String, List<ScheduledFuture<?>>> scheduled = new ConcurrentHashMap<>();
+    /** Per cluster this server holds: up to when its schedules were looked at. */
+    private final Map<String, ZonedDateTime> lookedUpTo = new ConcurrentHashMap<>();
+    private volatile Instant claimsPrunedAt = Instant.EPOCH;
+    private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "pgvault-backup-scheduler");
+        t.setDaemon(true);
+        return t;
+    });
 
-    public BackupScheduler(ClusterService clusters, BackupService backups, BackupReconciler reconciler, @Named("scheduled") TaskScheduler scheduler,
-                           List<ClusterSettings> settings) {
+    public BackupScheduler(ClusterService clusters, BackupService backups, BackupReconciler reconciler, LeaseKeeper leases, BackupSlots slots,
+                           Clock clock, @Value("${pgvault.backup.schedule-catch-up:10m}") Duration catchUp, List<ClusterSettings> settings) {
+        if (catchUp.isNegative()) {
+            throw new IllegalArgumentException("pgvault.backup.schedule-catch-up is " + catchUp + ": expected a duration such as 10m (0 turns catching up off)");
+        }
         this.clusters = clusters;
         this.backups = backups;
         this.reconciler = reconciler;
-        this.scheduler = scheduler;
+        this.leases = leases;
+        this.slots = slots;
+        this.clock = clock;
+        this.catchUp = catchUp;
         for (ClusterSettings s : settings) {
             if (s.getBackup().getSchedule() != null && !s.getBackup().getSchedule().isBlank()) {
                 configuredFull.put(s.getName(), s.getBackup().getSchedule());
@@ -58,31 +97,18 @@ public class BackupScheduler implements ClusterListener {
     @EventListener
     void onStartup(StartupEvent event) {
         reconciler.start();
-        clusters.list().forEach(this::schedule);
-        clusters.addListener(this);
-        java.util.Set<String> configured = new java.util.TreeSet<>(configuredFull.keySet());
+        leases.addListener(this);
+        ticker.scheduleWithFixedDelay(this::tick, 1, 1, TimeUnit.SECONDS);
+        Set<String> configured = new TreeSet<>(configuredFull.keySet());
         configured.addAll(configuredIncremental.keySet());
-        configured.stream().filter(name -> clusters.list().stream().noneMatch(c -> c.name().equals(name)))
+        configured.stream().filter(name -> clusters.find(name).isEmpty())
                 .forEach(name -> LOG.warn("pgvault.clusters.{}.backup schedules are set, but no cluster '{}' is registered: "
                         + "register it with pgvault cluster add {} --conninfo '...' (the schedules start then)", name, name, name));
     }
 
-    @Override
-    public void registered(ClusterRow cluster) {
-        schedule(cluster);
-    }
-
-    @Override
-    public void updated(ClusterRow before, ClusterRow after) {
-        schedule(after);
-    }
-
-    @Override
-    public List<String> removing(ClusterRow cluster) {
-        if (cancel(cluster.name())) {
-            LOG.info("Backups of {} no longer scheduled: the cluster is removed", cluster.name());
-        }
-        return List.of();
+    @PreDestroy
+    void shutdown() {
+        ticker.shutdownNow();
     }
 
     /** The cron expression full backups of {@code cluster} follow: the server's configuration wins over what cluster add stored. */
@@ -95,49 +121,81 @@ public class BackupScheduler implements ClusterListener {
         return Optional.ofNullable(configuredIncremental.getOrDefault(cluster.name(), cluster.incrementalSchedule())).filter(c -> !c.isBlank());
     }
 
-    private boolean cancel(String cluster) {
-        List<ScheduledFuture<?>> tasks = scheduled.remove(cluster);
-        if (tasks != null) {
-            tasks.forEach(t -> t.cancel(false));
+    @Override
+    public void gained(ClusterRow cluster, Lease lease) {
+        ZonedDateTime now = now();
+        ZonedDateTime from = now.minus(catchUp);
+        ZonedDateTime registered = cluster.createdAt().atZone(now.getZone());
+        lookedUpTo.put(cluster.name(), from.isBefore(registered) ? registered : from);
+        ScheduleSlots schedules = new ScheduleSlots(scheduleOf(cluster), incrementalScheduleOf(cluster));
+        if (schedules.any()) {
+            LOG.info("Backups of {} scheduled here: full {}, incremental {}", cluster.name(), scheduleOf(cluster).orElse("never"),
+                    incrementalScheduleOf(cluster).orElse("never"));
         }
-        return tasks != null && !tasks.isEmpty();
     }
 
-    private void schedule(ClusterRow cluster) {
-        cancel(cluster.name());
-        Optional<String> full = scheduleOf(cluster);
-        Optional<String> incremental = incrementalScheduleOf(cluster);
-        List<ScheduledFuture<?>> tasks = new java.util.ArrayList<>();
-        full.ifPresent(cron -> tasks.add(scheduler.schedule(cron, () -> start(cluster.name(), false))));
-        incremental.ifPresent(cron -> tasks.add(scheduler.schedule(cron, () -> {
-            if (full.isPresent() && firesThisMinute(full.get())) {
-                LOG.info("Scheduled incremental backup of {} skipped: a full backup is scheduled for the same minute", cluster.name());
-                return;
+    @Override
+    public void lost(String cluster, Lease lease, String why) {
+        lookedUpTo.remove(cluster);
+    }
+
+    private ZonedDateTime now() {
+        return ZonedDateTime.ofInstant(clock.instant(), ZoneId.systemDefault());
+    }
+
+    private void tick() {
+        ZonedDateTime now = now();
+        for (Map.Entry<String, ZonedDateTime> entry : lookedUpTo.entrySet()) {
+            String name = entry.getKey();
+            try {
+                Optional<Lease> lease = leases.lease(name);
+                Optional<ClusterRow> row = clusters.find(name);
+                if (lease.isEmpty() || row.isEmpty()) {
+                    continue;
+                }
+                ScheduleSlots schedules = new ScheduleSlots(scheduleOf(row.get()), incrementalScheduleOf(row.get()));
+                Optional<ScheduleSlots.Due> due = schedules.latest(entry.getValue(), now);
+                lookedUpTo.replace(name, entry.getValue(), now);
+                due.ifPresent(d -> run(row.get(), lease.get(), d));
+            } catch (RuntimeException e) {
+                LOG.error("Schedules of {} could not be looked at: {}", name, e.getMessage());
             }
-            start(cluster.name(), true);
-        })));
-        scheduled.put(cluster.name(), tasks);
-        if (!tasks.isEmpty()) {
-            LOG.info("Backups of {} scheduled: full {}, incremental {}", cluster.name(), full.orElse("never"), incremental.orElse("never"));
         }
+        pruneClaims(now.toInstant());
     }
 
-    private void start(String cluster, boolean incremental) {
-        if (backups.runningJob(cluster).isPresent()) {
-            LOG.warn("Scheduled {} backup of {} skipped: the previous one is still running", incremental ? "incremental" : "full", cluster);
+    private void run(ClusterRow cluster, Lease lease, ScheduleSlots.Due due) {
+        String kind = due.full() ? "full" : "incremental";
+        Instant slot = due.at().toInstant();
+        if (!slots.claim(cluster.id(), slot, kind, leases.serverId(), lease.token())) {
+            LOG.debug("Backup slot {} of {} was claimed already", slot, cluster.name());
+            return;
+        }
+        if (due.missed() > 0) {
+            LOG.warn("{} backup slot(s) of {} passed while no server held its lease: the newest ({}) runs now", due.missed() + 1, cluster.name(),
+                    slot);
+        }
+        if (backups.runningJob(cluster.name()).isPresent()) {
+            LOG.warn("Scheduled {} backup of {} ({}) skipped: the previous one is still running", kind, cluster.name(), slot);
             return;
         }
         try {
-            backups.start(cluster, incremental);
+            String id = backups.start(cluster.name(), !due.full()).id();
+            slots.started(cluster.id(), slot, id);
         } catch (Exception e) {
-            LOG.error("Scheduled {} backup of {} could not start: {}", incremental ? "incremental" : "full", cluster, e.getMessage());
+            LOG.error("Scheduled {} backup of {} could not start: {}", kind, cluster.name(), e.getMessage());
         }
     }
 
-    /** Whether {@code cron} fires in the current minute (the two tasks may run a few milliseconds apart, in either order). */
-    private static boolean firesThisMinute(String cron) {
-        java.time.ZonedDateTime minute = java.time.ZonedDateTime.now().truncatedTo(java.time.temporal.ChronoUnit.MINUTES);
-        java.time.ZonedDateTime next = io.micronaut.scheduling.cron.CronExpression.create(cron).nextTimeAfter(minute.minusSeconds(1));
-        return next.equals(minute);
+    private void pruneClaims(Instant now) {
+        if (Duration.between(claimsPrunedAt, now).compareTo(Duration.ofHours(1)) < 0) {
+            return;
+        }
+        claimsPrunedAt = now;
+        try {
+            slots.forgetBefore(now.minus(CLAIMS_KEPT));
+        } catch (RuntimeException e) {
+            LOG.debug("Old backup slot claims not pruned: {}", e.getMessage());
+        }
     }
 }

@@ -254,7 +254,10 @@ public class ClusterCheck {
             return;
         }
         StreamStatus s = streaming.status(row.name());
-        if (s.state().equals("streaming")) {
+        if (StreamStatus.ELSEWHERE.equals(s.state())) {
+            results.add(CheckResult.ok("streaming", "streamed by server " + s.server() + ", which holds the cluster's lease (its "
+                    + "GET /v1/clusters/" + row.name() + "/stream has the details)"));
+        } else if (s.state().equals("streaming")) {
             results.add(CheckResult.ok("streaming", "from slot " + s.slot() + ", stored up to " + s.flushedLsn() + " (last stored "
                     + s.lastFlushAt() + ")"));
         } else {

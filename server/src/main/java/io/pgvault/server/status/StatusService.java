@@ -196,7 +196,7 @@ public class StatusService {
             Instant since = s.caughtUpAt() != null ? s.caughtUpAt() : s.connectedSince();
             rpo = since == null ? null : Duration.between(since, f.now()).toMillis() / 1000.0;
         }
-        if (!"streaming".equals(s.state())) {
+        if (!s.followed()) {
             j.critical("streaming " + s.state() + (s.lastError() == null ? "" : ": " + s.lastError()));
         }
         if (slot != null && slot.warning() != null) {

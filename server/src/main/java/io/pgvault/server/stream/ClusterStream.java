@@ -25,6 +25,12 @@ import java.util.function.Supplier;
  * restarted, network, repository unavailable), and keeps a status for the API and the
  * metrics. Nothing here acknowledges WAL: {@link WalReceiver} reports to PostgreSQL only
  * what the sink stored.
+ *
+ * <p>It runs while this server holds the cluster's lease: before each connection it asks
+ * {@code wanted} (the lease is still valid, the catalog still streams the cluster with these
+ * settings) and ends when not. When the slot is still in use by a receiver that lost the
+ * lease (its server paused, or cut off from the catalog) it ends that receiver's walsender, as
+ * PostgreSQL would once {@code wal_sender_timeout} passed, instead of waiting for it.
  */
 final class ClusterStream implements Runnable {
 
@@ -48,6 +54,8 @@ final class ClusterStream implements Runnable {
     private final StreamingConfig config;
     private final Supplier<Optional<RepositoryEnd>> repositoryEnd;
     private final Supplier<ClusterRow> current;
+    private final java.util.function.BooleanSupplier wanted;
+    private final String server;
     private final Thread thread;
     private final Object sleeper = new Object();
 
@@ -68,14 +76,18 @@ final class ClusterStream implements Runnable {
     /**
      * @param repositoryEnd reads where the repository's WAL ends, at each connection
      * @param current the cluster's row as the catalog has it now (its identity is fixed by the first segment)
+     * @param wanted whether this stream should still run (checked before each connection)
+     * @param server this server's id, for the status
      */
     ClusterStream(ClusterRow cluster, WalSink sink, StreamingConfig config, Supplier<Optional<RepositoryEnd>> repositoryEnd,
-                  Supplier<ClusterRow> current) {
+                  Supplier<ClusterRow> current, java.util.function.BooleanSupplier wanted, String server) {
         this.cluster = cluster;
         this.sink = sink;
         this.config = config;
         this.repositoryEnd = repositoryEnd;
         this.current = current;
+        this.wanted = wanted;
+        this.server = server;
         this.thread = new Thread(this, "stream-" + cluster.name());
         this.thread.setDaemon(true);
     }
@@ -110,6 +122,10 @@ final class ClusterStream implements Runnable {
         int failures = 0;
         LOG.info("Streaming {} from {}:{} with slot {}", cluster.name(), conninfo.host(), conninfo.port(), cluster.slot());
         while (!stopped) {
+            if (!stillWanted()) {
+                LOG.info("Streaming {} ends: this server no longer holds its lease, or the cluster's streaming settings changed", cluster.name());
+                break;
+            }
             WalReceiver r = new WalReceiver(conninfo, sink, settings);
             receiver = r;
             if (stopped) {
@@ -136,6 +152,11 @@ final class ClusterStream implements Runnable {
                     startAtServer = true;
                 }
                 LOG.warn("Streaming {} stopped: {}; reconnecting", cluster.name(), lastError);
+                if (e instanceof PgServerException pg && OBJECT_IN_USE.equals(pg.sqlState()) && cluster.slot() != null && stillWanted()
+                        && SlotInspector.endOtherReceiver(conninfo, cluster.slot())) {
+                    // The walsender of a receiver that lost the lease held the slot: ended, so connect again at once.
+                    failures = 0;
+                }
             } finally {
                 if (r.flushed().isValid()) {
                     lastFlushed = r.flushed();
@@ -215,7 +236,17 @@ final class ClusterStream implements Runnable {
         return new WalReceiver.Position(fork.get(), next);
     }
 
+    /** PostgreSQL's answer to START_REPLICATION on a slot another walsender uses. */
+    private static final String OBJECT_IN_USE = "55006";
+
+    private boolean stillWanted() {
+        return wanted.getAsBoolean();
+    }
+
     private Duration backoff(int failures) {
+        if (failures == 0) {
+            return Duration.ofMillis(100);
+        }
         return new Backoff(config.getRetryMin(), config.getRetryMax()).delay(failures);
     }
 
@@ -273,6 +304,6 @@ final class ClusterStream implements Runnable {
         TimelineId timeline = r == null ? null : r.timeline();
         return new StreamStatus(cluster.name(), cluster.slot(), state, timeline != null ? Long.valueOf(timeline.value()) : lastTimeline,
                 flushed.isValid() ? flushed.toString() : null, r != null && r.lastFlushAt() != null ? r.lastFlushAt() : lastFlushAt, connectedSince, reconnects, lastError,
-                lastErrorAt, slotHealth, recoveryPoint.caughtUpAt());
+                lastErrorAt, slotHealth, recoveryPoint.caughtUpAt(), server);
     }
 }

@@ -17,6 +17,8 @@ import java.util.List;
  */
 final class SlotInspector {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SlotInspector.class);
+
     private static final String QUERY = """
             SELECT s.active, s.wal_status, s.restart_lsn::text, p.pos::text,
                    pg_wal_lsn_diff(p.pos, s.restart_lsn)::bigint
@@ -57,6 +59,30 @@ final class SlotInspector {
             return new SlotHealth(false, false, null, null, null, null, now,
                     "cannot read pg_replication_slots over " + conninfo.host() + ":" + conninfo.port() + "/" + conninfo.dbname() + ": "
                             + e.getMessage() + " (the role needs a pg_hba.conf line for that database too)", null);
+        }
+    }
+
+    /**
+     * Ends the walsender that holds {@code slot} for another receiver (one whose server lost the
+     * cluster's lease but still has its connection: paused, or cut off from the catalog),
+     * as PostgreSQL itself would after {@code wal_sender_timeout}. Needs the same role as that
+     * receiver, or {@code pg_signal_backend}.
+     *
+     * @return whether a walsender was ended
+     */
+    static boolean endOtherReceiver(Conninfo conninfo, String slot) {
+        try (SqlConnection c = SqlConnection.open(conninfo, "pgvault lease takeover")) {
+            List<List<String>> rows = c.query("SELECT active_pid, pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = "
+                    + SqlConnection.literal(slot) + " AND active_pid IS NOT NULL AND active_pid <> pg_backend_pid()").get(0).rows();
+            boolean ended = !rows.isEmpty() && "t".equals(rows.get(0).get(1));
+            if (ended) {
+                LOG.warn("Slot {} was held by walsender {} of a receiver that no longer holds the lease: ended it", slot, rows.get(0).get(0));
+            }
+            return ended;
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Slot {} is held by another receiver and it could not be ended ({}): waiting for PostgreSQL's wal_sender_timeout", slot,
+                    e.getMessage());
+            return false;
         }
     }
 }

@@ -11,7 +11,7 @@ import io.pgvault.core.pgproto.Conninfo;
 import io.pgvault.core.pgproto.ReplicationConnection;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.ObjectHeader;
-import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.repo.StreamedHeads;
 import io.pgvault.core.spool.SpoolBudget;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
@@ -23,6 +23,9 @@ import io.pgvault.server.catalog.Catalog;
 import io.pgvault.server.catalog.ClusterRow;
 import io.pgvault.server.cluster.ClusterListener;
 import io.pgvault.server.cluster.ClusterService;
+import io.pgvault.server.lease.Lease;
+import io.pgvault.server.lease.LeaseKeeper;
+import io.pgvault.server.lease.LeaseListener;
 import io.pgvault.server.wal.WalService;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -44,13 +47,15 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs one {@link ClusterStream} per cluster registered with {@code --stream}: starts them
- * with the server, restarts one when its connection settings change, stops it and drops
- * its slot when streaming is turned off or the cluster removed, reads slot health on a
- * timer and publishes it as metrics.
+ * Runs one {@link ClusterStream} per cluster registered with {@code --stream} whose lease
+ * this server holds ({@link LeaseKeeper}): starts it when the lease is taken, stops it when the
+ * lease is lost, restarts it when its connection settings change (here or on another server
+ * sharing the catalog), drops its slot when streaming is turned off or the cluster removed,
+ * reads slot health on a timer and publishes it as metrics. Each stream stores its heads
+ * under its lease's fencing token.
  */
 @Singleton
-public class StreamingService implements ClusterListener {
+public class StreamingService implements ClusterListener, LeaseListener {
 
     private static final Logger LOG = LoggerFactory.getLogger(StreamingService.class);
 
@@ -63,6 +68,7 @@ public class StreamingService implements ClusterListener {
     private final MeterRegistry metrics;
     private final SpoolBudget spool;
     private final String writer;
+    private final LeaseKeeper leases;
     private final Map<String, ClusterStream> streams = new ConcurrentHashMap<>();
     private final Map<String, List<Meter>> meters = new ConcurrentHashMap<>();
     private final ScheduledExecutorService slotChecks = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -72,7 +78,7 @@ public class StreamingService implements ClusterListener {
     });
 
     public StreamingService(ClusterService clusters, Catalog catalog, WalService wal, ObjectStore store, Codec codec, StreamingConfig config,
-                            MeterRegistry metrics, SpoolBudget spool) {
+                            MeterRegistry metrics, SpoolBudget spool, LeaseKeeper leases) {
         this.clusters = clusters;
         this.catalog = catalog;
         this.wal = wal;
@@ -82,12 +88,13 @@ public class StreamingService implements ClusterListener {
         this.metrics = metrics;
         this.spool = spool;
         this.writer = wal.writerId();
+        this.leases = leases;
     }
 
     @EventListener
     void onStartup(StartupEvent event) {
         clusters.addListener(this);
-        clusters.list().stream().filter(ClusterRow::stream).forEach(this::start);
+        leases.addListener(this);
         long every = config.getSlotCheckInterval().toMillis();
         slotChecks.scheduleWithFixedDelay(this::checkSlots, every, every, TimeUnit.MILLISECONDS);
     }
@@ -100,33 +107,61 @@ public class StreamingService implements ClusterListener {
         }
     }
 
-    /** How the cluster is followed; {@code off} when it is not streamed. */
+    /**
+     * How the cluster is followed: by this server, by the server holding its lease
+     * ({@code elsewhere}), or {@code off} when it is not streamed.
+     */
     public StreamStatus status(String cluster) {
         ClusterStream stream = streams.get(cluster);
-        return stream == null ? StreamStatus.off(cluster) : stream.status();
+        if (stream != null) {
+            return stream.status();
+        }
+        Optional<ClusterRow> row = clusters.find(cluster);
+        if (row.isPresent() && row.get().stream()) {
+            Optional<String> holder = leases.holderOf(row.get().id()).filter(id -> !id.equals(leases.serverId()));
+            if (holder.isPresent()) {
+                return StreamStatus.elsewhere(cluster, row.get().slot(), holder.get());
+            }
+        }
+        return StreamStatus.off(cluster);
     }
 
     @Override
-    public void registered(ClusterRow cluster) {
+    public void gained(ClusterRow cluster, Lease lease) {
         if (cluster.stream()) {
-            start(cluster);
+            start(cluster, lease);
         }
     }
 
     @Override
+    public void lost(String cluster, Lease lease, String why) {
+        stop(cluster);
+    }
+
+    /** The cluster's row changed in the catalog (here or on another server): follow it if its streaming settings did. */
+    @Override
+    public void changed(ClusterRow before, ClusterRow after, Lease lease) {
+        ClusterStream running = streams.get(after.name());
+        if (running != null && sameStreaming(running.cluster(), after)) {
+            return;
+        }
+        stop(after.name());
+        if (after.stream()) {
+            start(after, lease);
+        }
+    }
+
+    /** A change made on this server: the old slot is dropped here; the lease holder restarts its stream ({@link #changed}). */
+    @Override
     public void updated(ClusterRow before, ClusterRow after) {
-        boolean same = before.stream() == after.stream() && Objects.equals(before.conninfo(), after.conninfo())
-                && Objects.equals(before.slot(), after.slot());
-        if (same) {
+        if (sameStreaming(before, after)) {
             return;
         }
         stop(before.name());
         if (before.stream() && before.slot() != null && (!after.stream() || !before.slot().equals(after.slot()))) {
             dropSlot(before).ifPresent(warning -> LOG.warn("Cluster {}: {}", before.name(), warning));
         }
-        if (after.stream()) {
-            start(after);
-        }
+        leases.lease(after.name()).ifPresent(lease -> changed(before, after, lease));
     }
 
     @Override
@@ -135,14 +170,36 @@ public class StreamingService implements ClusterListener {
         return cluster.slot() == null ? List.of() : dropSlot(cluster).map(List::of).orElse(List.of());
     }
 
-    private synchronized void start(ClusterRow cluster) {
+    private static boolean sameStreaming(ClusterRow a, ClusterRow b) {
+        return a.stream() == b.stream() && Objects.equals(a.conninfo(), b.conninfo()) && Objects.equals(a.slot(), b.slot());
+    }
+
+    /**
+     * Whether the stream started with {@code started} should go on: this server still holds the
+     * lease it was started under, and the catalog still streams the cluster the same way. A
+     * catalog that does not answer does not end it: the lease, checked first, runs out then.
+     */
+    private boolean wanted(ClusterRow started, Lease lease) {
+        if (leases.lease(started.name()).filter(lease::equals).isEmpty()) {
+            return false;
+        }
+        try {
+            return clusters.find(started.name()).filter(now -> now.id() == started.id() && sameStreaming(now, started)).isPresent();
+        } catch (RuntimeException e) {
+            LOG.warn("Streaming {}: the catalog does not answer ({}); going on while the lease lasts", started.name(), e.getMessage());
+            return true;
+        }
+    }
+
+    private synchronized void start(ClusterRow cluster, Lease lease) {
         if (streams.containsKey(cluster.name())) {
             return;
         }
         String name = cluster.name();
         ArchiveSink sink = new ArchiveSink(store, (file, content) -> wal.push(name, file.toString(), new ByteArrayInputStream(content), content.length),
-                codec, name, spool, writer);
-        ClusterStream stream = new ClusterStream(cluster, sink, config, () -> repositoryEnd(name), () -> clusters.require(name));
+                codec, name, spool, writer, lease.token());
+        ClusterStream stream = new ClusterStream(cluster, sink, config, () -> repositoryEnd(name), () -> clusters.require(name),
+                () -> wanted(cluster, lease), leases.serverId());
         streams.put(name, stream);
         registerMeters(stream);
         stream.start();
@@ -161,13 +218,32 @@ public class StreamingService implements ClusterListener {
         Optional.ofNullable(meters.remove(cluster)).ifPresent(list -> list.forEach(metrics::remove));
     }
 
-    /** Drops the cluster's slot so it stops keeping WAL for pgvault; a warning with what to do by hand when that fails. */
+    /**
+     * Drops the cluster's slot so it stops keeping WAL for pgvault; a warning with what to do by
+     * hand when that fails. The slot may still be in use by the receiver of another server (the
+     * lease holder, which stops at its next look at the catalog): that walsender is ended first.
+     */
     private static Optional<String> dropSlot(ClusterRow cluster) {
-        try (ReplicationConnection rc = ReplicationConnection.open(Conninfo.parse(cluster.conninfo()), "pgvault")) {
-            if (rc.dropSlot(cluster.slot())) {
+        Conninfo conninfo = Conninfo.parse(cluster.conninfo());
+        try (ReplicationConnection rc = ReplicationConnection.open(conninfo, "pgvault")) {
+            boolean dropped;
+            try {
+                dropped = rc.dropSlot(cluster.slot());
+            } catch (io.pgvault.core.pgproto.PgServerException inUse) {
+                if (!"55006".equals(inUse.sqlState()) || !SlotInspector.endOtherReceiver(conninfo, cluster.slot())) {
+                    throw inUse;
+                }
+                Thread.sleep(200); // the ended walsender releases the slot as it exits
+                dropped = rc.dropSlot(cluster.slot());
+            }
+            if (dropped) {
                 LOG.info("Dropped replication slot {} of {}", cluster.slot(), cluster.name());
             }
             return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.of("interrupted while dropping replication slot " + cluster.slot() + ": drop it on the cluster with SELECT "
+                    + "pg_drop_replication_slot('" + cluster.slot() + "')");
         } catch (IOException | RuntimeException e) {
             return Optional.of("could not drop replication slot " + cluster.slot() + " on the cluster (" + e.getMessage()
                     + "): it keeps WAL until dropped; drop it there with SELECT pg_drop_replication_slot('" + cluster.slot() + "')");
@@ -184,9 +260,9 @@ public class StreamingService implements ClusterListener {
         catalog.lastSegment(clusters.require(cluster).id())
                 .ifPresent(last -> ends.add(new ClusterStream.RepositoryEnd(new TimelineId(last.timeline()), last.segmentNumber() + 1)));
         try {
-            for (ObjectStat head : store.list(RepositoryLayout.streamingPrefix(cluster))) {
-                Optional<WalFileName> name = WalFileName.tryParse(head.key().substring(head.key().lastIndexOf('/') + 1));
-                Optional<ObjectHeader> header = ObjectEnvelope.readHeader(store, head.key());
+            for (ObjectStat head : StreamedHeads.list(store, cluster)) {
+                Optional<WalFileName> name = StreamedHeads.segmentOf(head.key());
+                Optional<ObjectHeader> header = readableHeader(head.key());
                 if (name.isPresent() && header.isPresent() && header.get().segmentSize() > 0) {
                     WalFileName segment = name.get().segmentName();
                     ends.add(new ClusterStream.RepositoryEnd(segment.timeline(), segment.segmentNumber(new WalSegmentSize(header.get().segmentSize()))));
@@ -196,6 +272,15 @@ public class StreamingService implements ClusterListener {
             throw new UncheckedIOException("cannot list the streamed heads of " + cluster + ": " + e.getMessage(), e);
         }
         return ends.stream().max(Comparator.naturalOrder());
+    }
+
+    /** A head's header, or empty when it cannot be read (it holds nothing to resume from; {@link StreamedHeads} passes it over too). */
+    private Optional<ObjectHeader> readableHeader(String key) throws IOException {
+        try {
+            return ObjectEnvelope.readHeader(store, key);
+        } catch (io.pgvault.core.repo.CorruptObjectException e) {
+            return Optional.empty();
+        }
     }
 
     private void checkSlots() {

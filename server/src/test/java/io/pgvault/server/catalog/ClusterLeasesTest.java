@@ -1,0 +1,155 @@
+package io.pgvault.server.catalog;
+
+import io.pgvault.testkit.PgCluster;
+import org.flywaydb.core.Flyway;
+import org.h2.jdbcx.JdbcDataSource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.postgresql.ds.PGSimpleDataSource;
+
+import javax.sql.DataSource;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Leases and slot claims on both catalogs: the database's clock decides expiry, one of
+ * several servers taking a lease at once gets it, each taking draws a new token, a holder
+ * whose lease was taken cannot renew it, and a slot is claimed once.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ClusterLeasesTest {
+
+    private static final long TTL = 1500;
+
+    private PgCluster pg;
+    private Map<String, DataSource> catalogs;
+
+    @BeforeAll
+    void start() {
+        pg = PgCluster.builder(17).start();
+        pg.execute("CREATE DATABASE catalog");
+        PGSimpleDataSource postgres = new PGSimpleDataSource();
+        postgres.setUrl(pg.jdbcUrl("catalog"));
+        postgres.setUser("postgres");
+        JdbcDataSource h2 = new JdbcDataSource();
+        h2.setURL("jdbc:h2:mem:" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+        h2.setUser("sa");
+        catalogs = Map.of("h2", h2, "postgres", postgres);
+        catalogs.values().forEach(ds -> Flyway.configure().dataSource(ds).locations("classpath:db/migration").load().migrate());
+    }
+
+    @AfterAll
+    void stop() {
+        if (pg != null) {
+            pg.close();
+        }
+    }
+
+    private static long cluster(DataSource ds, String name) {
+        Catalog catalog = new Catalog(ds);
+        catalog.insertCluster(name, "host=x", null, null, null, Instant.now());
+        return catalog.findCluster(name).orElseThrow().id();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"h2", "postgres"})
+    void aLeaseIsHeldUntilItExpiresByTheDatabasesClock(String kind) throws Exception {
+        DataSource ds = catalogs.get(kind);
+        ClusterLeases leases = new ClusterLeases(ds);
+        long id = cluster(ds, "expiry-" + kind);
+
+        OptionalLong a = leases.acquire(id, "server-a", TTL);
+        assertThat(a).isPresent();
+        assertThat(leases.acquire(id, "server-b", TTL)).as("held by a").isEmpty();
+        assertThat(leases.holds(id, "server-a", a.getAsLong())).isTrue();
+        assertThat(leases.renew(id, "server-a", a.getAsLong(), TTL)).isTrue();
+
+        ClusterLeases.Snapshot snapshot = leases.snapshot("server-b", TTL);
+        ClusterLeases.LeaseRow row = snapshot.leases().stream().filter(l -> l.clusterId() == id).findFirst().orElseThrow();
+        assertThat(row.serverId()).isEqualTo("server-a");
+        assertThat(snapshot.expired(row)).isFalse();
+        assertThat(row.expiresMs() - snapshot.nowMs()).isBetween(0L, TTL);
+
+        Thread.sleep(TTL + 300);
+        assertThat(leases.renew(id, "server-a", a.getAsLong(), TTL)).as("an expired lease is not renewed").isFalse();
+        OptionalLong b = leases.acquire(id, "server-b", TTL);
+        assertThat(b).as("b takes the expired lease").isPresent();
+        assertThat(b.getAsLong()).as("with a new token").isGreaterThan(a.getAsLong());
+        assertThat(leases.holds(id, "server-a", a.getAsLong())).isFalse();
+        assertThat(leases.renew(id, "server-a", a.getAsLong(), TTL)).as("a, woken up, cannot renew b's lease").isFalse();
+
+        leases.release(id, "server-a", a.getAsLong());
+        assertThat(leases.holds(id, "server-b", b.getAsLong())).as("a release by the old holder does nothing").isTrue();
+        leases.release(id, "server-b", b.getAsLong());
+        OptionalLong c = leases.acquire(id, "server-c", TTL);
+        assertThat(c).as("a released lease is taken at once").isPresent();
+        assertThat(c.getAsLong()).isGreaterThan(b.getAsLong());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"h2", "postgres"})
+    void ofServersTakingALeaseAtOnceOneGetsIt(String kind) throws Exception {
+        DataSource ds = catalogs.get(kind);
+        ClusterLeases leases = new ClusterLeases(ds);
+        List<Long> ids = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            ids.add(cluster(ds, "race-" + i + "-" + kind));
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            for (long id : ids) {
+                CountDownLatch go = new CountDownLatch(1);
+                List<Future<OptionalLong>> tries = new ArrayList<>();
+                for (int s = 0; s < 4; s++) {
+                    String server = "server-" + s;
+                    tries.add(pool.submit(() -> {
+                        go.await();
+                        return leases.acquire(id, server, 10_000);
+                    }));
+                }
+                go.countDown();
+                int won = 0;
+                for (Future<OptionalLong> f : tries) {
+                    won += f.get().isPresent() ? 1 : 0;
+                }
+                assertThat(won).as("cluster %d", id).isEqualTo(1);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(leases.snapshot("server-0", 10_000).liveServers()).isEqualTo(1);
+        leases.snapshot("server-1", 10_000);
+        assertThat(leases.snapshot("server-2", 10_000).liveServers()).isEqualTo(3);
+        leases.forgetServer("server-2");
+        assertThat(leases.snapshot("server-0", 10_000).liveServers()).isEqualTo(2);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"h2", "postgres"})
+    void aBackupSlotIsClaimedOnce(String kind) {
+        DataSource ds = catalogs.get(kind);
+        BackupSlots slots = new BackupSlots(ds);
+        long id = cluster(ds, "slots-" + kind);
+        Instant slot = Instant.parse("2026-12-05T02:00:00Z");
+        assertThat(slots.claim(id, slot, "full", "server-a", 7)).isTrue();
+        assertThat(slots.claim(id, slot, "incremental", "server-b", 8)).as("the same slot, by another holder").isFalse();
+        slots.started(id, slot, "20261205T020000Z-abcdef");
+        assertThat(slots.latest(id).orElseThrow()).isEqualTo(new BackupSlots.Claim(slot, "full", "server-a", 7, "20261205T020000Z-abcdef"));
+        assertThat(slots.claim(id, slot.plusSeconds(10), "incremental", "server-b", 8)).isTrue();
+        assertThat(slots.forgetBefore(slot.plusSeconds(5))).isEqualTo(1);
+        assertThat(slots.latest(id).orElseThrow().slotAt()).isEqualTo(slot.plusSeconds(10));
+    }
+}
