@@ -251,15 +251,20 @@ public class BackupService {
             ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(label, fastCheckpoint, true).withProgress()
                     .withIncremental(job.incremental && parentFiles == null), progress);
             long streamEnd = System.nanoTime();
+            beat(job); // now, not at the next interval: this server may have been paused past the heartbeat timeout
             if (job.disowned != null) {
-                throw new IOException("another pgvault server recorded this backup as failed while it ran (" + job.disowned + ") and may "
-                        + "have removed its pieces; check that the servers sharing the catalog reach it and have distinct pgvault.server-id");
+                throw disowned(job.disowned);
             }
             BackupManifest manifest = writer.finish(label, identity.systemIdentifier(), rc.serverMajor(), segmentSize, result.end(),
                     result.endTimeline(), parent);
             try {
                 // The id now, not at the start: a catalog rebuild meanwhile numbers the clusters anew.
-                history.put(clusters.require(row.name()).id(), BackupRow.stored(manifest));
+                long clusterId = clusters.require(row.name()).id();
+                if (!history.completed(clusterId, BackupRow.stored(manifest))) {
+                    // Failed by another server between the last heartbeat and now: it deletes the pieces, so the manifest goes too.
+                    deleteBackupObjects(row.name(), job.id);
+                    throw disowned(history.find(clusterId, job.id).map(BackupRow::reason).orElse("its row is gone"));
+                }
             } catch (RuntimeException catalogDown) {
                 // The backup is in the repository, which is the truth: keep it; the next start's reconciliation lists it.
                 LOG.error("Backup {} of {} is stored, but the catalog could not record it ({}); it is listed after the next start or "
@@ -315,6 +320,11 @@ public class BackupService {
      * Tells the servers sharing the catalog that this backup is alive, so none of them fails
      * it; learns when one did (it judged this server gone: a catalog outage, a stalled JVM).
      */
+    private static IOException disowned(String reason) {
+        return new IOException("another pgvault server recorded this backup as failed while it ran (" + reason + ") and may "
+                + "have removed its pieces; check that the servers sharing the catalog reach it and have distinct pgvault.server-id");
+    }
+
     private void beat(Job job) {
         try {
             // Once ended, its row is this server's own outcome; once disowned, nothing more to learn.

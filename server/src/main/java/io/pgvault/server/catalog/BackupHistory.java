@@ -78,6 +78,34 @@ public class BackupHistory {
                 + "WHERE cluster_id = ? AND id = ? AND status = ?", BackupRow.FAILED, reason, at, clusterId, id, BackupRow.RUNNING) > 0;
     }
 
+    /**
+     * Records a backup this server ran as stored, unless another server failed it meanwhile:
+     * the catalog row is the one place both sides change, so exactly one of "stored" (here)
+     * and "failed" (a server that judged this one gone, and deletes the pieces) wins. A row a
+     * catalog rebuild dropped is written anew.
+     *
+     * @return false when another server failed it: its pieces may be gone, the backup must not stand
+     */
+    public boolean completed(long clusterId, BackupRow row) {
+        boolean[] won = {false};
+        Sql.inTransaction(dataSource, "record backup " + row.id() + " as stored", c -> {
+            int wasRunning = Sql.update(c, "DELETE FROM backups WHERE cluster_id = ? AND id = ? AND status = ?", clusterId, row.id(), BackupRow.RUNNING);
+            boolean anyRow;
+            try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT 1 FROM backups WHERE cluster_id = ? AND id = ?")) {
+                ps.setLong(1, clusterId);
+                ps.setString(2, row.id());
+                try (ResultSet rs = ps.executeQuery()) {
+                    anyRow = rs.next();
+                }
+            }
+            if (wasRunning == 1 || !anyRow) {
+                insert(c, clusterId, row);
+                won[0] = true;
+            }
+        });
+        return won[0];
+    }
+
     /** Records a backup as {@code row} says, replacing what was known of it (a running row, or nothing when found in the repository). */
     public void put(long clusterId, BackupRow row) {
         Sql.inTransaction(dataSource, "record backup " + row.id() + " in the catalog", c -> {

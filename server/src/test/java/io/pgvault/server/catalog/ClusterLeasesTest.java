@@ -27,7 +27,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Leases and slot claims on both catalogs: the database's clock decides expiry, one of
  * several servers taking a lease at once gets it, each taking draws a new token, a holder
- * whose lease was taken cannot renew it, and a slot is claimed once.
+ * whose lease was taken cannot renew it, a slot is claimed once, and a backup another
+ * server failed (judging its server gone) cannot be completed by that server when it wakes.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ClusterLeasesTest {
@@ -151,5 +152,32 @@ class ClusterLeasesTest {
         assertThat(slots.claim(id, slot.plusSeconds(10), "incremental", "server-b", 8)).isTrue();
         assertThat(slots.forgetBefore(slot.plusSeconds(5))).isEqualTo(1);
         assertThat(slots.latest(id).orElseThrow().slotAt()).isEqualTo(slot.plusSeconds(10));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"h2", "postgres"})
+    void aBackupAnotherServerFailedCannotBeCompleted(String kind) {
+        DataSource ds = catalogs.get(kind);
+        BackupHistory history = new BackupHistory(ds);
+        long id = cluster(ds, "fenced-" + kind);
+        Instant t0 = Instant.parse("2026-12-05T02:00:00Z");
+        BackupRow stored = new BackupRow("20261205T020000Z-aaaaaa", BackupRow.STORED, null, t0, t0.plusSeconds(30), 1L << 24, 2L << 24, 1L,
+                16L << 20, 100L, 50L, 1);
+
+        history.started(id, stored.id(), t0, "server-a");
+        assertThat(history.abandoned(id, stored.id(), t0.plusSeconds(200), "server-a gone")).isTrue();
+        assertThat(history.completed(id, stored)).as("failed by another server first").isFalse();
+        assertThat(history.find(id, stored.id()).orElseThrow().status()).isEqualTo(BackupRow.FAILED);
+
+        BackupRow other = new BackupRow("20261205T030000Z-bbbbbb", BackupRow.STORED, null, t0, t0.plusSeconds(30), 1L << 24, 2L << 24, 1L,
+                16L << 20, 100L, 50L, 1);
+        history.started(id, other.id(), t0, "server-a");
+        assertThat(history.completed(id, other)).isTrue();
+        assertThat(history.abandoned(id, other.id(), t0.plusSeconds(200), "too late")).as("stored first: not failed after").isFalse();
+        assertThat(history.find(id, other.id()).orElseThrow().status()).isEqualTo(BackupRow.STORED);
+
+        BackupRow rebuilt = new BackupRow("20261205T040000Z-cccccc", BackupRow.STORED, null, t0, t0.plusSeconds(30), 1L << 24, 2L << 24, 1L,
+                16L << 20, 100L, 50L, 1);
+        assertThat(history.completed(id, rebuilt)).as("a row a rebuild dropped is written anew").isTrue();
     }
 }
