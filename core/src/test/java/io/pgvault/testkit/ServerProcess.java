@@ -89,6 +89,30 @@ public final class ServerProcess implements AutoCloseable {
         throw new IllegalStateException("the pgvault server did not become healthy on port " + port + " within 60 s");
     }
 
+    /** SIGSTOP: the JVM freezes with its connections open, as a long GC pause, a stalled VM or a partition looks to the others. */
+    public void pause() {
+        signal("STOP");
+    }
+
+    /** SIGCONT after {@link #pause}: it wakes up believing no time passed. */
+    public void resume() {
+        signal("CONT");
+    }
+
+    private void signal(String name) {
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+            if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+                throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** SIGKILL: no shutdown hook, no flush, as a power cut or the OOM killer would. */
     public void kill() throws InterruptedException {
         process.destroyForcibly();
