@@ -1,0 +1,84 @@
+package io.pgvault.server.lease;
+
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.runtime.server.EmbeddedServer;
+import io.pgvault.server.cluster.ClusterService;
+import io.pgvault.testkit.Fixtures;
+import io.pgvault.testkit.PgCluster;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Servers on one PostgreSQL catalog share the clusters' leases: the first server takes them
+ * all, a second one joining gets its fair share handed over without a restart, and a server
+ * stopping releases its leases so the other takes them within a round, not a ttl.
+ */
+class LeaseKeeperTest {
+
+    private static final List<String> CLUSTERS = List.of("c1", "c2", "c3", "c4");
+
+    @Test
+    void serversShareTheLeasesAndTakeThemOverWhenOneStops() throws Exception {
+        Path dir = Files.createTempDirectory("pgvault-leases-");
+        try (PgCluster pg = PgCluster.builder(17).start()) {
+            pg.execute("CREATE DATABASE catalog");
+            try (EmbeddedServer a = ApplicationContext.run(EmbeddedServer.class, props(dir, "a", pg))) {
+                ClusterService clusters = a.getApplicationContext().getBean(ClusterService.class);
+                for (String name : CLUSTERS) {
+                    clusters.add(name, null);
+                }
+                LeaseKeeper keeperA = a.getApplicationContext().getBean(LeaseKeeper.class);
+                await(() -> held(keeperA) == 4, "a alone holds every lease");
+
+                try (EmbeddedServer b = ApplicationContext.run(EmbeddedServer.class, props(dir, "b", pg))) {
+                    LeaseKeeper keeperB = b.getApplicationContext().getBean(LeaseKeeper.class);
+                    await(() -> held(keeperA) == 2 && held(keeperB) == 2, "two each once b joined");
+                    for (String name : CLUSTERS) {
+                        assertThat(keeperA.lease(name).isPresent() ^ keeperB.lease(name).isPresent()).as(name + " held by exactly one").isTrue();
+                    }
+                    long stopping = System.nanoTime();
+                    a.close();
+                    await(() -> held(keeperB) == 4, "b takes a's leases once a stops");
+                    // Released at a's shutdown: taken within a round (1 s here), well before the 4 s ttl ran out.
+                    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stopping)).isLessThan(3500);
+                }
+            }
+        } finally {
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    private static int held(LeaseKeeper keeper) {
+        return (int) CLUSTERS.stream().filter(c -> keeper.lease(c).isPresent()).count();
+    }
+
+    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as(what).isLessThan(deadline);
+            Thread.sleep(100);
+        }
+    }
+
+    private static Map<String, Object> props(Path dir, String server, PgCluster pg) {
+        Map<String, Object> props = new HashMap<>();
+        props.put("micronaut.server.port", -1);
+        props.put("pgvault.server-id", server);
+        props.put("pgvault.lease.ttl", "4s");
+        props.put("pgvault.lease.renew-interval", "1s");
+        props.put("pgvault.data-dir", dir.resolve(server).toString());
+        props.put("pgvault.repository.url", dir.resolve("repo").toUri().toString());
+        props.put("pgvault.catalog.url", pg.jdbcUrl("catalog"));
+        props.put("pgvault.catalog.user", "postgres");
+        return props;
+    }
+}
