@@ -9,6 +9,7 @@ import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.RepositoryFormat;
 import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.repo.StreamedHeads;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.TimelineHistory;
@@ -98,13 +99,13 @@ public final class ClusterArchive {
         Map<TimelineId, TimelineHistory> histories = new TreeMap<>(Comparator.comparingLong(TimelineId::value));
         Set<WalFileName> streamedHeads = new HashSet<>();
         for (ObjectStat o : store.list(RepositoryLayout.walPrefix(cluster))) {
-            Optional<WalFileName> name = WalFileName.tryParse(o.key().substring(o.key().lastIndexOf('/') + 1));
-            if (name.isEmpty()) {
-                continue;
-            }
             if (RepositoryLayout.isStreamingPartial(o.key())) {
                 // The streamed head of an unfinished segment: recovery reads it padded, as wal-fetch serves it.
-                streamedHeads.add(name.get().segmentName());
+                StreamedHeads.segmentOf(o.key()).ifPresent(streamedHeads::add);
+                continue;
+            }
+            Optional<WalFileName> name = WalFileName.tryParse(o.key().substring(o.key().lastIndexOf('/') + 1));
+            if (name.isEmpty()) {
                 continue;
             }
             if (name.get().kind() == WalFileName.Kind.SEGMENT) {
