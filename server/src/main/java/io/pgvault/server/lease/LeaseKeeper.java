@@ -1,5 +1,8 @@
 package io.pgvault.server.lease;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.context.event.StartupEvent;
 import io.micronaut.runtime.event.annotation.EventListener;
@@ -76,6 +79,7 @@ public class LeaseKeeper implements ClusterListener {
     private final Duration renewInterval;
     private final long validForNanos;
     private final Map<String, Held> held = new ConcurrentHashMap<>();
+    private final Counter losses;
     private final List<LeaseListener> listeners = new CopyOnWriteArrayList<>();
     private volatile Map<Long, ClusterLeases.LeaseRow> lastSeen = Map.of();
     private volatile boolean catalogFailing;
@@ -85,7 +89,7 @@ public class LeaseKeeper implements ClusterListener {
     private final ExecutorService events = Executors.newSingleThreadExecutor(daemon("pgvault-lease-events"));
 
     public LeaseKeeper(ClusterLeases leases, ClusterService clusters, ServerIdentity identity, @Value("${pgvault.lease.ttl:15s}") Duration ttl,
-                       @Value("${pgvault.lease.renew-interval:}") Optional<Duration> renewInterval) {
+                       @Value("${pgvault.lease.renew-interval:}") Optional<Duration> renewInterval, MeterRegistry metrics) {
         if (ttl.compareTo(Duration.ofSeconds(2)) < 0) {
             throw new IllegalArgumentException("pgvault.lease.ttl is " + ttl + ": expected at least 2s (the default is 15s)");
         }
@@ -100,6 +104,10 @@ public class LeaseKeeper implements ClusterListener {
         this.serverId = identity.id();
         this.ttl = ttl;
         this.validForNanos = ttl.toNanos() / 10 * 8;
+        Gauge.builder("pgvault.leases.held", held, Map::size).description("Cluster leases this server holds (it streams, schedules and "
+                + "expires those clusters)").register(metrics);
+        this.losses = Counter.builder("pgvault.leases.lost").description("Leases this server lost before giving them up: not renewed in "
+                + "time, or taken by another server").register(metrics);
     }
 
     private static java.util.concurrent.ThreadFactory daemon(String name) {
@@ -306,6 +314,7 @@ public class LeaseKeeper implements ClusterListener {
     private void lose(Held h, String why) {
         if (held.remove(h.lease.cluster(), h)) {
             LOG.warn("Lost the lease of {} (token {}): {}", h.lease.cluster(), h.lease.token(), why);
+            losses.increment();
             tellLostAsync(h.lease, why);
         }
     }
