@@ -4,11 +4,9 @@
 -- written and compared in SQL only.
 
 -- Fencing tokens: each lease taken draws the next one, so two holdings of any lease never
--- share a token (streamed heads are stored under their stream's token).
-CREATE TABLE lease_tokens (
-    last_token         BIGINT NOT NULL
-);
-INSERT INTO lease_tokens (last_token) VALUES (0);
+-- share a token (streamed heads are stored under their stream's token). A sequence: drawing
+-- from it locks nothing another server could wait on.
+CREATE SEQUENCE lease_tokens;
 
 CREATE TABLE cluster_leases (
     cluster_id         BIGINT PRIMARY KEY REFERENCES clusters (id) ON DELETE CASCADE,

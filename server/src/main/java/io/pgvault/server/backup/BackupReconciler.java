@@ -140,7 +140,7 @@ public class BackupReconciler {
                 continue;
             }
             if (manifest.isPresent()) {
-                history.put(row.id(), BackupRow.stored(manifest.get()));
+                storeIfWhole(row, manifest.get());
             } else if (b != null && BackupRow.FAILED.equals(b.status())) {
                 BackupService.deleteBackupObjects(store, row.name(), id);
                 LOG.warn("Removed the pieces of failed backup {} of {} (it has no manifest, so it never completed): {}", id, row.name(), b.reason());
@@ -156,6 +156,24 @@ public class BackupReconciler {
                 LOG.warn("Backup {} of {} is no longer in the repository (deleted by other means): removed from the catalog", b.id(), row.name());
             }
         }
+    }
+
+    /**
+     * Lists a backup found with its manifest as stored, if every piece it names is there; else
+     * removes it: a manifest over missing pieces is a backup its server completed after another
+     * one failed it and removed its pieces, and it must not look restorable.
+     */
+    private void storeIfWhole(ClusterRow cluster, BackupManifest manifest) throws IOException {
+        List<String> missing = BackupService.missingPieces(store, cluster.name(), manifest);
+        if (missing.isEmpty()) {
+            history.put(cluster.id(), BackupRow.stored(manifest));
+            return;
+        }
+        BackupService.deleteBackupObjects(store, cluster.name(), manifest.backupId());
+        history.failed(cluster.id(), BackupRow.running(manifest.backupId(), clock.instant()), clock.instant(), "its manifest names "
+                + missing.size() + " pieces the repository does not hold (" + missing.get(0) + (missing.size() > 1 ? ", ..." : "")
+                + "): removed; take a new backup");
+        LOG.error("Backup {} of {} removed: its manifest names {} missing pieces", manifest.backupId(), cluster.name(), missing.size());
     }
 
     /** Pieces of a backup the catalog does not know: an old interrupted one, or one another server writes while the catalog was rebuilt. */
@@ -220,8 +238,8 @@ public class BackupReconciler {
             try {
                 Optional<BackupManifest> manifest = BackupManifest.read(store, cluster.name(), r.id());
                 if (manifest.isPresent()) {
-                    // Its server stored it and then lost the catalog: it is a backup.
-                    history.put(cluster.id(), BackupRow.stored(manifest.get()));
+                    // Its server stored it and then lost the catalog: it is a backup, if whole.
+                    storeIfWhole(cluster, manifest.get());
                 } else {
                     BackupService.deleteBackupObjects(store, cluster.name(), r.id());
                     LOG.warn("Removed the pieces of abandoned backup {} of {}", r.id(), cluster.name());

@@ -4,6 +4,7 @@ import io.micronaut.context.annotation.Value;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.backup.RetentionPlanner;
 import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.repo.StreamedHeads;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.Lsn;
@@ -112,7 +113,10 @@ public class BackupRetention {
             WalSegmentSize size = new WalSegmentSize(row.walSegmentSize());
             for (ObjectStat o : store.list(RepositoryLayout.walPrefix(cluster))) {
                 String file = o.key().substring(o.key().lastIndexOf('/') + 1);
-                Optional<WalFileName> name = WalFileName.tryParse(file);
+                // Streamed heads are named by their segment and stream token: left behind on an old timeline, or by a
+                // stream that lost its lease, they go with the WAL of their segment.
+                Optional<WalFileName> name = RepositoryLayout.isStreamingPartial(o.key()) ? StreamedHeads.segmentOf(o.key())
+                        : WalFileName.tryParse(file);
                 if (name.isPresent() && name.get().hasSegment() && name.get().segmentNumber(size) < plan.walBeforeSegment()) {
                     walToDelete.add(o.key());
                 }

@@ -199,6 +199,12 @@ public class BackupService {
         }
         repository.ensureReady();
         Instant now = clock.instant();
+        Optional<BackupHistory.Running> elsewhere = runningElsewhere(row, now);
+        if (elsewhere.isPresent()) {
+            throw new ApiException(HttpStatus.CONFLICT, "a backup of cluster '" + cluster + "' is already running on pgvault server "
+                    + elsewhere.get().serverId() + " (" + elsewhere.get().id() + ", started " + elsewhere.get().startedAt()
+                    + "); wait for it: pgvault backups " + cluster);
+        }
         String id = ID_TIME.format(now) + "-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()).substring(2);
         Job job = new Job(id, cluster, now, incremental);
         Job other = running.putIfAbsent(cluster, job);
@@ -266,7 +272,14 @@ public class BackupService {
                     throw disowned(history.find(clusterId, job.id).map(BackupRow::reason).orElse("its row is gone"));
                 }
             } catch (RuntimeException catalogDown) {
-                // The backup is in the repository, which is the truth: keep it; the next start's reconciliation lists it.
+                // The backup is in the repository, which is the truth: keep it if it is whole (another server cut off
+                // from this one may have failed it and removed pieces); the next start's reconciliation lists it.
+                List<String> missing = missingPieces(store, row.name(), manifest);
+                if (!missing.isEmpty()) {
+                    deleteBackupObjects(row.name(), job.id);
+                    throw new IOException("another pgvault server removed " + missing.size() + " of its pieces while it ran (the catalog "
+                            + "could not be reached to record it as stored: " + catalogDown.getMessage() + ")");
+                }
                 LOG.error("Backup {} of {} is stored, but the catalog could not record it ({}); it is listed after the next start or "
                         + "a catalog rebuild", job.id, row.name(), catalogDown.getMessage());
             }
@@ -320,6 +333,17 @@ public class BackupService {
      * Tells the servers sharing the catalog that this backup is alive, so none of them fails
      * it; learns when one did (it judged this server gone: a catalog outage, a stalled JVM).
      */
+    /**
+     * A backup of the cluster another server sharing the catalog is taking: recorded as running,
+     * with a heartbeat from the last three intervals (an older one may be a dead server's, which
+     * the reconciler fails in time; it does not block new backups).
+     */
+    private Optional<BackupHistory.Running> runningElsewhere(ClusterRow row, Instant now) {
+        Instant alive = now.minus(heartbeatInterval.multipliedBy(3));
+        return history.running().stream().filter(r -> r.clusterId() == row.id() && !server.id().equals(r.serverId()))
+                .filter(r -> r.aliveAt().isAfter(alive)).findFirst();
+    }
+
     private static IOException disowned(String reason) {
         return new IOException("another pgvault server recorded this backup as failed while it ran (" + reason + ") and may "
                 + "have removed its pieces; check that the servers sharing the catalog reach it and have distinct pgvault.server-id");
@@ -476,6 +500,17 @@ public class BackupService {
         // The manifest goes first: a half-deleted backup must not look restorable.
         store.delete(List.of(RepositoryLayout.backupManifest(cluster, id)));
         store.delete(store.list(RepositoryLayout.backupPrefix(cluster, id)).stream().map(ObjectStat::key).toList());
+    }
+
+    /**
+     * The pieces {@code manifest} names that the repository does not hold: none for a backup
+     * that is whole. A manifest whose pieces are gone is what a server leaves that completed a
+     * backup another server had failed and cleaned up (it was paused, or cut off from the catalog).
+     */
+    static List<String> missingPieces(ObjectStore store, String cluster, BackupManifest manifest) throws IOException {
+        Set<String> present = store.list(RepositoryLayout.backupPrefix(cluster, manifest.backupId())).stream().map(ObjectStat::key)
+                .collect(java.util.stream.Collectors.toSet());
+        return manifest.pieces().stream().map(BackupManifest.Piece::key).filter(key -> !present.contains(key)).toList();
     }
 
     /** What the cluster's retention policy keeps and deletes; applied unless {@code dryRun}. */

@@ -84,23 +84,27 @@ public class BackupHistory {
      * and "failed" (a server that judged this one gone, and deletes the pieces) wins. A row a
      * catalog rebuild dropped is written anew.
      *
-     * @return false when another server failed it: its pieces may be gone, the backup must not stand
+     * @return false when another server failed it: its pieces may be gone, the backup must not stand (true
+     *     when another server found it whole and recorded it as stored already)
      */
     public boolean completed(long clusterId, BackupRow row) {
         boolean[] won = {false};
         Sql.inTransaction(dataSource, "record backup " + row.id() + " as stored", c -> {
             int wasRunning = Sql.update(c, "DELETE FROM backups WHERE cluster_id = ? AND id = ? AND status = ?", clusterId, row.id(), BackupRow.RUNNING);
-            boolean anyRow;
-            try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT 1 FROM backups WHERE cluster_id = ? AND id = ?")) {
+            String status = null;
+            try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT status FROM backups WHERE cluster_id = ? AND id = ?")) {
                 ps.setLong(1, clusterId);
                 ps.setString(2, row.id());
                 try (ResultSet rs = ps.executeQuery()) {
-                    anyRow = rs.next();
+                    status = rs.next() ? rs.getString(1) : null;
                 }
             }
-            if (wasRunning == 1 || !anyRow) {
+            if (wasRunning == 1 || status == null) {
                 insert(c, clusterId, row);
                 won[0] = true;
+            } else {
+                // Stored already: a server that failed it found its manifest and pieces whole, and listed it.
+                won[0] = BackupRow.STORED.equals(status);
             }
         });
         return won[0];

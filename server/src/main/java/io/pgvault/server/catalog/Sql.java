@@ -78,7 +78,7 @@ final class Sql {
     }
 
     /** Binds parameters: an {@link Instant} as a timestamp, a {@link Null} as a typed NULL. */
-    private static void bind(PreparedStatement ps, Object... params) throws SQLException {
+    static void bind(PreparedStatement ps, Object... params) throws SQLException {
         for (int i = 0; i < params.length; i++) {
             Object p = params[i];
             if (p instanceof Instant instant) {

@@ -28,6 +28,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -81,9 +82,13 @@ public class LeaseKeeper implements ClusterListener {
     private final Map<String, Held> held = new ConcurrentHashMap<>();
     private final Counter losses;
     private final List<LeaseListener> listeners = new CopyOnWriteArrayList<>();
-    private volatile Map<Long, ClusterLeases.LeaseRow> lastSeen = Map.of();
+    /** The leases as the last round read them, with the catalog's time then and when that was here. */
+    private record Seen(Map<Long, ClusterLeases.LeaseRow> leases, long nowMs, long atNanos) {
+    }
+
+    private volatile Seen lastSeen = new Seen(Map.of(), 0, System.nanoTime());
     private volatile boolean catalogFailing;
-    private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(daemon("pgvault-lease-keeper"));
+    private final ScheduledThreadPoolExecutor ticker = new ScheduledThreadPoolExecutor(1, daemon("pgvault-lease-keeper"));
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(daemon("pgvault-lease-watchdog"));
     /** Listeners are told here, in order, so a slow one (a stream stopping) never delays a renewal. */
     private final ExecutorService events = Executors.newSingleThreadExecutor(daemon("pgvault-lease-events"));
@@ -104,6 +109,7 @@ public class LeaseKeeper implements ClusterListener {
         this.serverId = identity.id();
         this.ttl = ttl;
         this.validForNanos = ttl.toNanos() / 10 * 8;
+        ticker.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
         Gauge.builder("pgvault.leases.held", held, Map::size).description("Cluster leases this server holds (it streams, schedules and "
                 + "expires those clusters)").register(metrics);
         this.losses = Counter.builder("pgvault.leases.lost").description("Leases this server lost before giving them up: not renewed in "
@@ -132,8 +138,14 @@ public class LeaseKeeper implements ClusterListener {
 
     @PreDestroy
     void shutdown() {
-        ticker.shutdownNow();
+        ticker.shutdown();
         watchdog.shutdownNow();
+        try {
+            // A round in flight may be taking a lease: let it end, so that lease is released below too.
+            ticker.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         events.shutdown();
         try {
             events.awaitTermination(30, TimeUnit.SECONDS);
@@ -171,10 +183,18 @@ public class LeaseKeeper implements ClusterListener {
         return lease(lease.cluster()).filter(lease::equals).isPresent() && leases.holds(lease.clusterId(), serverId, lease.token());
     }
 
-    /** The server holding {@code clusterId}'s lease as of the last round, and whether it is this one. */
+    /**
+     * The server holding {@code clusterId}'s lease as of the last round: none when the lease had
+     * expired then (its holder is gone and nobody took it over yet), or when that round is older
+     * than the ttl (this server cannot read the catalog: it knows nothing).
+     */
     public Optional<String> holderOf(long clusterId) {
-        ClusterLeases.LeaseRow row = lastSeen.get(clusterId);
-        return row == null ? Optional.empty() : Optional.of(row.serverId());
+        Seen seen = lastSeen;
+        ClusterLeases.LeaseRow row = seen.leases().get(clusterId);
+        if (row == null || row.expiresMs() <= seen.nowMs() || System.nanoTime() - seen.atNanos() > ttl.toNanos()) {
+            return Optional.empty();
+        }
+        return Optional.of(row.serverId());
     }
 
     public String serverId() {
@@ -217,13 +237,16 @@ public class LeaseKeeper implements ClusterListener {
                 LOG.info("The catalog answers again: leases are renewed and taken again");
                 catalogFailing = false;
             }
-            lastSeen = snapshot.leases().stream().collect(Collectors.toMap(ClusterLeases.LeaseRow::clusterId, Function.identity()));
+            lastSeen = new Seen(snapshot.leases().stream().collect(Collectors.toMap(ClusterLeases.LeaseRow::clusterId, Function.identity())),
+                    snapshot.nowMs(), System.nanoTime());
             Map<Long, ClusterRow> registered = clusters.list().stream().collect(Collectors.toMap(ClusterRow::id, Function.identity()));
             renew(registered);
             int fairShare = (registered.size() + snapshot.liveServers() - 1) / snapshot.liveServers();
             take(snapshot, registered, fairShare);
             if (held.size() > fairShare && snapshot.liveServers() > 1) {
                 handOver();
+            } else if (held.size() < fairShare) {
+                lookAgainAtNextExpiry(snapshot, registered);
             }
         } catch (RuntimeException e) {
             if (!catalogFailing) {
@@ -233,24 +256,38 @@ public class LeaseKeeper implements ClusterListener {
         }
     }
 
+    /** Renews each lease held, each on its own: one that fails (a timeout) does not keep the others from renewal. */
     private void renew(Map<Long, ClusterRow> registered) {
         for (Held h : new ArrayList<>(held.values())) {
-            ClusterRow now = registered.get(h.lease.clusterId());
-            if (now == null) {
-                lose(h, "the cluster was removed");
-                continue;
+            try {
+                renew(h, registered.get(h.lease.clusterId()));
+            } catch (RuntimeException e) {
+                LOG.warn("Could not renew the lease of {}: {}", h.lease.cluster(), e.getMessage());
             }
-            long sent = System.nanoTime();
-            if (!leases.renew(h.lease.clusterId(), serverId, h.lease.token(), ttl.toMillis())) {
-                lose(h, "it expired before it was renewed, or another server took it");
-                continue;
-            }
-            h.validUntilNanos = sent + validForNanos;
-            if (!now.equals(h.row)) {
-                ClusterRow before = h.row;
-                h.row = now;
-                tell(() -> listeners.forEach(l -> l.changed(before, now, h.lease)));
-            }
+        }
+    }
+
+    private void renew(Held h, ClusterRow now) {
+        if (now == null) {
+            lose(h, "the cluster was removed");
+            return;
+        }
+        long sent = System.nanoTime();
+        if (sent - h.validUntilNanos > 0) {
+            // Lapsed before this round (its work may have ended already): given up and taken anew, under a new token.
+            lose(h, "it could not be renewed in time (the catalog did not answer, or this server was paused)");
+            leases.release(h.lease.clusterId(), serverId, h.lease.token());
+            return;
+        }
+        if (!leases.renew(h.lease.clusterId(), serverId, h.lease.token(), ttl.toMillis())) {
+            lose(h, "it expired before it was renewed, or another server took it");
+            return;
+        }
+        h.validUntilNanos = sent + validForNanos;
+        if (!now.equals(h.row)) {
+            ClusterRow before = h.row;
+            h.row = now;
+            tell(() -> listeners.forEach(l -> l.changed(before, now, h.lease)));
         }
     }
 
@@ -263,12 +300,18 @@ public class LeaseKeeper implements ClusterListener {
             if (held.containsKey(row.name())) {
                 continue;
             }
-            ClusterLeases.LeaseRow current = lastSeen.get(row.id());
+            ClusterLeases.LeaseRow current = lastSeen.leases().get(row.id());
             if (current != null && !snapshot.expired(current)) {
                 continue;
             }
             long sent = System.nanoTime();
-            OptionalLong token = leases.acquire(row.id(), serverId, ttl.toMillis());
+            OptionalLong token;
+            try {
+                token = leases.acquire(row.id(), serverId, ttl.toMillis());
+            } catch (RuntimeException e) {
+                LOG.warn("Could not take the lease of {}: {}", row.name(), e.getMessage());
+                continue;
+            }
             if (token.isPresent()) {
                 Lease lease = new Lease(row.id(), row.name(), token.getAsLong());
                 Held h = new Held(lease, row, sent, sent + validForNanos);
@@ -290,14 +333,39 @@ public class LeaseKeeper implements ClusterListener {
         }
     }
 
+    /**
+     * When another server's lease runs out before the next round, looks again right then: a
+     * dead holder's clusters move within the ttl of its last renewal, not a round later.
+     */
+    private void lookAgainAtNextExpiry(ClusterLeases.Snapshot snapshot, Map<Long, ClusterRow> registered) {
+        snapshot.leases().stream()
+                .filter(l -> registered.containsKey(l.clusterId()) && !l.serverId().equals(serverId) && !snapshot.expired(l))
+                .mapToLong(l -> l.expiresMs() - snapshot.nowMs())
+                .filter(untilExpiry -> untilExpiry < renewInterval.toMillis())
+                .min()
+                .ifPresent(untilExpiry -> {
+                    if (!ticker.isShutdown()) {
+                        ticker.schedule(this::round, untilExpiry + 20, TimeUnit.MILLISECONDS);
+                    }
+                });
+    }
+
     /** Gives the most recently taken lease back, so a server with less than its share takes it. */
     private void handOver() {
         held.values().stream().max(Comparator.comparingLong(h -> h.acquiredNanos)).ifPresent(h -> {
             if (held.remove(h.lease.cluster(), h)) {
                 LOG.info("Handing the lease of {} over: another server has less than its share", h.lease.cluster());
                 tellLostAsync(h.lease, "handed over to another server");
-                // Released only once the work stopped, so the next holder never overlaps with it.
-                tell(() -> leases.release(h.lease.clusterId(), serverId, h.lease.token()));
+                // Released once the work stopped (events run in order). Not renewed meanwhile: should the stop take
+                // longer than the lease lasts, the next holder ends this stream's walsender and heads stay apart by token.
+                tell(() -> {
+                    try {
+                        leases.release(h.lease.clusterId(), serverId, h.lease.token());
+                    } catch (RuntimeException e) {
+                        LOG.warn("Could not release the lease of {} (another server takes it once it expires): {}", h.lease.cluster(),
+                                e.getMessage());
+                    }
+                });
             }
         });
     }

@@ -133,12 +133,25 @@ public class StreamingService implements ClusterListener, LeaseListener {
         }
     }
 
+    /**
+     * Stops the stream. When the lease went because the cluster was removed (on another server,
+     * perhaps), drops its slot too: the server that removed it dropped it already, but this
+     * stream may have connected again meanwhile, and creates the slot when it connects.
+     */
     @Override
     public void lost(String cluster, Lease lease, String why) {
+        ClusterStream stream = streams.get(cluster);
         stop(cluster);
+        if (stream != null && stream.cluster().slot() != null && clusters.find(cluster).filter(c -> c.id() == stream.cluster().id()).isEmpty()) {
+            dropSlot(stream.cluster()).ifPresent(warning -> LOG.warn("Cluster {}: {}", cluster, warning));
+        }
     }
 
-    /** The cluster's row changed in the catalog (here or on another server): follow it if its streaming settings did. */
+    /**
+     * The cluster's row changed in the catalog (here or on another server): follows it if its
+     * streaming settings did, and drops the old slot when it is no longer used (the server that
+     * took the change dropped it, but this stream may have created it again by reconnecting).
+     */
     @Override
     public void changed(ClusterRow before, ClusterRow after, Lease lease) {
         ClusterStream running = streams.get(after.name());
@@ -146,6 +159,10 @@ public class StreamingService implements ClusterListener, LeaseListener {
             return;
         }
         stop(after.name());
+        ClusterRow old = running != null ? running.cluster() : before;
+        if (old.stream() && old.slot() != null && (!after.stream() || !old.slot().equals(after.slot()))) {
+            dropSlot(old).ifPresent(warning -> LOG.warn("Cluster {}: {}", old.name(), warning));
+        }
         if (after.stream()) {
             start(after, lease);
         }
@@ -157,11 +174,15 @@ public class StreamingService implements ClusterListener, LeaseListener {
         if (sameStreaming(before, after)) {
             return;
         }
+        Optional<Lease> lease = leases.lease(after.name());
+        if (lease.isPresent()) {
+            changed(before, after, lease.get());
+            return;
+        }
         stop(before.name());
         if (before.stream() && before.slot() != null && (!after.stream() || !before.slot().equals(after.slot()))) {
             dropSlot(before).ifPresent(warning -> LOG.warn("Cluster {}: {}", before.name(), warning));
         }
-        leases.lease(after.name()).ifPresent(lease -> changed(before, after, lease));
     }
 
     @Override

@@ -179,5 +179,13 @@ class ClusterLeasesTest {
         BackupRow rebuilt = new BackupRow("20261205T040000Z-cccccc", BackupRow.STORED, null, t0, t0.plusSeconds(30), 1L << 24, 2L << 24, 1L,
                 16L << 20, 100L, 50L, 1);
         assertThat(history.completed(id, rebuilt)).as("a row a rebuild dropped is written anew").isTrue();
+
+        // Another server failed it, found its manifest over whole pieces and listed it as stored: completed too.
+        BackupRow listed = new BackupRow("20261205T050000Z-dddddd", BackupRow.STORED, null, t0, t0.plusSeconds(30), 1L << 24, 2L << 24, 1L,
+                16L << 20, 100L, 50L, 1);
+        history.started(id, listed.id(), t0, "server-a");
+        assertThat(history.abandoned(id, listed.id(), t0.plusSeconds(200), "server-a gone")).isTrue();
+        history.put(id, listed);
+        assertThat(history.completed(id, listed)).isTrue();
     }
 }

@@ -20,7 +20,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Servers on one PostgreSQL catalog share the clusters' leases: the first server takes them
  * all, a second one joining gets its fair share handed over without a restart, and a server
- * stopping releases its leases so the other takes them within a round, not a ttl.
+ * stopping releases its leases so the other takes them within a round, not a ttl. A server
+ * that cannot reach the catalog stops acting on its leases before they expire there.
  */
 class LeaseKeeperTest {
 
@@ -51,6 +52,30 @@ class LeaseKeeperTest {
                     // Released at a's shutdown: taken within a round (1 s here), well before the 4 s ttl ran out.
                     assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stopping)).isLessThan(3500);
                 }
+            }
+        } finally {
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    @Test
+    void aServerCutOffFromTheCatalogStopsActingBeforeItsLeasesExpire() throws Exception {
+        Path dir = Files.createTempDirectory("pgvault-leases-");
+        try (PgCluster pg = PgCluster.builder(17).start()) {
+            pg.execute("CREATE DATABASE catalog");
+            try (EmbeddedServer a = ApplicationContext.run(EmbeddedServer.class, props(dir, "a", pg))) {
+                a.getApplicationContext().getBean(ClusterService.class).add("c1", null);
+                LeaseKeeper keeper = a.getApplicationContext().getBean(LeaseKeeper.class);
+                await(() -> keeper.lease("c1").isPresent(), "a holds c1");
+
+                pg.stop();
+                long cutOff = System.nanoTime();
+                await(() -> keeper.lease("c1").isEmpty(), "a stops acting on c1");
+                // By its own clock, within 80% of the 4 s ttl after its last renewal (at most a round, 1 s, before the cut).
+                assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - cutOff)).isLessThan(4000);
+
+                pg.start();
+                await(() -> keeper.lease("c1").isPresent(), "a takes c1 again once the catalog answers");
             }
         } finally {
             Fixtures.deleteTree(dir);
