@@ -175,6 +175,32 @@ final class BenchSupport {
         }
     }
 
+    /** Waits up to 90 s for the server at {@code url} to answer {@code /health} with 200. */
+    static void awaitHealthy(String url) throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(90);
+        while (System.nanoTime() < deadline) {
+            try {
+                if (http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url + "/health")).build(),
+                        java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // starting
+            }
+            Thread.sleep(300);
+        }
+        throw new IllegalStateException("the server at " + url + " did not start");
+    }
+
+    /** SIGTERM, so the server shuts down as a service manager stops it (leases released); SIGKILL if it is not gone in 30 s. */
+    static void stopServer(Process server) throws InterruptedException {
+        server.destroy();
+        if (!server.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+            server.destroyForcibly().waitFor();
+        }
+    }
+
     /**
      * Writes pgbench WAL on a cluster whose archive_command copies into {@code corpus}
      * ({@code pgbench -i} at {@code scale}, then {@code seconds} of load, then a segment

@@ -25,6 +25,35 @@ final class ServerMemory implements AutoCloseable {
     record Peaks(long heapBytes, long rssBytes, double gcSeconds) {
     }
 
+    /** What the server holds at rest: heap in use right after a full GC (its live set, about) and resident set size. */
+    record Settled(long heapBytes, long rssBytes) {
+    }
+
+    /**
+     * Forces a full GC in the JVM {@code pid} ({@code jcmd PID GC.run}) and reads the heap in
+     * use after it ({@code GC.heap_info}) and the RSS: what stays when nothing is going on,
+     * where a peak under load is mostly garbage not yet collected.
+     */
+    static Settled settled(long pid) throws Exception {
+        jcmd(pid, "GC.run");
+        Thread.sleep(500);
+        // G1: " garbage-first heap   total 524288K, used 41234K [0x..."; the first "used" is the whole heap's.
+        java.util.regex.Matcher used = java.util.regex.Pattern.compile("used (\\d+)K").matcher(jcmd(pid, "GC.heap_info"));
+        if (!used.find()) {
+            throw new IllegalStateException("no heap figure from jcmd " + pid + " GC.heap_info");
+        }
+        return new Settled(1024 * Long.parseLong(used.group(1)), residentBytes(pid));
+    }
+
+    private static String jcmd(long pid, String command) throws Exception {
+        Process p = new ProcessBuilder("jcmd", Long.toString(pid), command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("jcmd " + pid + " " + command + " failed: " + out);
+        }
+        return out;
+    }
+
     /** Peak heap and RSS in MiB and GC seconds, as three table columns; dashes for a tool without a server. */
     static String columns(Peaks peaks) {
         return peaks == null ? String.format(Locale.ROOT, "%8s %8s %6s", "-", "-", "-")
@@ -33,7 +62,7 @@ final class ServerMemory implements AutoCloseable {
     }
 
     private final Process jstat;
-    private final Path status;
+    private final long pid;
     private final CountDownLatch firstSample = new CountDownLatch(1);
     private long heapPeak;
     private long rssPeak;
@@ -41,7 +70,7 @@ final class ServerMemory implements AutoCloseable {
     private double gcAtWindowStart;
 
     private ServerMemory(long pid) throws IOException {
-        this.status = Path.of("/proc", Long.toString(pid), "status");
+        this.pid = pid;
         this.jstat = new ProcessBuilder("jstat", "-gc", Long.toString(pid), "100").redirectErrorStream(true).start();
         Thread reader = new Thread(this::readSamples, "server-memory-jstat");
         reader.setDaemon(true);
@@ -91,7 +120,7 @@ final class ServerMemory implements AutoCloseable {
                     for (String space : List.of("S0U", "S1U", "EU", "OU")) {
                         heapKib += Double.parseDouble(fields[header.indexOf(space)]);
                     }
-                    record((long) (heapKib * 1024), residentBytes(), Double.parseDouble(fields[header.indexOf("GCT")]));
+                    record((long) (heapKib * 1024), residentBytes(pid), Double.parseDouble(fields[header.indexOf("GCT")]));
                 }
             }
         } catch (IOException | RuntimeException ended) {
@@ -106,8 +135,9 @@ final class ServerMemory implements AutoCloseable {
         firstSample.countDown();
     }
 
-    private long residentBytes() throws IOException {
-        for (String line : Files.readAllLines(status)) {
+    /** VmRSS of process {@code pid}, from /proc (Linux). */
+    static long residentBytes(long pid) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
             if (line.startsWith("VmRSS:")) {
                 return 1024 * Long.parseLong(line.replaceAll("[^0-9]", ""));
             }

@@ -15,12 +15,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.TimeUnit;
 
+import static io.pgvault.bench.BenchSupport.awaitHealthy;
 import static io.pgvault.bench.BenchSupport.intArg;
 import static io.pgvault.bench.BenchSupport.percentile;
 import static io.pgvault.bench.BenchSupport.registerCluster;
 import static io.pgvault.bench.BenchSupport.startServer;
+import static io.pgvault.bench.BenchSupport.stopServer;
 import static io.pgvault.bench.BenchSupport.stringArg;
 
 /**
@@ -50,7 +51,7 @@ public final class StatusBench {
             String url = "http://127.0.0.1:" + port;
             Process server = startServer(serverJar, dir, port, "zstd");
             registerCluster(url, "{\"name\":\"big\",\"backupSchedule\":\"0 2 * * *\"}");
-            stop(server);
+            stopServer(server);
             long started = System.nanoTime();
             fill(serverJar, dir, segments, backups);
             writeManifests(dir, segments, backups);
@@ -58,7 +59,7 @@ public final class StatusBench {
                     (System.nanoTime() - started) / 1e9);
             server = startServer(serverJar, dir, port, "zstd");
             try {
-                awaitUp(url);
+                awaitHealthy(url);
                 HttpClient http = HttpClient.newHttpClient();
                 System.out.println("| request | median ms | p95 ms | bytes |");
                 System.out.println("| --- | --- | --- | --- |");
@@ -66,7 +67,7 @@ public final class StatusBench {
                     measure(http, url + path, path, repeat);
                 }
             } finally {
-                stop(server);
+                stopServer(server);
             }
         } finally {
             Fixtures.deleteTree(dir);
@@ -137,28 +138,5 @@ public final class StatusBench {
             }
         }
         System.out.printf(Locale.ROOT, "| GET %s | %.1f | %.1f | %d |%n", label, percentile(ms, 50), percentile(ms, 95), bytes);
-    }
-
-    private static void awaitUp(String url) throws Exception {
-        HttpClient http = HttpClient.newHttpClient();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-        while (System.nanoTime() < deadline) {
-            try {
-                if (http.send(HttpRequest.newBuilder(URI.create(url + "/health")).build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
-                    return;
-                }
-            } catch (java.io.IOException notYet) {
-                // starting
-            }
-            Thread.sleep(300);
-        }
-        throw new IllegalStateException("the server at " + url + " did not start");
-    }
-
-    private static void stop(Process server) throws InterruptedException {
-        server.destroy();
-        if (!server.waitFor(30, TimeUnit.SECONDS)) {
-            server.destroyForcibly().waitFor();
-        }
     }
 }
