@@ -154,8 +154,9 @@ class HighAvailabilityIT {
                     Thread.sleep(4000);
                     System.out.printf("HA takeovers: paused %s -> %s in %d ms; killed %s -> %s in %d ms; killed %s -> %s in %d ms%n", first, second,
                             takeover1.toMillis(), second, third, takeover2.toMillis(), third, last, takeover3.toMillis());
-                    // A survivor notices within the ttl and a round (a third of it), then connects.
-                    Duration bound = TTL.plus(TTL.dividedBy(3)).plusSeconds(5);
+                    // A survivor looks again when the dead holder's lease runs out (at most a ttl after it died), then
+                    // connects and stores its first flush: a few seconds of slack for a loaded CI machine.
+                    Duration bound = TTL.plusSeconds(4);
                     assertThat(List.of(takeover1, takeover2, takeover3)).allSatisfy(t -> assertThat(t).isLessThan(bound));
                 } finally {
                     load.destroy();

@@ -63,8 +63,12 @@ public class BackupScheduler implements LeaseListener {
     private final Duration catchUp;
     private final Map<String, String> configuredFull = new HashMap<>();
     private final Map<String, String> configuredIncremental = new HashMap<>();
-    /** Per cluster this server holds: up to when its schedules were looked at. */
-    private final Map<String, ZonedDateTime> lookedUpTo = new ConcurrentHashMap<>();
+    /** A cluster this server holds: its row as last seen, its schedules, and up to when they were looked at. */
+    private record Watched(ClusterRow row, ScheduleSlots schedules, ZonedDateTime lookedUpTo) {
+    }
+
+    /** Per cluster this server holds; kept up to date by the lease events, so a tick reads nothing from the catalog. */
+    private final Map<String, Watched> watched = new ConcurrentHashMap<>();
     private volatile Instant claimsPrunedAt = Instant.EPOCH;
     private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "pgvault-backup-scheduler");
@@ -126,17 +130,27 @@ public class BackupScheduler implements LeaseListener {
         ZonedDateTime now = now();
         ZonedDateTime from = now.minus(catchUp);
         ZonedDateTime registered = cluster.createdAt().atZone(now.getZone());
-        lookedUpTo.put(cluster.name(), from.isBefore(registered) ? registered : from);
+        ScheduleSlots schedules = schedulesOf(cluster);
+        watched.put(cluster.name(), new Watched(cluster, schedules, from.isBefore(registered) ? registered : from));
+    }
+
+    @Override
+    public void changed(ClusterRow before, ClusterRow after, Lease lease) {
+        watched.computeIfPresent(after.name(), (name, w) -> new Watched(after, schedulesOf(after), w.lookedUpTo()));
+    }
+
+    @Override
+    public void lost(String cluster, Lease lease, String why) {
+        watched.remove(cluster);
+    }
+
+    private ScheduleSlots schedulesOf(ClusterRow cluster) {
         ScheduleSlots schedules = new ScheduleSlots(scheduleOf(cluster), incrementalScheduleOf(cluster));
         if (schedules.any()) {
             LOG.info("Backups of {} scheduled here: full {}, incremental {}", cluster.name(), scheduleOf(cluster).orElse("never"),
                     incrementalScheduleOf(cluster).orElse("never"));
         }
-    }
-
-    @Override
-    public void lost(String cluster, Lease lease, String why) {
-        lookedUpTo.remove(cluster);
+        return schedules;
     }
 
     private ZonedDateTime now() {
@@ -145,20 +159,21 @@ public class BackupScheduler implements LeaseListener {
 
     private void tick() {
         ZonedDateTime now = now();
-        for (Map.Entry<String, ZonedDateTime> entry : lookedUpTo.entrySet()) {
-            String name = entry.getKey();
+        for (Map.Entry<String, Watched> entry : watched.entrySet()) {
+            Watched w = entry.getValue();
+            if (!w.schedules().any()) {
+                continue;
+            }
             try {
-                Optional<Lease> lease = leases.lease(name);
-                Optional<ClusterRow> row = clusters.find(name);
-                if (lease.isEmpty() || row.isEmpty()) {
+                Optional<Lease> lease = leases.lease(entry.getKey());
+                if (lease.isEmpty()) {
                     continue;
                 }
-                ScheduleSlots schedules = new ScheduleSlots(scheduleOf(row.get()), incrementalScheduleOf(row.get()));
-                Optional<ScheduleSlots.Due> due = schedules.latest(entry.getValue(), now);
-                lookedUpTo.replace(name, entry.getValue(), now);
-                due.ifPresent(d -> run(row.get(), lease.get(), d));
+                Optional<ScheduleSlots.Due> due = w.schedules().latest(w.lookedUpTo(), now);
+                watched.replace(entry.getKey(), w, new Watched(w.row(), w.schedules(), now));
+                due.ifPresent(d -> run(w.row(), lease.get(), d));
             } catch (RuntimeException e) {
-                LOG.error("Schedules of {} could not be looked at: {}", name, e.getMessage());
+                LOG.error("Schedules of {} could not be looked at: {}", entry.getKey(), e.getMessage());
             }
         }
         pruneClaims(now.toInstant());

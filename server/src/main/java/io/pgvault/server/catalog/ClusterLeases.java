@@ -8,6 +8,8 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -41,6 +43,8 @@ public class ClusterLeases {
 
     private static final String UNIQUE_VIOLATION = "23505";
     private static final long FORGET_SERVERS_AFTER_MS = 24L * 3600 * 1000;
+    /** Tokens per renewal statement (an IN list; well under any driver's parameter limit). */
+    private static final int RENEW_BATCH = 500;
     /** A missing parent row: PostgreSQL says 23503, H2 23506 (the cluster was removed meanwhile). */
     private static final Set<String> NO_SUCH_CLUSTER = Set.of("23503", "23506");
 
@@ -97,6 +101,38 @@ public class ClusterLeases {
     public boolean renew(long clusterId, String serverId, long token, long ttlMs) {
         return run("renew the lease of cluster " + clusterId, "UPDATE cluster_leases SET expires_ms = " + NOW_MS + " + ? "
                 + "WHERE cluster_id = ? AND server_id = ? AND token = ? AND expires_ms > " + NOW_MS, ttlMs, clusterId, serverId, token) == 1;
+    }
+
+    /**
+     * Renews every lease this server holds in two statements, whatever their number (a server
+     * with hundreds of clusters must not send hundreds of updates a round). Tokens are drawn
+     * from one sequence, so a token names one holding of one lease.
+     *
+     * @return the tokens renewed; a token missing lost its lease (expired, or taken)
+     */
+    public Set<Long> renewAll(String serverId, Collection<Long> tokens, long ttlMs) {
+        Set<Long> renewed = new HashSet<>();
+        List<Long> all = List.copyOf(tokens);
+        for (int from = 0; from < all.size(); from += RENEW_BATCH) {
+            List<Long> batch = all.subList(from, Math.min(all.size(), from + RENEW_BATCH));
+            String in = String.join(", ", java.util.Collections.nCopies(batch.size(), "?"));
+            Object[] params = new Object[batch.size() + 2];
+            params[0] = ttlMs;
+            params[1] = serverId;
+            for (int i = 0; i < batch.size(); i++) {
+                params[i + 2] = batch.get(i);
+            }
+            run("renew this server's leases", "UPDATE cluster_leases SET expires_ms = " + NOW_MS + " + ? WHERE server_id = ? AND token IN (" + in
+                    + ") AND expires_ms > " + NOW_MS, params);
+            // Those just renewed expire a ttl from now; any other was not renewed (a lease expires only once, never within a ttl).
+            Object[] check = new Object[batch.size() + 2];
+            check[0] = serverId;
+            check[1] = ttlMs / 2;
+            System.arraycopy(params, 2, check, 2, batch.size());
+            renewed.addAll(query("SELECT token FROM cluster_leases WHERE server_id = ? AND expires_ms > " + NOW_MS + " + ? AND token IN (" + in
+                    + ")", rs -> rs.getLong(1), check));
+        }
+        return renewed;
     }
 
     /** Whether the lease is still this holder's by the database's clock, now. */

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -81,6 +82,7 @@ public class LeaseKeeper implements ClusterListener {
     private final long validForNanos;
     private final Map<String, Held> held = new ConcurrentHashMap<>();
     private final Counter losses;
+    private final java.util.concurrent.atomic.AtomicBoolean roundQueued = new java.util.concurrent.atomic.AtomicBoolean();
     private final List<LeaseListener> listeners = new CopyOnWriteArrayList<>();
     /** The leases as the last round read them, with the catalog's time then and when that was here. */
     private record Seen(Map<Long, ClusterLeases.LeaseRow> leases, long nowMs, long atNanos) {
@@ -201,10 +203,21 @@ public class LeaseKeeper implements ClusterListener {
         return serverId;
     }
 
-    /** A round soon, instead of at the next interval (a cluster was registered or changed here). */
+    /**
+     * A round soon, instead of at the next interval (a cluster was registered or changed here).
+     * Pokes while one is queued make no second round: registering hundreds of clusters costs a
+     * few rounds, not one each.
+     */
     public void poke() {
-        if (!ticker.isShutdown()) {
-            ticker.execute(this::round);
+        if (!ticker.isShutdown() && roundQueued.compareAndSet(false, true)) {
+            try {
+                ticker.execute(() -> {
+                    roundQueued.set(false);
+                    round();
+                });
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                roundQueued.set(false);
+            }
         }
     }
 
@@ -244,7 +257,7 @@ public class LeaseKeeper implements ClusterListener {
             int fairShare = (registered.size() + snapshot.liveServers() - 1) / snapshot.liveServers();
             take(snapshot, registered, fairShare);
             if (held.size() > fairShare && snapshot.liveServers() > 1) {
-                handOver();
+                handOver(held.size() - fairShare);
             } else if (held.size() < fairShare) {
                 lookAgainAtNextExpiry(snapshot, registered);
             }
@@ -256,38 +269,47 @@ public class LeaseKeeper implements ClusterListener {
         }
     }
 
-    /** Renews each lease held, each on its own: one that fails (a timeout) does not keep the others from renewal. */
+    /**
+     * Renews every lease held, in one statement for all. A lease that lapsed before this round
+     * (its work may have ended already) is given up and taken anew, under a new token.
+     */
     private void renew(Map<Long, ClusterRow> registered) {
+        long sent = System.nanoTime();
+        List<Held> toRenew = new ArrayList<>();
         for (Held h : new ArrayList<>(held.values())) {
-            try {
-                renew(h, registered.get(h.lease.clusterId()));
-            } catch (RuntimeException e) {
-                LOG.warn("Could not renew the lease of {}: {}", h.lease.cluster(), e.getMessage());
+            if (!registered.containsKey(h.lease.clusterId())) {
+                lose(h, "the cluster was removed");
+            } else if (sent - h.validUntilNanos > 0) {
+                lose(h, "it could not be renewed in time (the catalog did not answer, or this server was paused)");
+                release(h.lease);
+            } else {
+                toRenew.add(h);
+            }
+        }
+        if (toRenew.isEmpty()) {
+            return;
+        }
+        Set<Long> renewed = leases.renewAll(serverId, toRenew.stream().map(h -> h.lease.token()).toList(), ttl.toMillis());
+        for (Held h : toRenew) {
+            if (!renewed.contains(h.lease.token())) {
+                lose(h, "it expired before it was renewed, or another server took it");
+                continue;
+            }
+            h.validUntilNanos = sent + validForNanos;
+            ClusterRow now = registered.get(h.lease.clusterId());
+            if (!now.equals(h.row)) {
+                ClusterRow before = h.row;
+                h.row = now;
+                tell(() -> listeners.forEach(l -> l.changed(before, now, h.lease)));
             }
         }
     }
 
-    private void renew(Held h, ClusterRow now) {
-        if (now == null) {
-            lose(h, "the cluster was removed");
-            return;
-        }
-        long sent = System.nanoTime();
-        if (sent - h.validUntilNanos > 0) {
-            // Lapsed before this round (its work may have ended already): given up and taken anew, under a new token.
-            lose(h, "it could not be renewed in time (the catalog did not answer, or this server was paused)");
-            leases.release(h.lease.clusterId(), serverId, h.lease.token());
-            return;
-        }
-        if (!leases.renew(h.lease.clusterId(), serverId, h.lease.token(), ttl.toMillis())) {
-            lose(h, "it expired before it was renewed, or another server took it");
-            return;
-        }
-        h.validUntilNanos = sent + validForNanos;
-        if (!now.equals(h.row)) {
-            ClusterRow before = h.row;
-            h.row = now;
-            tell(() -> listeners.forEach(l -> l.changed(before, now, h.lease)));
+    private void release(Lease lease) {
+        try {
+            leases.release(lease.clusterId(), serverId, lease.token());
+        } catch (RuntimeException e) {
+            LOG.warn("Could not release the lease of {} (another server takes it once it expires): {}", lease.cluster(), e.getMessage());
         }
     }
 
@@ -350,24 +372,22 @@ public class LeaseKeeper implements ClusterListener {
                 });
     }
 
-    /** Gives the most recently taken lease back, so a server with less than its share takes it. */
-    private void handOver() {
-        held.values().stream().max(Comparator.comparingLong(h -> h.acquiredNanos)).ifPresent(h -> {
+    /**
+     * Gives the {@code count} most recently taken leases back at once, so the servers with less
+     * than their share take them at their next round (a server joining a fleet gets its share in
+     * a round or two, not one cluster a round).
+     */
+    private void handOver(int count) {
+        List<Held> newest = held.values().stream().sorted(Comparator.comparingLong((Held h) -> h.acquiredNanos).reversed()).limit(count).toList();
+        for (Held h : newest) {
             if (held.remove(h.lease.cluster(), h)) {
                 LOG.info("Handing the lease of {} over: another server has less than its share", h.lease.cluster());
                 tellLostAsync(h.lease, "handed over to another server");
                 // Released once the work stopped (events run in order). Not renewed meanwhile: should the stop take
                 // longer than the lease lasts, the next holder ends this stream's walsender and heads stay apart by token.
-                tell(() -> {
-                    try {
-                        leases.release(h.lease.clusterId(), serverId, h.lease.token());
-                    } catch (RuntimeException e) {
-                        LOG.warn("Could not release the lease of {} (another server takes it once it expires): {}", h.lease.cluster(),
-                                e.getMessage());
-                    }
-                });
+                tell(() -> release(h.lease));
             }
-        });
+        }
     }
 
     private void expireOverdue() {
