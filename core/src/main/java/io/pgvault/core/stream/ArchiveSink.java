@@ -38,9 +38,10 @@ import java.util.Arrays;
  *
  * <p>Heads are written under this stream's fencing token ({@link StreamedHeads}), so no
  * other stream's head is ever replaced, and a head is written only when it is longer than
- * every head stored for the segment: a receiver that reconnects (this server after a restart,
- * or another server that took the cluster's lease) streams again from the segment's start,
- * and its first flushes hold nothing the stored heads do not.
+ * every head stored for the segment when this stream began it (read once per segment, not at
+ * each flush): a receiver that reconnects (this server after a restart, or another server that
+ * took the cluster's lease) streams again from the segment's start, and its first flushes hold
+ * nothing the stored heads do not. Used by one receiver thread.
  */
 public final class ArchiveSink implements WalSink {
 
@@ -64,6 +65,9 @@ public final class ArchiveSink implements WalSink {
     private final SpoolBudget spool;
     private final String writer;
     private final long token;
+    /** The segment whose head this sink writes, and the longest head of it known to be stored (read once, then its own writes). */
+    private WalFileName headSegment;
+    private long longestHead = -1;
 
     /** A sink with the spool to itself (a command-line tool, a test): no budget. */
     public ArchiveSink(ObjectStore store, Ingest ingest, Codec codec, String cluster, Path spool, String writer, long token) {
@@ -96,7 +100,12 @@ public final class ArchiveSink implements WalSink {
     @Override
     public void partial(WalFileName segment, byte[] content, int length) throws IOException {
         WalPageHeader page = longHeader(segment, content);
-        long stored = StreamedHeads.longest(store, cluster, segment).map(StreamedHeads.Head::length).orElse(-1L);
+        if (!segment.equals(headSegment)) {
+            // Once per segment: what the repository holds of it already (another stream's heads, or this server's before a restart).
+            headSegment = segment;
+            longestHead = StreamedHeads.longest(store, cluster, segment).map(StreamedHeads.Head::length).orElse(-1L);
+        }
+        long stored = longestHead;
         if (stored >= length) {
             // Durable already, and more of it: the receiver may report this position flushed.
             LOG.debug("Streamed head of {} of cluster '{}' not written: {} bytes received, {} already stored", segment, cluster, length, stored);
@@ -106,6 +115,7 @@ public final class ArchiveSink implements WalSink {
         try (SpoolBudget.Reservation room = spool.reserve(length, "the streamed head of " + segment + " of cluster '" + cluster + "'")) {
             partial(segment, content, length, page, room);
         }
+        longestHead = length;
     }
 
     private void partial(WalFileName segment, byte[] content, int length, WalPageHeader page, SpoolBudget.Reservation room) throws IOException {

@@ -4,10 +4,7 @@ import jakarta.inject.Singleton;
 
 import javax.sql.DataSource;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
@@ -178,10 +175,8 @@ public class ClusterLeases {
     }
 
     private int update(String sql, Object... params) throws SQLException {
-        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setQueryTimeout(timeoutSeconds);
-            Sql.bind(ps, params);
-            return ps.executeUpdate();
+        try (Connection c = dataSource.getConnection()) {
+            return Sql.update(c, timeoutSeconds, sql, params);
         }
     }
 
@@ -195,18 +190,6 @@ public class ClusterLeases {
     }
 
     private <T> List<T> query(String sql, Sql.RowMapper<T> mapper, Object... params) {
-        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setQueryTimeout(timeoutSeconds);
-            Sql.bind(ps, params);
-            List<T> rows = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    rows.add(mapper.map(rs));
-                }
-            }
-            return rows;
-        } catch (SQLException e) {
-            throw new CatalogException("catalog query failed: " + e.getMessage(), e);
-        }
+        return Sql.query(dataSource, timeoutSeconds, sql, mapper, params);
     }
 }

@@ -23,7 +23,13 @@ final class Sql {
     }
 
     static <T> List<T> query(DataSource dataSource, String sql, RowMapper<T> mapper, Object... params) {
+        return query(dataSource, 0, sql, mapper, params);
+    }
+
+    /** A query that fails after {@code timeoutSeconds} (0: none), as every query of a lease must. */
+    static <T> List<T> query(DataSource dataSource, int timeoutSeconds, String sql, RowMapper<T> mapper, Object... params) {
         try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setQueryTimeout(timeoutSeconds);
             bind(ps, params);
             List<T> rows = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
@@ -47,7 +53,13 @@ final class Sql {
     }
 
     static int update(Connection c, String sql, Object... params) throws SQLException {
+        return update(c, 0, sql, params);
+    }
+
+    /** An INSERT, UPDATE or DELETE that fails after {@code timeoutSeconds} (0: none). */
+    static int update(Connection c, int timeoutSeconds, String sql, Object... params) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setQueryTimeout(timeoutSeconds);
             bind(ps, params);
             return ps.executeUpdate();
         }
@@ -78,7 +90,7 @@ final class Sql {
     }
 
     /** Binds parameters: an {@link Instant} as a timestamp, a {@link Null} as a typed NULL. */
-    static void bind(PreparedStatement ps, Object... params) throws SQLException {
+    private static void bind(PreparedStatement ps, Object... params) throws SQLException {
         for (int i = 0; i < params.length; i++) {
             Object p = params[i];
             if (p instanceof Instant instant) {

@@ -1,22 +1,16 @@
 package io.pgvault.server.catalog;
 
-import io.pgvault.testkit.PgCluster;
-import org.flywaydb.core.Flyway;
-import org.h2.jdbcx.JdbcDataSource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.postgresql.ds.PGSimpleDataSource;
 
 import javax.sql.DataSource;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.OptionalLong;
-import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -35,27 +29,17 @@ class ClusterLeasesTest {
 
     private static final long TTL = 1500;
 
-    private PgCluster pg;
-    private Map<String, DataSource> catalogs;
+    private TwoCatalogs catalogs;
 
     @BeforeAll
     void start() {
-        pg = PgCluster.builder(17).start();
-        pg.execute("CREATE DATABASE catalog");
-        PGSimpleDataSource postgres = new PGSimpleDataSource();
-        postgres.setUrl(pg.jdbcUrl("catalog"));
-        postgres.setUser("postgres");
-        JdbcDataSource h2 = new JdbcDataSource();
-        h2.setURL("jdbc:h2:mem:" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
-        h2.setUser("sa");
-        catalogs = Map.of("h2", h2, "postgres", postgres);
-        catalogs.values().forEach(ds -> Flyway.configure().dataSource(ds).locations("classpath:db/migration").load().migrate());
+        catalogs = TwoCatalogs.start();
     }
 
     @AfterAll
     void stop() {
-        if (pg != null) {
-            pg.close();
+        if (catalogs != null) {
+            catalogs.close();
         }
     }
 

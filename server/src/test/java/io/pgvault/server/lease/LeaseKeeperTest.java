@@ -9,12 +9,11 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
+import static io.pgvault.server.SharedCatalogServers.await;
+import static io.pgvault.server.SharedCatalogServers.props;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -84,26 +83,5 @@ class LeaseKeeperTest {
 
     private static int held(LeaseKeeper keeper) {
         return (int) CLUSTERS.stream().filter(c -> keeper.lease(c).isPresent()).count();
-    }
-
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime()).as(what).isLessThan(deadline);
-            Thread.sleep(100);
-        }
-    }
-
-    private static Map<String, Object> props(Path dir, String server, PgCluster pg) {
-        Map<String, Object> props = new HashMap<>();
-        props.put("micronaut.server.port", -1);
-        props.put("pgvault.server-id", server);
-        props.put("pgvault.lease.ttl", "4s");
-        props.put("pgvault.lease.renew-interval", "1s");
-        props.put("pgvault.data-dir", dir.resolve(server).toString());
-        props.put("pgvault.repository.url", dir.resolve("repo").toUri().toString());
-        props.put("pgvault.catalog.url", pg.jdbcUrl("catalog"));
-        props.put("pgvault.catalog.user", "postgres");
-        return props;
     }
 }

@@ -2,6 +2,7 @@ package io.pgvault.server.stream;
 
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
+import io.pgvault.server.SharedCatalogServers;
 import io.pgvault.server.cluster.ClusterService;
 import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.PgCluster;
@@ -9,11 +10,9 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
+import static io.pgvault.server.SharedCatalogServers.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -61,26 +60,10 @@ class StreamingLeaseTest {
         return primary.queryValue("SELECT count(*) FROM pg_replication_slots");
     }
 
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime()).as(what).isLessThan(deadline);
-            Thread.sleep(100);
-        }
-    }
-
     private static Map<String, Object> props(Path dir, String server, PgCluster catalog) {
-        Map<String, Object> props = new HashMap<>();
-        props.put("micronaut.server.port", -1);
-        props.put("pgvault.server-id", server);
-        props.put("pgvault.lease.ttl", "4s");
-        props.put("pgvault.lease.renew-interval", "1s");
+        Map<String, Object> props = SharedCatalogServers.props(dir, server, catalog);
         props.put("pgvault.streaming.retry-min", "100ms");
         props.put("pgvault.streaming.retry-max", "500ms");
-        props.put("pgvault.data-dir", dir.resolve(server).toString());
-        props.put("pgvault.repository.url", dir.resolve("repo").toUri().toString());
-        props.put("pgvault.catalog.url", catalog.jdbcUrl("catalog"));
-        props.put("pgvault.catalog.user", "postgres");
         return props;
     }
 }
