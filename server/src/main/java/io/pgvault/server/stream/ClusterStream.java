@@ -120,6 +120,7 @@ final class ClusterStream implements Runnable {
         WalReceiver.Settings settings = new WalReceiver.Settings(cluster.slot(), "pgvault", config.getFlushInterval(), config.flushBytes(),
                 Math.toIntExact(config.getStatusInterval().toMillis()));
         int failures = 0;
+        int takeovers = 0;
         LOG.info("Streaming {} from {}:{} with slot {}", cluster.name(), conninfo.host(), conninfo.port(), cluster.slot());
         while (!stopped) {
             if (!stillWanted()) {
@@ -143,6 +144,7 @@ final class ClusterStream implements Runnable {
                 }
                 boolean progressed = r.flushed().compareTo(lastFlushed) > 0;
                 failures = progressed ? 1 : failures + 1;
+                takeovers = progressed ? 0 : takeovers;
                 reconnects++;
                 lastError = describe(e);
                 lastErrorAt = Instant.now();
@@ -154,8 +156,11 @@ final class ClusterStream implements Runnable {
                 LOG.warn("Streaming {} stopped: {}; reconnecting", cluster.name(), lastError);
                 if (e instanceof PgServerException pg && OBJECT_IN_USE.equals(pg.sqlState()) && cluster.slot() != null && stillWanted()
                         && SlotInspector.endOtherReceiver(conninfo, cluster.slot())) {
-                    // The walsender of a receiver that lost the lease held the slot: ended, so connect again at once.
-                    failures = 0;
+                    // The walsender of a receiver that lost the lease held the slot: ended, so connect again at once; but
+                    // not over and over (two servers that both believe they hold the lease, for a moment): then back off.
+                    if (++takeovers <= 3) {
+                        failures = 0;
+                    }
                 }
             } finally {
                 if (r.flushed().isValid()) {
