@@ -65,6 +65,8 @@ public class LeaseKeeper implements ClusterListener {
         final long acquiredNanos;
         volatile ClusterRow row;
         volatile long validUntilNanos;
+        /** Set on the event thread once the listeners were told of it. */
+        boolean announced;
 
         Held(Lease lease, ClusterRow row, long acquiredNanos, long validUntilNanos) {
             this.lease = lease;
@@ -126,8 +128,20 @@ public class LeaseKeeper implements ClusterListener {
         };
     }
 
+    /**
+     * Adds a listener, on the event thread: it is told {@code gained} for each lease already
+     * announced to the others (services register at start-up, in any order, and the first round
+     * may have taken leases before), and every event after, once each.
+     */
     public void addListener(LeaseListener listener) {
-        listeners.add(listener);
+        tell(() -> {
+            listeners.add(listener);
+            for (Held h : held.values()) {
+                if (h.announced) {
+                    listener.gained(h.row, h.lease);
+                }
+            }
+        });
     }
 
     @EventListener
@@ -342,6 +356,7 @@ public class LeaseKeeper implements ClusterListener {
                         current == null ? "" : ", from " + current.serverId());
                 tell(() -> {
                     if (held.get(row.name()) == h) {
+                        h.announced = true;
                         for (LeaseListener l : listeners) {
                             try {
                                 l.gained(row, lease);

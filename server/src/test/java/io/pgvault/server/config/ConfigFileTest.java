@@ -34,12 +34,14 @@ class ConfigFileTest {
 
     @Test
     void pgvaultHostBeatsTheFileAndTheCatalogFollowsTheDataDirectory() throws Exception {
-        Path file = Files.writeString(dir.resolve("pgvault.yml"), "micronaut:\n  server:\n    host: 0.0.0.0\npgvault:\n  data-dir: /srv/pgvault\n");
+        // Under the test's own directory: the context opens (and migrates) the catalog the data directory implies.
+        String dataDir = dir.resolve("srv/pgvault").toString();
+        Path file = Files.writeString(dir.resolve("pgvault.yml"), "micronaut:\n  server:\n    host: 0.0.0.0\npgvault:\n  data-dir: " + dataDir + "\n");
         try (ApplicationContext ctx = ApplicationContext.builder().propertySources(ConfigFile.load(file),
                 ConfigFile.environmentAliases(Map.of("PGVAULT_HOST", "127.0.0.2")).orElseThrow()).start()) {
             assertThat(ctx.getProperty("micronaut.server.host", String.class)).contains("127.0.0.2");
-            assertThat(ctx.getProperty("pgvault.catalog.url", String.class).orElseThrow()).startsWith("jdbc:h2:file:/srv/pgvault/catalog;");
-            assertThat(ctx.getBean(RepositoryConfig.class).getUrl()).isEqualTo("file:/srv/pgvault/repo");
+            assertThat(ctx.getProperty("pgvault.catalog.url", String.class).orElseThrow()).startsWith("jdbc:h2:file:" + dataDir + "/catalog;");
+            assertThat(ctx.getBean(RepositoryConfig.class).getUrl()).isEqualTo("file:" + dataDir + "/repo");
         }
         assertThat(ConfigFile.environmentAliases(Map.of())).isEmpty();
     }
@@ -66,17 +68,19 @@ class ConfigFileTest {
 
     @Test
     void theFileOverridesTheBuiltInDefaultsAndExplicitPropertiesOverrideTheFile() throws Exception {
+        String dataDir = dir.resolve("var/lib/pgvault-from-file").toString();
+        String repository = dir.resolve("srv/pgvault-from-file").toUri().toString();
         Path file = Files.writeString(dir.resolve("pgvault.yml"), """
                 pgvault:
-                  data-dir: /var/lib/pgvault-from-file
+                  data-dir: %s
                   repository:
-                    url: file:///srv/pgvault-from-file
+                    url: %s
                     compression: lz4
-                """);
+                """.formatted(dataDir, repository));
         try (ApplicationContext ctx = ApplicationContext.builder().propertySources(ConfigFile.load(file))
                 .properties(Map.of("pgvault.repository.compression", "zstd")).start()) {
-            assertThat(ctx.getBean(ServerConfig.class).getDataDir()).isEqualTo("/var/lib/pgvault-from-file");
-            assertThat(ctx.getBean(RepositoryConfig.class).getUrl()).isEqualTo("file:///srv/pgvault-from-file");
+            assertThat(ctx.getBean(ServerConfig.class).getDataDir()).isEqualTo(dataDir);
+            assertThat(ctx.getBean(RepositoryConfig.class).getUrl()).isEqualTo(repository);
             assertThat(ctx.getBean(RepositoryConfig.class).getCompression()).isEqualTo("zstd");
             assertThat(ctx.getProperty(ConfigFile.LOCATION_PROPERTY, String.class)).contains(file.toString());
         }
