@@ -330,10 +330,6 @@ public class BackupService {
     }
 
     /**
-     * Tells the servers sharing the catalog that this backup is alive, so none of them fails
-     * it; learns when one did (it judged this server gone: a catalog outage, a stalled JVM).
-     */
-    /**
      * A backup of the cluster another server sharing the catalog is taking: recorded as running,
      * with a heartbeat from the last three intervals (an older one may be a dead server's, which
      * the reconciler fails in time; it does not block new backups).
@@ -349,6 +345,10 @@ public class BackupService {
                 + "have removed its pieces; check that the servers sharing the catalog reach it and have distinct pgvault.server-id");
     }
 
+    /**
+     * Tells the servers sharing the catalog that this backup is alive, so none of them fails
+     * it; learns when one did (it judged this server gone: a catalog outage, a stalled JVM).
+     */
     private void beat(Job job) {
         try {
             // Once ended, its row is this server's own outcome; once disowned, nothing more to learn.
