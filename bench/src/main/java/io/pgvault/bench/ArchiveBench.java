@@ -78,11 +78,7 @@ public final class ArchiveBench {
         Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path corpus = Files.createDirectories(work.resolve("corpus"));
         OsUser.own(work);
-        try (PgCluster pg = PgCluster.builder(major)
-                .setting("archive_mode", "on")
-                .setting("archive_command", "cp %p " + corpus + "/%f")
-                .setting("max_wal_size", "1GB")
-                .start()) {
+        try (PgCluster pg = copyArchivingPrimary(major, corpus)) {
             List<Path> files = pgbenchWalCorpus(pg, corpus, scale, seconds);
             long raw = 0;
             for (Path f : files) {

@@ -83,11 +83,7 @@ public final class ArchiveLoadBench {
         int[] levels = Arrays.stream(stringArg(args, "--pgbackrest-levels", "3,1").split(",")).mapToInt(Integer::parseInt).toArray();
         Path corpus = Files.createDirectories(work.resolve("corpus"));
         OsUser.own(corpus);
-        try (PgCluster pg = PgCluster.builder(major)
-                .setting("archive_mode", "on")
-                .setting("archive_command", "cp %p " + corpus + "/%f")
-                .setting("max_wal_size", "1GB")
-                .start()) {
+        try (PgCluster pg = copyArchivingPrimary(major, corpus)) {
             List<Path> files = pgbenchWalCorpus(pg, corpus, intArg(args, "--scale", 60), intArg(args, "--seconds", 10),
                     intArg(args, "--segments", 64));
             long raw = totalSize(files);

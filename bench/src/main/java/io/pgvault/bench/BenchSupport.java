@@ -201,6 +201,15 @@ final class BenchSupport {
         }
     }
 
+    /** A running PostgreSQL whose archive_command copies each finished segment into {@code corpus}: where the WAL corpora come from. */
+    static io.pgvault.testkit.PgCluster copyArchivingPrimary(int major, Path corpus) {
+        return io.pgvault.testkit.PgCluster.builder(major)
+                .setting("archive_mode", "on")
+                .setting("archive_command", "cp %p " + corpus + "/%f")
+                .setting("max_wal_size", "1GB")
+                .start();
+    }
+
     /**
      * Writes pgbench WAL on a cluster whose archive_command copies into {@code corpus}
      * ({@code pgbench -i} at {@code scale}, then {@code seconds} of load, then a segment

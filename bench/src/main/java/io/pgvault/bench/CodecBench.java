@@ -105,11 +105,7 @@ public final class CodecBench {
         Path archive = Files.createTempDirectory("pgvault-bench-wal");
         Files.setPosixFilePermissions(archive, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         OsUser.own(archive);
-        try (PgCluster pg = PgCluster.builder(major)
-                .setting("archive_mode", "on")
-                .setting("archive_command", "cp %p " + archive + "/%f")
-                .setting("max_wal_size", "1GB")
-                .start()) {
+        try (PgCluster pg = copyArchivingPrimary(major, archive)) {
             String conn = "-h 127.0.0.1 -p " + pg.port() + " -U postgres";
             shell("pgbench -i -q -s " + scale + " " + conn + " postgres", false);
             shell("pgbench -T " + seconds + " -c 2 -j 2 " + conn + " postgres", false);

@@ -111,11 +111,7 @@ public final class FleetBench {
         int major = intArg(args, "--major", 15);
         Path corpus = Files.createDirectories(work.resolve("corpus"));
         OsUser.own(corpus);
-        try (PgCluster pg = PgCluster.builder(major)
-                .setting("archive_mode", "on")
-                .setting("archive_command", "cp %p " + corpus + "/%f")
-                .setting("max_wal_size", "1GB")
-                .start()) {
+        try (PgCluster pg = copyArchivingPrimary(major, corpus)) {
             List<Path> files = pgbenchWalCorpus(pg, corpus, intArg(args, "--scale", 20), intArg(args, "--seconds", 10),
                     intArg(args, "--segments", 13));
             System.out.printf(Locale.ROOT, "Corpus: %d segments, %.0f MiB of pgbench WAL from PostgreSQL %d%n", files.size(),

@@ -19,6 +19,7 @@ import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import static io.pgvault.bench.BenchSupport.copyArchivingPrimary;
 import static io.pgvault.bench.BenchSupport.asPgUser;
 import static io.pgvault.bench.BenchSupport.intArg;
 import static io.pgvault.bench.BenchSupport.pgbenchWalCorpus;
@@ -77,11 +78,7 @@ public final class RestoreBench {
         Path corpus = Files.createDirectories(work.resolve("corpus"));
         OsUser.own(work);
         BenchS3 s3 = storage.equals("s3") ? BenchS3.start(work.resolve("tls"), roundTripMs) : null;
-        try (PgCluster pg = PgCluster.builder(major)
-                .setting("archive_mode", "on")
-                .setting("archive_command", "cp %p " + corpus + "/%f")
-                .setting("max_wal_size", "1GB")
-                .start()) {
+        try (PgCluster pg = copyArchivingPrimary(major, corpus)) {
             List<Path> files = pgbenchWalCorpus(pg, corpus, scale, seconds);
             System.out.printf(Locale.ROOT, "%nWAL corpus: %d segments (pgbench scale %d, %d s, PostgreSQL %d); repositories: %s%n", files.size(),
                     scale, seconds, major, s3 == null ? "local directories" : s3.describe());

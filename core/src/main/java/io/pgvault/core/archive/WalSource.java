@@ -73,7 +73,7 @@ public final class WalSource implements AutoCloseable {
 
     /** Whether the repository holds a streamed head for this segment (it stands in only when {@code streamedTail}). */
     public boolean hasStreamedHead(WalFileName name) throws IOException {
-        return name.kind() == WalFileName.Kind.SEGMENT && StreamedHeads.longest(store, cluster, name).isPresent();
+        return name.kind() == WalFileName.Kind.SEGMENT && StreamedHeads.any(store, cluster, name);
     }
 
     /** @param streamedHead whether to pad the content with zeros to the segment size in the object's header */

@@ -57,6 +57,11 @@ public final class StreamedHeads {
         return heads;
     }
 
+    /** Whether any head of {@code segment} is stored: one listing, no header read. */
+    public static boolean any(ObjectStore store, String cluster, WalFileName segment) throws IOException {
+        return !keysOf(store, cluster, segment).isEmpty();
+    }
+
     /**
      * The longest readable head of {@code segment}. A head whose header cannot be read (damaged,
      * or written with another key) is passed over with a warning: it holds nothing a recovery
@@ -64,19 +69,24 @@ public final class StreamedHeads {
      */
     public static Optional<Head> longest(ObjectStore store, String cluster, WalFileName segment) throws IOException {
         List<Head> heads = new ArrayList<>();
-        String prefix = RepositoryLayout.streamingPrefix(cluster) + segment.segmentName() + ".";
-        for (ObjectStat stat : store.list(prefix)) {
-            if (segmentOf(stat.key()).filter(segment.segmentName()::equals).isEmpty()) {
-                continue;
-            }
+        for (String key : keysOf(store, cluster, segment)) {
             try {
-                ObjectEnvelope.readHeader(store, stat.key())
-                        .ifPresent(header -> heads.add(new Head(stat.key(), segment.segmentName(), header.rawSize())));
+                ObjectEnvelope.readHeader(store, key).ifPresent(header -> heads.add(new Head(key, segment.segmentName(), header.rawSize())));
             } catch (CorruptObjectException e) {
-                LOG.warn("Streamed head {} is unreadable and passed over: {}", stat.key(), e.getMessage());
+                LOG.warn("Streamed head {} is unreadable and passed over: {}", key, e.getMessage());
             }
         }
         return heads.stream().max(Comparator.comparingLong(Head::length).thenComparing(Head::key));
+    }
+
+    private static List<String> keysOf(ObjectStore store, String cluster, WalFileName segment) throws IOException {
+        List<String> keys = new ArrayList<>();
+        for (ObjectStat stat : store.list(RepositoryLayout.streamingPrefix(cluster) + segment.segmentName() + ".")) {
+            if (segmentOf(stat.key()).filter(segment.segmentName()::equals).isPresent()) {
+                keys.add(stat.key());
+            }
+        }
+        return keys;
     }
 
     /**

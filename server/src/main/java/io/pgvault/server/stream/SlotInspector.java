@@ -73,7 +73,7 @@ final class SlotInspector {
     static boolean endOtherReceiver(Conninfo conninfo, String slot) {
         try (SqlConnection c = SqlConnection.open(conninfo, "pgvault lease takeover")) {
             List<List<String>> rows = c.query("SELECT active_pid, pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = "
-                    + SqlConnection.literal(slot) + " AND active_pid IS NOT NULL AND active_pid <> pg_backend_pid()").get(0).rows();
+                    + SqlConnection.literal(slot) + " AND active_pid IS NOT NULL").get(0).rows();
             boolean ended = !rows.isEmpty() && "t".equals(rows.get(0).get(1));
             if (ended) {
                 LOG.warn("Slot {} was held by walsender {} of a receiver that no longer holds the lease: ended it", slot, rows.get(0).get(0));
