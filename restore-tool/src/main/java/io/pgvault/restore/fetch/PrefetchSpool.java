@@ -372,7 +372,10 @@ public final class PrefetchSpool {
 
         /**
          * Removes the segments, and their markers, that are not in {@code keep}; a marker of a
-         * file in {@code busy} (being fetched) stays, its fetch removes it.
+         * file in {@code busy} (being fetched) stays, its fetch removes it. An ask
+         * ({@link Marker#AGAIN}) stays too: a call may write it just after the owner read an
+         * older request, and keep is predicted from that one. Only an answer removes an ask
+         * (or the call that gives up on it, or the next owner).
          *
          * @return the segment files removed
          */
@@ -381,8 +384,10 @@ public final class PrefetchSpool {
             try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
                 for (Path f : files) {
                     String name = f.getFileName().toString();
-                    String file = Marker.PENDING.fileOf(name).or(() -> Marker.ABSENT.fileOf(name)).or(() -> Marker.AGAIN.fileOf(name))
-                            .orElse(name);
+                    if (Marker.AGAIN.fileOf(name).isPresent()) {
+                        continue;
+                    }
+                    String file = Marker.PENDING.fileOf(name).or(() -> Marker.ABSENT.fileOf(name)).orElse(name);
                     if (!isSegment(file) || keep.contains(file)) {
                         continue;
                     }
