@@ -313,9 +313,16 @@ public final class PitrBench {
         }
     }
 
-    /** recover started restore_command's prefetcher for a PostgreSQL that this run never starts: it is stopped here. */
+    /**
+     * recover started restore_command's prefetcher for a PostgreSQL that this run never starts:
+     * it is stopped here, once it has published itself (it starts at low priority, after recover's work).
+     */
     private static void stopPrefetcher(Path data) throws Exception {
         Path pidFile = data.resolve("pg_wal/pgvault-spool/.pid");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!Files.exists(pidFile) && Files.exists(pidFile.resolveSibling("prefetch.log")) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
         if (Files.exists(pidFile)) {
             // ".pid" holds the owner's pid first (then its start time and boot id: docs/spool-protocol.md).
             long pid = Long.parseLong(Files.readString(pidFile).trim().split("\\s+")[0]);

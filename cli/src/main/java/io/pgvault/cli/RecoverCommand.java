@@ -170,7 +170,7 @@ final class RecoverCommand implements Callable<Integer> {
     private final class Prefetcher implements Recoverer.Companion {
         private final Path dataDirectory;
         private final PrintWriter out;
-        private Process process;
+        private ProcessHandle process;
         /** The secret file this run wrote, removed again if the restore fails. */
         private Path written;
 
@@ -223,9 +223,11 @@ final class RecoverCommand implements Callable<Integer> {
                 // Before the data directory is cleared: it must not write into it afterwards.
                 process.destroy();
                 try {
-                    process.waitFor(10, TimeUnit.SECONDS);
+                    process.onExit().get(10, TimeUnit.SECONDS);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
+                } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                    // it stops on its own once the data directory is gone
                 }
             }
         }

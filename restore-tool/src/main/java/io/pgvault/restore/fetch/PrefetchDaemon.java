@@ -10,8 +10,12 @@ import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalSegmentSize;
 
+import java.io.BufferedReader;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -63,6 +67,12 @@ public final class PrefetchDaemon {
      * 9 GiB into pg_wal.
      */
     static final long AHEAD_BYTES = 512L << 20;
+    /**
+     * The shell prefix bin/pgvault starts background work with (see LOW_PRIORITY there): across
+     * sessions the kernel shares the CPU by autogroup, not by nice value, so the session's
+     * autogroup is niced too.
+     */
+    private static final String LOW_PRIORITY = "{ echo 10 > /proc/self/autogroup; } 2>/dev/null; exec nice -n 10";
     private static final Duration ABSENT_RETRY = Duration.ofSeconds(1);
     private static final Duration HISTORY_RECHECK = Duration.ofSeconds(1);
 
@@ -127,13 +137,18 @@ public final class PrefetchDaemon {
      * Starts a prefetcher for a data directory that PostgreSQL has not started on yet, as
      * bin/pgvault would on the first restore_command call, so the first segments are ready
      * when it asks: {@code recover} calls this before unpacking the backup (the prefetcher
-     * waits for the recovery signal file). Detached (setsid), with the data directory as
-     * working directory; it exits on its own when no request comes within {@link #IDLE}.
+     * waits for the recovery signal file). Detached in a session of its own, with the data
+     * directory as working directory; it exits on its own when no request comes within {@link #IDLE}.
+     *
+     * <p>It is not this JVM's child: {@code setsid -f} forks it off and returns at once. A JVM
+     * that exits while a child it started still runs waits 300 ms for its process reaper thread,
+     * blocked in waitpid (HotSpot gives threads in native code that long to settle at exit):
+     * that was a third of a second on every {@code recover}.
      *
      * @param options wal-fetch's options as restore_command passes them (relative paths resolve in the data directory)
-     * @return the process, or empty when it could not be started (no setsid); restore_command then starts one
+     * @return the prefetcher, or empty when it could not be started (no setsid); restore_command then starts one
      */
-    public static Optional<Process> startFor(Path dataDirectory, List<String> options, Path spool, WalFileName first) throws IOException {
+    public static Optional<ProcessHandle> startFor(Path dataDirectory, List<String> options, Path spool, WalFileName first) throws IOException {
         Path dir = dataDirectory.resolve(spool);
         new PrefetchSpool(dir).request(first);
         String java = ProcessHandle.current().info().command().orElse("java");
@@ -143,8 +158,11 @@ public final class PrefetchDaemon {
         } catch (java.net.URISyntaxException | SecurityException e) {
             return Optional.empty();
         }
-        // nice, as bin/pgvault starts it: on a small box the unpacking and PostgreSQL's replay come first.
-        List<String> command = new ArrayList<>(List.of("setsid", "nice", "-n", "10", java, "-XX:+UseSerialGC", "-Xmx256m"));
+        // The shell prints its pid (the prefetcher's, after exec), then runs it at low priority, as bin/pgvault starts it:
+        // on a small box the unpacking and PostgreSQL's replay come first.
+        String script = "log=$1; shift; echo $$; " + LOW_PRIORITY + " \"$@\" </dev/null >>\"$log\" 2>&1";
+        List<String> command = new ArrayList<>(List.of("setsid", "-f", "sh", "-c", script, "sh", dir.resolve(PrefetchSpool.LOG).toString(),
+                java, "-XX:+UseSerialGC", "-Xmx256m"));
         // The class data archive the build made beside the jar, as bin/pgvault uses it.
         Path classData = Path.of(classPath.replaceAll("\\.jar$", ".jsa"));
         if (classPath.endsWith(".jar") && Files.isRegularFile(classData)) {
@@ -158,13 +176,21 @@ public final class PrefetchDaemon {
         command.addAll(List.of("-cp", classPath, PrefetchDaemon.class.getName()));
         command.addAll(options);
         command.addAll(List.of("--spool", spool.toString()));
+        Process launcher;
         try {
             // It writes its own .pid once it holds the spool's lock.
-            return Optional.of(new ProcessBuilder(command).directory(dataDirectory.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(PrefetchSpool.LOG).toFile()))
-                    .redirectErrorStream(true).start());
+            launcher = new ProcessBuilder(command).directory(dataDirectory.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         } catch (IOException e) {
+            return Optional.empty();
+        }
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(launcher.getInputStream(), StandardCharsets.US_ASCII))) {
+            String pid = out.readLine();
+            launcher.waitFor();
+            return pid == null || !pid.strip().matches("[0-9]+") ? Optional.empty() : ProcessHandle.of(Long.parseLong(pid.strip()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             return Optional.empty();
         }
     }
