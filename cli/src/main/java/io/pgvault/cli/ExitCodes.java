@@ -5,7 +5,7 @@ import io.pgvault.core.storage.StorageUnavailableException;
 import io.pgvault.restore.NotInRepositoryException;
 
 import java.net.ConnectException;
-import java.net.http.HttpTimeoutException;
+import java.net.SocketTimeoutException;
 
 /**
  * pgvault's exit codes, one table for every command (docs/troubleshooting.md, "Exit codes"),
@@ -31,7 +31,7 @@ final class ExitCodes {
     static int of(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (t instanceof ServerClient.UnreachableException || t instanceof StorageUnavailableException
-                    || t instanceof ConnectException || t instanceof HttpTimeoutException) {
+                    || t instanceof ConnectException || t instanceof SocketTimeoutException) {
                 return UNREACHABLE;
             }
             if (t instanceof ServerClient.NotFoundException || t instanceof NotInRepositoryException || t instanceof NoRepositoryException) {

@@ -5,15 +5,19 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgvault.core.storage.StorageUnavailableException;
 import io.pgvault.core.storage.server.ServerHttp;
 import io.pgvault.core.storage.server.StalledBodyGuard;
+import org.apache.hc.client5.http.classic.methods.HttpDelete;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.classic.methods.HttpPatch;
+import org.apache.hc.client5.http.classic.methods.HttpPost;
+import org.apache.hc.client5.http.classic.methods.HttpUriRequestBase;
+import org.apache.hc.core5.http.ContentType;
+import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
@@ -28,7 +32,10 @@ public final class ServerClient {
     /** How long an answer's body may send nothing after its headers (the request timeout ends with them). */
     private static final Duration BODY_STALL_TIMEOUT = Duration.ofSeconds(30);
 
-    private HttpClient http;
+    /** How long a request may wait for the server's answer to start: a check or a catalog rebuild takes a while. */
+    private static final Duration ANSWER_TIMEOUT = Duration.ofMinutes(10);
+
+    private ServerHttp http;
 
     /** The server could not be reached, or answered that it cannot serve now (502-504): exit code 4. */
     static final class UnreachableException extends IOException {
@@ -61,21 +68,19 @@ public final class ServerClient {
     java.nio.file.Path caCert;
 
     public JsonNode get(String path) throws IOException {
-        return send(request(path).GET());
+        return send(new HttpGet(uri(path)));
     }
 
     public JsonNode post(String path, Object body) throws IOException {
-        return send(request(path).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(Lazy.JSON.writeValueAsBytes(body))));
+        return send(withJson(new HttpPost(uri(path)), body));
     }
 
     public JsonNode patch(String path, Object body) throws IOException {
-        return send(request(path).header("Content-Type", "application/json")
-                .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(Lazy.JSON.writeValueAsBytes(body))));
+        return send(withJson(new HttpPatch(uri(path)), body));
     }
 
     public JsonNode delete(String path) throws IOException {
-        return send(request(path).DELETE());
+        return send(new HttpDelete(uri(path)));
     }
 
     /** Whether requests carry a token (so the server requires them, and printed commands should too). */
@@ -92,24 +97,27 @@ public final class ServerClient {
         return client;
     }
 
-    private HttpClient http() {
+    private ServerHttp http() {
         if (http == null) {
-            http = ServerHttp.client(caCert == null || caCert.toString().isBlank() ? null : caCert);
+            http = new ServerHttp(caCert == null || caCert.toString().isBlank() ? null : caCert, ANSWER_TIMEOUT);
         }
         return http;
     }
 
-    private HttpRequest.Builder request(String path) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.replaceAll("/+$", "") + path)).timeout(Duration.ofMinutes(10));
-        String bearer = tokenFile != null && !tokenFile.toString().isBlank()
-                ? io.pgvault.core.storage.server.BearerToken.fromFile(tokenFile) : token;
-        if (bearer != null && !bearer.isBlank()) {
-            b.header("Authorization", "Bearer " + bearer);
-        }
-        return b;
+    private URI uri(String path) {
+        return ServerHttp.uri(server, path);
     }
 
-    private JsonNode send(HttpRequest.Builder request) throws IOException {
+    private static HttpUriRequestBase withJson(HttpUriRequestBase request, Object body) throws IOException {
+        request.setEntity(new ByteArrayEntity(Lazy.JSON.writeValueAsBytes(body), ContentType.APPLICATION_JSON));
+        return request;
+    }
+
+    private String bearer() {
+        return tokenFile != null && !tokenFile.toString().isBlank() ? io.pgvault.core.storage.server.BearerToken.fromFile(tokenFile) : token;
+    }
+
+    private JsonNode send(HttpUriRequestBase request) throws IOException {
         Answer response = sendRaw(request);
         String body = response.body();
         if (body.isBlank() || !(body.startsWith("{") || body.startsWith("["))) {
@@ -118,10 +126,10 @@ public final class ServerClient {
         return Lazy.JSON.readTree(body);
     }
 
-    private Answer sendRaw(HttpRequest.Builder request) throws IOException {
+    private Answer sendRaw(HttpUriRequestBase request) throws IOException {
         Answer response;
         try {
-            HttpResponse<InputStream> streamed = http().send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+            ServerHttp.Answer streamed = http().send(request, bearer());
             String body;
             try (InputStream in = new StalledBodyGuard(streamed.body(), BODY_STALL_TIMEOUT, "the answer of the pgvault server at " + server)) {
                 body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
@@ -134,11 +142,11 @@ public final class ServerClient {
                     + "; if a private CA signed its certificate, give " + ServerHttp.CACERT_HINT, e);
         } catch (ConnectException e) {
             throw new UnreachableException("cannot reach the pgvault server at " + server + ": is it running? (--server or PGVAULT_SERVER)", e);
-        } catch (java.net.http.HttpTimeoutException e) {
+        } catch (java.io.InterruptedIOException e) {
             throw new UnreachableException("the pgvault server at " + server + " did not answer in time: " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
+        } catch (java.net.UnknownHostException e) {
+            throw new UnreachableException("cannot reach the pgvault server at " + server + ": unknown host " + e.getMessage()
+                    + " (--server or PGVAULT_SERVER)", e);
         }
         if (response.statusCode() == 404) {
             throw new NotFoundException("the server answered 404: " + response.body().strip());

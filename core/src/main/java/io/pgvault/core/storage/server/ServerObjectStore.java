@@ -7,14 +7,12 @@ import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.storage.StorageException;
 import io.pgvault.core.storage.StorageFeature;
 import io.pgvault.core.storage.StorageUnavailableException;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,7 +35,13 @@ public final class ServerObjectStore implements ObjectStore {
     /** How long a response body may send nothing before the read fails as an outage. */
     static final Duration BODY_STALL_TIMEOUT = Duration.ofSeconds(30);
 
-    private final HttpClient http;
+    /**
+     * How long the server may take to start an answer: a GET of a large segment is read and
+     * checked whole before it is answered, from a bucket that may be slow.
+     */
+    private static final Duration ANSWER_TIMEOUT = Duration.ofMinutes(5);
+
+    private final ServerHttp http;
     private final URI server;
     private final String token;
     private final Duration stallTimeout;
@@ -57,7 +61,7 @@ public final class ServerObjectStore implements ObjectStore {
     ServerObjectStore(URI server, String token, Path caFile, Duration stallTimeout) {
         this.server = server;
         this.token = token;
-        this.http = ServerHttp.client(caFile);
+        this.http = new ServerHttp(caFile, ANSWER_TIMEOUT);
         this.stallTimeout = stallTimeout;
     }
 
@@ -73,7 +77,7 @@ public final class ServerObjectStore implements ObjectStore {
 
     @Override
     public Optional<InputStream> get(String key) throws IOException {
-        HttpResponse<InputStream> r = send("/v1/repository/object?key=" + encode(key), key);
+        ServerHttp.Answer r = send("/v1/repository/object?key=" + encode(key), key);
         if (r.statusCode() == 404) {
             r.body().close();
             return Optional.empty();
@@ -88,7 +92,7 @@ public final class ServerObjectStore implements ObjectStore {
 
     @Override
     public List<ObjectStat> list(String prefix) throws IOException {
-        HttpResponse<InputStream> r = send("/v1/repository/objects?prefix=" + encode(prefix), prefix);
+        ServerHttp.Answer r = send("/v1/repository/objects?prefix=" + encode(prefix), prefix);
         JsonNode listing;
         try (InputStream body = checked(r, prefix)) {
             listing = JSON.readTree(body);
@@ -100,16 +104,9 @@ public final class ServerObjectStore implements ObjectStore {
         return result;
     }
 
-    private HttpResponse<InputStream> send(String path, String key) throws IOException {
-        HttpRequest.Builder request = HttpRequest.newBuilder(server.resolve(path)).timeout(Duration.ofMinutes(5)).GET();
-        if (token != null && !token.isBlank()) {
-            request.header("Authorization", "Bearer " + token);
-        }
+    private ServerHttp.Answer send(String path, String key) throws IOException {
         try {
-            return http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
+            return http.send(new HttpGet(server.resolve(path)), token);
         } catch (javax.net.ssl.SSLException e) {
             // Not an outage to retry through: the certificate will not change by itself.
             throw new StorageException("pgvault server " + server + " refused TLS reading " + key + ": " + e.getMessage()
@@ -119,17 +116,14 @@ public final class ServerObjectStore implements ObjectStore {
         }
     }
 
-    private InputStream checked(HttpResponse<InputStream> r, String key) throws IOException {
+    private InputStream checked(ServerHttp.Answer r, String key) throws IOException {
         if (r.statusCode() == 200) {
             return new StalledBodyGuard(r.body(), stallTimeout, key + " from pgvault server " + server);
         }
-        String body;
-        try (InputStream in = r.body()) {
-            body = new String(in.readNBytes(4096), StandardCharsets.UTF_8);
-        }
+        String body = r.text(4096);
         if (r.statusCode() >= 500) {
             // At capacity the server says how long to wait; wal-fetch waits at least that long.
-            Duration retryAfter = r.headers().firstValue("Retry-After").filter(v -> v.matches("\\d{1,4}"))
+            Duration retryAfter = r.header("Retry-After").filter(v -> v.matches("\\d{1,4}"))
                     .map(v -> Duration.ofSeconds(Long.parseLong(v))).orElse(null);
             throw new StorageUnavailableException("pgvault server " + server + " answered " + r.statusCode() + " for " + key + ": " + body,
                     null, retryAfter);
@@ -169,6 +163,10 @@ public final class ServerObjectStore implements ObjectStore {
 
     @Override
     public void close() {
-        // HttpClient threads are daemons
+        try {
+            http.close();
+        } catch (IOException ignored) {
+            // nothing is left to read from it
+        }
     }
 }

@@ -54,18 +54,19 @@ class StalledBodyTest {
 
     @Test
     void aBodyThatStopsArrivingFailsAsAnOutageWithinTheTimeout() throws Exception {
-        ServerObjectStore store = new ServerObjectStore(serve(10), null, null, Duration.ofSeconds(1));
-        InputStream body = store.get("clusters/main/wal/000000010000000000000003").orElseThrow();
-        long start = System.nanoTime();
-        assertThatThrownBy(body::readAllBytes).isInstanceOf(StorageUnavailableException.class)
-                .hasMessageContaining("nothing arrived for 1 s").hasMessageContaining("000000010000000000000003");
-        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+        try (ServerObjectStore store = new ServerObjectStore(serve(10), null, null, Duration.ofSeconds(1))) {
+            InputStream body = store.get("clusters/main/wal/000000010000000000000003").orElseThrow();
+            long start = System.nanoTime();
+            assertThatThrownBy(body::readAllBytes).isInstanceOf(StorageUnavailableException.class)
+                    .hasMessageContaining("nothing arrived for 1 s").hasMessageContaining("000000010000000000000003");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+        }
     }
 
     @Test
     void aBodyThatArrivesIsReadWhole() throws Exception {
-        ServerObjectStore store = new ServerObjectStore(serve(1000), null, null, Duration.ofSeconds(1));
-        try (InputStream body = store.get("k").orElseThrow()) {
+        try (ServerObjectStore store = new ServerObjectStore(serve(1000), null, null, Duration.ofSeconds(1));
+             InputStream body = store.get("k").orElseThrow()) {
             assertThat(body.readAllBytes()).hasSize(1000);
         }
     }
