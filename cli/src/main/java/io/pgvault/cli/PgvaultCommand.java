@@ -3,6 +3,8 @@ package io.pgvault.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.util.List;
+
 /**
  * The {@code pgvault} command. Exit codes: {@link ExitCodes}, with a message on stderr;
  * {@code wal-fetch} and {@code check} document their own.
@@ -17,24 +19,25 @@ import picocli.CommandLine.Command;
         
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
-        description = "PostgreSQL WAL archive, base backups and point-in-time recovery.",
-        subcommands = {
-                ClusterCommand.class,
-                CheckCommand.class,
-                BackupCommand.class,
-                BackupsCommand.class,
-                ExpireCommand.class,
-                CatalogCommand.class,
-                TokenCommand.class,
-                RepoCommand.class,
-                WalInspectCommand.class,
-                InfoCommand.class,
-                VerifyCommand.class,
-                RecoverCommand.class,
-                WalFetchCommand.class,
-                CommandLine.HelpCommand.class
-        })
+        description = "PostgreSQL WAL archive, base backups and point-in-time recovery.")
 public final class PgvaultCommand implements Runnable {
+
+    /** The subcommands, in the order help lists them. Registered here rather than in the annotation: see {@link #commandLine(String[])}. */
+    private static final List<Class<?>> SUBCOMMANDS = List.of(
+            ClusterCommand.class,
+            CheckCommand.class,
+            BackupCommand.class,
+            BackupsCommand.class,
+            ExpireCommand.class,
+            CatalogCommand.class,
+            TokenCommand.class,
+            RepoCommand.class,
+            WalInspectCommand.class,
+            InfoCommand.class,
+            VerifyCommand.class,
+            RecoverCommand.class,
+            WalFetchCommand.class,
+            CommandLine.HelpCommand.class);
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -44,12 +47,28 @@ public final class PgvaultCommand implements Runnable {
             // restore_command: skip the command-line framework, it costs PostgreSQL time on every segment.
             io.pgvault.restore.fetch.WalFetchMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
         }
-        System.exit(commandLine().execute(args));
+        System.exit(commandLine(args).execute(args));
     }
 
-    /** The configured command line; tests run it in-process. */
+    /** The configured command line with every subcommand; tests run it in-process. */
     public static CommandLine commandLine() {
+        return commandLine(new String[0]);
+    }
+
+    /**
+     * The command line for these arguments: when the first names a subcommand, only that one is
+     * built. picocli reads every option of every command it registers, through reflection,
+     * before it parses anything: about 75 ms of each run for commands that are never used.
+     * Anything else (help, a typo, no subcommand) gets them all, for help and error messages.
+     */
+    static CommandLine commandLine(String[] arguments) {
+        String first = arguments.length > 0 ? arguments[0] : "";
+        List<Class<?>> named = SUBCOMMANDS.stream()
+                .filter(c -> c != CommandLine.HelpCommand.class && c.getAnnotation(Command.class).name().equals(first)).toList();
         CommandLine cl = new CommandLine(new PgvaultCommand());
+        for (Class<?> subcommand : named.isEmpty() ? SUBCOMMANDS : named) {
+            cl.addSubcommand(subcommand);
+        }
         cl.setExitCodeExceptionMapper(ExitCodes::of);
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("pgvault: " + (e.getMessage() == null ? e.toString() : e.getMessage()));

@@ -22,8 +22,9 @@ class PgvaultCommandTest {
     private record Run(int exit, String out, String err) {
     }
 
+    /** As {@code main} runs it: only the named subcommand is built. */
     private static Run run(String... args) {
-        CommandLine cl = PgvaultCommand.commandLine();
+        CommandLine cl = PgvaultCommand.commandLine(args);
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         cl.setOut(new PrintWriter(out, true));
@@ -37,6 +38,24 @@ class PgvaultCommandTest {
         Run r = run("--help");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("repo", "wal-inspect");
+    }
+
+    @Test
+    void aNamedSubcommandIsBuiltAloneAndAnythingElseGetsThemAll() {
+        CommandLine all = PgvaultCommand.commandLine();
+        assertThat(all.getSubcommands()).containsKeys("cluster", "recover", "wal-fetch", "help");
+        for (String name : all.getSubcommands().keySet()) {
+            if (!name.equals("help")) {
+                assertThat(PgvaultCommand.commandLine(new String[] {name, "--help"}).getSubcommands()).containsOnlyKeys(name);
+            }
+        }
+        for (String[] args : new String[][] {{}, {"--help"}, {"help", "recover"}, {"recovr"}}) {
+            assertThat(PgvaultCommand.commandLine(args).getSubcommands().keySet()).as(String.join(" ", args))
+                    .isEqualTo(all.getSubcommands().keySet());
+        }
+        Run typo = run("recovr", "--repo", "file:///tmp/x");
+        assertThat(typo.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(typo.err()).contains("recovr");
     }
 
     @Test
