@@ -203,6 +203,54 @@ class PrefetchSpoolIT {
     }
 
     /**
+     * recover starts its prefetcher at low priority, so PostgreSQL's first call may come before
+     * it owns the spool: the call waits for the one named in {@code .starting} instead of
+     * starting a second JVM, and only while that process runs. A stand-in process that never
+     * takes the spool shows both: no prefetcher started while it lives (the call falls back to
+     * the Java command after its bound), one started once it is gone.
+     */
+    @Test
+    void aPrefetcherOnItsWayIsWaitedForNotStartedTwice() throws Exception {
+        Path dir = RecoverySupport.workDirectory("pgvault-spool-starting-it");
+        Path data = dir.resolve("data");
+        Process onItsWay = null;
+        try {
+            List<Path> segments = archivedSegments(dir, 2);
+            Path repo = repositoryHolding(dir, segments, 16);
+            Path spool = Files.createDirectories(data.resolve("pg_wal/pgvault-spool"));
+            Files.writeString(data.resolve("recovery.signal"), "");
+            Path javaLog = dir.resolve("java-starts.log");
+            Path javaHome = standInJava(dir, javaLog);
+            List<String> fetch = List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool");
+            onItsWay = new ProcessBuilder("sleep", "120").start();
+            new PrefetchSpool(spool).starting(PrefetchSpool.ProcessIdentity.of(onItsWay.pid()).orElseThrow());
+
+            String first = segments.get(0).getFileName().toString();
+            assertThat(call(data, javaHome, fetch, first, "pg_wal/RECOVERYXLOG")).isZero();
+            assertThat(Files.mismatch(data.resolve("pg_wal/RECOVERYXLOG"), segments.get(0))).isEqualTo(-1);
+            assertThat(javaStarts(javaLog)).as("waited for the prefetcher on its way, then fetched itself")
+                    .singleElement().asString().contains("WalFetchMain");
+
+            onItsWay.destroyForcibly().waitFor();
+            String second = segments.get(1).getFileName().toString();
+            assertThat(call(data, javaHome, fetch, second, "pg_wal/RECOVERYXLOG")).isZero();
+            assertThat(Files.mismatch(data.resolve("pg_wal/RECOVERYXLOG"), segments.get(1))).isEqualTo(-1);
+            assertThat(javaStarts(javaLog)).as("the one on its way died: a prefetcher is started").anyMatch(l -> l.contains("PrefetchDaemon"));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!Files.exists(spool.resolve(PrefetchSpool.OWNER)) && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(spool.resolve(PrefetchSpool.STARTING)).as("the owner removes .starting once it has published itself").doesNotExist();
+        } finally {
+            if (onItsWay != null) {
+                onItsWay.destroyForcibly();
+            }
+            stopPrefetcher(data);
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    /**
      * kill -9 of the prefetcher at each step of its work, and a pid reused by an unrelated
      * process: the next call never trusts what the dead one left (its "not archived", its
      * "coming"), answers right, and waits no longer than the launcher's bound.

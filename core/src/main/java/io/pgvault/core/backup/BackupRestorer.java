@@ -6,6 +6,7 @@ import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.util.FileModes;
 import io.pgvault.core.util.ParallelChecks;
+import io.pgvault.core.wal.Lsn;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
@@ -208,8 +209,15 @@ public final class BackupRestorer {
             checks.add(() -> {
                 byte[] buffer = new byte[WRITE_BUFFER];
                 readPiece(piece, (entry, data) -> {
-                    if (kindOf(entry, piece, ConfinedDirectory.relative(entry.getName(), piece.key()), locations::contains) == Kind.FILE) {
-                        if (FileReference.isReference(entry)) {
+                    Path relative = ConfinedDirectory.relative(entry.getName(), piece.key());
+                    if (kindOf(entry, piece, relative, locations::contains) == Kind.FILE) {
+                        if (backup.holdsIncrementalFiles() && IncrementalFile.isIncremental(entry.getName())) {
+                            // Its header, as a restore reads it: block numbers and the length they make up.
+                            IncrementalFile.readHeader(data, entry.getSize(), piece.key() + ": " + entry.getName());
+                        } else if (backup.holdsIncrementalFiles() && piece.tablespaceLocation() == null
+                                && relative.toString().equals(BACKUP_LABEL)) {
+                            checkedLabel(entry, data, piece, backup);
+                        } else if (FileReference.isReference(entry)) {
                             // What it references is checked by a restore of the chain; here only that it is well formed and fits.
                             FileReference ref = reference(backup, piece, entry, Long.MAX_VALUE);
                             ranges.claim(rangeKey(piece, entry), ref.part(), ref.length(), piece.key());
@@ -346,7 +354,7 @@ public final class BackupRestorer {
                         return;
                     }
                     if (backup.isIncremental() && piece.tablespaceLocation() == null && relative.toString().equals(BACKUP_LABEL)) {
-                        writeBackupLabel(entry, tar, root, path, piece);
+                        writeBackupLabel(entry, tar, root, path, piece, backup);
                         return;
                     }
                     if (FileReference.isReference(entry)) {
@@ -482,26 +490,60 @@ public final class BackupRestorer {
      * An incremental backup's backup_label says where its parent started ({@code INCREMENTAL FROM
      * LSN}/{@code TLI}); PostgreSQL refuses to start on such a label ("this is an incremental
      * backup, not a data directory"), so the restored one leaves those lines out, as pg_combinebackup does.
+     *
+     * <p>Those lines are PostgreSQL's own word on which backup the blocks were taken against, and
+     * the manifest's parent must be that backup: a manifest edited to name another parent (an
+     * older full backup, say, with its real start) passes every check of the chain itself, and
+     * would restore a cluster missing whatever changed in between.
      */
-    private static void writeBackupLabel(TarArchiveEntry entry, InputStream data, ConfinedDirectory root, Path path, BackupManifest.Piece piece)
+    private static void writeBackupLabel(TarArchiveEntry entry, InputStream data, ConfinedDirectory root, Path path, BackupManifest.Piece piece,
+                                         BackupManifest backup) throws IOException {
+        String kept = checkedLabel(entry, data, piece, backup);
+        try (FileChannel file = root.openForWrite(path, true, piece.key(), entry.getName())) {
+            ByteBuffer bytes = ByteBuffer.wrap(kept.getBytes(StandardCharsets.UTF_8));
+            while (bytes.hasRemaining()) {
+                file.write(bytes);
+            }
+        }
+        root.setMode(path, entry.getMode() | 0600, piece.key(), entry.getName());
+    }
+
+    /**
+     * An incremental backup's backup_label without its {@code INCREMENTAL FROM} lines, once those
+     * lines are found to name the manifest's parent (PostgreSQL 17+ incremental backups).
+     */
+    private static String checkedLabel(TarArchiveEntry entry, InputStream data, BackupManifest.Piece piece, BackupManifest backup)
             throws IOException {
         if (entry.getSize() > 1 << 20) {
             throw ConfinedDirectory.refused(piece.key(), entry.getName(), "is " + entry.getSize() + " bytes, far more than a backup_label");
         }
         String label = new String(data.readNBytes((int) entry.getSize()), StandardCharsets.UTF_8);
         StringBuilder kept = new StringBuilder();
-        for (String line : label.split("(?<=\n)")) {
+        String fromLsn = null;
+        String fromTimeline = null;
+        for (String line : label.split("(?<=\\n)")) {
+            if (line.startsWith("INCREMENTAL FROM LSN: ")) {
+                fromLsn = line.substring("INCREMENTAL FROM LSN: ".length()).strip();
+            } else if (line.startsWith("INCREMENTAL FROM TLI: ")) {
+                fromTimeline = line.substring("INCREMENTAL FROM TLI: ".length()).strip();
+            }
             if (!line.startsWith("INCREMENTAL FROM ")) {
                 kept.append(line);
             }
         }
-        try (FileChannel file = root.openForWrite(path, true, piece.key(), entry.getName())) {
-            ByteBuffer bytes = ByteBuffer.wrap(kept.toString().getBytes(StandardCharsets.UTF_8));
-            while (bytes.hasRemaining()) {
-                file.write(bytes);
+        if (backup.holdsIncrementalFiles()) {
+            BackupManifest.Parent parent = backup.parent();
+            boolean sameLsn = fromLsn != null && fromLsn.matches("[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
+                    && Lsn.parse(fromLsn).equals(Lsn.parse(parent.startLsn()));
+            if (!sameLsn || !String.valueOf(parent.startTimeline()).equals(fromTimeline)) {
+                throw new CorruptObjectException(piece.key() + ": " + entry.getName() + " says PostgreSQL took this incremental backup against "
+                        + "the backup that started at " + (fromLsn == null ? "(no INCREMENTAL FROM LSN line)" : fromLsn) + " on timeline "
+                        + (fromTimeline == null ? "(no INCREMENTAL FROM TLI line)" : fromTimeline) + ", but its manifest names parent "
+                        + parent.backupId() + ", which started at " + parent.startLsn() + " on timeline " + parent.startTimeline()
+                        + ": the chain is damaged or the manifest was edited; restore from another backup");
             }
         }
-        root.setMode(path, entry.getMode() | 0600, piece.key(), entry.getName());
+        return kept.toString();
     }
 
     /**

@@ -231,6 +231,23 @@ class IncrementalBackupTest {
                     TablespacePlan.of(second, Map.of(tablespace.toString(), temp.resolve("skipped-ts")), temp.resolve("skipped")), n -> { }))
                     .isInstanceOf(CorruptObjectException.class).hasMessageContaining("names parent " + first.backupId());
             assertThat(temp.resolve("skipped")).doesNotExist();
+            // A manifest edited to name an older parent, with that parent's real start: the chain adds up, but
+            // PostgreSQL's backup_label says which backup the blocks were taken against.
+            BackupManifest forged = new BackupManifest(second.formatVersion(), second.backupId(), second.cluster(), second.label(),
+                    second.systemIdentifier(), second.pgMajor(), second.walSegmentSize(), second.startTimeline(), second.startLsn(),
+                    second.endTimeline(), second.endLsn(), second.startedAt(), second.finishedAt(), second.codec(), second.rawBytes(),
+                    second.storedBytes(), second.pieces(), second.pgManifestSha256(),
+                    new BackupManifest.Parent(full.backupId(), full.startLsn(), full.startTimeline()));
+            BackupChain.check(List.of(forged, full));
+            assertThatThrownBy(() -> new BackupRestorer(store, 2).restore(List.of(forged, full), temp.resolve("forged"),
+                    TablespacePlan.of(forged, Map.of(tablespace.toString(), temp.resolve("forged-ts")), temp.resolve("forged")), n -> { }))
+                    .isInstanceOf(CorruptObjectException.class).hasMessageContaining("backup_label")
+                    .hasMessageContaining("against the backup that started at " + first.startLsn())
+                    .hasMessageContaining("names parent " + full.backupId());
+            // verify reads the label as a restore does, and the incremental files' headers.
+            assertThat(new BackupRestorer(store, 2).verify(second, n -> { })).isEmpty();
+            assertThat(new BackupRestorer(store, 2).verify(forged, n -> { })).singleElement().asString()
+                    .contains("backup_label").contains("names parent " + full.backupId());
             assertThatThrownBy(() -> BackupChain.of(second, id -> Optional.empty()))
                     .isInstanceOf(CorruptObjectException.class).hasMessageContaining(first.backupId()).hasMessageContaining("not in the repository");
 

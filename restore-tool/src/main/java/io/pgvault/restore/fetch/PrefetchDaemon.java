@@ -176,10 +176,22 @@ public final class PrefetchDaemon {
         command.addAll(List.of("-cp", classPath, PrefetchDaemon.class.getName()));
         command.addAll(options);
         command.addAll(List.of("--spool", spool.toString()));
+        Optional<Long> started = launchDetached(command, dataDirectory);
+        if (started.isPresent()) {
+            // So PostgreSQL's first call waits for this one rather than starting another (it may not own the spool yet).
+            Optional<PrefetchSpool.ProcessIdentity> identity = PrefetchSpool.ProcessIdentity.of(started.get());
+            if (identity.isPresent()) {
+                new PrefetchSpool(dir).starting(identity.get());
+            }
+        }
+        return started.flatMap(ProcessHandle::of);
+    }
+
+    /** Runs {@code command} (which prints the pid it goes on as, then detaches) and returns that pid. */
+    private static Optional<Long> launchDetached(List<String> command, Path workingDirectory) {
         Process launcher;
         try {
-            // It writes its own .pid once it holds the spool's lock.
-            launcher = new ProcessBuilder(command).directory(dataDirectory.toFile())
+            launcher = new ProcessBuilder(command).directory(workingDirectory.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         } catch (IOException e) {
@@ -188,7 +200,9 @@ public final class PrefetchDaemon {
         try (BufferedReader out = new BufferedReader(new InputStreamReader(launcher.getInputStream(), StandardCharsets.US_ASCII))) {
             String pid = out.readLine();
             launcher.waitFor();
-            return pid == null || !pid.strip().matches("[0-9]+") ? Optional.empty() : ProcessHandle.of(Long.parseLong(pid.strip()));
+            return pid == null || !pid.strip().matches("[0-9]{1,10}") ? Optional.empty() : Optional.of(Long.parseLong(pid.strip()));
+        } catch (IOException e) {
+            return Optional.empty();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return Optional.empty();

@@ -88,6 +88,14 @@ public final class PrefetchSpool {
     /** The owner's identity: {@code PID START_TIME BOOT_ID}, see {@link ProcessIdentity}. */
     public static final String OWNER = ".pid";
     /**
+     * A prefetcher on its way: {@code PID START_TIME BOOT_ID} of one {@code recover} started
+     * (at low priority, so it may not own the spool yet when PostgreSQL first asks). A call that
+     * finds no live owner but a live starter waits for it as for one it started itself, instead
+     * of starting a second JVM. Removed by the owner once {@link #OWNER} is written. It states
+     * nothing about any file.
+     */
+    public static final String STARTING = ".starting";
+    /**
      * The owner's heartbeat: centiseconds since boot ({@code /proc/uptime}), rewritten by its
      * loop every {@link #BEAT_INTERVAL_CS}. An {@code .absent} marker counts only while the beat
      * is younger than {@link #BEAT_FRESH_CS}: an owner stuck in a repository call is alive but
@@ -262,6 +270,13 @@ public final class PrefetchSpool {
      *
      * @return empty when another process owns the spool (or {@code /proc} cannot identify this one)
      */
+    /** States that {@code prefetcher}, started for this spool, is on its way ({@link #STARTING}). */
+    public void starting(ProcessIdentity prefetcher) throws IOException {
+        Path temp = dir.resolve(STARTING + TEMP_SUFFIX);
+        Files.writeString(temp, prefetcher.line() + "\n", StandardCharsets.US_ASCII);
+        Files.move(temp, dir.resolve(STARTING), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
     public Optional<Owner> acquire() throws IOException {
         Optional<ProcessIdentity> self = ProcessIdentity.current();
         if (self.isEmpty()) {
@@ -285,7 +300,7 @@ public final class PrefetchSpool {
         }
         Owner owner = new Owner(channel, lock);
         try {
-            owner.clear(Set.of(LOCK, LOG, REQUESTED));
+            owner.clear(Set.of(LOCK, LOG, REQUESTED, STARTING));
             Optional<WalFileName> first = requested();
             if (first.isPresent()) {
                 owner.mark(Marker.PENDING, first.get().toString());
@@ -294,6 +309,8 @@ public final class PrefetchSpool {
             Path temp = dir.resolve(OWNER + TEMP_SUFFIX);
             Files.writeString(temp, self.get().line() + "\n", StandardCharsets.US_ASCII);
             Files.move(temp, dir.resolve(OWNER), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            // After .pid: a call sees one or the other.
+            Files.deleteIfExists(dir.resolve(STARTING));
             return Optional.of(owner);
         } catch (IOException | RuntimeException e) {
             owner.close();

@@ -183,6 +183,19 @@ class PrefetchSpoolTest {
         }
     }
 
+    /** recover's word that a prefetcher is on its way stands until that prefetcher has published itself as the owner. */
+    @Test
+    void aStarterIsReplacedByItsOwnerOnceThatOwnerIsPublished() throws Exception {
+        PrefetchSpool spool = new PrefetchSpool(dir);
+        Files.createDirectories(dir);
+        ProcessIdentity self = ProcessIdentity.current().orElseThrow();
+        spool.starting(self);
+        assertThat(Files.readString(dir.resolve(PrefetchSpool.STARTING)).strip()).isEqualTo(self.line());
+        try (Owner owner = spool.acquire().orElseThrow()) {
+            assertThat(names()).contains(PrefetchSpool.OWNER).doesNotContain(PrefetchSpool.STARTING);
+        }
+    }
+
     /** What a prefetcher killed with -9 leaves, at any step: nothing of it counts, and the next owner clears it. */
     @Test
     void aDeadOwnersMarkersAreNotTrustedAndTheNextOwnerClearsThem() throws Exception {

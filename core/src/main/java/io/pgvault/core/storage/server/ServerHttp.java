@@ -11,6 +11,8 @@ import org.apache.hc.client5.http.ssl.DefaultClientTlsStrategy;
 import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.Header;
 import org.apache.hc.core5.http.HttpEntity;
+import org.apache.hc.core5.io.CloseMode;
+import org.apache.hc.core5.io.ModalCloseable;
 import org.apache.hc.core5.util.Timeout;
 
 import java.io.Closeable;
@@ -120,11 +122,16 @@ public final class ServerHttp implements Closeable {
 
                 @Override
                 public void close() throws IOException {
-                    if (!ended) {
-                        // Abandoned or stalled: cut the connection (a blocked read then fails) rather than drain it.
-                        request.cancel();
+                    if (ended) {
+                        response.close();
+                        return;
                     }
-                    response.close();
+                    // Abandoned or stalled: cut the connection (a read blocked in another thread then fails) rather than
+                    // drain it, which a plain close would (and a stalled body would block that read too).
+                    request.cancel();
+                    if (response instanceof ModalCloseable modal) {
+                        modal.close(CloseMode.IMMEDIATE);
+                    }
                 }
             };
         }
