@@ -299,12 +299,23 @@ class RecoveryIT {
                         .doesNotContain(S3ProxyFixture.SECRET_KEY);
             }
         }
-        Path pidFile = data.resolve("pg_wal/pgvault-spool/.pid");
+        // recover names the prefetcher it started in .starting at once; it runs at low priority, so on a busy machine it may
+        // take a while to own the spool (and replace .starting with .pid).
+        Path spool = data.resolve("pg_wal/pgvault-spool");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!Files.exists(pidFile) && System.nanoTime() < deadline) {
+        String line = null;
+        while (line == null && System.nanoTime() < deadline) {
+            for (String name : List.of(io.pgvault.restore.fetch.PrefetchSpool.OWNER, io.pgvault.restore.fetch.PrefetchSpool.STARTING)) {
+                try {
+                    line = line != null ? line : Files.readString(spool.resolve(name));
+                } catch (java.nio.file.NoSuchFileException gone) {
+                    // not (or no longer) there
+                }
+            }
             java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
         }
-        String pid = Files.readString(pidFile).trim().split(" ")[0];
+        assertThat(line).as("recover started a prefetcher and named it").isNotNull();
+        String pid = line.trim().split(" ")[0];
         String argv = new String(Files.readAllBytes(Path.of("/proc", pid, "cmdline")), java.nio.charset.StandardCharsets.UTF_8);
         assertThat(argv).contains("PrefetchDaemon").contains(file.toString()).doesNotContain(S3ProxyFixture.SECRET_KEY)
                 .doesNotContain(S3ProxyFixture.ACCESS_KEY);

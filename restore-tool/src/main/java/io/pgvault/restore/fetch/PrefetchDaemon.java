@@ -140,7 +140,7 @@ public final class PrefetchDaemon {
      * waits for the recovery signal file). Detached in a session of its own, with the data
      * directory as working directory; it exits on its own when no request comes within {@link #IDLE}.
      *
-     * <p>It is not this JVM's child: {@code setsid -f} forks it off and returns at once. A JVM
+     * <p>It is not this JVM's child: a shell starts it in the background and exits at once. A JVM
      * that exits while a child it started still runs waits 300 ms for its process reaper thread,
      * blocked in waitpid (HotSpot gives threads in native code that long to settle at exit):
      * that was a third of a second on every {@code recover}.
@@ -158,10 +158,13 @@ public final class PrefetchDaemon {
         } catch (java.net.URISyntaxException | SecurityException e) {
             return Optional.empty();
         }
-        // The shell prints its pid (the prefetcher's, after exec), then runs it at low priority, as bin/pgvault starts it:
-        // on a small box the unpacking and PostgreSQL's replay come first.
-        String script = "log=$1; shift; echo $$; " + LOW_PRIORITY + " \"$@\" </dev/null >>\"$log\" 2>&1";
-        List<String> command = new ArrayList<>(List.of("setsid", "-f", "sh", "-c", script, "sh", dir.resolve(PrefetchSpool.LOG).toString(),
+        // A shell starts it in the background in a session of its own, prints its pid and exits at once: the prefetcher is
+        // not this JVM's child. The pid is printed before that shell exits (a pid the prefetcher printed itself could
+        // come after it, when the JDK has already closed the pipe). The prefetcher runs at low priority, as bin/pgvault
+        // starts it: on a small box the unpacking and PostgreSQL's replay come first.
+        String prefetcher = "log=$1; shift; " + LOW_PRIORITY + " \"$@\" </dev/null >>\"$log\" 2>&1";
+        String launcher = "setsid sh -c \"$0\" sh \"$@\" </dev/null >/dev/null 2>&1 & echo $!";
+        List<String> command = new ArrayList<>(List.of("sh", "-c", launcher, prefetcher, dir.resolve(PrefetchSpool.LOG).toString(),
                 java, "-XX:+UseSerialGC", "-Xmx256m"));
         // The class data archive the build made beside the jar, as bin/pgvault uses it.
         Path classData = Path.of(classPath.replaceAll("\\.jar$", ".jsa"));
@@ -187,7 +190,7 @@ public final class PrefetchDaemon {
         return started.flatMap(ProcessHandle::of);
     }
 
-    /** Runs {@code command} (which prints the pid it goes on as, then detaches) and returns that pid. */
+    /** Runs {@code command} (which starts a process in the background, prints its pid and exits) and returns that pid. */
     private static Optional<Long> launchDetached(List<String> command, Path workingDirectory) {
         Process launcher;
         try {

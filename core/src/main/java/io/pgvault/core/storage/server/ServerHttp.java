@@ -40,6 +40,7 @@ public final class ServerHttp implements Closeable {
     public static final String CACERT_HINT = "--cacert FILE (env PGVAULT_CACERT)";
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    private static final int MAX_CONNECTIONS = 256;
 
     private final CloseableHttpClient client;
 
@@ -48,7 +49,10 @@ public final class ServerHttp implements Closeable {
      * @param waitTimeout how long a read may wait for the next bytes of an answer, its headers included
      */
     public ServerHttp(Path caFile, Duration waitTimeout) {
+        // As many connections as readers (the pool's default is 5 per server): a restore's threads each stream a piece,
+        // and a reader may open another object while it holds one.
         PoolingHttpClientConnectionManagerBuilder connections = PoolingHttpClientConnectionManagerBuilder.create()
+                .setMaxConnPerRoute(MAX_CONNECTIONS).setMaxConnTotal(MAX_CONNECTIONS)
                 .setDefaultConnectionConfig(ConnectionConfig.custom().setConnectTimeout(Timeout.of(CONNECT_TIMEOUT))
                         .setSocketTimeout(Timeout.of(waitTimeout)).build());
         if (caFile != null) {
