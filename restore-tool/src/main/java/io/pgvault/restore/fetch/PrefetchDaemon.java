@@ -184,7 +184,12 @@ public final class PrefetchDaemon {
             // So PostgreSQL's first call waits for this one rather than starting another (it may not own the spool yet).
             Optional<PrefetchSpool.ProcessIdentity> identity = PrefetchSpool.ProcessIdentity.of(started.get());
             if (identity.isPresent()) {
-                new PrefetchSpool(dir).starting(identity.get());
+                try {
+                    new PrefetchSpool(dir).starting(identity.get());
+                } catch (IOException e) {
+                    // Only spares a second JVM: the prefetcher may already own the spool (its clearing removes the
+                    // half-written marker), and a call without it starts one that finds the spool taken and exits.
+                }
             }
         }
         return started.flatMap(ProcessHandle::of);
