@@ -1,6 +1,7 @@
 package io.pgvault.cli;
 
 import io.pgvault.core.backup.BackupManifest;
+import io.pgvault.core.crypto.RepositoryEncryption;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.storage.RepositorySource;
 import io.pgvault.core.storage.s3.S3Settings;
@@ -151,6 +152,7 @@ final class RecoverCommand implements Callable<Integer> {
         secret = secret(dataDirectory);
         PrintWriter out = spec.commandLine().getOut();
         try (ObjectStore store = repository.open(via)) {
+            RepositoryEncryption.warmUp(store);
             ClusterArchive archive = ClusterArchive.load(store, cluster);
             Recoverer recoverer = new Recoverer(dataDirectory, recoveryTarget, Optional.ofNullable(targetTimeline).map(TimelineId::new),
                     action == null ? null : action.name(), standby, primaryConninfo, slot, keepArchiving, parallel, tablespaces, restoreCommand());

@@ -12,17 +12,22 @@ import java.security.SecureRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * The JDK's AES-GCM is fast only once C2 has compiled it (about 3 GB/s here, against
- * about 80 MB/s interpreted). The prefetcher is a fresh JVM that would spend its first tens
- * of megabytes interpreting it, during the replay: it starts one low-priority thread that
- * encrypts and decrypts a few megabytes with a throwaway key while it still waits for
- * recover to finish unpacking (measured on 41 segments: replay 3.7-3.9 s without it, 3.3
- * and 3.7 s with it in two runs, 3.2-3.4 s on a clear repository).
+ * Gets the JDK's AES-GCM decryption compiled by C2 before a fresh JVM needs it. The AES,
+ * counter-mode and GHASH intrinsics only run inside C2-compiled callers, and C2 compiles
+ * the caller that matters ({@code GCMDecrypt.doFinal}) after about 5000 calls: one call per
+ * ciphertext segment, so with the repository's 64 KiB segments the first 300 MB or so would
+ * run at about 85 MB/s instead of gigabytes per second. A prefetcher decrypts 1-2 MB per WAL
+ * segment: without this it spent 18 ms on each (0.75 s over 41 segments), with it under 1 ms.
+ * <p>
+ * So the warm-up decrypts tiny segments (512 bytes) many times: the 6000 calls cost about
+ * 3 MB of decryption and a quarter of a second of one core, in the background.
  */
 final class CipherWarmUp {
 
     private static final AtomicBoolean STARTED = new AtomicBoolean();
-    private static final int ROUNDS = 48;
+    private static final int SEGMENT_BYTES = 512;
+    private static final int PLAINTEXT_BYTES = 256 << 10;
+    private static final int ROUNDS = 12;
 
     private CipherWarmUp() {
     }
@@ -33,7 +38,6 @@ final class CipherWarmUp {
         }
         Thread thread = new Thread(CipherWarmUp::run, "pgvault-cipher-warm-up");
         thread.setDaemon(true);
-        thread.setPriority(Thread.MIN_PRIORITY);
         thread.start();
     }
 
@@ -41,15 +45,15 @@ final class CipherWarmUp {
         try {
             byte[] key = new byte[32];
             new SecureRandom().nextBytes(key);
-            AesGcmHkdfStreaming streaming = new AesGcmHkdfStreaming(key, "HmacSha256", 32, DataKey.SEGMENT_BYTES, 0);
-            byte[] plain = new byte[256 << 10];
+            AesGcmHkdfStreaming streaming = new AesGcmHkdfStreaming(key, "HmacSha256", 32, SEGMENT_BYTES, 0);
             byte[] aad = new byte[8];
+            ByteArrayOutputStream ciphertext = new ByteArrayOutputStream(PLAINTEXT_BYTES + PLAINTEXT_BYTES / 8);
+            try (OutputStream out = streaming.newEncryptingStream(ciphertext, aad)) {
+                out.write(new byte[PLAINTEXT_BYTES]);
+            }
+            byte[] bytes = ciphertext.toByteArray();
             for (int i = 0; i < ROUNDS; i++) {
-                ByteArrayOutputStream ciphertext = new ByteArrayOutputStream(plain.length + 1024);
-                try (OutputStream out = streaming.newEncryptingStream(ciphertext, aad)) {
-                    out.write(plain);
-                }
-                try (InputStream in = streaming.newDecryptingStream(new ByteArrayInputStream(ciphertext.toByteArray()), aad)) {
+                try (InputStream in = streaming.newDecryptingStream(new ByteArrayInputStream(bytes), aad)) {
                     in.transferTo(OutputStream.nullOutputStream());
                 }
             }

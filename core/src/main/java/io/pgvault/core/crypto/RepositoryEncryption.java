@@ -107,9 +107,12 @@ public final class RepositoryEncryption {
     }
 
     /**
-     * For a process that will decrypt a lot soon but is idle now (the prefetcher, which
-     * starts while recover unpacks): compiles the cipher in the background when {@code store}
-     * is encrypted. Not for recover itself: there it competes with the unpacking.
+     * For a fresh process about to decrypt many megabytes (recover, which reads its manifests
+     * first, and the prefetcher, which waits for recover): gets the cipher compiled in the
+     * background when {@code store} is encrypted. Measured on a 112 MiB backup, recover unpacked
+     * in 0.6-0.9 s with it against 0.9-1.0 s without; the prefetcher decrypted 41 WAL segments
+     * in well under 0.1 s against 0.75 s. Not for a single wal-fetch: it would cost more than
+     * the one segment it decrypts.
      */
     public static void warmUp(ObjectStore store) {
         if (store instanceof EncryptingStore) {

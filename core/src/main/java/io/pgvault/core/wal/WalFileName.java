@@ -107,6 +107,16 @@ public final class WalFileName implements Comparable<WalFileName> {
         return kind == Kind.HISTORY;
     }
 
+    /**
+     * True for {@code 00000001.history}: the first timeline has no parent, so PostgreSQL never
+     * writes its history file, yet asks restore_command for it when it promotes from timeline 1
+     * ({@code writeTimeLineHistory} copies the parent's history first). bin/pgvault answers that
+     * call without a JVM by the same rule.
+     */
+    public boolean neverArchived() {
+        return kind == Kind.HISTORY && timeline.equals(TimelineId.FIRST);
+    }
+
     /** True for names that carry a segment position (segment, partial, backup label). */
     public boolean hasSegment() {
         return kind != Kind.HISTORY;

@@ -47,6 +47,11 @@ class WalFileNameTest {
         assertThat(history.isHistory()).isTrue();
         assertThat(history.timeline().value()).isEqualTo(10);
         assertThat(WalFileName.history(new TimelineId(10))).isEqualTo(history);
+        // Only timeline 1's history is never archived: PostgreSQL never writes it.
+        assertThat(WalFileName.parse("00000001.history").neverArchived()).isTrue();
+        assertThat(history.neverArchived()).isFalse();
+        assertThat(WalFileName.parse("00000002.history").neverArchived()).isFalse();
+        assertThat(WalFileName.parse("000000010000000000000001").neverArchived()).isFalse();
         assertThatThrownBy(() -> history.segmentNumber(MB16)).hasMessageContaining("history");
     }
 

@@ -62,6 +62,9 @@ public final class WalFetchMain {
             err.println(WalFetchOptions.USAGE);
             return failure;
         }
+        if (name.neverArchived()) {
+            return NOT_ARCHIVED;
+        }
         Path target = dataDirectory.resolve(options.target());
         // The spool serves PostgreSQL's recovery only (its prefetcher waits for the signal file), as in bin/pgvault.
         Optional<PrefetchSpool> spool = Optional.ofNullable(options.spool()).filter(s -> recovering).map(dataDirectory::resolve)

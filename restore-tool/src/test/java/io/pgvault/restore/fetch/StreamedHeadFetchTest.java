@@ -129,6 +129,19 @@ class StreamedHeadFetchTest {
         return data;
     }
 
+    @Test
+    void timelineOnesHistoryIsNotArchivedWithoutAskingTheRepository() throws Exception {
+        // PostgreSQL asks for it when it promotes from timeline 1; it never writes one. The repository is unreachable: it
+        // would be retried for 30 s and then fail recovery, were it asked.
+        Path data = dataDirectory("promoting", null);
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = WalFetchMain.run(List.of("--repo", "s3://nowhere/repo", "--s3-endpoint", "http://127.0.0.1:9", "--cluster", "main",
+                "--retry-for", "30", "00000001.history", "pg_wal/RECOVERYHISTORY"), Map.of(), new PrintStream(err, true, StandardCharsets.UTF_8), data);
+        assertThat(exit).isEqualTo(WalFetchMain.NOT_ARCHIVED);
+        assertThat(err.toString(StandardCharsets.UTF_8)).isEmpty();
+        assertThat(data.resolve("pg_wal/RECOVERYHISTORY")).doesNotExist();
+    }
+
     private record Fetch(int exit, String err) {
     }
 
