@@ -32,6 +32,17 @@ import java.util.regex.Pattern;
 public final class BackupFileIndex {
 
     static final int FORMAT = 1;
+    /**
+     * The range size of an index that does not record one: what every pgvault cut files into
+     * before the size was recorded (and before it became 4 MiB).
+     */
+    static final long UNRECORDED_RANGE_BYTES = 8L << 20;
+    /**
+     * A range is whole tar blocks, at least what a reference is worth, and at most what a
+     * backup built on it may hold in memory per member while hashing it.
+     */
+    private static final long MIN_RANGE_BYTES = FileReference.MIN_BYTES;
+    private static final long MAX_RANGE_BYTES = 64L << 20;
     /** A member of a piece takes at least one 512-byte tar header: no backup has more entries than this many of its raw bytes. */
     private static final long BYTES_PER_ENTRY = 512;
     /** No entry's JSON is longer: names of at most 1 KiB, numbers, two ids, a checksum. */
@@ -55,9 +66,13 @@ public final class BackupFileIndex {
     public record Entry(String archive, String name, long offset, long length, long fileSize, String sha256, String heldBy) {
     }
 
-    /** The stored document. */
+    /**
+     * The stored document.
+     *
+     * @param rangeBytes the size of the ranges this backup cut large files into; null in indexes written before it was recorded
+     */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    record Document(int formatVersion, String backupId, List<Entry> files) {
+    record Document(int formatVersion, String backupId, Long rangeBytes, List<Entry> files) {
     }
 
     /** What makes two members the same place in a file. */
@@ -65,15 +80,25 @@ public final class BackupFileIndex {
     }
 
     private final String backupId;
+    private final long rangeBytes;
     private final Map<Member, Entry> entries;
 
-    private BackupFileIndex(String backupId, Map<Member, Entry> entries) {
+    private BackupFileIndex(String backupId, long rangeBytes, Map<Member, Entry> entries) {
         this.backupId = backupId;
+        this.rangeBytes = rangeBytes;
         this.entries = entries;
     }
 
     public String backupId() {
         return backupId;
+    }
+
+    /**
+     * The size of the ranges the backup cut its large files into: a backup built on it cuts
+     * the same ones, or none of its ranges would match (a chain keeps the range size of its full backup).
+     */
+    public long rangeBytes() {
+        return rangeBytes;
     }
 
     public int size() {
@@ -89,8 +114,8 @@ public final class BackupFileIndex {
         return e != null && e.length() == length ? Optional.of(e) : Optional.empty();
     }
 
-    static byte[] json(String backupId, List<Entry> files) throws IOException {
-        return JSON.writeValueAsBytes(new Document(FORMAT, backupId, files));
+    static byte[] json(String backupId, long rangeBytes, List<Entry> files) throws IOException {
+        return JSON.writeValueAsBytes(new Document(FORMAT, backupId, rangeBytes, files));
     }
 
     /**
@@ -137,6 +162,12 @@ public final class BackupFileIndex {
             throw new CorruptObjectException(key + " names backup " + d.backupId() + " or lists no files: refused (an index copied from "
                     + "elsewhere, or damaged)");
         }
+        long rangeBytes = d.rangeBytes() == null ? UNRECORDED_RANGE_BYTES : d.rangeBytes();
+        if (rangeBytes < MIN_RANGE_BYTES || rangeBytes > MAX_RANGE_BYTES || rangeBytes % 512 != 0) {
+            throw new CorruptObjectException(key + " records ranges of " + rangeBytes + " bytes; expected whole 512-byte blocks from "
+                    + MIN_RANGE_BYTES + " to " + MAX_RANGE_BYTES + ": refused (the repository's content is damaged or was crafted); "
+                    + "take a full backup");
+        }
         if (d.files().size() > maxEntries) {
             throw new CorruptObjectException(key + " lists " + d.files().size() + " files, more than backup " + backup.backupId()
                     + " can hold: refused (the repository's content is damaged or was crafted)");
@@ -152,7 +183,7 @@ public final class BackupFileIndex {
                         + " is refused: " + why + " (the repository's content is damaged or was crafted); take a full backup");
             }
         }
-        return new BackupFileIndex(d.backupId(), entries);
+        return new BackupFileIndex(d.backupId(), rangeBytes, entries);
     }
 
     private static String problem(Entry e, BackupManifest backup, Set<String> chain) {

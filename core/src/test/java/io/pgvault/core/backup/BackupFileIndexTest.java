@@ -74,6 +74,23 @@ class BackupFileIndexTest {
     }
 
     @Test
+    void theRangeSizeIsReadAndAnIndexWithoutOneIsAnOlderPgvaultsEightMebibytes() throws Exception {
+        try (ObjectStore store = new LocalDirectoryStore(temp.resolve("repo"))) {
+            String entry = entry("base.tar", "base/5/16384", 0, 65536, 65536, SHA, FULL);
+            storeIndex(store, INC, document(INC, entry));
+            assertThat(BackupFileIndex.read(store, backup(INC, 1 << 20), Set.of(INC, FULL)).orElseThrow().rangeBytes()).isEqualTo(8L << 20);
+            storeIndex(store, INC, document(INC, entry).replace("\"files\"", "\"rangeBytes\":2097152,\"files\""));
+            assertThat(BackupFileIndex.read(store, backup(INC, 1 << 20), Set.of(INC, FULL)).orElseThrow().rangeBytes()).isEqualTo(2L << 20);
+            // A range is held in memory while it is hashed: a crafted size must not make the next backup hold a gigabyte per file.
+            for (String crafted : List.of("1073741824", "1000000", "0", "-4096")) {
+                storeIndex(store, INC, document(INC, entry).replace("\"files\"", "\"rangeBytes\":" + crafted + ",\"files\""));
+                assertThatThrownBy(() -> BackupFileIndex.read(store, backup(INC, 1 << 20), Set.of(INC, FULL)))
+                        .as(crafted).isInstanceOf(CorruptObjectException.class).hasMessageContaining("records ranges of " + crafted + " bytes");
+            }
+        }
+    }
+
+    @Test
     void aCraftedIndexIsRefused() throws Exception {
         List<String[]> cases = List.of(
                 new String[] {entry("base.tar", "../../etc/passwd", 0, 65536, 65536, SHA, FULL), "not a relative file name"},

@@ -218,6 +218,55 @@ class FileReferenceBackupTest {
         }
     }
 
+    @Test
+    void anIncrementalBackupCutsTheRangesOfItsChainsFullBackup() throws Exception {
+        byte[] data = new byte[10 << 20];
+        new java.util.Random(7).nextBytes(data);
+        try (ObjectStore store = new LocalDirectoryStore(temp.resolve("repo"))) {
+            // The full backup's pieces were 2 MiB, so it cut 2 MiB ranges; 16 MiB pieces alone would cut 4 MiB ones, none of
+            // which its index holds: the whole file would be stored again (as after an upgrade from 8 MiB ranges).
+            BackupManifest full = synthetic(store, "20261205T010000Z-aaaaaa", null, 2 << 20, data);
+            BackupManifest incremental = synthetic(store, "20261205T020000Z-bbbbbb", full, 16 << 20, data);
+            List<Member> file = of(members(store, incremental), "base/5/16384");
+            assertThat(file).hasSize(5).allMatch(m -> m.reference().map(r -> r.length() == 2 << 20 && r.heldBy().equals(full.backupId()))
+                    .orElse(false));
+            assertThat(BackupFileIndex.read(store, incremental, Set.of(full.backupId(), incremental.backupId())).orElseThrow().rangeBytes())
+                    .as("and its own index says so, for the next one").isEqualTo(2L << 20);
+            Path target = temp.resolve("restored");
+            new BackupRestorer(store, 2).restore(List.of(incremental, full), target, TablespacePlan.of(incremental, Map.of(), target), n -> { });
+            assertThat(Files.mismatch(target.resolve("base/5/16384"), writeTemp(data))).isEqualTo(-1);
+        }
+    }
+
+    private Path writeTemp(byte[] data) throws Exception {
+        return Files.write(temp.resolve("expected-" + System.nanoTime()), data);
+    }
+
+    /** A backup of one file, {@code base/5/16384}, holding {@code data}; incremental on {@code parent} unless it is null. */
+    private BackupManifest synthetic(ObjectStore store, String id, BackupManifest parent, long pieceBytes, byte[] data) throws Exception {
+        BackupWriter writer = new BackupWriter(store, new ZstdCodec(1), "main", id, temp.resolve("spool"), pieceBytes, "test", Clock.systemUTC());
+        if (parent != null) {
+            writer.referenceUnchangedFiles(BackupFileIndex.read(store, parent, Set.of(parent.backupId())).orElseThrow());
+        }
+        Lsn at = Lsn.parse(parent == null ? "0/9000000" : "0/A000000");
+        writer.started(at, TimelineId.FIRST);
+        try (org.apache.commons.compress.archivers.tar.TarArchiveOutputStream tar =
+                     new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(writer.archive("base.tar", Optional.empty()))) {
+            TarArchiveEntry file = new TarArchiveEntry("base/5/16384");
+            file.setMode(0600);
+            file.setSize(data.length);
+            tar.putArchiveEntry(file);
+            tar.write(data);
+            tar.closeArchiveEntry();
+            tar.finish();
+        }
+        try (OutputStream manifest = writer.manifest()) {
+            manifest.write("{}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        return writer.finish(id, "1", MAJOR, 16 << 20, at, TimelineId.FIRST,
+                parent == null ? null : new BackupManifest.Parent(parent.backupId(), parent.startLsn(), parent.startTimeline()));
+    }
+
     /** An incremental backup on {@code parent} (a full backup if null) whose one piece holds nothing but {@code reference} as {@code name}. */
     private BackupManifest crafted(ObjectStore store, String id, BackupManifest parent, String name, FileReference reference) throws Exception {
         BackupWriter writer = new BackupWriter(store, new ZstdCodec(1), "main", id, temp.resolve("spool"), 256 * 1024, "test", Clock.systemUTC());
