@@ -134,10 +134,12 @@ public final class BackupWriter implements BaseBackupSink {
      * Makes this an incremental backup by file references (PostgreSQL 14-16): a file or range
      * the parent holds with the same SHA-256 is referenced, not stored. Call before the first archive;
      * {@link #finish} must then name the parent.
+     *
+     * @param parentIndex the parent's file index; null for a backup that references nothing (a full one)
      */
     public BackupWriter referenceUnchangedFiles(BackupFileIndex parentIndex) {
         this.parentFiles = parentIndex;
-        this.rangeBytes = parentIndex.rangeBytes();
+        this.rangeBytes = parentIndex == null ? REFERENCE_RANGE_BYTES : parentIndex.rangeBytes();
         return this;
     }
 

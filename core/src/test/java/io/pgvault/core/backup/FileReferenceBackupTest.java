@@ -245,9 +245,8 @@ class FileReferenceBackupTest {
     /** A backup of one file, {@code base/5/16384}, holding {@code data}; incremental on {@code parent} unless it is null. */
     private BackupManifest synthetic(ObjectStore store, String id, BackupManifest parent, long pieceBytes, byte[] data) throws Exception {
         BackupWriter writer = new BackupWriter(store, new ZstdCodec(1), "main", id, temp.resolve("spool"), pieceBytes, "test", Clock.systemUTC());
-        if (parent != null) {
-            writer.referenceUnchangedFiles(BackupFileIndex.read(store, parent, Set.of(parent.backupId())).orElseThrow());
-        }
+        // As the server calls it: with no index for a full backup.
+        writer.referenceUnchangedFiles(parent == null ? null : BackupFileIndex.read(store, parent, Set.of(parent.backupId())).orElseThrow());
         Lsn at = Lsn.parse(parent == null ? "0/9000000" : "0/A000000");
         writer.started(at, TimelineId.FIRST);
         try (org.apache.commons.compress.archivers.tar.TarArchiveOutputStream tar =
