@@ -38,11 +38,12 @@ public final class BackupFileIndex {
      */
     static final long UNRECORDED_RANGE_BYTES = 8L << 20;
     /**
-     * A range is whole tar blocks, at least what a reference is worth, and at most what a
-     * backup built on it may hold in memory per member while hashing it.
+     * A range is whole tar blocks, at least what a reference is worth, and at most what any
+     * pgvault cut: a backup built on it holds each member in memory while it hashes it, so a
+     * crafted index must not make a server hold more.
      */
     private static final long MIN_RANGE_BYTES = FileReference.MIN_BYTES;
-    private static final long MAX_RANGE_BYTES = 64L << 20;
+    private static final long MAX_RANGE_BYTES = UNRECORDED_RANGE_BYTES;
     /** A member of a piece takes at least one 512-byte tar header: no backup has more entries than this many of its raw bytes. */
     private static final long BYTES_PER_ENTRY = 512;
     /** No entry's JSON is longer: names of at most 1 KiB, numbers, two ids, a checksum. */
