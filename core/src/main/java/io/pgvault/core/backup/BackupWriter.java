@@ -68,6 +68,12 @@ public final class BackupWriter implements BaseBackupSink {
      * time with 8 and 4 MiB.
      */
     static final long REFERENCE_RANGE_BYTES = 4L << 20;
+    /**
+     * An incremental backup never cuts ranges smaller than this (the server's smallest piece),
+     * whatever its parent's index says: a crafted index of tiny ranges must not make the server
+     * keep millions of entries. Smaller pieces (tests) still cut smaller ranges.
+     */
+    static final long SMALLEST_INHERITED_RANGE_BYTES = 1L << 20;
 
     private final ObjectStore store;
     private final Codec codec;
@@ -139,7 +145,7 @@ public final class BackupWriter implements BaseBackupSink {
      */
     public BackupWriter referenceUnchangedFiles(BackupFileIndex parentIndex) {
         this.parentFiles = parentIndex;
-        this.rangeBytes = parentIndex == null ? REFERENCE_RANGE_BYTES : parentIndex.rangeBytes();
+        this.rangeBytes = parentIndex == null ? REFERENCE_RANGE_BYTES : Math.max(parentIndex.rangeBytes(), SMALLEST_INHERITED_RANGE_BYTES);
         return this;
     }
 
@@ -167,7 +173,7 @@ public final class BackupWriter implements BaseBackupSink {
     @Override
     public OutputStream archive(String name, Optional<String> tablespaceLocation) throws IOException {
         ArchivePieces archivePieces = new ArchivePieces(name, tablespaceLocation.orElse(null));
-        TarStreamCutter cutter = new TarStreamCutter(name, archivePieces, indexFiles ? Math.min(pieceBytes, rangeBytes) : pieceBytes);
+        TarStreamCutter cutter = new TarStreamCutter(name, archivePieces, indexFiles ? cutBytes() : pieceBytes);
         return new OutputStream() {
             @Override
             public void write(int b) throws IOException {
@@ -540,8 +546,13 @@ public final class BackupWriter implements BaseBackupSink {
         return manifest;
     }
 
+    /** The size of the ranges a backup with a file index cuts, as its cutter rounds it: what its index records. */
+    private long cutBytes() {
+        return TarStreamCutter.rangeBytes(Math.min(pieceBytes, rangeBytes));
+    }
+
     private void storeFileIndex() throws IOException {
-        byte[] json = BackupFileIndex.json(backupId, Math.min(pieceBytes, rangeBytes), BackupFileIndex.sorted(indexed));
+        byte[] json = BackupFileIndex.json(backupId, cutBytes(), BackupFileIndex.sorted(indexed));
         SpoolBudget.Reservation room = spool.reserve(json.length + (1L << 20), "the file index of backup " + backupId, SPOOL_WAIT);
         Path file = null;
         try {

@@ -92,11 +92,16 @@ final class TarStreamCutter extends OutputStream {
         this(archive, entries, Long.MAX_VALUE);
     }
 
-    /** @param partBytes files larger than this are cut into ranges of this size (rounded down to the 512-byte block) */
+    /** @param partBytes files larger than this are cut into ranges of {@link #rangeBytes}{@code (partBytes)} */
     TarStreamCutter(String archive, Entries entries, long partBytes) {
         this.archive = archive;
         this.entries = entries;
-        this.partBytes = Math.max(BLOCK, partBytes / BLOCK * BLOCK);
+        this.partBytes = rangeBytes(partBytes);
+    }
+
+    /** The size of the ranges a cutter given {@code partBytes} cuts: rounded down to whole 512-byte blocks. */
+    static long rangeBytes(long partBytes) {
+        return Math.max(BLOCK, partBytes / BLOCK * BLOCK);
     }
 
     @Override

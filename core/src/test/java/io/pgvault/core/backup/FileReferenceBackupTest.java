@@ -223,18 +223,36 @@ class FileReferenceBackupTest {
         byte[] data = new byte[10 << 20];
         new java.util.Random(7).nextBytes(data);
         try (ObjectStore store = new LocalDirectoryStore(temp.resolve("repo"))) {
-            // The full backup's pieces were 2 MiB, so it cut 2 MiB ranges; 16 MiB pieces alone would cut 4 MiB ones, none of
-            // which its index holds: the whole file would be stored again (as after an upgrade from 8 MiB ranges).
-            BackupManifest full = synthetic(store, "20261205T010000Z-aaaaaa", null, 2 << 20, data);
+            // The full backup's pieces were 3000000 bytes, so it cut ranges of 2999808 (whole tar blocks); 16 MiB pieces alone
+            // would cut 4 MiB ones, none of which its index holds: the whole file would be stored again (as after an upgrade
+            // from 8 MiB ranges).
+            BackupManifest full = synthetic(store, "20261205T010000Z-aaaaaa", null, 3_000_000, data);
+            assertThat(BackupFileIndex.read(store, full, Set.of(full.backupId())).orElseThrow().rangeBytes()).isEqualTo(2_999_808L);
             BackupManifest incremental = synthetic(store, "20261205T020000Z-bbbbbb", full, 16 << 20, data);
             List<Member> file = of(members(store, incremental), "base/5/16384");
-            assertThat(file).hasSize(5).allMatch(m -> m.reference().map(r -> r.length() == 2 << 20 && r.heldBy().equals(full.backupId()))
-                    .orElse(false));
+            assertThat(file).hasSize(4).allMatch(m -> m.reference().map(r -> r.heldBy().equals(full.backupId())).orElse(false));
+            assertThat(file).extracting(m -> m.reference().orElseThrow().length()).containsExactly(2_999_808L, 2_999_808L, 2_999_808L,
+                    (long) data.length - 3 * 2_999_808L);
             assertThat(BackupFileIndex.read(store, incremental, Set.of(full.backupId(), incremental.backupId())).orElseThrow().rangeBytes())
-                    .as("and its own index says so, for the next one").isEqualTo(2L << 20);
+                    .as("and its own index says so, for the next one").isEqualTo(2_999_808L);
             Path target = temp.resolve("restored");
             new BackupRestorer(store, 2).restore(List.of(incremental, full), target, TablespacePlan.of(incremental, Map.of(), target), n -> { });
             assertThat(Files.mismatch(target.resolve("base/5/16384"), writeTemp(data))).isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void aParentsTinyRangesDoNotMakeAnIncrementalCutTinyOnes() throws Exception {
+        byte[] data = new byte[3 << 20];
+        new java.util.Random(11).nextBytes(data);
+        try (ObjectStore store = new LocalDirectoryStore(temp.resolve("repo"))) {
+            // 256 KiB ranges (as a crafted index could claim 64 KiB): an incremental with large pieces cuts 1 MiB ranges at the
+            // least, so an index cannot make the server keep an entry per 64 KiB of a cluster. It references nothing here.
+            BackupManifest full = synthetic(store, "20261205T010000Z-aaaaaa", null, 256 << 10, data);
+            BackupManifest incremental = synthetic(store, "20261205T020000Z-bbbbbb", full, 16 << 20, data);
+            assertThat(BackupFileIndex.read(store, incremental, Set.of(full.backupId(), incremental.backupId())).orElseThrow().rangeBytes())
+                    .isEqualTo(1L << 20);
+            assertThat(of(members(store, incremental), "base/5/16384")).hasSize(3).allMatch(m -> m.reference().isEmpty());
         }
     }
 
