@@ -42,6 +42,11 @@ class PrefetchSpoolIT {
 
     private static final String CLUSTER = "main";
 
+    /** restore_command's options as recover writes them, with the spool in its default place. */
+    private static List<String> walFetch(Path repo) {
+        return List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool");
+    }
+
     @Test
     void theSpoolAnswersSegmentsAbsenceAndHistoryFilesAndMarkersCountOnlyWhileThePrefetcherRuns() throws Exception {
         Path dir = RecoverySupport.workDirectory("pgvault-spool-it");
@@ -63,7 +68,7 @@ class PrefetchSpoolIT {
             Files.createDirectories(data.resolve("pg_wal"));
             Path javaLog = dir.resolve("java-starts.log");
             Path javaHome = standInJava(dir, javaLog);
-            List<String> fetch = List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool");
+            List<String> fetch = walFetch(repo);
 
             for (Path segment : segments.subList(0, 3)) {
                 assertThat(call(data, javaHome, fetch, segment.getFileName().toString(), "pg_wal/RECOVERYXLOG")).isZero();
@@ -226,7 +231,7 @@ class PrefetchSpoolIT {
             Files.writeString(data.resolve("recovery.signal"), "");
             Path javaLog = dir.resolve("java-starts.log");
             Path javaHome = standInJava(dir, javaLog);
-            List<String> fetch = List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool");
+            List<String> fetch = walFetch(repo);
             onItsWay = new ProcessBuilder("sleep", "120").start();
             new PrefetchSpool(spool).starting(PrefetchSpool.ProcessIdentity.of(onItsWay.pid()).orElseThrow());
 
@@ -282,7 +287,7 @@ class PrefetchSpoolIT {
             Path spool = data.resolve("pg_wal/pgvault-spool");
             Path javaLog = dir.resolve("java-starts.log");
             Path javaHome = standInJava(dir, javaLog);
-            List<String> fetch = List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool");
+            List<String> fetch = walFetch(repo);
             Path xlog = data.resolve("pg_wal/RECOVERYXLOG");
 
             // 1. Before its first look at the history files: it blocks reading the cluster's descriptor (a FIFO here).
@@ -432,7 +437,7 @@ class PrefetchSpoolIT {
             Files.writeString(data.resolve("recovery.signal"), "");
             Path javaLog = dir.resolve("java-starts.log");
             Path javaHome = standInJava(dir, javaLog);
-            List<String> fetch = List.of("wal-fetch", "--repo", repo.toUri().toString(), "--cluster", CLUSTER, "--spool", "pg_wal/pgvault-spool");
+            List<String> fetch = walFetch(repo);
             for (Path segment : segments) {
                 assertThat(timedCall(data, javaHome, fetch, name(segment), "pg_wal/RECOVERYXLOG")).as(megabytes + " MiB " + name(segment)).isZero();
                 assertThat(Files.mismatch(data.resolve("pg_wal/RECOVERYXLOG"), segment)).isEqualTo(-1);

@@ -432,10 +432,8 @@ public final class BackupRestorer {
                     throw new EOFException(where + ": the data at " + position + " ended " + left + " bytes short");
                 }
                 sha.update(buffer, 0, n);
-                ByteBuffer chunk = ByteBuffer.wrap(buffer, 0, n);
-                while (chunk.hasRemaining()) {
-                    position += out.write(chunk, position);
-                }
+                writeAt(out, buffer, 0, n, position);
+                position += n;
                 left -= n;
             }
         }

@@ -259,6 +259,18 @@ public final class PrefetchSpool {
         return Files.exists(dir.resolve(fileName + marker.suffix()));
     }
 
+    /** States that {@code prefetcher}, started for this spool, is on its way ({@link #STARTING}). */
+    public void starting(ProcessIdentity prefetcher) throws IOException {
+        replaceLine(STARTING, prefetcher.line());
+    }
+
+    /** Writes a one-line spool file as a temp file renamed over it: a reader never sees half a line. */
+    private void replaceLine(String name, String line) throws IOException {
+        Path temp = dir.resolve(name + TEMP_SUFFIX);
+        Files.writeString(temp, line + "\n", StandardCharsets.US_ASCII);
+        Files.move(temp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
     // ---- the owner ----
 
     /**
@@ -270,13 +282,6 @@ public final class PrefetchSpool {
      *
      * @return empty when another process owns the spool (or {@code /proc} cannot identify this one)
      */
-    /** States that {@code prefetcher}, started for this spool, is on its way ({@link #STARTING}). */
-    public void starting(ProcessIdentity prefetcher) throws IOException {
-        Path temp = dir.resolve(STARTING + TEMP_SUFFIX);
-        Files.writeString(temp, prefetcher.line() + "\n", StandardCharsets.US_ASCII);
-        Files.move(temp, dir.resolve(STARTING), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    }
-
     public Optional<Owner> acquire() throws IOException {
         Optional<ProcessIdentity> self = ProcessIdentity.current();
         if (self.isEmpty()) {
@@ -306,9 +311,7 @@ public final class PrefetchSpool {
                 owner.mark(Marker.PENDING, first.get().toString());
             }
             // Renamed into place: a reader never sees half a line.
-            Path temp = dir.resolve(OWNER + TEMP_SUFFIX);
-            Files.writeString(temp, self.get().line() + "\n", StandardCharsets.US_ASCII);
-            Files.move(temp, dir.resolve(OWNER), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            replaceLine(OWNER, self.get().line());
             // After .pid: a call sees one or the other.
             Files.deleteIfExists(dir.resolve(STARTING));
             return Optional.of(owner);
@@ -335,9 +338,7 @@ public final class PrefetchSpool {
 
         /** Rewrites {@link #BEAT} with the boot clock now (a temp file renamed over it: a reader never sees half a number). */
         public void beat() throws IOException {
-            Path temp = dir.resolve(BEAT + TEMP_SUFFIX);
-            Files.writeString(temp, bootClockCentis() + "\n", StandardCharsets.US_ASCII);
-            Files.move(temp, dir.resolve(BEAT), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            replaceLine(BEAT, Long.toString(bootClockCentis()));
         }
 
         /** Creates a marker (idempotent). */
