@@ -38,7 +38,7 @@ import static io.pgvault.bench.BenchSupport.stringArg;
  * On PostgreSQL 14-16 (incremental backups by file references) pgBackRest takes the same
  * backups of the same states in the same run ({@code --type=full}, {@code --type=incr}, zst 3,
  * process-max 1), and restores its newest incremental and its last full the same way
- * ({@code PGVAULT_BENCH_ONLY_PGVAULT} leaves it out).
+ * ({@code PGVAULT_BENCH_ONLY_PGVAULT} leaves it out; {@code PGVAULT_BENCH_KEEP} keeps the repositories).
  *
  * <p>Usage: {@code java -cp bench/target/pgvault-bench.jar io.pgvault.bench.IncrementalBench
  * --server-jar server/target/pgvault-server.jar [--major 17] [--scale 50] [--percent 5] [--restores 5]}
@@ -162,7 +162,11 @@ public final class IncrementalBench {
                 }
             }
         } finally {
-            Fixtures.deleteTree(work);
+            if (System.getenv("PGVAULT_BENCH_KEEP") != null) {
+                System.out.println("kept (PGVAULT_BENCH_KEEP): " + work);
+            } else {
+                Fixtures.deleteTree(work);
+            }
         }
     }
 
