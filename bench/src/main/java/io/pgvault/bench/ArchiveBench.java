@@ -28,7 +28,8 @@ import java.util.stream.Stream;
  *   <li>pgBackRest: {@code pgbackrest archive-push %p} (local repository, zst level 3 and 1),</li>
  *   <li>plain {@code cp} plus {@code sync} as the floor.</li>
  * </ul>
- * Each command runs as the PostgreSQL OS user, as the archiver would run it.
+ * Each command runs as the PostgreSQL OS user through {@code sh -c}, as the archiver runs it,
+ * timed from inside one loop of that user's shell.
  *
  * <p>Usage: {@code java -cp bench/target/pgvault-bench.jar io.pgvault.bench.ArchiveBench
  * --server-jar server/target/pgvault-server.jar [--major 15] [--scale 20] [--seconds 30]}
@@ -44,15 +45,35 @@ public final class ArchiveBench {
     /** Second pushes of segments already archived (a streamed cluster's archive_command sends each one again). */
     private static final List<Figures> DUPLICATES = new ArrayList<>();
 
-    /** Runs one command per file as the PostgreSQL user; each call's milliseconds. */
+    /**
+     * Runs one command per file as the PostgreSQL user, each through {@code sh -c} as the
+     * archiver runs archive_command ({@code system()}), from one loop of that user's shell that
+     * stamps each call with {@code $EPOCHREALTIME} (no fork); each call's milliseconds. Switching
+     * to that user for every call (runuser: about 16 ms here, plus bash and the JVM's own spawn)
+     * would add to every tool's figure what PostgreSQL never waits for.
+     */
     private static List<Double> timedCalls(List<Path> files, java.util.function.Function<Path, String> command) throws Exception {
-        List<Double> ms = new ArrayList<>();
-        for (Path f : files) {
-            long start = System.nanoTime();
-            asPgUser(command.apply(f));
-            ms.add((System.nanoTime() - start) / 1e6);
+        Path dir = Files.createTempDirectory("pgvault-archive-calls");
+        try {
+            List<String> commands = new ArrayList<>();
+            for (Path f : files) {
+                commands.add(command.apply(f));
+            }
+            Files.write(dir.resolve("commands.txt"), commands);
+            Files.writeString(dir.resolve("loop.sh"), "cd " + dir + "\nwhile IFS= read -r cmd; do\n  s=$EPOCHREALTIME\n"
+                    + "  sh -c \"$cmd\" || { echo \"failed: $cmd\" >&2; exit 1; }\n  echo \"$s $EPOCHREALTIME\" >> times.txt\n"
+                    + "done < commands.txt\n");
+            OsUser.own(dir);
+            asPgUser("bash " + dir.resolve("loop.sh"));
+            List<Double> ms = new ArrayList<>();
+            for (String line : Files.readAllLines(dir.resolve("times.txt"))) {
+                String[] t = line.split(" ");
+                ms.add(1000 * (Double.parseDouble(t[1]) - Double.parseDouble(t[0])));
+            }
+            return ms;
+        } finally {
+            Fixtures.deleteTree(dir);
         }
-        return ms;
     }
 
     private static double median(List<Double> values) {
@@ -136,7 +157,11 @@ public final class ArchiveBench {
                         theirsEncrypted.wallSeconds() / encrypted.wallSeconds());
             }
         } finally {
-            Fixtures.deleteTree(work);
+            if (System.getenv("PGVAULT_BENCH_KEEP") != null) {
+                System.out.println("kept (PGVAULT_BENCH_KEEP): " + work);
+            } else {
+                Fixtures.deleteTree(work);
+            }
         }
     }
 
