@@ -2,8 +2,9 @@ package io.pgvault.server.wal;
 
 import io.micronaut.http.HttpRequest;
 import io.micronaut.http.HttpResponse;
+import io.micronaut.http.body.ByteBody;
 import io.micronaut.http.MediaType;
-import io.micronaut.http.annotation.Body;
+import io.micronaut.http.ServerHttpRequest;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Get;
 import io.micronaut.http.annotation.Put;
@@ -22,7 +23,8 @@ import java.io.InputStream;
  *   curl -fsS -T %p http://HOST:8432/v1/clusters/main/wal/%f
  *   curl -fsS -o %p http://HOST:8432/v1/clusters/main/wal/%f
  * </pre>
- * Uploads stream through (a bounded buffer per request), on the blocking executor. Each
+ * Uploads stream through on the blocking executor, handed over from the event loop in
+ * batches ({@link GatheredBody}: a bounded buffer per request). Each
  * kind runs only so many at once, fair across clusters ({@link RequestLimits}).
  */
 @Controller("/v1/clusters/{cluster}/wal")
@@ -40,14 +42,22 @@ public class WalController {
     }
 
     @Put(value = "/{file}", consumes = MediaType.ALL, produces = MediaType.TEXT_PLAIN)
-    public HttpResponse<String> push(String cluster, String file, HttpRequest<?> request, @Body InputStream body) throws IOException {
+    public HttpResponse<String> push(String cluster, String file, HttpRequest<?> request) throws IOException {
         ArchiveResult result;
+        ByteBody bytes = ((ServerHttpRequest<?>) request).byteBody();
+        InputStream body = null;
         try (FairLimiter.Permit turn = limits.pushes().acquire(cluster)) {
+            // Only with a turn: a push waiting for one holds no queued bytes.
+            body = GatheredBody.of(bytes);
             result = wal.push(cluster, file, body, request.getContentLength());
         } catch (IOException | RuntimeException e) {
             // Read what the client still sends, so it receives the refusal instead of a reset connection.
-            drain(body);
+            drain(body != null ? body : bytes.toInputStream());
             throw e;
+        } finally {
+            if (body != null) {
+                body.close();
+            }
         }
         boolean stored = result.outcome() == ArchiveResult.Outcome.STORED;
         String message = (stored ? "stored " : "already archived, identical: ") + file + " sha256=" + result.header().sha256() + "\n";
