@@ -101,6 +101,10 @@ public class WalService {
      */
     public ArchiveResult push(String cluster, String file, InputStream body, long contentLength) throws IOException {
         WalFileName name = parseName(file);
+        if (name.neverArchived()) {
+            throw new ApiException(HttpStatus.BAD_REQUEST, name + " is never archived: PostgreSQL writes no history file for timeline 1; "
+                    + "nothing was stored");
+        }
         ClusterRow row = clusters.require(cluster);
         repository.ensureReady();
         Timer.Sample timer = Timer.start(metrics);

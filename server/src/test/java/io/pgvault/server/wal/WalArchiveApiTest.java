@@ -208,6 +208,12 @@ class WalArchiveApiTest implements TestPropertyProvider {
         assertThat(foreign.statusCode()).isEqualTo(409);
         assertThat(foreign.body()).contains(Long.toUnsignedString(FOREIGN)).contains(Long.toUnsignedString(SYSID));
 
+        // PostgreSQL never writes one: whatever arrives under that name is not a history file of this cluster.
+        HttpResponse<String> firstHistory = putResponse("main", "00000001.history",
+                "1\t0/5000000\tno recovery target specified\n".getBytes(StandardCharsets.UTF_8));
+        assertThat(firstHistory.statusCode()).isEqualTo(400);
+        assertThat(firstHistory.body()).contains("no history file for timeline 1");
+
         HttpResponse<String> otherSize = putResponse("main", "000000010000000000000050", SyntheticWal.segment(0x50, 1, SYSID, 1, 1));
         assertThat(otherSize.statusCode()).isEqualTo(400);
         assertThat(otherSize.body()).contains("wal_segment_size 1MB");
