@@ -208,6 +208,11 @@ class WalArchiveApiTest implements TestPropertyProvider {
         assertThat(foreign.statusCode()).isEqualTo(409);
         assertThat(foreign.body()).contains(Long.toUnsignedString(FOREIGN)).contains(Long.toUnsignedString(SYSID));
 
+        // An empty file, as curl -T sends one (no Expect: 100-continue for a small body), one request after the other.
+        for (String file : new String[] {"000000010000000000000005", "00000002.history", "00000001.history"}) {
+            HttpResponse<String> empty = send(HttpRequest.newBuilder(uri("/v1/clusters/main/wal/" + file)).PUT(HttpRequest.BodyPublishers.noBody()));
+            assertThat(empty.statusCode()).as("an empty " + file).isEqualTo(400);
+        }
         // PostgreSQL never writes one: whatever arrives under that name is not a history file of this cluster.
         HttpResponse<String> firstHistory = putResponse("main", "00000001.history",
                 "1\t0/5000000\tno recovery target specified\n".getBytes(StandardCharsets.UTF_8));
