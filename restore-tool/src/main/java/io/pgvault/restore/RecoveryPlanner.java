@@ -235,10 +235,11 @@ public final class RecoveryPlanner {
 
     /** Whether a record read only in part could be what the target names. */
     private static boolean mayBe(WalRecordScanner.Unfinished record, RecoveryTarget target) {
+        boolean byXid = target.kind() == RecoveryTarget.Kind.XID;
         if (!record.headerKnown()) {
-            return true;
+            return WalRecordScanner.cutRecordMayBe(record.length(), record.xid(), byXid ? target.xid32() : -1, !byXid);
         }
-        return target.kind() == RecoveryTarget.Kind.XID
+        return byXid
                 ? record.kind().filter(k -> k != WalRecordScanner.Kind.RESTORE_POINT).isPresent() && record.xid() == target.xid32()
                 : record.kind().filter(k -> k == WalRecordScanner.Kind.RESTORE_POINT).isPresent();
     }

@@ -58,7 +58,8 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
     /**
      * @param kind {@code commit}, {@code abort}, {@code restore-point}, {@code other}, or {@code unknown}
      *     when its header is cut by the segment's end
-     * @param xid the transaction its header names, for commits and aborts
+     * @param xid the transaction its header names, for commits, aborts and {@code unknown} (whose
+     *     header's first 8 bytes, with the xid, are always in the segment)
      */
     public record Unfinished(String start, long length, String kind, Long xid) {
     }
@@ -102,7 +103,7 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
             return false;
         }
         return switch (unfinished.kind) {
-            case "unknown" -> true;
+            case "unknown" -> WalRecordScanner.cutRecordMayBe(unfinished.length, unfinished.xid, xid, restorePoint);
             case "commit", "abort" -> xid >= 0 && unfinished.xid != null && unfinished.xid == xid;
             case "restore-point" -> restorePoint;
             default -> false;

@@ -138,7 +138,7 @@ public final class WalSegmentIndexer {
                 last.end().toString());
         WalSegmentIndex.Unfinished unfinished = scanner.unfinished().map(u -> new WalSegmentIndex.Unfinished(u.start().toString(), u.length(),
                 !u.headerKnown() ? "unknown" : u.kind().map(WalSegmentIndexer::kindName).orElse("other"),
-                u.headerKnown() && u.kind().filter(k -> k != WalRecordScanner.Kind.RESTORE_POINT).isPresent() ? u.xid() : null)).orElse(null);
+                !u.headerKnown() || u.kind().filter(k -> k != WalRecordScanner.Kind.RESTORE_POINT).isPresent() ? u.xid() : null)).orElse(null);
         Lsn end = scanner.endOfValidWal();
         return Optional.of(new WalSegmentIndex(WalSegmentIndex.FORMAT, name.toString(), end.isValid() ? end.toString() : null,
                 scanner.reachedEnd(), transactions, transactions > 0 ? minXid : null, transactions > 0 ? maxXid : null, lastTransaction,

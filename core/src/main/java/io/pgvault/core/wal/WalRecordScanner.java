@@ -46,7 +46,8 @@ public final class WalRecordScanner {
      *
      * @param kind the record's kind when it is one a target can name, empty for any other record
      * @param headerKnown false when even the 24-byte header continues in the next segment
-     * @param xid the transaction the header names (0 when the header is not known)
+     * @param xid the transaction the header names: its first 8 bytes, which hold it, are always
+     *     fed (records start 8-byte aligned), even when the rest of the header is cut
      */
     public record Unfinished(Lsn start, long length, boolean headerKnown, Optional<Kind> kind, long xid) {
     }
@@ -78,6 +79,10 @@ public final class WalRecordScanner {
     private static final int XLR_BLOCK_ID_DATA_LONG = 254;
     private static final int XLR_BLOCK_ID_ORIGIN = 253;
     private static final int XLR_BLOCK_ID_TOPLEVEL_XID = 252;
+    /** The shortest commit or abort: the header, a short main data header, and the time (xl_xact_commit, xl_xact_abort). */
+    private static final int MIN_TRANSACTION_RECORD = RECORD_HEADER + 2 + 8;
+    /** The shortest restore point: the header, a short main data header, and xl_restore_point (a time and a 64-byte name). */
+    private static final int MIN_RESTORE_POINT_RECORD = RECORD_HEADER + 2 + 8 + 64;
     private static final int BKPBLOCK_HAS_IMAGE = 0x10;
     private static final int BKPBLOCK_SAME_REL = 0x80;
     private static final int BKPIMAGE_HAS_HOLE = 0x01;
@@ -134,7 +139,20 @@ public final class WalRecordScanner {
         }
         boolean known = recordFilled >= RECORD_HEADER;
         return Optional.of(new Unfinished(Lsn.of(recordStart), recordLength, known, known ? reportedKind() : Optional.empty(),
-                known ? Integer.toUnsignedLong(ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4)) : 0));
+                Integer.toUnsignedLong(ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4))));
+    }
+
+    /**
+     * Whether a record whose header the end of a segment cut could be a commit or abort of
+     * {@code xid} (when {@code xid >= 0}) or a restore point (when {@code restorePoint}). Its
+     * kind is in the cut part; its length and transaction are not: too short for either kind,
+     * or another transaction's, it is neither. Saves reading two segments to find out.
+     *
+     * @param headerXid the transaction its header names; null when not known (an index written before it was recorded)
+     */
+    public static boolean cutRecordMayBe(long length, Long headerXid, long xid, boolean restorePoint) {
+        return restorePoint && length >= MIN_RESTORE_POINT_RECORD
+                || xid >= 0 && length >= MIN_TRANSACTION_RECORD && (headerXid == null || headerXid == xid);
     }
 
     /**

@@ -62,6 +62,7 @@ class WalSegmentIndexTest {
             WalRecordScanner continuous = new WalRecordScanner(all::add);
             Random random = new Random(42);
             boolean sawUnfinishedCommit = false;
+            boolean sawCutHeader = false;
             for (var entry : segments.entrySet()) {
                 WalFileName name = entry.getKey();
                 byte[] bytes = entry.getValue();
@@ -99,9 +100,28 @@ class WalSegmentIndexTest {
                         assertThat(cut.index(name, SIZE).orElseThrow().unfinishedMayBe(commit.xid() + 1, false)).isFalse();
                         sawUnfinishedCommit = true;
                     }
+                    // A short commit (the loop's, not the catalog's with invalidations) whose 24-byte header the page's end
+                    // cuts: cut there, its kind is unknown, but not its length and transaction, which rule it out as a
+                    // restore point or another transaction's commit. Its span counts the next page's 24-byte header.
+                    long startOffset = commit.start().segmentOffset(SIZE);
+                    if (commit.kind() == WalRecordScanner.Kind.COMMIT && WalRecordScanner.BLCKSZ - startOffset % WalRecordScanner.BLCKSZ < 24
+                            && commit.end().minus(commit.start()) < 24 + 72 && !sawCutHeader) {
+                        WalSegmentIndexer cut = new WalSegmentIndexer();
+                        cut.update(bytes, 0, (int) (startPage + 1) * WalRecordScanner.BLCKSZ);
+                        WalSegmentIndex index = cut.index(name, SIZE).orElseThrow();
+                        assertThat(index.unfinished().start()).isEqualTo(commit.start().toString());
+                        assertThat(index.unfinished().kind()).isEqualTo("unknown");
+                        assertThat(index.unfinished().xid()).isEqualTo(commit.xid());
+                        assertThat(index.unfinishedMayBe(commit.xid(), false)).isTrue();
+                        assertThat(index.unfinishedMayBe(commit.xid() + 1, false)).as("another transaction's").isFalse();
+                        assertThat(index.unfinishedMayBe(-1, true)).as("%d bytes: too short for a restore point", index.unfinished().length())
+                                .isFalse();
+                        sawCutHeader = true;
+                    }
                 }
             }
             assertThat(sawUnfinishedCommit).as("some commit record crossed a page").isTrue();
+            assertThat(sawCutHeader).as("some commit record's header crossed a page").isTrue();
 
             // Every transaction a continuous read finds is in the index of the segment it starts in, or that segment's unfinished record.
             for (WalRecordScanner.Event e : all) {
@@ -171,16 +191,24 @@ class WalSegmentIndexTest {
     }
 
     @Test
-    void aRecordWhoseHeaderIsCutMayBeAnything() {
-        WalSegmentIndex index = new WalSegmentIndex(1, "000000010000000000000001", null, false, 0, null, null, null, List.of(),
-                new WalSegmentIndex.Unfinished("0/1FFFFF8", 100, "unknown", null));
-        assertThat(index.unfinishedMayBe(5, false)).isTrue();
-        assertThat(index.unfinishedMayBe(-1, true)).isTrue();
-        assertThat(index.mayHoldTransaction(5)).isFalse();
+    void aRecordWhoseHeaderIsCutIsJudgedByItsLengthAndTransaction() {
+        // 98 bytes: the shortest restore point (header, data header, time and a 64-byte name); 34: the shortest commit or abort.
+        assertThat(cutHeader(98, null).unfinishedMayBe(-1, true)).isTrue();
+        assertThat(cutHeader(97, null).unfinishedMayBe(-1, true)).isFalse();
+        assertThat(cutHeader(34, 5L).unfinishedMayBe(5, false)).isTrue();
+        assertThat(cutHeader(33, 5L).unfinishedMayBe(5, false)).isFalse();
+        assertThat(cutHeader(100, 6L).unfinishedMayBe(5, false)).as("another transaction's").isFalse();
+        assertThat(cutHeader(100, null).unfinishedMayBe(5, false)).as("an index written before the xid was recorded").isTrue();
+        assertThat(cutHeader(100, null).mayHoldTransaction(5)).isFalse();
         WalSegmentIndex other = new WalSegmentIndex(1, "000000010000000000000001", null, false, 0, null, null, null, List.of(),
                 new WalSegmentIndex.Unfinished("0/1FFFFF8", 100, "other", null));
         assertThat(other.unfinishedMayBe(5, false)).isFalse();
         assertThat(other.unfinishedMayBe(-1, true)).isFalse();
+    }
+
+    private static WalSegmentIndex cutHeader(long length, Long xid) {
+        return new WalSegmentIndex(1, "000000010000000000000001", null, false, 0, null, null, null, List.of(),
+                new WalSegmentIndex.Unfinished("0/1FFFFF8", length, "unknown", xid));
     }
 
     private static WalSegmentIndex chunked(WalFileName name, byte[] bytes, Random random) {
