@@ -15,8 +15,10 @@ import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.TimelineHistory;
 import io.pgvault.core.wal.TimelineId;
 import io.pgvault.core.wal.WalFileName;
+import io.pgvault.core.wal.WalRecordScanner;
 import io.pgvault.core.wal.WalSegmentSize;
 
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
@@ -315,15 +317,41 @@ public final class ClusterArchive {
         return Map.copyOf(unreadableIndexes);
     }
 
-    /** The verified content of an archived segment, or a streamed head padded to the segment size. */
-    public byte[] readSegment(WalFileName name) throws IOException {
-        if (streamedHeads.contains(name)) {
-            // Not closed: closing a WalSource closes the store, which is not its to close here.
-            try (InputStream in = new WalSource(store, cluster, true).open(name)
-                    .orElseThrow(() -> new CorruptObjectException("the streamed head of " + name + " was listed but is gone"))) {
-                return in.readAllBytes();
+    /**
+     * Feeds an archived segment, or a streamed head padded to the segment size, to
+     * {@code scanner} page by page as it is read, to its end: the content is verified there,
+     * and no 16 MiB array is made per segment (making and zeroing one cost a cold JVM 60 ms).
+     */
+    public void scanSegment(WalFileName name, WalRecordScanner scanner) throws IOException {
+        scanner.startSegment(name.startLsn(segmentSize()));
+        byte[] pages = new byte[32 * WalRecordScanner.BLCKSZ];
+        try (InputStream in = openSegment(name)) {
+            int n;
+            while ((n = in.readNBytes(pages, 0, pages.length)) > 0) {
+                for (int off = 0; off + WalRecordScanner.BLCKSZ <= n; off += WalRecordScanner.BLCKSZ) {
+                    scanner.page(pages, off);
+                }
             }
         }
-        return readAll(store, RepositoryLayout.walKey(cluster, name));
+    }
+
+    private InputStream openSegment(WalFileName name) throws IOException {
+        if (streamedHeads.contains(name)) {
+            // The WalSource is not closed: closing one closes the store, which is not its to close here.
+            return new WalSource(store, cluster, true).open(name)
+                    .orElseThrow(() -> new CorruptObjectException("the streamed head of " + name + " was listed but is gone"));
+        }
+        String key = RepositoryLayout.walKey(cluster, name);
+        InputStream stored = store.get(key).orElseThrow(() -> new CorruptObjectException(key + " was listed but is gone"));
+        ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored);
+        InputStream content = opened.content();
+        return new FilterInputStream(content) {
+            @Override
+            public void close() throws IOException {
+                try (opened) {
+                    super.close();
+                }
+            }
+        };
     }
 }

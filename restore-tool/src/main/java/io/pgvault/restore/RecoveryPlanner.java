@@ -224,7 +224,7 @@ public final class RecoveryPlanner {
         int last = i;
         while (true) {
             WalFileName name = stretch.get(last);
-            scanner.accept(name.startLsn(path.segmentSize()), archive.readSegment(name));
+            archive.scanSegment(name, scanner);
             Optional<WalRecordScanner.Unfinished> open = scanner.unfinished();
             if (open.isEmpty() || scanner.reachedEnd() || last + 1 >= stretch.size() || !mayBe(open.get(), target)) {
                 return last;

@@ -86,7 +86,7 @@ public record RecoveryWindow(TimelineId timeline, List<BackupManifest> backups, 
             } else {
                 List<WalRecordScanner.Event> events = new ArrayList<>();
                 WalRecordScanner scanner = new WalRecordScanner(events::add);
-                scanner.accept(name.startLsn(archive.segmentSize()), archive.readSegment(name));
+                archive.scanSegment(name, scanner);
                 segmentEnd = scanner.endOfValidWal();
                 commit = events.stream().filter(e -> e.kind() != WalRecordScanner.Kind.RESTORE_POINT).reduce((a, b) -> b);
             }
