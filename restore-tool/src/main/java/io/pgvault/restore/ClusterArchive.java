@@ -344,7 +344,14 @@ public final class ClusterArchive {
         String key = RepositoryLayout.walKey(cluster, name);
         InputStream stored = store.get(key).orElseThrow(() -> new CorruptObjectException(key + " was listed but is gone"));
         ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored);
-        InputStream content = opened.content();
+        InputStream content;
+        try {
+            content = opened.content();
+        } catch (IOException | RuntimeException e) {
+            // An unknown codec or a damaged frame header: the store's stream (an S3 connection) is released all the same.
+            opened.close();
+            throw e;
+        }
         return new FilterInputStream(content) {
             @Override
             public void close() throws IOException {

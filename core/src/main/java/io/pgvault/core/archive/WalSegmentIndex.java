@@ -95,8 +95,9 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
 
     /**
      * Whether the record continuing into the next segment could be what a target names:
-     * a commit or abort of {@code xid} (when {@code xid} >= 0), a restore point (when
-     * {@code restorePoint}), or a record whose header was cut.
+     * a commit or abort of {@code xid} (when {@code xid} >= 0) or a restore point (when
+     * {@code restorePoint}). A record whose header was cut is judged by its length and
+     * transaction ({@link WalRecordScanner#cutRecordMayBe}).
      */
     public boolean unfinishedMayBe(long xid, boolean restorePoint) {
         if (unfinished == null) {
@@ -181,6 +182,13 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
             if (unfinished != null) {
                 required(key, "the unfinished record", unfinished.start, unfinished.kind);
                 within(key, "unfinished record start", unfinished.start, from, to, false);
+                // Its length rules a cut record in or out: one that no record has, or a header the segment's end does not cut, is a lie.
+                if (unfinished.length < WalRecordScanner.RECORD_HEADER || unfinished.length > WalRecordScanner.MAX_RECORD
+                        || "unknown".equals(unfinished.kind) && Lsn.parse(unfinished.start).value() <= to - WalRecordScanner.RECORD_HEADER) {
+                    throw new CorruptObjectException(key + " describes an unfinished record of " + unfinished.length + " bytes at "
+                            + unfinished.start + " whose header is " + ("unknown".equals(unfinished.kind) ? "" : "not ")
+                            + "cut, which no WAL holds");
+                }
             }
         } catch (IllegalArgumentException | java.time.format.DateTimeParseException e) {
             throw new CorruptObjectException(key + " is not a valid WAL index: " + e.getMessage(), e);

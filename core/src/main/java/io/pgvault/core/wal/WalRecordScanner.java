@@ -57,10 +57,11 @@ public final class WalRecordScanner {
     private static final int XLP_FIRST_IS_CONTRECORD = 0x0001;
     /** PostgreSQL 14+: the record the previous page began was never finished; this page starts afresh (xlogreader's overwrittenRecPtr). */
     private static final int XLP_FIRST_IS_OVERWRITE_CONTRECORD = 0x0008;
-    private static final int RECORD_HEADER = 24;
+    /** SizeOfXLogRecord: a record's fixed header. */
+    public static final int RECORD_HEADER = 24;
     private static final int CRC_OFFSET = 20;
     /** PostgreSQL's XLogRecordMaxSize: no valid record is longer. */
-    private static final int MAX_RECORD = 1020 * 1024 * 1024;
+    public static final int MAX_RECORD = 1020 * 1024 * 1024;
     /**
      * How much of a reported record is copied: its header and the start of its main data,
      * where the time and a restore point's name are. A commit's subtransactions and

@@ -206,9 +206,29 @@ class WalSegmentIndexTest {
         assertThat(other.unfinishedMayBe(-1, true)).isFalse();
     }
 
+    @Test
+    void aCutRecordThatNoWalHoldsIsRefused() throws Exception {
+        Path dir = Files.createTempDirectory("pgvault-index-test");
+        try {
+            LocalDirectoryStore store = new LocalDirectoryStore(dir);
+            WalFileName name = WalFileName.parse("000000010000000000000001");
+            cutHeader(56, 7L).write(store, "main");
+            assertThat(WalSegmentIndex.read(store, "main", name, SIZE)).hasValueSatisfying(i -> assertThat(i.unfinishedMayBe(7, false)).isTrue());
+            // 1 MiB segments: 0/100000 to 0/200000. A header cut 4 KiB before the end, and a record shorter than a header.
+            for (WalSegmentIndex.Unfinished lie : List.of(new WalSegmentIndex.Unfinished("0/1FF000", 56, "unknown", 7L),
+                    new WalSegmentIndex.Unfinished("0/1FFFF8", 0, "unknown", 7L), new WalSegmentIndex.Unfinished("0/1FF000", 12, "other", null))) {
+                new WalSegmentIndex(1, name.toString(), null, false, 0, null, null, null, List.of(), lie).write(store, "main");
+                assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", name, SIZE)).as(lie.toString())
+                        .isInstanceOf(CorruptObjectException.class).hasMessageContaining("which no WAL holds");
+            }
+        } finally {
+            Fixtures.deleteTree(dir);
+        }
+    }
+
     private static WalSegmentIndex cutHeader(long length, Long xid) {
         return new WalSegmentIndex(1, "000000010000000000000001", null, false, 0, null, null, null, List.of(),
-                new WalSegmentIndex.Unfinished("0/1FFFFF8", length, "unknown", xid));
+                new WalSegmentIndex.Unfinished("0/1FFFF8", length, "unknown", xid));
     }
 
     private static WalSegmentIndex chunked(WalFileName name, byte[] bytes, Random random) {
