@@ -182,12 +182,14 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
             if (unfinished != null) {
                 required(key, "the unfinished record", unfinished.start, unfinished.kind);
                 within(key, "unfinished record start", unfinished.start, from, to, false);
-                // Its length rules a cut record in or out: one that no record has, or a header the segment's end does not cut, is a lie.
-                if (unfinished.length < WalRecordScanner.RECORD_HEADER || unfinished.length > WalRecordScanner.MAX_RECORD
-                        || "unknown".equals(unfinished.kind) && Lsn.parse(unfinished.start).value() <= to - WalRecordScanner.RECORD_HEADER) {
+                // Its length and position rule a cut record in or out of a target, so they must be ones a record can have.
+                if (unfinished.length < WalRecordScanner.RECORD_HEADER || unfinished.length > WalRecordScanner.MAX_RECORD) {
                     throw new CorruptObjectException(key + " describes an unfinished record of " + unfinished.length + " bytes at "
-                            + unfinished.start + " whose header is " + ("unknown".equals(unfinished.kind) ? "" : "not ")
-                            + "cut, which no WAL holds");
+                            + unfinished.start + ", shorter than a record header or longer than any record, which no WAL holds");
+                }
+                if ("unknown".equals(unfinished.kind) && Lsn.parse(unfinished.start).value() <= to - WalRecordScanner.RECORD_HEADER) {
+                    throw new CorruptObjectException(key + " says the segment's end cuts the header of the record at " + unfinished.start
+                            + ", which starts more than " + WalRecordScanner.RECORD_HEADER + " bytes before that end: no WAL holds that");
                 }
             }
         } catch (IllegalArgumentException | java.time.format.DateTimeParseException e) {

@@ -219,7 +219,7 @@ class WalSegmentIndexTest {
                     new WalSegmentIndex.Unfinished("0/1FFFF8", 0, "unknown", 7L), new WalSegmentIndex.Unfinished("0/1FF000", 12, "other", null))) {
                 new WalSegmentIndex(1, name.toString(), null, false, 0, null, null, null, List.of(), lie).write(store, "main");
                 assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", name, SIZE)).as(lie.toString())
-                        .isInstanceOf(CorruptObjectException.class).hasMessageContaining("which no WAL holds");
+                        .isInstanceOf(CorruptObjectException.class).hasMessageContaining("no WAL holds");
             }
         } finally {
             Fixtures.deleteTree(dir);
