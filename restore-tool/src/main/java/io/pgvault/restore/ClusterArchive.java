@@ -18,7 +18,6 @@ import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalRecordScanner;
 import io.pgvault.core.wal.WalSegmentSize;
 
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
@@ -325,7 +324,10 @@ public final class ClusterArchive {
     public void scanSegment(WalFileName name, WalRecordScanner scanner) throws IOException {
         scanner.startSegment(name.startLsn(segmentSize()));
         byte[] pages = new byte[32 * WalRecordScanner.BLCKSZ];
-        try (InputStream in = openSegment(name)) {
+        // The archived segment, or for one listed only as a streamed head, that head padded. The WalSource is not
+        // closed: closing one closes the store, which is not its to close here.
+        try (InputStream in = new WalSource(store, cluster, true).open(name)
+                .orElseThrow(() -> new CorruptObjectException(RepositoryLayout.walKey(cluster, name) + " was listed but is gone"))) {
             int n;
             while ((n = in.readNBytes(pages, 0, pages.length)) > 0) {
                 for (int off = 0; off + WalRecordScanner.BLCKSZ <= n; off += WalRecordScanner.BLCKSZ) {
@@ -333,32 +335,5 @@ public final class ClusterArchive {
                 }
             }
         }
-    }
-
-    private InputStream openSegment(WalFileName name) throws IOException {
-        if (streamedHeads.contains(name)) {
-            // The WalSource is not closed: closing one closes the store, which is not its to close here.
-            return new WalSource(store, cluster, true).open(name)
-                    .orElseThrow(() -> new CorruptObjectException("the streamed head of " + name + " was listed but is gone"));
-        }
-        String key = RepositoryLayout.walKey(cluster, name);
-        InputStream stored = store.get(key).orElseThrow(() -> new CorruptObjectException(key + " was listed but is gone"));
-        ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored);
-        InputStream content;
-        try {
-            content = opened.content();
-        } catch (IOException | RuntimeException e) {
-            // An unknown codec or a damaged frame header: the store's stream (an S3 connection) is released all the same.
-            opened.close();
-            throw e;
-        }
-        return new FilterInputStream(content) {
-            @Override
-            public void close() throws IOException {
-                try (opened) {
-                    super.close();
-                }
-            }
-        };
     }
 }

@@ -83,7 +83,14 @@ public final class WalSource implements AutoCloseable {
             return Optional.empty();
         }
         ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored.get());
-        InputStream content = opened.content();
+        InputStream content;
+        try {
+            content = opened.content();
+        } catch (IOException | RuntimeException e) {
+            // An unknown codec or a damaged frame header: the store's stream (an S3 connection) is released all the same.
+            opened.close();
+            throw e;
+        }
         long padding = streamedHead ? opened.header().segmentSize() - opened.header().rawSize() : 0;
         if (padding > 0) {
             content = new SequenceInputStream(content, new Zeros(padding));
