@@ -1,5 +1,7 @@
 package io.pgvault.core.crypto;
 
+import io.pgvault.core.util.SingleByte;
+
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -33,8 +35,7 @@ final class EncryptingInputStream extends InputStream {
 
     @Override
     public int read() throws IOException {
-        byte[] one = new byte[1];
-        return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        return SingleByte.read(this);
     }
 
     @Override

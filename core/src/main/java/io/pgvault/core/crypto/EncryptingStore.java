@@ -5,6 +5,7 @@ import io.pgvault.core.repo.RepositoryFormat;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.storage.StorageFeature;
+import io.pgvault.core.util.SingleByte;
 
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -228,8 +229,7 @@ public final class EncryptingStore implements ObjectStore {
 
         @Override
         public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+            return SingleByte.read(this);
         }
 
         @Override

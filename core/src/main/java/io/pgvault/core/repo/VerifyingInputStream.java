@@ -2,6 +2,7 @@ package io.pgvault.core.repo;
 
 import io.pgvault.core.compress.Codec;
 import io.pgvault.core.util.Sha256;
+import io.pgvault.core.util.SingleByte;
 
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -51,9 +52,7 @@ final class VerifyingInputStream extends FilterInputStream {
 
     @Override
     public int read() throws IOException {
-        byte[] one = new byte[1];
-        int n = read(one, 0, 1);
-        return n < 0 ? -1 : one[0] & 0xFF;
+        return SingleByte.read(this);
     }
 
     @Override

@@ -1,5 +1,7 @@
 package io.pgvault.core.storage;
 
+import io.pgvault.core.util.SingleByte;
+
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,9 +24,7 @@ public final class ExactLengthInputStream extends FilterInputStream {
 
     @Override
     public int read() throws IOException {
-        byte[] one = new byte[1];
-        int n = read(one, 0, 1);
-        return n < 0 ? -1 : one[0] & 0xFF;
+        return SingleByte.read(this);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.pgvault.core.wal;
 
 import io.pgvault.core.util.Sha256;
+import io.pgvault.core.util.SingleByte;
 
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -32,9 +33,7 @@ public final class WalStreamInspector extends FilterInputStream {
 
     @Override
     public int read() throws IOException {
-        byte[] one = new byte[1];
-        int n = read(one, 0, 1);
-        return n < 0 ? -1 : one[0] & 0xFF;
+        return SingleByte.read(this);
     }
 
     @Override

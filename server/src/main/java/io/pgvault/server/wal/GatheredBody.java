@@ -2,6 +2,7 @@ package io.pgvault.server.wal;
 
 import io.micronaut.core.io.buffer.ReadBuffer;
 import io.micronaut.http.body.ByteBody;
+import io.pgvault.core.util.SingleByte;
 import org.reactivestreams.Subscriber;
 import org.reactivestreams.Subscription;
 
@@ -119,9 +120,7 @@ final class GatheredBody extends InputStream implements Subscriber<ReadBuffer> {
 
     @Override
     public int read() throws IOException {
-        byte[] one = new byte[1];
-        int n = read(one, 0, 1);
-        return n < 0 ? -1 : one[0] & 0xFF;
+        return SingleByte.read(this);
     }
 
     @Override
