@@ -1,6 +1,7 @@
 package io.pgvault.core.backup;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.ObjectEnvelope;
@@ -24,10 +25,12 @@ import java.util.regex.Pattern;
  * to). The next incremental backup on PostgreSQL 14-16 reads its parent's index to decide
  * which members are unchanged; it is written before the manifest, so every backup has one.
  *
- * <p>The index is advisory: it only decides what a new backup references. A restore never
- * trusts it, since each reference carries the SHA-256 of its bytes, checked when they are
- * copied. It is still read as untrusted input: bounded in size by what the backup stores,
- * every field checked.
+ * <p>The index only decides what a new backup references, and names the piece holding each
+ * member's bytes (with the piece's checksum), which the reference then carries: a restore
+ * never reads an index. It is read as untrusted input: bounded in size by what the backup
+ * stores, every field checked; its checksum catches damage, and in an encrypted repository
+ * it is authenticated. In an unencrypted one a bucket writer can forge it, as any backup
+ * (docs/repository-format.md, "Trust").
  */
 public final class BackupFileIndex {
 
@@ -62,9 +65,32 @@ public final class BackupFileIndex {
      * @param fileSize the whole file's size
      * @param sha256 of the member's bytes
      * @param heldBy the backup whose pieces hold the bytes
+     * @param piece the key of the piece of {@code heldBy} holding them; null in indexes written before it was recorded
+     * @param pieceSha256 that piece's checksum, as its backup's manifest lists it; null with {@code piece}
      */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record Entry(String archive, String name, long offset, long length, long fileSize, String sha256, String heldBy) {
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Entry(String archive, String name, long offset, long length, long fileSize, String sha256, String heldBy, String piece,
+                        String pieceSha256) {
+
+        /** An entry that does not say which piece holds the bytes, as indexes before it was recorded. */
+        public Entry(String archive, String name, long offset, long length, long fileSize, String sha256, String heldBy) {
+            this(archive, name, offset, length, fileSize, sha256, heldBy, null, null);
+        }
+
+        Entry inPiece(String pieceSha) {
+            return new Entry(archive, name, offset, length, fileSize, sha256, heldBy, piece, pieceSha);
+        }
+
+        /** The same bytes, in a file now {@code size} long: a range of a table that grew since is the same bytes. */
+        Entry withFileSize(long size) {
+            return new Entry(archive, name, offset, length, size, sha256, heldBy, piece, pieceSha256);
+        }
+
+        /** The reference a backup built on this index makes to these bytes: naming their piece, when this entry knows it. */
+        FileReference reference() {
+            return new FileReference(heldBy, offset, length, fileSize, sha256, piece, pieceSha256);
+        }
     }
 
     /**
@@ -216,6 +242,16 @@ public final class BackupFileIndex {
         }
         if (!chain.contains(e.heldBy()) || e.heldBy().compareTo(backup.backupId()) > 0) {
             return "it is held by backup " + e.heldBy() + ", which is not " + backup.backupId() + " or a backup it builds on";
+        }
+        if ((e.piece() == null) != (e.pieceSha256() == null)) {
+            return "it names " + (e.piece() == null ? "a piece checksum but no piece" : "a piece but no piece checksum");
+        }
+        if (e.piece() != null && (e.piece().length() > MAX_NAME
+                || !e.piece().startsWith(RepositoryLayout.backupPrefix(backup.cluster(), e.heldBy()) + "pieces/"))) {
+            return "'" + e.piece() + "' is not a piece of backup " + e.heldBy();
+        }
+        if (e.pieceSha256() != null && !SHA256.matcher(e.pieceSha256()).matches()) {
+            return "'" + e.pieceSha256() + "' is not a SHA-256";
         }
         return null;
     }

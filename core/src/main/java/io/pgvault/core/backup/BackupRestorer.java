@@ -43,7 +43,8 @@ import java.util.function.Predicate;
  * a {@link TablespacePlan} says. A file stored in ranges ({@link FilePart}) is written range
  * by range in place, by whichever threads unpack its pieces, and checked to be whole at the end.
  * A {@link FileReference} (PostgreSQL 14-16 incremental backups) gets its bytes from the older
- * backup of the chain it names, checked against the SHA-256 it carries.
+ * backup of the chain it names: from the piece it names, whose checksum it carries, or, for a
+ * reference that names no piece, checked against the SHA-256 of the bytes it carries.
  *
  * <p>The repository's content is untrusted: the manifest is checked before anything is
  * written ({@link ManifestCheck}), every entry is written through a {@link ConfinedDirectory}
@@ -408,8 +409,10 @@ public final class BackupRestorer {
 
     /**
      * Copies an older backup's member into place for the newest backup's reference to it,
-     * checking it is the member referenced: same length, and the SHA-256 the
-     * reference carries (the newest backup's pieces are checksummed; the older one's index is not trusted).
+     * checking it is the member referenced: same length, and either in the piece the reference
+     * names with the checksum it names (the piece's bytes are checked against it as they are
+     * read, see {@link #readPiece}), or, for a reference that names no piece, with the SHA-256
+     * the reference carries, checked as the bytes are copied.
      */
     private static void copyReferenced(TarArchiveEntry entry, InputStream data, ConfinedDirectory root, BackupManifest.Piece piece,
                                        ChainReconstruction.Referenced referenced, byte[] buffer) throws IOException {
@@ -420,8 +423,13 @@ public final class BackupRestorer {
             throw new CorruptObjectException(where + " holds " + entry.getSize() + " bytes at " + ref.offset() + ", but the newest backup "
                     + "references " + ref.length() + " bytes there: the chain is damaged (a piece was replaced); restore from another backup");
         }
+        if (ref.pinned() && !(ref.piece().equals(piece.key()) && ref.pieceSha256().equals(piece.sha256()))) {
+            throw new CorruptObjectException(where + " (SHA-256 " + piece.sha256() + ") holds the bytes " + ref.offset() + " to " + ref.end()
+                    + " of " + referenced.file + ", but the newest backup references them in " + ref.piece() + " with SHA-256 "
+                    + ref.pieceSha256() + ": the chain is damaged (a piece was replaced); restore from another backup");
+        }
         referenced.claim(piece.key());
-        java.security.MessageDigest sha = io.pgvault.core.util.Sha256.newDigest();
+        java.security.MessageDigest sha = ref.pinned() ? null : io.pgvault.core.util.Sha256.newDigest();
         Path path = root.root().resolve(ConfinedDirectory.relative(entry.getName(), piece.key()));
         try (FileChannel out = root.openForWrite(path, false, piece.key(), entry.getName())) {
             long position = ref.offset();
@@ -431,11 +439,16 @@ public final class BackupRestorer {
                 if (n < 0) {
                     throw new EOFException(where + ": the data at " + position + " ended " + left + " bytes short");
                 }
-                sha.update(buffer, 0, n);
+                if (sha != null) {
+                    sha.update(buffer, 0, n);
+                }
                 writeAt(out, buffer, 0, n, position);
                 position += n;
                 left -= n;
             }
+        }
+        if (sha == null) {
+            return;
         }
         String actual = io.pgvault.core.util.Sha256.hex(sha);
         if (!actual.equals(ref.sha256())) {

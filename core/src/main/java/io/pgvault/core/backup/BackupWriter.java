@@ -23,7 +23,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -235,7 +237,7 @@ public final class BackupWriter implements BaseBackupSink {
             if (inParent.isPresent() && held == null) {
                 held = new HeldData();
             }
-            member = new IndexedMember(archive, m, raw, inParent.orElse(null), inParent.isPresent() ? held : null);
+            member = new IndexedMember(archive, m, raw, piece.key, inParent.orElse(null), inParent.isPresent() ? held : null);
             return member;
         }
 
@@ -283,6 +285,7 @@ public final class BackupWriter implements BaseBackupSink {
         private final String archive;
         private final TarStreamCutter.Member m;
         private final OutputStream piece;
+        private final String pieceKey;
         private final BackupFileIndex.Entry before;
         private final HeldData held;
         private final MessageDigest sha256 = Sha256.newDigest();
@@ -291,11 +294,12 @@ public final class BackupWriter implements BaseBackupSink {
         private long headerLeft;
         private long dataLeft;
 
-        IndexedMember(String archive, TarStreamCutter.Member m, OutputStream piece, BackupFileIndex.Entry before, HeldData held)
-                throws IOException {
+        IndexedMember(String archive, TarStreamCutter.Member m, OutputStream piece, String pieceKey, BackupFileIndex.Entry before,
+                      HeldData held) throws IOException {
             this.archive = archive;
             this.m = m;
             this.piece = piece;
+            this.pieceKey = pieceKey;
             this.before = before;
             this.held = held;
             this.headerLeft = m.headerBytes();
@@ -334,26 +338,29 @@ public final class BackupWriter implements BaseBackupSink {
             }
         }
 
-        /** At the member's end: what goes into the piece, if it was held back, and its index entry. */
+        /**
+         * At the member's end: what goes into the piece, if it was held back, and its index entry. An entry of
+         * this backup's own bytes names its piece; the piece's checksum is added when the index is written.
+         */
         BackupFileIndex.Entry end() throws IOException {
             if (headerLeft > 0 || dataLeft > 0) {
                 throw new IllegalStateException(m.name() + " ended before its data (" + dataLeft + " bytes left)");
             }
             String sha = Sha256.hex(sha256);
-            String holder = backupId;
             if (held != null) {
                 held.finish();
                 if (sha.equals(before.sha256())) {
-                    // Unchanged: the bytes stay where the parent's index says they are, never a reference to a reference.
-                    holder = before.heldBy();
-                    piece.write(new FileReference(holder, m.offset(), m.length(), m.fileSize(), sha).headers(m.fileHeader()));
-                } else {
-                    piece.write(headers.toByteArray());
-                    held.copyTo(piece);
-                    piece.write(new byte[(int) ((512 - m.length() % 512) % 512)]);
+                    // Unchanged: the bytes stay where the parent's index says they are (never a reference to a reference),
+                    // in the piece it names, if it names one.
+                    BackupFileIndex.Entry unchanged = before.withFileSize(m.fileSize());
+                    piece.write(unchanged.reference().headers(m.fileHeader()));
+                    return unchanged;
                 }
+                piece.write(headers.toByteArray());
+                held.copyTo(piece);
+                piece.write(new byte[(int) ((512 - m.length() % 512) % 512)]);
             }
-            return new BackupFileIndex.Entry(archive, m.name(), m.offset(), m.length(), m.fileSize(), sha, holder);
+            return new BackupFileIndex.Entry(archive, m.name(), m.offset(), m.length(), m.fileSize(), sha, backupId, pieceKey, null);
         }
     }
 
@@ -405,12 +412,14 @@ public final class BackupWriter implements BaseBackupSink {
         private final Path file;
         private final MessageDigest sha256;
         private final CountingOutputStream raw;
+        private final String key;
         private int files;
 
         PieceOutput(String archive, String location, int index) throws IOException {
             this.archive = archive;
             this.location = location;
             this.index = index;
+            this.key = RepositoryLayout.backupPiece(cluster, backupId, archive, index);
             this.room = spool.reserve(spoolBytesPerPiece(pieceBytes), "piece " + index + " of " + archive + " of backup " + backupId, SPOOL_WAIT);
             try {
                 Files.createDirectories(spool.directory());
@@ -455,7 +464,6 @@ public final class BackupWriter implements BaseBackupSink {
             try {
                 String sha = Sha256.hex(sha256);
                 String name = archive + "." + String.format("%05d", index);
-                String key = RepositoryLayout.backupPiece(cluster, backupId, archive, index);
                 ObjectHeader header = new ObjectHeader("backup-piece", name, raw.count, null, codec.id(), null, null,
                         startTimeline == null ? 0 : startTimeline.value(), 0, writer, clock.instant().toString(), null, sha);
                 storedKeys.add(key);
@@ -551,8 +559,18 @@ public final class BackupWriter implements BaseBackupSink {
         return TarStreamCutter.rangeBytes(Math.min(pieceBytes, rangeBytes));
     }
 
+    /** After every piece is stored: each entry of this backup's own bytes gets its piece's checksum, for the next backup's references. */
     private void storeFileIndex() throws IOException {
-        byte[] json = BackupFileIndex.json(backupId, cutBytes(), BackupFileIndex.sorted(indexed));
+        Map<String, String> pieceSha256 = new HashMap<>();
+        pieces.forEach(p -> pieceSha256.put(p.key(), p.sha256()));
+        List<BackupFileIndex.Entry> entries = new ArrayList<>(indexed.size());
+        for (BackupFileIndex.Entry e : indexed) {
+            if (e.heldBy().equals(backupId) && !pieceSha256.containsKey(e.piece())) {
+                throw new IllegalStateException(e.piece() + ", which holds " + e.name() + ", was not stored");
+            }
+            entries.add(e.heldBy().equals(backupId) ? e.inPiece(pieceSha256.get(e.piece())) : e);
+        }
+        byte[] json = BackupFileIndex.json(backupId, cutBytes(), BackupFileIndex.sorted(entries));
         SpoolBudget.Reservation room = spool.reserve(json.length + (1L << 20), "the file index of backup " + backupId, SPOOL_WAIT);
         Path file = null;
         try {

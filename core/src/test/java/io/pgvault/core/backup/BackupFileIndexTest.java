@@ -55,6 +55,12 @@ class BackupFileIndexTest {
                 + fileSize + ",\"sha256\":\"" + sha + "\",\"heldBy\":\"" + heldBy + "\"}";
     }
 
+    /** An entry naming the piece that holds its bytes, and that piece's checksum. */
+    private static String inPiece(String entry, String piece, String pieceSha) {
+        return entry.substring(0, entry.length() - 1) + (piece == null ? "" : ",\"piece\":\"" + piece + "\"")
+                + (pieceSha == null ? "" : ",\"pieceSha256\":\"" + pieceSha + "\"") + "}";
+    }
+
     private static String document(String id, String... entries) {
         return "{\"formatVersion\":1,\"backupId\":\"" + id + "\",\"files\":[" + String.join(",", entries) + "]}";
     }
@@ -70,6 +76,16 @@ class BackupFileIndexTest {
             assertThat(index.find("base.tar", "base/5/16384", 0, 8192)).as("another length is another member").isEmpty();
             assertThat(index.find("16400.tar", "PG_15_202209061/5/16390", 0, 262144)).isEmpty();
             assertThat(BackupFileIndex.read(store, backup(FULL, 1 << 20), Set.of(FULL))).as("a backup without an index").isEmpty();
+            assertThat(index.find("base.tar", "base/5/16384", 0, 65536).orElseThrow().reference().pinned())
+                    .as("an entry from before pieces were recorded makes a reference that names none").isFalse();
+
+            String piece = RepositoryLayout.backupPiece("main", FULL, "base.tar", 3);
+            storeIndex(store, INC, document(INC, inPiece(entry("base.tar", "base/5/16384", 0, 65536, 65536, SHA, FULL), piece, "cd".repeat(32))));
+            FileReference ref = BackupFileIndex.read(store, backup(INC, 1 << 20), Set.of(INC, FULL)).orElseThrow()
+                    .find("base.tar", "base/5/16384", 0, 65536).orElseThrow().reference();
+            assertThat(ref.pinned()).isTrue();
+            assertThat(ref.piece()).isEqualTo(piece);
+            assertThat(ref.pieceSha256()).isEqualTo("cd".repeat(32));
         }
     }
 
@@ -101,7 +117,17 @@ class BackupFileIndexTest {
                 new String[] {entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, "../x"), "not a backup id"},
                 new String[] {entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, "20261204T000000Z-cccccc"), "not " + INC + " or a backup"},
                 new String[] {entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, FULL) + "," + entry("base.tar", "base/5/1", 0, 65536, 65536,
-                        SHA, FULL), "listed twice"});
+                        SHA, FULL), "listed twice"},
+                // The piece named must be one of the backup holding the bytes: a reference built on it is satisfied by that piece alone.
+                new String[] {inPiece(entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, FULL),
+                        RepositoryLayout.backupPiece("main", INC, "base.tar", 0), SHA), "is not a piece of backup " + FULL},
+                new String[] {inPiece(entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, FULL),
+                        RepositoryLayout.backupPiece("other", FULL, "base.tar", 0), SHA), "is not a piece of backup " + FULL},
+                new String[] {inPiece(entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, FULL),
+                        RepositoryLayout.backupPiece("main", FULL, "base.tar", 0), null), "a piece but no piece checksum"},
+                new String[] {inPiece(entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, FULL), null, SHA), "a piece checksum but no piece"},
+                new String[] {inPiece(entry("base.tar", "base/5/1", 0, 65536, 65536, SHA, FULL),
+                        RepositoryLayout.backupPiece("main", FULL, "base.tar", 0), "xyz"), "'xyz' is not a SHA-256"});
         try (ObjectStore store = new LocalDirectoryStore(temp.resolve("repo"))) {
             for (String[] c : cases) {
                 storeIndex(store, INC, document(INC, c[0]));

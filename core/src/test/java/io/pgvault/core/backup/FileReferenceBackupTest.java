@@ -162,6 +162,16 @@ class FileReferenceBackupTest {
             });
             assertThat(of(secondMembers, unchangedFile)).isNotEmpty().allSatisfy(m -> assertThat(m.reference().get().heldBy())
                     .as("a reference names the backup holding the bytes, never another reference").isEqualTo(full.backupId()));
+            // ... and the piece of it that holds them, with that piece's checksum, so a restore need not hash the bytes again.
+            Map<String, String> fullPieces = new java.util.HashMap<>();
+            full.pieces().forEach(p -> fullPieces.put(p.key(), p.sha256()));
+            assertThat(secondMembers).filteredOn(m -> m.reference().isPresent()).isNotEmpty().allSatisfy(m -> {
+                FileReference ref = m.reference().get();
+                assertThat(ref.pinned()).isTrue();
+                BackupManifest holder = ref.heldBy().equals(full.backupId()) ? full : first;
+                assertThat(holder.pieces()).as(m.name()).anyMatch(p -> p.key().equals(ref.piece()) && p.sha256().equals(ref.pieceSha256()));
+            });
+            assertThat(fullPieces).containsKey(of(secondMembers, unchangedFile).get(0).reference().get().piece());
             // A row updated in its page: the file keeps its size and changed, so it is stored, never skipped.
             assertThat(of(firstMembers, inplaceFile).stream().mapToLong(m -> m.reference().map(FileReference::length).orElse(m.size())).sum())
                     .isEqualTo(of(fullMembers, inplaceFile).stream().mapToLong(Member::size).sum());
@@ -201,13 +211,23 @@ class FileReferenceBackupTest {
             BackupManifest beyond = crafted(store, "20261205T050000Z-dddddd", second, unchangedFile,
                     new FileReference(full.backupId(), real.fileSize(), real.length(), real.fileSize(), real.sha256()));
             assertRefused(store, beyond, List.of(beyond, second, first, full), "the bytes end beyond the file");
-            // A whole file the chain holds, referenced with other bytes than the full backup has.
+            // A whole file the chain holds, referenced with other bytes than the full backup has, by a reference that names no
+            // piece (as before pieces were recorded): its bytes are hashed as they are copied.
             Member whole = secondMembers.stream().filter(m -> m.reference().map(r -> r.offset() == 0 && r.length() == r.fileSize()
                     && r.heldBy().equals(full.backupId())).orElse(false)).findFirst().orElseThrow();
             FileReference wholeRef = whole.reference().get();
             BackupManifest otherBytes = crafted(store, "20261205T060000Z-dddddd", second, whole.name(),
                     new FileReference(full.backupId(), 0, wholeRef.length(), wholeRef.fileSize(), "0".repeat(64)));
             assertRefused(store, otherBytes, List.of(otherBytes, second, first, full), "but the newest backup references the bytes 0 to");
+            // Pinned to another piece of the full backup, or to the right piece with another checksum: refused.
+            String otherPiece = full.pieces().stream().map(BackupManifest.Piece::key).filter(k -> !k.equals(wholeRef.piece())).findFirst()
+                    .orElseThrow();
+            BackupManifest wrongPiece = crafted(store, "20261205T071000Z-dddddd", second, whole.name(), new FileReference(full.backupId(), 0,
+                    wholeRef.length(), wholeRef.fileSize(), wholeRef.sha256(), otherPiece, fullPieces.get(otherPiece)));
+            assertRefused(store, wrongPiece, List.of(wrongPiece, second, first, full), "but the newest backup references them in " + otherPiece);
+            BackupManifest wrongChecksum = crafted(store, "20261205T072000Z-dddddd", second, whole.name(), new FileReference(full.backupId(), 0,
+                    wholeRef.length(), wholeRef.fileSize(), wholeRef.sha256(), wholeRef.piece(), "0".repeat(64)));
+            assertRefused(store, wrongChecksum, List.of(wrongChecksum, second, first, full), "with SHA-256 " + "0".repeat(64));
             BackupManifest missing = crafted(store, "20261205T070000Z-dddddd", second, "base/1/999999",
                     new FileReference(first.backupId(), 0, real.length(), real.length(), real.sha256()));
             assertRefused(store, missing, List.of(missing, second, first, full), "does not hold them: the chain is damaged");
