@@ -7,6 +7,7 @@ import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.util.Sha256;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -109,11 +110,28 @@ public final class BackupFileIndex {
     private final String backupId;
     private final long rangeBytes;
     private final Map<Member, Entry> entries;
+    private final String sha256;
 
-    private BackupFileIndex(String backupId, long rangeBytes, Map<Member, Entry> entries) {
+    private BackupFileIndex(String backupId, long rangeBytes, Map<Member, Entry> entries, String sha256) {
         this.backupId = backupId;
         this.rangeBytes = rangeBytes;
         this.entries = entries;
+        this.sha256 = sha256;
+    }
+
+    /** The SHA-256 of the index's JSON as read: what {@link BackupWriter#fileIndexSha256} said when it was written, unless it was changed. */
+    public String sha256() {
+        return sha256;
+    }
+
+    /**
+     * The same index with no entry naming its piece: for an index whose origin cannot be
+     * vouched for, so that a backup built on it references bytes that a restore hashes.
+     */
+    public BackupFileIndex withoutPieces() {
+        Map<Member, Entry> plain = new HashMap<>();
+        entries.forEach((m, e) -> plain.put(m, new Entry(e.archive(), e.name(), e.offset(), e.length(), e.fileSize(), e.sha256(), e.heldBy())));
+        return new BackupFileIndex(backupId, rangeBytes, plain, sha256);
     }
 
     public String backupId() {
@@ -136,7 +154,7 @@ public final class BackupFileIndex {
      * The entry of the same member (archive, name, offset) with the same length, if the backup has
      * one. The file's size may differ: a range of a table that grew since is the same bytes.
      */
-    Optional<Entry> find(String archive, String name, long offset, long length) {
+    public Optional<Entry> find(String archive, String name, long offset, long length) {
         Entry e = entries.get(new Member(archive, name, offset));
         return e != null && e.length() == length ? Optional.of(e) : Optional.empty();
     }
@@ -161,6 +179,7 @@ public final class BackupFileIndex {
         long maxEntries = backup.rawBytes() / BYTES_PER_ENTRY + 1;
         long maxBytes = Math.min(MAX_INDEX_BYTES, 4096 + maxEntries * MAX_ENTRY_JSON);
         Document document;
+        String sha256;
         try (ObjectEnvelope.Opened opened = ObjectEnvelope.open(key, stored.get()); InputStream content = opened.content()) {
             if (opened.header().rawSize() > maxBytes) {
                 throw new CorruptObjectException(key + " is " + opened.header().rawSize() + " bytes, more than the index of a backup of "
@@ -173,13 +192,14 @@ public final class BackupFileIndex {
             // To the end, so the payload's checksum is checked before the index is used.
             content.transferTo(java.io.OutputStream.nullOutputStream());
             document = JSON.readValue(bytes, Document.class);
+            sha256 = Sha256.of(bytes);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new CorruptObjectException(key + " is not a readable file index: " + e.getOriginalMessage(), e);
         }
-        return Optional.of(check(key, backup, chain, document, maxEntries));
+        return Optional.of(check(key, backup, chain, document, maxEntries, sha256));
     }
 
-    private static BackupFileIndex check(String key, BackupManifest backup, Set<String> chain, Document d, long maxEntries)
+    private static BackupFileIndex check(String key, BackupManifest backup, Set<String> chain, Document d, long maxEntries, String sha256)
             throws CorruptObjectException {
         if (d.formatVersion() != FORMAT) {
             throw new CorruptObjectException(key + " has index format " + d.formatVersion() + "; this pgvault reads " + FORMAT
@@ -210,7 +230,7 @@ public final class BackupFileIndex {
                         + " is refused: " + why + " (the repository's content is damaged or was crafted); take a full backup");
             }
         }
-        return new BackupFileIndex(d.backupId(), rangeBytes, entries);
+        return new BackupFileIndex(d.backupId(), rangeBytes, entries, sha256);
     }
 
     private static String problem(Entry e, BackupManifest backup, Set<String> chain) {
@@ -246,9 +266,9 @@ public final class BackupFileIndex {
         if ((e.piece() == null) != (e.pieceSha256() == null)) {
             return "it names " + (e.piece() == null ? "a piece checksum but no piece" : "a piece but no piece checksum");
         }
-        if (e.piece() != null && (e.piece().length() > MAX_NAME
-                || !e.piece().startsWith(RepositoryLayout.backupPrefix(backup.cluster(), e.heldBy()) + "pieces/"))) {
-            return "'" + e.piece() + "' is not a piece of backup " + e.heldBy();
+        if (e.piece() != null && !e.piece().matches(Pattern.quote(RepositoryLayout.backupPrefix(backup.cluster(), e.heldBy()) + "pieces/"
+                + e.archive() + ".") + "[0-9]{5}")) {
+            return "'" + e.piece() + "' is not a piece of " + e.archive() + " of backup " + e.heldBy();
         }
         if (e.pieceSha256() != null && !SHA256.matcher(e.pieceSha256()).matches()) {
             return "'" + e.pieceSha256() + "' is not a SHA-256";

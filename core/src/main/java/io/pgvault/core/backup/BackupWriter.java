@@ -105,6 +105,7 @@ public final class BackupWriter implements BaseBackupSink {
     private Lsn start;
     private TimelineId startTimeline;
     private String pgManifestSha256;
+    private volatile String fileIndexSha256;
 
     /** How long a piece waits for room in a shared spool: a backup can wait out a burst of WAL pushes. */
     static final Duration SPOOL_WAIT = Duration.ofMinutes(10);
@@ -554,6 +555,16 @@ public final class BackupWriter implements BaseBackupSink {
         return manifest;
     }
 
+    /**
+     * The SHA-256 of the file index {@link #finish} stored ({@link BackupFileIndex#sha256}), for the server's catalog: a
+     * backup built on this one later trusts the pieces the index names only if the index still has it.
+     *
+     * @return empty before {@code finish}, and for a backup without an index
+     */
+    public Optional<String> fileIndexSha256() {
+        return Optional.ofNullable(fileIndexSha256);
+    }
+
     /** The size of the ranges a backup with a file index cuts, as its cutter rounds it: what its index records. */
     private long cutBytes() {
         return TarStreamCutter.rangeBytes(Math.min(pieceBytes, rangeBytes));
@@ -581,10 +592,10 @@ public final class BackupWriter implements BaseBackupSink {
             }
             String key = RepositoryLayout.backupFileIndex(cluster, backupId);
             storedKeys.add(key);
-            MessageDigest sha = Sha256.newDigest();
-            sha.update(json);
-            ObjectEnvelope.store(store, key, new ObjectHeader("backup-file-index", "files.json", json.length, Sha256.hex(sha), codec.id(), null,
+            String sha = Sha256.of(json);
+            ObjectEnvelope.store(store, key, new ObjectHeader("backup-file-index", "files.json", json.length, sha, codec.id(), null,
                     null, 0, 0, writer, clock.instant().toString(), null), file, false);
+            fileIndexSha256 = sha;
         } finally {
             if (file != null) {
                 Files.deleteIfExists(file);

@@ -54,6 +54,8 @@ public record FileReference(String heldBy, long offset, long length, long fileSi
     static final long MIN_BYTES = 64 * 1024;
 
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+    /** What a piece key is made of (cluster names, backup ids, archive names); a reference is satisfied only by the piece of that key. */
+    private static final Pattern PIECE = Pattern.compile("[A-Za-z0-9._/-]+/pieces/(base|[1-9][0-9]{0,9})\\.tar\\.[0-9]{5}");
 
     /** A reference that names no piece: its bytes are checked against {@code sha256} when copied. */
     public FileReference(String heldBy, long offset, long length, long fileSize, String sha256) {
@@ -113,7 +115,7 @@ public record FileReference(String heldBy, long offset, long length, long fileSi
                 why = "'" + sha + "' is not a SHA-256";
             } else if ((inPiece == null) != (pieceSha == null)) {
                 why = "it names " + (inPiece == null ? "a piece checksum but no piece" : "a piece but no piece checksum");
-            } else if (inPiece != null && (inPiece.isEmpty() || inPiece.length() > MAX_PIECE_KEY)) {
+            } else if (inPiece != null && (inPiece.length() > MAX_PIECE_KEY || !PIECE.matcher(inPiece).matches() || inPiece.contains(".."))) {
                 why = "'" + inPiece + "' is not a piece key";
             } else if (pieceSha != null && !SHA256.matcher(pieceSha).matches()) {
                 why = "'" + pieceSha + "' is not a SHA-256";

@@ -228,6 +228,9 @@ class FileReferenceBackupTest {
             BackupManifest wrongChecksum = crafted(store, "20261205T072000Z-dddddd", second, whole.name(), new FileReference(full.backupId(), 0,
                     wholeRef.length(), wholeRef.fileSize(), wholeRef.sha256(), wholeRef.piece(), "0".repeat(64)));
             assertRefused(store, wrongChecksum, List.of(wrongChecksum, second, first, full), "with SHA-256 " + "0".repeat(64));
+            BackupManifest badKey = crafted(store, "20261205T073000Z-dddddd", second, whole.name(), new FileReference(full.backupId(), 0,
+                    wholeRef.length(), wholeRef.fileSize(), wholeRef.sha256(), wholeRef.piece() + "/../x\n", wholeRef.pieceSha256()));
+            assertRefused(store, badKey, List.of(badKey, second, first, full), "is not a piece key");
             BackupManifest missing = crafted(store, "20261205T070000Z-dddddd", second, "base/1/999999",
                     new FileReference(first.backupId(), 0, real.length(), real.length(), real.sha256()));
             assertRefused(store, missing, List.of(missing, second, first, full), "does not hold them: the chain is damaged");

@@ -243,7 +243,10 @@ public class BackupService {
                 BackupManifest parentBackup = IncrementalParent.prepare(rc, identity, store, row.name());
                 job.parentId = parentBackup.backupId();
                 parent = new BackupManifest.Parent(parentBackup.backupId(), parentBackup.startLsn(), parentBackup.startTimeline());
-                parentFiles = IncrementalParent.isNative(rc) ? null : IncrementalParent.parentFiles(store, row.name(), parentBackup);
+                if (!IncrementalParent.isNative(rc)) {
+                    parentFiles = IncrementalParent.vouchedFor(IncrementalParent.parentFiles(store, row.name(), parentBackup),
+                            history.fileIndex(clusters.require(row.name()).id(), parentBackup.backupId()), row.name());
+                }
             }
             writer = new BackupWriter(store, codec, row.name(), job.id, spool, pieceBytes, "pgvault", clock).referenceUnchangedFiles(parentFiles);
             if (IncrementalParent.isNative(rc)) {
@@ -271,6 +274,8 @@ public class BackupService {
                     deleteBackupObjects(row.name(), job.id);
                     throw disowned(history.find(clusterId, job.id).map(BackupRow::reason).orElse("its row is gone"));
                 }
+                // Lost with the server before this line, the next incremental backup builds on the index without trusting its pieces.
+                writer.fileIndexSha256().ifPresent(sha -> history.recordFileIndex(clusterId, job.id, sha));
             } catch (RuntimeException catalogDown) {
                 // The backup is in the repository, which is the truth: keep it if it is whole (another server cut off
                 // from this one may have failed it and removed pieces); the next start's reconciliation lists it.

@@ -98,6 +98,29 @@ final class IncrementalParent {
                 + "take a full backup"));
     }
 
+    /**
+     * The parent's file index as a new backup may build on it. The pieces it names become the new backup's references,
+     * and a restore copies those pieces' bytes without hashing them again, trusting their checksums: so the index must be
+     * the one this server wrote, as its catalog recorded it ({@code recorded}, kept outside the repository), not merely one
+     * that is well formed. Without a record (a backup the catalog learnt from the repository) the pieces are dropped, and
+     * the new backup's references carry only their bytes' SHA-256, which a restore checks as it copies them.
+     *
+     * @throws RefusedException when the index differs from the one recorded: it was changed in the repository
+     */
+    static BackupFileIndex vouchedFor(BackupFileIndex index, Optional<String> recorded, String cluster) throws RefusedException {
+        if (recorded.isEmpty()) {
+            LOG.info("The catalog has no record of the file index of backup {} of {} (it was listed from the repository): the "
+                    + "incremental backup's references will be checked by their own checksums on restore", index.backupId(), cluster);
+            return index.withoutPieces();
+        }
+        if (!recorded.get().equals(index.sha256())) {
+            throw new RefusedException("the file index of backup " + index.backupId() + " of '" + cluster + "' (files.json) has SHA-256 "
+                    + index.sha256() + ", but this server stored it with SHA-256 " + recorded.get() + ": it was changed in the repository, "
+                    + "and an incremental backup cannot build on it; check who can write the repository, then take a full backup");
+        }
+        return index;
+    }
+
     private static void checkWalSummaries(ReplicationConnection rc, String cluster) throws IOException {
         String summarize = rc.simpleQuery("SHOW summarize_wal").get(0).value(0, "summarize_wal");
         if (!"on".equals(summarize)) {

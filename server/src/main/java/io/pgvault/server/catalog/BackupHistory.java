@@ -136,6 +136,21 @@ public class BackupHistory {
         }
     }
 
+    /**
+     * The SHA-256 of the file index this server stored with backup {@code id} (see V9__file_index_checksum.sql). A row
+     * written anew (a rebuild, a reconciliation, {@link #put}) has none.
+     */
+    public void recordFileIndex(long clusterId, String id, String sha256) {
+        Sql.update(dataSource, "record the file index of backup " + id, "UPDATE backups SET file_index_sha256 = ? WHERE cluster_id = ? AND id = ?",
+                sha256, clusterId, id);
+    }
+
+    /** What {@link #recordFileIndex} recorded for backup {@code id}; empty when nothing was. */
+    public Optional<String> fileIndex(long clusterId, String id) {
+        return Sql.query(dataSource, "SELECT file_index_sha256 FROM backups WHERE cluster_id = ? AND id = ?", rs -> rs.getString(1), clusterId, id)
+                .stream().filter(java.util.Objects::nonNull).findFirst();
+    }
+
     public void delete(long clusterId, String id) {
         Sql.update(dataSource, "forget backup " + id, "DELETE FROM backups WHERE cluster_id = ? AND id = ?", clusterId, id);
     }

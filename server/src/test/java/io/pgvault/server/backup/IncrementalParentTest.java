@@ -1,5 +1,6 @@
 package io.pgvault.server.backup;
 
+import io.pgvault.core.backup.BackupFileIndex;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.backup.BackupWriter;
 import io.pgvault.core.compress.ZstdCodec;
@@ -79,6 +80,53 @@ class IncrementalParentTest {
                         .hasMessageContaining("summarize_wal is off on cluster 'main'")
                         .hasMessageContaining("ALTER SYSTEM SET summarize_wal = on");
             }
+        }
+    }
+
+    /**
+     * PostgreSQL 14-16: the parent's file index names the pieces a new backup's references trust, so it is built on as this
+     * server stored it, or not at all; one the catalog has no record of is built on without its pieces.
+     */
+    @Test
+    void aFileIndexIsBuiltOnOnlyAsThisServerStoredIt() throws Exception {
+        try (ObjectStore store = new LocalDirectoryStore(temp.resolve("repo"))) {
+            String id = "20261205T010000Z-aaaaaa";
+            BackupWriter writer = new BackupWriter(store, new ZstdCodec(1), "main", id, temp.resolve("spool"), 1 << 20, "test",
+                    Clock.systemUTC());
+            writer.started(io.pgvault.core.wal.Lsn.parse("0/9000000"), io.pgvault.core.wal.TimelineId.FIRST);
+            byte[] data = new byte[3 << 20];
+            new java.util.Random(5).nextBytes(data);
+            try (org.apache.commons.compress.archivers.tar.TarArchiveOutputStream tar =
+                         new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(writer.archive("base.tar", java.util.Optional.empty()))) {
+                org.apache.commons.compress.archivers.tar.TarArchiveEntry file = new org.apache.commons.compress.archivers.tar.TarArchiveEntry("base/5/16384");
+                file.setMode(0600);
+                file.setSize(data.length);
+                tar.putArchiveEntry(file);
+                tar.write(data);
+                tar.closeArchiveEntry();
+                tar.finish();
+            }
+            try (java.io.OutputStream manifest = writer.manifest()) {
+                manifest.write("{}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+            BackupManifest full = writer.finish(id, "1", 15, 16 << 20, io.pgvault.core.wal.Lsn.parse("0/9000000"),
+                    io.pgvault.core.wal.TimelineId.FIRST);
+            String stored = writer.fileIndexSha256().orElseThrow();
+            BackupFileIndex index = IncrementalParent.parentFiles(store, "main", full);
+            assertThat(index.sha256()).isEqualTo(stored);
+
+            BackupFileIndex vouched = IncrementalParent.vouchedFor(index, java.util.Optional.of(stored), "main");
+            assertThat(vouched.find("base.tar", "base/5/16384", 0, 1 << 20)).get()
+                    .satisfies(e -> assertThat(e.piece()).isEqualTo(full.pieces().get(0).key()))
+                    .satisfies(e -> assertThat(e.pieceSha256()).isEqualTo(full.pieces().get(0).sha256()));
+            assertThat(IncrementalParent.vouchedFor(index, java.util.Optional.empty(), "main").find("base.tar", "base/5/16384", 0, 1 << 20))
+                    .as("no record: the pieces are dropped, and references to them are hashed on restore").get()
+                    .satisfies(e -> assertThat(e.piece()).isNull()).satisfies(e -> assertThat(e.pieceSha256()).isNull());
+            assertThatThrownBy(() -> IncrementalParent.vouchedFor(index, java.util.Optional.of("ab".repeat(32)), "main"))
+                    .isInstanceOf(IncrementalParent.RefusedException.class)
+                    .hasMessageContaining("the file index of backup " + id + " of 'main' (files.json) has SHA-256 " + stored)
+                    .hasMessageContaining("but this server stored it with SHA-256 " + "ab".repeat(32))
+                    .hasMessageContaining("take a full backup");
         }
     }
 
