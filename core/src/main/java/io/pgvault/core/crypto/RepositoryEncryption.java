@@ -107,12 +107,12 @@ public final class RepositoryEncryption {
     }
 
     /**
-     * For a fresh process about to decrypt many megabytes (recover, which reads its manifests
-     * first, and the prefetcher, which waits for recover): gets the cipher compiled in the
-     * background when {@code store} is encrypted. Measured on a 112 MiB backup, recover unpacked
-     * in 0.6-0.9 s with it against 0.9-1.0 s without; the prefetcher decrypted 41 WAL segments
-     * in well under 0.1 s against 0.75 s. Not for a single wal-fetch: it would cost more than
-     * the one segment it decrypts.
+     * For a fresh process about to decrypt many megabytes while it otherwise waits (the
+     * prefetcher, which waits for recover): gets the cipher compiled in the background when
+     * {@code store} is encrypted. The prefetcher decrypted 41 WAL segments in well under 0.1 s
+     * with it against 0.75 s without. Not for a single wal-fetch (it would cost more than the
+     * one segment it decrypts), nor for recover, whose launcher lowers the compile thresholds
+     * of the JDK's ciphers instead: there a warm-up thread competed with the unpacking.
      */
     public static void warmUp(ObjectStore store) {
         if (store instanceof EncryptingStore) {
