@@ -88,12 +88,12 @@ public final class ArchiveVerifier {
         Set<String> damaged = new HashSet<>();
         for (BackupManifest backup : backups) {
             long started = System.nanoTime();
-            List<String> found = new ArrayList<>(reader.verify(backup, new Progress(out, backup.rawBytes(), terminal, "checked")));
+            List<BackupManifest> chain = archive.chainOf(backup);
+            List<String> found = new ArrayList<>(reader.verify(backup, chain, new Progress(out, backup.rawBytes(), terminal, "checked")));
             if (windows != null && !usable.contains(backup.backupId())) {
                 found.add("backup " + backup.backupId() + " cannot be recovered from: the WAL from its start (" + backup.startLsn()
                         + ") to its end (" + backup.endLsn() + ") is not all in the repository on any timeline's history");
             }
-            List<BackupManifest> chain = archive.chainOf(backup);
             for (BackupManifest link : chain.subList(1, chain.size())) {
                 if (damaged.contains(link.backupId())) {
                     found.add("backup " + backup.backupId() + " cannot be restored: it builds on backup " + link.backupId()

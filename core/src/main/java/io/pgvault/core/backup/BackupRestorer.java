@@ -21,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -196,6 +197,19 @@ public final class BackupRestorer {
      * @return what is wrong, each naming the object; empty when the backup can be restored
      */
     public List<String> verify(BackupManifest backup, LongConsumer progress) throws IOException {
+        return verify(backup, List.of(backup), progress);
+    }
+
+    /**
+     * {@link #verify(BackupManifest, LongConsumer)} for a backup of a chain: also that every reference naming the
+     * piece holding its bytes names a piece of an older backup of {@code chain} that its manifest lists with the
+     * checksum the reference carries (otherwise a restore of the chain would refuse it, at the end).
+     *
+     * @param chain {@code backup} and the backups it builds on, newest first, as {@link BackupChain#of} gives them
+     */
+    public List<String> verify(BackupManifest backup, List<BackupManifest> chain, LongConsumer progress) throws IOException {
+        Map<String, String> olderPieces = new HashMap<>();
+        chain.stream().skip(1).forEach(b -> b.pieces().forEach(p -> olderPieces.put(p.key(), p.sha256())));
         try {
             backup.check(backup.cluster(), backup.backupId());
         } catch (CorruptObjectException e) {
@@ -219,9 +233,18 @@ public final class BackupRestorer {
                                 && relative.toString().equals(BACKUP_LABEL)) {
                             checkedLabel(entry, data, piece, backup);
                         } else if (FileReference.isReference(entry)) {
-                            // What it references is checked by a restore of the chain; here only that it is well formed and fits.
+                            // The bytes themselves are checked by a restore of the chain; here that it is well formed, fits,
+                            // and that the piece it names is one the chain holds with that checksum.
                             FileReference ref = reference(backup, piece, entry, Long.MAX_VALUE);
                             ranges.claim(rangeKey(piece, entry), ref.part(), ref.length(), piece.key());
+                            if (ref.pinned() && !(ref.pieceSha256().equals(olderPieces.get(ref.piece()))
+                                    && ref.piece().startsWith(RepositoryLayout.backupPrefix(backup.cluster(), ref.heldBy())))) {
+                                throw new CorruptObjectException(piece.key() + ": " + entry.getName() + " references its bytes in " + ref.piece()
+                                        + " with SHA-256 " + ref.pieceSha256() + ", but " + (olderPieces.containsKey(ref.piece())
+                                        ? "that piece, listed with SHA-256 " + olderPieces.get(ref.piece()) + ", is not the same or not of backup "
+                                        + ref.heldBy() : "no older backup of its chain lists that piece")
+                                        + ": the chain is damaged; restore from another backup");
+                            }
                             return;
                         }
                         // A backup that references files may store one range of a file larger than itself.

@@ -225,9 +225,16 @@ class FileReferenceBackupTest {
             BackupManifest wrongPiece = crafted(store, "20261205T071000Z-dddddd", second, whole.name(), new FileReference(full.backupId(), 0,
                     wholeRef.length(), wholeRef.fileSize(), wholeRef.sha256(), otherPiece, fullPieces.get(otherPiece)));
             assertRefused(store, wrongPiece, List.of(wrongPiece, second, first, full), "but the newest backup references them in " + otherPiece);
+            assertThat(new BackupRestorer(store, 2).verify(wrongPiece, List.of(wrongPiece, second, first, full), n -> { }))
+                    .as("a genuine piece of the full backup with its own checksum: only a restore, reading it, finds the bytes elsewhere")
+                    .isEmpty();
             BackupManifest wrongChecksum = crafted(store, "20261205T072000Z-dddddd", second, whole.name(), new FileReference(full.backupId(), 0,
                     wholeRef.length(), wholeRef.fileSize(), wholeRef.sha256(), wholeRef.piece(), "0".repeat(64)));
             assertRefused(store, wrongChecksum, List.of(wrongChecksum, second, first, full), "with SHA-256 " + "0".repeat(64));
+            assertThat(new BackupRestorer(store, 2).verify(wrongChecksum, List.of(wrongChecksum, second, first, full), n -> { }))
+                    .singleElement().asString().contains("references its bytes in " + wholeRef.piece() + " with SHA-256 " + "0".repeat(64))
+                    .contains("is not the same or not of backup " + full.backupId()).contains("the chain is damaged");
+            assertThat(new BackupRestorer(store, 2).verify(second, List.of(second, first, full), n -> { })).as("the real chain").isEmpty();
             BackupManifest badKey = crafted(store, "20261205T073000Z-dddddd", second, whole.name(), new FileReference(full.backupId(), 0,
                     wholeRef.length(), wholeRef.fileSize(), wholeRef.sha256(), wholeRef.piece() + "/../x\n", wholeRef.pieceSha256()));
             assertRefused(store, badKey, List.of(badKey, second, first, full), "is not a piece key");
