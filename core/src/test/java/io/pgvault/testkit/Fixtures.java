@@ -17,6 +17,26 @@ public final class Fixtures {
     private Fixtures() {
     }
 
+    /**
+     * Streams into {@code writer}, as PostgreSQL's BASE_BACKUP would, a {@code base.tar} holding
+     * one file, {@code name} with {@code data}, and a backup_manifest of {@code {}}.
+     */
+    public static void oneFileBackup(io.pgvault.core.backup.BackupWriter writer, String name, byte[] data) throws IOException {
+        try (org.apache.commons.compress.archivers.tar.TarArchiveOutputStream tar = new org.apache.commons.compress.archivers.tar
+                .TarArchiveOutputStream(writer.archive("base.tar", java.util.Optional.empty()))) {
+            org.apache.commons.compress.archivers.tar.TarArchiveEntry file = new org.apache.commons.compress.archivers.tar.TarArchiveEntry(name);
+            file.setMode(0600);
+            file.setSize(data.length);
+            tar.putArchiveEntry(file);
+            tar.write(data);
+            tar.closeArchiveEntry();
+            tar.finish();
+        }
+        try (java.io.OutputStream manifest = writer.manifest()) {
+            manifest.write("{}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+    }
+
     /** A free TCP port on 127.0.0.1 (loopback only, as everything in the tests). */
     public static int freePort() {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

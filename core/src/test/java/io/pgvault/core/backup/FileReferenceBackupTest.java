@@ -297,19 +297,7 @@ class FileReferenceBackupTest {
         writer.referenceUnchangedFiles(parent == null ? null : BackupFileIndex.read(store, parent, Set.of(parent.backupId())).orElseThrow());
         Lsn at = Lsn.parse(parent == null ? "0/9000000" : "0/A000000");
         writer.started(at, TimelineId.FIRST);
-        try (org.apache.commons.compress.archivers.tar.TarArchiveOutputStream tar =
-                     new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(writer.archive("base.tar", Optional.empty()))) {
-            TarArchiveEntry file = new TarArchiveEntry("base/5/16384");
-            file.setMode(0600);
-            file.setSize(data.length);
-            tar.putArchiveEntry(file);
-            tar.write(data);
-            tar.closeArchiveEntry();
-            tar.finish();
-        }
-        try (OutputStream manifest = writer.manifest()) {
-            manifest.write("{}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        }
+        io.pgvault.testkit.Fixtures.oneFileBackup(writer, "base/5/16384", data);
         return writer.finish(id, "1", MAJOR, 16 << 20, at, TimelineId.FIRST,
                 parent == null ? null : new BackupManifest.Parent(parent.backupId(), parent.startLsn(), parent.startTimeline()));
     }

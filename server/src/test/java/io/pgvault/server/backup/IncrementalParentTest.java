@@ -96,19 +96,7 @@ class IncrementalParentTest {
             writer.started(io.pgvault.core.wal.Lsn.parse("0/9000000"), io.pgvault.core.wal.TimelineId.FIRST);
             byte[] data = new byte[3 << 20];
             new java.util.Random(5).nextBytes(data);
-            try (org.apache.commons.compress.archivers.tar.TarArchiveOutputStream tar =
-                         new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(writer.archive("base.tar", java.util.Optional.empty()))) {
-                org.apache.commons.compress.archivers.tar.TarArchiveEntry file = new org.apache.commons.compress.archivers.tar.TarArchiveEntry("base/5/16384");
-                file.setMode(0600);
-                file.setSize(data.length);
-                tar.putArchiveEntry(file);
-                tar.write(data);
-                tar.closeArchiveEntry();
-                tar.finish();
-            }
-            try (java.io.OutputStream manifest = writer.manifest()) {
-                manifest.write("{}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            }
+            io.pgvault.testkit.Fixtures.oneFileBackup(writer, "base/5/16384", data);
             BackupManifest full = writer.finish(id, "1", 15, 16 << 20, io.pgvault.core.wal.Lsn.parse("0/9000000"),
                     io.pgvault.core.wal.TimelineId.FIRST);
             String stored = writer.fileIndexSha256().orElseThrow();
