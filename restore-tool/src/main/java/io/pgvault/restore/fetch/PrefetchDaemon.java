@@ -237,15 +237,23 @@ public final class PrefetchDaemon {
             // fetch the loop then leaves unused.
             for (WalFileName next : guessedNext(first.get())) {
                 if (!spool.holds(next.toString())) {
-                    inFlight.add(next.toString());
-                    spool.mark(PrefetchSpool.Marker.PENDING, next.toString());
-                    workers.submit(() -> fetch(next));
+                    submitFetch(workers, next);
                 }
             }
         }
         Long bytes = ClusterDescriptor.read(store, options.cluster()).map(ClusterDescriptor::walSegmentSize).orElse(null);
         segmentSize = bytes == null ? segmentSize : new WalSegmentSize(bytes);
         loop(workers);
+    }
+
+    /**
+     * Fetches a predicted segment on a worker, marked {@code .pending} first: bin/pgvault waits for a file while its marker
+     * exists, instead of starting a JVM.
+     */
+    private void submitFetch(ExecutorService workers, WalFileName name) throws IOException {
+        inFlight.add(name.toString());
+        spool.mark(PrefetchSpool.Marker.PENDING, name.toString());
+        workers.submit(() -> fetch(name));
     }
 
     /** The segment after {@code requested} if the cluster has the default segment size; none if its name says it has not. */
@@ -290,10 +298,7 @@ public final class PrefetchDaemon {
                         if (delivered.contains(name.toString()) || inFlight.contains(name.toString())) {
                             continue;
                         }
-                        inFlight.add(name.toString());
-                        // bin/pgvault waits for a file while its .pending marker exists, instead of starting a JVM.
-                        spool.mark(PrefetchSpool.Marker.PENDING, name.toString());
-                        workers.submit(() -> fetch(name));
+                        submitFetch(workers, name);
                     }
                     if (askedAgain) {
                         // After its .pending marker exists (or it is in the spool or marked absent): bin/pgvault waits for one of them.
