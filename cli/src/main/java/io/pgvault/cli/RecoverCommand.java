@@ -151,8 +151,7 @@ final class RecoverCommand implements Callable<Integer> {
         secret = secret(dataDirectory);
         PrintWriter out = spec.commandLine().getOut();
         try (ObjectStore store = repository.open(via)) {
-            // No cipher warm-up here (the prefetcher keeps one): bin/pgvault has C2 compile the JDK's ciphers after a
-            // hundredth of the usual calls, and a warm-up thread beside the unpacking took 0.4 s of CPU from it on two cores.
+            // On an encrypted repository bin/pgvault has C2 compile the JDK's AES-GCM within a few calls (CipherJit).
             ClusterArchive archive = ClusterArchive.load(store, cluster);
             Recoverer recoverer = new Recoverer(dataDirectory, recoveryTarget, Optional.ofNullable(targetTimeline).map(TimelineId::new),
                     action == null ? null : action.name(), standby, primaryConninfo, slot, keepArchiving, parallel, tablespaces, restoreCommand());

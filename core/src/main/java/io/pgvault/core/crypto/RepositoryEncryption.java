@@ -106,20 +106,6 @@ public final class RepositoryEncryption {
         return fresh.id();
     }
 
-    /**
-     * For a fresh process about to decrypt many megabytes while it otherwise waits (the
-     * prefetcher, which waits for recover): gets the cipher compiled in the background when
-     * {@code store} is encrypted. The prefetcher decrypted 41 WAL segments in well under 0.1 s
-     * with it against 0.75 s without. Not for a single wal-fetch (it would cost more than the
-     * one segment it decrypts), nor for recover, whose launcher lowers the compile thresholds
-     * of the JDK's ciphers instead: there a warm-up thread competed with the unpacking.
-     */
-    public static void warmUp(ObjectStore store) {
-        if (store instanceof EncryptingStore) {
-            CipherWarmUp.start();
-        }
-    }
-
     /** Writes a new random key to {@code file} (0600), unless a file is there. */
     public static void generateKey(Path file) throws IOException {
         KeyEncryptionKey.generate(file);

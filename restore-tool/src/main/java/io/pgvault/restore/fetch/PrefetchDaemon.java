@@ -123,8 +123,6 @@ public final class PrefetchDaemon {
         try (PrefetchSpool.Owner spoolOwner = owner.get()) {
             // Segments, history files and the segment size all come from the one store.
             ObjectStore store = options.openStore();
-            // It decrypts every segment of the replay: compile AES-GCM while it is still waiting for the unpacking.
-            io.pgvault.core.crypto.RepositoryEncryption.warmUp(store);
             try (WalSource source = new WalSource(store, options.cluster(), false)) {
                 PrefetchDaemon daemon = new PrefetchDaemon(options, spoolOwner, dataDirectory, source, store);
                 daemon.start();
@@ -166,6 +164,8 @@ public final class PrefetchDaemon {
         String launcher = "setsid sh -c \"$0\" sh \"$@\" </dev/null >/dev/null 2>&1 & echo $!";
         List<String> command = new ArrayList<>(List.of("sh", "-c", launcher, prefetcher, dir.resolve(PrefetchSpool.LOG).toString(),
                 java, "-XX:+UseSerialGC", "-Xmx256m"));
+        // It decrypts every segment of the replay on an encrypted repository.
+        command.addAll(io.pgvault.core.crypto.CipherJit.JVM_OPTIONS);
         // The class data archive the build made beside the jar, as bin/pgvault uses it.
         Path classData = Path.of(classPath.replaceAll("\\.jar$", ".jsa"));
         if (classPath.endsWith(".jar") && Files.isRegularFile(classData)) {

@@ -1,0 +1,58 @@
+package io.pgvault.cli;
+
+import io.pgvault.core.crypto.CipherJit;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * bin/pgvault starts the prefetcher and the decrypting commands without a JVM of ours to ask,
+ * so it keeps its own copy of {@link CipherJit#JVM_OPTIONS}: the two must not drift apart, and
+ * the copy must come after the package-wide thresholds it narrows (the last matching one wins).
+ */
+class CipherJitLauncherTest {
+
+    private static final Path LAUNCHER = Path.of("").toAbsolutePath().getParent().resolve("bin/pgvault");
+
+    @Test
+    void theLauncherPassesTheSameOptionsAsTheJavaSide() throws Exception {
+        assertThat(cipherJit(Files.readAllLines(LAUNCHER))).isEqualTo(CipherJit.JVM_OPTIONS);
+    }
+
+    @Test
+    void everyDecryptingJvmTheLauncherStartsGetsThem() throws Exception {
+        List<String> lines = Files.readAllLines(LAUNCHER);
+        List<String> launches = lines.stream().filter(l -> l.contains("io.pgvault.restore.fetch.") || l.contains("\"$MAIN\" \"$@\" ;;")).toList();
+        // The prefetcher, a wal-fetch JVM, and recover/info/verify.
+        assertThat(launches).hasSize(3).allSatisfy(l -> assertThat(l).contains("$CIPHER_JIT"));
+        String restoreCommands = launches.get(2);
+        assertThat(restoreCommands.indexOf("$CIPHER_JIT")).isGreaterThan(restoreCommands.indexOf("com/sun/crypto/provider/*.*"));
+        // Their '*' reaches java as written: the script expands them unquoted, with pathname expansion off.
+        assertThat(lines).contains("set -euf");
+    }
+
+    /** The lines of the CIPHER_JIT='...' assignment, without its quotes. */
+    private static List<String> cipherJit(List<String> lines) {
+        List<String> options = new ArrayList<>();
+        boolean inside = false;
+        for (String line : lines) {
+            if (line.startsWith("CIPHER_JIT='")) {
+                inside = true;
+                line = line.substring("CIPHER_JIT='".length());
+            }
+            if (inside) {
+                boolean last = line.endsWith("'");
+                options.add(last ? line.substring(0, line.length() - 1) : line);
+                if (last) {
+                    break;
+                }
+            }
+        }
+        return options;
+    }
+}
