@@ -3,6 +3,7 @@ package io.pgvault.cli;
 import io.pgvault.core.crypto.CipherJit;
 import org.junit.jupiter.api.Test;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,6 +35,18 @@ class CipherJitLauncherTest {
         assertThat(restoreCommands.indexOf("$CIPHER_JIT")).isGreaterThan(restoreCommands.indexOf("com/sun/crypto/provider/*.*"));
         // Their '*' reaches java as written: the script expands them unquoted, with pathname expansion off.
         assertThat(lines).contains("set -euf");
+    }
+
+    @Test
+    void theOptionsPrintNothingOnStandardOutput() throws Exception {
+        // A wal-fetch JVM's standard output goes to PostgreSQL's log, once per segment.
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
+        command.addAll(CipherJit.JVM_OPTIONS);
+        command.add("-version");
+        Process jvm = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(jvm.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(jvm.waitFor()).isZero();
+        assertThat(out).isEmpty();
     }
 
     /** The lines of the CIPHER_JIT='...' assignment, without its quotes. */

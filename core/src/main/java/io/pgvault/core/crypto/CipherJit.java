@@ -14,6 +14,9 @@ import java.util.List;
  * session 20). Lowering the thresholds of these three classes alone costs a handful of small C2
  * compiles; the warm-up thread this replaces decrypted 3 MB in tiny segments on the other core.
  * <p>
+ * {@code quiet} first: HotSpot prints every {@code CompileCommand} on standard output otherwise,
+ * into PostgreSQL's log for each wal-fetch JVM a restore_command starts.
+ * <p>
  * {@code bin/pgvault} passes the same options to the JVMs it starts ({@code CIPHER_JIT} there);
  * they must come after any broader {@code CompileThresholdScaling} for the same package, since
  * HotSpot takes the last matching {@code CompileCommand}.
@@ -21,6 +24,7 @@ import java.util.List;
 public final class CipherJit {
 
     public static final List<String> JVM_OPTIONS = List.of(
+            "-XX:CompileCommand=quiet",
             "-XX:CompileCommand=CompileThresholdScaling,com/sun/crypto/provider/GHASH.*,0.0001",
             "-XX:CompileCommand=CompileThresholdScaling,com/sun/crypto/provider/GCTR.*,0.0001",
             "-XX:CompileCommand=CompileThresholdScaling,com/sun/crypto/provider/CounterMode.*,0.0001");
