@@ -135,7 +135,15 @@ class RecoveryIT {
                     db.setAutoCommit(false);
                     st.execute("INSERT INTO marks VALUES (" + (++id) + ", 'mark " + round + "')");
                     String xid = value(st, "SELECT txid_current()");
-                    db.commit();
+                    if (round == 2) {
+                        // Two-phase commit, as XA transaction managers do: the WAL names this transaction in the body of its
+                        // COMMIT PREPARED record, which a session without a transaction id of its own writes.
+                        st.execute("PREPARE TRANSACTION 'mark-2'");
+                        db.setAutoCommit(true);
+                        st.execute("COMMIT PREPARED 'mark-2'");
+                    } else {
+                        db.commit();
+                    }
                     db.setAutoCommit(true);
                     String checksum = value(st, CHECKSUM);
                     String time = value(st, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'");

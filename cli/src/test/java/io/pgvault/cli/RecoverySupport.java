@@ -80,6 +80,7 @@ public final class RecoverySupport {
                 .setting("archive_mode", "on")
                 .setting("archive_command", "curl -fsS -T %p " + url + "/v1/clusters/main/wal/%f")
                 .setting("wal_keep_size", "256MB")
+                .setting("max_prepared_transactions", "5")
                 .start();
     }
 

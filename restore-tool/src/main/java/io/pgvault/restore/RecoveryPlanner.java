@@ -132,6 +132,8 @@ public final class RecoveryPlanner {
                            String windowText) throws IOException {
         // Where each stretch read so far first names the target.
         TreeSet<Lsn> firstMatches = new TreeSet<>();
+        // Ends of prepared transactions too large for pgvault to read which transaction they end.
+        List<Lsn> unreadable = new ArrayList<>();
         long scannedFrom = Long.MAX_VALUE;
         List<BackupManifest> backups = window.backups();
         for (int i = backups.size() - 1; i >= 0; i--) {
@@ -139,7 +141,7 @@ public final class RecoveryPlanner {
             Lsn start = Lsn.parse(b.startLsn());
             long from = path.segmentOf(start);
             if (from < scannedFrom) {
-                firstMatch(target, path, start, scannedFrom).ifPresent(e -> firstMatches.add(e.start()));
+                firstMatch(target, path, start, scannedFrom, unreadable).ifPresent(e -> firstMatches.add(e.start()));
                 scannedFrom = from;
             }
             // PostgreSQL stops at the first match after the backup's start: it must lie after the backup's consistency point.
@@ -153,7 +155,10 @@ public final class RecoveryPlanner {
                     ? "transaction " + target.value() + " has no commit or abort record"
                     : "no restore point named '" + target.value() + "' is")
                     + " in the archived WAL from " + window.oldest().startLsn() + " to " + window.end() + " on timeline " + tli.value()
-                    + " (still running, rolled back before the oldest backup, or not archived yet)." + windowText);
+                    + " (still running, rolled back before the oldest backup, or not archived yet)."
+                    + (unreadable.isEmpty() ? "" : " The WAL ends a prepared transaction at " + unreadable.get(0) + " whose record is too large for"
+                            + " pgvault to read which transaction it ends: if that is the one, target it with --target-lsn or --target-time.")
+                    + windowText);
         }
         throw new RecoveryRefusedException(target + " is at LSN " + firstMatches.first() + ", before the consistency point of every usable backup."
                 + windowText);
@@ -166,9 +171,11 @@ public final class RecoveryPlanner {
      * has one, names its restore points exactly and rules out the segments that cannot hold
      * the transaction; only the others are read, with the next segment when a record that
      * could be the target continues into it.
+     *
+     * @param unreadable gets the start of each end of a prepared transaction read whose xid is unknown
      */
-    private Optional<WalRecordScanner.Event> firstMatch(RecoveryTarget target, TimelinePath path, Lsn notBefore, long until)
-            throws IOException {
+    private Optional<WalRecordScanner.Event> firstMatch(RecoveryTarget target, TimelinePath path, Lsn notBefore, long until,
+                                                        List<Lsn> unreadable) throws IOException {
         boolean byXid = target.kind() == RecoveryTarget.Kind.XID;
         List<WalRecordScanner.Event> found = new ArrayList<>(1);
         WalRecordScanner scanner = new WalRecordScanner(e -> {
@@ -177,6 +184,8 @@ public final class RecoveryPlanner {
                     : e.kind() == WalRecordScanner.Kind.RESTORE_POINT && e.name().equals(target.value());
             if (match && found.isEmpty() && !e.start().isBefore(notBefore)) {
                 found.add(e);
+            } else if (byXid && e.xid() == WalRecordScanner.UNKNOWN_XID && e.kind() != WalRecordScanner.Kind.RESTORE_POINT) {
+                unreadable.add(e.start());
             }
         });
         List<WalFileName> stretch = path.run(path.segmentOf(notBefore)).stream()
@@ -236,12 +245,7 @@ public final class RecoveryPlanner {
     /** Whether a record read only in part could be what the target names. */
     private static boolean mayBe(WalRecordScanner.Unfinished record, RecoveryTarget target) {
         boolean byXid = target.kind() == RecoveryTarget.Kind.XID;
-        if (!record.headerKnown()) {
-            return WalRecordScanner.cutRecordMayBe(record.length(), record.xid(), byXid ? target.xid32() : -1, !byXid);
-        }
-        return byXid
-                ? record.kind().filter(k -> k != WalRecordScanner.Kind.RESTORE_POINT).isPresent() && record.xid() == target.xid32()
-                : record.kind().filter(k -> k == WalRecordScanner.Kind.RESTORE_POINT).isPresent();
+        return record.mayBe(byXid ? target.xid32() : -1, !byXid);
     }
 
     private String noUsableBackupReason(TimelinePath path) {

@@ -55,7 +55,8 @@ class RecoveryPlannerIT {
         Path walDir = Files.createDirectories(dir.resolve("wal"));
         OsUser.own(dir);
         int major = Fixtures.testMajors().get(0);
-        try (PgCluster pg = PgCluster.builder(major).setting("archive_mode", "on").setting("archive_command", "cp %p " + walDir + "/%f").start()) {
+        try (PgCluster pg = PgCluster.builder(major).setting("archive_mode", "on").setting("archive_command", "cp %p " + walDir + "/%f")
+                .setting("max_prepared_transactions", "2").start()) {
             pg.execute("CREATE TABLE t (id int, v text)");
             pg.queryValue("SELECT pg_switch_wal()");
             Lsn b1Start = lsn(pg);
@@ -77,6 +78,7 @@ class RecoveryPlannerIT {
             Spot dupNew = restorePoint(pg, "dup");
             Spot onlyNew = restorePoint(pg, "only-new");
             Spot xidNew = commit(pg);
+            Spot xidPrepared = preparedCommit(pg);
             pg.execute("INSERT INTO t SELECT g, repeat('y', 200) FROM generate_series(1, 20000) g");
             String last = pg.queryValue("SELECT pg_walfile_name(pg_switch_wal())");
             long deadline = System.nanoTime() + 60_000_000_000L;
@@ -109,7 +111,7 @@ class RecoveryPlannerIT {
             // as the segments arrived, a restore point is found without reading a segment, a transaction reading at most the
             // segment that holds it and the next; without them (a repository from before indexes), by reading the WAL.
             List<RecoveryTarget> afterNewest = List.of(RecoveryTarget.name("only-new", true), RecoveryTarget.name("dup", true),
-                    RecoveryTarget.xid(xidNew.xid(), true));
+                    RecoveryTarget.xid(xidNew.xid(), true), RecoveryTarget.xid(xidPrepared.xid(), true));
             Path indexes = dir.resolve("repo").resolve(RepositoryLayout.walIndexPrefix(CLUSTER));
             assertThat(indexes).isDirectory();
             Path aside = dir.resolve("indexes-aside");
@@ -132,7 +134,8 @@ class RecoveryPlannerIT {
                     RecoveryPlanner.Plan plan = new RecoveryPlanner(ClusterArchive.load(store, CLUSTER)).plan(target, Optional.empty());
                     String what = target + ", " + mode;
                     assertThat(plan.backup().backupId()).as(what).isEqualTo("20261201T020000Z-000002");
-                    Spot expected = target.kind() == RecoveryTarget.Kind.XID ? xidNew : target.value().equals("dup") ? dupNew : onlyNew;
+                    Spot expected = target.kind() == RecoveryTarget.Kind.XID ? target.value().equals(xidNew.xid()) ? xidNew : xidPrepared
+                            : target.value().equals("dup") ? dupNew : onlyNew;
                     assertThat(expected.holds(plan.stopAt().orElseThrow())).as(what + " at " + plan.stopAt() + ", expected in " + expected).isTrue();
                     List<Long> segmentsRead = segmentsRead(store, RepositoryLayout.walPrefix(CLUSTER), size);
                     List<Long> indexesRead = segmentsRead(store, RepositoryLayout.walIndexPrefix(CLUSTER), size);
@@ -234,6 +237,24 @@ class RecoveryPlannerIT {
     private static Spot commit(PgCluster pg) {
         Lsn before = lsn(pg);
         String xid = pg.queryValue("WITH x AS (INSERT INTO t VALUES (0, 'target') RETURNING txid_current() AS xid) SELECT xid FROM x");
+        return new Spot(before, lsn(pg), xid);
+    }
+
+    /** A transaction ended by COMMIT PREPARED, whose record names it in its body (its header names transaction 0). */
+    private static Spot preparedCommit(PgCluster pg) throws java.sql.SQLException {
+        String xid;
+        try (java.sql.Connection c = pg.connect(); java.sql.Statement st = c.createStatement()) {
+            c.setAutoCommit(false);
+            st.execute("INSERT INTO t VALUES (0, 'prepared target')");
+            try (java.sql.ResultSet rs = st.executeQuery("SELECT txid_current()")) {
+                rs.next();
+                xid = rs.getString(1);
+            }
+            st.execute("PREPARE TRANSACTION 'target'");
+            c.setAutoCommit(true);
+        }
+        Lsn before = lsn(pg);
+        pg.execute("COMMIT PREPARED 'target'");
         return new Spot(before, lsn(pg), xid);
     }
 

@@ -30,7 +30,8 @@ import java.util.Optional;
  * the segment to find it), one outside it is not; restore points and the last
  * transaction are listed exactly. It can always be built again from the segment.
  *
- * @param format {@link #FORMAT}; a reader refuses a newer one and reads the segment instead
+ * @param format {@link #FORMAT}; a reader reads the segment instead of an index of another format (a
+ *     newer one it does not know; an older one may leave out prepared transactions)
  * @param segment the segment's file name
  * @param end where replay of this segment alone stops: the end of its last valid record, or null
  * @param walEnds the valid WAL ends inside this segment (zeros or a damaged record follow)
@@ -46,7 +47,8 @@ import java.util.Optional;
 public record WalSegmentIndex(int format, String segment, String end, boolean walEnds, long transactions, Long minXid, Long maxXid,
                               Transaction last, List<RestorePoint> restorePoints, Unfinished unfinished) {
 
-    public static final int FORMAT = 1;
+    /** 2 since prepared transactions' ends are indexed; format 1 left them out. */
+    public static final int FORMAT = 2;
 
     /** A commit or an abort: {@code kind} is {@code commit} or {@code abort}. */
     public record Transaction(String kind, long xid, String time, String start, String end) {
@@ -56,10 +58,11 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
     }
 
     /**
-     * @param kind {@code commit}, {@code abort}, {@code restore-point}, {@code other}, or {@code unknown}
-     *     when its header is cut by the segment's end
+     * @param kind {@code commit}, {@code abort}, {@code commit-prepared}, {@code abort-prepared},
+     *     {@code restore-point}, {@code other}, or {@code unknown} when its header is cut by the segment's end
      * @param xid the transaction its header names, for commits, aborts and {@code unknown} (whose
-     *     header's first 8 bytes, with the xid, are always in the segment)
+     *     header's first 8 bytes, with the xid, are always in the segment); a prepared transaction's
+     *     end names it in its body, which may lie in the next segment: none
      */
     public record Unfinished(String start, long length, String kind, Long xid) {
     }
@@ -106,6 +109,7 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
         return switch (unfinished.kind) {
             case "unknown" -> WalRecordScanner.cutRecordMayBe(unfinished.length, unfinished.xid, xid, restorePoint);
             case "commit", "abort" -> xid >= 0 && unfinished.xid != null && unfinished.xid == xid;
+            case "commit-prepared", "abort-prepared" -> xid >= 0;
             case "restore-point" -> restorePoint;
             default -> false;
         };
@@ -126,7 +130,7 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
      * The index of {@code segment}, checked against it: an index from the repository is
      * untrusted input, and one that does not fit its segment is refused, never believed.
      *
-     * @return empty when there is none, or it has a format this pgvault does not read
+     * @return empty when there is none, or it has another format than {@link #FORMAT}
      * @throws CorruptObjectException naming the object and what is wrong
      */
     public static Optional<WalSegmentIndex> read(ObjectStore store, String cluster, WalFileName segment, WalSegmentSize size)
@@ -147,7 +151,7 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
             throw new CorruptObjectException(key + " is not a readable WAL index: " + e.getOriginalMessage()
                     + "; delete it, and 'pgvault catalog rebuild' writes it again from the segment", e);
         }
-        if (index.format > FORMAT) {
+        if (index.format != FORMAT) {
             return Optional.empty();
         }
         try {
@@ -156,6 +160,22 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
             throw new CorruptObjectException(key + " is not a valid WAL index: " + e, e);
         }
         return Optional.of(index);
+    }
+
+    /**
+     * Whether the index stored for {@code segment} should be written again from the segment:
+     * it is of an older format, or unreadable. A newer one is left alone.
+     */
+    public static boolean outdated(ObjectStore store, String cluster, WalFileName segment) throws IOException {
+        Optional<InputStream> in = store.get(RepositoryLayout.walIndexKey(cluster, segment));
+        if (in.isEmpty()) {
+            return true;
+        }
+        try (InputStream stream = in.get()) {
+            return JSON.readTree(stream.readNBytes(MAX_BYTES)).path("format").asInt(0) < FORMAT;
+        } catch (com.fasterxml.jackson.core.JacksonException | CorruptObjectException e) {
+            return true;
+        }
     }
 
     /** Refuses an index whose positions are not inside its segment or that does not add up. */

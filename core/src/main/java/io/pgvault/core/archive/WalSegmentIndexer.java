@@ -120,8 +120,14 @@ public final class WalSegmentIndexer {
             return;
         }
         transactions++;
-        minXid = Math.min(minXid, e.xid());
-        maxXid = Math.max(maxXid, e.xid());
+        if (e.xid() == WalRecordScanner.UNKNOWN_XID) {
+            // A prepared transaction's end whose xid pgvault could not read: the segment may hold any transaction.
+            minXid = 0;
+            maxXid = 0xFFFF_FFFFL;
+        } else {
+            minXid = Math.min(minXid, e.xid());
+            maxXid = Math.max(maxXid, e.xid());
+        }
         last = e;
     }
 
@@ -137,18 +143,19 @@ public final class WalSegmentIndexer {
                 last.kind() == WalRecordScanner.Kind.ABORT ? "abort" : "commit", last.xid(), last.time().toString(), last.start().toString(),
                 last.end().toString());
         WalSegmentIndex.Unfinished unfinished = scanner.unfinished().map(u -> new WalSegmentIndex.Unfinished(u.start().toString(), u.length(),
-                !u.headerKnown() ? "unknown" : u.kind().map(WalSegmentIndexer::kindName).orElse("other"),
-                !u.headerKnown() || u.kind().filter(k -> k != WalRecordScanner.Kind.RESTORE_POINT).isPresent() ? u.xid() : null)).orElse(null);
+                !u.headerKnown() ? "unknown" : u.kind().map(k -> kindName(k, u.prepared())).orElse("other"),
+                !u.headerKnown() || !u.prepared() && u.kind().filter(k -> k != WalRecordScanner.Kind.RESTORE_POINT).isPresent() ? u.xid() : null))
+                .orElse(null);
         Lsn end = scanner.endOfValidWal();
         return Optional.of(new WalSegmentIndex(WalSegmentIndex.FORMAT, name.toString(), end.isValid() ? end.toString() : null,
                 scanner.reachedEnd(), transactions, transactions > 0 ? minXid : null, transactions > 0 ? maxXid : null, lastTransaction,
                 restorePoints, unfinished));
     }
 
-    private static String kindName(WalRecordScanner.Kind kind) {
+    private static String kindName(WalRecordScanner.Kind kind, boolean prepared) {
         return switch (kind) {
-            case COMMIT -> "commit";
-            case ABORT -> "abort";
+            case COMMIT -> prepared ? "commit-prepared" : "commit";
+            case ABORT -> prepared ? "abort-prepared" : "abort";
             case RESTORE_POINT -> "restore-point";
         };
     }

@@ -4,13 +4,16 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.zip.CRC32C;
 
 /**
  * Walks the records of consecutive WAL segments and reports the ones a recovery target
- * can name: transaction commits and aborts (xid, commit time) and named restore points.
+ * can name: transaction commits and aborts (xid, commit time), those of prepared
+ * transactions ({@code COMMIT PREPARED}, {@code ROLLBACK PREPARED}) among them, and named
+ * restore points.
  * This is what lets {@code recover} check a target against the archive before copying a
  * byte, {@code info} say how far each timeline can be recovered, and the server index
  * each segment as it arrives ({@link WalSegmentIndexer}).
@@ -40,6 +43,9 @@ public final class WalRecordScanner {
     public record Event(Kind kind, Lsn start, Lsn end, long xid, Instant time, String name) {
     }
 
+    /** The transaction id of an {@link Event} whose record holds it past what the scanner reads ({@link #MAX_KEPT_PREPARED}). */
+    public static final long UNKNOWN_XID = -1;
+
     /**
      * A record that began in what was fed and did not end there: it continues in the next
      * segment. What its header says, when the header itself was fed whole.
@@ -48,8 +54,21 @@ public final class WalRecordScanner {
      * @param headerKnown false when even the 24-byte header continues in the next segment
      * @param xid the transaction the header names: its first 8 bytes, which hold it, are always
      *     fed (records start 8-byte aligned), even when the rest of the header is cut
+     * @param prepared the record ends a prepared transaction: the transaction it ends is in its
+     *     body, not its header (whose xid is 0)
      */
-    public record Unfinished(Lsn start, long length, boolean headerKnown, Optional<Kind> kind, long xid) {
+    public record Unfinished(Lsn start, long length, boolean headerKnown, Optional<Kind> kind, long xid, boolean prepared) {
+
+        /**
+         * Whether the record, once read whole, could be what a target names: a commit or abort
+         * of {@code targetXid} (when {@code targetXid >= 0}) or a restore point (when {@code restorePoint}).
+         */
+        public boolean mayBe(long targetXid, boolean restorePoint) {
+            if (!headerKnown) {
+                return cutRecordMayBe(length, xid, targetXid, restorePoint);
+            }
+            return kind.map(k -> k == Kind.RESTORE_POINT ? restorePoint : targetXid >= 0 && (prepared || xid == targetXid)).orElse(false);
+        }
     }
 
     public static final int BLCKSZ = 8192;
@@ -68,6 +87,13 @@ public final class WalRecordScanner {
      * invalidations follow them and may run to megabytes; they are checked, not copied.
      */
     private static final int MAX_KEPT = 64 << 10;
+    /**
+     * The end of a prepared transaction names it after its subtransactions, dropped relations
+     * and statistics and invalidation messages (xl_xact_twophase): up to this much of such a
+     * record is copied, growing as its bytes arrive (a million subtransactions fit). The xid of
+     * a longer one is {@link #UNKNOWN_XID}.
+     */
+    static final int MAX_KEPT_PREPARED = 64 << 20;
     private static final int RM_XLOG_ID = 0;
     private static final int RM_XACT_ID = 1;
     private static final int XLOG_SWITCH = 0x40;
@@ -75,6 +101,20 @@ public final class WalRecordScanner {
     private static final int XLOG_XACT_OPMASK = 0x70;
     private static final int XLOG_XACT_COMMIT = 0x00;
     private static final int XLOG_XACT_ABORT = 0x20;
+    private static final int XLOG_XACT_COMMIT_PREPARED = 0x30;
+    private static final int XLOG_XACT_ABORT_PREPARED = 0x40;
+    /** The record has an xl_xact_xinfo saying which optional parts follow the time (xact.h). */
+    private static final int XLOG_XACT_HAS_INFO = 0x80;
+    private static final int XACT_XINFO_HAS_DBINFO = 1;
+    private static final int XACT_XINFO_HAS_SUBXACTS = 1 << 1;
+    private static final int XACT_XINFO_HAS_RELFILENODES = 1 << 2;
+    private static final int XACT_XINFO_HAS_INVALS = 1 << 3;
+    private static final int XACT_XINFO_HAS_TWOPHASE = 1 << 4;
+    /** PostgreSQL 15+. */
+    private static final int XACT_XINFO_HAS_DROPPED_STATS = 1 << 8;
+    /** RelFileNode (14, 15), RelFileLocator (16+): three 4-byte ids. */
+    private static final int RELFILE_BYTES = 12;
+    private static final int SHARED_INVALIDATION_MESSAGE_BYTES = 16;
     private static final int XLR_MAX_BLOCK_ID = 32;
     private static final int XLR_BLOCK_ID_DATA_SHORT = 255;
     private static final int XLR_BLOCK_ID_DATA_LONG = 254;
@@ -140,7 +180,7 @@ public final class WalRecordScanner {
         }
         boolean known = recordFilled >= RECORD_HEADER;
         return Optional.of(new Unfinished(Lsn.of(recordStart), recordLength, known, known ? reportedKind() : Optional.empty(),
-                Integer.toUnsignedLong(ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4))));
+                Integer.toUnsignedLong(ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4)), known && endsPreparedTransaction()));
     }
 
     /**
@@ -152,8 +192,10 @@ public final class WalRecordScanner {
      * @param headerXid the transaction its header names; null when not known (an index written before it was recorded)
      */
     public static boolean cutRecordMayBe(long length, Long headerXid, long xid, boolean restorePoint) {
+        // COMMIT PREPARED and ROLLBACK PREPARED are written by a session with no transaction id of its own: their
+        // header names transaction 0, the one they end is in their body.
         return restorePoint && length >= MIN_RESTORE_POINT_RECORD
-                || xid >= 0 && length >= MIN_TRANSACTION_RECORD && (headerXid == null || headerXid == xid);
+                || xid >= 0 && length >= MIN_TRANSACTION_RECORD && (headerXid == null || headerXid == xid || headerXid == 0);
     }
 
     /**
@@ -261,8 +303,15 @@ public final class WalRecordScanner {
         int rest = len - used;
         if (rest > 0) {
             crc.update(buf, off + used, rest);
-            if (kept != null && recordFilled < kept.length) {
-                System.arraycopy(buf, off + used, kept, recordFilled, Math.min(rest, kept.length - recordFilled));
+            if (kept != null) {
+                int limit = Math.min(recordLength, endsPreparedTransaction() ? MAX_KEPT_PREPARED : MAX_KEPT);
+                if (recordFilled + rest > kept.length && kept.length < limit) {
+                    // Grown only as the record's bytes arrive: a header claiming a huge length allocates nothing by itself.
+                    kept = Arrays.copyOf(kept, (int) Math.min(limit, Math.max(2L * kept.length, (long) recordFilled + rest)));
+                }
+                if (recordFilled < kept.length) {
+                    System.arraycopy(buf, off + used, kept, recordFilled, Math.min(rest, kept.length - recordFilled));
+                }
             }
             recordFilled += rest;
         }
@@ -274,16 +323,22 @@ public final class WalRecordScanner {
         int rmid = header[17] & 0xff;
         if (rmid == RM_XACT_ID) {
             int op = info & XLOG_XACT_OPMASK;
-            if (op == XLOG_XACT_COMMIT) {
+            if (op == XLOG_XACT_COMMIT || op == XLOG_XACT_COMMIT_PREPARED) {
                 return Optional.of(Kind.COMMIT);
             }
-            if (op == XLOG_XACT_ABORT) {
+            if (op == XLOG_XACT_ABORT || op == XLOG_XACT_ABORT_PREPARED) {
                 return Optional.of(Kind.ABORT);
             }
         } else if (rmid == RM_XLOG_ID && (info & 0xf0) == XLOG_RESTORE_POINT) {
             return Optional.of(Kind.RESTORE_POINT);
         }
         return Optional.empty();
+    }
+
+    /** Whether the current record, from its header, is a COMMIT PREPARED or ROLLBACK PREPARED. */
+    private boolean endsPreparedTransaction() {
+        int op = header[16] & XLOG_XACT_OPMASK;
+        return (header[17] & 0xff) == RM_XACT_ID && (op == XLOG_XACT_COMMIT_PREPARED || op == XLOG_XACT_ABORT_PREPARED);
     }
 
     private void end() {
@@ -340,9 +395,56 @@ public final class WalRecordScanner {
                 sink.accept(new Event(Kind.RESTORE_POINT, start, end, 0, timestamp(rec.getLong(main)), name));
             }
         } else if (main >= 0 && main + 8 <= record.length) {
-            long xid = Integer.toUnsignedLong(rec.getInt(4));
+            long xid = endsPreparedTransaction() ? preparedXid(rec, main, length) : Integer.toUnsignedLong(rec.getInt(4));
             sink.accept(new Event(kind, start, end, xid, timestamp(rec.getLong(main)), null));
         }
+    }
+
+    /**
+     * The transaction a COMMIT PREPARED or ROLLBACK PREPARED ends: its xl_xact_twophase, after
+     * the optional parts its xinfo announces, in the order ParseCommitRecord and
+     * ParseAbortRecord (xactdesc.c) read them. An abort has no invalidation messages; dropped
+     * statistics exist from PostgreSQL 15, 16 bytes an item from 18 (a 64-bit object id).
+     *
+     * @return the xid, or {@link #UNKNOWN_XID} when it lies past what was kept or the parts do not add up
+     */
+    private long preparedXid(ByteBuffer rec, int main, int length) {
+        int info = rec.get(16) & 0xff;
+        boolean commit = (info & XLOG_XACT_OPMASK) == XLOG_XACT_COMMIT_PREPARED;
+        int kept = rec.capacity();
+        long pos = main + 8L;
+        int xinfo = 0;
+        if ((info & XLOG_XACT_HAS_INFO) != 0) {
+            if (pos + 4 > kept) {
+                return UNKNOWN_XID;
+            }
+            xinfo = rec.getInt((int) pos);
+            pos += 4;
+        }
+        if ((xinfo & XACT_XINFO_HAS_DBINFO) != 0) {
+            pos += 8;
+        }
+        pos = skipArray(rec, pos, (xinfo & XACT_XINFO_HAS_SUBXACTS) != 0, 4);
+        pos = skipArray(rec, pos, (xinfo & XACT_XINFO_HAS_RELFILENODES) != 0, RELFILE_BYTES);
+        pos = skipArray(rec, pos, major != PgMajor.PG14 && (xinfo & XACT_XINFO_HAS_DROPPED_STATS) != 0,
+                major.number() >= 18 ? 16 : 12);
+        pos = skipArray(rec, pos, commit && (xinfo & XACT_XINFO_HAS_INVALS) != 0, SHARED_INVALIDATION_MESSAGE_BYTES);
+        if ((xinfo & XACT_XINFO_HAS_TWOPHASE) == 0 || pos < 0 || pos + 4 > Math.min(kept, length)) {
+            return UNKNOWN_XID;
+        }
+        return Integer.toUnsignedLong(rec.getInt((int) pos));
+    }
+
+    /** Past an optional count-prefixed array of {@code itemBytes} items at {@code pos}; -1 once it cannot be read. */
+    private static long skipArray(ByteBuffer rec, long pos, boolean present, int itemBytes) {
+        if (pos < 0 || !present) {
+            return pos;
+        }
+        if (pos + 4 > rec.capacity()) {
+            return -1;
+        }
+        int count = rec.getInt((int) pos);
+        return count < 0 ? -1 : pos + 4 + (long) count * itemBytes;
     }
 
     /**

@@ -169,8 +169,17 @@ class WalSegmentIndexTest {
             Files.writeString(file, json.substring(0, json.length() - 1) + ",\"padding\":\"" + "x".repeat(2 << 20) + "\"}");
             assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", last, SIZE)).isInstanceOf(CorruptObjectException.class)
                     .hasMessageContaining("larger than");
-            Files.writeString(file, json.replace("\"format\":1", "\"format\":99"));
+            String format = "\"format\":" + WalSegmentIndex.FORMAT;
+            assertThat(json).contains(format);
+            assertThat(WalSegmentIndex.outdated(store, "main", last)).as("unreadable").isTrue();
+            Files.writeString(file, json.replace(format, "\"format\":99"));
             assertThat(WalSegmentIndex.read(store, "main", last, SIZE)).as("a newer format is not read: the segment is").isEmpty();
+            assertThat(WalSegmentIndex.outdated(store, "main", last)).as("a newer index is left alone").isFalse();
+            Files.writeString(file, json.replace(format, "\"format\":1"));
+            assertThat(WalSegmentIndex.read(store, "main", last, SIZE)).as("format 1 left out prepared transactions: the segment is read").isEmpty();
+            assertThat(WalSegmentIndex.outdated(store, "main", last)).isTrue();
+            Files.writeString(file, json);
+            assertThat(WalSegmentIndex.outdated(store, "main", last)).isFalse();
         } finally {
             Fixtures.deleteTree(dir);
         }
@@ -200,10 +209,17 @@ class WalSegmentIndexTest {
         assertThat(cutHeader(100, 6L).unfinishedMayBe(5, false)).as("another transaction's").isFalse();
         assertThat(cutHeader(100, null).unfinishedMayBe(5, false)).as("an index written before the xid was recorded").isTrue();
         assertThat(cutHeader(100, null).mayHoldTransaction(5)).isFalse();
-        WalSegmentIndex other = new WalSegmentIndex(1, "000000010000000000000001", null, false, 0, null, null, null, List.of(),
+        assertThat(cutHeader(100, 0L).unfinishedMayBe(5, false)).as("transaction 0's: COMMIT PREPARED names the one it ends in its body").isTrue();
+        WalSegmentIndex other = new WalSegmentIndex(WalSegmentIndex.FORMAT, "000000010000000000000001", null, false, 0, null, null, null, List.of(),
                 new WalSegmentIndex.Unfinished("0/1FFFFF8", 100, "other", null));
         assertThat(other.unfinishedMayBe(5, false)).isFalse();
         assertThat(other.unfinishedMayBe(-1, true)).isFalse();
+        for (String kind : List.of("commit-prepared", "abort-prepared")) {
+            WalSegmentIndex prepared = new WalSegmentIndex(WalSegmentIndex.FORMAT, "000000010000000000000001", null, false, 0, null, null, null,
+                    List.of(), new WalSegmentIndex.Unfinished("0/1FFFF8", 100, kind, null));
+            assertThat(prepared.unfinishedMayBe(5, false)).as(kind + ": the transaction is named in the next segment").isTrue();
+            assertThat(prepared.unfinishedMayBe(-1, true)).as(kind).isFalse();
+        }
     }
 
     @Test
@@ -217,7 +233,7 @@ class WalSegmentIndexTest {
             // 1 MiB segments: 0/100000 to 0/200000. A header cut 4 KiB before the end, and a record shorter than a header.
             for (WalSegmentIndex.Unfinished lie : List.of(new WalSegmentIndex.Unfinished("0/1FF000", 56, "unknown", 7L),
                     new WalSegmentIndex.Unfinished("0/1FFFF8", 0, "unknown", 7L), new WalSegmentIndex.Unfinished("0/1FF000", 12, "other", null))) {
-                new WalSegmentIndex(1, name.toString(), null, false, 0, null, null, null, List.of(), lie).write(store, "main");
+                new WalSegmentIndex(WalSegmentIndex.FORMAT, name.toString(), null, false, 0, null, null, null, List.of(), lie).write(store, "main");
                 assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", name, SIZE)).as(lie.toString())
                         .isInstanceOf(CorruptObjectException.class).hasMessageContaining("no WAL holds");
             }
@@ -227,7 +243,7 @@ class WalSegmentIndexTest {
     }
 
     private static WalSegmentIndex cutHeader(long length, Long xid) {
-        return new WalSegmentIndex(1, "000000010000000000000001", null, false, 0, null, null, null, List.of(),
+        return new WalSegmentIndex(WalSegmentIndex.FORMAT, "000000010000000000000001", null, false, 0, null, null, null, List.of(),
                 new WalSegmentIndex.Unfinished("0/1FFFF8", length, "unknown", xid));
     }
 

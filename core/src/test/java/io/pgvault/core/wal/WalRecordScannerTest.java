@@ -75,6 +75,103 @@ class WalRecordScannerTest {
         }
     }
 
+    /**
+     * COMMIT PREPARED and ROLLBACK PREPARED name the transaction they end in their body, after
+     * the parts their xinfo announces, while their header names transaction 0: each optional part
+     * before it (subtransactions, dropped relations, dropped statistics from 15 on, 16 bytes an
+     * item from 18, invalidation messages), and a record longer than the part of a record copied
+     * for any other kind.
+     */
+    @ParameterizedTest(name = "PostgreSQL {0}")
+    @ValueSource(ints = {14, 16, 18})
+    void findsTheTransactionsPreparedTransactionsEndInTheirBody(int major) throws IOException, SQLException {
+        try (PgCluster pg = PgCluster.builder(major).setting("max_prepared_transactions", "5").start()) {
+            pg.execute("CREATE TABLE t (id int)", "CREATE TABLE doomed (id int)");
+            Instant before = Instant.now().minusSeconds(1);
+            long small = prepare(pg, "small", "INSERT INTO t VALUES (1)");
+            pg.execute("COMMIT PREPARED 'small'");
+            long withParts = prepare(pg, "parts", "INSERT INTO t VALUES (2)", "SAVEPOINT s", "INSERT INTO t VALUES (3)", "CREATE TABLE made (id int)",
+                    "DROP TABLE doomed");
+            pg.execute("COMMIT PREPARED 'parts'");
+            long rolledBack = prepare(pg, "undone", "CREATE TABLE never (id int)", "INSERT INTO never VALUES (1)", "SAVEPOINT s",
+                    "INSERT INTO never VALUES (2)");
+            pg.execute("ROLLBACK PREPARED 'undone'");
+            // 20,000 subtransactions with an xid each: 80 KB of subtransaction ids before the one it ends.
+            long large = prepare(pg, "large", "DO $$ BEGIN FOR i IN 1..20000 LOOP BEGIN INSERT INTO t VALUES (i); "
+                    + "EXCEPTION WHEN division_by_zero THEN NULL; END; END LOOP; END $$");
+            Lsn beforeLarge = Lsn.parse(pg.queryValue("SELECT pg_current_wal_insert_lsn()"));
+            pg.execute("COMMIT PREPARED 'large'");
+            Instant after = Instant.now().plusSeconds(1);
+            pg.queryValue("SELECT pg_switch_wal()");
+
+            WalSegmentSize size = WalSegmentSize.DEFAULT;
+            java.util.TreeMap<WalFileName, byte[]> segments = new java.util.TreeMap<>();
+            for (Path file : pg.walFiles()) {
+                WalFileName.tryParse(file.getFileName().toString()).filter(n -> n.kind() == WalFileName.Kind.SEGMENT)
+                        .ifPresent(name -> segments.put(name, read(file)));
+            }
+            List<WalRecordScanner.Event> events = new ArrayList<>();
+            WalRecordScanner scanner = new WalRecordScanner(events::add);
+            segments.forEach((name, bytes) -> scanner.accept(name.startLsn(size), bytes));
+
+            for (var expected : List.of(java.util.Map.entry(small, WalRecordScanner.Kind.COMMIT), java.util.Map.entry(withParts, WalRecordScanner.Kind.COMMIT),
+                    java.util.Map.entry(rolledBack, WalRecordScanner.Kind.ABORT), java.util.Map.entry(large, WalRecordScanner.Kind.COMMIT))) {
+                List<WalRecordScanner.Event> ends = events.stream().filter(e -> e.xid() == expected.getKey()).toList();
+                assertThat(ends).as("transaction %d", expected.getKey()).singleElement().satisfies(e -> {
+                    assertThat(e.kind()).isEqualTo(expected.getValue());
+                    assertThat(e.time()).isBetween(before, after);
+                    // The header's xid: 0, the session that ran COMMIT PREPARED had none (what a cut header's rule relies on).
+                    WalFileName home = WalFileName.segmentOf(TimelineId.FIRST, e.start(), size);
+                    int offset = (int) e.start().segmentOffset(size);
+                    assertThat(offset % WalRecordScanner.BLCKSZ).isLessThanOrEqualTo(WalRecordScanner.BLCKSZ - 8);
+                    assertThat(java.nio.ByteBuffer.wrap(segments.get(home)).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(offset + 4)).isZero();
+                });
+            }
+            assertThat(events).noneMatch(e -> e.xid() == WalRecordScanner.UNKNOWN_XID);
+            WalRecordScanner.Event largeEnd = events.stream().filter(e -> e.xid() == large).findFirst().orElseThrow();
+            assertThat(largeEnd.end().minus(largeEnd.start())).as("longer than the 64 KiB copied of other records").isGreaterThan(80_000);
+            assertThat(largeEnd.start()).isGreaterThanOrEqualTo(beforeLarge);
+
+            // Fed up to the large record's second page, it is unfinished: the transaction it ends is in the part not yet read.
+            WalFileName home = WalFileName.segmentOf(TimelineId.FIRST, largeEnd.start(), size);
+            int cutAt = (int) (largeEnd.start().segmentOffset(size) / WalRecordScanner.BLCKSZ + 1) * WalRecordScanner.BLCKSZ;
+            WalRecordScanner cut = new WalRecordScanner(e -> { });
+            cut.accept(home.startLsn(size), java.util.Arrays.copyOf(segments.get(home), cutAt));
+            WalRecordScanner.Unfinished open = cut.unfinished().orElseThrow();
+            assertThat(open.start()).isEqualTo(largeEnd.start());
+            assertThat(open.prepared()).isTrue();
+            assertThat(open.mayBe(large, false)).isTrue();
+            assertThat(open.mayBe(large + 12345, false)).as("any transaction: it is named past the cut").isTrue();
+            assertThat(open.mayBe(-1, true)).isFalse();
+        }
+    }
+
+    /** Runs {@code statements} in a transaction and prepares it as {@code gid}; returns its xid. */
+    private static long prepare(PgCluster pg, String gid, String... statements) throws SQLException {
+        try (Connection c = pg.connect(); Statement st = c.createStatement()) {
+            c.setAutoCommit(false);
+            for (String statement : statements) {
+                st.execute(statement);
+            }
+            long xid;
+            try (ResultSet rs = st.executeQuery("SELECT txid_current()")) {
+                rs.next();
+                xid = rs.getLong(1);
+            }
+            st.execute("PREPARE TRANSACTION '" + gid + "'");
+            c.setAutoCommit(true);
+            return xid;
+        }
+    }
+
+    private static byte[] read(Path file) {
+        try {
+            return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     @ParameterizedTest(name = "PostgreSQL {0}")
     @ValueSource(ints = {17})
     void aDamagedRecordEndsTheValidWal(int major) throws IOException {

@@ -116,8 +116,9 @@ public class CatalogRebuilder {
 
     /**
      * Indexes the segments that have none (archived by a pgvault without indexes, or whose
-     * index failed to store), reading each once. A segment that cannot be read is left
-     * without one and logged: recovery planning reads such a segment itself.
+     * index failed to store) or an outdated one (an older format, which may leave out prepared
+     * transactions, or an unreadable one), reading each once. A segment that cannot be read is
+     * left without one and logged: recovery planning reads such a segment itself.
      */
     private int writeMissingIndexes(String cluster, List<WalRow> wal) throws IOException {
         Set<WalFileName> indexed = new HashSet<>();
@@ -127,10 +128,13 @@ public class CatalogRebuilder {
         int written = 0;
         for (WalRow row : wal) {
             WalFileName name = WalFileName.parse(row.name());
-            if (name.kind() != WalFileName.Kind.SEGMENT || indexed.contains(name)) {
+            if (name.kind() != WalFileName.Kind.SEGMENT) {
                 continue;
             }
             try {
+                if (indexed.contains(name) && !WalSegmentIndex.outdated(store, cluster, name)) {
+                    continue;
+                }
                 InputStream stored = store.get(row.objectKey()).orElseThrow(() -> new CorruptObjectException(row.objectKey() + " is gone"));
                 WalSegmentIndexer indexer = new WalSegmentIndexer();
                 WalSegmentSize size;

@@ -145,6 +145,16 @@ class ArchiveCommandIT {
                     assertThat(WalSegmentIndex.read(repository, "main", name, size)).as(name + " after the rebuild")
                             .isEqualTo(WalSegmentIndexer.of(name, size, Files.readAllBytes(file)));
                 }
+                // An index of format 1 (which left out prepared transactions) is not read, and a rebuild writes it again;
+                // current ones it leaves alone.
+                WalFileName first = WalFileName.parse(segments.get(0).getFileName().toString());
+                WalSegmentIndex current = WalSegmentIndex.read(repository, "main", first, size).orElseThrow();
+                new WalSegmentIndex(1, current.segment(), current.end(), current.walEnds(), current.transactions(), current.minXid(),
+                        current.maxXid(), current.last(), current.restorePoints(), current.unfinished()).write(repository, "main");
+                assertThat(WalSegmentIndex.read(repository, "main", first, size)).isEmpty();
+                assertThat(post(url + "/v1/catalog/rebuild", "").body()).contains("\"walIndexesWritten\":1");
+                assertThat(WalSegmentIndex.read(repository, "main", first, size)).contains(current);
+                assertThat(post(url + "/v1/catalog/rebuild", "").body()).contains("\"walIndexesWritten\":0");
             }
         } finally {
             if (catalogDb != null) {
