@@ -191,6 +191,16 @@ class RecoveryPlannerIT {
             assertThat(plan.backup().backupId()).isEqualTo("20261201T010000Z-000001");
             assertThat(inside.holds(plan.stopAt().orElseThrow())).isTrue();
 
+            // A time target equal to the last archived commit's (as info prints it): PostgreSQL, inclusive, stops only at a later
+            // commit, which is not archived: refused. Exclusive, it stops before that commit: planned.
+            RecoveryWindow window = new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).windows().get(0);
+            String lastCommit = window.lastCommitTime().orElseThrow().toString();
+            assertThatThrownBy(() -> new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).plan(RecoveryTarget.time(lastCommit, true), Optional.empty()))
+                    .isInstanceOf(RecoveryRefusedException.class).hasMessageContaining("is the time of the last archived commit")
+                    .hasMessageContaining("--target latest");
+            assertThat(new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).plan(RecoveryTarget.time(lastCommit, false), Optional.empty())
+                    .backup().backupId()).isEqualTo("20261201T020000Z-000002");
+
             // Nowhere: refused, with the stretch searched and the window.
             assertThatThrownBy(() -> new RecoveryPlanner(ClusterArchive.load(local, CLUSTER))
                     .plan(RecoveryTarget.name("never-created", true), Optional.empty()))
