@@ -44,6 +44,8 @@ class PgvaultCommandTest {
     void aNamedSubcommandIsBuiltAloneAndAnythingElseGetsThemAll() {
         CommandLine all = PgvaultCommand.commandLine();
         assertThat(all.getSubcommands()).containsKeys("cluster", "recover", "wal-fetch", "help");
+        // The names the lookup uses are the commands' own (@Command(name)), in help's order.
+        assertThat(PgvaultCommand.subcommandNames()).containsExactlyElementsOf(all.getSubcommands().keySet());
         for (String name : all.getSubcommands().keySet()) {
             if (!name.equals("help")) {
                 assertThat(PgvaultCommand.commandLine(new String[] {name, "--help"}).getSubcommands()).containsOnlyKeys(name);
