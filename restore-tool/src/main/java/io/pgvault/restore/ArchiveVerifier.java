@@ -22,6 +22,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -36,6 +37,8 @@ public final class ArchiveVerifier {
 
     private final ClusterArchive archive;
     private final int parallelism;
+    /** Indexes an older pgvault wrote, met while verifying the WAL. */
+    private final AtomicInteger outdatedIndexes = new AtomicInteger();
 
     public ArchiveVerifier(ClusterArchive archive, int parallelism) {
         this.archive = archive;
@@ -137,7 +140,14 @@ public final class ArchiveVerifier {
         }
         String indexKey = RepositoryLayout.walIndexKey(archive.cluster(), segment);
         Optional<WalSegmentIndex> expected = indexer.index(segment, archive.segmentSize());
-        Optional<WalSegmentIndex> index = WalSegmentIndex.read(archive.store(), archive.cluster(), segment, archive.segmentSize());
+        Optional<WalSegmentIndex> index;
+        try {
+            index = WalSegmentIndex.read(archive.store(), archive.cluster(), segment, archive.segmentSize());
+        } catch (WalSegmentIndex.OutdatedException e) {
+            // Not damage: recovery reads this segment instead, and catalog rebuild writes its index again.
+            outdatedIndexes.incrementAndGet();
+            return;
+        }
         if (index.isPresent() && !index.equals(expected)) {
             throw new CorruptObjectException(indexKey + " does not match its segment (the index says " + index.get() + "; the segment "
                     + expected.map(Object::toString).orElse("cannot be indexed") + "): a plan could pass over a target in it. Delete the index "
@@ -170,6 +180,10 @@ public final class ArchiveVerifier {
         List<String> problems = ParallelChecks.run(parallelism, "pgvault-verify", checks);
         out.printf(Locale.ROOT, "WAL: %d segments, %s in %.1f s%n", segments.size(), problems.isEmpty() ? "ok" : problems.size() + " problem(s)",
                 (System.nanoTime() - started) / 1e9);
+        if (outdatedIndexes.get() > 0) {
+            out.println("  note: " + outdatedIndexes.get() + " segment indexes were written by an older pgvault (they leave out prepared"
+                    + " transactions); recovery reads those segments instead, and 'pgvault catalog rebuild' writes them again");
+        }
         problems.forEach(p -> out.println("  " + p));
         return problems;
     }

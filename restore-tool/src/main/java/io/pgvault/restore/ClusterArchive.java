@@ -61,6 +61,7 @@ public final class ClusterArchive {
     private final List<UnreadableBackup> unreadable;
     private final Set<WalFileName> indexed;
     private final Map<WalFileName, String> unreadableIndexes = new ConcurrentHashMap<>();
+    private final Set<WalFileName> outdatedIndexes = ConcurrentHashMap.newKeySet();
 
     /** A backup whose manifest is damaged or refused: left out of every plan, and reported. */
     public record UnreadableBackup(String backupId, String reason) {
@@ -291,6 +292,8 @@ public final class ClusterArchive {
                 reads.add(pool.submit(() -> {
                     try {
                         WalSegmentIndex.read(store, cluster, name, size).ifPresent(i -> result.put(name, i));
+                    } catch (WalSegmentIndex.OutdatedException e) {
+                        outdatedIndexes.add(name);
                     } catch (CorruptObjectException e) {
                         unreadableIndexes.put(name, e.getMessage());
                     }
@@ -314,6 +317,11 @@ public final class ClusterArchive {
     /** Indexes read so far that were damaged or did not fit their segment, with the reason. */
     public Map<WalFileName, String> unreadableIndexes() {
         return Map.copyOf(unreadableIndexes);
+    }
+
+    /** Segments whose index, read so far, an older pgvault wrote ({@link WalSegmentIndex.OutdatedException}): read instead. */
+    public Set<WalFileName> outdatedIndexes() {
+        return Set.copyOf(outdatedIndexes);
     }
 
     /**

@@ -60,6 +60,11 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
                 + " is left out, its manifest cannot be used: " + b.reason()));
         archive.unreadableIndexes().forEach((segment, reason) -> out.println("pgvault recover: warning: the index of " + segment
                 + " was not used, the segment was read instead: " + reason));
+        if (!archive.outdatedIndexes().isEmpty()) {
+            out.println("pgvault recover: note: " + archive.outdatedIndexes().size() + " WAL segment indexes were written by an older pgvault"
+                    + " (they leave out prepared transactions), so their segments were read instead; 'pgvault catalog rebuild' on the"
+                    + " server writes them again");
+        }
         plan.explain().forEach(line -> out.println("pgvault recover: " + line));
         out.printf(java.util.Locale.ROOT, "pgvault recover: planned in %.1f s%n", (System.nanoTime() - planning) / 1e9);
         // Where each tablespace goes, shown and checked before a byte is written: a target that

@@ -174,6 +174,18 @@ class RecoveryPlannerIT {
                     .as("the backups here have manifests only; of the WAL, just the lying index is a problem")
                     .filteredOn(p -> !p.contains("/backups/"))
                     .singleElement().asString().contains(RepositoryLayout.walIndexKey(CLUSTER, holding)).contains("does not match its segment");
+            // One an older pgvault wrote (format 1, without prepared transactions) is not believed either: the segment is read,
+            // and recover and verify say why planning reads it and how to have it written again; it is no problem.
+            Files.writeString(crafted, original.replace("\"format\":" + io.pgvault.core.archive.WalSegmentIndex.FORMAT, "\"format\":1"));
+            ClusterArchive withOld = ClusterArchive.load(local, CLUSTER);
+            RecoveryPlanner.Plan throughOld = new RecoveryPlanner(withOld).plan(RecoveryTarget.xid(xidPrepared.xid(), true), Optional.empty());
+            assertThat(xidPrepared.holds(throughOld.stopAt().orElseThrow())).isTrue();
+            assertThat(withOld.outdatedIndexes()).contains(holding);
+            assertThat(withOld.unreadableIndexes()).isEmpty();
+            java.io.StringWriter oldReport = new java.io.StringWriter();
+            assertThat(new ArchiveVerifier(ClusterArchive.load(local, CLUSTER), 2).verify(Optional.empty(), true,
+                    new java.io.PrintWriter(oldReport), false)).filteredOn(p -> !p.contains("/backups/")).isEmpty();
+            assertThat(oldReport.toString()).contains("1 segment indexes were written by an older pgvault").contains("catalog rebuild");
             Files.writeString(crafted, original);
 
             // Only before the newest backup: the older stretch is read, the older backup chosen.

@@ -130,7 +130,8 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
      * The index of {@code segment}, checked against it: an index from the repository is
      * untrusted input, and one that does not fit its segment is refused, never believed.
      *
-     * @return empty when there is none, or it has another format than {@link #FORMAT}
+     * @return empty when there is none, or it has a newer format than {@link #FORMAT}
+     * @throws OutdatedException when it has an older format: the segment must be read instead
      * @throws CorruptObjectException naming the object and what is wrong
      */
     public static Optional<WalSegmentIndex> read(ObjectStore store, String cluster, WalFileName segment, WalSegmentSize size)
@@ -151,8 +152,11 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
             throw new CorruptObjectException(key + " is not a readable WAL index: " + e.getOriginalMessage()
                     + "; delete it, and 'pgvault catalog rebuild' writes it again from the segment", e);
         }
-        if (index.format != FORMAT) {
+        if (index.format > FORMAT) {
             return Optional.empty();
+        }
+        if (index.format < FORMAT) {
+            throw new OutdatedException(key, index.format);
         }
         try {
             index.check(key, segment, size);
@@ -160,6 +164,18 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
             throw new CorruptObjectException(key + " is not a valid WAL index: " + e, e);
         }
         return Optional.of(index);
+    }
+
+    /**
+     * An index written by an older pgvault: format 1 left out the ends of prepared
+     * transactions, so it cannot rule a segment out. Not damage: the segment is read instead,
+     * and {@code catalog rebuild} writes the index again.
+     */
+    public static final class OutdatedException extends IOException {
+        public OutdatedException(String key, int format) {
+            super(key + " is a WAL index of format " + format + ", written by an older pgvault (format " + FORMAT
+                    + " indexes prepared transactions too); its segment is read instead, and 'pgvault catalog rebuild' writes it again");
+        }
     }
 
     /**

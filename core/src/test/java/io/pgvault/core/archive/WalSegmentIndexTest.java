@@ -176,7 +176,9 @@ class WalSegmentIndexTest {
             assertThat(WalSegmentIndex.read(store, "main", last, SIZE)).as("a newer format is not read: the segment is").isEmpty();
             assertThat(WalSegmentIndex.outdated(store, "main", last)).as("a newer index is left alone").isFalse();
             Files.writeString(file, json.replace(format, "\"format\":1"));
-            assertThat(WalSegmentIndex.read(store, "main", last, SIZE)).as("format 1 left out prepared transactions: the segment is read").isEmpty();
+            assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", last, SIZE)).as("format 1 left out prepared transactions: the segment is read")
+                    .isInstanceOf(WalSegmentIndex.OutdatedException.class).isNotInstanceOf(CorruptObjectException.class)
+                    .hasMessageContaining("format 1").hasMessageContaining("catalog rebuild");
             assertThat(WalSegmentIndex.outdated(store, "main", last)).isTrue();
             Files.writeString(file, json);
             assertThat(WalSegmentIndex.outdated(store, "main", last)).isFalse();
