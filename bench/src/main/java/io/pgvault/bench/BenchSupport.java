@@ -48,6 +48,8 @@ final class BenchSupport {
     static Process startServer(Path serverJar, Path dir, int port, String compression, List<String> properties, String maxHeap)
             throws IOException {
         List<String> command = new ArrayList<>(List.of("java", "-Xmx" + maxHeap));
+        // As bin/pgvault-server starts it: AES-GCM compiled early, for the encrypted repositories.
+        command.addAll(io.pgvault.core.crypto.CipherJit.JVM_OPTIONS);
         String extra = System.getenv("PGVAULT_BENCH_SERVER_OPTS");
         if (extra != null && !extra.isBlank()) {
             command.addAll(List.of(extra.trim().split("\\s+")));

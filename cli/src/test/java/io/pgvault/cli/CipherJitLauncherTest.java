@@ -19,10 +19,26 @@ import static org.assertj.core.api.Assertions.assertThat;
 class CipherJitLauncherTest {
 
     private static final Path LAUNCHER = Path.of("").toAbsolutePath().getParent().resolve("bin/pgvault");
+    private static final Path SERVER_LAUNCHER = LAUNCHER.resolveSibling("pgvault-server");
 
     @Test
     void theLauncherPassesTheSameOptionsAsTheJavaSide() throws Exception {
         assertThat(cipherJit(Files.readAllLines(LAUNCHER))).isEqualTo(CipherJit.JVM_OPTIONS);
+    }
+
+    @Test
+    void theServerLauncherPassesThemTooBeforeTheUsersOptions() throws Exception {
+        List<String> lines = Files.readAllLines(SERVER_LAUNCHER);
+        assertThat(cipherJit(lines)).isEqualTo(CipherJit.JVM_OPTIONS);
+        assertThat(lines).contains("set -euf");
+        assertThat(lines).filteredOn(l -> l.startsWith("exec ")).singleElement().satisfies(l -> {
+            assertThat(l).contains("$CIPHER_JIT");
+            assertThat(l.indexOf("$CIPHER_JIT")).isLessThan(l.indexOf("PGVAULT_SERVER_JAVA_OPTS"));
+        });
+        assertThat(CipherJit.appliedTo(List.of("-Xmx1g", CipherJit.JVM_OPTIONS.get(0), CipherJit.JVM_OPTIONS.get(1)))).isFalse();
+        List<String> all = new ArrayList<>(List.of("-Xmx1g"));
+        all.addAll(CipherJit.JVM_OPTIONS);
+        assertThat(CipherJit.appliedTo(all)).isTrue();
     }
 
     @Test

@@ -3,8 +3,11 @@ package io.pgvault.core.crypto;
 import java.util.List;
 
 /**
- * JVM options that get the JDK's AES-GCM compiled by C2 within a few calls, for the short-lived
- * JVMs that decrypt a repository (recover, info, verify, wal-fetch and the prefetcher).
+ * JVM options that get the JDK's AES-GCM compiled by C2 within a few calls, for the JVMs that
+ * encrypt or decrypt a repository: the short-lived ones (recover, info, verify, wal-fetch and the
+ * prefetcher), and the server, whose first few hundred MB of encrypted WAL and backups otherwise
+ * cost it some 30 ms of CPU per 16 MiB segment pushed (archive_command 1.30x slower than on a clear
+ * repository, against 1.02x with them: bench/README, session 21).
  * <p>
  * The AES, counter-mode and GHASH intrinsics run only inside C2-compiled code, and C2 compiles
  * their Java callers ({@code GHASH.update}, {@code GCTR.update}, ...) after some 5000 calls: one call
@@ -17,9 +20,9 @@ import java.util.List;
  * {@code quiet} first: HotSpot prints every {@code CompileCommand} on standard output otherwise,
  * into PostgreSQL's log for each wal-fetch JVM a restore_command starts.
  * <p>
- * {@code bin/pgvault} passes the same options to the JVMs it starts ({@code CIPHER_JIT} there);
- * they must come after any broader {@code CompileThresholdScaling} for the same package, since
- * HotSpot takes the last matching {@code CompileCommand}.
+ * {@code bin/pgvault} and {@code bin/pgvault-server} pass the same options to the JVMs they start
+ * ({@code CIPHER_JIT} there); they must come after any broader {@code CompileThresholdScaling} for
+ * the same package, since HotSpot takes the last matching {@code CompileCommand}.
  */
 public final class CipherJit {
 
@@ -30,5 +33,10 @@ public final class CipherJit {
             "-XX:CompileCommand=CompileThresholdScaling,com/sun/crypto/provider/CounterMode.*,0.0001");
 
     private CipherJit() {
+    }
+
+    /** Whether a JVM started with these arguments (its RuntimeMXBean's input arguments) has the options. */
+    public static boolean appliedTo(List<String> jvmArguments) {
+        return jvmArguments.containsAll(JVM_OPTIONS);
     }
 }
