@@ -174,19 +174,25 @@ class RecoveryPlannerIT {
                     .as("the backups here have manifests only; of the WAL, just the lying index is a problem")
                     .filteredOn(p -> !p.contains("/backups/"))
                     .singleElement().asString().contains(RepositoryLayout.walIndexKey(CLUSTER, holding)).contains("does not match its segment");
-            // One an older pgvault wrote (format 1, without prepared transactions) is not believed either: the segment is read,
-            // and recover and verify say why planning reads it and how to have it written again; it is no problem.
-            Files.writeString(crafted, original.replace("\"format\":" + io.pgvault.core.archive.WalSegmentIndex.FORMAT, "\"format\":1"));
+            Files.writeString(crafted, original);
+            // One an older pgvault wrote (format 1, which left out prepared transactions: here its range leaves out every
+            // transaction) is not believed either: the segment is read, and recover and verify say why planning reads it and
+            // how to have it written again; it is no problem.
+            WalFileName preparedHome = WalFileName.segmentOf(io.pgvault.core.wal.TimelineId.FIRST, xidPrepared.before(), size);
+            Path old = indexes.resolve(RepositoryLayout.walIndexKey(CLUSTER, preparedHome).substring(RepositoryLayout.walIndexPrefix(CLUSTER).length()));
+            String current = Files.readString(old);
+            Files.writeString(old, current.replace("\"format\":" + io.pgvault.core.archive.WalSegmentIndex.FORMAT, "\"format\":1")
+                    .replaceFirst("\"minXid\":[0-9]+", "\"minXid\":1").replaceFirst("\"maxXid\":[0-9]+", "\"maxXid\":2"));
             ClusterArchive withOld = ClusterArchive.load(local, CLUSTER);
             RecoveryPlanner.Plan throughOld = new RecoveryPlanner(withOld).plan(RecoveryTarget.xid(xidPrepared.xid(), true), Optional.empty());
             assertThat(xidPrepared.holds(throughOld.stopAt().orElseThrow())).isTrue();
-            assertThat(withOld.outdatedIndexes()).contains(holding);
+            assertThat(withOld.outdatedIndexes()).contains(preparedHome);
             assertThat(withOld.unreadableIndexes()).isEmpty();
             java.io.StringWriter oldReport = new java.io.StringWriter();
             assertThat(new ArchiveVerifier(ClusterArchive.load(local, CLUSTER), 2).verify(Optional.empty(), true,
                     new java.io.PrintWriter(oldReport), false)).filteredOn(p -> !p.contains("/backups/")).isEmpty();
             assertThat(oldReport.toString()).contains("1 segment indexes were written by an older pgvault").contains("catalog rebuild");
-            Files.writeString(crafted, original);
+            Files.writeString(old, current);
 
             // Only before the newest backup: the older stretch is read, the older backup chosen.
             for (RecoveryTarget target : List.of(RecoveryTarget.name("only-old", true), RecoveryTarget.xid(xidOld.xid(), true))) {

@@ -90,10 +90,11 @@ public final class WalRecordScanner {
     /**
      * The end of a prepared transaction names it after its subtransactions, dropped relations
      * and statistics and invalidation messages (xl_xact_twophase): up to this much of such a
-     * record is copied, growing as its bytes arrive (a million subtransactions fit). The xid of
-     * a longer one is {@link #UNKNOWN_XID}.
+     * record is copied, growing as its bytes arrive (a quarter of a million subtransactions fit).
+     * The CRC is checked only at the record's end, so this is what crafted bytes can make a
+     * scanner hold (each push the server indexes has one). The xid of a longer one is {@link #UNKNOWN_XID}.
      */
-    static final int MAX_KEPT_PREPARED = 64 << 20;
+    static final int MAX_KEPT_PREPARED = 1 << 20;
     private static final int RM_XLOG_ID = 0;
     private static final int RM_XACT_ID = 1;
     private static final int XLOG_SWITCH = 0x40;

@@ -132,9 +132,14 @@ class WalRecordScannerTest {
             assertThat(largeEnd.end().minus(largeEnd.start())).as("longer than the 64 KiB copied of other records").isGreaterThan(80_000);
             assertThat(largeEnd.start()).isGreaterThanOrEqualTo(beforeLarge);
 
-            // Fed up to the large record's second page, it is unfinished: the transaction it ends is in the part not yet read.
+            // Fed up to the page after the large record's header, it is unfinished: the transaction it ends is in the part not
+            // yet read. (A header that a page's end cuts is whole on the next page, after that page's 24-byte header.)
             WalFileName home = WalFileName.segmentOf(TimelineId.FIRST, largeEnd.start(), size);
-            int cutAt = (int) (largeEnd.start().segmentOffset(size) / WalRecordScanner.BLCKSZ + 1) * WalRecordScanner.BLCKSZ;
+            long headerEnd = largeEnd.start().segmentOffset(size) + WalRecordScanner.RECORD_HEADER;
+            if ((headerEnd - 1) / WalRecordScanner.BLCKSZ > largeEnd.start().segmentOffset(size) / WalRecordScanner.BLCKSZ) {
+                headerEnd += 24;
+            }
+            int cutAt = (int) ((headerEnd - 1) / WalRecordScanner.BLCKSZ + 1) * WalRecordScanner.BLCKSZ;
             WalRecordScanner cut = new WalRecordScanner(e -> { });
             cut.accept(home.startLsn(size), java.util.Arrays.copyOf(segments.get(home), cutAt));
             WalRecordScanner.Unfinished open = cut.unfinished().orElseThrow();

@@ -29,6 +29,11 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * Refills the catalog from the repository alone: cluster descriptors, then one header
@@ -40,6 +45,8 @@ import java.util.Set;
 public class CatalogRebuilder {
 
     private static final Logger LOG = LoggerFactory.getLogger(CatalogRebuilder.class);
+    /** How many index formats are checked at once (a GET each). */
+    private static final int INDEX_CHECKERS = 8;
 
     /** What a rebuild found. */
     @io.micronaut.serde.annotation.Serdeable
@@ -117,23 +124,27 @@ public class CatalogRebuilder {
     /**
      * Indexes the segments that have none (archived by a pgvault without indexes, or whose
      * index failed to store) or an outdated one (an older format, which may leave out prepared
-     * transactions, or an unreadable one), reading each once. A segment that cannot be read is
-     * left without one and logged: recovery planning reads such a segment itself.
+     * transactions, or an unreadable one), reading each once. An outdated index is deleted
+     * first: one whose segment cannot be indexed now is not checked again by the next rebuild.
+     * A segment that cannot be read is left without one and logged: recovery planning reads such
+     * a segment itself.
      */
     private int writeMissingIndexes(String cluster, List<WalRow> wal) throws IOException {
         Set<WalFileName> indexed = new HashSet<>();
         for (ObjectStat object : store.list(RepositoryLayout.walIndexPrefix(cluster))) {
             RepositoryLayout.indexedSegment(object.key()).ifPresent(indexed::add);
         }
+        Set<WalFileName> current = currentIndexes(cluster, indexed);
         int written = 0;
         for (WalRow row : wal) {
             WalFileName name = WalFileName.parse(row.name());
-            if (name.kind() != WalFileName.Kind.SEGMENT) {
+            if (name.kind() != WalFileName.Kind.SEGMENT || current.contains(name)) {
                 continue;
             }
             try {
-                if (indexed.contains(name) && !WalSegmentIndex.outdated(store, cluster, name)) {
-                    continue;
+                if (indexed.contains(name)) {
+                    // Outdated: never read again, whether or not the segment can be indexed now.
+                    store.delete(List.of(RepositoryLayout.walIndexKey(cluster, name)));
                 }
                 InputStream stored = store.get(row.objectKey()).orElseThrow(() -> new CorruptObjectException(row.objectKey() + " is gone"));
                 WalSegmentIndexer indexer = new WalSegmentIndexer();
@@ -157,6 +168,41 @@ public class CatalogRebuilder {
             }
         }
         return written;
+    }
+
+    /**
+     * Those of {@code indexed} whose index is of the current format (or newer): one small read
+     * each, several at a time, since a repository may hold a hundred thousand on S3.
+     */
+    private Set<WalFileName> currentIndexes(String cluster, Set<WalFileName> indexed) throws IOException {
+        Set<WalFileName> current = ConcurrentHashMap.newKeySet();
+        ExecutorService pool = Executors.newFixedThreadPool(INDEX_CHECKERS, r -> {
+            Thread t = new Thread(r, "pgvault-index-check");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> checks = new ArrayList<>();
+            for (WalFileName name : indexed) {
+                checks.add(pool.submit(() -> {
+                    if (!WalSegmentIndex.outdated(store, cluster, name)) {
+                        current.add(name);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> check : checks) {
+                check.get();
+            }
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while checking WAL indexes", e);
+        } finally {
+            pool.shutdownNow();
+        }
+        return current;
     }
 
     /** The backups whose manifest the repository holds (pieces without one are an interrupted backup, not a backup). */
