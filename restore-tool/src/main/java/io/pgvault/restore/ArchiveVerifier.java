@@ -181,8 +181,7 @@ public final class ArchiveVerifier {
         out.printf(Locale.ROOT, "WAL: %d segments, %s in %.1f s%n", segments.size(), problems.isEmpty() ? "ok" : problems.size() + " problem(s)",
                 (System.nanoTime() - started) / 1e9);
         if (outdatedIndexes.get() > 0) {
-            out.println("  note: " + outdatedIndexes.get() + " segment indexes were written by an older pgvault (they leave out prepared"
-                    + " transactions); recovery reads those segments instead, and 'pgvault catalog rebuild' writes them again");
+            out.println("  note: " + WalSegmentIndex.OutdatedException.summary(outdatedIndexes.get()));
         }
         problems.forEach(p -> out.println("  " + p));
         return problems;

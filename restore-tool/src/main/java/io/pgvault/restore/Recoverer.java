@@ -1,5 +1,6 @@
 package io.pgvault.restore;
 
+import io.pgvault.core.archive.WalSegmentIndex;
 import io.pgvault.core.backup.BackupChain;
 import io.pgvault.core.backup.BackupManifest;
 import io.pgvault.core.backup.BackupRestorer;
@@ -61,9 +62,7 @@ public record Recoverer(Path dataDirectory, RecoveryTarget target, Optional<Time
         archive.unreadableIndexes().forEach((segment, reason) -> out.println("pgvault recover: warning: the index of " + segment
                 + " was not used, the segment was read instead: " + reason));
         if (!archive.outdatedIndexes().isEmpty()) {
-            out.println("pgvault recover: note: " + archive.outdatedIndexes().size() + " WAL segment indexes were written by an older pgvault"
-                    + " (they leave out prepared transactions), so their segments were read instead; 'pgvault catalog rebuild' on the"
-                    + " server writes them again");
+            out.println("pgvault recover: note: " + WalSegmentIndex.OutdatedException.summary(archive.outdatedIndexes().size()));
         }
         plan.explain().forEach(line -> out.println("pgvault recover: " + line));
         out.printf(java.util.Locale.ROOT, "pgvault recover: planned in %.1f s%n", (System.nanoTime() - planning) / 1e9);

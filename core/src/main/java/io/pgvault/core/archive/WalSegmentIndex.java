@@ -176,6 +176,12 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
             super(key + " is a WAL index of format " + format + ", written by an older pgvault (format " + FORMAT
                     + " indexes prepared transactions too); its segment is read instead, and 'pgvault catalog rebuild' writes it again");
         }
+
+        /** What recover and verify say of the {@code count} outdated indexes they met. */
+        public static String summary(int count) {
+            return count + " segment indexes were written by an older pgvault (they leave out prepared transactions); recovery reads"
+                    + " those segments instead, and 'pgvault catalog rebuild' on the server writes them again";
+        }
     }
 
     /**

@@ -11,6 +11,7 @@ import io.pgvault.core.repo.RepositoryFormat;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.util.ParallelChecks;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.core.wal.WalSegmentSize;
 import jakarta.inject.Singleton;
@@ -29,11 +30,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
  * Refills the catalog from the repository alone: cluster descriptors, then one header
@@ -176,31 +174,19 @@ public class CatalogRebuilder {
      */
     private Set<WalFileName> currentIndexes(String cluster, Set<WalFileName> indexed) throws IOException {
         Set<WalFileName> current = ConcurrentHashMap.newKeySet();
-        ExecutorService pool = Executors.newFixedThreadPool(INDEX_CHECKERS, r -> {
-            Thread t = new Thread(r, "pgvault-index-check");
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            List<Future<?>> checks = new ArrayList<>();
-            for (WalFileName name : indexed) {
-                checks.add(pool.submit(() -> {
-                    if (!WalSegmentIndex.outdated(store, cluster, name)) {
-                        current.add(name);
-                    }
-                    return null;
-                }));
-            }
-            for (Future<?> check : checks) {
-                check.get();
-            }
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while checking WAL indexes", e);
-        } finally {
-            pool.shutdownNow();
+        List<Callable<Void>> checks = new ArrayList<>();
+        for (WalFileName name : indexed) {
+            checks.add(() -> {
+                if (!WalSegmentIndex.outdated(store, cluster, name)) {
+                    current.add(name);
+                }
+                return null;
+            });
+        }
+        List<String> failed = ParallelChecks.run(INDEX_CHECKERS, "pgvault-index-check", checks);
+        if (!failed.isEmpty()) {
+            // The repository failed, not an index (an unreadable one is outdated): the rebuild stops here.
+            throw new IOException("checking the WAL indexes of " + cluster + " failed: " + failed.get(0));
         }
         return current;
     }
