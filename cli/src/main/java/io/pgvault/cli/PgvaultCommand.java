@@ -47,6 +47,7 @@ public final class PgvaultCommand implements Runnable {
             "verify", VerifyCommand.class,
             "recover", RecoverCommand.class,
             "wal-fetch", WalFetchCommand.class,
+            "wal-push", WalPushCommand.class,
             "help", CommandLine.HelpCommand.class);
 
     @CommandLine.Spec
@@ -56,6 +57,10 @@ public final class PgvaultCommand implements Runnable {
         if (args.length > 0 && args[0].equals("wal-fetch")) {
             // restore_command: skip the command-line framework, it costs PostgreSQL time on every segment.
             io.pgvault.restore.fetch.WalFetchMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+        }
+        if (args.length > 0 && args[0].equals("wal-push")) {
+            // archive_command: likewise, once per WAL file.
+            io.pgvault.cli.push.WalPushMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
         }
         System.exit(commandLine(args).execute(args));
     }

@@ -1,5 +1,6 @@
 package io.pgvault.cli;
 
+import io.pgvault.core.process.ProcessIdentity;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgvault.core.archive.ClusterIdentity;
@@ -233,7 +234,7 @@ class PrefetchSpoolIT {
             Path javaHome = standInJava(dir, javaLog);
             List<String> fetch = walFetch(repo);
             onItsWay = new ProcessBuilder("sleep", "120").start();
-            new PrefetchSpool(spool).starting(PrefetchSpool.ProcessIdentity.of(onItsWay.pid()).orElseThrow());
+            new PrefetchSpool(spool).starting(ProcessIdentity.of(onItsWay.pid()).orElseThrow());
 
             String first = segments.get(0).getFileName().toString();
             assertThat(call(data, javaHome, fetch, first, "pg_wal/RECOVERYXLOG")).isZero();
@@ -610,7 +611,7 @@ class PrefetchSpoolIT {
 
     /** The pid in the spool's .pid ("PID START_TIME BOOT_ID"). */
     private static long ownerPid(Path spool) throws IOException {
-        return PrefetchSpool.ProcessIdentity.parse(Files.readString(spool.resolve(PrefetchSpool.OWNER))).orElseThrow().pid();
+        return ProcessIdentity.parse(Files.readString(spool.resolve(PrefetchSpool.OWNER))).orElseThrow().pid();
     }
 
     private static void stopPrefetcher(Path data) {

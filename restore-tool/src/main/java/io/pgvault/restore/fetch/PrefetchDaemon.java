@@ -1,5 +1,6 @@
 package io.pgvault.restore.fetch;
 
+import io.pgvault.core.process.ProcessIdentity;
 import io.pgvault.core.archive.WalSource;
 import io.pgvault.core.repo.ClusterDescriptor;
 import io.pgvault.core.repo.RepositoryLayout;
@@ -182,7 +183,7 @@ public final class PrefetchDaemon {
         Optional<Long> started = launchDetached(command, dataDirectory);
         if (started.isPresent()) {
             // So PostgreSQL's first call waits for this one rather than starting another (it may not own the spool yet).
-            Optional<PrefetchSpool.ProcessIdentity> identity = PrefetchSpool.ProcessIdentity.of(started.get());
+            Optional<ProcessIdentity> identity = ProcessIdentity.of(started.get());
             if (identity.isPresent()) {
                 try {
                     new PrefetchSpool(dir).starting(identity.get());

@@ -1,12 +1,11 @@
 package io.pgvault.restore.fetch;
 
+import io.pgvault.core.process.OwnedDirectory;
+import io.pgvault.core.process.ProcessIdentity;
 import io.pgvault.core.wal.WalFileName;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
@@ -15,7 +14,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -86,7 +84,7 @@ public final class PrefetchSpool {
     /** Written by the owner once the history files and their markers reflect the repository. */
     public static final String HISTORIES = ".histories";
     /** The owner's identity: {@code PID START_TIME BOOT_ID}, see {@link ProcessIdentity}. */
-    public static final String OWNER = ".pid";
+    public static final String OWNER = OwnedDirectory.OWNER;
     /**
      * A prefetcher on its way: {@code PID START_TIME BOOT_ID} of one {@code recover} started
      * (at low priority, so it may not own the spool yet when PostgreSQL first asks). A call that
@@ -107,15 +105,17 @@ public final class PrefetchSpool {
     /** How old a beat may be for the owner's "not archived" to count (the shell uses the same figure). */
     public static final long BEAT_FRESH_CS = 150;
     /** Held (fcntl lock) by the owner for its life: one prefetcher per spool. */
-    public static final String LOCK = ".lock";
+    public static final String LOCK = OwnedDirectory.LOCK;
     /** The prefetcher's output, appended to by each run. */
     public static final String LOG = "prefetch.log";
     private static final String TEMP_SUFFIX = ".tmp";
 
     private final Path dir;
+    private final OwnedDirectory owned;
 
     public PrefetchSpool(Path dir) {
         this.dir = dir;
+        this.owned = new OwnedDirectory(dir, "restore_command");
     }
 
     public Path directory() {
@@ -134,14 +134,7 @@ public final class PrefetchSpool {
      * is in it is handed to PostgreSQL, or answers "not archived", so nobody else may write it.
      */
     public void checkOwnDirectory() throws IOException {
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            throw new IOException(dir + " is not a directory (a symbolic link is not accepted as the spool)");
-        }
-        String user = System.getProperty("user.name");
-        String owner = Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS).getName();
-        if (!owner.equals(user)) {
-            throw new IOException(dir + " belongs to " + owner + ", not to " + user + ", who runs restore_command");
-        }
+        owned.checkOwnDirectory();
     }
 
     /** Records the segment PostgreSQL asks for now: the owner follows it. */
@@ -163,12 +156,7 @@ public final class PrefetchSpool {
 
     /** Whether the prefetcher named in {@code .pid} runs (see the class comment). */
     public boolean ownerAlive() {
-        try {
-            String line = Files.readString(dir.resolve(OWNER), StandardCharsets.US_ASCII);
-            return ProcessIdentity.parse(line).filter(ProcessIdentity::alive).isPresent();
-        } catch (IOException e) {
-            return false;
-        }
+        return owned.ownerAlive();
     }
 
     /**
@@ -264,11 +252,8 @@ public final class PrefetchSpool {
         replaceLine(STARTING, prefetcher.line());
     }
 
-    /** Writes a one-line spool file as a temp file renamed over it: a reader never sees half a line. */
     private void replaceLine(String name, String line) throws IOException {
-        Path temp = dir.resolve(name + TEMP_SUFFIX);
-        Files.writeString(temp, line + "\n", StandardCharsets.US_ASCII);
-        Files.move(temp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        owned.replaceLine(name, line);
     }
 
     // ---- the owner ----
@@ -287,23 +272,11 @@ public final class PrefetchSpool {
         if (self.isEmpty()) {
             return Optional.empty();
         }
-        Files.createDirectories(dir);
-        checkOwnDirectory();
-        FileChannel channel = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock lock;
-        try {
-            lock = channel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            lock = null; // this JVM owns it already
-        } catch (IOException | RuntimeException e) {
-            channel.close();
-            throw e;
-        }
-        if (lock == null) {
-            channel.close();
+        Optional<OwnedDirectory.Lock> lock = owned.tryLock();
+        if (lock.isEmpty()) {
             return Optional.empty();
         }
-        Owner owner = new Owner(channel, lock);
+        Owner owner = new Owner(lock.get());
         try {
             owner.clear(Set.of(LOCK, LOG, REQUESTED, STARTING));
             Optional<WalFileName> first = requested();
@@ -311,7 +284,7 @@ public final class PrefetchSpool {
                 owner.mark(Marker.PENDING, first.get().toString());
             }
             // Renamed into place: a reader never sees half a line.
-            replaceLine(OWNER, self.get().line());
+            owned.publishOwner(self.get());
             // After .pid: a call sees one or the other.
             Files.deleteIfExists(dir.resolve(STARTING));
             return Optional.of(owner);
@@ -323,12 +296,10 @@ public final class PrefetchSpool {
 
     /** The spool as its owner writes it; {@link #close()} withdraws the owner and its statements. */
     public final class Owner implements AutoCloseable {
-        private final FileChannel channel;
-        private final FileLock lock;
+        private final OwnedDirectory.Lock lock;
         private boolean closed;
 
-        private Owner(FileChannel channel, FileLock lock) {
-            this.channel = channel;
+        private Owner(OwnedDirectory.Lock lock) {
             this.lock = lock;
         }
 
@@ -459,77 +430,12 @@ public final class PrefetchSpool {
             } catch (IOException e) {
                 // the next owner clears it; without .pid nothing here is trusted
             } finally {
-                try {
-                    lock.release();
-                    channel.close();
-                } catch (IOException e) {
-                    // the lock goes with the process
-                }
+                lock.close();
             }
         }
     }
 
     private static boolean isSegment(String file) {
         return WalFileName.tryParse(file).filter(n -> n.kind() == WalFileName.Kind.SEGMENT).isPresent();
-    }
-
-    /**
-     * A process as the spool names it: its pid, its start time (field 22 of
-     * {@code /proc/PID/stat}, clock ticks since boot) and the boot's id
-     * ({@code /proc/sys/kernel/random/boot_id}). A pid is reused; the three together are not.
-     * bin/pgvault compares the same fields with the shell's {@code read}, without a fork.
-     */
-    public record ProcessIdentity(long pid, String startTime, String bootId) {
-
-        private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
-
-        public ProcessIdentity {
-            if (pid <= 0 || !startTime.matches("[0-9]+") || !bootId.matches("[0-9a-f-]+")) {
-                throw new IllegalArgumentException("not a process identity: " + pid + " " + startTime + " " + bootId);
-            }
-        }
-
-        /** This process; empty without {@code /proc} (then no spool is used). */
-        public static Optional<ProcessIdentity> current() {
-            return of(ProcessHandle.current().pid());
-        }
-
-        /** The process that has {@code pid} now; empty when none does, or it has exited (a zombie). */
-        public static Optional<ProcessIdentity> of(long pid) {
-            try {
-                String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.US_ASCII);
-                // Field 2 (the command) is in parentheses and may hold spaces and parentheses: fields 3.. follow the last ')'.
-                String[] fields = stat.substring(stat.lastIndexOf(')') + 2).strip().split(" ");
-                if (fields.length < 20 || fields[0].equals("Z") || fields[0].equals("X") || fields[0].equals("x")) {
-                    return Optional.empty();
-                }
-                String boot = Files.readString(BOOT_ID, StandardCharsets.US_ASCII).strip();
-                return Optional.of(new ProcessIdentity(pid, fields[19], boot));
-            } catch (IOException | RuntimeException e) {
-                return Optional.empty();
-            }
-        }
-
-        /** Parses {@code .pid}'s line; empty for anything else (a bare pid of an older launcher, a torn line). */
-        public static Optional<ProcessIdentity> parse(String line) {
-            String[] parts = line.strip().split(" ");
-            if (parts.length != 3) {
-                return Optional.empty();
-            }
-            try {
-                return Optional.of(new ProcessIdentity(Long.parseLong(parts[0]), parts[1], parts[2]));
-            } catch (IllegalArgumentException e) {
-                return Optional.empty();
-            }
-        }
-
-        public String line() {
-            return pid + " " + startTime + " " + bootId;
-        }
-
-        /** Whether this very process still runs. */
-        public boolean alive() {
-            return of(pid).filter(this::equals).isPresent();
-        }
     }
 }

@@ -7,7 +7,7 @@ import io.pgvault.core.wal.WalFileName;
 import io.pgvault.restore.fetch.PrefetchSpool.Answer;
 import io.pgvault.restore.fetch.PrefetchSpool.Marker;
 import io.pgvault.restore.fetch.PrefetchSpool.Owner;
-import io.pgvault.restore.fetch.PrefetchSpool.ProcessIdentity;
+import io.pgvault.core.process.ProcessIdentity;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

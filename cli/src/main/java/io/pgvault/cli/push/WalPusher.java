@@ -1,0 +1,86 @@
+package io.pgvault.cli.push;
+
+import io.pgvault.core.storage.server.ServerHttp;
+import org.apache.hc.client5.http.classic.methods.HttpPut;
+import org.apache.hc.core5.http.ContentType;
+import org.apache.hc.core5.http.io.entity.FileEntity;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Sends one WAL file to the pgvault server ({@code PUT /v1/clusters/{cluster}/wal/{file}}) and
+ * says what became of it. The server answers 2xx only once the file is durable in the
+ * repository, so {@link Outcome.Kind#STORED} is what archive_command may report as success.
+ */
+final class WalPusher implements AutoCloseable {
+
+    /** How long a push may wait for the server's next bytes; a busy server answers 503 long before. */
+    private static final Duration WAIT = Duration.ofMinutes(2);
+    private static final int MESSAGE_LIMIT = 4096;
+
+    /** What a push came to. */
+    record Outcome(Kind kind, String message, Optional<Duration> retryAfter) {
+        enum Kind {
+            /** Durable in the repository (stored now, or already stored with the same content). */
+            STORED,
+            /** Refused for what it is or where it goes (bad file, other content, unknown cluster, token): a person must act. */
+            REFUSED,
+            /** Not stored for now (server unreachable, busy, its storage unavailable): try again. */
+            RETRY
+        }
+    }
+
+    private final ServerHttp http;
+    private final WalPushOptions options;
+
+    WalPusher(WalPushOptions options) {
+        this.options = options;
+        this.http = new ServerHttp(options.caCert(), WAIT);
+    }
+
+    /** Pushes {@code file} (a WAL file's path) under its own name. */
+    Outcome push(Path file) {
+        String name = file.getFileName().toString();
+        URI uri = ServerHttp.uri(options.server().toString(), "/v1/clusters/" + URLEncoder.encode(options.cluster(), StandardCharsets.UTF_8)
+                + "/wal/" + name);
+        HttpPut put = new HttpPut(uri);
+        put.setEntity(new FileEntity(file.toFile(), ContentType.APPLICATION_OCTET_STREAM));
+        try {
+            ServerHttp.Answer answer = http.send(put, options.token());
+            int status = answer.statusCode();
+            String body = answer.text(MESSAGE_LIMIT).strip();
+            String said = "the server answered " + status + (body.isEmpty() ? "" : ": " + body);
+            if (status >= 200 && status < 300) {
+                return new Outcome(Outcome.Kind.STORED, body, Optional.empty());
+            }
+            Optional<Duration> retryAfter = answer.header("Retry-After").filter(v -> v.matches("\\d{1,4}")).map(v -> Duration.ofSeconds(Long.parseLong(v)));
+            if (status == 408 || status == 429 || status >= 500) {
+                return new Outcome(Outcome.Kind.RETRY, said, retryAfter);
+            }
+            return new Outcome(Outcome.Kind.REFUSED, said + (status == 401 || status == 403 ? " (--token-file FILE: a token with the archive "
+                    + "role for cluster '" + options.cluster() + "')" : ""), Optional.empty());
+        } catch (java.io.FileNotFoundException | java.nio.file.NoSuchFileException e) {
+            return new Outcome(Outcome.Kind.REFUSED, "cannot read " + file + ": " + e.getMessage(), Optional.empty());
+        } catch (javax.net.ssl.SSLException e) {
+            return new Outcome(Outcome.Kind.RETRY, "TLS with the pgvault server at " + options.server() + " failed: " + e.getMessage()
+                    + "; if a private CA signed its certificate, give " + ServerHttp.CACERT_HINT, Optional.empty());
+        } catch (IOException | RuntimeException e) {
+            return new Outcome(Outcome.Kind.RETRY, "cannot reach the pgvault server at " + options.server() + ": " + e, Optional.empty());
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            http.close();
+        } catch (IOException e) {
+            // connections only; every answer was read
+        }
+    }
+}
