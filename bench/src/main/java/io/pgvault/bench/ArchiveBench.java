@@ -45,6 +45,9 @@ public final class ArchiveBench {
     /** Second pushes of segments already archived (a streamed cluster's archive_command sends each one again). */
     private static final List<Figures> DUPLICATES = new ArrayList<>();
 
+    /** pgvault's push-ahead (wal-push --spool) and pgBackRest's archive-async, on a backlog of ready files: new, then again. */
+    private static final List<Figures> PUSH_AHEAD = new ArrayList<>();
+
     /**
      * Runs one command per file as the PostgreSQL user, each through {@code sh -c} as the
      * archiver runs archive_command ({@code system()}), from one loop of that user's shell that
@@ -53,16 +56,26 @@ public final class ArchiveBench {
      * would add to every tool's figure what PostgreSQL never waits for.
      */
     private static List<Double> timedCalls(List<Path> files, java.util.function.Function<Path, String> command) throws Exception {
+        return timedCalls(files, command, null);
+    }
+
+    /**
+     * @param data null, or a data directory whose {@code pg_wal} holds the files: each call then runs there with
+     *             {@code pg_wal/NAME} as %p, and after its success the loop renames {@code archive_status/NAME.ready} to
+     *             {@code .done}, untimed, as PostgreSQL's archiver does
+     */
+    private static List<Double> timedCalls(List<Path> files, java.util.function.Function<Path, String> command, Path data) throws Exception {
         Path dir = Files.createTempDirectory("pgvault-archive-calls");
         try {
             List<String> commands = new ArrayList<>();
             for (Path f : files) {
-                commands.add(command.apply(f));
+                commands.add(f.getFileName() + " " + command.apply(f));
             }
             Files.write(dir.resolve("commands.txt"), commands);
-            Files.writeString(dir.resolve("loop.sh"), "cd " + dir + "\nwhile IFS= read -r cmd; do\n  s=$EPOCHREALTIME\n"
-                    + "  sh -c \"$cmd\" || { echo \"failed: $cmd\" >&2; exit 1; }\n  echo \"$s $EPOCHREALTIME\" >> times.txt\n"
-                    + "done < commands.txt\n");
+            String done = data == null ? "" : "  mv pg_wal/archive_status/$name.ready pg_wal/archive_status/$name.done\n";
+            Files.writeString(dir.resolve("loop.sh"), "cd " + (data == null ? dir : data) + "\nwhile read -r name cmd; do\n  s=$EPOCHREALTIME\n"
+                    + "  sh -c \"$cmd\" || { echo \"failed: $cmd\" >&2; exit 1; }\n  echo \"$s $EPOCHREALTIME\" >> " + dir.resolve("times.txt") + "\n"
+                    + done + "done < " + dir.resolve("commands.txt") + "\n");
             OsUser.own(dir);
             asPgUser("bash " + dir.resolve("loop.sh"));
             List<Double> ms = new ArrayList<>();
@@ -122,6 +135,9 @@ public final class ArchiveBench {
             results.add(pgbackrest(work, pg, files, raw, 3, false));
             results.add(pgbackrest(work, pg, files, raw, 1, false));
             results.add(copy(work, files, raw));
+            // Push-ahead against pgBackRest's asynchronous archiving: a backlog of ready files in a pg_wal.
+            pushAhead(work, pg, serverJar, files, raw);
+            pgbackrestAsync(work, pg, files, raw);
             if (args.length > 0 && java.util.Arrays.asList(args).contains("--encrypted")) {
                 results.add(pgvault(work, serverJar, files, raw, "zstd", true));
                 results.add(pgbackrest(work, pg, files, raw, 3, true));
@@ -132,6 +148,7 @@ public final class ArchiveBench {
                     "segs/s", "server CPU/seg");
             List<Figures> rows = new ArrayList<>(results);
             rows.addAll(DUPLICATES);
+            rows.addAll(PUSH_AHEAD);
             for (Figures f : rows) {
                 System.out.printf(Locale.ROOT, "%-44s %8.1f %8.1f %10.1f %8.1f%% %10.1f %14s%n", f.name(), 1000 * f.wallSeconds() / f.files(),
                         f.p50Ms(), f.rawBytes() / MIB / f.wallSeconds(), 100.0 * f.storedBytes() / f.rawBytes(), f.files() / f.wallSeconds(),
@@ -140,6 +157,14 @@ public final class ArchiveBench {
             if (DUPLICATES.size() == 2) {
                 System.out.printf(Locale.ROOT, "%np50 per call: pgvault (zstd 1) %.2fx pgBackRest archive-push (zst 3); a segment already archived: %.2fx%n",
                         results.get(0).p50Ms() / results.get(2).p50Ms(), DUPLICATES.get(0).p50Ms() / DUPLICATES.get(1).p50Ms());
+            }
+            if (PUSH_AHEAD.size() == 4) {
+                Figures ahead = PUSH_AHEAD.get(0);
+                Figures theirsAsync = PUSH_AHEAD.get(2);
+                System.out.printf(Locale.ROOT, "p50 per call on a backlog: pgvault wal-push --spool %.2fx pgBackRest archive-push sync (zst 3), %.2fx its "
+                        + "archive-async; a segment already archived: %.2fx sync, %.2fx async%n", ahead.p50Ms() / results.get(2).p50Ms(),
+                        ahead.p50Ms() / theirsAsync.p50Ms(), PUSH_AHEAD.get(1).p50Ms() / DUPLICATES.get(1).p50Ms(),
+                        PUSH_AHEAD.get(1).p50Ms() / PUSH_AHEAD.get(3).p50Ms());
             }
             Figures ours = results.get(0);
             Figures theirs = results.get(2);
@@ -233,6 +258,114 @@ public final class ArchiveBench {
             DUPLICATES.add(new Figures(name + ", again", files.size(), raw, sumSeconds(again), 0, -1, median(again)));
         }
         return figures;
+    }
+
+    /**
+     * A data directory whose pg_wal holds the corpus (hard links) with every file marked ready, as PostgreSQL leaves a
+     * backlog for its archiver; pg_control copied for pgBackRest, which reads it.
+     */
+    private static Path backlog(Path dir, PgCluster pg, List<Path> files) throws Exception {
+        Path data = dir.resolve("data");
+        Files.createDirectories(data.resolve("pg_wal/archive_status"));
+        Files.createDirectories(data.resolve("global"));
+        Files.copy(pg.dataDirectory().resolve("global/pg_control"), data.resolve("global/pg_control"));
+        for (Path f : files) {
+            Path wal = data.resolve("pg_wal").resolve(f.getFileName());
+            Files.deleteIfExists(wal);
+            Files.createLink(wal, f);
+        }
+        markReady(data, files);
+        OsUser.own(dir);
+        return data;
+    }
+
+    private static void markReady(Path data, List<Path> files) throws IOException {
+        Path status = data.resolve("pg_wal/archive_status");
+        for (Path f : files) {
+            Files.deleteIfExists(status.resolve(f.getFileName() + ".done"));
+            Files.write(status.resolve(f.getFileName() + ".ready"), new byte[0]);
+        }
+        OsUser.own(status);
+    }
+
+    /** pgvault wal-push --spool (push-ahead, 2 at a time) into a warm server: a backlog, then the same files again (two rows). */
+    private static void pushAhead(Path work, PgCluster pg, Path serverJar, List<Path> files, long raw) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("pgvault-push-ahead"));
+        int port = Fixtures.freePort();
+        Process server = startServer(serverJar, dir, port, "zstd", List.of());
+        Path data = null;
+        try {
+            String url = "http://127.0.0.1:" + port;
+            registerCluster(url, "{\"name\":\"bench\"}");
+            for (int pass = 0; pass < warmupPasses; pass++) {
+                registerCluster(url, "{\"name\":\"warmup" + pass + "\"}");
+                for (Path f : files) {
+                    asPgUser("curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/warmup" + pass + "/wal/" + f.getFileName());
+                }
+            }
+            data = backlog(dir, pg, files);
+            String launcher = Path.of("bin/pgvault").toAbsolutePath().toString();
+            java.util.function.Function<Path, String> push = f -> launcher + " wal-push --server " + url + " --cluster bench --spool pg_wal/pgvault-push pg_wal/"
+                    + f.getFileName();
+            double cpuBefore = cpuSeconds(server.pid());
+            List<Double> calls = timedCalls(files, push, data);
+            double cpu = cpuSeconds(server.pid()) - cpuBefore;
+            String name = "pgvault wal-push --spool (push-ahead, 2)";
+            PUSH_AHEAD.add(new Figures(name, files.size(), raw, sumSeconds(calls), directorySize(dir.resolve("repo/clusters/bench/wal")), cpu,
+                    median(calls)));
+            markReady(data, files);
+            cpuBefore = cpuSeconds(server.pid());
+            List<Double> again = timedCalls(files, push, data);
+            PUSH_AHEAD.add(new Figures(name + ", again", files.size(), raw, sumSeconds(again), 0, cpuSeconds(server.pid()) - cpuBefore,
+                    median(again)));
+        } finally {
+            if (data != null) {
+                stopPusher(data.resolve("pg_wal/pgvault-push"));
+            }
+            server.destroy();
+            server.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Stops the pusher named in the spool's .pid (only a PushAheadDaemon: the pid file may outlive it). */
+    private static void stopPusher(Path spool) {
+        try {
+            io.pgvault.core.process.ProcessIdentity.parse(Files.readString(spool.resolve(".pid")))
+                    .filter(io.pgvault.core.process.ProcessIdentity::alive)
+                    .flatMap(owner -> ProcessHandle.of(owner.pid()))
+                    .filter(h -> h.info().commandLine().orElse("").contains("PushAheadDaemon"))
+                    .ifPresent(h -> {
+                        h.destroy();
+                        h.onExit().join();
+                    });
+        } catch (IOException e) {
+            // no pusher runs
+        }
+    }
+
+    /** pgbackrest archive-push with archive-async (zst 3, process-max 2) on a backlog, then the same files again (two rows). */
+    private static void pgbackrestAsync(Path work, PgCluster pg, List<Path> files, long raw) throws Exception {
+        Path dir = Files.createDirectories(work.resolve("pgbackrest-async"));
+        Path data = backlog(dir, pg, files);
+        String global = "[global]\nrepo1-path=" + dir.resolve("repo") + "\nlog-path=" + dir + "\nlock-path=" + dir
+                + "\nspool-path=" + dir.resolve("spool") + "\narchive-async=y\nprocess-max=2\ncompress-type=zst\ncompress-level=3"
+                + "\nlog-level-console=warn\n\n[bench]\n";
+        // stanza-create checks pg1-path against the running cluster; archive-push reads pg_control and pg_wal from the backlog's.
+        Path create = dir.resolve("pgbackrest-create.conf");
+        Files.writeString(create, global + "pg1-path=" + pg.dataDirectory() + "\npg1-port=" + pg.port() + "\npg1-socket-path="
+                + pg.directory().resolve("sock") + "\npg1-user=postgres\n");
+        Path conf = dir.resolve("pgbackrest.conf");
+        Files.writeString(conf, global + "pg1-path=" + data + "\n");
+        Files.createDirectories(dir.resolve("spool"));
+        OsUser.own(dir);
+        asPgUser("pgbackrest --config=" + create + " --stanza=bench stanza-create");
+        java.util.function.Function<Path, String> push = f -> "pgbackrest --config=" + conf + " --stanza=bench archive-push pg_wal/" + f.getFileName();
+        List<Double> calls = timedCalls(files, push, data);
+        String name = "pgBackRest archive-push async (zst 3, process-max 2)";
+        PUSH_AHEAD.add(new Figures(name, files.size(), raw, sumSeconds(calls), directorySize(dir.resolve("repo/archive")), -1, median(calls)));
+        markReady(data, files);
+        List<Double> again = timedCalls(files, push, data);
+        PUSH_AHEAD.add(new Figures(name + ", again", files.size(), raw, sumSeconds(again), 0, -1, median(again)));
     }
 
     private static Figures copy(Path work, List<Path> files, long raw) throws Exception {

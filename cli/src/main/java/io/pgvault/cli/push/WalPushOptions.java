@@ -24,7 +24,7 @@ public record WalPushOptions(URI server, String cluster, String token, Path toke
             Usage: pgvault wal-push --server URL --cluster NAME [options] %p
             archive_command: sends WAL file %p to the pgvault server, which validates, compresses and stores it;
             exits 0 only once it is durable in the repository.
-              --server URL               the pgvault server (env PGVAULT_SERVER)
+              --server URL               the pgvault server (env PGVAULT_SERVER; default http://127.0.0.1:8432)
               --cluster NAME             the cluster the file belongs to
               --token-file FILE          the server's bearer token, from a file only its owner can read: the
                                          token alone or 'Authorization: Bearer TOKEN' (env PGVAULT_TOKEN_FILE;
@@ -45,6 +45,7 @@ public record WalPushOptions(URI server, String cluster, String token, Path toke
               archive_command = '/opt/pgvault/bin/pgvault wal-push --server http://pgvault:8432 --cluster main
                                  --token-file /etc/pgvault/archive.token --spool pg_wal/pgvault-push %p'""";
 
+    static final String DEFAULT_SERVER = "http://127.0.0.1:8432";
     static final int DEFAULT_PARALLEL = 2;
     static final int MAX_PARALLEL = 16;
 
@@ -93,7 +94,7 @@ public record WalPushOptions(URI server, String cluster, String token, Path toke
             }
         }
         if (server == null || server.isBlank()) {
-            throw new IllegalArgumentException("--server URL is required (or env PGVAULT_SERVER)");
+            server = DEFAULT_SERVER; // as every command that talks to the server
         }
         if (cluster == null || cluster.isBlank()) {
             throw new IllegalArgumentException("--cluster NAME is required");
