@@ -90,21 +90,37 @@ public final class WalArchiver {
      */
     public ArchiveResult archive(String cluster, ClusterIdentity identity, WalFileName name, InputStream body, long declaredLength,
                                  boolean probablyStored) throws IOException {
+        return archive(cluster, identity, name, body, declaredLength, probablyStored, false);
+    }
+
+    /**
+     * As {@link #archive(String, ClusterIdentity, WalFileName, InputStream, long, boolean)}, for
+     * a body that may be zstd frames ({@link ZstdUpload}); {@code declaredLength} is then the
+     * file's own length. Into a zstd repository the frames are stored as they came, once they
+     * decoded to a valid file: nothing is compressed again.
+     */
+    public ArchiveResult archive(String cluster, ClusterIdentity identity, WalFileName name, InputStream body, long declaredLength,
+                                 boolean probablyStored, boolean zstdBody) throws IOException {
         String key = RepositoryLayout.walKey(cluster, name);
+        long limit = limit(identity, name);
         if (probablyStored) {
             Optional<ObjectHeader> stored = ObjectEnvelope.readHeader(store, key);
             if (stored.isPresent()) {
-                return compareBody(cluster, identity, name, body, declaredLength, key, stored.get());
+                InputStream raw = zstdBody ? ZstdUpload.decode(body, null, limit, name.toString()) : body;
+                return compareBody(cluster, identity, name, raw, declaredLength, key, stored.get());
             }
         }
-        long limit = limit(identity, name);
         // Room for the compressed file is taken before a byte is read; it grows if compression does not shrink it.
         long expected = declaredLength >= 0 ? Math.min(declaredLength, limit) : Math.min(limit, UNKNOWN_LENGTH_RESERVATION);
         try (SpoolBudget.Reservation room = spool.reserve(expected, name + " of cluster '" + cluster + "'")) {
             Files.createDirectories(spool.directory());
             Path file = Files.createTempFile(spool.directory(), "wal-", ".spool");
             try {
-                return archive(cluster, identity, name, body, declaredLength, limit, file, room);
+                if (zstdBody && codec.id().equals(ZstdUpload.ENCODING)) {
+                    return archiveFrames(cluster, identity, name, body, declaredLength, limit, file, room);
+                }
+                InputStream raw = zstdBody ? ZstdUpload.decode(body, null, limit, name.toString()) : body;
+                return archive(cluster, identity, name, raw, declaredLength, limit, file, room);
             } finally {
                 Files.deleteIfExists(file);
             }
@@ -164,6 +180,38 @@ public final class WalArchiver {
                 inspector.transferTo(out);
             }
         }
+        return store(cluster, identity, name, inspector, text, declaredLength, payload, file, indexer);
+    }
+
+    /**
+     * Archives a body of zstd frames: they go to the spool file as they arrive while their
+     * decoded bytes are checked, hashed and indexed as any body's; what is stored is exactly
+     * what was checked, since it decoded to its end here.
+     */
+    private ArchiveResult archiveFrames(String cluster, ClusterIdentity identity, WalFileName name, InputStream frames, long declaredLength,
+                                        long limit, Path file, SpoolBudget.Reservation room) throws IOException {
+        WalSegmentIndexer indexer = name.kind() == WalFileName.Kind.SEGMENT ? new WalSegmentIndexer() : null;
+        MessageDigest payload = Sha256.newDigest();
+        WalStreamInspector inspector;
+        byte[] text = null;
+        try (OutputStream out = new DigestOutputStream(SpoolBudget.track(Files.newOutputStream(file), room), payload)) {
+            InputStream raw = ZstdUpload.decode(frames, out, limit, name.toString());
+            inspector = new WalStreamInspector(indexer != null ? indexer.observing(raw) : raw, name.toString(), limit);
+            if (name.isHistory() || name.kind() == WalFileName.Kind.BACKUP) {
+                text = inspector.readAllBytes();
+            } else {
+                if (declaredLength >= 0) {
+                    segmentCheck(identity).check(name, inspector.readNBytes(WalPageHeader.LONG_HEADER_BYTES), declaredLength);
+                }
+                inspector.transferTo(OutputStream.nullOutputStream());
+            }
+        }
+        return store(cluster, identity, name, inspector, text, declaredLength, payload, file, indexer);
+    }
+
+    /** Stores the spooled payload once the whole body was read and checked; indexes a segment once it is durable. */
+    private ArchiveResult store(String cluster, ClusterIdentity identity, WalFileName name, WalStreamInspector inspector, byte[] text,
+                                long declaredLength, MessageDigest payload, Path file, WalSegmentIndexer indexer) throws IOException {
         checkDeclaredLength(name, inspector, declaredLength);
         ObjectHeader header = header(cluster, identity, name, inspector, text).withPayloadSha256(Sha256.hex(payload));
         String key = RepositoryLayout.walKey(cluster, name);

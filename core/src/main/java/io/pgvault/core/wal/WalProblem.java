@@ -21,5 +21,7 @@ public enum WalProblem {
     /** The header's system identifier is another cluster's. */
     FOREIGN_SYSTEM,
     /** A timeline history file that does not parse. */
-    BAD_HISTORY
+    BAD_HISTORY,
+    /** A compressed body (wal-push sends zstd) that does not decode, or decodes to more than it may hold. */
+    BAD_ENCODING
 }

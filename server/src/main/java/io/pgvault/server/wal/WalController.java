@@ -10,7 +10,10 @@ import io.micronaut.http.annotation.Get;
 import io.micronaut.http.annotation.Put;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
+import io.micronaut.http.HttpStatus;
 import io.pgvault.core.archive.ArchiveResult;
+import io.pgvault.core.archive.ZstdUpload;
+import io.pgvault.server.api.ApiException;
 import io.pgvault.server.load.FairLimiter;
 import io.pgvault.server.load.RequestLimits;
 
@@ -31,6 +34,9 @@ import java.io.InputStream;
 @ExecuteOn(TaskExecutors.BLOCKING)
 public class WalController {
 
+    private static final String ENCODING_HEADER = ZstdUpload.ENCODING_HEADER;
+    private static final String RAW_LENGTH_HEADER = ZstdUpload.RAW_LENGTH_HEADER;
+
     private final WalService wal;
     private final FetchBuffers buffers;
     private final RequestLimits limits;
@@ -47,9 +53,11 @@ public class WalController {
         ByteBody bytes = ((ServerHttpRequest<?>) request).byteBody();
         InputStream body = null;
         try (FairLimiter.Permit turn = limits.pushes().acquire(cluster)) {
+            boolean zstd = zstdBody(request);
             // Only with a turn: a push waiting for one holds no queued bytes.
             body = GatheredBody.of(bytes);
-            result = wal.push(cluster, file, body, request.getContentLength());
+            // A zstd body announces the file's own length apart; its Content-Length is the frames'.
+            result = wal.push(cluster, file, body, zstd ? rawLength(request) : request.getContentLength(), zstd);
         } catch (IOException | RuntimeException e) {
             // Read what the client still sends, so it receives the refusal instead of a reset connection.
             drain(body != null ? body : bytes.toInputStream());
@@ -62,6 +70,29 @@ public class WalController {
         boolean stored = result.outcome() == ArchiveResult.Outcome.STORED;
         String message = (stored ? "stored " : "already archived, identical: ") + file + " sha256=" + result.header().sha256() + "\n";
         return stored ? HttpResponse.created(message) : HttpResponse.ok(message);
+    }
+
+    /** Whether the body is zstd frames ({@code X-Pgvault-Encoding: zstd}, as wal-push sends it); any other encoding is refused. */
+    private static boolean zstdBody(HttpRequest<?> request) {
+        String encoding = request.getHeaders().get(ENCODING_HEADER);
+        if (encoding == null || encoding.isBlank()) {
+            return false;
+        }
+        if (encoding.strip().equalsIgnoreCase(ZstdUpload.ENCODING)) {
+            return true;
+        }
+        throw new ApiException(HttpStatus.BAD_REQUEST, ENCODING_HEADER + ": " + encoding + " is not an encoding pgvault reads: send the file as it is, "
+                + "or zstd frames with " + ENCODING_HEADER + ": zstd and " + RAW_LENGTH_HEADER + "; nothing was stored");
+    }
+
+    /** The file's own length, which a zstd body must announce ({@value #RAW_LENGTH_HEADER}): a cut upload is told from a short file by it. */
+    private static long rawLength(HttpRequest<?> request) {
+        String value = request.getHeaders().get(RAW_LENGTH_HEADER);
+        if (value == null || !value.strip().matches("\\d{1,12}")) {
+            throw new ApiException(HttpStatus.BAD_REQUEST, "a zstd body needs " + RAW_LENGTH_HEADER + ": the file's own length in bytes"
+                    + (value == null ? "" : ", not '" + value + "'") + "; nothing was stored");
+        }
+        return Long.parseLong(value.strip());
     }
 
     private static void drain(InputStream body) {

@@ -100,6 +100,14 @@ public class WalService {
      * @param contentLength the announced body length, or -1
      */
     public ArchiveResult push(String cluster, String file, InputStream body, long contentLength) throws IOException {
+        return push(cluster, file, body, contentLength, false);
+    }
+
+    /**
+     * @param contentLength the file's announced length, or -1
+     * @param zstdBody      whether the body is zstd frames of the file ({@link io.pgvault.core.archive.ZstdUpload})
+     */
+    public ArchiveResult push(String cluster, String file, InputStream body, long contentLength, boolean zstdBody) throws IOException {
         WalFileName name = parseName(file);
         if (name.neverArchived()) {
             throw new ApiException(HttpStatus.BAD_REQUEST, name + " is never archived: PostgreSQL writes no history file for timeline 1; "
@@ -114,9 +122,9 @@ public class WalService {
             if (identity(row).isKnown() || !name.hasSegment() || name.kind() == WalFileName.Kind.BACKUP) {
                 // Listed already (streamed, or a retry whose answer was lost): compared, not compressed again.
                 boolean listed = catalog.walArrival(row.id(), name.toString()).isPresent();
-                result = archiver.archive(cluster, identity(row), name, body, contentLength, listed);
+                result = archiver.archive(cluster, identity(row), name, body, contentLength, listed, zstdBody);
             } else {
-                result = archiveFirstSegment(row, name, body, contentLength);
+                result = archiveFirstSegment(row, name, body, contentLength, zstdBody);
             }
             catalog.recordWal(row.id(), walRow(name, result));
             outcome = result.outcome().name().toLowerCase();
@@ -147,13 +155,14 @@ public class WalService {
     }
 
     /** The first segment fixes the cluster's identity; pushes racing it wait and are checked against it. */
-    private ArchiveResult archiveFirstSegment(ClusterRow row, WalFileName name, InputStream body, long contentLength) throws IOException {
+    private ArchiveResult archiveFirstSegment(ClusterRow row, WalFileName name, InputStream body, long contentLength, boolean zstdBody)
+            throws IOException {
         ReentrantLock lock = firstSegmentLocks.computeIfAbsent(row.name(), n -> new ReentrantLock());
         lock.lock();
         try {
             ClusterRow current = clusters.require(row.name());
             ClusterIdentity identity = identity(current);
-            ArchiveResult result = archiver.archive(row.name(), identity, name, body, contentLength);
+            ArchiveResult result = archiver.archive(row.name(), identity, name, body, contentLength, false, zstdBody);
             if (!identity.isKnown()) {
                 ObjectHeader h = result.header();
                 if (catalog.fixIdentity(current.id(), h.systemIdentifier(), h.segmentSize(), h.pgMajor())) {

@@ -176,6 +176,106 @@ class WalArchiveApiTest implements TestPropertyProvider {
         assertThat(get("000000010000000000000004.00000028.backup")).isEqualTo(label);
     }
 
+    private HttpResponse<String> putEncoded(String file, byte[] body, String encoding, Long rawLength) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri("/v1/clusters/main/wal/" + file)).PUT(HttpRequest.BodyPublishers.ofByteArray(body));
+        if (encoding != null) {
+            request.header(io.pgvault.core.archive.ZstdUpload.ENCODING_HEADER, encoding);
+        }
+        if (rawLength != null) {
+            request.header(io.pgvault.core.archive.ZstdUpload.RAW_LENGTH_HEADER, Long.toString(rawLength));
+        }
+        return send(request);
+    }
+
+    /** zstd frames of {@code raw} as wal-push makes them. */
+    private static byte[] frames(byte[] raw) throws IOException {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try (OutputStream z = new io.pgvault.core.compress.ZstdCodec(io.pgvault.core.archive.ZstdUpload.LEVEL).compress(out)) {
+            z.write(raw);
+        }
+        return out.toByteArray();
+    }
+
+    @Test
+    void zstdFramesAreStoredAsTheyCameAndServedAsTheFile() throws Exception {
+        byte[] seg = segment(0x20, 201);
+        byte[] frames = frames(seg);
+        HttpResponse<String> stored = putEncoded("000000010000000000000020", frames, "zstd", (long) seg.length);
+        assertThat(stored.statusCode()).as(stored.body()).isEqualTo(201);
+        assertThat(get("000000010000000000000020")).isEqualTo(seg);
+        // The frames as received, in their envelope: not compressed a second time.
+        assertThat(Files.size(dir.resolve("repo/clusters/main/wal/0000000100000000/000000010000000000000020")))
+                .isBetween((long) frames.length, frames.length + 1000L);
+        assertThat(putEncoded("000000010000000000000020", frames, "zstd", (long) seg.length).statusCode()).isEqualTo(200);
+        assertThat(put("000000010000000000000020", seg)).as("the same file sent as it is").isEqualTo(200);
+        HttpResponse<String> other = putEncoded("000000010000000000000020", frames(segment(0x20, 202)), "zstd", (long) seg.length);
+        assertThat(other.statusCode()).isEqualTo(409);
+        assertThat(get("000000010000000000000020")).isEqualTo(seg);
+    }
+
+    @Test
+    void aDamagedOrCraftedZstdBodyIsRefusedAndNothingIsStored() throws Exception {
+        long before = objectFiles();
+        String file = "000000010000000000000030";
+        byte[] seg = segment(0x30, 211);
+        byte[] frames = frames(seg);
+
+        HttpResponse<String> gzip = putEncoded(file, frames, "gzip", (long) seg.length);
+        assertThat(gzip.statusCode()).isEqualTo(400);
+        assertThat(gzip.body()).contains("not an encoding pgvault reads");
+        HttpResponse<String> unsized = putEncoded(file, frames, "zstd", null);
+        assertThat(unsized.statusCode()).isEqualTo(400);
+        assertThat(unsized.body()).contains("X-Pgvault-Raw-Length");
+
+        byte[] flipped = frames.clone();
+        flipped[frames.length / 2] ^= 0x5A;
+        HttpResponse<String> damaged = putEncoded(file, flipped, "zstd", (long) seg.length);
+        assertThat(damaged.statusCode()).as(damaged.body()).isEqualTo(400);
+
+        byte[] trailing = java.util.Arrays.copyOf(frames, frames.length + 100);
+        HttpResponse<String> garbage = putEncoded(file, trailing, "zstd", (long) seg.length);
+        assertThat(garbage.statusCode()).as(garbage.body()).isEqualTo(400);
+        assertThat(garbage.body()).contains("does not decode");
+
+        HttpResponse<String> cut = putEncoded(file, java.util.Arrays.copyOf(frames, frames.length / 2), "zstd", (long) seg.length);
+        assertThat(cut.statusCode()).as(cut.body()).isEqualTo(400);
+
+        // More than a segment once decoded, announced as one.
+        byte[] doubled = new byte[seg.length * 2];
+        System.arraycopy(seg, 0, doubled, 0, seg.length);
+        System.arraycopy(seg, 0, doubled, seg.length, seg.length);
+        HttpResponse<String> bomb = putEncoded(file, frames(doubled), "zstd", (long) seg.length);
+        assertThat(bomb.statusCode()).as(bomb.body()).isEqualTo(400);
+        assertThat(bomb.body()).contains("longer than");
+
+        // A frame that asks the decoder for a 128 MiB window.
+        java.io.ByteArrayOutputStream wide = new java.io.ByteArrayOutputStream();
+        try (com.github.luben.zstd.ZstdOutputStreamNoFinalizer z = new com.github.luben.zstd.ZstdOutputStreamNoFinalizer(wide, 1)) {
+            z.setLong(27);
+            z.write(seg);
+        }
+        HttpResponse<String> window = putEncoded(file, wide.toByteArray(), "zstd", (long) seg.length);
+        assertThat(window.statusCode()).as(window.body()).isEqualTo(400);
+        assertThat(window.body()).contains("does not decode");
+
+        // Empty frames without end: nothing decoded, every byte spooled, until the cap.
+        byte[] empty = com.github.luben.zstd.Zstd.compress(new byte[0]);
+        byte[] endless = new byte[(17 << 20) + 512 * 1024];
+        for (int i = 0; i + empty.length <= endless.length; i += empty.length) {
+            System.arraycopy(empty, 0, endless, i, empty.length);
+        }
+        HttpResponse<String> emptyFrames = putEncoded(file, endless, "zstd", (long) seg.length);
+        assertThat(emptyFrames.statusCode()).as(emptyFrames.body()).isEqualTo(400);
+        assertThat(emptyFrames.body()).contains("compressed body is longer");
+
+        assertThat(objectFiles()).isEqualTo(before);
+        HttpResponse<String> after = http.send(HttpRequest.newBuilder(uri("/v1/clusters/main/wal/" + file)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(after.statusCode()).as(after.body().length() + " " + after.headers().map()).isEqualTo(404);
+        try (Stream<Path> spool = Files.list(dir.resolve("spool"))) {
+            assertThat(spool).as("nothing left in the spool").isEmpty();
+        }
+    }
+
     @Test
     void badInputIsRefusedWithTheReasonAndNothingIsStored() throws Exception {
         long before = objectFiles();
