@@ -297,14 +297,17 @@ public final class ArchiveBench {
         try {
             String url = "http://127.0.0.1:" + port;
             registerCluster(url, "{\"name\":\"bench\"}");
+            String launcher = Path.of("bin/pgvault").toAbsolutePath().toString();
+            // Warmed the way it is measured: the server's JIT compiles the path zstd frames take, not curl's.
             for (int pass = 0; pass < warmupPasses; pass++) {
-                registerCluster(url, "{\"name\":\"warmup" + pass + "\"}");
-                for (Path f : files) {
-                    asPgUser("curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/warmup" + pass + "/wal/" + f.getFileName());
-                }
+                String cluster = "warmup" + pass;
+                registerCluster(url, "{\"name\":\"" + cluster + "\"}");
+                Path warm = backlog(Files.createDirectories(work.resolve("pgvault-push-ahead-" + cluster)), pg, files);
+                timedCalls(files, f -> launcher + " wal-push --server " + url + " --cluster " + cluster
+                        + " --spool pg_wal/pgvault-push pg_wal/" + f.getFileName(), warm);
+                stopPusher(warm.resolve("pg_wal/pgvault-push"));
             }
             data = backlog(dir, pg, files);
-            String launcher = Path.of("bin/pgvault").toAbsolutePath().toString();
             java.util.function.Function<Path, String> push = f -> launcher + " wal-push --server " + url + " --cluster bench --spool pg_wal/pgvault-push pg_wal/"
                     + f.getFileName();
             double cpuBefore = cpuSeconds(server.pid());

@@ -22,8 +22,8 @@ public record WalPushOptions(URI server, String cluster, String token, Path toke
 
     public static final String USAGE = """
             Usage: pgvault wal-push --server URL --cluster NAME [options] %p
-            archive_command: sends WAL file %p to the pgvault server, which validates, compresses and stores it;
-            exits 0 only once it is durable in the repository.
+            archive_command: sends WAL file %p, zstd-compressed, to the pgvault server, which validates and
+            stores it; exits 0 only once it is durable in the repository.
               --server URL               the pgvault server (env PGVAULT_SERVER; default http://127.0.0.1:8432)
               --cluster NAME             the cluster the file belongs to
               --token-file FILE          the server's bearer token, from a file only its owner can read: the

@@ -106,8 +106,12 @@ public final class WalArchiver {
         if (probablyStored) {
             Optional<ObjectHeader> stored = ObjectEnvelope.readHeader(store, key);
             if (stored.isPresent()) {
-                InputStream raw = zstdBody ? ZstdUpload.decode(body, null, limit, name.toString()) : body;
-                return compareBody(cluster, identity, name, raw, declaredLength, key, stored.get());
+                if (!zstdBody) {
+                    return compareBody(cluster, identity, name, body, declaredLength, key, stored.get());
+                }
+                try (InputStream raw = ZstdUpload.decode(body, null, decodeLimit(limit, declaredLength), name.toString())) {
+                    return compareBody(cluster, identity, name, raw, declaredLength, key, stored.get());
+                }
             }
         }
         // Room for the compressed file is taken before a byte is read; it grows if compression does not shrink it.
@@ -116,11 +120,15 @@ public final class WalArchiver {
             Files.createDirectories(spool.directory());
             Path file = Files.createTempFile(spool.directory(), "wal-", ".spool");
             try {
-                if (zstdBody && codec.id().equals(ZstdUpload.ENCODING)) {
+                if (!zstdBody) {
+                    return archive(cluster, identity, name, body, declaredLength, limit, file, room);
+                }
+                if (codec.id().equals(ZstdUpload.ENCODING)) {
                     return archiveFrames(cluster, identity, name, body, declaredLength, limit, file, room);
                 }
-                InputStream raw = zstdBody ? ZstdUpload.decode(body, null, limit, name.toString()) : body;
-                return archive(cluster, identity, name, raw, declaredLength, limit, file, room);
+                try (InputStream raw = ZstdUpload.decode(body, null, decodeLimit(limit, declaredLength), name.toString())) {
+                    return archive(cluster, identity, name, raw, declaredLength, limit, file, room);
+                }
             } finally {
                 Files.deleteIfExists(file);
             }
@@ -143,6 +151,11 @@ public final class WalArchiver {
         }
         // Not the stored bytes: a file that is not valid WAL is refused as such, before it is called a conflict.
         return compareWithStored(key, name, header(cluster, identity, name, inspector, text), stored);
+    }
+
+    /** How many decoded bytes a zstd body may need: no more than it announced, nor than the file may hold. */
+    private static long decodeLimit(long limit, long declaredLength) {
+        return declaredLength >= 0 ? Math.min(limit, declaredLength) : limit;
     }
 
     private long limit(ClusterIdentity identity, WalFileName name) {
@@ -194,8 +207,8 @@ public final class WalArchiver {
         MessageDigest payload = Sha256.newDigest();
         WalStreamInspector inspector;
         byte[] text = null;
-        try (OutputStream out = new DigestOutputStream(SpoolBudget.track(Files.newOutputStream(file), room), payload)) {
-            InputStream raw = ZstdUpload.decode(frames, out, limit, name.toString());
+        try (OutputStream out = new DigestOutputStream(SpoolBudget.track(Files.newOutputStream(file), room), payload);
+             InputStream raw = ZstdUpload.decode(frames, out, decodeLimit(limit, declaredLength), name.toString())) {
             inspector = new WalStreamInspector(indexer != null ? indexer.observing(raw) : raw, name.toString(), limit);
             if (name.isHistory() || name.kind() == WalFileName.Kind.BACKUP) {
                 text = inspector.readAllBytes();

@@ -1,7 +1,7 @@
 package io.pgvault.core.archive;
 
-import com.github.luben.zstd.ZstdIOException;
-import com.github.luben.zstd.ZstdInputStreamNoFinalizer;
+import com.github.luben.zstd.ZstdDecompressCtx;
+import com.github.luben.zstd.ZstdException;
 import io.pgvault.core.util.SingleByte;
 import io.pgvault.core.wal.InvalidWalException;
 import io.pgvault.core.wal.WalProblem;
@@ -10,6 +10,7 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 
 /**
  * A WAL file's body as {@code pgvault wal-push} sends it: zstd frames, so a 16 MiB segment
@@ -46,18 +47,109 @@ public final class ZstdUpload {
     /**
      * The decoded bytes of {@code compressed}. Every compressed byte read is first written to
      * {@code copy} (the frames to store as they came), when it is not null. Reading the result
-     * to its end reads the body to its end: anything after the last frame is refused.
+     * to its end reads the body to its end, and succeeds only if the body ends where a frame
+     * does: a last frame cut short is refused, not taken for the end of the file. Close the
+     * result: the decoder holds native memory.
      *
-     * @param name for messages: the WAL file's name
+     * @param rawLimit the most decoded bytes the body may hold
+     * @param name     for messages: the WAL file's name
      */
-    public static InputStream decode(InputStream compressed, OutputStream copy, long rawLimit, String name) throws IOException {
+    public static InputStream decode(InputStream compressed, OutputStream copy, long rawLimit, String name) {
         InputStream source = new Capped(compressed, compressedLimit(rawLimit), name);
         if (copy != null) {
             source = new Copying(source, copy);
         }
-        ZstdInputStreamNoFinalizer zstd = new ZstdInputStreamNoFinalizer(source);
-        zstd.setLongMax(WINDOW_LOG_MAX);
-        return new Refusing(zstd, name);
+        return new FrameDecoder(source, name);
+    }
+
+    /**
+     * zstd's streaming decoder driven by hand, because the end of the body must be checked: the
+     * library's input stream ends quietly when the body stops inside a frame that began in the
+     * last chunk it read. Here the decoder's own answer says whether the last frame was whole.
+     */
+    private static final class FrameDecoder extends InputStream {
+        private static final int BUFFER = 1 << 17;
+
+        private final InputStream in;
+        private final String name;
+        private final ZstdDecompressCtx context = new ZstdDecompressCtx();
+        private final byte[] chunk = new byte[BUFFER];
+        private final ByteBuffer src = ByteBuffer.allocateDirect(BUFFER).flip();
+        private final ByteBuffer dst = ByteBuffer.allocateDirect(BUFFER).flip();
+        /** Whether everything decoded so far ended a frame, and nothing of one is held back. */
+        private boolean frameEnded = true;
+        private boolean endOfBody;
+        private boolean closed;
+
+        FrameDecoder(InputStream in, String name) {
+            this.in = in;
+            this.name = name;
+            context.setLongMax(WINDOW_LOG_MAX);
+        }
+
+        @Override
+        public int read() throws IOException {
+            return SingleByte.read(this);
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (len == 0) {
+                return 0;
+            }
+            while (!dst.hasRemaining()) {
+                if (!src.hasRemaining() && !endOfBody) {
+                    fill();
+                    continue;
+                }
+                if (!src.hasRemaining() && frameEnded) {
+                    return -1;
+                }
+                int before = src.remaining();
+                dst.clear();
+                try {
+                    frameEnded = context.decompressDirectByteBufferStream(dst, src);
+                } catch (ZstdException e) {
+                    throw refused(e.getMessage());
+                }
+                dst.flip();
+                if (!dst.hasRemaining() && src.remaining() == before && endOfBody && !frameEnded) {
+                    throw refused("the body ends inside a frame");
+                }
+            }
+            int n = Math.min(len, dst.remaining());
+            dst.get(b, off, n);
+            return n;
+        }
+
+        private void fill() throws IOException {
+            src.compact();
+            int n = in.read(chunk, 0, src.remaining());
+            if (n < 0) {
+                endOfBody = true;
+            } else {
+                src.put(chunk, 0, n);
+            }
+            src.flip();
+        }
+
+        private InvalidWalException refused(String why) {
+            return new InvalidWalException(WalProblem.BAD_ENCODING, name + ": the zstd-compressed body does not decode (" + why
+                    + "); nothing was stored");
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            throw new IOException("skipping is not supported: every byte must be checked");
+        }
+
+        @Override
+        public void close() {
+            if (!closed) {
+                closed = true;
+                context.close();
+            }
+        }
     }
 
     /** Fails a read past {@code limit} bytes as a body too long to be what its name says. */
@@ -114,36 +206,6 @@ public final class ZstdUpload {
         @Override
         public long skip(long n) throws IOException {
             throw new IOException("skipping is not supported: every byte is stored");
-        }
-    }
-
-    /** Turns the decoder's refusals into bad input (a 400), which a damaged or crafted body is, not a server failure. */
-    private static final class Refusing extends FilterInputStream {
-        private final String name;
-
-        Refusing(InputStream in, String name) {
-            super(in);
-            this.name = name;
-        }
-
-        @Override
-        public int read() throws IOException {
-            return SingleByte.read(this);
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            try {
-                return super.read(b, off, len);
-            } catch (ZstdIOException e) {
-                throw new InvalidWalException(WalProblem.BAD_ENCODING, name + ": the zstd-compressed body does not decode ("
-                        + e.getMessage() + "); nothing was stored");
-            }
-        }
-
-        @Override
-        public long skip(long n) throws IOException {
-            throw new IOException("skipping is not supported: every byte must be checked");
         }
     }
 }

@@ -240,6 +240,19 @@ class WalArchiveApiTest implements TestPropertyProvider {
         HttpResponse<String> cut = putEncoded(file, java.util.Arrays.copyOf(frames, frames.length / 2), "zstd", (long) seg.length);
         assertThat(cut.statusCode()).as(cut.body()).isEqualTo(400);
 
+        // Whole frames of the file, then the start of one more: the decoder must not take the body's end for the file's.
+        for (int extra : new int[] {3, 40}) {
+            byte[] random = new byte[4096];
+            new java.util.Random(extra).nextBytes(random);
+            byte[] next = frames(random);
+            byte[] tail = new byte[frames.length + extra];
+            System.arraycopy(frames, 0, tail, 0, frames.length);
+            System.arraycopy(next, 0, tail, frames.length, extra);
+            HttpResponse<String> unfinished = putEncoded(file, tail, "zstd", (long) seg.length);
+            assertThat(unfinished.statusCode()).as(extra + " bytes of another frame: " + unfinished.body()).isEqualTo(400);
+            assertThat(unfinished.body()).containsAnyOf("ends inside a frame", "is longer than");
+        }
+
         // More than a segment once decoded, announced as one.
         byte[] doubled = new byte[seg.length * 2];
         System.arraycopy(seg, 0, doubled, 0, seg.length);
