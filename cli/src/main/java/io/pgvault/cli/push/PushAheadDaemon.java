@@ -63,6 +63,7 @@ public final class PushAheadDaemon {
     private final Set<String> stored = ConcurrentHashMap.newKeySet();
     private final Map<String, Instant> notBefore = new ConcurrentHashMap<>();
     private final Map<String, Integer> attempts = new ConcurrentHashMap<>();
+    private volatile boolean credentialsRefused;
 
     PushAheadDaemon(WalPushOptions options, PushSpool.Owner owner, Path walDirectory, PrintStream log) {
         this.options = options;
@@ -127,6 +128,11 @@ public final class PushAheadDaemon {
             watcher.start();
             Instant busy = Instant.now();
             while (true) {
+                if (credentialsRefused) {
+                    log.println(now() + " pgvault push-ahead: the server refused the token; stopping (the next call starts a pusher that "
+                            + "reads the token file again)");
+                    return;
+                }
                 if (!owner.stillOwned() || !Files.isDirectory(status)) {
                     log.println(now() + " pgvault push-ahead: the spool or the WAL directory is gone (a data directory removed or "
                             + "restored?); stopping");
@@ -205,7 +211,15 @@ public final class PushAheadDaemon {
                 case REFUSED -> {
                     owner.refused(name, outcome.message());
                     notBefore.put(name, Instant.now().plus(REFUSED_AGAIN));
-                    log.println(now() + " pgvault push-ahead: " + name + " refused: " + outcome.message());
+                    int refusals = attempts.merge(name, 1, Integer::sum);
+                    if (refusals == 1 || refusals % 30 == 0) {
+                        log.println(now() + " pgvault push-ahead: " + name + " refused (" + refusals + " times): " + outcome.message());
+                    }
+                    if (outcome.credentialsRefused()) {
+                        // The token file may have been replaced since it was read: the next call starts an owner that reads it again.
+                        credentialsRefused = true;
+                        wakeups.offer(Boolean.TRUE);
+                    }
                 }
                 case RETRY -> {
                     int attempt = attempts.merge(name, 1, Integer::sum);

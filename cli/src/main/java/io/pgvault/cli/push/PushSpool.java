@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -59,6 +60,8 @@ public final class PushSpool {
     public static final String TARGET = ".target";
     /** The pusher's output, appended to by each run. */
     public static final String LOG = "push.log";
+    /** Files of restore_command's prefetch spool: a push spool is never one (the two would clear each other's files). */
+    private static final List<String> PREFETCH_FILES = List.of(".requested", "prefetch.log", ".histories", ".beat");
     /** The environment variables that choose a destination or its credentials, in the stamp's order. */
     static final List<String> STAMPED_ENVIRONMENT = List.of("PGVAULT_SERVER", "PGVAULT_TOKEN_FILE", "PGVAULT_CACERT");
 
@@ -98,15 +101,32 @@ public final class PushSpool {
         }
     }
 
-    /** What the spool says about {@code fileName} to a call made with {@code stamp}; the owner is judged before its markers are read. */
+    /**
+     * What the spool says about {@code fileName} to a call made with {@code stamp}. The owner is
+     * judged before its statements are read, and {@code .pid} read again after them: a statement
+     * counts only if the same live owner was there before and after (no other owner came between).
+     */
     public Answer answer(String fileName, String stamp) {
-        if (!ownerServes(stamp)) {
+        try {
+            owned.checkOwnDirectory();
+        } catch (IOException e) {
             return Answer.UNKNOWN;
         }
-        if (Files.exists(directory().resolve(fileName + PUSHED))) {
-            return Answer.PUSHED;
+        Optional<String> owner = ownerLine();
+        if (owner.isEmpty() || !ownerServes(stamp)) {
+            return Answer.UNKNOWN;
         }
-        return Files.exists(directory().resolve(fileName + REFUSED)) ? Answer.REFUSED : Answer.UNKNOWN;
+        Answer answer = Files.exists(directory().resolve(fileName + PUSHED)) ? Answer.PUSHED
+                : Files.exists(directory().resolve(fileName + REFUSED)) ? Answer.REFUSED : Answer.UNKNOWN;
+        return owner.equals(ownerLine()) ? answer : Answer.UNKNOWN;
+    }
+
+    private Optional<String> ownerLine() {
+        try {
+            return Optional.of(Files.readString(directory().resolve(OwnedDirectory.OWNER), StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
     }
 
     /**
@@ -124,7 +144,14 @@ public final class PushSpool {
         if (lock.isEmpty()) {
             return Optional.empty();
         }
-        Owner owner = new Owner(lock.get());
+        for (String foreign : PREFETCH_FILES) {
+            if (Files.exists(directory().resolve(foreign))) {
+                lock.get().close();
+                throw new IOException(directory() + " is restore_command's prefetch spool (it holds " + foreign + "): give wal-push a "
+                        + "directory of its own, e.g. pg_wal/pgvault-push");
+            }
+        }
+        Owner owner = new Owner(lock.get(), Files.readAttributes(directory(), BasicFileAttributes.class).fileKey());
         try {
             owner.clear();
             owned.replaceLine(TARGET, stamp);
@@ -139,21 +166,38 @@ public final class PushSpool {
     /** The spool as its owner writes it; {@link #close()} withdraws the owner and its statements. */
     public final class Owner implements AutoCloseable {
         private final OwnedDirectory.Lock lock;
+        /** The spool directory's identity when it was acquired: a directory made again under its name is another spool. */
+        private final Object directoryKey;
         private boolean closed;
 
-        private Owner(OwnedDirectory.Lock lock) {
+        private Owner(OwnedDirectory.Lock lock, Object directoryKey) {
             this.lock = lock;
+            this.directoryKey = directoryKey;
         }
 
-        /** States that the server stored {@code fileName} (durably); withdraws a refusal of it. */
-        public void pushed(String fileName) throws IOException {
-            Files.write(directory().resolve(fileName + PUSHED), new byte[0]);
-            Files.deleteIfExists(directory().resolve(fileName + REFUSED));
+        /**
+         * States that the server stored {@code fileName} (durably); withdraws a refusal of it.
+         * Nothing is written once this owner closed or lost the spool: a push that ends late
+         * (its HTTP call outlived the owner) must not speak in a successor's spool.
+         */
+        public synchronized void pushed(String fileName) throws IOException {
+            if (speaking()) {
+                Files.write(directory().resolve(fileName + PUSHED), new byte[0]);
+                Files.deleteIfExists(directory().resolve(fileName + REFUSED));
+            }
         }
 
-        /** States that the server refused {@code fileName}, and why (one line). */
-        public void refused(String fileName, String message) throws IOException {
-            owned.replaceLine(fileName + REFUSED, message.replaceAll("\\s+", " ").strip());
+        /** States that the server refused {@code fileName}, and why (one line); withdraws a statement that it was stored. */
+        public synchronized void refused(String fileName, String message) throws IOException {
+            if (speaking()) {
+                Files.deleteIfExists(directory().resolve(fileName + PUSHED));
+                owned.replaceLine(fileName + REFUSED, message.replaceAll("\\s+", " ").strip());
+            }
+        }
+
+        private boolean speaking() throws IOException {
+            return !closed && stillOwned() && directoryKey != null
+                    && directoryKey.equals(Files.readAttributes(directory(), BasicFileAttributes.class).fileKey());
         }
 
         /**
@@ -190,12 +234,13 @@ public final class PushSpool {
             return forgotten;
         }
 
-        /** Removes every file but the lock and the log. */
+        /** Removes what owners write (statements, .target, .pid, temp files), never anything else that may be there. */
         private void clear() throws IOException {
             try (DirectoryStream<Path> files = Files.newDirectoryStream(directory())) {
                 for (Path f : files) {
                     String name = f.getFileName().toString();
-                    if (!name.equals(OwnedDirectory.LOCK) && !name.equals(LOG) && !Files.isDirectory(f)) {
+                    boolean ours = fileOf(name).isPresent() || name.equals(TARGET) || name.equals(OwnedDirectory.OWNER) || name.endsWith(".tmp");
+                    if (ours && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                         Files.deleteIfExists(f);
                     }
                 }

@@ -36,9 +36,10 @@ public final class WalPushMain {
 
     /** @param dataDirectory where PostgreSQL runs the command: its data directory */
     public static int run(List<String> args, Map<String, String> env, PrintStream err, Path dataDirectory) {
-        if (args.contains("--help") || args.contains("-h")) {
+        if (args.size() == 1 && (args.get(0).equals("--help") || args.get(0).equals("-h"))) {
+            // Not 0 even so: as archive_command, nothing but the server's acknowledgement may report a file stored.
             err.println(WalPushOptions.USAGE);
-            return STORED;
+            return NOT_STORED;
         }
         WalPushOptions options;
         try {
@@ -53,6 +54,7 @@ public final class WalPushMain {
         if (options.spool() != null) {
             // What bin/pgvault answers without a JVM, in case the launcher was bypassed or gave up waiting.
             PushSpool spool = new PushSpool(dataDirectory.resolve(options.spool()));
+            // What the launcher also checks: a spool that is not this user's own directory answers nothing.
             PushSpool.Answer answer = spool.answer(name, PushSpool.stamp(args.subList(0, args.size() - 1), env));
             if (answer == PushSpool.Answer.PUSHED) {
                 return STORED;

@@ -35,8 +35,9 @@ public record WalPushOptions(URI server, String cluster, String token, Path toke
                                          marked ready (pg_wal/archive_status/*.ready), --parallel at a time,
                                          and the call for a file it has already pushed returns at once,
                                          without a JVM. DIR is relative to the data directory and must be a
-                                         directory directly inside the WAL directory, e.g. pg_wal/pgvault-push
-                                         (so it can never answer for another cluster's files)
+                                         directory directly inside the WAL directory named pgvault...,
+                                         e.g. pg_wal/pgvault-push (so it can never answer for another
+                                         cluster's files, nor be one of PostgreSQL's own directories)
               --parallel N               files the pusher sends at once (default 2)
               --retry-for DURATION       how long a call retries an unreachable or busy server (default 10s)
             Exit codes: 0 stored (or already stored, identical); 1 refused or not stored: PostgreSQL keeps
@@ -46,6 +47,8 @@ public record WalPushOptions(URI server, String cluster, String token, Path toke
                                  --token-file /etc/pgvault/archive.token --spool pg_wal/pgvault-push %p'""";
 
     static final String DEFAULT_SERVER = "http://127.0.0.1:8432";
+    /** How a push spool's name begins (bin/pgvault checks the same). */
+    static final String SPOOL_PREFIX = "pgvault";
     static final int DEFAULT_PARALLEL = 2;
     static final int MAX_PARALLEL = 16;
 
@@ -125,11 +128,13 @@ public record WalPushOptions(URI server, String cluster, String token, Path toke
      */
     private static void checkSpoolPlace(Path spool, Path file) {
         Path name = spool.getFileName();
-        boolean plain = name != null && !spool.isAbsolute() && !name.toString().startsWith(".") && spool.normalize().equals(spool);
+        // Named pgvault*: a spool's owner clears its files, so it must never be PostgreSQL's own (archive_status, summaries) or a
+        // name PostgreSQL may give a WAL file.
+        boolean plain = name != null && !spool.isAbsolute() && name.toString().startsWith(SPOOL_PREFIX) && spool.normalize().equals(spool);
         if (!plain || spool.getParent() == null || (file != null && !spool.getParent().equals(file.getParent()))) {
             throw new IllegalArgumentException("--spool " + spool + ": the push spool must be a directory directly inside the WAL "
                     + "directory that holds %p (" + (file == null || file.getParent() == null ? "pg_wal" : file.getParent())
-                    + "), given relative to the data directory, e.g. pg_wal/pgvault-push");
+                    + "), named " + SPOOL_PREFIX + "..., given relative to the data directory, e.g. pg_wal/pgvault-push");
         }
     }
 

@@ -34,7 +34,13 @@ final class WalPusher implements AutoCloseable {
     private static final int MESSAGE_LIMIT = 4096;
 
     /** What a push came to. */
-    record Outcome(Kind kind, String message, Optional<Duration> retryAfter) {
+    /** @param status the server's HTTP status, or 0 when it did not answer */
+    record Outcome(Kind kind, String message, Optional<Duration> retryAfter, int status) {
+        /** Whether the server refused the credentials (401, 403): a token file rotated since it was read, or the wrong one. */
+        boolean credentialsRefused() {
+            return status == 401 || status == 403;
+        }
+
         enum Kind {
             /** Durable in the repository (stored now, or already stored with the same content). */
             STORED,
@@ -56,7 +62,7 @@ final class WalPusher implements AutoCloseable {
     /** Pushes {@code file} (a WAL file's path) under its own name. */
     Outcome push(Path file) {
         String name = file.getFileName().toString();
-        URI uri = ServerHttp.uri(options.server().toString(), "/v1/clusters/" + URLEncoder.encode(options.cluster(), StandardCharsets.UTF_8)
+        URI uri = ServerHttp.uri(options.server().toString(), "/v1/clusters/" + URLEncoder.encode(options.cluster(), StandardCharsets.UTF_8).replace("+", "%20")
                 + "/wal/" + name);
         HttpPut put = new HttpPut(uri);
         try {
@@ -68,21 +74,21 @@ final class WalPusher implements AutoCloseable {
             String body = answer.text(MESSAGE_LIMIT).strip();
             String said = "the server answered " + status + (body.isEmpty() ? "" : ": " + body);
             if (status >= 200 && status < 300) {
-                return new Outcome(Outcome.Kind.STORED, body, Optional.empty());
+                return new Outcome(Outcome.Kind.STORED, body, Optional.empty(), status);
             }
             Optional<Duration> retryAfter = answer.header("Retry-After").filter(v -> v.matches("\\d{1,4}")).map(v -> Duration.ofSeconds(Long.parseLong(v)));
             if (status == 408 || status == 429 || status >= 500) {
-                return new Outcome(Outcome.Kind.RETRY, said, retryAfter);
+                return new Outcome(Outcome.Kind.RETRY, said, retryAfter, status);
             }
             return new Outcome(Outcome.Kind.REFUSED, said + (status == 401 || status == 403 ? " (--token-file FILE: a token with the archive "
-                    + "role for cluster '" + options.cluster() + "')" : ""), Optional.empty());
+                    + "role for cluster '" + options.cluster() + "')" : ""), Optional.empty(), status);
         } catch (java.io.FileNotFoundException | java.nio.file.NoSuchFileException e) {
-            return new Outcome(Outcome.Kind.REFUSED, "cannot read " + file + ": " + e.getMessage(), Optional.empty());
+            return new Outcome(Outcome.Kind.REFUSED, "cannot read " + file + ": " + e.getMessage(), Optional.empty(), 0);
         } catch (javax.net.ssl.SSLException e) {
             return new Outcome(Outcome.Kind.RETRY, "TLS with the pgvault server at " + options.server() + " failed: " + e.getMessage()
-                    + "; if a private CA signed its certificate, give " + ServerHttp.CACERT_HINT, Optional.empty());
+                    + "; if a private CA signed its certificate, give " + ServerHttp.CACERT_HINT, Optional.empty(), 0);
         } catch (IOException | RuntimeException e) {
-            return new Outcome(Outcome.Kind.RETRY, "cannot reach the pgvault server at " + options.server() + ": " + e, Optional.empty());
+            return new Outcome(Outcome.Kind.RETRY, "cannot reach the pgvault server at " + options.server() + ": " + e, Optional.empty(), 0);
         }
     }
 

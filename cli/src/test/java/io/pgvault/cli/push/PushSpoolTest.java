@@ -121,4 +121,50 @@ class PushSpoolTest {
         assertThat(PushSpool.fileOf("not-a-wal-file.ok")).isEmpty();
         assertThat(PushSpool.fileOf(X + PushSpool.PUSHED)).contains(X);
     }
+    @Test
+    void aClosedOwnerOrOneWhoseSpoolWasMadeAgainStatesNothing() throws Exception {
+        PushSpool spool = new PushSpool(dir);
+        PushSpool.Owner owner = spool.acquire(STAMP).orElseThrow();
+        owner.close();
+        owner.pushed(X);
+        owner.refused(Y, "late");
+        assertThat(dir.resolve(X + PushSpool.PUSHED)).as("a push that ended after its owner closed").doesNotExist();
+        assertThat(dir.resolve(Y + PushSpool.REFUSED)).doesNotExist();
+
+        Path spoolDir = Files.createDirectory(dir.resolve("pgvault-push"));
+        PushSpool again = new PushSpool(spoolDir);
+        PushSpool.Owner first = again.acquire(STAMP).orElseThrow();
+        // The data directory is restored: the spool is removed and made again under its name, and this JVM owns it again.
+        String pidLine = Files.readString(spoolDir.resolve(OwnedDirectory.OWNER));
+        Files.move(spoolDir, dir.resolve("removed")); // kept meanwhile, so the new directory cannot reuse its inode
+        Files.createDirectory(spoolDir);
+        Files.writeString(spoolDir.resolve(OwnedDirectory.OWNER), pidLine);
+        first.pushed(X);
+        assertThat(spoolDir.resolve(X + PushSpool.PUSHED)).as("a statement in a spool that is not the one acquired").doesNotExist();
+        first.close();
+    }
+
+    @Test
+    void aRefusalWithdrawsAnEarlierStatementThatTheFileWasStored() throws Exception {
+        PushSpool spool = new PushSpool(dir);
+        try (PushSpool.Owner owner = spool.acquire(STAMP).orElseThrow()) {
+            owner.pushed(X);
+            owner.refused(X, "the server answered 409: other content");
+            assertThat(spool.answer(X, STAMP)).isEqualTo(PushSpool.Answer.REFUSED);
+        }
+    }
+
+    @Test
+    void aPrefetchSpoolIsNotTakenAndNothingButWhatOwnersWriteIsCleared() throws Exception {
+        Files.writeString(dir.resolve(".requested"), X + "\n");
+        assertThatThrownBy(() -> new PushSpool(dir).acquire(STAMP)).hasMessageContaining("prefetch spool");
+        assertThat(dir.resolve(".requested")).exists();
+        Files.delete(dir.resolve(".requested"));
+        Files.writeString(dir.resolve("notes.txt"), "someone's file");
+        Files.write(dir.resolve(X), new byte[16]);
+        try (PushSpool.Owner owner = new PushSpool(dir).acquire(STAMP).orElseThrow()) {
+            assertThat(dir.resolve("notes.txt")).exists();
+            assertThat(dir.resolve(X)).exists();
+        }
+    }
 }

@@ -38,7 +38,8 @@ class WalPushOptionsTest {
 
     @Test
     void aSpoolAnywhereButDirectlyInsideTheWalDirectoryIsRefused() {
-        for (String spool : List.of("pgvault-push", "/var/spool/pgvault", "pg_wal/a/b", "pg_wal/../x", "pg_wal/.hidden", "other/pgvault-push")) {
+        for (String spool : List.of("pgvault-push", "/var/spool/pgvault", "pg_wal/a/b", "pg_wal/../x", "pg_wal/.hidden", "other/pgvault-push",
+                "pg_wal/archive_status", "pg_wal/summaries", "pg_wal/000000010000000000000009", "pg_wal/pgvault/../archive_status")) {
             assertThatThrownBy(() -> call("--server", "http://s", "--cluster", "main", "--spool", spool, P)).as(spool)
                     .hasMessageContaining("directly inside the WAL directory");
         }

@@ -69,7 +69,7 @@ public final class OwnedDirectory {
     /** Writes a one-line file as a temp file renamed over it: a reader never sees half a line. */
     public void replaceLine(String name, String line) throws IOException {
         Path temp = dir.resolve(name + TEMP_SUFFIX);
-        Files.writeString(temp, line + "\n", StandardCharsets.US_ASCII);
+        Files.writeString(temp, line + "\n", StandardCharsets.UTF_8);
         Files.move(temp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
