@@ -64,6 +64,8 @@ public final class PushAheadDaemon {
     private final Map<String, Instant> notBefore = new ConcurrentHashMap<>();
     private final Map<String, Integer> attempts = new ConcurrentHashMap<>();
     private volatile boolean credentialsRefused;
+    /** Whether pushes first name the file by its SHA-256 (see {@link WalPusher#push(Path, boolean)}). */
+    private volatile boolean byReference;
 
     PushAheadDaemon(WalPushOptions options, PushSpool.Owner owner, Path walDirectory, PrintStream log) {
         this.options = options;
@@ -201,7 +203,12 @@ public final class PushAheadDaemon {
 
     private void push(WalPusher pusher, String name) {
         try {
-            WalPusher.Outcome outcome = pusher.push(walDirectory.resolve(name));
+            WalPusher.Outcome outcome = pusher.push(walDirectory.resolve(name), byReference);
+            if (outcome.kind() == WalPusher.Outcome.Kind.STORED) {
+                // A duplicate suggests the cluster also streams and the next files are stored already: name them by reference
+                // until one is not.
+                byReference = outcome.duplicate();
+            }
             switch (outcome.kind()) {
                 case STORED -> {
                     owner.pushed(name);

@@ -5,6 +5,7 @@ import org.apache.hc.client5.http.classic.methods.HttpPut;
 import org.apache.hc.core5.http.ContentType;
 import io.pgvault.core.archive.ZstdUpload;
 import io.pgvault.core.compress.ZstdCodec;
+import io.pgvault.core.util.Sha256;
 import org.apache.hc.core5.http.io.entity.AbstractHttpEntity;
 
 import java.io.FilterOutputStream;
@@ -36,6 +37,11 @@ final class WalPusher implements AutoCloseable {
     /** What a push came to. */
     /** @param status the server's HTTP status, or 0 when it did not answer */
     record Outcome(Kind kind, String message, Optional<Duration> retryAfter, int status) {
+        /** Whether the server already held the file, identical (a duplicate): 200 rather than 201. */
+        boolean duplicate() {
+            return kind == Kind.STORED && status == 200;
+        }
+
         /** Whether the server refused the credentials (401, 403): a token file rotated since it was read, or the wrong one. */
         boolean credentialsRefused() {
             return status == 401 || status == 403;
@@ -61,14 +67,38 @@ final class WalPusher implements AutoCloseable {
 
     /** Pushes {@code file} (a WAL file's path) under its own name. */
     Outcome push(Path file) {
+        return push(file, false);
+    }
+
+    /**
+     * Pushes {@code file} under its own name; {@code byReference} first names it by its SHA-256
+     * alone, and sends it only if the server does not hold exactly that file (a cluster that
+     * streams sends each segment again through archive_command: hashing 16 MiB here costs less
+     * than sending and checking it there).
+     */
+    Outcome push(Path file, boolean byReference) {
         String name = file.getFileName().toString();
         URI uri = ServerHttp.uri(options.server().toString(), "/v1/clusters/" + URLEncoder.encode(options.cluster(), StandardCharsets.UTF_8).replace("+", "%20")
                 + "/wal/" + name);
+        if (byReference) {
+            Outcome claimed = send(file, uri, true);
+            if (claimed.status() != 412) {
+                return claimed;
+            }
+        }
+        return send(file, uri, false);
+    }
+
+    private Outcome send(Path file, URI uri, boolean byReference) {
         HttpPut put = new HttpPut(uri);
         try {
-            put.setHeader(ZstdUpload.ENCODING_HEADER, ZstdUpload.ENCODING);
             put.setHeader(ZstdUpload.RAW_LENGTH_HEADER, Long.toString(Files.size(file)));
-            put.setEntity(new ZstdFileEntity(file));
+            if (byReference) {
+                put.setHeader(ZstdUpload.SHA256_HEADER, Sha256.ofFile(file));
+            } else {
+                put.setHeader(ZstdUpload.ENCODING_HEADER, ZstdUpload.ENCODING);
+                put.setEntity(new ZstdFileEntity(file));
+            }
             ServerHttp.Answer answer = http.send(put, options.token());
             int status = answer.statusCode();
             String body = answer.text(MESSAGE_LIMIT).strip();
@@ -77,6 +107,9 @@ final class WalPusher implements AutoCloseable {
                 return new Outcome(Outcome.Kind.STORED, body, Optional.empty(), status);
             }
             Optional<Duration> retryAfter = answer.header("Retry-After").filter(v -> v.matches("\\d{1,4}")).map(v -> Duration.ofSeconds(Long.parseLong(v)));
+            if (byReference && status == 412) {
+                return new Outcome(Outcome.Kind.RETRY, said, Optional.empty(), status); // not held: the caller sends the file
+            }
             if (status == 408 || status == 429 || status >= 500) {
                 return new Outcome(Outcome.Kind.RETRY, said, retryAfter, status);
             }

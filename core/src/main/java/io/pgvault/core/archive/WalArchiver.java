@@ -135,6 +135,22 @@ public final class WalArchiver {
         }
     }
 
+    /**
+     * A push by reference: the sender names the file's SHA-256 and length instead of sending it.
+     * When the repository holds the file under its name with exactly that content (a cluster that
+     * streams sends each segment again through archive_command), that is a duplicate, answered
+     * without a byte of the body; otherwise empty, and the sender sends the file. Nothing is
+     * stored either way.
+     */
+    public Optional<ArchiveResult> confirm(String cluster, WalFileName name, String sha256, long rawLength) throws IOException {
+        String key = RepositoryLayout.walKey(cluster, name);
+        Optional<ObjectHeader> stored = ObjectEnvelope.readHeader(store, key);
+        if (stored.isEmpty() || !stored.get().sha256().equalsIgnoreCase(sha256) || stored.get().rawSize() != rawLength) {
+            return Optional.empty();
+        }
+        return Optional.of(new ArchiveResult(ArchiveResult.Outcome.DUPLICATE, key, stored.get(), storedSize(key)));
+    }
+
     /** The body against a stored file: a duplicate when the bytes are the same, else checked as WAL and then a conflict. */
     private ArchiveResult compareBody(String cluster, ClusterIdentity identity, WalFileName name, InputStream body, long declaredLength,
                                       String key, ObjectHeader stored) throws IOException {

@@ -28,6 +28,11 @@ public final class ZstdUpload {
     public static final String ENCODING = "zstd";
     /** The file's own length, which an encoded body must announce: a cut upload is told from a short file by it. */
     public static final String RAW_LENGTH_HEADER = "X-Pgvault-Raw-Length";
+    /**
+     * A push by reference (empty body): the file's SHA-256, with {@value #RAW_LENGTH_HEADER}; answered 200 when the
+     * repository holds exactly that file, else 412 and the sender sends it (WalArchiver.confirm).
+     */
+    public static final String SHA256_HEADER = "X-Pgvault-Sha256";
     /** The level wal-push compresses at: the fastest, which also keeps the decoder's window small (512 KiB). */
     public static final int LEVEL = 1;
     /** The largest window a body may use: 16 MiB (wal-push's level 1 uses 512 KiB). */

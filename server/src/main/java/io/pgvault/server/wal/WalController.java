@@ -19,6 +19,7 @@ import io.pgvault.server.load.RequestLimits;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Optional;
 
 /**
  * The endpoints PostgreSQL's {@code archive_command} and {@code restore_command} call:
@@ -52,6 +53,10 @@ public class WalController {
         ArchiveResult result;
         ByteBody bytes = ((ServerHttpRequest<?>) request).byteBody();
         InputStream body = null;
+        String claimed = request.getHeaders().get(ZstdUpload.SHA256_HEADER);
+        if (claimed != null) {
+            return confirm(cluster, file, claimed, request);
+        }
         try (FairLimiter.Permit turn = limits.pushes().acquire(cluster)) {
             boolean zstd = zstdBody(request);
             // Only with a turn: a push waiting for one holds no queued bytes.
@@ -70,6 +75,22 @@ public class WalController {
         boolean stored = result.outcome() == ArchiveResult.Outcome.STORED;
         String message = (stored ? "stored " : "already archived, identical: ") + file + " sha256=" + result.header().sha256() + "\n";
         return stored ? HttpResponse.created(message) : HttpResponse.ok(message);
+    }
+
+    /**
+     * A push by reference: no body, the file's SHA-256 and length. 200 when the repository holds
+     * exactly that file; 412 otherwise, and the sender sends the file itself.
+     */
+    private HttpResponse<String> confirm(String cluster, String file, String sha256, HttpRequest<?> request) throws IOException {
+        if (!sha256.strip().matches("[0-9a-fA-F]{64}") || request.getContentLength() > 0) {
+            throw new ApiException(HttpStatus.BAD_REQUEST, ZstdUpload.SHA256_HEADER + " takes the file's SHA-256 (64 hex digits) with "
+                    + RAW_LENGTH_HEADER + " and no body; nothing was stored");
+        }
+        Optional<ArchiveResult> result = wal.confirm(cluster, file, sha256.strip(), rawLength(request));
+        if (result.isEmpty()) {
+            return HttpResponse.<String>status(HttpStatus.PRECONDITION_FAILED).body("not stored with that content: send " + file + "\n");
+        }
+        return HttpResponse.ok("already archived, identical: " + file + " sha256=" + result.get().header().sha256() + "\n");
     }
 
     /** Whether the body is zstd frames ({@code X-Pgvault-Encoding: zstd}, as wal-push sends it); any other encoding is refused. */

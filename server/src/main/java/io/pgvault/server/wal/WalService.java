@@ -154,6 +154,23 @@ public class WalService {
         }
     }
 
+    /**
+     * A push by reference ({@link WalArchiver#confirm}): a duplicate when the repository holds
+     * the file with that SHA-256 and length, recorded as a duplicate push is; else empty.
+     */
+    public Optional<ArchiveResult> confirm(String cluster, String file, String sha256, long rawLength) throws IOException {
+        WalFileName name = parseName(file);
+        ClusterRow row = clusters.require(cluster);
+        repository.ensureReady();
+        Optional<ArchiveResult> result = archiver.confirm(cluster, name, sha256, rawLength);
+        if (result.isPresent()) {
+            catalog.recordWal(row.id(), walRow(name, result.get()));
+            events.accepted(cluster, clock.instant());
+            metrics.counter("pgvault.wal.pushes", "cluster", cluster, "outcome", "duplicate").increment();
+        }
+        return result;
+    }
+
     /** The first segment fixes the cluster's identity; pushes racing it wait and are checked against it. */
     private ArchiveResult archiveFirstSegment(ClusterRow row, WalFileName name, InputStream body, long contentLength, boolean zstdBody)
             throws IOException {

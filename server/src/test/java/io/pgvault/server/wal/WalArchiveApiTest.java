@@ -213,6 +213,38 @@ class WalArchiveApiTest implements TestPropertyProvider {
         assertThat(get("000000010000000000000020")).isEqualTo(seg);
     }
 
+    private HttpResponse<String> putByReference(String cluster, String file, String sha256, long rawLength) throws Exception {
+        return send(HttpRequest.newBuilder(uri("/v1/clusters/" + cluster + "/wal/" + file)).PUT(HttpRequest.BodyPublishers.noBody())
+                .header(io.pgvault.core.archive.ZstdUpload.SHA256_HEADER, sha256)
+                .header(io.pgvault.core.archive.ZstdUpload.RAW_LENGTH_HEADER, Long.toString(rawLength)));
+    }
+
+    @Test
+    void aPushByReferenceIsADuplicateOnlyForExactlyTheStoredFile() throws Exception {
+        String file = "000000010000000000000031";
+        byte[] seg = segment(0x31, 311);
+        String sha = io.pgvault.core.util.Sha256.of(seg);
+        HttpResponse<String> notYet = putByReference("main", file, sha, seg.length);
+        assertThat(notYet.statusCode()).as("not stored yet: send it").isEqualTo(412);
+        assertThat(put(file, seg)).isEqualTo(201);
+        long before = objectFiles();
+
+        HttpResponse<String> same = putByReference("main", file, sha, seg.length);
+        assertThat(same.statusCode()).isEqualTo(200);
+        assertThat(same.body()).contains("already archived, identical");
+        assertThat(putByReference("main", file, io.pgvault.core.util.Sha256.of(segment(0x31, 312)), seg.length).statusCode())
+                .as("other content under the name: send it (and meet the conflict)").isEqualTo(412);
+        assertThat(putByReference("main", file, sha, seg.length - 1).statusCode()).as("another length").isEqualTo(412);
+        assertThat(putByReference("main", file, "not-a-checksum", seg.length).statusCode()).isEqualTo(400);
+        assertThat(putByReference("nosuch", file, sha, seg.length).statusCode()).isEqualTo(404);
+        HttpResponse<String> withBody = send(HttpRequest.newBuilder(uri("/v1/clusters/main/wal/" + file))
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(seg)).header(io.pgvault.core.archive.ZstdUpload.SHA256_HEADER, sha)
+                .header(io.pgvault.core.archive.ZstdUpload.RAW_LENGTH_HEADER, Long.toString(seg.length)));
+        assertThat(withBody.statusCode()).isEqualTo(400);
+        assertThat(objectFiles()).isEqualTo(before);
+        assertThat(get(file)).isEqualTo(seg);
+    }
+
     @Test
     void aDamagedOrCraftedZstdBodyIsRefusedAndNothingIsStored() throws Exception {
         long before = objectFiles();
