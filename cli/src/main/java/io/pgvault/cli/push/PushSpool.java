@@ -236,15 +236,7 @@ public final class PushSpool {
 
         /** Removes what owners write (statements, .target, .pid, temp files), never anything else that may be there. */
         private void clear() throws IOException {
-            try (DirectoryStream<Path> files = Files.newDirectoryStream(directory())) {
-                for (Path f : files) {
-                    String name = f.getFileName().toString();
-                    boolean ours = fileOf(name).isPresent() || name.equals(TARGET) || name.equals(OwnedDirectory.OWNER) || name.endsWith(".tmp");
-                    if (ours && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                        Files.deleteIfExists(f);
-                    }
-                }
-            }
+            owned.removeFiles(name -> fileOf(name).isPresent() || name.equals(TARGET) || name.equals(OwnedDirectory.OWNER) || name.endsWith(".tmp"));
         }
 
         /** Withdraws: {@code .pid} first (from then on no statement counts), then the statements, then the lock. Idempotent. */

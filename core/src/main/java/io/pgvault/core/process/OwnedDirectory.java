@@ -5,12 +5,14 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * A directory that one background process at a time owns and PostgreSQL's calls read without
@@ -71,6 +73,17 @@ public final class OwnedDirectory {
         Path temp = dir.resolve(name + TEMP_SUFFIX);
         Files.writeString(temp, line + "\n", StandardCharsets.UTF_8);
         Files.move(temp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** Removes the files (not directories, nor what links point to) whose names {@code remove} accepts. */
+    public void removeFiles(Predicate<String> remove) throws IOException {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+            for (Path f : files) {
+                if (remove.test(f.getFileName().toString()) && !Files.isDirectory(f, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        }
     }
 
     /** Publishes this process as the owner; called once the previous owner's leftovers are gone. */

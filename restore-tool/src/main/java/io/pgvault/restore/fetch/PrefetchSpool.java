@@ -405,13 +405,7 @@ public final class PrefetchSpool {
 
         /** Removes every file but those named in {@code keep}. */
         private void clear(Set<String> keep) throws IOException {
-            try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
-                for (Path f : files) {
-                    if (!keep.contains(f.getFileName().toString()) && !Files.isDirectory(f)) {
-                        Files.deleteIfExists(f);
-                    }
-                }
-            }
+            owned.removeFiles(name -> !keep.contains(name));
         }
 
         /**
