@@ -38,9 +38,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Started by {@code bin/pgvault} with the call's options (without {@code %p}), in the data
  * directory, detached from PostgreSQL; it owns the spool for its life and ends once nothing has
- * been ready for {@link #IDLE_EXIT}, or when its WAL directory or spool goes (a data directory
- * removed or restored), or on SIGTERM. Nothing it does can make PostgreSQL drop a file that is
- * not stored: it only ever states what the server acknowledged as durable.
+ * been ready for {@link #IDLE_EXIT}, when its WAL directory or spool goes (a data directory
+ * removed or restored), when the server refuses its token, or on SIGTERM. Nothing it does can
+ * make PostgreSQL drop a file that is not stored: it only ever states what the server
+ * acknowledged as durable.
  */
 public final class PushAheadDaemon {
 

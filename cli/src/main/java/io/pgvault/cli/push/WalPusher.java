@@ -1,11 +1,11 @@
 package io.pgvault.cli.push;
 
-import io.pgvault.core.storage.server.ServerHttp;
-import org.apache.hc.client5.http.classic.methods.HttpPut;
-import org.apache.hc.core5.http.ContentType;
 import io.pgvault.core.archive.ZstdUpload;
 import io.pgvault.core.compress.ZstdCodec;
+import io.pgvault.core.storage.server.ServerHttp;
 import io.pgvault.core.util.Sha256;
+import org.apache.hc.client5.http.classic.methods.HttpPut;
+import org.apache.hc.core5.http.ContentType;
 import org.apache.hc.core5.http.io.entity.AbstractHttpEntity;
 
 import java.io.FilterOutputStream;
@@ -34,8 +34,11 @@ final class WalPusher implements AutoCloseable {
     private static final Duration WAIT = Duration.ofMinutes(2);
     private static final int MESSAGE_LIMIT = 4096;
 
-    /** What a push came to. */
-    /** @param status the server's HTTP status, or 0 when it did not answer */
+    /**
+     * What a push came to.
+     *
+     * @param status the server's HTTP status, or 0 when it did not answer
+     */
     record Outcome(Kind kind, String message, Optional<Duration> retryAfter, int status) {
         /** Whether the server already held the file, identical (a duplicate): 200 rather than 201. */
         boolean duplicate() {
