@@ -1,5 +1,6 @@
 package io.pgvault.cli.push;
 
+import io.pgvault.core.archive.PushHeaders;
 import io.pgvault.core.archive.ZstdUpload;
 import io.pgvault.core.compress.ZstdCodec;
 import io.pgvault.core.storage.server.ServerHttp;
@@ -95,11 +96,11 @@ final class WalPusher implements AutoCloseable {
     private Outcome send(Path file, URI uri, boolean byReference) {
         HttpPut put = new HttpPut(uri);
         try {
-            put.setHeader(ZstdUpload.RAW_LENGTH_HEADER, Long.toString(Files.size(file)));
+            put.setHeader(PushHeaders.RAW_LENGTH, Long.toString(Files.size(file)));
             if (byReference) {
-                put.setHeader(ZstdUpload.SHA256_HEADER, Sha256.ofFile(file));
+                put.setHeader(PushHeaders.SHA256, Sha256.ofFile(file));
             } else {
-                put.setHeader(ZstdUpload.ENCODING_HEADER, ZstdUpload.ENCODING);
+                put.setHeader(PushHeaders.ENCODING, PushHeaders.ZSTD);
                 put.setEntity(new ZstdFileEntity(file));
             }
             ServerHttp.Answer answer = http.send(put, options.token());

@@ -123,7 +123,7 @@ public final class WalArchiver {
                 if (!zstdBody) {
                     return archive(cluster, identity, name, body, declaredLength, limit, file, room);
                 }
-                if (codec.id().equals(ZstdUpload.ENCODING)) {
+                if (codec.id().equals(PushHeaders.ZSTD)) {
                     return archiveFrames(cluster, identity, name, body, declaredLength, limit, file, room);
                 }
                 try (InputStream raw = ZstdUpload.decode(body, null, decodeLimit(limit, declaredLength), name.toString())) {

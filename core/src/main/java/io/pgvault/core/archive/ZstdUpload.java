@@ -13,7 +13,7 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 
 /**
- * A WAL file's body as {@code pgvault wal-push} sends it: zstd frames, so a 16 MiB segment
+ * A WAL file's body as {@code pgvault wal-push} sends it ({@link PushHeaders}): zstd frames, so a 16 MiB segment
  * crosses the network as one or two MiB and the server stores the frames it received instead
  * of compressing the file again. The body is untrusted input: it is decoded with a bounded
  * window (a crafted frame header cannot make the decoder allocate more), its compressed bytes
@@ -22,17 +22,6 @@ import java.nio.ByteBuffer;
  */
 public final class ZstdUpload {
 
-    /** Names the encoding of a body that is not the file itself; only {@value #ENCODING} is read. */
-    public static final String ENCODING_HEADER = "X-Pgvault-Encoding";
-    /** The name senders put in {@value #ENCODING_HEADER}. */
-    public static final String ENCODING = "zstd";
-    /** The file's own length, which an encoded body must announce: a cut upload is told from a short file by it. */
-    public static final String RAW_LENGTH_HEADER = "X-Pgvault-Raw-Length";
-    /**
-     * A push by reference (empty body): the file's SHA-256, with {@value #RAW_LENGTH_HEADER}; answered 200 when the
-     * repository holds exactly that file, else 412 and the sender sends it (WalArchiver.confirm).
-     */
-    public static final String SHA256_HEADER = "X-Pgvault-Sha256";
     /** The level wal-push compresses at: the fastest, which also keeps the decoder's window small (512 KiB). */
     public static final int LEVEL = 1;
     /** The largest window a body may use: 16 MiB (wal-push's level 1 uses 512 KiB). */

@@ -2,6 +2,7 @@ package io.pgvault.server.wal;
 
 import io.micronaut.http.HttpRequest;
 import io.micronaut.http.HttpResponse;
+import io.micronaut.http.HttpStatus;
 import io.micronaut.http.body.ByteBody;
 import io.micronaut.http.MediaType;
 import io.micronaut.http.ServerHttpRequest;
@@ -10,9 +11,8 @@ import io.micronaut.http.annotation.Get;
 import io.micronaut.http.annotation.Put;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
-import io.micronaut.http.HttpStatus;
 import io.pgvault.core.archive.ArchiveResult;
-import io.pgvault.core.archive.ZstdUpload;
+import io.pgvault.core.archive.PushHeaders;
 import io.pgvault.server.api.ApiException;
 import io.pgvault.server.load.FairLimiter;
 import io.pgvault.server.load.RequestLimits;
@@ -35,9 +35,6 @@ import java.util.Optional;
 @ExecuteOn(TaskExecutors.BLOCKING)
 public class WalController {
 
-    private static final String ENCODING_HEADER = ZstdUpload.ENCODING_HEADER;
-    private static final String RAW_LENGTH_HEADER = ZstdUpload.RAW_LENGTH_HEADER;
-
     private final WalService wal;
     private final FetchBuffers buffers;
     private final RequestLimits limits;
@@ -53,7 +50,7 @@ public class WalController {
         ArchiveResult result;
         ByteBody bytes = ((ServerHttpRequest<?>) request).byteBody();
         InputStream body = null;
-        String claimed = request.getHeaders().get(ZstdUpload.SHA256_HEADER);
+        String claimed = request.getHeaders().get(PushHeaders.SHA256);
         if (claimed != null) {
             return confirm(cluster, file, claimed, request);
         }
@@ -83,8 +80,8 @@ public class WalController {
      */
     private HttpResponse<String> confirm(String cluster, String file, String sha256, HttpRequest<?> request) throws IOException {
         if (!sha256.strip().matches("[0-9a-fA-F]{64}") || request.getContentLength() > 0) {
-            throw new ApiException(HttpStatus.BAD_REQUEST, ZstdUpload.SHA256_HEADER + " takes the file's SHA-256 (64 hex digits) with "
-                    + RAW_LENGTH_HEADER + " and no body; nothing was stored");
+            throw new ApiException(HttpStatus.BAD_REQUEST, PushHeaders.SHA256 + " takes the file's SHA-256 (64 hex digits) with "
+                    + PushHeaders.RAW_LENGTH + " and no body; nothing was stored");
         }
         Optional<ArchiveResult> result = wal.confirm(cluster, file, sha256.strip(), rawLength(request));
         if (result.isEmpty()) {
@@ -95,22 +92,22 @@ public class WalController {
 
     /** Whether the body is zstd frames ({@code X-Pgvault-Encoding: zstd}, as wal-push sends it); any other encoding is refused. */
     private static boolean zstdBody(HttpRequest<?> request) {
-        String encoding = request.getHeaders().get(ENCODING_HEADER);
+        String encoding = request.getHeaders().get(PushHeaders.ENCODING);
         if (encoding == null || encoding.isBlank()) {
             return false;
         }
-        if (encoding.strip().equalsIgnoreCase(ZstdUpload.ENCODING)) {
+        if (encoding.strip().equalsIgnoreCase(PushHeaders.ZSTD)) {
             return true;
         }
-        throw new ApiException(HttpStatus.BAD_REQUEST, ENCODING_HEADER + ": " + encoding + " is not an encoding pgvault reads: send the file as it is, "
-                + "or zstd frames with " + ENCODING_HEADER + ": zstd and " + RAW_LENGTH_HEADER + "; nothing was stored");
+        throw new ApiException(HttpStatus.BAD_REQUEST, PushHeaders.ENCODING + ": " + encoding + " is not an encoding pgvault reads: send the file as it is, "
+                + "or zstd frames with " + PushHeaders.ENCODING + ": zstd and " + PushHeaders.RAW_LENGTH + "; nothing was stored");
     }
 
-    /** The file's own length, which a zstd body must announce ({@value #RAW_LENGTH_HEADER}): a cut upload is told from a short file by it. */
+    /** The file's own length, which a zstd body or a push by reference must announce ({@link PushHeaders#RAW_LENGTH}). */
     private static long rawLength(HttpRequest<?> request) {
-        String value = request.getHeaders().get(RAW_LENGTH_HEADER);
+        String value = request.getHeaders().get(PushHeaders.RAW_LENGTH);
         if (value == null || !value.strip().matches("\\d{1,12}")) {
-            throw new ApiException(HttpStatus.BAD_REQUEST, "a zstd body needs " + RAW_LENGTH_HEADER + ": the file's own length in bytes"
+            throw new ApiException(HttpStatus.BAD_REQUEST, "this push needs " + PushHeaders.RAW_LENGTH + ": the file's own length in bytes"
                     + (value == null ? "" : ", not '" + value + "'") + "; nothing was stored");
         }
         return Long.parseLong(value.strip());

@@ -179,10 +179,10 @@ class WalArchiveApiTest implements TestPropertyProvider {
     private HttpResponse<String> putEncoded(String file, byte[] body, String encoding, Long rawLength) throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(uri("/v1/clusters/main/wal/" + file)).PUT(HttpRequest.BodyPublishers.ofByteArray(body));
         if (encoding != null) {
-            request.header(io.pgvault.core.archive.ZstdUpload.ENCODING_HEADER, encoding);
+            request.header(io.pgvault.core.archive.PushHeaders.ENCODING, encoding);
         }
         if (rawLength != null) {
-            request.header(io.pgvault.core.archive.ZstdUpload.RAW_LENGTH_HEADER, Long.toString(rawLength));
+            request.header(io.pgvault.core.archive.PushHeaders.RAW_LENGTH, Long.toString(rawLength));
         }
         return send(request);
     }
@@ -215,8 +215,8 @@ class WalArchiveApiTest implements TestPropertyProvider {
 
     private HttpResponse<String> putByReference(String cluster, String file, String sha256, long rawLength) throws Exception {
         return send(HttpRequest.newBuilder(uri("/v1/clusters/" + cluster + "/wal/" + file)).PUT(HttpRequest.BodyPublishers.noBody())
-                .header(io.pgvault.core.archive.ZstdUpload.SHA256_HEADER, sha256)
-                .header(io.pgvault.core.archive.ZstdUpload.RAW_LENGTH_HEADER, Long.toString(rawLength)));
+                .header(io.pgvault.core.archive.PushHeaders.SHA256, sha256)
+                .header(io.pgvault.core.archive.PushHeaders.RAW_LENGTH, Long.toString(rawLength)));
     }
 
     @Test
@@ -238,8 +238,8 @@ class WalArchiveApiTest implements TestPropertyProvider {
         assertThat(putByReference("main", file, "not-a-checksum", seg.length).statusCode()).isEqualTo(400);
         assertThat(putByReference("nosuch", file, sha, seg.length).statusCode()).isEqualTo(404);
         HttpResponse<String> withBody = send(HttpRequest.newBuilder(uri("/v1/clusters/main/wal/" + file))
-                .PUT(HttpRequest.BodyPublishers.ofByteArray(seg)).header(io.pgvault.core.archive.ZstdUpload.SHA256_HEADER, sha)
-                .header(io.pgvault.core.archive.ZstdUpload.RAW_LENGTH_HEADER, Long.toString(seg.length)));
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(seg)).header(io.pgvault.core.archive.PushHeaders.SHA256, sha)
+                .header(io.pgvault.core.archive.PushHeaders.RAW_LENGTH, Long.toString(seg.length)));
         assertThat(withBody.statusCode()).isEqualTo(400);
         assertThat(objectFiles()).isEqualTo(before);
         assertThat(get(file)).isEqualTo(seg);
