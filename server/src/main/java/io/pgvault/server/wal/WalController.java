@@ -52,7 +52,12 @@ public class WalController {
         InputStream body = null;
         String claimed = request.getHeaders().get(PushHeaders.SHA256);
         if (claimed != null) {
-            return confirm(cluster, file, claimed, request);
+            try {
+                return confirm(cluster, file, claimed, request);
+            } catch (IOException | RuntimeException e) {
+                drain(bytes.toInputStream()); // a body sent with it all the same: read, so the refusal arrives
+                throw e;
+            }
         }
         try (FairLimiter.Permit turn = limits.pushes().acquire(cluster)) {
             boolean zstd = zstdBody(request);
