@@ -14,11 +14,10 @@ import java.util.Map;
  * The options of {@code pgvault wal-push}, parsed by hand (it runs as archive_command: no
  * command-line framework to load). {@link PushAheadDaemon} takes the same ones.
  *
- * @param arguments the options as given, without {@code %p}: what a pusher started for them is started with
  * @param spool     the push-ahead spool, relative to the data directory, inside the WAL directory; null without one
  */
 public record WalPushOptions(URI server, String cluster, String token, Path tokenFile, Path caCert, Path spool, int parallel,
-                             Duration retryFor, Path file, List<String> arguments) {
+                             Duration retryFor, Path file) {
 
     public static final String USAGE = """
             Usage: pgvault wal-push --server URL --cluster NAME [options] %p
@@ -66,7 +65,6 @@ public record WalPushOptions(URI server, String cluster, String token, Path toke
         int parallel = DEFAULT_PARALLEL;
         Duration retryFor = Duration.ofSeconds(10);
         List<String> positional = new ArrayList<>();
-        List<String> arguments = new ArrayList<>();
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
             if (!a.startsWith("--")) {
@@ -81,8 +79,6 @@ public record WalPushOptions(URI server, String cluster, String token, Path toke
                 throw new IllegalArgumentException(a + " needs a value");
             }
             String v = args.get(++i);
-            arguments.add(a);
-            arguments.add(v);
             switch (a) {
                 case "--server" -> server = v;
                 case "--cluster" -> cluster = v;
@@ -118,7 +114,7 @@ public record WalPushOptions(URI server, String cluster, String token, Path toke
             token = BearerToken.fromFile(tokenPath);
         }
         Path caPath = caCert == null || caCert.isBlank() ? null : Path.of(caCert);
-        return new WalPushOptions(URI.create(server), cluster, token, tokenPath, caPath, spool, parallel, retryFor, path, List.copyOf(arguments));
+        return new WalPushOptions(URI.create(server), cluster, token, tokenPath, caPath, spool, parallel, retryFor, path);
     }
 
     /**

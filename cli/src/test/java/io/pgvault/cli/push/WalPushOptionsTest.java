@@ -26,8 +26,8 @@ class WalPushOptionsTest {
         assertThat(o.walDirectory()).isEqualTo(Path.of("pg_wal"));
         assertThat(o.parallel()).isEqualTo(4);
         assertThat(o.retryFor()).isEqualTo(Duration.ofMillis(500));
-        assertThat(o.arguments()).containsExactly("--server", "http://pgvault:8432", "--cluster", "main", "--spool", "pg_wal/pgvault-push",
-                "--parallel", "4", "--retry-for", "500ms");
+        assertThat(o.server().toString()).isEqualTo("http://pgvault:8432");
+        assertThat(o.cluster()).isEqualTo("main");
     }
 
     @Test
