@@ -99,10 +99,15 @@ public final class ArchiveBench {
         return ms.stream().mapToDouble(Double::doubleValue).sum() / 1000;
     }
 
+    /** Warm-up passes at least, and at most (--warmup, --max-warmup); see {@link #warm}. */
     private static int warmupPasses = 3;
+    private static int maxWarmupPasses = 12;
+    /** JIT compiler CPU per segment below which a server counts as warm, as one archiving for weeks is. */
+    private static final double SETTLED_JIT_MS_PER_SEGMENT = 5;
 
     public static void main(String[] args) throws Exception {
         warmupPasses = intArg(args, "--warmup", 3);
+        maxWarmupPasses = Math.max(warmupPasses, intArg(args, "--max-warmup", 12));
         int major = intArg(args, "--major", 15);
         int scale = intArg(args, "--scale", 20);
         int seconds = intArg(args, "--seconds", 30);
@@ -208,16 +213,14 @@ public final class ArchiveBench {
             HttpClient http = HttpClient.newHttpClient();
             registerCluster(url, "{\"name\":\"bench\"}");
             // Warm the server's JIT the way a long-running server is warm: archive the
-            // whole corpus once, untimed, into a throwaway cluster.
-            // Several passes (--warmup, default 3): C2 keeps compiling for a while, and its CPU would count against the
-            // timed pass; the AES-GCM intrinsics of an encrypted repository need more objects than compression does.
-            for (int pass = 0; pass < warmupPasses; pass++) {
+            // whole corpus, untimed, into throwaway clusters (see warm).
+            warm("pgvault curl PUT", server, files.size(), pass -> {
                 http.send(HttpRequest.newBuilder(URI.create(url + "/v1/clusters")).header("Content-Type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"warmup" + pass + "\"}")).build(), HttpResponse.BodyHandlers.discarding());
                 for (Path f : files) {
                     asPgUser("curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/warmup" + pass + "/wal/" + f.getFileName());
                 }
-            }
+            });
             double cpuBefore = cpuSeconds(server.pid());
             java.util.function.Function<Path, String> push = f -> "curl -fsS -o /dev/null -T " + f + " " + url + "/v1/clusters/bench/wal/"
                     + f.getFileName();
@@ -299,20 +302,24 @@ public final class ArchiveBench {
             registerCluster(url, "{\"name\":\"bench\"}");
             String launcher = Path.of("bin/pgvault").toAbsolutePath().toString();
             // Warmed the way it is measured: the server's JIT compiles the path zstd frames take, not curl's.
-            for (int pass = 0; pass < warmupPasses; pass++) {
+            warm("pgvault wal-push --spool", server, files.size(), pass -> {
                 String cluster = "warmup" + pass;
                 registerCluster(url, "{\"name\":\"" + cluster + "\"}");
                 Path warm = backlog(Files.createDirectories(work.resolve("pgvault-push-ahead-" + cluster)), pg, files);
                 timedCalls(files, f -> launcher + " wal-push --server " + url + " --cluster " + cluster
                         + " --spool pg_wal/pgvault-push pg_wal/" + f.getFileName(), warm);
                 stopPusher(warm.resolve("pg_wal/pgvault-push"));
-            }
+                Fixtures.deleteTree(warm);
+            });
             data = backlog(dir, pg, files);
             java.util.function.Function<Path, String> push = f -> launcher + " wal-push --server " + url + " --cluster bench --spool pg_wal/pgvault-push pg_wal/"
                     + f.getFileName();
             double cpuBefore = cpuSeconds(server.pid());
+            double jitBefore = compilerCpuSeconds(server.pid());
             List<Double> calls = timedCalls(files, push, data);
             double cpu = cpuSeconds(server.pid()) - cpuBefore;
+            System.out.printf(Locale.ROOT, "  the timed backlog: server CPU %.1f ms per segment, %.1f of it its JIT%n", 1000 * cpu / files.size(),
+                    1000 * (compilerCpuSeconds(server.pid()) - jitBefore) / files.size());
             String name = "pgvault wal-push --spool (push-ahead, 2)";
             PUSH_AHEAD.add(new Figures(name, files.size(), raw, sumSeconds(calls), directorySize(dir.resolve("repo/clusters/bench/wal")), cpu,
                     median(calls)));
@@ -328,6 +335,34 @@ public final class ArchiveBench {
             server.destroy();
             server.waitFor(30, TimeUnit.SECONDS);
         }
+    }
+
+    interface Pass {
+        void run(int pass) throws Exception;
+    }
+
+    /**
+     * Runs untimed passes over the corpus until the server's JIT has settled: at least
+     * --warmup passes (3), then until its compiler threads used less than
+     * {@link #SETTLED_JIT_MS_PER_SEGMENT} per segment in a pass, at most --max-warmup (12).
+     * A fixed three passes (51 segments) left C2 compiling: by hand it still took 14-20 ms of
+     * CPU per segment in passes 4 and 5 and 6-8 ms from the seventh, on a server whose work is
+     * 35-45 ms per segment, and all of it counted against the timed pass. A server archiving
+     * for weeks compiled all that long ago. Prints each pass's JIT CPU.
+     */
+    private static void warm(String what, Process server, int segments, Pass pass) throws Exception {
+        StringBuilder jit = new StringBuilder();
+        for (int i = 0; i < maxWarmupPasses; i++) {
+            double before = compilerCpuSeconds(server.pid());
+            pass.run(i);
+            double perSegment = 1000 * (compilerCpuSeconds(server.pid()) - before) / segments;
+            jit.append(jit.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.1f", perSegment));
+            if (i + 1 >= warmupPasses && perSegment < SETTLED_JIT_MS_PER_SEGMENT) {
+                break;
+            }
+        }
+        System.out.printf(Locale.ROOT, "  %s: server warmed by %d passes over the corpus, its JIT's CPU per segment in each: %s ms%n", what,
+                jit.toString().split(", ").length, jit);
     }
 
     /** Stops the pusher named in the spool's .pid (only a PushAheadDaemon: the pid file may outlive it). */

@@ -87,7 +87,28 @@ final class BenchSupport {
 
     /** User plus system CPU seconds of a process so far, from /proc (Linux). */
     static double cpuSeconds(long pid) throws IOException {
-        String[] fields = Files.readString(Path.of("/proc", Long.toString(pid), "stat")).replaceAll("^.*\\) ", "").split(" ");
+        return cpuSeconds(Path.of("/proc", Long.toString(pid)));
+    }
+
+    /** CPU seconds a JVM's JIT compiler threads (C1 and C2) have used so far, from /proc (Linux). */
+    static double compilerCpuSeconds(long pid) throws IOException {
+        double seconds = 0;
+        try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            for (Path task : tasks.toList()) {
+                try {
+                    if (Files.readString(task.resolve("comm")).contains("Compiler")) {
+                        seconds += cpuSeconds(task);
+                    }
+                } catch (IOException gone) {
+                    // the thread ended meanwhile
+                }
+            }
+        }
+        return seconds;
+    }
+
+    private static double cpuSeconds(Path procEntry) throws IOException {
+        String[] fields = Files.readString(procEntry.resolve("stat")).replaceAll("^.*\\) ", "").split(" ");
         return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
     }
 
