@@ -100,15 +100,20 @@ public final class RecoveryPlanner {
                             + "stops only at a commit or abort later than the target, so it would replay all WAL and fail without reaching it; "
                             + "use --target latest to recover everything archived, or wait for the next segment to be archived." + windowText);
                 }
+                // The newest backup all of whose commits before its consistency point are not after the target, by the clock
+                // that stamped them (BackupManifest#consistentBy): PostgreSQL stops at the first commit past the target, and one
+                // before the consistency point would end the recovery before the database is consistent, or, earlier than the
+                // backup's start, never be replayed at all, so that the recovery would overshoot the target.
                 BackupManifest backup = null;
                 for (BackupManifest b : window.backups()) {
-                    if (!Instant.parse(b.finishedAt()).isAfter(time)) {
+                    if (!b.consistentBy().isAfter(time) && (backup == null || Lsn.parse(b.endLsn()).isAfter(Lsn.parse(backup.endLsn())))) {
                         backup = b;
                     }
                 }
                 if (backup == null) {
+                    BackupManifest oldest = window.oldest();
                     throw new RecoveryRefusedException("target time " + time + " is before the oldest usable backup finished ("
-                            + window.oldest().finishedAt() + ")." + windowText);
+                            + oldest.consistentBy() + (oldest.pgFinishedAt() != null ? " by PostgreSQL's clock" : "") + ")." + windowText);
                 }
                 yield new Plan(backup, tli, requestedTimeline.isPresent(), target, Optional.empty(), window);
             }

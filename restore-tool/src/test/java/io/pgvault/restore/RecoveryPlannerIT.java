@@ -23,6 +23,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -80,26 +82,8 @@ class RecoveryPlannerIT {
             Spot xidNew = commit(pg);
             Spot xidPrepared = preparedCommit(pg);
             pg.execute("INSERT INTO t SELECT g, repeat('y', 200) FROM generate_series(1, 20000) g");
-            String last = pg.queryValue("SELECT pg_walfile_name(pg_switch_wal())");
-            long deadline = System.nanoTime() + 60_000_000_000L;
-            while (!Files.exists(walDir.resolve(last)) && System.nanoTime() < deadline) {
-                Thread.sleep(100);
-            }
-            assertThat(walDir.resolve(last)).exists();
-
             WalSegmentSize size = WalSegmentSize.DEFAULT;
-            LocalDirectoryStore local = new LocalDirectoryStore(dir.resolve("repo"));
-            RepositoryFormat.initialize(local, "test");
-            new ClusterDescriptor(CLUSTER, null, null, size.bytes(), major, "2026-12-01T00:00:00Z").write(local);
-            WalArchiver archiver = new WalArchiver(local, Codecs.parse("zstd"), dir.resolve("spool"), "test", Clock.systemUTC());
-            try (Stream<Path> files = Files.list(walDir)) {
-                for (Path segment : files.filter(f -> f.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList()) {
-                    try (InputStream in = Files.newInputStream(segment)) {
-                        archiver.archive(CLUSTER, ClusterIdentity.UNKNOWN, WalFileName.parse(segment.getFileName().toString()), in,
-                                Files.size(segment));
-                    }
-                }
-            }
+            LocalDirectoryStore local = archiveEverything(pg, walDir, dir);
             // The planner reads the backups' manifests only: their pieces are not needed here.
             manifest(b1Start, b1End, "20261201T010000Z-000001", "2026-12-01T01:00:00Z", major).write(local);
             manifest(b2Start, b2End, "20261201T020000Z-000002", "2026-12-01T02:00:00Z", major).write(local);
@@ -245,6 +229,97 @@ class RecoveryPlannerIT {
         }
     }
 
+    /**
+     * A target time is compared with the time each backup became consistent on the clock that
+     * stamped the commits, PostgreSQL's ({@link BackupManifest#pgFinishedAt}), never with
+     * pgvault's ({@code finishedAt}). With pgvault's clock an hour behind, a target between
+     * two backups picked the newer: PostgreSQL would have replayed from its start and stopped at
+     * the first commit after it, past the target, with the rows committed in between (or
+     * refused, had one been committed while it ran). An hour ahead, a target after the newer
+     * backup was refused as before the oldest.
+     */
+    @Test
+    void aTimeTargetPicksItsBackupByPostgresqlsClockWhateverPgvaultsClockSaid() throws Exception {
+        Path dir = Files.createTempDirectory("pgvault-planner-clock-it");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path walDir = Files.createDirectories(dir.resolve("wal"));
+        OsUser.own(dir);
+        int major = Fixtures.testMajors().get(0);
+        try (PgCluster pg = PgCluster.builder(major).setting("archive_mode", "on").setting("archive_command", "cp %p " + walDir + "/%f").start()) {
+            pg.execute("CREATE TABLE t (id int)");
+            pg.queryValue("SELECT pg_switch_wal()");
+            Lsn b1Start = lsn(pg);
+            pg.execute("INSERT INTO t VALUES (1)");
+            Lsn b1End = lsn(pg);
+            Instant b1Consistent = postgresClock(pg);
+            pg.execute("INSERT INTO t VALUES (2)");
+            // Between the backups, after row 2's commit: a recovery to here has rows 1 and 2, from backup 1 only.
+            Instant between = postgresClock(pg);
+            pg.queryValue("SELECT pg_switch_wal()");
+            Lsn b2Start = lsn(pg);
+            pg.execute("INSERT INTO t VALUES (3)");
+            Lsn b2End = lsn(pg);
+            Instant b2Consistent = postgresClock(pg);
+            pg.execute("INSERT INTO t VALUES (4)");
+            Instant afterBackup2 = postgresClock(pg);
+            pg.execute("INSERT INTO t VALUES (5)");
+            LocalDirectoryStore local = archiveEverything(pg, walDir, dir);
+            String b1 = "20261201T010000Z-000001";
+            String b2 = "20261201T020000Z-000002";
+            assertThat(b2Consistent).isAfter(between);
+
+            for (Duration pgvaultAhead : List.of(Duration.ofHours(-1), Duration.ZERO, Duration.ofHours(1))) {
+                manifest(b1Start, b1End, b1, b1Consistent.plus(pgvaultAhead), b1Consistent, major).write(local);
+                manifest(b2Start, b2End, b2, b2Consistent.plus(pgvaultAhead), b2Consistent, major).write(local);
+                RecoveryPlanner planner = new RecoveryPlanner(ClusterArchive.load(local, CLUSTER));
+                assertThat(planner.plan(RecoveryTarget.time(between.toString(), true), Optional.empty()).backup().backupId())
+                        .as("pgvault's clock %s off", pgvaultAhead).isEqualTo(b1);
+                assertThat(planner.plan(RecoveryTarget.time(afterBackup2.toString(), true), Optional.empty()).backup().backupId())
+                        .as("pgvault's clock %s off", pgvaultAhead).isEqualTo(b2);
+                assertThatThrownBy(() -> planner.plan(RecoveryTarget.time(b1Consistent.minusMillis(1).toString(), true), Optional.empty()))
+                        .as("pgvault's clock %s off", pgvaultAhead).isInstanceOf(RecoveryRefusedException.class)
+                        .hasMessageContaining("before the oldest usable backup finished (" + b1Consistent + " by PostgreSQL's clock)");
+            }
+            // A backup whose PostgreSQL clock was not read (taken before pgvault read it) is judged by pgvault's clock, as before.
+            manifest(b1Start, b1End, b1, b1Consistent, null, major).write(local);
+            manifest(b2Start, b2End, b2, b2Consistent, null, major).write(local);
+            RecoveryPlanner legacy = new RecoveryPlanner(ClusterArchive.load(local, CLUSTER));
+            assertThat(legacy.plan(RecoveryTarget.time(between.toString(), true), Optional.empty()).backup().backupId()).isEqualTo(b1);
+            assertThat(legacy.plan(RecoveryTarget.time(afterBackup2.toString(), true), Optional.empty()).backup().backupId()).isEqualTo(b2);
+        } finally {
+            Fixtures.deleteTree(dir);
+        }
+    }
+
+    private static Instant postgresClock(PgCluster pg) throws InterruptedException {
+        Instant now = Instant.parse(pg.queryValue("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"));
+        Thread.sleep(5); // the next commit carries a later time
+        return now;
+    }
+
+    /** Switches to a new segment, waits until archive_command copied the last one, and archives all into a new repository. */
+    private static LocalDirectoryStore archiveEverything(PgCluster pg, Path walDir, Path dir) throws Exception {
+        String last = pg.queryValue("SELECT pg_walfile_name(pg_switch_wal())");
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (!Files.exists(walDir.resolve(last)) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        assertThat(walDir.resolve(last)).exists();
+        LocalDirectoryStore local = new LocalDirectoryStore(dir.resolve("repo"));
+        RepositoryFormat.initialize(local, "test");
+        new ClusterDescriptor(CLUSTER, null, null, WalSegmentSize.DEFAULT.bytes(), pg.major(), "2026-12-01T00:00:00Z").write(local);
+        WalArchiver archiver = new WalArchiver(local, Codecs.parse("zstd"), dir.resolve("spool"), "test", Clock.systemUTC());
+        try (Stream<Path> files = Files.list(walDir)) {
+            for (Path segment : files.filter(f -> f.getFileName().toString().matches("[0-9A-F]{24}")).sorted().toList()) {
+                try (InputStream in = Files.newInputStream(segment)) {
+                    archiver.archive(CLUSTER, ClusterIdentity.UNKNOWN, WalFileName.parse(segment.getFileName().toString()), in,
+                            Files.size(segment));
+                }
+            }
+        }
+        return local;
+    }
+
     /** The segments whose objects under {@code prefix} (segments or their indexes) the store was asked for. */
     private static List<Long> segmentsRead(FaultInjectingStore store, String prefix, WalSegmentSize size) {
         return store.gotKeys().stream()
@@ -288,9 +363,15 @@ class RecoveryPlannerIT {
 
     /** The planner reads only a manifest's positions; one (never fetched) piece makes it a manifest readers accept. */
     private static BackupManifest manifest(Lsn start, Lsn end, String id, String finishedAt, int major) {
+        return manifest(start, end, id, Instant.parse(finishedAt), null, major);
+    }
+
+    /** @param pgFinishedAt PostgreSQL's clock at its end, null for a backup whose clock was not read */
+    private static BackupManifest manifest(Lsn start, Lsn end, String id, Instant finishedAt, Instant pgFinishedAt, int major) {
         BackupManifest.Piece piece = new BackupManifest.Piece("base.tar", null, 0,
                 io.pgvault.core.repo.RepositoryLayout.backupPiece(CLUSTER, id, "base.tar", 0), 0, 0, "0".repeat(64), 0);
         return new BackupManifest(BackupManifest.FORMAT, id, CLUSTER, id, null, major, WalSegmentSize.DEFAULT.bytes(), 1, start.toString(), 1,
-                end.toString(), finishedAt, finishedAt, "zstd", 0, 0, List.of(piece), null);
+                end.toString(), finishedAt.toString(), finishedAt.toString(), "zstd", 0, 0, List.of(piece), null, null,
+                pgFinishedAt == null ? null : pgFinishedAt.toString());
     }
 }

@@ -28,6 +28,11 @@ import java.util.TreeSet;
  * @param endLsn the backup's consistency point: recovery must replay WAL at least to here
  * @param parent for an incremental backup, the backup it holds the changes since (PostgreSQL 17+), or whose unchanged
  *     files it references (14-16, {@link FileReference}); null for a full backup
+ * @param finishedAt pgvault's clock when the manifest was written
+ * @param pgFinishedAt PostgreSQL's clock just after the backup ended, read from the walsender of the server it was taken
+ *     from: every commit before {@link #endLsn} carries an earlier time by that clock, so this, not {@code finishedAt}, says
+ *     whether the backup can serve a recovery target time whatever pgvault's clock says. Null when it could not be read
+ *     (and for backups taken before pgvault read it); {@link #consistentBy()} then falls back to {@code finishedAt}
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record BackupManifest(
@@ -49,7 +54,8 @@ public record BackupManifest(
         long storedBytes,
         List<Piece> pieces,
         String pgManifestSha256,
-        Parent parent) {
+        Parent parent,
+        String pgFinishedAt) {
 
     /**
      * 2: a piece may hold a range of a file ({@link FilePart}) instead of whole files only;
@@ -85,6 +91,26 @@ public record BackupManifest(
                           String finishedAt, String codec, long rawBytes, long storedBytes, List<Piece> pieces, String pgManifestSha256) {
         this(formatVersion, backupId, cluster, label, systemIdentifier, pgMajor, walSegmentSize, startTimeline, startLsn, endTimeline, endLsn,
                 startedAt, finishedAt, codec, rawBytes, storedBytes, pieces, pgManifestSha256, null);
+    }
+
+    /** A backup whose PostgreSQL clock was not read. */
+    public BackupManifest(int formatVersion, String backupId, String cluster, String label, String systemIdentifier, int pgMajor,
+                          long walSegmentSize, long startTimeline, String startLsn, long endTimeline, String endLsn, String startedAt,
+                          String finishedAt, String codec, long rawBytes, long storedBytes, List<Piece> pieces, String pgManifestSha256,
+                          Parent parent) {
+        this(formatVersion, backupId, cluster, label, systemIdentifier, pgMajor, walSegmentSize, startTimeline, startLsn, endTimeline, endLsn,
+                startedAt, finishedAt, codec, rawBytes, storedBytes, pieces, pgManifestSha256, parent, null);
+    }
+
+    /**
+     * A time by which every commit the backup needs replayed to be consistent had happened, on
+     * the clock that stamped those commits when it is known ({@link #pgFinishedAt}), else on
+     * pgvault's ({@link #finishedAt}, right only while the two clocks agree). A recovery to a
+     * target time can start from this backup only if the target is not before it.
+     */
+    @JsonIgnore
+    public java.time.Instant consistentBy() {
+        return java.time.Instant.parse(pgFinishedAt != null ? pgFinishedAt : finishedAt);
     }
 
     @JsonIgnore

@@ -527,6 +527,15 @@ public final class BackupWriter implements BaseBackupSink {
     /** @param parent the backup an incremental one builds on; null for a full backup */
     public BackupManifest finish(String label, String systemIdentifier, int pgMajor, long walSegmentSize, Lsn end, TimelineId endTimeline,
                                  BackupManifest.Parent parent) throws IOException {
+        return finish(label, systemIdentifier, pgMajor, walSegmentSize, end, endTimeline, parent, null);
+    }
+
+    /**
+     * @param parent the backup an incremental one builds on; null for a full backup
+     * @param pgFinishedAt PostgreSQL's clock read after BASE_BACKUP ended ({@link BackupManifest#pgFinishedAt}); null if unread
+     */
+    public BackupManifest finish(String label, String systemIdentifier, int pgMajor, long walSegmentSize, Lsn end, TimelineId endTimeline,
+                                 BackupManifest.Parent parent, java.time.Instant pgFinishedAt) throws IOException {
         uploaders.shutdown();
         if (parent != null && BackupManifest.read(store, cluster, parent.backupId()).isEmpty()) {
             // Deleted (retention, by hand) while this one streamed: stored, it would be a backup no restore can use.
@@ -550,7 +559,8 @@ public final class BackupWriter implements BaseBackupSink {
         long storedTotal = sorted.stream().mapToLong(BackupManifest.Piece::storedSize).sum();
         BackupManifest manifest = new BackupManifest(format, backupId, cluster, label, systemIdentifier, pgMajor, walSegmentSize,
                 startTimeline.value(), start.toString(), endTimeline.value(), end.toString(), startedAt, clock.instant().toString(),
-                codec.id(), rawTotal, storedTotal, List.copyOf(sorted), pgManifestSha256, parent);
+                codec.id(), rawTotal, storedTotal, List.copyOf(sorted), pgManifestSha256, parent,
+                pgFinishedAt == null ? null : pgFinishedAt.toString());
         manifest.write(store);
         return manifest;
     }

@@ -61,6 +61,13 @@ final class ManifestCheck {
             // Listings sort and planners compare by these: one bad manifest must be left out, not end every restore of the cluster.
             wrong.add("its start or finish time ('" + m.startedAt() + "', '" + m.finishedAt() + "') is not a timestamp");
         }
+        if (m.pgFinishedAt() != null) {
+            try {
+                java.time.Instant.parse(m.pgFinishedAt());
+            } catch (RuntimeException e) {
+                wrong.add("the time PostgreSQL's clock read at its end ('" + m.pgFinishedAt() + "') is not a timestamp");
+            }
+        }
         if (m.parent() != null) {
             checkParent(m, wrong);
         }

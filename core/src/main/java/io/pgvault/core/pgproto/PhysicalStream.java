@@ -6,6 +6,7 @@ import io.pgvault.core.wal.TimelineId;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.time.Instant;
 import java.util.Optional;
 
 /**
@@ -141,7 +142,74 @@ public final class PhysicalStream {
         }
     }
 
+    /**
+     * Reads the server's clock: streaming starts at {@code at} (the end of its WAL), a status
+     * update asks for a reply, and the first keepalive or XLogData message carries the
+     * walsender's clock (its {@code sendTime}); then CopyDone. Without a slot nothing is kept on
+     * the server, and the update reports no position at all (0/0), so that even a
+     * {@code synchronous_standby_names} of {@code *} never counts this connection as a standby
+     * that has WAL it never received.
+     *
+     * @return empty when no such message came within {@code timeoutMillis}
+     */
+    Optional<Instant> clock(Lsn at, TimelineId timeline, int timeoutMillis) throws IOException {
+        String command = "START_REPLICATION PHYSICAL " + at + " TIMELINE " + timeline.value();
+        wire.sendQuery(command);
+        WireConnection.Message first = wire.read();
+        if (first.type() != 'W') {
+            throw wire.unexpected(first, command);
+        }
+        sendStatus(Lsn.of(0), Lsn.of(0), true);
+        Optional<Instant> clock = Optional.empty();
+        long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+        while (clock.isEmpty() && System.nanoTime() < deadline) {
+            Optional<WireConnection.Message> next = wire.poll((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+            if (next.isEmpty()) {
+                break;
+            }
+            WireConnection.Message m = next.get();
+            if (m.type() == 'd' && (m.payload()[0] == 'k' || m.payload()[0] == 'w')) {
+                // 'k': byte, walEnd, sendTime; 'w': byte, dataStart, walEnd, sendTime.
+                WireConnection.Reader r = m.reader();
+                r.byte8();
+                r.int64();
+                if (m.payload()[0] == 'w') {
+                    r.int64();
+                }
+                clock = Optional.of(fromPostgresMicros(r.int64()));
+            } else if (m.type() == 'c') {
+                // The timeline ended at once (the server was promoted meanwhile): answer, and read the clock another time.
+                wire.send('c', new byte[0]);
+                finish(command);
+                return clock;
+            } else if (m.type() != 'd' && m.type() != 'N' && m.type() != 'S') {
+                throw wire.unexpected(m, command);
+            }
+        }
+        wire.send('c', new byte[0]);
+        // The server answers with CopyDone, after WAL it had already sent.
+        while (true) {
+            WireConnection.Message m = wire.read();
+            if (m.type() == 'c') {
+                finish(command);
+                return clock;
+            }
+            if (m.type() != 'd' && m.type() != 'N' && m.type() != 'S') {
+                throw wire.unexpected(m, command);
+            }
+        }
+    }
+
+    private static Instant fromPostgresMicros(long micros) {
+        long unixMicros = micros + POSTGRES_EPOCH_MICROS;
+        return Instant.ofEpochSecond(Math.floorDiv(unixMicros, 1_000_000L), Math.floorMod(unixMicros, 1_000_000L) * 1000);
+    }
+
     private void sendStatus(Lsn written, Lsn flushed) throws IOException {
+        sendStatus(written, flushed, false);
+    }
+
+    private void sendStatus(Lsn written, Lsn flushed, boolean replyRequested) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(34);
         DataOutputStream out = new DataOutputStream(bytes);
         out.writeByte('r');
@@ -150,7 +218,7 @@ public final class PhysicalStream {
         // Apply: a receiver does not replay; report the flush position, as pg_receivewal does.
         out.writeLong(flushed.value());
         out.writeLong(System.currentTimeMillis() * 1000 - POSTGRES_EPOCH_MICROS);
-        out.writeByte(0);
+        out.writeByte(replyRequested ? 1 : 0);
         wire.send('d', bytes.toByteArray());
     }
 }

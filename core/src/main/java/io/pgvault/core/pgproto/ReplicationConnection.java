@@ -163,6 +163,17 @@ public final class ReplicationConnection implements AutoCloseable {
         return new PhysicalStream(wire, statusIntervalMillis).run(slot, start, timeline, handler);
     }
 
+    /**
+     * The server's clock now, read from the walsender ({@link PhysicalStream#clock}); empty
+     * when it sent none within {@code timeoutMillis}. Commit times in its WAL come from the
+     * same clock, so this is what a recovery target's time is compared with, whatever the
+     * clock of the machine asking.
+     */
+    public Optional<java.time.Instant> serverClock(int timeoutMillis) throws IOException {
+        SystemIdentity now = identifySystem();
+        return new PhysicalStream(wire, timeoutMillis).clock(now.position(), now.timeline(), timeoutMillis);
+    }
+
     /** Runs a command and returns its result sets. */
     public List<QueryResult> simpleQuery(String sql) throws IOException {
         return SimpleQuery.run(wire, sql);

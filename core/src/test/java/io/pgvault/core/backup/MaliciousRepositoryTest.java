@@ -301,6 +301,14 @@ class MaliciousRepositoryTest {
         assertThatThrownBy(() -> BackupManifest.read(store, CLUSTER, other.backupId())).isInstanceOf(CorruptObjectException.class)
                 .hasMessageContaining("negative size");
 
+        // PostgreSQL's clock reading, which picks the backup of a target time, that is no time.
+        plant(other.backupId(), new BackupManifest(other.formatVersion(), other.backupId(), other.cluster(), other.label(),
+                other.systemIdentifier(), other.pgMajor(), other.walSegmentSize(), other.startTimeline(), other.startLsn(), other.endTimeline(),
+                other.endLsn(), other.startedAt(), other.finishedAt(), other.codec(), other.rawBytes(), other.storedBytes(), other.pieces(),
+                other.pgManifestSha256(), null, "yesterday"));
+        assertThatThrownBy(() -> BackupManifest.read(store, CLUSTER, other.backupId())).isInstanceOf(CorruptObjectException.class)
+                .hasMessageContaining("PostgreSQL's clock read at its end ('yesterday') is not a timestamp");
+
         // An in-memory manifest is checked by the restorer too, before the data directory is made.
         BackupManifest foreign = withPieces(victim, p -> new BackupManifest.Piece(p.archive(), p.tablespaceLocation(), p.index(),
                 "clusters/payroll/backups/" + victim.backupId() + "/pieces/base.tar.00000", p.rawSize(), p.storedSize(), p.sha256(), p.files()));

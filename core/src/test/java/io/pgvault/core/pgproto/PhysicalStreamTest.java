@@ -127,4 +127,41 @@ class PhysicalStreamTest {
             }
         }
     }
+
+    /**
+     * The clock a backup's recovery targets are judged by ({@code BackupManifest#pgFinishedAt})
+     * is PostgreSQL's own, read from the walsender, and reading it reports no WAL as received:
+     * with {@code synchronous_standby_names = '*'} a commit waiting for a synchronous standby
+     * stays waiting, where a status update naming the server's flush position would release it
+     * with its WAL on no standby at all.
+     */
+    @ParameterizedTest(name = "PostgreSQL {0}")
+    @ValueSource(ints = {15, 17})
+    void theServersClockIsReadWithoutClaimingAnyWal(int major) throws Exception {
+        try (PgCluster pg = PgCluster.builder(major).start();
+             ReplicationConnection rc = ReplicationConnection.open(Conninfo.parse("host=127.0.0.1 port=" + pg.port() + " user=postgres"), "pgvault-test")) {
+            pg.execute("CREATE TABLE t (id int)");
+            java.time.Instant before = postgresClock(pg);
+            java.time.Instant read = rc.serverClock(10_000).orElseThrow();
+            java.time.Instant after = postgresClock(pg);
+            assertThat(read).isBetween(before, after);
+            assertThat(rc.serverClock(10_000)).as("again, on the same connection").isPresent();
+            assertThat(rc.identifySystem().position()).as("the connection is usable afterwards").isNotNull();
+
+            pg.appendConf(java.util.Map.of("synchronous_standby_names", "*"));
+            pg.queryValue("SELECT pg_reload_conf()");
+            java.util.concurrent.CompletableFuture<Void> waiting = java.util.concurrent.CompletableFuture.runAsync(() -> pg.execute("INSERT INTO t VALUES (1)"));
+            pg.awaitValue("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", "1", java.time.Duration.ofSeconds(30));
+            assertThat(rc.serverClock(10_000)).isPresent();
+            Thread.sleep(500);
+            assertThat(waiting).as("the commit still waits for a synchronous standby").isNotDone();
+            pg.appendConf(java.util.Map.of("synchronous_standby_names", ""));
+            pg.queryValue("SELECT pg_reload_conf()");
+            waiting.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    private static java.time.Instant postgresClock(PgCluster pg) {
+        return java.time.Instant.parse(pg.queryValue("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"));
+    }
 }

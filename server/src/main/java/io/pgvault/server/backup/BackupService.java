@@ -225,6 +225,36 @@ public class BackupService {
         return view(job);
     }
 
+    /** Beyond this, pgvault's and PostgreSQL's clocks disagree enough to be worth a warning. */
+    private static final Duration CLOCK_SKEW_WARNING = Duration.ofSeconds(2);
+
+    /**
+     * PostgreSQL's clock once BASE_BACKUP has ended (BackupManifest#pgFinishedAt), from the
+     * walsender of this connection; null, with a warning, when it cannot be read: the backup is
+     * kept, and a recovery to a target time then trusts pgvault's clock for it.
+     */
+    private Instant postgresClock(ReplicationConnection rc, String cluster, String backupId) {
+        try {
+            Optional<Instant> pg = rc.serverClock(10_000);
+            if (pg.isEmpty()) {
+                LOG.warn("Backup {} of {}: PostgreSQL sent no clock reading within 10 s; a recovery to a target time compares the "
+                        + "target with pgvault's clock for this backup", backupId, cluster);
+                return null;
+            }
+            Duration skew = Duration.between(clock.instant(), pg.get());
+            if (skew.abs().compareTo(CLOCK_SKEW_WARNING) > 0) {
+                LOG.warn("The clock of cluster {}'s PostgreSQL reads {}, {} {} pgvault's: recovery to a target time follows "
+                        + "PostgreSQL's clock, which stamps the commits, but listings and schedules follow pgvault's; synchronize both "
+                        + "machines' clocks (NTP)", cluster, pg.get(), skew.abs(), skew.isNegative() ? "behind" : "ahead of");
+            }
+            return pg.get();
+        } catch (IOException e) {
+            LOG.warn("Backup {} of {}: PostgreSQL's clock could not be read ({}); a recovery to a target time compares the target with "
+                    + "pgvault's clock for this backup", backupId, cluster, e.getMessage());
+            return null;
+        }
+    }
+
     private void run(Job job, ClusterRow row) {
         BackupWriter writer = null;
         ScheduledFuture<?> beating = heartbeats.scheduleWithFixedDelay(() -> beat(job), heartbeatInterval.toMillis(),
@@ -264,8 +294,9 @@ public class BackupService {
             if (job.disowned != null) {
                 throw disowned(job.disowned);
             }
+            Instant pgFinishedAt = postgresClock(rc, row.name(), job.id);
             BackupManifest manifest = writer.finish(label, identity.systemIdentifier(), rc.serverMajor(), segmentSize, result.end(),
-                    result.endTimeline(), parent);
+                    result.endTimeline(), parent, pgFinishedAt);
             try {
                 // The id now, not at the start: a catalog rebuild meanwhile numbers the clusters anew.
                 long clusterId = clusters.require(row.name()).id();

@@ -111,6 +111,9 @@ class BackupIT {
 
                 // Restore from the repository alone; WAL comes from pgvault through restore_command.
                 BackupManifest manifest = BackupManifest.read(repo, "main", first).orElseThrow();
+                // PostgreSQL's clock, read once BASE_BACKUP ended (the same machine's clock here), judges target times.
+                assertThat(java.time.Instant.parse(manifest.pgFinishedAt())).as(manifest.toString())
+                        .isBetween(java.time.Instant.parse(manifest.startedAt()), java.time.Instant.parse(manifest.finishedAt()));
                 try (PgCluster restored = PgCluster.builder(major)
                         .setting("archive_mode", "off")
                         .setting("restore_command", "curl -fsS -o %p " + url + "/v1/clusters/main/wal/%f")
