@@ -50,6 +50,7 @@ final class InfoCommand implements Callable<Integer> {
         m.put("label", b.label());
         m.put("startedAt", b.startedAt());
         m.put("finishedAt", b.finishedAt());
+        m.put("pgFinishedAt", b.pgFinishedAt());
         m.put("startLsn", b.startLsn());
         m.put("endLsn", b.endLsn());
         m.put("startTimeline", b.startTimeline());
@@ -92,7 +93,7 @@ final class InfoCommand implements Callable<Integer> {
                 for (RecoveryWindow w : windows) {
                     Map<String, Object> m = new LinkedHashMap<>();
                     m.put("timeline", w.timeline().value());
-                    m.put("earliestTime", w.oldest().finishedAt());
+                    m.put("earliestTime", w.oldest().consistentBy().toString());
                     m.put("earliestLsn", w.oldest().endLsn());
                     m.put("latestCommitTime", w.lastCommitTime().map(Object::toString).orElse(null));
                     m.put("latestCommitLsn", w.lastCommitLsn().map(Object::toString).orElse(null));

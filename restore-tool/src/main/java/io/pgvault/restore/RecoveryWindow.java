@@ -111,7 +111,7 @@ public record RecoveryWindow(TimelineId timeline, List<BackupManifest> backups, 
     /** One line for messages: where recovery on this timeline can start and stop. */
     public String describe() {
         StringBuilder sb = new StringBuilder("timeline ").append(timeline.value()).append(": from ")
-                .append(oldest().finishedAt()).append(" (LSN ").append(oldest().endLsn()).append(", end of backup ")
+                .append(oldest().consistentBy()).append(" (LSN ").append(oldest().endLsn()).append(", end of backup ")
                 .append(oldest().backupId()).append(") to ")
                 .append(lastCommitTime.map(t -> t + " (last archived commit, LSN " + lastCommitLsn.get() + "), WAL ends at " + end)
                         .orElse("LSN " + end + " (no commit in the last archived segments)"));
