@@ -123,14 +123,15 @@ public final class IncrementalBench {
 
             System.out.println();
             System.out.printf(Locale.ROOT, "%-28s %-12s %8s %9s %12s %12s %14s %14s%n", "backup", "type", "wall s", "CPU s", "raw MiB", "stored MiB",
-                    "checkpoint s", "summarizer s");
+                    "checkpoint s", major >= 17 ? "summarizer s" : "");
             for (Backup b : backups) {
-                System.out.printf(Locale.ROOT, "%-28s %-12s %8.2f %9.2f %12.1f %12.1f %14.2f %14.2f%n", b.id(), b.type(), b.wallSeconds(), b.cpuSeconds(),
-                        b.rawBytes() / MIB, b.storedBytes() / MIB, b.checkpointSeconds(), b.summarizerSeconds());
+                System.out.printf(Locale.ROOT, "%-28s %-12s %8.2f %9.2f %12.1f %12.1f %14.2f %14s%n", b.id(), b.type(), b.wallSeconds(), b.cpuSeconds(),
+                        b.rawBytes() / MIB, b.storedBytes() / MIB, b.checkpointSeconds(),
+                        major >= 17 ? String.format(Locale.ROOT, "%.2f", b.summarizerSeconds()) : "");
             }
             for (Backup b : restBackups) {
-                System.out.printf(Locale.ROOT, "%-28s %-12s %8.2f %9.2f %12s %12.1f %14.2f %14s%n", b.id(), b.type(), b.wallSeconds(), b.cpuSeconds(), "-",
-                        b.storedBytes() / MIB, b.checkpointSeconds(), "-");
+                System.out.printf(Locale.ROOT, "%-28s %-12s %8.2f %9.2f %12s %12.1f %14.2f%n", b.id(), b.type(), b.wallSeconds(), b.cpuSeconds(), "-",
+                        b.storedBytes() / MIB, b.checkpointSeconds());
             }
             System.out.println("(checkpoint s: a CHECKPOINT run just before the backup, not in its wall time; it flushes the writes made since the last."
                     + (major >= 17 ? " summarizer s: then the wait until PostgreSQL's WAL summarizer had summarized the WAL up to that checkpoint,"
@@ -268,11 +269,12 @@ public final class IncrementalBench {
         long start = System.nanoTime();
         pg.execute("CHECKPOINT");
         double checkpoint = (System.nanoTime() - start) / 1e9;
-        start = System.nanoTime();
+        double summarizer = 0;
         if (pg.major() >= 17) {
+            start = System.nanoTime();
             awaitSummarized(pg);
+            summarizer = (System.nanoTime() - start) / 1e9;
         }
-        double summarizer = (System.nanoTime() - start) / 1e9;
         return backup.call().settledBy(checkpoint, summarizer);
     }
 
