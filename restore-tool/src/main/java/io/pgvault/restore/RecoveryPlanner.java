@@ -100,25 +100,87 @@ public final class RecoveryPlanner {
                             + "stops only at a commit or abort later than the target, so it would replay all WAL and fail without reaching it; "
                             + "use --target latest to recover everything archived, or wait for the next segment to be archived." + windowText);
                 }
-                // The newest backup all of whose commits before its consistency point are not after the target, by the clock
-                // that stamped them (BackupManifest#consistentBy): PostgreSQL stops at the first commit past the target, and one
-                // before the consistency point would end the recovery before the database is consistent, or, earlier than the
-                // backup's start, never be replayed at all, so that the recovery would overshoot the target.
-                BackupManifest backup = null;
-                for (BackupManifest b : window.backups()) {
-                    if (!b.consistentBy().isAfter(time) && (backup == null || Lsn.parse(b.endLsn()).isAfter(Lsn.parse(backup.endLsn())))) {
-                        backup = b;
-                    }
-                }
-                if (backup == null) {
+                Optional<BackupManifest> ready = newestReadyBy(target, path, window);
+                if (ready.isEmpty()) {
                     BackupManifest oldest = window.oldest();
                     throw new RecoveryRefusedException("target time " + time + " is before the oldest usable backup finished ("
-                            + oldest.consistentBy() + (oldest.pgFinishedAt() != null ? " by PostgreSQL's clock" : "") + ")." + windowText);
+                            + oldest.consistentBy() + (oldest.pgFinishedAt() != null ? " by PostgreSQL's clock" : "")
+                            + lastCommitBefore(path, oldest).filter(c -> c.time().isAfter(oldest.consistentBy()))
+                                    .map(c -> ", and its WAL holds a commit of " + c.time() + " before its consistency point").orElse("")
+                            + ")." + windowText);
                 }
+                BackupManifest backup = ready.get();
                 yield new Plan(backup, tli, requestedTimeline.isPresent(), target, Optional.empty(), window);
             }
             case XID, NAME -> findInWal(target, tli, requestedTimeline.isPresent(), path, window, windowText);
         };
+    }
+
+    /** Segments looked at before a backup's start for the last commit before it, when its own WAL holds none. */
+    private static final int LOOK_BACK_SEGMENTS = 4;
+
+    /**
+     * The newest backup a recovery to {@code target} can start from. PostgreSQL stops at the
+     * first commit or abort past the target: one before the backup's consistency point ends
+     * the recovery before the database is consistent, and one before the backup's start is
+     * never replayed, so the recovery overshoots the target. So every commit before the
+     * consistency point must not be past the target. Two bounds say so: the clock that stamped
+     * the commits, read as the backup ended ({@link BackupManifest#consistentBy}), and the last
+     * commit before the consistency point in the WAL itself, which also holds for a backup
+     * taken from a standby, whose clock is not the primary's that stamped the commits.
+     */
+    private Optional<BackupManifest> newestReadyBy(RecoveryTarget target, TimelinePath path, RecoveryWindow window) throws IOException {
+        Instant time = target.time();
+        List<BackupManifest> newestFirst = new ArrayList<>(window.backups());
+        newestFirst.sort(java.util.Comparator.comparing((BackupManifest b) -> Lsn.parse(b.endLsn())).reversed());
+        for (BackupManifest b : newestFirst) {
+            if (b.consistentBy().isAfter(time)) {
+                continue;
+            }
+            Optional<WalRecordScanner.Event> commit = lastCommitBefore(path, b);
+            // Inclusive, PostgreSQL stops at a time after the target; exclusive, at or after it.
+            if (commit.isEmpty() || (target.inclusive() ? !commit.get().time().isAfter(time) : commit.get().time().isBefore(time))) {
+                return Optional.of(b);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * The last commit or abort before the backup's consistency point, from the segment holding
+     * it back to {@link #LOOK_BACK_SEGMENTS} before the backup's start: from a segment's index
+     * when the server wrote one and its last commit lies before that point, else by reading the
+     * segment. Commit times follow WAL order to within the moment between a commit's timestamp
+     * and its insertion, so the last one stands for all before it. Empty when there is none.
+     */
+    private Optional<WalRecordScanner.Event> lastCommitBefore(TimelinePath path, BackupManifest b) throws IOException {
+        Lsn end = Lsn.parse(b.endLsn());
+        long from = path.segmentOf(end.plus(-1));
+        long to = Math.max(0, path.segmentOf(Lsn.parse(b.startLsn())) - LOOK_BACK_SEGMENTS);
+        for (long seg = from; seg >= to; seg--) {
+            Optional<WalFileName> name = path.segment(seg);
+            if (name.isEmpty()) {
+                break;
+            }
+            WalSegmentIndex index = archive.indexes(List.of(name.get())).get(name.get());
+            Optional<WalRecordScanner.Event> last = index == null ? Optional.empty() : index.lastTransaction();
+            if (last.isEmpty() || !last.get().start().isBefore(end)) {
+                if (index != null && index.transactions() == 0) {
+                    continue;
+                }
+                List<WalRecordScanner.Event> before = new ArrayList<>();
+                archive.scanSegment(name.get(), new WalRecordScanner(e -> {
+                    if (e.kind() != WalRecordScanner.Kind.RESTORE_POINT && e.start().isBefore(end)) {
+                        before.add(e);
+                    }
+                }));
+                last = before.isEmpty() ? Optional.empty() : Optional.of(before.get(before.size() - 1));
+            }
+            if (last.isPresent()) {
+                return last;
+            }
+        }
+        return Optional.empty();
     }
 
     private Optional<BackupManifest> newestEndingBefore(RecoveryWindow window, Lsn lsn) {

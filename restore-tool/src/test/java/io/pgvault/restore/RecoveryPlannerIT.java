@@ -280,6 +280,14 @@ class RecoveryPlannerIT {
                         .as("pgvault's clock %s off", pgvaultAhead).isInstanceOf(RecoveryRefusedException.class)
                         .hasMessageContaining("before the oldest usable backup finished (" + b1Consistent + " by PostgreSQL's clock)");
             }
+            // Backups taken from a standby whose clock is an hour behind the primary's, which stamped the commits (and
+            // pgvault's clock with it): the WAL itself shows that backup 2 needs row 3's commit, after the target, replayed.
+            manifest(b1Start, b1End, b1, b1Consistent.minus(Duration.ofHours(1)), b1Consistent.minus(Duration.ofHours(1)), major).write(local);
+            manifest(b2Start, b2End, b2, b2Consistent.minus(Duration.ofHours(1)), b2Consistent.minus(Duration.ofHours(1)), major).write(local);
+            RecoveryPlanner standby = new RecoveryPlanner(ClusterArchive.load(local, CLUSTER));
+            assertThat(standby.plan(RecoveryTarget.time(between.toString(), true), Optional.empty()).backup().backupId()).isEqualTo(b1);
+            assertThat(standby.plan(RecoveryTarget.time(between.toString(), false), Optional.empty()).backup().backupId()).isEqualTo(b1);
+            assertThat(standby.plan(RecoveryTarget.time(afterBackup2.toString(), true), Optional.empty()).backup().backupId()).isEqualTo(b2);
             // A backup whose PostgreSQL clock was not read (taken before pgvault read it) is judged by pgvault's clock, as before.
             manifest(b1Start, b1End, b1, b1Consistent, null, major).write(local);
             manifest(b2Start, b2End, b2, b2Consistent, null, major).write(local);

@@ -30,9 +30,11 @@ import java.util.TreeSet;
  *     files it references (14-16, {@link FileReference}); null for a full backup
  * @param finishedAt pgvault's clock when the manifest was written
  * @param pgFinishedAt PostgreSQL's clock just after the backup ended, read from the walsender of the server it was taken
- *     from: every commit before {@link #endLsn} carries an earlier time by that clock, so this, not {@code finishedAt}, says
- *     whether the backup can serve a recovery target time whatever pgvault's clock says. Null when it could not be read
- *     (and for backups taken before pgvault read it); {@link #consistentBy()} then falls back to {@code finishedAt}
+ *     from: taken from a primary, every commit before {@link #endLsn} carries an earlier time by that clock, so this, not
+ *     {@code finishedAt}, says whether the backup can serve a recovery target time whatever pgvault's clock says (from a
+ *     standby, the primary's clock stamped them, and the planner also reads the last commit in the backup's WAL). Null when
+ *     it could not be read (and for backups taken before pgvault read it); {@link #consistentBy()} then falls back to
+ *     {@code finishedAt}
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record BackupManifest(

@@ -148,55 +148,62 @@ public final class PhysicalStream {
      * walsender's clock (its {@code sendTime}); then CopyDone. Without a slot nothing is kept on
      * the server, and the update reports no position at all (0/0), so that even a
      * {@code synchronous_standby_names} of {@code *} never counts this connection as a standby
-     * that has WAL it never received.
+     * that has WAL it never received. Every wait is bounded by {@code timeoutMillis}; after a
+     * timeout (an IOException) the connection is unusable.
      *
-     * @return empty when no such message came within {@code timeoutMillis}
+     * @return empty when the timeline ended at {@code at} (the server was promoted meanwhile)
      */
     Optional<Instant> clock(Lsn at, TimelineId timeline, int timeoutMillis) throws IOException {
         String command = "START_REPLICATION PHYSICAL " + at + " TIMELINE " + timeline.value();
-        wire.sendQuery(command);
-        WireConnection.Message first = wire.read();
-        if (first.type() != 'W') {
-            throw wire.unexpected(first, command);
-        }
-        sendStatus(Lsn.of(0), Lsn.of(0), true);
-        Optional<Instant> clock = Optional.empty();
-        long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
-        while (clock.isEmpty() && System.nanoTime() < deadline) {
-            Optional<WireConnection.Message> next = wire.poll((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-            if (next.isEmpty()) {
-                break;
-            }
-            WireConnection.Message m = next.get();
-            if (m.type() == 'd' && (m.payload()[0] == 'k' || m.payload()[0] == 'w')) {
-                // 'k': byte, walEnd, sendTime; 'w': byte, dataStart, walEnd, sendTime.
-                WireConnection.Reader r = m.reader();
-                r.byte8();
-                r.int64();
-                if (m.payload()[0] == 'w') {
-                    r.int64();
+        wire.readTimeout(timeoutMillis);
+        try {
+            wire.sendQuery(command);
+            WireConnection.Message first = wire.read();
+            if (first.type() == 'T' || first.type() == 'D' || first.type() == 'C') {
+                // No CopyBoth: the timeline ends at that point, and the server names the next one, then ReadyForQuery.
+                while (wire.read().type() != 'Z') {
+                    // the next timeline's result set
                 }
-                clock = Optional.of(fromPostgresMicros(r.int64()));
-            } else if (m.type() == 'c') {
-                // The timeline ended at once (the server was promoted meanwhile): answer, and read the clock another time.
-                wire.send('c', new byte[0]);
-                finish(command);
-                return clock;
-            } else if (m.type() != 'd' && m.type() != 'N' && m.type() != 'S') {
-                throw wire.unexpected(m, command);
+                return Optional.empty();
             }
-        }
-        wire.send('c', new byte[0]);
-        // The server answers with CopyDone, after WAL it had already sent.
-        while (true) {
-            WireConnection.Message m = wire.read();
-            if (m.type() == 'c') {
-                finish(command);
-                return clock;
+            if (first.type() != 'W') {
+                throw wire.unexpected(first, command);
             }
-            if (m.type() != 'd' && m.type() != 'N' && m.type() != 'S') {
-                throw wire.unexpected(m, command);
+            sendStatus(Lsn.of(0), Lsn.of(0), true);
+            Optional<Instant> clock = Optional.empty();
+            while (clock.isEmpty()) {
+                WireConnection.Message m = wire.read();
+                char kind = m.type() == 'd' && m.length() > 0 ? (char) m.payload()[0] : 0;
+                if (kind == 'k' || kind == 'w') {
+                    // 'k': byte, walEnd, sendTime; 'w': byte, dataStart, walEnd, sendTime.
+                    WireConnection.Reader r = m.reader();
+                    r.byte8();
+                    r.int64();
+                    if (kind == 'w') {
+                        r.int64();
+                    }
+                    clock = Optional.of(fromPostgresMicros(r.int64()));
+                } else if (m.type() == 'c') {
+                    // The server ended the timeline before sending anything else.
+                    wire.send('c', new byte[0]);
+                    finish(command);
+                    return clock;
+                } else if (m.type() != 'd' && m.type() != 'N' && m.type() != 'S') {
+                    throw wire.unexpected(m, command);
+                }
             }
+            wire.send('c', new byte[0]);
+            // The server answers with CopyDone, after WAL it had already sent.
+            WireConnection.Message m;
+            while ((m = wire.read()).type() != 'c') {
+                if (m.type() != 'd' && m.type() != 'N' && m.type() != 'S') {
+                    throw wire.unexpected(m, command);
+                }
+            }
+            finish(command);
+            return clock;
+        } finally {
+            wire.readTimeout(0);
         }
     }
 

@@ -170,8 +170,21 @@ public final class ReplicationConnection implements AutoCloseable {
      * clock of the machine asking.
      */
     public Optional<java.time.Instant> serverClock(int timeoutMillis) throws IOException {
-        SystemIdentity now = identifySystem();
-        return new PhysicalStream(wire, timeoutMillis).clock(now.position(), now.timeline(), timeoutMillis);
+        // Twice at most: the first try finds the timeline ended when the server was promoted in between.
+        for (int attempt = 0; attempt < 2; attempt++) {
+            wire.readTimeout(timeoutMillis);
+            SystemIdentity now;
+            try {
+                now = identifySystem();
+            } finally {
+                wire.readTimeout(0);
+            }
+            Optional<java.time.Instant> clock = new PhysicalStream(wire, timeoutMillis).clock(now.position(), now.timeline(), timeoutMillis);
+            if (clock.isPresent()) {
+                return clock;
+            }
+        }
+        return Optional.empty();
     }
 
     /** Runs a command and returns its result sets. */

@@ -161,6 +161,26 @@ class PhysicalStreamTest {
         }
     }
 
+    /**
+     * A walsender that stops answering (its process stopped here with SIGSTOP) fails the clock
+     * read within its timeout instead of holding a finished backup for hours.
+     */
+    @org.junit.jupiter.api.Test
+    void aWalsenderThatStopsAnsweringFailsTheClockReadInTime() throws Exception {
+        try (PgCluster pg = PgCluster.builder(17).start();
+             ReplicationConnection rc = ReplicationConnection.open(Conninfo.parse("host=127.0.0.1 port=" + pg.port() + " user=postgres"), "pgvault-stalled")) {
+            String pid = pg.queryValue("SELECT pid FROM pg_stat_activity WHERE application_name = 'pgvault-stalled'");
+            new ProcessBuilder("kill", "-STOP", pid).start().waitFor();
+            try {
+                long start = System.nanoTime();
+                org.assertj.core.api.Assertions.assertThatThrownBy(() -> rc.serverClock(1_000)).isInstanceOf(IOException.class);
+                assertThat(java.time.Duration.ofNanos(System.nanoTime() - start)).isLessThan(java.time.Duration.ofSeconds(10));
+            } finally {
+                new ProcessBuilder("kill", "-CONT", pid).start().waitFor();
+            }
+        }
+    }
+
     private static java.time.Instant postgresClock(PgCluster pg) {
         return java.time.Instant.parse(pg.queryValue("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"));
     }

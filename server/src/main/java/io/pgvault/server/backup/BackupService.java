@@ -237,8 +237,8 @@ public class BackupService {
         try {
             Optional<Instant> pg = rc.serverClock(10_000);
             if (pg.isEmpty()) {
-                LOG.warn("Backup {} of {}: PostgreSQL sent no clock reading within 10 s; a recovery to a target time compares the "
-                        + "target with pgvault's clock for this backup", backupId, cluster);
+                LOG.warn("Backup {} of {}: PostgreSQL's timeline ended twice while its clock was read; a recovery to a target time "
+                        + "compares the target with pgvault's clock and the backup's WAL", backupId, cluster);
                 return null;
             }
             Duration skew = Duration.between(clock.instant(), pg.get());
@@ -248,9 +248,10 @@ public class BackupService {
                         + "machines' clocks (NTP)", cluster, pg.get(), skew.abs(), skew.isNegative() ? "behind" : "ahead of");
             }
             return pg.get();
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
+            // Never the backup's end: BASE_BACKUP succeeded, and the WAL still bounds what a target time may use.
             LOG.warn("Backup {} of {}: PostgreSQL's clock could not be read ({}); a recovery to a target time compares the target with "
-                    + "pgvault's clock for this backup", backupId, cluster, e.getMessage());
+                    + "pgvault's clock and the backup's WAL", backupId, cluster, e.toString());
             return null;
         }
     }
