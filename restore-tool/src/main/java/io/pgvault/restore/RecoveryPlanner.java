@@ -105,7 +105,7 @@ public final class RecoveryPlanner {
                     BackupManifest oldest = window.oldest();
                     throw new RecoveryRefusedException("target time " + time + " is before the oldest usable backup finished ("
                             + oldest.consistentBy() + (oldest.pgFinishedAt() != null ? " by PostgreSQL's clock" : "")
-                            + lastCommitBefore(path, oldest).filter(c -> c.time().isAfter(oldest.consistentBy()))
+                            + lastCommitBefore(path, oldest, t -> false).filter(c -> c.time().isAfter(oldest.consistentBy()))
                                     .map(c -> ", and its WAL holds a commit of " + c.time() + " before its consistency point").orElse("")
                             + ")." + windowText);
                 }
@@ -137,9 +137,10 @@ public final class RecoveryPlanner {
             if (b.consistentBy().isAfter(time)) {
                 continue;
             }
-            Optional<WalRecordScanner.Event> commit = lastCommitBefore(path, b);
             // Inclusive, PostgreSQL stops at a time after the target; exclusive, at or after it.
-            if (commit.isEmpty() || (target.inclusive() ? !commit.get().time().isAfter(time) : commit.get().time().isBefore(time))) {
+            java.util.function.Predicate<Instant> notPast = t -> target.inclusive() ? !t.isAfter(time) : t.isBefore(time);
+            Optional<WalRecordScanner.Event> commit = lastCommitBefore(path, b, notPast);
+            if (commit.isEmpty() || notPast.test(commit.get().time())) {
                 return Optional.of(b);
             }
         }
@@ -152,8 +153,12 @@ public final class RecoveryPlanner {
      * when the server wrote one and its last commit lies before that point, else by reading the
      * segment. Commit times follow WAL order to within the moment between a commit's timestamp
      * and its insertion, so the last one stands for all before it. Empty when there is none.
+     *
+     * @param settles a segment's last commit whose time passes it is answer enough even when it lies
+     *     after that point, since the commits before it are not later: no segment is read for it
      */
-    private Optional<WalRecordScanner.Event> lastCommitBefore(TimelinePath path, BackupManifest b) throws IOException {
+    private Optional<WalRecordScanner.Event> lastCommitBefore(TimelinePath path, BackupManifest b, java.util.function.Predicate<Instant> settles)
+            throws IOException {
         Lsn end = Lsn.parse(b.endLsn());
         long from = path.segmentOf(end.plus(-1));
         long to = Math.max(0, path.segmentOf(Lsn.parse(b.startLsn())) - LOOK_BACK_SEGMENTS);
@@ -164,6 +169,9 @@ public final class RecoveryPlanner {
             }
             WalSegmentIndex index = archive.indexes(List.of(name.get())).get(name.get());
             Optional<WalRecordScanner.Event> last = index == null ? Optional.empty() : index.lastTransaction();
+            if (last.isPresent() && !last.get().start().isBefore(end) && settles.test(last.get().time())) {
+                return last;
+            }
             if (last.isEmpty() || !last.get().start().isBefore(end)) {
                 if (index != null && index.transactions() == 0) {
                     continue;
