@@ -133,12 +133,12 @@ public final class RecoveryPlanner {
         Instant time = target.time();
         List<BackupManifest> newestFirst = new ArrayList<>(window.backups());
         newestFirst.sort(java.util.Comparator.comparing((BackupManifest b) -> Lsn.parse(b.endLsn())).reversed());
+        // Inclusive, PostgreSQL stops at a time after the target; exclusive, at or after it.
+        java.util.function.Predicate<Instant> notPast = t -> target.inclusive() ? !t.isAfter(time) : t.isBefore(time);
         for (BackupManifest b : newestFirst) {
             if (b.consistentBy().isAfter(time)) {
                 continue;
             }
-            // Inclusive, PostgreSQL stops at a time after the target; exclusive, at or after it.
-            java.util.function.Predicate<Instant> notPast = t -> target.inclusive() ? !t.isAfter(time) : t.isBefore(time);
             Optional<WalRecordScanner.Event> commit = lastCommitBefore(path, b, notPast);
             if (commit.isEmpty() || notPast.test(commit.get().time())) {
                 return Optional.of(b);

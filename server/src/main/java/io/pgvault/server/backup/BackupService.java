@@ -231,7 +231,7 @@ public class BackupService {
     /**
      * PostgreSQL's clock once BASE_BACKUP has ended (BackupManifest#pgFinishedAt), from the
      * walsender of this connection; null, with a warning, when it cannot be read: the backup is
-     * kept, and a recovery to a target time then trusts pgvault's clock for it.
+     * kept, and a recovery to a target time then goes by pgvault's clock and the backup's WAL.
      */
     private Instant postgresClock(ReplicationConnection rc, String cluster, String backupId) {
         try {
