@@ -36,7 +36,8 @@ public final class RecoveryPlanner {
             List<String> lines = new ArrayList<>();
             lines.add(backup.type() + " backup " + backup.backupId() + (backup.isIncremental() ? " (on " + backup.parent().backupId() + ")" : "")
                     + ": " + backup.startLsn() + " to " + backup.endLsn() + " on timeline " + backup.endTimeline()
-                    + ", finished " + backup.finishedAt() + ", " + backup.pieces().size() + " pieces, " + backup.rawBytes() + " bytes");
+                    + ", finished " + backup.consistentBy() + (backup.pgFinishedAt() != null ? " by PostgreSQL's clock" : "") + ", "
+                    + backup.pieces().size() + " pieces, " + backup.rawBytes() + " bytes");
             lines.add("target: " + target + stopAt.map(l -> " (found at LSN " + l + ")").orElse("") + ", timeline " + timeline.value());
             lines.add("window on " + window.describe());
             return lines;
