@@ -34,7 +34,9 @@ class CipherJitLauncherTest {
         assertThat(lines).filteredOn(l -> l.startsWith("exec ")).singleElement().satisfies(l -> {
             assertThat(l).contains("$CIPHER_JIT");
             assertThat(l.indexOf("$CIPHER_JIT")).isLessThan(l.indexOf("PGVAULT_SERVER_JAVA_OPTS"));
+            assertThat(l.indexOf("$GC_LOCKER")).isPositive().isLessThan(l.indexOf("PGVAULT_SERVER_JAVA_OPTS"));
         });
+        assertThat(optionList(lines, "GC_LOCKER")).isEqualTo(io.pgvault.core.process.GcLockerRetries.JVM_OPTIONS);
         assertThat(CipherJit.appliedTo(List.of("-Xmx1g", CipherJit.JVM_OPTIONS.get(0), CipherJit.JVM_OPTIONS.get(1)))).isFalse();
         List<String> all = new ArrayList<>(List.of("-Xmx1g"));
         all.addAll(CipherJit.JVM_OPTIONS);
@@ -67,12 +69,17 @@ class CipherJitLauncherTest {
 
     /** The lines of the CIPHER_JIT='...' assignment, without its quotes. */
     private static List<String> cipherJit(List<String> lines) {
+        return optionList(lines, "CIPHER_JIT");
+    }
+
+    /** The options a launcher assigns to {@code variable}, one per line between single quotes. */
+    private static List<String> optionList(List<String> lines, String variable) {
         List<String> options = new ArrayList<>();
         boolean inside = false;
         for (String line : lines) {
-            if (line.startsWith("CIPHER_JIT='")) {
+            if (line.startsWith(variable + "='")) {
                 inside = true;
-                line = line.substring("CIPHER_JIT='".length());
+                line = line.substring((variable + "='").length());
             }
             if (inside) {
                 boolean last = line.endsWith("'");
