@@ -20,7 +20,8 @@ public record RecoveryPlanView(Target target, Backup backup, long timeline, long
     }
 
     @Serdeable
-    public record Backup(String id, String finishedAt, String startLsn, String endLsn, long rawBytes, long storedBytes) {
+    public record Backup(String id, String finishedAt, @Nullable String pgFinishedAt, String startLsn, String endLsn,
+                         long rawBytes, long storedBytes) {
     }
 
     /** @param basis where the rates come from, so nobody mistakes the estimate for a measurement of this recovery */

@@ -100,7 +100,7 @@ public class RecoveryPlans {
         explain.add("WAL to replay: " + segments + " segments (" + ByteSize.format(walBytes) + ") from the backup's start"
                 + (target.kind() == RecoveryTarget.Kind.LATEST ? " to the end of the archive" : " to the target"));
         return new RecoveryPlanView(new RecoveryPlanView.Target(target.kind().name().toLowerCase(), target.value()),
-                new RecoveryPlanView.Backup(b.backupId(), b.finishedAt(), b.startLsn(), b.endLsn(), b.rawBytes(), b.storedBytes()),
+                new RecoveryPlanView.Backup(b.backupId(), b.finishedAt(), b.pgFinishedAt(), b.startLsn(), b.endLsn(), b.rawBytes(), b.storedBytes()),
                 plan.timeline().value(), segments, walBytes, estimate, command(cluster, request), List.copyOf(explain));
     }
 
