@@ -91,7 +91,8 @@ export class ClusterPage {
         marker.style.left = pct(b.finishedAt) + '%';
         marker.addEventListener('click', e => {
           e.stopPropagation();
-          this.planner.planTime(b.finishedAt);
+          // By its end LSN, not its time: the time is pgvault's clock, which need not be PostgreSQL's.
+          this.planner.planTarget('lsn', b.endLsn);
         });
         track.appendChild(marker);
       }
@@ -284,9 +285,13 @@ class Planner {
   }
 
   planTime(iso) {
-    this.kind.value = 'time';
+    this.planTarget('time', iso);
+  }
+
+  planTarget(kind, value) {
+    this.kind.value = kind;
     this.syncKind();
-    this.value.value = iso;
+    this.value.value = value;
     this.plan();
   }
 

@@ -199,6 +199,15 @@ class DashboardIT {
         assertThat(java.time.Instant.parse(target.getAttribute("value")))
                 .isBetween(java.time.Instant.parse(b.path("finishedAt").asText()).minusSeconds(60), java.time.Instant.now().plusSeconds(60));
 
+        // A click on a backup's marker plans a recovery to its end, by its end LSN.
+        WebElement marker = browser.await(By.cssSelector("[data-testid='axis-backup'][data-backup='" + backupId + "']"));
+        browser.script("arguments[0].click()", marker);
+        browser.until(d -> "lsn".equals(d.findElement(testId("plan-kind")).getAttribute("value"))
+                && b.path("endLsn").asText().equals(d.findElement(testId("plan-value")).getAttribute("value"))
+                && !d.findElements(testId("plan-backup")).isEmpty() ? true : null, "a plan to the end of backup " + backupId);
+        assertThat(browser.await(testId("plan-backup")).getText()).isEqualTo(backupId);
+        new org.openqa.selenium.support.ui.Select(browser.await(testId("plan-kind"))).selectByValue("time");
+
         // A time after everything archived is refused with the server's reason.
         target.clear();
         target.sendKeys("2099-01-01 00:00:00");
