@@ -91,8 +91,13 @@ export class ClusterPage {
         marker.style.left = pct(b.finishedAt) + '%';
         marker.addEventListener('click', e => {
           e.stopPropagation();
-          // By its end LSN, not its time: the time is pgvault's clock, which need not be PostgreSQL's.
-          this.planner.planTarget('lsn', b.endLsn);
+          // By its end LSN, not its time: the time is pgvault's clock, which need not be PostgreSQL's. Exclusive: the
+          // recovery stops at the backup's consistency point, before whatever record follows it; on this track's timeline.
+          if (b.endLsn) {
+            this.planner.planTarget('lsn', b.endLsn, {'target-exclusive': 'true', 'target-timeline': String(t.timeline)});
+          } else {
+            this.planner.planTime(b.finishedAt);
+          }
         });
         track.appendChild(marker);
       }
@@ -123,7 +128,7 @@ export class ClusterPage {
         el('span', {class: 'key key-range'}), ' recoverable ',
         el('span', {class: 'key key-gap'}), ' missing WAL ',
         el('span', {class: 'key key-tail'}), ' streamed tail ',
-        el('span', {class: 'key key-marker'}), ' backup (end). Click the axis or a backup to plan a recovery to that time.'));
+        el('span', {class: 'key key-marker'}), ' backup (end). Click the axis to plan a recovery to that time, or a backup to its end.'));
   }
 
   drawChart(arrivals) {
@@ -270,8 +275,11 @@ class Planner {
     this.kind.addEventListener('change', () => this.syncKind());
     form.addEventListener('submit', e => {
       e.preventDefault();
+      this.extra = {};
       this.plan();
     });
+    // Parameters a click adds that the form does not show (a backup's timeline, an exclusive target).
+    this.extra = {};
     this.root = el('div', {}, form, this.hint, this.result);
     this.syncKind();
   }
@@ -288,10 +296,11 @@ class Planner {
     this.planTarget('time', iso);
   }
 
-  planTarget(kind, value) {
+  planTarget(kind, value, extra = {}) {
     this.kind.value = kind;
     this.syncKind();
     this.value.value = value;
+    this.extra = extra;
     this.plan();
   }
 
@@ -309,6 +318,7 @@ class Planner {
     } else {
       params.target = k[0];
     }
+    Object.assign(params, this.extra);
     replace(this.result, el('p', {class: 'muted'}, 'Planning…'));
     try {
       this.show(await api.get(api.clusterPath(this.cluster) + '/plan', params));

@@ -345,9 +345,9 @@ public final class ArchiveBench {
      * Runs untimed passes over the corpus until the server's JIT has settled: at least
      * --warmup passes (3), then until its compiler threads used less than
      * {@link #SETTLED_JIT_MS_PER_SEGMENT} per segment in a pass, at most --max-warmup (12).
-     * A fixed three passes (51 segments) left C2 compiling: by hand it still took 14-20 ms of
-     * CPU per segment in passes 4 and 5 and 6-8 ms from the seventh, on a server whose work is
-     * 35-45 ms per segment, and all of it counted against the timed pass. A server archiving
+     * A fixed three passes (54 segments) left C2 compiling: it still took 14-20 ms of CPU per
+     * segment in passes 4 and 5 and 5-13 ms from the seventh, on a server whose work is 30-40 ms
+     * per segment, and all of it counted against the timed pass. A server archiving
      * for weeks compiled all that long ago. Prints each pass's JIT CPU.
      */
     private static void warm(String what, Process server, int segments, Pass pass) throws Exception {

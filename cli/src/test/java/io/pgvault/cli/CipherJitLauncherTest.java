@@ -68,6 +68,37 @@ class CipherJitLauncherTest {
     }
 
     /** The lines of the CIPHER_JIT='...' assignment, without its quotes. */
+    /**
+     * The server launcher passes the GC locker options only to a JVM that accepts them: JDK 25
+     * refuses to start with them ("Unrecognized VM option"). Runs the launcher's own lines with
+     * this JVM (which keeps them) and with every other JDK installed beside it.
+     */
+    @Test
+    void theServerLauncherDropsTheGcLockerOptionsForAJvmThatRefusesThem() throws Exception {
+        List<String> lines = Files.readAllLines(SERVER_LAUNCHER);
+        int from = lines.indexOf(lines.stream().filter(l -> l.startsWith("GC_LOCKER='")).findFirst().orElseThrow());
+        String probe = lines.stream().filter(l -> l.startsWith("if ! \"$java\" $GC_LOCKER")).findFirst().orElseThrow();
+        String script = String.join("\n", lines.subList(from, from + 2)) + "\n" + probe + "\nprintf '%s' \"$GC_LOCKER\"";
+        Path thisJava = Path.of(System.getProperty("java.home"), "bin", "java");
+        List<Path> javas = new ArrayList<>(List.of(thisJava));
+        try (java.util.stream.Stream<Path> jdks = Files.list(thisJava.getParent().getParent().getParent())) {
+            jdks.map(d -> d.resolve("bin/java")).filter(Files::isExecutable).forEach(javas::add);
+        }
+        for (Path java : javas) {
+            Process p = new ProcessBuilder("sh", "-c", "java=\"$1\"\n" + script, "sh", java.toString()).redirectErrorStream(true).start();
+            String kept = new String(p.getInputStream().readAllBytes()).trim();
+            p.waitFor();
+            Process accepts = new ProcessBuilder(java.toString(), "-XX:+UnlockDiagnosticVMOptions", "-XX:GCLockerRetryAllocationCount=100", "-version")
+                    .redirectErrorStream(true).start();
+            accepts.getInputStream().readAllBytes();
+            boolean known = accepts.waitFor() == 0;
+            assertThat(kept).as(java.toString()).isEqualTo(known ? String.join("\n", io.pgvault.core.process.GcLockerRetries.JVM_OPTIONS) : "");
+            if (java.equals(thisJava)) {
+                assertThat(known).as("this JDK 17 knows the option").isEqualTo(Runtime.version().feature() < 25);
+            }
+        }
+    }
+
     private static List<String> cipherJit(List<String> lines) {
         return optionList(lines, "CIPHER_JIT");
     }

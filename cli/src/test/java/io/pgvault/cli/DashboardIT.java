@@ -206,6 +206,9 @@ class DashboardIT {
                 && b.path("endLsn").asText().equals(d.findElement(testId("plan-value")).getAttribute("value"))
                 && !d.findElements(testId("plan-backup")).isEmpty() ? true : null, "a plan to the end of backup " + backupId);
         assertThat(browser.await(testId("plan-backup")).getText()).isEqualTo(backupId);
+        // Stopping at its consistency point, on its own timeline.
+        assertThat(browser.await(testId("plan-command")).getText()).contains("--target-lsn " + b.path("endLsn").asText())
+                .contains("--target-exclusive").contains("--target-timeline 1");
         new org.openqa.selenium.support.ui.Select(browser.await(testId("plan-kind"))).selectByValue("time");
 
         // A time after everything archived is refused with the server's reason.

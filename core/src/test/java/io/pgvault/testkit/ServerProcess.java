@@ -37,7 +37,7 @@ public final class ServerProcess implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx" + (HEAP_BYTES >> 20) + "m"));
         // As bin/pgvault-server starts it.
-        command.addAll(io.pgvault.core.process.GcLockerRetries.JVM_OPTIONS);
+        command.addAll(io.pgvault.core.process.GcLockerRetries.forThisJvm());
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), "-Dmicronaut.server.port=" + port));
         properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
         command.add(MAIN_CLASS);

@@ -151,9 +151,12 @@ public final class RecoveryPlanner {
     /**
      * The last commit or abort before the backup's consistency point, from the segment holding
      * it back to {@link #LOOK_BACK_SEGMENTS} before the backup's start: from a segment's index
-     * when the server wrote one and its last commit lies before that point, else by reading the
-     * segment. Commit times follow WAL order to within the moment between a commit's timestamp
-     * and its insertion, so the last one stands for all before it. Empty when there is none.
+     * when the server wrote one and it settles the question, else by reading the segment (with
+     * the next one when a record that may be a commit crosses into it). Commit times follow WAL
+     * order to within the moment between a commit's timestamp and its insertion, so the last
+     * one stands for all before it (read from a segment, the latest time before that point).
+     * Empty when there is none there, or a segment there is missing: the clock bound then
+     * stands alone.
      *
      * @param settles a segment's last commit whose time passes it is answer enough even when it lies
      *     after that point, since the commits before it are not later: no segment is read for it
@@ -163,33 +166,60 @@ public final class RecoveryPlanner {
         Lsn end = Lsn.parse(b.endLsn());
         long from = path.segmentOf(end.plus(-1));
         long to = Math.max(0, path.segmentOf(Lsn.parse(b.startLsn())) - LOOK_BACK_SEGMENTS);
+        // Newest first: the segment holding the end, then the ones before it.
+        List<WalFileName> names = new ArrayList<>();
         for (long seg = from; seg >= to; seg--) {
             Optional<WalFileName> name = path.segment(seg);
             if (name.isEmpty()) {
                 break;
             }
-            WalSegmentIndex index = archive.indexes(List.of(name.get())).get(name.get());
-            Optional<WalRecordScanner.Event> last = index == null ? Optional.empty() : index.lastTransaction();
-            if (last.isPresent() && !last.get().start().isBefore(end) && settles.test(last.get().time())) {
-                return last;
+            names.add(name.get());
+        }
+        Map<WalFileName, WalSegmentIndex> indexes = new java.util.HashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            if (i <= 1) {
+                // The end's segment alone first: most often it settles the question.
+                indexes.putAll(archive.indexes(i == 0 ? names.subList(0, Math.min(1, names.size())) : names.subList(1, names.size())));
             }
-            if (last.isEmpty() || !last.get().start().isBefore(end)) {
-                if (index != null && index.transactions() == 0) {
+            WalSegmentIndex index = indexes.get(names.get(i));
+            // The record continuing into the newer segment ends before the end, and may be the last commit.
+            if (index != null && (i == 0 || !index.unfinishedMayBeTransaction())) {
+                Optional<WalRecordScanner.Event> last = index.lastTransaction();
+                if (last.isPresent() && (last.get().start().isBefore(end) || settles.test(last.get().time()))) {
+                    return last;
+                }
+                if (index.transactions() == 0) {
                     continue;
                 }
-                List<WalRecordScanner.Event> before = new ArrayList<>();
-                archive.scanSegment(name.get(), new WalRecordScanner(e -> {
-                    if (e.kind() != WalRecordScanner.Kind.RESTORE_POINT && e.start().isBefore(end)) {
-                        before.add(e);
-                    }
-                }));
-                last = before.isEmpty() ? Optional.empty() : Optional.of(before.get(before.size() - 1));
             }
-            if (last.isPresent()) {
-                return last;
+            Optional<WalRecordScanner.Event> read = latestCommitRead(names, i, end);
+            if (read.isPresent()) {
+                return read;
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * Reads segment {@code i} of {@code newestFirst}, and the newer one after it when a record
+     * that may be a commit continues into it, and returns the commit or abort beginning before
+     * {@code end} with the latest time.
+     */
+    private Optional<WalRecordScanner.Event> latestCommitRead(List<WalFileName> newestFirst, int i, Lsn end) throws IOException {
+        WalRecordScanner.Event[] latest = new WalRecordScanner.Event[1];
+        WalRecordScanner scanner = new WalRecordScanner(e -> {
+            if (e.kind() != WalRecordScanner.Kind.RESTORE_POINT && e.start().isBefore(end)
+                    && (latest[0] == null || e.time().isAfter(latest[0].time()))) {
+                latest[0] = e;
+            }
+        });
+        archive.scanSegment(newestFirst.get(i), scanner);
+        Optional<WalRecordScanner.Unfinished> open = scanner.unfinished();
+        if (i > 0 && open.isPresent() && open.get().start().isBefore(end)
+                && (!open.get().headerKnown() || open.get().kind().filter(k -> k != WalRecordScanner.Kind.RESTORE_POINT).isPresent())) {
+            archive.scanSegment(newestFirst.get(i - 1), scanner);
+        }
+        return Optional.ofNullable(latest[0]);
     }
 
     private Optional<BackupManifest> newestEndingBefore(RecoveryWindow window, Lsn lsn) {

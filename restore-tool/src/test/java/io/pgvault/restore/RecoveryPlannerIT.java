@@ -299,6 +299,70 @@ class RecoveryPlannerIT {
         }
     }
 
+    /**
+     * The last commit before a backup's end may begin in one segment and end in the next: it
+     * is in neither segment's index (an index describes the records that begin and end in its
+     * segment). Here it is the only commit past the target before the end of backup 2, whose
+     * clock reading (a standby's, an hour behind) says nothing: the planner must read it across
+     * the boundary and start from backup 1.
+     */
+    @Test
+    void aCommitCrossingIntoTheEndSegmentCountsForATimeTarget() throws Exception {
+        Path dir = Files.createTempDirectory("pgvault-planner-crossing-it");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path walDir = Files.createDirectories(dir.resolve("wal"));
+        OsUser.own(dir);
+        int major = Fixtures.testMajors().get(0);
+        WalSegmentSize size = WalSegmentSize.DEFAULT;
+        try (PgCluster pg = PgCluster.builder(major).setting("archive_mode", "on").setting("archive_command", "cp %p " + walDir + "/%f").start();
+             java.sql.Connection writer = pg.connect(); java.sql.Statement st = writer.createStatement()) {
+            pg.execute("CREATE TABLE t (id int)");
+            pg.queryValue("SELECT pg_switch_wal()");
+            Lsn b1Start = lsn(pg);
+            pg.execute("INSERT INTO t VALUES (1)");
+            Lsn b1End = lsn(pg);
+            Instant b1Consistent = postgresClock(pg);
+            pg.queryValue("SELECT pg_switch_wal()");
+            Lsn b2Start = lsn(pg);
+            pg.execute("INSERT INTO t VALUES (2)");
+            Instant target = postgresClock(pg);
+            // A transaction with a hundred subtransactions: its commit record lists them all (over 400 bytes).
+            writer.setAutoCommit(false);
+            for (int i = 0; i < 100; i++) {
+                st.execute("SAVEPOINT s" + i);
+                st.execute("INSERT INTO t VALUES (" + (100 + i) + ")");
+                st.execute("RELEASE SAVEPOINT s" + i);
+            }
+            // WAL up to a few dozen bytes before the segment's end, so that the commit record crosses it.
+            long segmentEnd = (b2Start.segmentNumber(size) + 1) * size.bytes();
+            for (int i = 0; i < 10_000; i++) {
+                long left = segmentEnd - lsn(pg).value();
+                if (left <= 120) {
+                    break;
+                }
+                // Less than what is left: a record also takes its header and the header of every page it crosses (24 bytes a page).
+                long payload = Math.max(1, Math.min(left - left / 8192 * 24 - 300, 1 << 20));
+                pg.queryValue("SELECT pg_logical_emit_message(false, 'pad', repeat('x', " + payload + "))");
+            }
+            long left = segmentEnd - lsn(pg).value();
+            assertThat(left).as("room left in the segment before the commit, too little for it").isBetween(1L, 120L);
+            writer.commit();
+            writer.setAutoCommit(true);
+            Lsn b2End = lsn(pg);
+            assertThat(b2End.segmentNumber(size)).as("the commit ends in the next segment").isEqualTo(b2Start.segmentNumber(size) + 1);
+            pg.execute("INSERT INTO t VALUES (3)");
+            LocalDirectoryStore local = archiveEverything(pg, walDir, dir);
+            String b1 = "20261201T010000Z-000001";
+            String b2 = "20261201T020000Z-000002";
+            manifest(b1Start, b1End, b1, b1Consistent.minus(Duration.ofHours(1)), b1Consistent.minus(Duration.ofHours(1)), major).write(local);
+            manifest(b2Start, b2End, b2, target.minus(Duration.ofHours(1)), target.minus(Duration.ofHours(1)), major).write(local);
+            RecoveryPlanner planner = new RecoveryPlanner(ClusterArchive.load(local, CLUSTER));
+            assertThat(planner.plan(RecoveryTarget.time(target.toString(), true), Optional.empty()).backup().backupId()).isEqualTo(b1);
+        } finally {
+            Fixtures.deleteTree(dir);
+        }
+    }
+
     private static Instant postgresClock(PgCluster pg) throws InterruptedException {
         Instant now = Instant.parse(pg.queryValue("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"));
         Thread.sleep(5); // the next commit carries a later time

@@ -115,6 +115,14 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
         };
     }
 
+    /** Whether the record continuing into the next segment may be a commit or an abort (of any transaction). */
+    public boolean unfinishedMayBeTransaction() {
+        return unfinished != null && switch (unfinished.kind) {
+            case "commit", "abort", "commit-prepared", "abort-prepared", "unknown" -> true;
+            default -> false;
+        };
+    }
+
     public Optional<Lsn> endOfValidWal() {
         return Optional.ofNullable(end).map(Lsn::parse);
     }

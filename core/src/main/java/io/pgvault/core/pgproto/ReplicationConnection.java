@@ -165,7 +165,8 @@ public final class ReplicationConnection implements AutoCloseable {
 
     /**
      * The server's clock now, read from the walsender ({@link PhysicalStream#clock}); empty
-     * when it sent none within {@code timeoutMillis}. Commit times in its WAL come from the
+     * when the timeline ended at the end of WAL twice (promotions); an IOException when the
+     * server did not answer within {@code timeoutMillis}. Commit times in its WAL come from the
      * same clock, so this is what a recovery target's time is compared with, whatever the
      * clock of the machine asking.
      */

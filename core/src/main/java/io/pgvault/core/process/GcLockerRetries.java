@@ -11,13 +11,19 @@ import java.util.List;
  * words") while most of the heap was garbage (ConcurrentWalFetchIT in CI). G1 pins regions
  * instead of locking out collections only from JDK 22 (JEP 423).
  * <p>
- * {@code bin/pgvault-server} passes the same options ({@code GC_LOCKER} there), and so does the
- * testkit's {@code ServerProcess}.
+ * From JDK 22 the option does nothing, and JDK 25 no longer knows it (a JVM given it does not
+ * start): {@code bin/pgvault-server} passes the same options ({@code GC_LOCKER} there) only when
+ * its JVM accepts them, and the testkit's {@code ServerProcess} passes {@link #forThisJvm()}.
  */
 public final class GcLockerRetries {
 
     public static final List<String> JVM_OPTIONS = List.of("-XX:+UnlockDiagnosticVMOptions", "-XX:GCLockerRetryAllocationCount=100");
 
     private GcLockerRetries() {
+    }
+
+    /** The options for a JVM of this one's version: none from JDK 22 on, where G1 pins regions instead. */
+    public static List<String> forThisJvm() {
+        return Runtime.version().feature() < 22 ? JVM_OPTIONS : List.of();
     }
 }
