@@ -52,12 +52,10 @@ class RecoveryPlannerIT {
 
     @Test
     void xidAndNameTargetsPickTheBackupPostgresqlCanStopFromAndReadOnlyTheWalTheyNeed() throws Exception {
-        Path dir = Files.createTempDirectory("pgvault-planner-it");
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path walDir = Files.createDirectories(dir.resolve("wal"));
-        OsUser.own(dir);
+        Path dir = workDirectory("pgvault-planner-it");
+        Path walDir = dir.resolve("wal");
         int major = Fixtures.testMajors().get(0);
-        try (PgCluster pg = PgCluster.builder(major).setting("archive_mode", "on").setting("archive_command", "cp %p " + walDir + "/%f")
+        try (PgCluster pg = archivingInto(major, walDir)
                 .setting("max_prepared_transactions", "2").start()) {
             pg.execute("CREATE TABLE t (id int, v text)");
             pg.queryValue("SELECT pg_switch_wal()");
@@ -240,12 +238,10 @@ class RecoveryPlannerIT {
      */
     @Test
     void aTimeTargetPicksItsBackupByPostgresqlsClockWhateverPgvaultsClockSaid() throws Exception {
-        Path dir = Files.createTempDirectory("pgvault-planner-clock-it");
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path walDir = Files.createDirectories(dir.resolve("wal"));
-        OsUser.own(dir);
+        Path dir = workDirectory("pgvault-planner-clock-it");
+        Path walDir = dir.resolve("wal");
         int major = Fixtures.testMajors().get(0);
-        try (PgCluster pg = PgCluster.builder(major).setting("archive_mode", "on").setting("archive_command", "cp %p " + walDir + "/%f").start()) {
+        try (PgCluster pg = archivingInto(major, walDir).start()) {
             pg.execute("CREATE TABLE t (id int)");
             pg.queryValue("SELECT pg_switch_wal()");
             Lsn b1Start = lsn(pg);
@@ -308,13 +304,11 @@ class RecoveryPlannerIT {
      */
     @Test
     void aCommitCrossingIntoTheEndSegmentCountsForATimeTarget() throws Exception {
-        Path dir = Files.createTempDirectory("pgvault-planner-crossing-it");
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path walDir = Files.createDirectories(dir.resolve("wal"));
-        OsUser.own(dir);
+        Path dir = workDirectory("pgvault-planner-crossing-it");
+        Path walDir = dir.resolve("wal");
         int major = Fixtures.testMajors().get(0);
         WalSegmentSize size = WalSegmentSize.DEFAULT;
-        try (PgCluster pg = PgCluster.builder(major).setting("archive_mode", "on").setting("archive_command", "cp %p " + walDir + "/%f").start();
+        try (PgCluster pg = archivingInto(major, walDir).start();
              java.sql.Connection writer = pg.connect(); java.sql.Statement st = writer.createStatement()) {
             pg.execute("CREATE TABLE t (id int)");
             pg.queryValue("SELECT pg_switch_wal()");
@@ -367,6 +361,19 @@ class RecoveryPlannerIT {
         Instant now = Instant.parse(pg.queryValue("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"));
         Thread.sleep(5); // the next commit carries a later time
         return now;
+    }
+
+    /** A directory PostgreSQL's user may write, with {@code wal/} inside for archive_command to copy segments to. */
+    private static Path workDirectory(String prefix) throws IOException {
+        Path dir = Files.createTempDirectory(prefix);
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.createDirectories(dir.resolve("wal"));
+        OsUser.own(dir);
+        return dir;
+    }
+
+    private static PgCluster.Builder archivingInto(int major, Path walDir) {
+        return PgCluster.builder(major).setting("archive_mode", "on").setting("archive_command", "cp %p " + walDir + "/%f");
     }
 
     /** Switches to a new segment, waits until archive_command copied the last one, and archives all into a new repository. */
