@@ -9,6 +9,7 @@ import io.pgvault.core.repo.CorruptObjectException;
 import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
+import io.pgvault.core.wal.Lsn;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -146,19 +147,35 @@ final class IncrementalParent {
         }
     }
 
-    /** The newest backup of the cluster whose manifest can be read; a damaged newer one is skipped, and logged. */
-    private static Optional<BackupManifest> newestStored(ObjectStore store, String cluster) throws IOException {
+    /**
+     * The newest backup of the cluster whose manifest can be read; a damaged newer one is
+     * skipped, and logged. Ids sort by the second a backup started and then by a random
+     * suffix, so among backups started in the same second the newest is the one whose end
+     * is latest in WAL (LSNs only grow, across timelines too): by id alone an incremental
+     * backup taken within the second of its parent was passed over for that parent.
+     */
+    static Optional<BackupManifest> newestStored(ObjectStore store, String cluster) throws IOException {
         List<String> ids = new ArrayList<>(BackupManifest.idsInRepository(store, cluster));
+        BackupManifest newest = null;
         for (int i = ids.size() - 1; i >= 0; i--) {
+            if (newest != null && !secondOf(ids.get(i)).equals(secondOf(newest.backupId()))) {
+                break;
+            }
             try {
                 Optional<BackupManifest> m = BackupManifest.read(store, cluster, ids.get(i));
-                if (m.isPresent()) {
-                    return m;
+                if (m.isPresent() && (newest == null || Lsn.parse(m.get().endLsn()).isAfter(Lsn.parse(newest.endLsn())))) {
+                    newest = m.get();
                 }
             } catch (CorruptObjectException e) {
                 LOG.warn("Backup {} of {} cannot be the parent of an incremental backup: {}", ids.get(i), cluster, e.getMessage());
             }
         }
-        return Optional.empty();
+        return Optional.ofNullable(newest);
+    }
+
+    /** The part of a backup id before its random suffix: the second it started. */
+    private static String secondOf(String backupId) {
+        int dash = backupId.lastIndexOf('-');
+        return dash < 0 ? backupId : backupId.substring(0, dash);
     }
 }

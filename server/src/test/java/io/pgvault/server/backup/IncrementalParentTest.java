@@ -118,6 +118,34 @@ class IncrementalParentTest {
         }
     }
 
+    /**
+     * Backup ids sort by the second a backup started, then by a random suffix: an incremental
+     * backup taken within the second of its full one may sort before it. The parent is the one
+     * whose end is latest in WAL (CI saw IncrementalRecoveryIT build a second incremental on the
+     * full backup instead of the first incremental).
+     */
+    @Test
+    void theNewestBackupIsTheLatestInWalAmongThoseOfTheSameSecond() throws Exception {
+        try (LocalDirectoryStore store = new LocalDirectoryStore(temp.resolve("repo"))) {
+            stored(store, "20261201T005959Z-000001", "0/2000028", "0/2000100");
+            stored(store, "20261201T010000Z-ffffff", "0/4000028", "0/4000100");
+            stored(store, "20261201T010000Z-000000", "0/6000028", "0/6000100");
+            assertThat(IncrementalParent.newestStored(store, "main").orElseThrow().backupId()).isEqualTo("20261201T010000Z-000000");
+            // A newer second wins whatever its suffix, and a backup without a readable manifest is passed over.
+            stored(store, "20261201T010001Z-000000", "0/8000028", "0/8000100");
+            store.put(io.pgvault.core.repo.RepositoryLayout.backupPiece("main", "20261201T010002Z-000000", "base.tar", 0),
+                    new java.io.ByteArrayInputStream(new byte[0]), 0);
+            assertThat(IncrementalParent.newestStored(store, "main").orElseThrow().backupId()).isEqualTo("20261201T010001Z-000000");
+        }
+    }
+
+    private static void stored(ObjectStore store, String id, String start, String end) throws Exception {
+        BackupManifest.Piece piece = new BackupManifest.Piece("base.tar", null, 0,
+                io.pgvault.core.repo.RepositoryLayout.backupPiece("main", id, "base.tar", 0), 0, 0, "0".repeat(64), 0);
+        new BackupManifest(BackupManifest.FORMAT, id, "main", id, null, 17, 16L << 20, 1, start, 1, end, "2026-12-01T01:00:00Z",
+                "2026-12-01T01:00:00Z", "zstd", 0, 0, java.util.List.of(piece), null).write(store);
+    }
+
     private static void withManifest(ObjectStore store, BackupManifest m, long endTimeline, int major) throws Exception {
         new BackupManifest(m.formatVersion(), m.backupId(), m.cluster(), m.label(), m.systemIdentifier(), major, m.walSegmentSize(),
                 m.startTimeline(), m.startLsn(), endTimeline, m.endLsn(), m.startedAt(), m.finishedAt(), m.codec(), m.rawBytes(),
