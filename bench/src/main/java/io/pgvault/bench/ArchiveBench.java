@@ -162,6 +162,8 @@ public final class ArchiveBench {
             if (DUPLICATES.size() == 2) {
                 System.out.printf(Locale.ROOT, "%np50 per call: pgvault (zstd 1) %.2fx pgBackRest archive-push (zst 3); a segment already archived: %.2fx%n",
                         results.get(0).p50Ms() / results.get(2).p50Ms(), DUPLICATES.get(0).p50Ms() / DUPLICATES.get(1).p50Ms());
+                BenchSummary.add("archive_command p50: curl PUT / archive-push (zst 3)", "ms", results.get(0).p50Ms(), results.get(2).p50Ms(),
+                        BenchSummary.Goal.NONE);
             }
             if (PUSH_AHEAD.size() == 4) {
                 Figures ahead = PUSH_AHEAD.get(0);
@@ -170,6 +172,14 @@ public final class ArchiveBench {
                         + "archive-async; a segment already archived: %.2fx sync, %.2fx async%n", ahead.p50Ms() / results.get(2).p50Ms(),
                         ahead.p50Ms() / theirsAsync.p50Ms(), PUSH_AHEAD.get(1).p50Ms() / DUPLICATES.get(1).p50Ms(),
                         PUSH_AHEAD.get(1).p50Ms() / PUSH_AHEAD.get(3).p50Ms());
+                BenchSummary.add("archive_command p50, backlog: wal-push --spool / archive-push", "ms", ahead.p50Ms(), results.get(2).p50Ms(),
+                        BenchSummary.Goal.ratioAtMost(0.5));
+                BenchSummary.add("archive_command p50, backlog: wal-push --spool / archive-async", "ms", ahead.p50Ms(), theirsAsync.p50Ms(),
+                        BenchSummary.Goal.NONE);
+                BenchSummary.add("archive_command p50, already archived: wal-push / archive-push", "ms", PUSH_AHEAD.get(1).p50Ms(),
+                        DUPLICATES.get(1).p50Ms(), BenchSummary.Goal.ratioAtMost(0.2));
+                BenchSummary.add("archive_command p50, already archived: wal-push / archive-async", "ms", PUSH_AHEAD.get(1).p50Ms(),
+                        PUSH_AHEAD.get(3).p50Ms(), BenchSummary.Goal.NONE);
             }
             Figures ours = results.get(0);
             Figures theirs = results.get(2);

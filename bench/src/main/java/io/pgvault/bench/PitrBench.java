@@ -241,8 +241,17 @@ public final class PitrBench {
             // Its restore is pgBackRest's plus a copy of the WAL: only its replay is a reference.
             Figures reference = results.get(results.size() - 1);
             System.out.printf(Locale.ROOT, "%-46s %10s %10.1f %10s%n", reference.name(), "-", reference.replaySeconds(), "-");
+            // What no restore_command can go below: PostgreSQL replaying the same WAL from its own pg_wal.
+            BenchSummary.add("replay with the WAL already in pg_wal (no restore_command)", "s", reference.replaySeconds(), Double.NaN,
+                    BenchSummary.Goal.NONE);
             for (Figures theirs : results.subList(1, results.size() - 1)) {
                 System.out.printf(Locale.ROOT, "pgvault's wall time = %.2fx %s's%n", results.get(0).total() / theirs.total(), theirs.name());
+                if (theirs.name().startsWith("pgBackRest")) {
+                    BenchSummary.add("whole PITR to the end of the archive / " + theirs.name(), "s", results.get(0).total(), theirs.total(),
+                            BenchSummary.Goal.ratioAtMost(0.5));
+                    BenchSummary.add("replay in it / " + theirs.name(), "s", results.get(0).replaySeconds(), theirs.replaySeconds(),
+                            BenchSummary.Goal.NONE);
+                }
             }
             for (Figures f : results.subList(0, results.size() - 1)) {
                 System.out.printf(Locale.ROOT, "%s: replay %+.1f s against the WAL copied into pg_wal%n", f.name(),
@@ -310,6 +319,7 @@ public final class PitrBench {
             double a = ours.get(ours.size() / 2);
             double b = theirs.get(theirs.size() / 2);
             System.out.printf(Locale.ROOT, "%-12s %14.2f %14.2f %7.2fx%n", t.kind(), a, b, a / b);
+            BenchSummary.add("restore step, target " + t.kind() + ": recover / pgbackrest restore", "s", a, b, BenchSummary.Goal.atMost(0.6));
         }
     }
 

@@ -158,6 +158,14 @@ public final class RestoreBench {
                         + "archive-get's, %.2fx its async mode's (paced); medians %.1f vs %.1f and %.1f ms%n",
                         paced.msPerLaterCall() / results.get(4).msPerLaterCall(), paced.msPerLaterCall() / results.get(6).msPerLaterCall(),
                         paced.median(), results.get(4).median(), results.get(6).median());
+                Figures get = results.get(4);
+                BenchSummary.add("restore_command p50: wal-fetch --spool / archive-get", "ms", spool.median(), get.median(), BenchSummary.Goal.NONE);
+                BenchSummary.add("restore_command back to back, after the 1st: wal-fetch --spool / archive-get", "segs/s",
+                        1000 / spool.msPerLaterCall(), 1000 / get.msPerLaterCall(), BenchSummary.Goal.atLeast(60));
+                BenchSummary.add("restore_command paced like a replay, per call after the 1st / archive-get", "ms", paced.msPerLaterCall(),
+                        get.msPerLaterCall(), BenchSummary.Goal.ratioAtMost(0.25));
+                BenchSummary.add("restore_command p50 without the spool (a JVM per call) / archive-get", "ms", results.get(0).median(),
+                        get.median(), BenchSummary.Goal.NONE);
             }
         } finally {
             if (s3 != null) {
