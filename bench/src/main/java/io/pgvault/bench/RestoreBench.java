@@ -118,6 +118,9 @@ public final class RestoreBench {
                 // A long-running server is warm: one untimed pass first, as in the archive bench.
                 loop(work, "curl warm-up", names, "curl -fsS -o %p " + url + "/v1/clusters/bench/wal/%f");
                 results.add(loop(work, "curl GET from the pgvault server", names, "curl -fsS -o %p " + url + "/v1/clusters/bench/wal/%f"));
+                // README's restore_command: the same spool, the objects read through the server rather than from the repository.
+                results.add(loop(work, "pgvault wal-fetch --server + spool", names, launcher + " wal-fetch --server " + url
+                        + " --cluster bench --spool pg_wal/pgvault-spool %f %p"));
             } finally {
                 server.destroy();
                 server.waitFor(30, TimeUnit.SECONDS);
@@ -147,18 +150,18 @@ public final class RestoreBench {
                 System.out.printf(Locale.ROOT, "%-38s %10.1f %10.1f %12.1f %14.1f%n", f.name(), f.msPerCall(), 1000 / f.msPerCall(), f.median(),
                         f.msPerLaterCall());
             }
-            if (results.size() >= 7) {
+            if (results.size() >= 8) {
                 // Steady state: calls after the first (which starts the prefetcher, ~0.7 s, once per recovery).
                 Figures spool = results.get(1);
                 Figures paced = results.get(2);
                 System.out.printf(Locale.ROOT, "back to back: pgvault wal-fetch + spool per call after the 1st = %.2fx pgBackRest archive-get's, "
-                        + "%.2fx its async mode's%n", spool.msPerLaterCall() / results.get(4).msPerLaterCall(),
-                        spool.msPerLaterCall() / results.get(5).msPerLaterCall());
+                        + "%.2fx its async mode's%n", spool.msPerLaterCall() / results.get(5).msPerLaterCall(),
+                        spool.msPerLaterCall() / results.get(6).msPerLaterCall());
                 System.out.printf(Locale.ROOT, "paced like a replay: pgvault wal-fetch + spool per call after the 1st = %.2fx pgBackRest "
                         + "archive-get's, %.2fx its async mode's (paced); medians %.1f vs %.1f and %.1f ms%n",
-                        paced.msPerLaterCall() / results.get(4).msPerLaterCall(), paced.msPerLaterCall() / results.get(6).msPerLaterCall(),
-                        paced.median(), results.get(4).median(), results.get(6).median());
-                Figures get = results.get(4);
+                        paced.msPerLaterCall() / results.get(5).msPerLaterCall(), paced.msPerLaterCall() / results.get(7).msPerLaterCall(),
+                        paced.median(), results.get(5).median(), results.get(7).median());
+                Figures get = results.get(5);
                 BenchSummary.add("restore_command p50: wal-fetch --spool / archive-get", "ms", spool.median(), get.median(), BenchSummary.Goal.NONE);
                 BenchSummary.add("restore_command back to back, after the 1st: wal-fetch --spool / archive-get", "segs/s",
                         1000 / spool.msPerLaterCall(), 1000 / get.msPerLaterCall(), BenchSummary.Goal.atLeast(60));
@@ -166,6 +169,9 @@ public final class RestoreBench {
                         get.msPerLaterCall(), BenchSummary.Goal.ratioAtMost(0.25));
                 BenchSummary.add("restore_command p50 without the spool (a JVM per call) / archive-get", "ms", results.get(0).median(),
                         get.median(), BenchSummary.Goal.NONE);
+                Figures throughServer = results.get(4);
+                BenchSummary.add("restore_command back to back, after the 1st: wal-fetch --server --spool / archive-get", "segs/s",
+                        1000 / throughServer.msPerLaterCall(), 1000 / get.msPerLaterCall(), BenchSummary.Goal.atLeast(60));
             }
         } finally {
             if (s3 != null) {

@@ -7,12 +7,15 @@ import io.micronaut.http.HttpStatus;
 import io.micronaut.http.MediaType;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Get;
+import io.micronaut.http.annotation.Head;
 import io.micronaut.http.annotation.QueryValue;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
+import jakarta.inject.Named;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.server.api.ApiException;
+import io.pgvault.server.api.DownloadBody;
 import io.pgvault.server.load.FairLimiter;
 import io.pgvault.server.load.RequestLimits;
 import io.pgvault.server.security.ApiAccess;
@@ -25,6 +28,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Executor;
 
 /**
  * Read-only access to the repository's objects, exactly as stored (envelope and all), so
@@ -43,11 +47,13 @@ public class RepositoryController {
 
     private final ObjectStore store;
     private final RequestLimits limits;
+    private final Executor blocking;
 
     /** Clients get the objects as stored: ciphertext in an encrypted repository, which they decrypt with their own key. */
-    public RepositoryController(ObjectStore store, RequestLimits limits) {
+    public RepositoryController(ObjectStore store, RequestLimits limits, @Named(TaskExecutors.BLOCKING) Executor blocking) {
         this.store = store instanceof KeyedRepository keyed ? keyed.stored() : store;
         this.limits = limits;
+        this.blocking = blocking;
     }
 
     @Get(value = "/objects", produces = MediaType.APPLICATION_JSON)
@@ -60,7 +66,16 @@ public class RepositoryController {
                 .toList();
     }
 
-    @Get(value = "/object", produces = MediaType.APPLICATION_OCTET_STREAM)
+    /** The headers a GET would send, and no body: the GET route would open the object for a HEAD and never close it (its turn kept for good). */
+    @Head("/object")
+    public HttpResponse<?> head(@QueryValue String key) throws IOException {
+        checkServed(key);
+        ObjectStat stat = store.stat(key).orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND, "no object " + key + " in the repository"));
+        return HttpResponse.ok().contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE).contentLength(stat.size())
+                .header(HttpHeaders.LAST_MODIFIED, DateTimeFormatter.RFC_1123_DATE_TIME.format(stat.lastModified().atZone(ZoneOffset.UTC)));
+    }
+
+    @Get(value = "/object", produces = MediaType.APPLICATION_OCTET_STREAM, headRoute = false)
     public HttpResponse<?> get(@QueryValue String key) throws IOException {
         checkServed(key);
         // wal-fetch --server and recover --server read WAL and backup pieces here: fetches, as the WAL GETs are.
@@ -72,9 +87,9 @@ public class RepositoryController {
             if (in.isEmpty()) {
                 throw new ApiException(HttpStatus.NOT_FOUND, "no object " + key + " in the repository");
             }
-            // A plain stream body, not a StreamedFile, whose conditional-GET shortcut answers 304 without
-            // ever closing the stream (the turn and a store connection would leak).
-            return HttpResponse.ok(turn.heldBy(in.get())).contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE)
+            // Not a StreamedFile, whose conditional-GET shortcut answers 304 without ever closing the stream
+            // (the turn and a store connection would leak).
+            return HttpResponse.ok(DownloadBody.of(turn.heldBy(in.get()), blocking)).contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE)
                     .contentLength(stat.get().size())
                     .header(HttpHeaders.LAST_MODIFIED, DateTimeFormatter.RFC_1123_DATE_TIME.format(stat.get().lastModified().atZone(ZoneOffset.UTC)));
         } catch (IOException | RuntimeException e) {

@@ -8,18 +8,22 @@ import io.micronaut.http.MediaType;
 import io.micronaut.http.ServerHttpRequest;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Get;
+import io.micronaut.http.annotation.Head;
 import io.micronaut.http.annotation.Put;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
+import jakarta.inject.Named;
 import io.pgvault.core.archive.ArchiveResult;
 import io.pgvault.core.archive.PushHeaders;
 import io.pgvault.server.api.ApiException;
+import io.pgvault.server.api.DownloadBody;
 import io.pgvault.server.load.FairLimiter;
 import io.pgvault.server.load.RequestLimits;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Optional;
+import java.util.concurrent.Executor;
 
 /**
  * The endpoints PostgreSQL's {@code archive_command} and {@code restore_command} call:
@@ -38,11 +42,13 @@ public class WalController {
     private final WalService wal;
     private final FetchBuffers buffers;
     private final RequestLimits limits;
+    private final Executor blocking;
 
-    public WalController(WalService wal, FetchBuffers buffers, RequestLimits limits) {
+    public WalController(WalService wal, FetchBuffers buffers, RequestLimits limits, @Named(TaskExecutors.BLOCKING) Executor blocking) {
         this.wal = wal;
         this.buffers = buffers;
         this.limits = limits;
+        this.blocking = blocking;
     }
 
     @Put(value = "/{file}", consumes = MediaType.ALL, produces = MediaType.TEXT_PLAIN)
@@ -134,17 +140,31 @@ public class WalController {
      */
     static final long WHOLE_BODY_LIMIT = 64L << 20;
 
-    @Get(value = "/{file}", produces = MediaType.APPLICATION_OCTET_STREAM)
+    /**
+     * The headers a GET would send, and no body. Answered here rather than by the GET route: the
+     * server builds a GET's response for a HEAD and drops its body without closing it, so each
+     * HEAD (a probe, {@code curl -I}) kept a fetch turn and up to a segment of buffer room for good.
+     */
+    @Head("/{file}")
+    public HttpResponse<?> head(String cluster, String file) throws IOException {
+        try (FairLimiter.Permit turn = limits.fetches().acquire(cluster)) {
+            WalService.Fetched fetched = wal.fetch(cluster, file);
+            fetched.content().close();
+            return HttpResponse.ok().contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE).contentLength(fetched.rawSize());
+        }
+    }
+
+    @Get(value = "/{file}", produces = MediaType.APPLICATION_OCTET_STREAM, headRoute = false)
     public HttpResponse<?> fetch(String cluster, String file) throws IOException {
         FairLimiter.Permit turn = limits.fetches().acquire(cluster);
         try {
             WalService.Fetched fetched = wal.fetch(cluster, file);
             InputStream body = fetched.rawSize() <= WHOLE_BODY_LIMIT
                     ? buffers.whole(fetched.content(), fetched.rawSize()).orElseGet(fetched::content) : fetched.content();
-            // The server closes the stream when the body is written or the client is gone: that gives
-            // a whole body's room back, and the turn. A plain stream body, not a StreamedFile, whose
-            // conditional-GET shortcut answers 304 without ever closing the stream.
-            return HttpResponse.ok(turn.heldBy(body)).contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE)
+            // The stream is closed when the body is written or the client is gone: that gives a whole body's
+            // room back, and the turn. Not a StreamedFile, whose conditional-GET shortcut answers 304 without
+            // ever closing the stream.
+            return HttpResponse.ok(DownloadBody.of(turn.heldBy(body), blocking)).contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE)
                     .contentLength(fetched.rawSize());
         } catch (IOException | RuntimeException e) {
             turn.close();

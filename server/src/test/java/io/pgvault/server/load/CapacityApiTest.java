@@ -85,6 +85,13 @@ class CapacityApiTest implements TestPropertyProvider {
             assertThat(conditional.statusCode()).as(path).isEqualTo(200);
             assertThat(conditional.body()).as(path).hasSizeGreaterThan(1 << 20);
 
+            // A HEAD: headers only, the body never written.
+            HttpResponse<Void> head = http.send(HttpRequest.newBuilder(uri(path)).method("HEAD", HttpRequest.BodyPublishers.noBody()).build(),
+                    HttpResponse.BodyHandlers.discarding());
+            assertThat(head.statusCode()).as(path).isEqualTo(200);
+            assertThat(head.headers().firstValueAsLong("Content-Length")).as(path).hasValue(conditional.body().length);
+            await(() -> limits.fetches().running() == 0);
+
             // A client that goes away after the headers.
             try (Socket gone = new Socket("127.0.0.1", server.getPort())) {
                 gone.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
