@@ -16,7 +16,7 @@ import java.util.Locale;
  *
  * @param figure what was measured, as the table names it
  * @param unit of both values
- * @param pgvault pgvault's value
+ * @param pgvault pgvault's value (for a {@link Goal#REFERENCE}, the reference's)
  * @param theirs the value of the tool a DBA would pick instead, in the same run; NaN when it has none
  * @param goal what pgvault's value must be
  */
@@ -26,9 +26,11 @@ record BenchSummary(String figure, String unit, double pgvault, double theirs, G
 
     /** A goal: pgvault's value against a bound, or against the other tool's value as a ratio. */
     record Goal(Kind kind, double bound) {
-        enum Kind { NONE, RATIO_AT_MOST, AT_MOST, AT_LEAST }
+        /** REFERENCE: not pgvault's figure but a bound on it (PostgreSQL alone, say), printed apart. */
+        enum Kind { NONE, RATIO_AT_MOST, AT_MOST, AT_LEAST, REFERENCE }
 
         static final Goal NONE = new Goal(Kind.NONE, Double.NaN);
+        static final Goal REFERENCE = new Goal(Kind.REFERENCE, Double.NaN);
 
         static Goal ratioAtMost(double ratio) {
             return new Goal(Kind.RATIO_AT_MOST, ratio);
@@ -44,7 +46,7 @@ record BenchSummary(String figure, String unit, double pgvault, double theirs, G
 
         boolean met(double pgvault, double theirs) {
             return switch (kind) {
-                case NONE -> true;
+                case NONE, REFERENCE -> true;
                 case RATIO_AT_MOST -> pgvault / theirs <= bound;
                 case AT_MOST -> pgvault <= bound;
                 case AT_LEAST -> pgvault >= bound;
@@ -53,7 +55,7 @@ record BenchSummary(String figure, String unit, double pgvault, double theirs, G
 
         String describe(String unit) {
             return switch (kind) {
-                case NONE -> "-";
+                case NONE, REFERENCE -> "-";
                 case RATIO_AT_MOST -> String.format(Locale.ROOT, "<= %.2fx", bound);
                 case AT_MOST -> String.format(Locale.ROOT, "<= %s %s", number(bound), unit);
                 case AT_LEAST -> String.format(Locale.ROOT, ">= %s %s", number(bound), unit);

@@ -15,9 +15,25 @@ public final class WaitsTable {
     private WaitsTable() {
     }
 
+    /** What {@code pgbackrest version} says: the benchmarks compare with the one Debian installed. */
+    private static String pgbackrestVersion() {
+        try {
+            Process p = new ProcessBuilder("pgbackrest", "version").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+            return p.waitFor() == 0 && !out.isEmpty() ? out : "pgBackRest";
+        } catch (java.io.IOException e) {
+            return "pgBackRest";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "pgBackRest";
+        }
+    }
+
     public static void main(String[] args) throws Exception {
-        List<BenchSummary> figures = BenchSummary.read(Path.of(args[args.length - 1]));
-        System.out.printf(Locale.ROOT, "%nWhere PostgreSQL waits: pgvault against pgBackRest 2.45, one run%n");
+        List<BenchSummary> all = BenchSummary.read(Path.of(args[args.length - 1]));
+        List<BenchSummary> figures = all.stream().filter(f -> f.goal().kind() != BenchSummary.Goal.Kind.REFERENCE).toList();
+        System.out.printf(Locale.ROOT, "%nWhere PostgreSQL waits: pgvault against %s, one run (ratio: pgvault's figure over pgBackRest's)%n",
+                pgbackrestVersion());
         System.out.printf(Locale.ROOT, "%-76s %14s %14s %8s %16s  %s%n", "figure", "pgvault", "pgBackRest", "ratio", "goal", "");
         int missed = 0;
         for (BenchSummary f : figures) {
@@ -29,6 +45,11 @@ public final class WaitsTable {
                     Double.isNaN(f.theirs()) ? "-" : BenchSummary.number(f.theirs()) + " " + f.unit(),
                     Double.isNaN(f.theirs()) ? "-" : String.format(Locale.ROOT, "%.2fx", f.pgvault() / f.theirs()), f.goal().describe(f.unit()),
                     f.goal().kind() == BenchSummary.Goal.Kind.NONE ? "" : met ? "met" : "NOT MET");
+        }
+        for (BenchSummary f : all) {
+            if (f.goal().kind() == BenchSummary.Goal.Kind.REFERENCE) {
+                System.out.printf(Locale.ROOT, "reference: %s: %s %s%n", f.figure(), BenchSummary.number(f.pgvault()), f.unit());
+            }
         }
         System.out.printf(Locale.ROOT, "%d of %d goals met%n", figures.stream().filter(f -> f.goal().kind() != BenchSummary.Goal.Kind.NONE).count()
                 - missed, figures.stream().filter(f -> f.goal().kind() != BenchSummary.Goal.Kind.NONE).count());

@@ -22,13 +22,16 @@ import java.util.Set;
  * outside it. A name is refused unless it is relative and free of {@code ..}; every
  * directory on the way to an entry is checked or created one component at a time without
  * following a link; files are opened and their modes set with {@code O_NOFOLLOW}. So a link
- * an entry (or anyone) put inside can never carry a later entry, a mode change or a write
- * elsewhere: the operation is refused instead, naming the entry.
+ * an entry put inside, or one that was there before the restore, can never carry a later
+ * entry, a mode change or a write elsewhere: the operation is refused instead, naming the entry.
  *
  * <p>A directory is checked once: nothing a restore writes turns a directory into a link (a
  * link is made only where nothing was, see {@link #createLink}), so the next entry under it
  * costs no system call for it. Restoring a cluster's thousand small files, the checks had
  * cost a failed {@code mkdir}, its exception and an {@code lstat} per component per file.
+ * Another process that may write inside the root while the restore runs is not guarded
+ * against, with or without this (a path is checked, then used): the data directory is made
+ * 0700 first; tablespace targets should be writable by the restoring user alone.
  */
 final class ConfinedDirectory {
 

@@ -8,6 +8,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.Arrays;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A download's body (a WAL segment, a repository object): the stream read on a blocking
@@ -17,7 +19,11 @@ import java.util.concurrent.Executor;
  *
  * <p>The stream is closed once the body has been written, has failed, or the client went
  * away: that is when a download gives back its turn and its buffer room, so whatever holds
- * them must be released by the stream's {@code close}.
+ * them must be released by the stream's {@code close}. A response whose body is never
+ * subscribed to would keep them: a HEAD is one, and the routes answer HEAD themselves.
+ *
+ * <p>The server writes such a body chunked (it cannot know the length of a publisher); a body
+ * cut by a failure mid-way ends without its last chunk, which clients report as an error.
  */
 public final class DownloadBody {
 
@@ -29,7 +35,14 @@ public final class DownloadBody {
 
     /** @param blocking where the stream is read: reading may wait on the repository, never on the event loop */
     public static Publisher<byte[]> of(InputStream body, Executor blocking) {
-        return Flux.<byte[], InputStream>generate(() -> body, (in, sink) -> {
+        AtomicBoolean sent = new AtomicBoolean();
+        return Flux.<byte[], InputStream>generate(() -> {
+            if (!sent.compareAndSet(false, true)) {
+                // Two readers of one stream would each send part of it.
+                throw new IllegalStateException("a download body is sent once");
+            }
+            return body;
+        }, (in, sink) -> {
             try {
                 byte[] chunk = new byte[CHUNK_BYTES];
                 int n = in.readNBytes(chunk, 0, chunk.length);
@@ -42,7 +55,9 @@ public final class DownloadBody {
                 sink.error(e);
             }
             return in;
-        }, DownloadBody::close).subscribeOn(Schedulers.fromExecutor(blocking));
+        }, DownloadBody::close).subscribeOn(Schedulers.fromExecutor(blocking))
+                // Refused by the executor (the server stopping), the body was never read: nothing else closes it.
+                .doOnError(RejectedExecutionException.class, e -> close(body));
     }
 
     private static void close(InputStream in) {

@@ -8,6 +8,7 @@ import io.micronaut.http.MediaType;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Get;
 import io.micronaut.http.annotation.Head;
+import io.micronaut.http.annotation.Produces;
 import io.micronaut.http.annotation.QueryValue;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
@@ -66,8 +67,9 @@ public class RepositoryController {
                 .toList();
     }
 
-    /** The headers a GET would send, and no body: the GET route would open the object for a HEAD and never close it (its turn kept for good). */
+    /** The object's length and date, with no body: the GET route would open the object for a HEAD and never close it (its turn kept for good). */
     @Head("/object")
+    @Produces(MediaType.APPLICATION_OCTET_STREAM)
     public HttpResponse<?> head(@QueryValue String key) throws IOException {
         checkServed(key);
         ObjectStat stat = store.stat(key).orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND, "no object " + key + " in the repository"));
@@ -90,7 +92,6 @@ public class RepositoryController {
             // Not a StreamedFile, whose conditional-GET shortcut answers 304 without ever closing the stream
             // (the turn and a store connection would leak).
             return HttpResponse.ok(DownloadBody.of(turn.heldBy(in.get()), blocking)).contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE)
-                    .contentLength(stat.get().size())
                     .header(HttpHeaders.LAST_MODIFIED, DateTimeFormatter.RFC_1123_DATE_TIME.format(stat.get().lastModified().atZone(ZoneOffset.UTC)));
         } catch (IOException | RuntimeException e) {
             turn.close();

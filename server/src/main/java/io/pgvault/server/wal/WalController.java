@@ -9,6 +9,7 @@ import io.micronaut.http.ServerHttpRequest;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Get;
 import io.micronaut.http.annotation.Head;
+import io.micronaut.http.annotation.Produces;
 import io.micronaut.http.annotation.Put;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
@@ -141,11 +142,13 @@ public class WalController {
     static final long WHOLE_BODY_LIMIT = 64L << 20;
 
     /**
-     * The headers a GET would send, and no body. Answered here rather than by the GET route: the
-     * server builds a GET's response for a HEAD and drops its body without closing it, so each
-     * HEAD (a probe, {@code curl -I}) kept a fetch turn and up to a segment of buffer room for good.
+     * Whether the file is archived, and its length, with no body. Answered here rather than by
+     * the GET route: the server builds a GET's response for a HEAD and drops its body without
+     * closing it, so each HEAD (a probe, {@code curl -I}) kept a fetch turn and up to a segment
+     * of buffer room for good. The content is not read, so not verified: a GET still is.
      */
     @Head("/{file}")
+    @Produces(MediaType.APPLICATION_OCTET_STREAM)
     public HttpResponse<?> head(String cluster, String file) throws IOException {
         try (FairLimiter.Permit turn = limits.fetches().acquire(cluster)) {
             WalService.Fetched fetched = wal.fetch(cluster, file);
@@ -164,8 +167,7 @@ public class WalController {
             // The stream is closed when the body is written or the client is gone: that gives a whole body's
             // room back, and the turn. Not a StreamedFile, whose conditional-GET shortcut answers 304 without
             // ever closing the stream.
-            return HttpResponse.ok(DownloadBody.of(turn.heldBy(body), blocking)).contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE)
-                    .contentLength(fetched.rawSize());
+            return HttpResponse.ok(DownloadBody.of(turn.heldBy(body), blocking)).contentType(MediaType.APPLICATION_OCTET_STREAM_TYPE);
         } catch (IOException | RuntimeException e) {
             turn.close();
             throw e;
