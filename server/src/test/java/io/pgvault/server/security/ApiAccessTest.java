@@ -235,6 +235,19 @@ class ApiAccessTest {
     }
 
     @Test
+    void aHeadIsJudgedAsTheGetItStandsFor() {
+        // The download routes answer HEAD themselves: the same rules, nothing learnt about another cluster's files.
+        assertThat(call("alpha-read", "HEAD", "/v1/repository/object?key=clusters/" + A + "/cluster.json", null).statusCode()).isEqualTo(200);
+        assertThat(call("alpha-read", "HEAD", "/v1/repository/object?key=clusters/" + B + "/cluster.json", null).statusCode()).isEqualTo(403);
+        assertThat(call("alpha-read", "HEAD", "/v1/repository/object?key=clusters/" + B + "/no-such-object", null).statusCode()).isEqualTo(403);
+        assertThat(call("alpha-read", "HEAD", "/v1/repository/object?key=clusters/" + A + "/../" + B + "/cluster.json", null).statusCode())
+                .isEqualTo(400);
+        assertThat(call("alpha-read", "HEAD", "/v1/clusters/" + B + "/wal/" + WAL, null).statusCode()).isEqualTo(403);
+        assertThat(call("alpha-read", "HEAD", "/v1/clusters/" + A + "/wal/" + WAL, null).statusCode()).isNotIn(401, 403);
+        assertThat(call(null, "HEAD", "/v1/clusters/" + A + "/wal/" + WAL, null).statusCode()).isEqualTo(401);
+    }
+
+    @Test
     void listingsShowOnlyTheCallersClusters() {
         String all = call("alpha-read", "GET", "/v1/repository/objects?prefix=clusters/", null).body();
         assertThat(all).contains("clusters/alpha/cluster.json").doesNotContain("beta");
