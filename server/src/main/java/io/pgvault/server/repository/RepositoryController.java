@@ -12,7 +12,6 @@ import io.micronaut.http.annotation.Produces;
 import io.micronaut.http.annotation.QueryValue;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
-import jakarta.inject.Named;
 import io.pgvault.core.storage.ObjectStat;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.server.api.ApiException;
@@ -21,6 +20,7 @@ import io.pgvault.server.load.FairLimiter;
 import io.pgvault.server.load.RequestLimits;
 import io.pgvault.server.security.ApiAccess;
 import io.pgvault.server.security.Caller;
+import jakarta.inject.Named;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -13,13 +13,13 @@ import io.micronaut.http.annotation.Produces;
 import io.micronaut.http.annotation.Put;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
-import jakarta.inject.Named;
 import io.pgvault.core.archive.ArchiveResult;
 import io.pgvault.core.archive.PushHeaders;
 import io.pgvault.server.api.ApiException;
 import io.pgvault.server.api.DownloadBody;
 import io.pgvault.server.load.FairLimiter;
 import io.pgvault.server.load.RequestLimits;
+import jakarta.inject.Named;
 
 import java.io.IOException;
 import java.io.InputStream;
