@@ -200,12 +200,8 @@ public final class WalArchiver {
                 text = inspector.readAllBytes();
                 out.write(text);
             } else {
-                if (declaredLength >= 0) {
-                    // A body that is not this segment is refused from its first page, before a byte is compressed.
-                    byte[] first = inspector.readNBytes(WalPageHeader.LONG_HEADER_BYTES);
-                    segmentCheck(identity).check(name, first, declaredLength);
-                    out.write(first);
-                }
+                // A body that is not this segment is refused from its first page, before a byte is compressed.
+                out.write(checkFirstPage(identity, name, inspector, declaredLength));
                 inspector.transferTo(out);
             }
         }
@@ -229,13 +225,28 @@ public final class WalArchiver {
             if (name.isHistory() || name.kind() == WalFileName.Kind.BACKUP) {
                 text = inspector.readAllBytes();
             } else {
-                if (declaredLength >= 0) {
-                    segmentCheck(identity).check(name, inspector.readNBytes(WalPageHeader.LONG_HEADER_BYTES), declaredLength);
-                }
+                checkFirstPage(identity, name, inspector, declaredLength);
                 inspector.transferTo(OutputStream.nullOutputStream());
             }
         }
         return store(cluster, identity, name, inspector, text, declaredLength, payload, file, indexer);
+    }
+
+    /**
+     * Reads and checks the segment's long page header, with the length the sender announced
+     * or, for a chunked body, without one (its length is checked when it has ended).
+     *
+     * @return the bytes read
+     */
+    private byte[] checkFirstPage(ClusterIdentity identity, WalFileName name, WalStreamInspector inspector, long declaredLength)
+            throws IOException {
+        byte[] first = inspector.readNBytes(WalPageHeader.LONG_HEADER_BYTES);
+        if (declaredLength >= 0) {
+            segmentCheck(identity).check(name, first, declaredLength);
+        } else {
+            segmentCheck(identity).checkHead(name, first);
+        }
+        return first;
     }
 
     /** Stores the spooled payload once the whole body was read and checked; indexes a segment once it is durable. */

@@ -41,9 +41,22 @@ public final class WalSegmentCheck {
      * @throws InvalidWalException with the first problem found, naming file, found and expected values
      */
     public WalPageHeader check(WalFileName name, byte[] head, long length) {
+        return check(name, head, OptionalLong.of(length));
+    }
+
+    /**
+     * The same checks from the first bytes alone, for a body whose length is not known yet (a
+     * chunked upload): all but the length, which the caller checks once the body has ended.
+     */
+    public WalPageHeader checkHead(WalFileName name, byte[] head) {
+        return check(name, head, OptionalLong.empty());
+    }
+
+    private WalPageHeader check(WalFileName name, byte[] head, OptionalLong knownLength) {
         if (name.kind() != WalFileName.Kind.SEGMENT && name.kind() != WalFileName.Kind.PARTIAL) {
             throw new IllegalArgumentException(name + " is a " + name.kind() + " file; only segments and partial segments have a page header");
         }
+        long length = knownLength.orElse(head.length);
         if (length < WalPageHeader.LONG_HEADER_BYTES || head.length < WalPageHeader.LONG_HEADER_BYTES) {
             throw new InvalidWalException(WalProblem.TRUNCATED, name + " is " + length
                     + " bytes long: a WAL segment starts with a 40-byte page header; the upload was probably cut off, send it again");
@@ -63,7 +76,9 @@ public final class WalSegmentCheck {
             throw new InvalidWalException(WalProblem.WRONG_SEGMENT_SIZE, name + " comes from a cluster with wal_segment_size "
                     + headerSize + ", but this cluster's segments are " + segmentSize + ": is archive_command pointing at the right cluster?");
         }
-        checkLength(name, length, headerSize);
+        if (knownLength.isPresent()) {
+            checkLength(name, length, headerSize);
+        }
         Lsn expectedAddress = name.startLsn(headerSize);
         if (!header.pageAddress().equals(expectedAddress)) {
             throw new InvalidWalException(WalProblem.WRONG_PAGE_ADDRESS, name + " holds WAL from " + header.pageAddress()

@@ -5,7 +5,8 @@ import io.pgvault.core.storage.local.LocalDirectoryStore;
 import io.pgvault.core.wal.InvalidWalException;
 import io.pgvault.core.wal.WalFileName;
 import io.pgvault.testkit.Fixtures;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
@@ -19,8 +20,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class WalArchiverTest {
 
-    @Test
-    void aBodyThatIsNotTheSegmentIsRefusedFromItsFirstPageBeforeTheRestIsRead() throws Exception {
+    /** Announced (Content-Length) or not (a chunked PUT): the first page decides either way. */
+    @ParameterizedTest(name = "declared length {0}")
+    @ValueSource(longs = {16 << 20, -1})
+    void aBodyThatIsNotTheSegmentIsRefusedFromItsFirstPageBeforeTheRestIsRead(long declaredLength) throws Exception {
         Path dir = Files.createTempDirectory("pgvault-archiver-test");
         try {
             WalArchiver archiver = new WalArchiver(new LocalDirectoryStore(dir.resolve("repo")), Codecs.parse("zstd"), dir.resolve("spool"),
@@ -39,7 +42,7 @@ class WalArchiverTest {
             };
             InputStream body = new SequenceInputStream(new ByteArrayInputStream("this is a log file, not a WAL segment....".getBytes()), rest);
             assertThatThrownBy(() -> archiver.archive("main", ClusterIdentity.UNKNOWN, WalFileName.parse("000000010000000000000005"), body,
-                    16 << 20)).isInstanceOf(InvalidWalException.class).hasMessageContaining("page magic");
+                    declaredLength)).isInstanceOf(InvalidWalException.class).hasMessageContaining("page magic");
             try (var left = Files.list(dir.resolve("spool"))) {
                 assertThat(left).as("nothing left in the spool").isEmpty();
             }

@@ -75,6 +75,19 @@ class WalSegmentCheckTest {
     }
 
     @Test
+    void theHeadAloneIsCheckedForEverythingButTheLength() {
+        WalFileName name = WalFileName.parse("000000010000000000000005");
+        WalSegmentCheck check = WalSegmentCheck.forCluster(MB16, SYSID);
+        assertThat(check.checkHead(name, good(name)).systemIdentifier()).isEqualTo(SYSID);
+        long addr = name.startLsn(MB16).value();
+        int magic = PgMajor.PG16.pageMagic();
+        assertThatThrownBy(() -> check.checkHead(name, new byte[12])).isInstanceOf(InvalidWalException.class)
+                .hasMessageContaining("is 12 bytes long");
+        assertThatThrownBy(() -> check.checkHead(name, header(magic, WalPageHeader.XLP_LONG_HEADER, 1, addr, SYSID + 1, MB16.bytes(), 8192)))
+                .isInstanceOfSatisfying(InvalidWalException.class, e -> assertThat(e.problem()).isEqualTo(WalProblem.FOREIGN_SYSTEM));
+    }
+
+    @Test
     void partialSegmentsMayBeShorter() {
         WalFileName partial = WalFileName.parse("000000010000000000000005.partial");
         assertThat(WalSegmentCheck.forCluster(MB16, SYSID).check(partial, good(partial.segmentName()), 8192)).isNotNull();
