@@ -10,6 +10,8 @@ import io.pgvault.core.repo.ObjectEnvelope;
 import io.pgvault.core.repo.RepositoryLayout;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.wal.Lsn;
+import io.pgvault.core.wal.TimelineHistory;
+import io.pgvault.core.wal.TimelineId;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,9 +67,8 @@ final class IncrementalParent {
         String why = !parent.systemIdentifier().equals(identity.systemIdentifier())
                 ? "is of system " + parent.systemIdentifier() + ", the cluster is now system " + identity.systemIdentifier()
                 : parent.pgMajor() != rc.serverMajor() ? "is of PostgreSQL " + parent.pgMajor() + ", the cluster now runs " + rc.serverMajor()
-                : parent.endTimeline() != identity.timeline().value() ? "was taken on timeline " + parent.endTimeline()
-                        + ", and the cluster is now on timeline " + identity.timeline().value() + " (a failover or a recovery since)"
-                : parent.pgManifestSha256() == null && isNative(rc) ? "has no backup_manifest" : null;
+                : parent.pgManifestSha256() == null && isNative(rc) ? "has no backup_manifest"
+                : offTheHistory(rc, identity, parent);
         if (why != null) {
             throw new RefusedException("the newest backup of '" + cluster + "', " + parent.backupId() + ", " + why
                     + ": an incremental backup cannot build on it; take a full backup");
@@ -76,6 +77,39 @@ final class IncrementalParent {
             uploadManifest(rc, store, cluster, parent);
         }
         return parent;
+    }
+
+    /**
+     * Why the parent is not a state the cluster passed through, or null when it is. After a
+     * failover or a recovery the cluster is on a new timeline, and a backup taken on an
+     * ancestor is still a good parent if it ended before the history left that timeline: the
+     * cluster's pages then descend from the parent's. One that ended later (the old primary
+     * went on writing after the standby was promoted), or on a timeline the history does not
+     * hold, describes pages this cluster never had. PostgreSQL 17 checks the same from the
+     * uploaded manifest; pgvault checks it for 14-16 too, and says it before a byte is sent.
+     */
+    private static String offTheHistory(ReplicationConnection rc, ReplicationConnection.SystemIdentity identity, BackupManifest parent)
+            throws IOException {
+        TimelineId now = identity.timeline();
+        TimelineId taken = new TimelineId(parent.endTimeline());
+        if (taken.equals(now)) {
+            return null;
+        }
+        String taking = "was taken on timeline " + taken.value() + " and ended at " + parent.endLsn() + ", and the cluster is now on timeline "
+                + now.value();
+        if (now.equals(TimelineId.FIRST)) {
+            return taking + ", which has no ancestors (a backup of another lineage of this system)";
+        }
+        TimelineHistory history = TimelineHistory.parse(now, rc.timelineHistory(now));
+        Optional<Lsn> left = history.switchPointOf(taken);
+        if (left.isEmpty()) {
+            return taking + ", whose history does not hold timeline " + taken.value();
+        }
+        if (Lsn.parse(parent.endLsn()).isAfter(left.get())) {
+            return taking + ", whose history left timeline " + taken.value() + " at " + left.get()
+                    + " (the old primary went on writing after the failover)";
+        }
+        return null;
     }
 
     /** Whether PostgreSQL itself takes the incremental backup ({@code BASE_BACKUP ... INCREMENTAL}, 17+), rather than pgvault by file references. */

@@ -2,27 +2,34 @@ package io.pgvault.server.backup;
 
 import io.pgvault.core.backup.BackupFileIndex;
 import io.pgvault.core.backup.BackupManifest;
+import io.pgvault.core.backup.BackupRestorer;
 import io.pgvault.core.backup.BackupWriter;
+import io.pgvault.core.backup.TablespacePlan;
 import io.pgvault.core.compress.ZstdCodec;
 import io.pgvault.core.pgproto.BaseBackupOptions;
 import io.pgvault.core.pgproto.Conninfo;
 import io.pgvault.core.pgproto.ReplicationConnection;
 import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.core.storage.local.LocalDirectoryStore;
+import io.pgvault.testkit.OsUser;
 import io.pgvault.testkit.PgCluster;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * An incremental backup is refused before PostgreSQL sends a byte, saying what to do, when
- * it cannot build on the cluster's newest backup: none yet, one taken on another timeline
- * (a failover since) or of another major, or summarize_wal off. Real PostgreSQL 17.
+ * it cannot build on the cluster's newest backup: none yet, one the cluster's timeline history
+ * did not pass through (a failover since) or of another major, or summarize_wal off; and one
+ * of an earlier timeline the history did pass through is built on. Real PostgreSQL 17.
  */
 class IncrementalParentTest {
 
@@ -60,7 +67,8 @@ class IncrementalParentTest {
             try (ReplicationConnection rc = connect(pg)) {
                 ReplicationConnection.SystemIdentity identity = rc.identifySystem();
                 assertThatThrownBy(() -> IncrementalParent.prepare(rc, identity, store, "main"))
-                        .hasMessageContaining("was taken on timeline 2, and the cluster is now on timeline 1 (a failover or a recovery since)")
+                        .hasMessageContaining("was taken on timeline 2 and ended at " + full.endLsn()
+                                + ", and the cluster is now on timeline 1, which has no ancestors")
                         .hasMessageContaining("take a full backup");
             }
             withManifest(store, full, 1, 16);
@@ -80,6 +88,97 @@ class IncrementalParentTest {
                         .hasMessageContaining("summarize_wal is off on cluster 'main'")
                         .hasMessageContaining("ALTER SYSTEM SET summarize_wal = on");
             }
+        }
+    }
+
+    /**
+     * A real failover: a copy of the primary is promoted to timeline 2, and the old primary
+     * goes on writing on timeline 1. A full backup taken before the switch is a parent for an
+     * incremental backup of the new primary, and the chain restores to its rows; one the old
+     * primary took after the switch is refused, naming where the history left timeline 1.
+     */
+    @Test
+    void afterAFailoverAParentOnTheNewTimelinesHistoryIsBuiltOnAndOneOffItIsRefused() throws Exception {
+        Path archive = OsUser.ownedTempDirectory("failover-wal");
+        try (PgCluster old = PgCluster.builder(17).setting("summarize_wal", "on").start();
+             ObjectStore before = new LocalDirectoryStore(temp.resolve("before"));
+             ObjectStore after = new LocalDirectoryStore(temp.resolve("after"))) {
+            old.execute("CREATE TABLE t (id int primary key, v text)", "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
+            BackupManifest full = fullBackup(old, before, "20261205T010000Z-aaaaaa");
+            old.execute("UPDATE t SET v = 'before the failover' WHERE id % 100 = 0");
+            old.stop();
+            try (PgCluster promoted = PgCluster.builder(17).setting("summarize_wal", "on").setting("archive_mode", "on")
+                    .setting("archive_command", "cp %p " + archive + "/%f").adopt(data -> copy(old.dataDirectory(), data))) {
+                promoted.touch("standby.signal");
+                promoted.start();
+                promoted.promote();
+                promoted.awaitRecoveryEnd(Duration.ofMinutes(1));
+                old.start();
+                old.execute("UPDATE t SET v = 'split brain' WHERE id % 7 = 0", "CHECKPOINT");
+                BackupManifest offTheHistory = fullBackup(old, after, "20261205T020000Z-bbbbbb");
+                promoted.execute("UPDATE t SET v = 'after the failover' WHERE id % 300 = 0");
+
+                try (ReplicationConnection rc = connect(promoted)) {
+                    ReplicationConnection.SystemIdentity identity = rc.identifySystem();
+                    assertThat(identity.timeline().value()).isEqualTo(2);
+                    String switchPoint = promoted.queryValue("SELECT split_part(pg_read_file('pg_wal/00000002.history'), E'\\t', 2)");
+                    assertThatThrownBy(() -> IncrementalParent.prepare(rc, identity, after, "main"))
+                            .isInstanceOf(IncrementalParent.RefusedException.class)
+                            .hasMessageContaining(offTheHistory.backupId() + ", was taken on timeline 1 and ended at " + offTheHistory.endLsn())
+                            .hasMessageContaining("whose history left timeline 1 at " + switchPoint)
+                            .hasMessageContaining("take a full backup");
+                }
+
+                BackupManifest incremental;
+                try (ReplicationConnection rc = connect(promoted)) {
+                    ReplicationConnection.SystemIdentity identity = rc.identifySystem();
+                    BackupManifest parent = IncrementalParent.prepare(rc, identity, before, "main");
+                    assertThat(parent.backupId()).isEqualTo(full.backupId());
+                    BackupWriter writer = new BackupWriter(before, new ZstdCodec(1), "main", "20261205T030000Z-cccccc", temp.resolve("spool"),
+                            1 << 20, "test", Clock.systemUTC());
+                    ReplicationConnection.BaseBackupResult result = rc.baseBackup(
+                            new BaseBackupOptions("incremental", true, true).withIncremental(true), writer);
+                    incremental = writer.finish("incremental", identity.systemIdentifier(), 17, 16 << 20, result.end(), result.endTimeline(),
+                            new BackupManifest.Parent(parent.backupId(), parent.startLsn(), parent.startTimeline()));
+                }
+                assertThat(incremental.isIncremental()).isTrue();
+                assertThat(incremental.startTimeline()).isEqualTo(2);
+                promoted.execute("UPDATE t SET v = 'after the incremental' WHERE id % 400 = 0");
+                String rows = promoted.queryValue(ROWS);
+                promoted.awaitCurrentSegmentArchived();
+
+                try (PgCluster restored = PgCluster.builder(17).setting("restore_command", "cp " + archive + "/%f %p")
+                        .adopt(data -> new BackupRestorer(before, 2).restore(List.of(incremental, full), data,
+                                TablespacePlan.of(incremental, Map.of(), data), n -> { }))) {
+                    restored.touch("recovery.signal");
+                    restored.start();
+                    restored.awaitRecoveryEnd(Duration.ofMinutes(2));
+                    assertThat(restored.queryValue(ROWS)).as("the rows of the promoted primary, from a chain across the failover")
+                            .isEqualTo(rows);
+                }
+            }
+        }
+    }
+
+    private static final String ROWS = "SELECT md5(string_agg(id || v, ',' ORDER BY id)) FROM t";
+
+    private BackupManifest fullBackup(PgCluster pg, ObjectStore store, String id) throws Exception {
+        try (ReplicationConnection rc = connect(pg)) {
+            ReplicationConnection.SystemIdentity identity = rc.identifySystem();
+            BackupWriter writer = new BackupWriter(store, new ZstdCodec(1), "main", id, temp.resolve("spool"), 1 << 20, "test", Clock.systemUTC());
+            ReplicationConnection.BaseBackupResult result = rc.baseBackup(new BaseBackupOptions(id, true, true), writer);
+            return writer.finish(id, identity.systemIdentifier(), 17, 16 << 20, result.end(), result.endTimeline());
+        }
+    }
+
+    /** A stopped cluster's data directory, as a file-level copy taken for a standby would be. */
+    private static void copy(Path from, Path to) throws java.io.IOException {
+        try {
+            Process cp = new ProcessBuilder("cp", "-a", from.toString(), to.toString()).inheritIO().start();
+            assertThat(cp.waitFor()).isZero();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException();
         }
     }
 
