@@ -2,6 +2,8 @@ package io.pgvault.cli;
 
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
+import io.pgvault.core.repo.RepositoryLayout;
+import io.pgvault.core.storage.ObjectStore;
 import io.pgvault.testkit.Fixtures;
 import io.pgvault.testkit.PgCluster;
 import io.pgvault.testkit.S3ProxyFixture;
@@ -39,11 +41,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * pgbench-like updates), with PostgreSQL archiving through the server. {@code backups} shows
  * each type and parent; {@code recover} to a restore point after each backup restores that
  * backup's whole chain and gives exactly the rows committed before the point; {@code verify}
- * is clean, then names the damaged link and every backup that needs it; deleting a parent
+ * is clean, then names a damaged link and every backup that needs it, and a missing one; deleting a parent
  * is refused naming its dependents, and with {@code --cascade} removes the chain. An
  * incremental backup after summarize_wal was turned off fails, saying what to set.
- * PostgreSQL 17 (changed blocks, PostgreSQL's own incremental backups) on a local directory,
- * 15 (changed files, referenced by pgvault) on S3 (S3Proxy through the AWS SDK).
+ * PostgreSQL 17 and 18 (changed blocks, PostgreSQL's own incremental backups) on a local
+ * directory and on S3 (S3Proxy through the AWS SDK), 15 (changed files, referenced by
+ * pgvault) on S3; {@link #cases()}.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class IncrementalRecoveryIT {
@@ -58,8 +61,21 @@ class IncrementalRecoveryIT {
         }
     }
 
+    /**
+     * The default run: PostgreSQL's own incremental backups on both storages and both majors
+     * that take them (17 local, 18 S3), and file references (15) on S3. With more majors
+     * ({@code -Pfull-matrix}): every major from 14 on every storage but MinIO.
+     */
     static List<Case> cases() {
-        return List.of(new Case(17, "local"), new Case(15, "s3proxy"));
+        List<Integer> majors = Fixtures.testMajors().stream().filter(m -> m >= 14).toList();
+        List<String> storages = new ArrayList<>(Fixtures.testStorages());
+        storages.remove("minio");
+        if (majors.size() <= 2) {
+            return List.of(new Case(17, "local"), new Case(18, "s3proxy"), new Case(15, "s3proxy"));
+        }
+        List<Case> cases = new ArrayList<>();
+        majors.forEach(m -> storages.forEach(st -> cases.add(new Case(m, st))));
+        return cases;
     }
 
     @BeforeAll
@@ -137,23 +153,29 @@ class IncrementalRecoveryIT {
             assertThat(verified.exit()).as(verified.output()).isZero();
             assertThat(verified.output()).contains("(incremental on " + ids.get(0) + ")");
 
-            if (c.storage().equals("local")) {
-                Path piece = dir.resolve("repo/clusters/main/backups/" + ids.get(0) + "/pieces/base.tar.00000");
-                byte[] bytes = java.nio.file.Files.readAllBytes(piece);
-                bytes[bytes.length - 40] ^= 0x01;
-                java.nio.file.Files.write(piece, bytes);
-                Run damaged = pgvault(dir, cat(cat(List.of("verify", "main"), repo.toArray(String[]::new))));
-                assertThat(damaged.exit()).isNotZero();
-                assertThat(damaged.output()).contains("base.tar.00000")
+            ObjectStore store = server.getApplicationContext().getBean(ObjectStore.class);
+            // A damaged link: one bit of the full backup's first piece flipped.
+            String piece = RepositoryLayout.backupPiece("main", ids.get(0), "base.tar", 0);
+            try (Replaced damaged = Replaced.of(store, dir, piece, bytes -> bytes[bytes.length - 40] ^= 0x01)) {
+                Run verify = pgvault(dir, cat(cat(List.of("verify", "main"), repo.toArray(String[]::new))));
+                assertThat(verify.exit()).isNotZero();
+                assertThat(verify.output()).contains("base.tar.00000")
                         .contains("backup " + ids.get(2) + " cannot be restored: it builds on backup " + ids.get(0) + ", which is damaged");
-                bytes[bytes.length - 40] ^= 0x01;
-                java.nio.file.Files.write(piece, bytes);
             }
+            // A missing link: the middle backup's manifest gone.
+            try (Replaced missing = Replaced.of(store, dir, RepositoryLayout.backupManifest("main", ids.get(1)), null)) {
+                Run verify = pgvault(dir, cat(cat(List.of("verify", "main"), repo.toArray(String[]::new))));
+                assertThat(verify.exit()).isNotZero();
+                assertThat(verify.output()).contains("backup " + ids.get(2) + " cannot be used: backup " + ids.get(2)
+                        + " is incremental on backup " + ids.get(1) + ", which is not in the repository");
+            }
+            Run repaired = pgvault(dir, cat(cat(List.of("verify", "main"), repo.toArray(String[]::new))));
+            assertThat(repaired.exit()).as(repaired.output()).isZero();
 
             if (c.major() < 17) {
                 // The newest backup's file index rewritten in the repository, well formed and consistently enveloped, one
                 // piece checksum changed: the server built the index and recorded its SHA-256, so it refuses to build on it.
-                forgedIndexIsRefused(server.getApplicationContext().getBean(io.pgvault.core.storage.ObjectStore.class), dir, url, ids.get(2));
+                forgedIndexIsRefused(store, dir, url, ids.get(2));
             }
 
             Run refused = pgvault(dir, List.of("backup", "delete", "main", ids.get(1), "--server", url));
@@ -205,6 +227,36 @@ class IncrementalRecoveryIT {
         assertThat(forgedOn.output()).contains("the file index of backup " + backupId).contains("was changed in the repository")
                 .contains("take a full backup");
         store.putFile(key, original);
+    }
+
+    /**
+     * An object of the repository changed ({@code change} given its bytes) or, with a null
+     * change, removed, until closed, when its original is put back.
+     */
+    private record Replaced(ObjectStore store, String key, Path original) implements AutoCloseable {
+        interface Change {
+            void apply(byte[] bytes);
+        }
+
+        static Replaced of(ObjectStore store, Path dir, String key, Change change) throws Exception {
+            Path original = dir.resolve("original-" + UUID.randomUUID());
+            try (java.io.InputStream in = store.get(key).orElseThrow()) {
+                java.nio.file.Files.copy(in, original);
+            }
+            if (change == null) {
+                store.delete(List.of(key));
+            } else {
+                byte[] bytes = java.nio.file.Files.readAllBytes(original);
+                change.apply(bytes);
+                store.putFile(key, java.nio.file.Files.write(dir.resolve("changed-" + UUID.randomUUID()), bytes));
+            }
+            return new Replaced(store, key, original);
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            store.putFile(key, original);
+        }
     }
 
     /** Recovers to {@code point} and returns recover's output, after checking the rows. */

@@ -95,9 +95,11 @@ final class ManifestCheck {
             wrong.add("it is incremental but has no backup_manifest");
         }
         try {
-            RepositoryLayout.backupPrefix(m.cluster(), p.backupId());
-            if (p.backupId().compareTo(m.backupId()) >= 0) {
-                wrong.add("its parent " + p.backupId() + " is not older than the backup itself");
+            // Two backups may start in the same second (their ids then differ by a random suffix):
+            // the start LSNs below order them strictly, which also keeps a chain from looping.
+            if (p.backupId().equals(m.backupId())
+                    || RepositoryLayout.backupStartSecond(p.backupId()).compareTo(RepositoryLayout.backupStartSecond(m.backupId())) > 0) {
+                wrong.add("its parent " + p.backupId() + " started after the backup itself");
             }
             if (Lsn.parse(p.startLsn()).compareTo(Lsn.parse(m.startLsn())) >= 0 || p.startTimeline() < 1
                     || p.startTimeline() > m.startTimeline()) {

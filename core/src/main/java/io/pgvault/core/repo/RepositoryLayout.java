@@ -116,6 +116,15 @@ public final class RepositoryLayout {
         return backupsPrefix(cluster) + backupId + "/";
     }
 
+    /**
+     * The second a backup started, from its id (the part before its random suffix). Ids of
+     * backups started in the same second sort by that suffix, not by age.
+     */
+    public static String backupStartSecond(String backupId) {
+        backupPrefix("x", backupId);
+        return backupId.substring(0, backupId.lastIndexOf('-'));
+    }
+
     /** pgvault's manifest of a backup: written last, so its presence means every piece is stored. */
     public static String backupManifest(String cluster, String backupId) {
         return backupPrefix(cluster, backupId) + "manifest.json";

@@ -266,6 +266,32 @@ class MaliciousRepositoryTest {
                 m.rawBytes(), m.storedBytes(), pieces, m.pgManifestSha256());
     }
 
+    /**
+     * A parent started before its child: in an earlier second, or in the same one (two
+     * backups a second apart sort by their ids' random suffixes, not by age; a recovery once
+     * refused such a chain), never later and never the backup itself.
+     */
+    @Test
+    void aParentIsABackupStartedEarlierThoughPerhapsInTheSameSecond() throws IOException {
+        BackupManifest stored = storeBase(new CraftedTar().file("PG_VERSION", "17\n"));
+        String second = RepositoryLayout.backupStartSecond(stored.backupId());
+        for (String parentId : List.of(second + "-ffffff", second + "-000000", "20261204T025959Z-ffffff")) {
+            plant(stored.backupId(), incrementalOn(stored, parentId));
+            assertThat(BackupManifest.read(store, CLUSTER, stored.backupId())).as(parentId).isPresent();
+        }
+        for (String parentId : List.of("20261204T030001Z-000000", stored.backupId())) {
+            plant(stored.backupId(), incrementalOn(stored, parentId));
+            assertThatThrownBy(() -> BackupManifest.read(store, CLUSTER, stored.backupId())).isInstanceOf(CorruptObjectException.class)
+                    .hasMessageContaining("its parent " + parentId + " started after the backup itself");
+        }
+    }
+
+    private static BackupManifest incrementalOn(BackupManifest m, String parentId) {
+        return new BackupManifest(3, m.backupId(), m.cluster(), m.label(), m.systemIdentifier(), m.pgMajor(), m.walSegmentSize(),
+                m.startTimeline(), m.startLsn(), m.endTimeline(), m.endLsn(), m.startedAt(), m.finishedAt(), m.codec(), m.rawBytes(),
+                m.storedBytes(), m.pieces(), "0".repeat(64), new BackupManifest.Parent(parentId, "0/1000028", 1));
+    }
+
     @Test
     void manifestsAreCheckedAgainstTheirKeyBeforeAnythingIsRead() throws IOException {
         BackupManifest victim = storeBase(new CraftedTar().file("PG_VERSION", "17\n"));

@@ -192,7 +192,7 @@ final class IncrementalParent {
         List<String> ids = new ArrayList<>(BackupManifest.idsInRepository(store, cluster));
         BackupManifest newest = null;
         for (int i = ids.size() - 1; i >= 0; i--) {
-            if (newest != null && !secondOf(ids.get(i)).equals(secondOf(newest.backupId()))) {
+            if (newest != null && !RepositoryLayout.backupStartSecond(ids.get(i)).equals(RepositoryLayout.backupStartSecond(newest.backupId()))) {
                 break;
             }
             try {
@@ -205,11 +205,5 @@ final class IncrementalParent {
             }
         }
         return Optional.ofNullable(newest);
-    }
-
-    /** The part of a backup id before its random suffix: the second it started. */
-    private static String secondOf(String backupId) {
-        int dash = backupId.lastIndexOf('-');
-        return dash < 0 ? backupId : backupId.substring(0, dash);
     }
 }
