@@ -408,9 +408,11 @@ class PrefetchSpoolIT {
      */
     @Test
     void smallAndLargeSegmentsComeThroughTheSpool() throws Exception {
-        // 1 MiB: 4096 segments per log file, the old launcher's arithmetic assumed at most 256.
-        throughTheSpool(1, 12, 20, true);
-        throughTheSpool(64, 3, 200, true);
+        // 1 MiB: 4096 segments per log file; the old launcher's arithmetic assumed at most 256, so these names cross
+        // ...00FF to ...0100 within log file 0.
+        List<String> small = throughTheSpool(1, 0xFC, 8, 20, true);
+        assertThat(small).contains("0000000100000000000000FF", "000000010000000000000100");
+        throughTheSpool(64, 0, 3, 200, true);
     }
 
     /**
@@ -423,16 +425,20 @@ class PrefetchSpoolIT {
         long free = Files.getFileStore(Path.of(System.getProperty("java.io.tmpdir"))).getUsableSpace();
         org.junit.jupiter.api.Assumptions.assumeTrue(free > (24L << 30), "skipped: 1 GiB segments need about 12 GiB of free disk, "
                 + "twice that wanted, " + (free >> 30) + " GiB free");
-        List<String> names = throughTheSpool(1024, 4, 3000, false);
+        List<String> names = throughTheSpool(1024, 0, 4, 3000, false);
         assertThat(names).contains("000000010000000100000000");
     }
 
-    /** Real WAL of {@code megabytes} segments, restored in order through bin/pgvault; returns the segments' names. */
-    private static List<String> throughTheSpool(int megabytes, int count, long paceMillis, boolean onlyThePrefetchersJvm) throws Exception {
+    /**
+     * Real WAL of {@code megabytes} segments, {@code count} of them from segment number {@code from} on, restored in order
+     * through bin/pgvault; returns the segments' names.
+     */
+    private static List<String> throughTheSpool(int megabytes, long from, int count, long paceMillis, boolean onlyThePrefetchersJvm)
+            throws Exception {
         Path dir = RecoverySupport.workDirectory("pgvault-spool-size-" + megabytes);
         Path data = dir.resolve("data");
         try {
-            List<Path> segments = archivedSegments(dir, count, megabytes);
+            List<Path> segments = archivedSegments(dir, count, megabytes, from);
             for (Path segment : segments) {
                 assertThat(Files.size(segment)).isEqualTo((long) megabytes << 20);
             }
@@ -531,27 +537,38 @@ class PrefetchSpoolIT {
 
     /** Real WAL: a primary archives with cp while pgbench writes, until {@code count} segments are there. */
     private static List<Path> archivedSegments(Path dir, int count) throws Exception {
-        return archivedSegments(dir, count, 16);
+        return archivedSegments(dir, count, 16, 0);
     }
 
-    private static List<Path> archivedSegments(Path dir, int count, int segmentMegabytes) throws Exception {
+    /** {@code count} archived segments of a cluster with {@code segmentMegabytes} segments, the first numbered {@code from} or later. */
+    private static List<Path> archivedSegments(Path dir, int count, int segmentMegabytes, long from) throws Exception {
         Path archive = Files.createDirectories(dir.resolve("archive"));
         Files.setPosixFilePermissions(archive, PosixFilePermissions.fromString("rwxrwxrwx"));
+        io.pgvault.core.wal.WalSegmentSize size = io.pgvault.core.wal.WalSegmentSize.ofMegabytes(segmentMegabytes);
         try (PgCluster pg = PgCluster.builder(15).walSegmentSizeMb(segmentMegabytes).setting("archive_mode", "on")
                 // Renamed into place: a large segment is seen only once it is whole.
                 .setting("archive_command", "cp %p " + archive + "/%f.tmp && mv " + archive + "/%f.tmp " + archive + "/%f").start()) {
+            pg.execute("CREATE TABLE filler AS SELECT 1 AS x");
+            long current = WalFileName.parse(pg.queryValue("SELECT pg_walfile_name(pg_current_wal_lsn())")).segmentNumber(size);
+            // Segments up to `from` written in one statement: a row, then a switch, each time.
+            pg.execute("DO $$ BEGIN FOR i IN 1.." + Math.max(0, from - current) + " LOOP INSERT INTO filler VALUES (i); "
+                    + "PERFORM pg_switch_wal(); END LOOP; END $$");
             for (int i = 0; i < count; i++) {
-                pg.execute("CREATE TABLE IF NOT EXISTS filler AS SELECT 1 AS x; INSERT INTO filler SELECT g FROM generate_series(1, 1000) g");
+                pg.execute("INSERT INTO filler SELECT g FROM generate_series(1, 1000) g");
                 pg.execute("SELECT pg_switch_wal()");
             }
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (segmentsIn(archive).size() < count && System.nanoTime() < deadline) {
+            while (from(segmentsIn(archive), from, size).size() < count && System.nanoTime() < deadline) {
                 Thread.sleep(100);
             }
         }
-        List<Path> segments = segmentsIn(archive);
+        List<Path> segments = from(segmentsIn(archive), from, size);
         assertThat(segments).hasSizeGreaterThanOrEqualTo(count);
         return segments.subList(0, count);
+    }
+
+    private static List<Path> from(List<Path> segments, long from, io.pgvault.core.wal.WalSegmentSize size) {
+        return segments.stream().filter(s -> WalFileName.parse(name(s)).segmentNumber(size) >= from).toList();
     }
 
     private static List<Path> segmentsIn(Path archive) throws IOException {
