@@ -1,5 +1,6 @@
 package io.pgvault.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
 import io.pgvault.testkit.Fixtures;
@@ -13,6 +14,8 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -123,6 +126,53 @@ class ClusterCommandTest {
             Run unknown = run(concat(new String[] {"backups", "nosuch"}, auth));
             assertThat(unknown.exit()).as(unknown.err()).isEqualTo(ExitCodes.NOT_FOUND);
         }
+    }
+
+    /**
+     * {@code cluster update} changes both schedules and both retention limits over HTTP, shows them, clears them with '' and 0,
+     * refuses what is not cron, and the scheduler takes an incremental schedule up at once (a cluster that listens nowhere: the
+     * attempt fails, and says so).
+     */
+    @Test
+    void updateChangesSchedulesAndRetentionAndTheSchedulerFollows() throws Exception {
+        String[] auth = {"--server", serverUrl(), "--token", TOKEN};
+        Run add = run(concat(new String[] {"cluster", "add", "sched", "--conninfo", "host=127.0.0.1 port=" + Fixtures.freePort()
+                + " user=postgres"}, auth));
+        assertThat(add.exit()).as(add.err()).isZero();
+        Run update = run(concat(new String[] {"cluster", "update", "sched", "--full-schedule", "0 2 * * 0", "--incremental-schedule",
+                "0 2 * * 1-6", "--retain-full", "2", "--retain-days", "7"}, auth));
+        assertThat(update.exit()).as(update.err()).isZero();
+        String line = "backups: full 0 2 * * 0, incremental 0 2 * * 1-6; keep 2 full, 7 days";
+        assertThat(update.out()).contains(line);
+        assertThat(run(concat(new String[] {"cluster", "show", "sched"}, auth)).out()).contains(line);
+
+        Run cleared = run(concat(new String[] {"cluster", "update", "sched", "--full-schedule", "", "--retain-days", "0"}, auth));
+        assertThat(cleared.exit()).as(cleared.err()).isZero();
+        assertThat(cleared.out()).contains("backups: full on demand, incremental 0 2 * * 1-6; keep 2 full, any number of days");
+
+        Run bad = run(concat(new String[] {"cluster", "update", "sched", "--incremental-schedule", "weekdays at two"}, auth));
+        assertThat(bad.exit()).isEqualTo(ExitCodes.FAILED);
+        assertThat(bad.err()).contains("not a cron expression");
+        assertThat(run(concat(new String[] {"cluster", "show", "sched"}, auth)).out()).as("a refused update changes nothing")
+                .contains("incremental 0 2 * * 1-6");
+
+        Run everySecond = run(concat(new String[] {"cluster", "update", "sched", "--incremental-schedule", "*/1 * * * * *"}, auth));
+        assertThat(everySecond.exit()).as(everySecond.err()).isZero();
+        // A failed attempt keeps its type: the listing says an incremental backup failed, and why.
+        List<String> failedIncrementals = List.of();
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (failedIncrementals.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+            List<String> found = new ArrayList<>();
+            new ObjectMapper().readTree(run(concat(new String[] {"backups", "sched", "--json"}, auth)).out()).forEach(b -> {
+                if (b.path("type").asText().equals("incremental") && b.path("status").asText().equals("failed")) {
+                    found.add(b.path("reason").asText());
+                }
+            });
+            failedIncrementals = found;
+        }
+        assertThat(failedIncrementals).isNotEmpty().allMatch(reason -> !reason.isBlank());
+        assertThat(run(concat(new String[] {"cluster", "update", "sched", "--incremental-schedule", ""}, auth)).exit()).isZero();
     }
 
     private static String[] concat(String[] a, String[] b) {

@@ -97,6 +97,10 @@ public class BackupService {
             this.startedAt = startedAt;
             this.incremental = incremental;
         }
+
+        String type() {
+            return incremental ? "incremental" : "full";
+        }
     }
 
     private final ClusterService clusters;
@@ -213,7 +217,7 @@ public class BackupService {
                     + ", started " + other.startedAt + "); wait for it: pgvault backups " + cluster);
         }
         try {
-            history.started(row.id(), id, now, server.id());
+            history.started(row.id(), id, now, server.id(), job.type());
         } catch (RuntimeException e) {
             running.remove(cluster, job);
             throw e;
@@ -339,7 +343,8 @@ public class BackupService {
             metrics.counter(FAILURES, "cluster", row.name()).increment();
             events.record(row.name(), new ClusterEvent(job.finishedAt, ClusterEvent.BACKUP_FAILED, null, job.id, job.error));
             try {
-                history.failed(clusters.require(row.name()).id(), BackupRow.running(job.id, job.startedAt), job.finishedAt, job.error);
+                history.failed(clusters.require(row.name()).id(), BackupRow.running(job.id, job.startedAt, job.type(), job.parentId),
+                        job.finishedAt, job.error);
             } catch (RuntimeException catalogDown) {
                 LOG.error("Backup {} of {}: the failure could not be recorded in the catalog: {}", job.id, row.name(), catalogDown.getMessage());
             }
@@ -601,7 +606,7 @@ public class BackupService {
                 null, null, null, null, null, null,
                 job.progress == null ? null : job.progress.doneBytes(),
                 job.progress == null ? null : job.progress.totalBytes().stream().boxed().findFirst().orElse(null),
-                job.incremental ? "incremental" : "full", job.parentId);
+                job.type(), job.parentId);
     }
 
     @PreDestroy

@@ -39,8 +39,14 @@ public class BackupHistory {
 
     /** A running backup taken by server {@code serverId}, alive as of its start. */
     public void started(long clusterId, String id, Instant startedAt, String serverId) {
+        started(clusterId, id, startedAt, serverId, null);
+    }
+
+    /** The same, of a known type ({@code full} or {@code incremental}), which its row keeps however it ends. */
+    public void started(long clusterId, String id, Instant startedAt, String serverId, String type) {
         Sql.update(dataSource, "record the start of backup " + id, "INSERT INTO backups (cluster_id, id, status, started_at, server_id, "
-                + "heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)", clusterId, id, BackupRow.RUNNING, startedAt, serverId, startedAt);
+                + "heartbeat_at, backup_type) VALUES (?, ?, ?, ?, ?, ?, ?)", clusterId, id, BackupRow.RUNNING, startedAt, serverId, startedAt,
+                orNull(type));
     }
 
     /**
@@ -125,14 +131,18 @@ public class BackupHistory {
                 orNull(r.type()), orNull(r.parentId()));
     }
 
-    /** Records that {@code backup} (as it was when it started) failed; its row is written again if a rebuild dropped it meanwhile. */
+    /**
+     * Records that {@code backup} (as it was when it started, with its type and the parent it
+     * had chosen, if any) failed; its row is written again if a rebuild dropped it meanwhile.
+     */
     public void failed(long clusterId, BackupRow backup, Instant at, String reason) {
         int updated = Sql.update(dataSource, "record the failure of backup " + backup.id(),
-                "UPDATE backups SET status = ?, reason = ?, finished_at = ? WHERE cluster_id = ? AND id = ?",
-                BackupRow.FAILED, reason, at, clusterId, backup.id());
+                "UPDATE backups SET status = ?, reason = ?, finished_at = ?, backup_type = COALESCE(?, backup_type), "
+                        + "parent_id = COALESCE(?, parent_id) WHERE cluster_id = ? AND id = ?",
+                BackupRow.FAILED, reason, at, orNull(backup.type()), orNull(backup.parentId()), clusterId, backup.id());
         if (updated == 0) {
             put(clusterId, new BackupRow(backup.id(), BackupRow.FAILED, reason, backup.startedAt(), at, null, null, null, null, null, null,
-                    null));
+                    null, backup.type(), backup.parentId()));
         }
     }
 

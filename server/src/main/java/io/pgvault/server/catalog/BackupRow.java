@@ -26,7 +26,12 @@ public record BackupRow(String id, String status, String reason, Instant started
     public static final String FAILED = "failed";
 
     public static BackupRow running(String id, Instant startedAt) {
-        return new BackupRow(id, RUNNING, null, startedAt, null, null, null, null, null, null, null, null);
+        return running(id, startedAt, null, null);
+    }
+
+    /** A running backup of a known type ({@code full} or {@code incremental}) and, once chosen, parent. */
+    public static BackupRow running(String id, Instant startedAt, String type, String parentId) {
+        return new BackupRow(id, RUNNING, null, startedAt, null, null, null, null, null, null, null, null, type, parentId);
     }
 
     /** A stored backup as its manifest describes it. */

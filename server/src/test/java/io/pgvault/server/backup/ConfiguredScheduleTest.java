@@ -4,7 +4,8 @@ import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
 import io.pgvault.server.cluster.ClusterService;
 import io.pgvault.testkit.Fixtures;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,11 +15,15 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** {@code pgvault.clusters.NAME.backup.schedule} in the server's configuration starts backups. */
+/**
+ * {@code pgvault.clusters.NAME.backup.schedule} and {@code ...backup.incremental-schedule} in the server's configuration
+ * start backups of their type.
+ */
 class ConfiguredScheduleTest {
 
-    @Test
-    void aScheduleFromConfigurationFires() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"schedule, full", "incremental-schedule, incremental"})
+    void aScheduleFromConfigurationFires(String key, String type) throws Exception {
         Path dir = Files.createTempDirectory("pgvault-schedule-");
         Map<String, Object> props = new HashMap<>(Map.of(
                 "micronaut.server.port", -1,
@@ -30,7 +35,7 @@ class ConfiguredScheduleTest {
             try (EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, props)) {
                 server.getApplicationContext().getBean(ClusterService.class).add("main", "host=127.0.0.1 port=" + Fixtures.freePort());
             }
-            props.put("pgvault.clusters.main.backup.schedule", "*/1 * * * * *");
+            props.put("pgvault.clusters.main.backup." + key, "*/1 * * * * *");
             try (EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, props)) {
                 BackupService backups = server.getApplicationContext().getBean(BackupService.class);
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -40,6 +45,7 @@ class ConfiguredScheduleTest {
                 // It fired; with no server listening the attempt fails and says why.
                 assertThat(backups.list("main")).isNotEmpty();
                 assertThat(backups.list("main").get(0).status()).isIn("running", "failed");
+                assertThat(backups.list("main").get(0).type()).isEqualTo(type);
             }
         } finally {
             Fixtures.deleteTree(dir);
