@@ -12,6 +12,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -61,6 +62,22 @@ final class InfoCommand implements Callable<Integer> {
         m.put("storedBytes", b.storedBytes());
         m.put("pieces", b.pieces().size());
         return m;
+    }
+
+    /** How many backups of each type, and the newest with the chain a recovery from it restores. */
+    private String backupsLine(ClusterArchive archive, List<BackupManifest> backups) throws IOException {
+        if (backups.isEmpty()) {
+            return "backups: 0 (take one: pgvault backup " + cluster + " --wait)";
+        }
+        long incremental = backups.stream().filter(BackupManifest::isIncremental).count();
+        BackupManifest last = backups.get(backups.size() - 1);
+        String chain = "";
+        if (last.isIncremental()) {
+            List<BackupManifest> links = archive.chainOf(last);
+            chain = " (incremental, a chain of " + links.size() + " from full backup " + links.get(links.size() - 1).backupId() + ")";
+        }
+        return "backups: " + backups.size() + (incremental > 0 ? " (" + (backups.size() - incremental) + " full, " + incremental + " incremental)" : "")
+                + ", last " + last.backupId() + chain + " finished " + last.finishedAt();
     }
 
     @Override
@@ -117,8 +134,7 @@ final class InfoCommand implements Callable<Integer> {
                 out.printf("removed from its server at %s; its archive stays recoverable (pgvault cluster add %s brings it back)%n",
                         archive.descriptor().removedAt(), cluster);
             }
-            out.printf("backups: %d%s%n", backups.size(), backups.isEmpty() ? " (take one: pgvault backup " + cluster + " --wait)"
-                    : ", last " + backups.get(backups.size() - 1).backupId() + " finished " + backups.get(backups.size() - 1).finishedAt());
+            out.println(backupsLine(archive, backups));
             if (windows.isEmpty()) {
                 out.println("recoverable: nothing yet (no backup with all of its WAL archived)");
             }

@@ -48,8 +48,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * is refused; the cluster page lists the backup with its size; the planner, given a time
  * between two committed batches, names the backup and prints a command, and that exact
  * command (its --pgdata and --token-file placeholders filled in) recovers exactly the rows
- * committed before that time. The overview is also looked at on a phone-sized viewport and
- * reached by keyboard alone.
+ * committed before that time; an incremental backup's row names the backup it builds on. The
+ * overview is also looked at on a phone-sized viewport and reached by keyboard alone.
  */
 class DashboardIT {
 
@@ -94,17 +94,18 @@ class DashboardIT {
         Files.writeString(header, "Authorization: Bearer " + archive + "\n");
         Files.setPosixFilePermissions(header, PosixFilePermissions.fromString("rw-------"));
         OsUser.own(header.getParent());
-        PgCluster pg = PgCluster.builder(newestMajor())
+        PgCluster.Builder builder = PgCluster.builder(newestMajor())
                 .setting("archive_mode", "on")
                 .setting("archive_command", "curl -fsS -H @" + header + " -T %p " + url + "/v1/clusters/main/wal/%f")
-                .setting("wal_keep_size", "256MB")
-                .start();
+                .setting("wal_keep_size", "256MB");
+        // PostgreSQL's own incremental backups (17+) need WAL summaries.
+        PgCluster pg = (newestMajor() >= 17 ? builder.setting("summarize_wal", "on") : builder).start();
         started.add(pg);
         String conninfo = "host=127.0.0.1 port=" + pg.port() + " user=postgres";
         HttpResponse<String> added = call(admin, "POST", "/v1/clusters", "{\"name\":\"main\",\"conninfo\":\"" + conninfo + "\"}");
         assertThat(added.statusCode()).as(added.body()).isEqualTo(201);
         pg.execute("CREATE TABLE marks (id int PRIMARY KEY, v text NOT NULL)");
-        String backupId = backup();
+        String backupId = backup("full");
         switchAndAwaitArchived(pg, Duration.ofSeconds(90));
 
         // Signing in: the shell loads without a token, /v1/status asks for one.
@@ -270,6 +271,14 @@ class DashboardIT {
             restored.awaitValue("SELECT NOT pg_is_in_recovery() OR pg_is_wal_replay_paused()", "t", Duration.ofMinutes(2));
             assertThat(restored.queryValue(CHECKSUM)).as("rows at " + between + "\n" + restored.serverLog()).isEqualTo(before);
         }
+
+        // An incremental backup: its row says what it builds on, the full one's says it is full.
+        String incrementalId = backup("incremental");
+        browser.driver().navigate().refresh();
+        WebElement incrementalRow = browser.await(By.cssSelector("[data-testid='backup-row'][data-backup='" + incrementalId + "']"));
+        assertThat(incrementalRow.findElement(testId("backup-type")).getText()).isEqualTo("incremental on " + backupId);
+        assertThat(browser.await(By.cssSelector("[data-testid='backup-row'][data-backup='" + backupId + "'] [data-testid='backup-type']"))
+                .getText()).isEqualTo("full");
     }
 
     /** The value after {@code option}, a placeholder in the printed command, replaced by {@code value}. */
@@ -306,8 +315,8 @@ class DashboardIT {
         return String.format(java.util.Locale.ROOT, v < 10 ? "%.2f" : v < 100 ? "%.1f" : "%.0f", v) + " " + units[i];
     }
 
-    private String backup() throws Exception {
-        HttpResponse<String> started = call(admin, "POST", "/v1/clusters/main/backups", "");
+    private String backup(String type) throws Exception {
+        HttpResponse<String> started = call(admin, "POST", "/v1/clusters/main/backups?type=" + type, "");
         assertThat(started.statusCode()).as(started.body()).isBetween(200, 299);
         String id = JSON.readTree(started.body()).path("id").asText();
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);

@@ -172,6 +172,21 @@ class IncrementalRecoveryIT {
             Run repaired = pgvault(dir, cat(cat(List.of("verify", "main"), repo.toArray(String[]::new))));
             assertThat(repaired.exit()).as(repaired.output()).isZero();
 
+            // info: the chain of the newest backup; every segment indexed, and one whose index is gone said to be read whole.
+            List<String> info = cat(List.of("info", "main"), repo.toArray(String[]::new));
+            Run described = pgvault(dir, info);
+            assertThat(described.exit()).as(described.output()).isZero();
+            assertThat(described.output()).contains("backups: 3 (1 full, 2 incremental), last " + ids.get(2)
+                    + " (incremental, a chain of 3 from full backup " + ids.get(0) + ")").doesNotContain("WAL indexes:");
+            com.fasterxml.jackson.databind.JsonNode infoJson = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(pgvault(dir, cat(info, "--json")).output());
+            int archived = infoJson.path("archivedSegments").asInt();
+            assertThat(infoJson.path("indexedSegments").asInt()).isEqualTo(archived).isPositive();
+            String anIndex = store.list(RepositoryLayout.walIndexPrefix("main")).get(0).key();
+            try (Replaced unindexed = Replaced.of(store, dir, anIndex, null)) {
+                assertThat(pgvault(dir, info).output()).contains("WAL indexes: " + (archived - 1) + " of " + archived + " archived segments");
+            }
+
             if (c.major() < 17) {
                 // The newest backup's file index rewritten in the repository, well formed and consistently enveloped, one
                 // piece checksum changed: the server built the index and recorded its SHA-256, so it refuses to build on it.
