@@ -62,6 +62,29 @@ class IncrementalParentTest {
                 assertThat(IncrementalParent.prepare(rc, rc.identifySystem(), store, "main").backupId()).isEqualTo(full.backupId());
             }
 
+            // The parent's backup_manifest, which PostgreSQL is given, damaged (one bit) and then gone.
+            String key = io.pgvault.core.repo.RepositoryLayout.pgBackupManifest("main", full.backupId());
+            byte[] original;
+            try (java.io.InputStream in = store.get(key).orElseThrow()) {
+                original = in.readAllBytes();
+            }
+            byte[] damaged = original.clone();
+            damaged[damaged.length / 2] ^= 0x10;
+            store.put(key, new java.io.ByteArrayInputStream(damaged), damaged.length);
+            try (ReplicationConnection rc = connect(pg)) {
+                ReplicationConnection.SystemIdentity identity = rc.identifySystem();
+                assertThatThrownBy(() -> IncrementalParent.prepare(rc, identity, store, "main"))
+                        .isInstanceOf(io.pgvault.core.repo.CorruptObjectException.class).hasMessageContaining(key);
+            }
+            store.delete(List.of(key));
+            try (ReplicationConnection rc = connect(pg)) {
+                ReplicationConnection.SystemIdentity identity = rc.identifySystem();
+                assertThatThrownBy(() -> IncrementalParent.prepare(rc, identity, store, "main"))
+                        .hasMessageContaining(key + " is missing: backup " + full.backupId() + " cannot be the parent of an incremental backup")
+                        .hasMessageContaining("take a full backup");
+            }
+            store.put(key, new java.io.ByteArrayInputStream(original), original.length);
+
             // The same backup as if it ended on timeline 2: the cluster, on timeline 1, is not on its history any more.
             withManifest(store, full, 2, 17);
             try (ReplicationConnection rc = connect(pg)) {
