@@ -37,9 +37,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Incremental backups end to end, as a DBA runs them: {@code pgvault backup main --full},
- * writes, {@code backup --incremental}, writes, {@code backup --incremental}, writes (under
- * pgbench-like updates), with PostgreSQL archiving through the server. {@code backups} shows
- * each type and parent; {@code recover} to a restore point after each backup restores that
+ * writes, {@code backup --incremental}, writes, {@code backup --incremental}, writes, each
+ * backup taken while small updates commit (as pgbench's), with PostgreSQL archiving through
+ * the server. {@code backups} shows each type and parent; {@code recover} to a restore point
+ * after each backup restores that
  * backup's whole chain and gives exactly the rows committed before the point; {@code verify}
  * is clean, then names a damaged link and every backup that needs it, and a missing one; deleting a parent
  * is refused naming its dependents, and with {@code --cascade} removes the chain. An
@@ -113,7 +114,12 @@ class IncrementalRecoveryIT {
             Map<String, String> points = new LinkedHashMap<>();
             List<String> ids = new ArrayList<>();
             for (String type : List.of("--full", "--incremental", "--incremental")) {
-                Run backup = pgvault(dir, List.of("backup", "main", type, "--wait", "--server", url));
+                Run backup;
+                // Each backup is taken while transactions commit, as on a live primary: replay must mend what it copied mid-write.
+                try (Writer writer = Writer.start(primary)) {
+                    backup = pgvault(dir, List.of("backup", "main", type, "--wait", "--server", url));
+                    assertThat(writer.commits()).as("transactions committed during the backup").isPositive();
+                }
                 assertThat(backup.exit()).as(backup.output()).isZero();
                 Matcher m = STARTED.matcher(backup.output());
                 assertThat(m.find()).as(backup.output()).isTrue();
@@ -242,6 +248,47 @@ class IncrementalRecoveryIT {
         assertThat(forgedOn.output()).contains("the file index of backup " + backupId).contains("was changed in the repository")
                 .contains("take a full backup");
         store.putFile(key, original);
+    }
+
+    /** Commits small updates of random accounts on its own connection until closed. */
+    private static final class Writer implements AutoCloseable {
+        private final java.util.concurrent.atomic.AtomicLong commits = new java.util.concurrent.atomic.AtomicLong();
+        private final java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        private volatile boolean stop;
+        private final Thread thread;
+
+        private Writer(PgCluster pg) {
+            thread = new Thread(() -> {
+                try (java.sql.Connection c = pg.connect(); java.sql.PreparedStatement update = c.prepareStatement(
+                        "UPDATE accounts SET balance = balance + 1 WHERE aid = ?")) {
+                    java.util.Random random = new java.util.Random(42);
+                    while (!stop) {
+                        update.setInt(1, 1 + random.nextInt(100000));
+                        update.executeUpdate();
+                        commits.incrementAndGet();
+                    }
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            }, "writer during backup");
+        }
+
+        static Writer start(PgCluster pg) {
+            Writer w = new Writer(pg);
+            w.thread.start();
+            return w;
+        }
+
+        long commits() {
+            return commits.get();
+        }
+
+        @Override
+        public void close() throws Exception {
+            stop = true;
+            thread.join(30_000);
+            assertThat(failure.get()).as("the writer's failure").isNull();
+        }
     }
 
     /**
