@@ -94,12 +94,15 @@ public final class RecoveryPlanner {
                 // PostgreSQL stops before the first commit or abort after the target (at or after it, when exclusive). With
                 // none archived it replays everything and then fails: "recovery ended before configured recovery target was
                 // reached". A target equal to the last commit's time (as info prints it) is such a case when inclusive.
-                Optional<Instant> last = window.lastCommitTime();
-                if (last.isPresent() && (target.inclusive() ? !time.isBefore(last.get()) : time.isAfter(last.get()))) {
-                    throw new RecoveryRefusedException("target time " + time + (time.equals(last.get()) ? " is the time of" : " is after")
-                            + " the last archived commit (" + last.get() + ", LSN " + window.lastCommitLsn().orElseThrow() + "): PostgreSQL "
-                            + "stops only at a commit or abort later than the target, so it would replay all WAL and fail without reaching it; "
-                            + "use --target latest to recover everything archived, or wait for the next segment to be archived." + windowText);
+                Optional<Instant> latest = window.latestCommitTime();
+                if (latest.isPresent() && (target.inclusive() ? !time.isBefore(latest.get()) : time.isAfter(latest.get()))) {
+                    Instant last = window.lastCommitTime().orElseThrow();
+                    throw new RecoveryRefusedException("target time " + time + (time.equals(latest.get()) ? " is the time of" : " is after")
+                            + " the last archived commit (" + last + ", LSN " + window.lastCommitLsn().orElseThrow()
+                            + (latest.get().equals(last) ? "" : "; the latest time a commit of its segment carries is " + latest.get())
+                            + "): PostgreSQL stops only at a commit or abort later than the target, so it would replay all WAL and fail without "
+                            + "reaching it; use --target latest to recover everything archived, or wait for the next segment to be archived."
+                            + windowText);
                 }
                 Optional<BackupManifest> ready = newestReadyBy(target, path, window);
                 if (ready.isEmpty()) {

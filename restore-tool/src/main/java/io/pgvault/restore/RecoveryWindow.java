@@ -23,11 +23,15 @@ import java.util.Optional;
  * @param backups usable backups on this timeline's path whose own WAL is all archived, oldest first
  * @param end end of the last valid record in the archived WAL after the newest backup
  * @param lastCommitTime time of the last commit or abort in that WAL, if the tail has one
+ * @param lastCommitLsn where it starts
+ * @param latestCommitTime the latest time a commit or abort of its segment carries: a backend stamps its commit before
+ *     inserting the record, so the last is not always the latest, and PostgreSQL stops at a time target before the first
+ *     commit later than the target, wherever it lies
  * @param gaps human-readable stretches that cannot be reached because a segment is missing
  * @param firstMissing the segment recovery would ask for next after the archive's end
  */
 public record RecoveryWindow(TimelineId timeline, List<BackupManifest> backups, Lsn end, Optional<Instant> lastCommitTime,
-                             Optional<Lsn> lastCommitLsn, List<String> gaps, WalFileName firstMissing) {
+                             Optional<Lsn> lastCommitLsn, Optional<Instant> latestCommitTime, List<String> gaps, WalFileName firstMissing) {
 
     /** Segments read backwards from the end looking for the last commit; older commits are not worth the download. */
     private static final int TAIL_SEGMENTS = 8;
@@ -60,11 +64,11 @@ public record RecoveryWindow(TimelineId timeline, List<BackupManifest> backups, 
         long start = path.segmentOf(Lsn.parse(newest.startLsn()));
         List<WalFileName> run = path.run(start);
         Tail tail = scanTail(archive, run);
-        return Optional.of(new RecoveryWindow(path.timeline(), List.copyOf(usable), tail.end, tail.lastCommitTime, tail.lastCommitLsn,
-                List.copyOf(gaps), path.missingAfter(start, run)));
+        return Optional.of(new RecoveryWindow(path.timeline(), List.copyOf(usable), tail.end, tail.lastCommit.map(WalRecordScanner.Event::time),
+                tail.lastCommit.map(WalRecordScanner.Event::start), tail.latestCommitTime, List.copyOf(gaps), path.missingAfter(start, run)));
     }
 
-    private record Tail(Lsn end, Optional<Instant> lastCommitTime, Optional<Lsn> lastCommitLsn) {
+    private record Tail(Lsn end, Optional<WalRecordScanner.Event> lastCommit, Optional<Instant> latestCommitTime) {
     }
 
     /**
@@ -80,21 +84,25 @@ public record RecoveryWindow(TimelineId timeline, List<BackupManifest> backups, 
             WalSegmentIndex index = indexes.get(name);
             Lsn segmentEnd;
             Optional<WalRecordScanner.Event> commit;
+            Optional<Instant> latest;
             if (index != null) {
                 segmentEnd = index.endOfValidWal().orElse(Lsn.INVALID);
                 commit = index.lastTransaction();
+                latest = index.latestTransactionTime();
             } else {
                 List<WalRecordScanner.Event> events = new ArrayList<>();
                 WalRecordScanner scanner = new WalRecordScanner(events::add);
                 archive.scanSegment(name, scanner);
                 segmentEnd = scanner.endOfValidWal();
-                commit = events.stream().filter(e -> e.kind() != WalRecordScanner.Kind.RESTORE_POINT).reduce((a, b) -> b);
+                List<WalRecordScanner.Event> transactions = events.stream().filter(e -> e.kind() != WalRecordScanner.Kind.RESTORE_POINT).toList();
+                commit = transactions.isEmpty() ? Optional.empty() : Optional.of(transactions.get(transactions.size() - 1));
+                latest = transactions.stream().map(WalRecordScanner.Event::time).max(Instant::compareTo);
             }
             if (!end.isValid()) {
                 end = segmentEnd;
             }
             if (commit.isPresent() && end.isValid()) {
-                return new Tail(end, Optional.of(commit.get().time()), Optional.of(commit.get().start()));
+                return new Tail(end, commit, latest.or(() -> Optional.of(commit.get().time())));
             }
         }
         return new Tail(end, Optional.empty(), Optional.empty());

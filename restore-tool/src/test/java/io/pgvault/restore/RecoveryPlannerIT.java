@@ -158,7 +158,7 @@ class RecoveryPlannerIT {
                     .singleElement().asString().contains(RepositoryLayout.walIndexKey(CLUSTER, holding)).contains("does not match its segment");
             Files.writeString(crafted, original);
             // One an older pgvault wrote (format 1, which left out prepared transactions: here its range leaves out every
-            // transaction) is not believed either: the segment is read, and recover and verify say why planning reads it and
+            // transaction; format 2 left out the time range) is not believed either: the segment is read, and recover and verify say why planning reads it and
             // how to have it written again; it is no problem.
             WalFileName preparedHome = WalFileName.segmentOf(io.pgvault.core.wal.TimelineId.FIRST, xidPrepared.before(), size);
             Path old = indexes.resolve(RepositoryLayout.walIndexKey(CLUSTER, preparedHome).substring(RepositoryLayout.walIndexPrefix(CLUSTER).length()));
@@ -200,6 +200,21 @@ class RecoveryPlannerIT {
                     .hasMessageContaining("--target latest");
             assertThat(new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).plan(RecoveryTarget.time(lastCommit, false), Optional.empty())
                     .backup().backupId()).isEqualTo("20261201T020000Z-000002");
+            // A commit of that segment stamped later than the last one (a backend stamps its commit before it inserts the record,
+            // so concurrent commits reach the WAL out of time order): PostgreSQL stops there for a target between the two, so
+            // such a target is planned; one at that latest time is refused, naming it.
+            WalFileName tail = WalFileName.segmentOf(io.pgvault.core.wal.TimelineId.FIRST, window.lastCommitLsn().orElseThrow(), size);
+            Path tailIndex = indexes.resolve(RepositoryLayout.walIndexKey(CLUSTER, tail).substring(RepositoryLayout.walIndexPrefix(CLUSTER).length()));
+            String tailJson = Files.readString(tailIndex);
+            java.time.Instant later = java.time.Instant.parse(lastCommit).plusSeconds(1);
+            Files.writeString(tailIndex, tailJson.replaceFirst("\"latest\":\"[^\"]+\"", "\"latest\":\"" + later + "\""));
+            assertThat(new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).windows().get(0).latestCommitTime()).contains(later);
+            assertThat(new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).plan(RecoveryTarget.time(later.minusMillis(500).toString(), true),
+                    Optional.empty()).backup().backupId()).isEqualTo("20261201T020000Z-000002");
+            assertThatThrownBy(() -> new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).plan(RecoveryTarget.time(later.toString(), true),
+                    Optional.empty())).isInstanceOf(RecoveryRefusedException.class)
+                    .hasMessageContaining("the latest time a commit of its segment carries is " + later);
+            Files.writeString(tailIndex, tailJson);
 
             // Nowhere: refused, with the stretch searched and the window.
             assertThatThrownBy(() -> new RecoveryPlanner(ClusterArchive.load(local, CLUSTER))

@@ -31,7 +31,7 @@ import java.util.Optional;
  * transaction are listed exactly. It can always be built again from the segment.
  *
  * @param format {@link #FORMAT}; a reader reads the segment instead of an index of another format (a
- *     newer one it does not know; an older one may leave out prepared transactions)
+ *     newer one it does not know; an older one may leave out prepared transactions or the time range)
  * @param segment the segment's file name
  * @param end where replay of this segment alone stops: the end of its last valid record, or null
  * @param walEnds the valid WAL ends inside this segment (zeros or a damaged record follow)
@@ -39,16 +39,19 @@ import java.util.Optional;
  * @param minXid smallest of their transaction ids (unsigned), null when there are none
  * @param maxXid largest of them
  * @param last the last commit or abort
+ * @param earliest the earliest time a commit or abort in the segment carries, null when there are none
+ * @param latest the latest; not always the last one's, since a backend stamps its commit before it
+ *     inserts the record, and clocks step back
  * @param restorePoints every restore point, in order
  * @param unfinished the record that begins here and ends in the next segment, if any
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record WalSegmentIndex(int format, String segment, String end, boolean walEnds, long transactions, Long minXid, Long maxXid,
-                              Transaction last, List<RestorePoint> restorePoints, Unfinished unfinished) {
+                              Transaction last, String earliest, String latest, List<RestorePoint> restorePoints, Unfinished unfinished) {
 
-    /** 2 since prepared transactions' ends are indexed; format 1 left them out. */
-    public static final int FORMAT = 2;
+    /** 3 since the commit time range is indexed; 2 since prepared transactions' ends are; format 1 left them out. */
+    public static final int FORMAT = 3;
 
     /** A commit or an abort: {@code kind} is {@code commit} or {@code abort}. */
     public record Transaction(String kind, long xid, String time, String start, String end) {
@@ -82,6 +85,11 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
         }
         return Optional.of(new WalRecordScanner.Event("abort".equals(last.kind) ? WalRecordScanner.Kind.ABORT : WalRecordScanner.Kind.COMMIT,
                 Lsn.parse(last.start), Lsn.parse(last.end), last.xid, Instant.parse(last.time), null));
+    }
+
+    /** The latest time a commit or abort of this segment carries: PostgreSQL stops at a time target only before one later than it. */
+    public Optional<Instant> latestTransactionTime() {
+        return Optional.ofNullable(latest).map(Instant::parse);
     }
 
     /** The first restore point of this name that starts at or after {@code notBefore}, as the scanner reports it. */
@@ -182,12 +190,13 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
     public static final class OutdatedException extends IOException {
         public OutdatedException(String key, int format) {
             super(key + " is a WAL index of format " + format + ", written by an older pgvault (format " + FORMAT
-                    + " indexes prepared transactions too); its segment is read instead, and 'pgvault catalog rebuild' writes it again");
+                    + " indexes prepared transactions and the commit time range too); its segment is read instead, and 'pgvault catalog "
+                    + "rebuild' writes it again");
         }
 
         /** What recover and verify say of the {@code count} outdated indexes they met. */
         public static String summary(int count) {
-            return count + " segment indexes were written by an older pgvault (they leave out prepared transactions); recovery reads"
+            return count + " segment indexes were written by an older pgvault (they leave out prepared transactions or commit times); recovery reads"
                     + " those segments instead, and 'pgvault catalog rebuild' on the server writes them again";
         }
     }
@@ -247,6 +256,29 @@ public record WalSegmentIndex(int format, String segment, String end, boolean wa
         }
         if (transactions < 0 || (transactions > 0 && (minXid == null || maxXid == null || minXid > maxXid || last == null))) {
             throw new CorruptObjectException(key + " counts " + transactions + " transactions but its xid range or last transaction does not fit");
+        }
+        checkTimeRange(key);
+    }
+
+    /** Both ends when there are transactions (none without), in order, and the last one's time between them. */
+    private void checkTimeRange(String key) throws CorruptObjectException {
+        if (transactions == 0) {
+            if (earliest != null || latest != null) {
+                throw new CorruptObjectException(key + " holds no transactions but gives a time range for them");
+            }
+            return;
+        }
+        try {
+            required(key, "the time range of its transactions", earliest, latest);
+            Instant from = Instant.parse(earliest);
+            Instant to = Instant.parse(latest);
+            Instant lastTime = Instant.parse(last.time);
+            if (from.isAfter(to) || lastTime.isBefore(from) || lastTime.isAfter(to)) {
+                throw new CorruptObjectException(key + " gives its transactions the time range " + earliest + " to " + latest
+                        + ", which does not hold its last one's time " + last.time);
+            }
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new CorruptObjectException(key + " is not a valid WAL index: " + e.getMessage(), e);
         }
     }
 

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -36,6 +37,8 @@ public final class WalSegmentIndexer {
     private long minXid = Long.MAX_VALUE;
     private long maxXid = Long.MIN_VALUE;
     private WalRecordScanner.Event last;
+    private Instant earliest;
+    private Instant latest;
     private final List<WalSegmentIndex.RestorePoint> restorePoints = new ArrayList<>();
 
     /** {@code in}, whose bytes this indexer sees as they are read. */
@@ -129,6 +132,8 @@ public final class WalSegmentIndexer {
             maxXid = Math.max(maxXid, e.xid());
         }
         last = e;
+        earliest = earliest == null || e.time().isBefore(earliest) ? e.time() : earliest;
+        latest = latest == null || e.time().isAfter(latest) ? e.time() : latest;
     }
 
     /**
@@ -149,7 +154,7 @@ public final class WalSegmentIndexer {
         Lsn end = scanner.endOfValidWal();
         return Optional.of(new WalSegmentIndex(WalSegmentIndex.FORMAT, name.toString(), end.isValid() ? end.toString() : null,
                 scanner.reachedEnd(), transactions, transactions > 0 ? minXid : null, transactions > 0 ? maxXid : null, lastTransaction,
-                restorePoints, unfinished));
+                earliest == null ? null : earliest.toString(), latest == null ? null : latest.toString(), restorePoints, unfinished));
     }
 
     private static String kindName(WalRecordScanner.Kind kind, boolean prepared) {

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -80,6 +81,10 @@ class WalSegmentIndexTest {
                     assertThat(whole.minXid()).isEqualTo(transactions.stream().mapToLong(WalRecordScanner.Event::xid).min().getAsLong());
                     assertThat(whole.maxXid()).isEqualTo(transactions.stream().mapToLong(WalRecordScanner.Event::xid).max().getAsLong());
                     assertThat(whole.lastTransaction()).contains(transactions.get(transactions.size() - 1));
+                    assertThat(whole.earliest()).isEqualTo(transactions.stream().map(WalRecordScanner.Event::time).min(Instant::compareTo)
+                            .orElseThrow().toString());
+                    assertThat(whole.latestTransactionTime()).isEqualTo(transactions.stream().map(WalRecordScanner.Event::time)
+                            .max(Instant::compareTo));
                     transactions.forEach(e -> assertThat(whole.mayHoldTransaction(e.xid())).isTrue());
                 }
                 assertThat(whole.endOfValidWal()).contains(scanner.endOfValidWal());
@@ -166,6 +171,13 @@ class WalSegmentIndexTest {
             Files.writeString(file, json.replace("{\"name\":\"after-the-load\"", "{\"name\":null"));
             assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", last, SIZE)).isInstanceOf(CorruptObjectException.class)
                     .hasMessageContaining("field missing");
+            // A time range that does not hold the last transaction's time, or one where there are no transactions.
+            Files.writeString(file, json.replace("\"latest\":\"" + lastIndex.latest() + "\"", "\"latest\":\"2000-01-01T00:00:00Z\""));
+            assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", last, SIZE)).isInstanceOf(CorruptObjectException.class)
+                    .hasMessageContaining("does not hold its last one's time");
+            Files.writeString(file, json.replace("\"earliest\":\"" + lastIndex.earliest() + "\",", ""));
+            assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", last, SIZE)).isInstanceOf(CorruptObjectException.class)
+                    .hasMessageContaining("field missing");
             Files.writeString(file, json.substring(0, json.length() - 1) + ",\"padding\":\"" + "x".repeat(2 << 20) + "\"}");
             assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", last, SIZE)).isInstanceOf(CorruptObjectException.class)
                     .hasMessageContaining("larger than");
@@ -179,6 +191,9 @@ class WalSegmentIndexTest {
             assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", last, SIZE)).as("format 1 left out prepared transactions: the segment is read")
                     .isInstanceOf(WalSegmentIndex.OutdatedException.class).isNotInstanceOf(CorruptObjectException.class)
                     .hasMessageContaining("format 1").hasMessageContaining("catalog rebuild");
+            Files.writeString(file, json.replace(format, "\"format\":2"));
+            assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", last, SIZE)).as("format 2 left out the time range")
+                    .isInstanceOf(WalSegmentIndex.OutdatedException.class).hasMessageContaining("format 2");
             assertThat(WalSegmentIndex.outdated(store, "main", last)).isTrue();
             Files.writeString(file, json);
             assertThat(WalSegmentIndex.outdated(store, "main", last)).isFalse();
@@ -212,13 +227,13 @@ class WalSegmentIndexTest {
         assertThat(cutHeader(100, null).unfinishedMayBe(5, false)).as("an index written before the xid was recorded").isTrue();
         assertThat(cutHeader(100, null).mayHoldTransaction(5)).isFalse();
         assertThat(cutHeader(100, 0L).unfinishedMayBe(5, false)).as("transaction 0's: COMMIT PREPARED names the one it ends in its body").isTrue();
-        WalSegmentIndex other = new WalSegmentIndex(WalSegmentIndex.FORMAT, "000000010000000000000001", null, false, 0, null, null, null, List.of(),
-                new WalSegmentIndex.Unfinished("0/1FFFFF8", 100, "other", null));
+        WalSegmentIndex other = new WalSegmentIndex(WalSegmentIndex.FORMAT, "000000010000000000000001", null, false, 0, null, null, null, null,
+                null, List.of(), new WalSegmentIndex.Unfinished("0/1FFFFF8", 100, "other", null));
         assertThat(other.unfinishedMayBe(5, false)).isFalse();
         assertThat(other.unfinishedMayBe(-1, true)).isFalse();
         for (String kind : List.of("commit-prepared", "abort-prepared")) {
-            WalSegmentIndex prepared = new WalSegmentIndex(WalSegmentIndex.FORMAT, "000000010000000000000001", null, false, 0, null, null, null,
-                    List.of(), new WalSegmentIndex.Unfinished("0/1FFFF8", 100, kind, null));
+            WalSegmentIndex prepared = new WalSegmentIndex(WalSegmentIndex.FORMAT, "000000010000000000000001", null, false, 0, null, null,
+                    null, null, null, List.of(), new WalSegmentIndex.Unfinished("0/1FFFF8", 100, kind, null));
             assertThat(prepared.unfinishedMayBe(5, false)).as(kind + ": the transaction is named in the next segment").isTrue();
             assertThat(prepared.unfinishedMayBe(-1, true)).as(kind).isFalse();
         }
@@ -235,7 +250,8 @@ class WalSegmentIndexTest {
             // 1 MiB segments: 0/100000 to 0/200000. A header cut 4 KiB before the end, and a record shorter than a header.
             for (WalSegmentIndex.Unfinished lie : List.of(new WalSegmentIndex.Unfinished("0/1FF000", 56, "unknown", 7L),
                     new WalSegmentIndex.Unfinished("0/1FFFF8", 0, "unknown", 7L), new WalSegmentIndex.Unfinished("0/1FF000", 12, "other", null))) {
-                new WalSegmentIndex(WalSegmentIndex.FORMAT, name.toString(), null, false, 0, null, null, null, List.of(), lie).write(store, "main");
+                new WalSegmentIndex(WalSegmentIndex.FORMAT, name.toString(), null, false, 0, null, null, null, null, null, List.of(), lie)
+                        .write(store, "main");
                 assertThatThrownBy(() -> WalSegmentIndex.read(store, "main", name, SIZE)).as(lie.toString())
                         .isInstanceOf(CorruptObjectException.class).hasMessageContaining("no WAL holds");
             }
@@ -245,8 +261,8 @@ class WalSegmentIndexTest {
     }
 
     private static WalSegmentIndex cutHeader(long length, Long xid) {
-        return new WalSegmentIndex(WalSegmentIndex.FORMAT, "000000010000000000000001", null, false, 0, null, null, null, List.of(),
-                new WalSegmentIndex.Unfinished("0/1FFFF8", length, "unknown", xid));
+        return new WalSegmentIndex(WalSegmentIndex.FORMAT, "000000010000000000000001", null, false, 0, null, null, null, null, null,
+                List.of(), new WalSegmentIndex.Unfinished("0/1FFFF8", length, "unknown", xid));
     }
 
     private static WalSegmentIndex chunked(WalFileName name, byte[] bytes, Random random) {

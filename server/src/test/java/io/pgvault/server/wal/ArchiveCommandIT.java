@@ -145,12 +145,12 @@ class ArchiveCommandIT {
                     assertThat(WalSegmentIndex.read(repository, "main", name, size)).as(name + " after the rebuild")
                             .isEqualTo(WalSegmentIndexer.of(name, size, Files.readAllBytes(file)));
                 }
-                // An index of format 1 (which left out prepared transactions) is not read, and a rebuild writes it again;
+                // An index of format 2 (which left out the commit time range) is not read, and a rebuild writes it again;
                 // current ones it leaves alone.
                 WalFileName first = WalFileName.parse(segments.get(0).getFileName().toString());
                 WalSegmentIndex current = WalSegmentIndex.read(repository, "main", first, size).orElseThrow();
-                new WalSegmentIndex(1, current.segment(), current.end(), current.walEnds(), current.transactions(), current.minXid(),
-                        current.maxXid(), current.last(), current.restorePoints(), current.unfinished()).write(repository, "main");
+                new WalSegmentIndex(2, current.segment(), current.end(), current.walEnds(), current.transactions(), current.minXid(),
+                        current.maxXid(), current.last(), null, null, current.restorePoints(), current.unfinished()).write(repository, "main");
                 org.assertj.core.api.Assertions.assertThatThrownBy(() -> WalSegmentIndex.read(repository, "main", first, size))
                         .isInstanceOf(WalSegmentIndex.OutdatedException.class);
                 assertThat(post(url + "/v1/catalog/rebuild", "").body()).contains("\"walIndexesWritten\":1");
