@@ -112,7 +112,7 @@ final class InfoCommand implements Callable<Integer> {
                     m.put("timeline", w.timeline().value());
                     m.put("earliestTime", w.oldest().consistentBy().toString());
                     m.put("earliestLsn", w.oldest().endLsn());
-                    m.put("latestCommitTime", w.latestCommitTime().map(Object::toString).orElse(null));
+                    m.put("latestCommitTime", w.lastCommitTime().map(Object::toString).orElse(null));
                     m.put("latestCommitLsn", w.lastCommitLsn().map(Object::toString).orElse(null));
                     m.put("walEnd", w.end().toString());
                     m.put("nextMissingSegment", w.firstMissing().toString());

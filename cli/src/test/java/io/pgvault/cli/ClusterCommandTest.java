@@ -157,22 +157,25 @@ class ClusterCommandTest {
                 .contains("incremental 0 2 * * 1-6");
 
         Run everySecond = run(concat(new String[] {"cluster", "update", "sched", "--incremental-schedule", "*/1 * * * * *"}, auth));
-        assertThat(everySecond.exit()).as(everySecond.err()).isZero();
-        // A failed attempt keeps its type: the listing says an incremental backup failed, and why.
-        List<String> failedIncrementals = List.of();
-        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
-        while (failedIncrementals.isEmpty() && System.nanoTime() < deadline) {
-            Thread.sleep(200);
-            List<String> found = new ArrayList<>();
-            new ObjectMapper().readTree(run(concat(new String[] {"backups", "sched", "--json"}, auth)).out()).forEach(b -> {
-                if (b.path("type").asText().equals("incremental") && b.path("status").asText().equals("failed")) {
-                    found.add(b.path("reason").asText());
-                }
-            });
-            failedIncrementals = found;
+        try {
+            assertThat(everySecond.exit()).as(everySecond.err()).isZero();
+            // A failed attempt keeps its type: the listing says an incremental backup failed, and why.
+            List<String> failedIncrementals = List.of();
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (failedIncrementals.isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+                List<String> found = new ArrayList<>();
+                new ObjectMapper().readTree(run(concat(new String[] {"backups", "sched", "--json"}, auth)).out()).forEach(b -> {
+                    if (b.path("type").asText().equals("incremental") && b.path("status").asText().equals("failed")) {
+                        found.add(b.path("reason").asText());
+                    }
+                });
+                failedIncrementals = found;
+            }
+            assertThat(failedIncrementals).isNotEmpty().allMatch(reason -> !reason.isBlank());
+        } finally {
+            assertThat(run(concat(new String[] {"cluster", "update", "sched", "--incremental-schedule", ""}, auth)).exit()).isZero();
         }
-        assertThat(failedIncrementals).isNotEmpty().allMatch(reason -> !reason.isBlank());
-        assertThat(run(concat(new String[] {"cluster", "update", "sched", "--incremental-schedule", ""}, auth)).exit()).isZero();
     }
 
     private static String[] concat(String[] a, String[] b) {

@@ -118,7 +118,7 @@ class IncrementalRecoveryIT {
                 // Each backup is taken while transactions commit, as on a live primary: replay must mend what it copied mid-write.
                 try (Writer writer = Writer.start(primary)) {
                     backup = pgvault(dir, List.of("backup", "main", type, "--wait", "--server", url));
-                    assertThat(writer.commits()).as("transactions committed during the backup").isPositive();
+                    assertThat(writer.commits()).as("transactions committed while the backup command ran").isPositive();
                 }
                 assertThat(backup.exit()).as(backup.output()).isZero();
                 Matcher m = STARTED.matcher(backup.output());

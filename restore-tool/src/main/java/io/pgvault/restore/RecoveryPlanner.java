@@ -94,15 +94,20 @@ public final class RecoveryPlanner {
                 // PostgreSQL stops before the first commit or abort after the target (at or after it, when exclusive). With
                 // none archived it replays everything and then fails: "recovery ended before configured recovery target was
                 // reached". A target equal to the last commit's time (as info prints it) is such a case when inclusive.
+                // The latest time of the last segment with commits, not the last commit's: a backend stamps its commit before
+                // it inserts the record, so a commit before the last may carry a later time.
                 Optional<Instant> latest = window.latestCommitTime();
                 if (latest.isPresent() && (target.inclusive() ? !time.isBefore(latest.get()) : time.isAfter(latest.get()))) {
                     Instant last = window.lastCommitTime().orElseThrow();
-                    throw new RecoveryRefusedException("target time " + time + (time.equals(latest.get()) ? " is the time of" : " is after")
-                            + " the last archived commit (" + last + ", LSN " + window.lastCommitLsn().orElseThrow()
-                            + (latest.get().equals(last) ? "" : "; the latest time a commit of its segment carries is " + latest.get())
-                            + "): PostgreSQL stops only at a commit or abort later than the target, so it would replay all WAL and fail without "
-                            + "reaching it; use --target latest to recover everything archived, or wait for the next segment to be archived."
-                            + windowText);
+                    boolean at = time.equals(latest.get());
+                    Lsn lastLsn = window.lastCommitLsn().orElseThrow();
+                    String where = latest.get().equals(last)
+                            ? (at ? "is the time of" : "is after") + " the last archived commit (" + last + ", LSN " + lastLsn + ")"
+                            : (at ? "is" : "is after") + " the latest time an archived commit carries (" + latest.get()
+                                    + "; the last commit in WAL, at LSN " + lastLsn + ", carries " + last + ")";
+                    throw new RecoveryRefusedException("target time " + time + " " + where + ": PostgreSQL stops only at a commit or abort "
+                            + "later than the target, so it would replay all WAL and fail without reaching it; give an earlier time, use "
+                            + "--target latest to recover everything archived, or wait for the next segment to be archived." + windowText);
                 }
                 Optional<BackupManifest> ready = newestReadyBy(target, path, window);
                 if (ready.isEmpty()) {

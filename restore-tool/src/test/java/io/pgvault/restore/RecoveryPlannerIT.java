@@ -208,13 +208,17 @@ class RecoveryPlannerIT {
             String tailJson = Files.readString(tailIndex);
             java.time.Instant later = java.time.Instant.parse(lastCommit).plusSeconds(1);
             Files.writeString(tailIndex, tailJson.replaceFirst("\"latest\":\"[^\"]+\"", "\"latest\":\"" + later + "\""));
-            assertThat(new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).windows().get(0).latestCommitTime()).contains(later);
-            assertThat(new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).plan(RecoveryTarget.time(later.minusMillis(500).toString(), true),
-                    Optional.empty()).backup().backupId()).isEqualTo("20261201T020000Z-000002");
-            assertThatThrownBy(() -> new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).plan(RecoveryTarget.time(later.toString(), true),
-                    Optional.empty())).isInstanceOf(RecoveryRefusedException.class)
-                    .hasMessageContaining("the latest time a commit of its segment carries is " + later);
-            Files.writeString(tailIndex, tailJson);
+            try {
+                assertThat(new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).windows().get(0).latestCommitTime()).contains(later);
+                assertThat(new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).plan(RecoveryTarget.time(later.minusMillis(500).toString(),
+                        true), Optional.empty()).backup().backupId()).isEqualTo("20261201T020000Z-000002");
+                assertThatThrownBy(() -> new RecoveryPlanner(ClusterArchive.load(local, CLUSTER)).plan(RecoveryTarget.time(later.toString(), true),
+                        Optional.empty())).isInstanceOf(RecoveryRefusedException.class)
+                        .hasMessageContaining("is the latest time an archived commit carries (" + later + "; the last commit in WAL")
+                        .hasMessageContaining("carries " + lastCommit);
+            } finally {
+                Files.writeString(tailIndex, tailJson);
+            }
 
             // Nowhere: refused, with the stretch searched and the window.
             assertThatThrownBy(() -> new RecoveryPlanner(ClusterArchive.load(local, CLUSTER))

@@ -257,10 +257,11 @@ public final class BackupFileIndex {
         if (e.sha256() == null || !SHA256.matcher(e.sha256()).matches()) {
             return "'" + e.sha256() + "' is not a SHA-256";
         }
-        if (e.heldBy() == null || !FileReference.validBackupId(e.heldBy())) {
+        if (e.heldBy() == null || !RepositoryLayout.isBackupId(e.heldBy())) {
             return "'" + e.heldBy() + "' is not a backup id";
         }
-        if (!chain.contains(e.heldBy()) || e.heldBy().compareTo(backup.backupId()) > 0) {
+        // The chain was checked link by link (start LSNs): ids of backups of the same second do not sort by age.
+        if (!chain.contains(e.heldBy())) {
             return "it is held by backup " + e.heldBy() + ", which is not " + backup.backupId() + " or a backup it builds on";
         }
         if ((e.piece() == null) != (e.pieceSha256() == null)) {

@@ -109,7 +109,7 @@ public record FileReference(String heldBy, long offset, long length, long fileSi
                 why = "it is not an empty regular file member";
             } else if (entry.getExtraPaxHeader(FilePart.OFFSET_KEY) != null) {
                 why = "it also names a stored range (" + FilePart.OFFSET_KEY + ")";
-            } else if (heldBy == null || !validBackupId(heldBy)) {
+            } else if (heldBy == null || !RepositoryLayout.isBackupId(heldBy)) {
                 why = "'" + heldBy + "' is not a backup id";
             } else if (sha == null || !SHA256.matcher(sha).matches()) {
                 why = "'" + sha + "' is not a SHA-256";
@@ -138,14 +138,6 @@ public record FileReference(String heldBy, long offset, long length, long fileSi
                 + " (the repository's content is damaged or was crafted)");
     }
 
-    static boolean validBackupId(String id) {
-        try {
-            RepositoryLayout.backupPrefix("x", id);
-            return true;
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
-    }
 
     /** The part of the file a reference stands for, as {@link FileRanges} counts it. */
     FilePart part() {

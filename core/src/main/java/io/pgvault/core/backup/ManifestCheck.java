@@ -95,11 +95,12 @@ final class ManifestCheck {
             wrong.add("it is incremental but has no backup_manifest");
         }
         try {
-            // Two backups may start in the same second (their ids then differ by a random suffix):
-            // the start LSNs below order them strictly, which also keeps a chain from looping.
-            if (p.backupId().equals(m.backupId())
-                    || RepositoryLayout.backupStartSecond(p.backupId()).compareTo(RepositoryLayout.backupStartSecond(m.backupId())) > 0) {
-                wrong.add("its parent " + p.backupId() + " started after the backup itself");
+            RepositoryLayout.backupPrefix(m.cluster(), p.backupId());
+            // Parent and child are ordered by where they start in WAL, which also keeps a chain from looping: not by
+            // their ids, whose seconds come from the clocks of the servers that took them, and whose random suffixes
+            // order backups of the same second by chance.
+            if (p.backupId().equals(m.backupId())) {
+                wrong.add("it names itself as its parent");
             }
             if (Lsn.parse(p.startLsn()).compareTo(Lsn.parse(m.startLsn())) >= 0 || p.startTimeline() < 1
                     || p.startTimeline() > m.startTimeline()) {

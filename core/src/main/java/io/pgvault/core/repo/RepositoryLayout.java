@@ -109,8 +109,13 @@ public final class RepositoryLayout {
         return clusterPrefix(cluster) + "backups/";
     }
 
+    /** Whether {@code name} has the form of a backup id: its start time to the second, then a random suffix. */
+    public static boolean isBackupId(String name) {
+        return name != null && name.matches("[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}");
+    }
+
     public static String backupPrefix(String cluster, String backupId) {
-        if (!backupId.matches("[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}")) {
+        if (!isBackupId(backupId)) {
             throw new IllegalArgumentException("'" + backupId + "' is not a backup id: expected e.g. 20261125T020000Z-1a2b3c");
         }
         return backupsPrefix(cluster) + backupId + "/";

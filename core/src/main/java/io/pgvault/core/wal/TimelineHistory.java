@@ -139,6 +139,21 @@ public final class TimelineHistory {
         return ancestors.stream().filter(e -> e.timeline().equals(tli)).map(Entry::switchPoint).findFirst();
     }
 
+    /**
+     * Where {@code tli} begins on this history: 0 for the oldest timeline, else the switch
+     * point at which its predecessor ended; empty when the history does not hold it.
+     */
+    public Optional<Lsn> beginOf(TimelineId tli) {
+        Lsn begin = Lsn.of(0);
+        for (Entry e : ancestors) {
+            if (e.timeline().equals(tli)) {
+                return Optional.of(begin);
+            }
+            begin = e.switchPoint();
+        }
+        return tli.equals(timeline) ? Optional.of(begin) : Optional.empty();
+    }
+
     /** The file content PostgreSQL would write for this history. */
     public byte[] render() {
         StringBuilder sb = new StringBuilder();

@@ -89,6 +89,24 @@ class BackupFileIndexTest {
         }
     }
 
+    /**
+     * Two backups started in the same second have ids that sort by their random suffixes, not
+     * by age: an entry held by the parent is the chain's whichever way the ids sort (a
+     * chain of file references was once refused here as damaged).
+     */
+    @Test
+    void anEntryHeldByAParentOfTheSameSecondIsFound() throws Exception {
+        String parent = "20261205T010000Z-ffffff";
+        String child = "20261205T010000Z-000000";
+        try (ObjectStore store = new LocalDirectoryStore(temp.resolve("repo"))) {
+            storeIndex(store, child, document(child, entry("base.tar", "base/5/16384", 0, 65536, 65536, SHA, parent)));
+            assertThat(BackupFileIndex.read(store, backup(child, 1 << 20), Set.of(child, parent)).orElseThrow()
+                    .find("base.tar", "base/5/16384", 0, 65536)).map(BackupFileIndex.Entry::heldBy).contains(parent);
+            assertThatThrownBy(() -> BackupFileIndex.read(store, backup(child, 1 << 20), Set.of(child)))
+                    .as("held by a backup outside the chain").isInstanceOf(CorruptObjectException.class).hasMessageContaining(parent);
+        }
+    }
+
     @Test
     void theRangeSizeIsReadAndAnIndexWithoutOneIsAnOlderPgvaultsEightMebibytes() throws Exception {
         try (ObjectStore store = new LocalDirectoryStore(temp.resolve("repo"))) {

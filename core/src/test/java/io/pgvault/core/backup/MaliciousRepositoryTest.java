@@ -267,29 +267,36 @@ class MaliciousRepositoryTest {
     }
 
     /**
-     * A parent started before its child: in an earlier second, or in the same one (two
-     * backups a second apart sort by their ids' random suffixes, not by age; a recovery once
-     * refused such a chain), never later and never the backup itself.
+     * A parent starts before its child in WAL. Its id may sort either way: two backups of the
+     * same second sort by their ids' random suffixes (a recovery once refused such a chain),
+     * and the seconds come from the clocks of the servers that took them. It is never the
+     * backup itself, nor one starting where the backup starts or later, or on a later timeline.
      */
     @Test
-    void aParentIsABackupStartedEarlierThoughPerhapsInTheSameSecond() throws IOException {
+    void aParentStartsEarlierInWalWhateverItsIdSays() throws IOException {
         BackupManifest stored = storeBase(new CraftedTar().file("PG_VERSION", "17\n"));
-        String second = RepositoryLayout.backupStartSecond(stored.backupId());
-        for (String parentId : List.of(second + "-ffffff", second + "-000000", "20261204T025959Z-ffffff")) {
-            plant(stored.backupId(), incrementalOn(stored, parentId));
+        String second = stored.backupId().substring(0, stored.backupId().lastIndexOf('-'));
+        for (String parentId : List.of(second + "-ffffff", second + "-000000", "20261204T025959Z-ffffff", "20261204T030001Z-000000")) {
+            plant(stored.backupId(), incrementalOn(stored, parentId, "0/1000028", 1));
             assertThat(BackupManifest.read(store, CLUSTER, stored.backupId())).as(parentId).isPresent();
         }
-        for (String parentId : List.of("20261204T030001Z-000000", stored.backupId())) {
-            plant(stored.backupId(), incrementalOn(stored, parentId));
-            assertThatThrownBy(() -> BackupManifest.read(store, CLUSTER, stored.backupId())).isInstanceOf(CorruptObjectException.class)
-                    .hasMessageContaining("its parent " + parentId + " started after the backup itself");
+        plant(stored.backupId(), incrementalOn(stored, stored.backupId(), "0/1000028", 1));
+        assertThatThrownBy(() -> BackupManifest.read(store, CLUSTER, stored.backupId())).isInstanceOf(CorruptObjectException.class)
+                .hasMessageContaining("it names itself as its parent");
+        for (String start : List.of(stored.startLsn(), "0/3000028")) {
+            plant(stored.backupId(), incrementalOn(stored, second + "-ffffff", start, 1));
+            assertThatThrownBy(() -> BackupManifest.read(store, CLUSTER, stored.backupId())).as(start).isInstanceOf(CorruptObjectException.class)
+                    .hasMessageContaining("its parent starts at (1, " + start + "), not before the backup");
         }
+        plant(stored.backupId(), incrementalOn(stored, second + "-ffffff", "0/1000028", 2));
+        assertThatThrownBy(() -> BackupManifest.read(store, CLUSTER, stored.backupId())).isInstanceOf(CorruptObjectException.class)
+                .hasMessageContaining("its parent starts at (2, 0/1000028)");
     }
 
-    private static BackupManifest incrementalOn(BackupManifest m, String parentId) {
+    private static BackupManifest incrementalOn(BackupManifest m, String parentId, String parentStart, long parentTimeline) {
         return new BackupManifest(3, m.backupId(), m.cluster(), m.label(), m.systemIdentifier(), m.pgMajor(), m.walSegmentSize(),
                 m.startTimeline(), m.startLsn(), m.endTimeline(), m.endLsn(), m.startedAt(), m.finishedAt(), m.codec(), m.rawBytes(),
-                m.storedBytes(), m.pieces(), "0".repeat(64), new BackupManifest.Parent(parentId, "0/1000028", 1));
+                m.storedBytes(), m.pieces(), "0".repeat(64), new BackupManifest.Parent(parentId, parentStart, parentTimeline));
     }
 
     @Test

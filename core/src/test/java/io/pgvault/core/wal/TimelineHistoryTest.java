@@ -29,6 +29,16 @@ class TimelineHistoryTest {
     }
 
     @Test
+    void eachTimelineBeginsWhereItsPredecessorEnded() {
+        TimelineHistory h = parse(3, "1\t0/3000158\tno recovery target specified\n2\t0/5000000\tbefore 2026-11-25 10:00:00+00\n");
+        assertThat(h.beginOf(new TimelineId(1))).contains(Lsn.of(0));
+        assertThat(h.beginOf(new TimelineId(2))).contains(Lsn.parse("0/3000158"));
+        assertThat(h.beginOf(new TimelineId(3))).contains(Lsn.parse("0/5000000"));
+        assertThat(h.beginOf(new TimelineId(4))).isEmpty();
+        assertThat(TimelineHistory.first().beginOf(TimelineId.FIRST)).contains(Lsn.of(0));
+    }
+
+    @Test
     void commentsAndBlankLinesAreSkipped() {
         assertThat(parse(2, "# comment\n\n1\t0/3000000\treason with\ttabs\n").ancestors().get(0).reason()).isEqualTo("reason with\ttabs");
     }

@@ -170,7 +170,8 @@ public class BackupReconciler {
             return;
         }
         BackupService.deleteBackupObjects(store, cluster.name(), manifest.backupId());
-        history.failed(cluster.id(), BackupRow.running(manifest.backupId(), clock.instant()), clock.instant(), "its manifest names "
+        history.failed(cluster.id(), BackupRow.running(manifest.backupId(), clock.instant(), manifest.type(),
+                manifest.isIncremental() ? manifest.parent().backupId() : null), clock.instant(), "its manifest names "
                 + missing.size() + " pieces the repository does not hold (" + missing.get(0) + (missing.size() > 1 ? ", ..." : "")
                 + "): removed; take a new backup");
         LOG.error("Backup {} of {} removed: its manifest names {} missing pieces", manifest.backupId(), cluster.name(), missing.size());

@@ -17,7 +17,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
@@ -85,22 +84,34 @@ final class IncrementalParent {
      * ancestor is still a good parent if it ended before the history left that timeline: the
      * cluster's pages then descend from the parent's. One that ended later (the old primary
      * went on writing after the standby was promoted), or on a timeline the history does not
-     * hold, describes pages this cluster never had. PostgreSQL 17 checks the same from the
-     * uploaded manifest; pgvault checks it for 14-16 too, and says it before a byte is sent.
+     * hold, describes pages this cluster never had; so does one that started before its
+     * timeline began on this history (two promotions chose the same timeline number).
+     *
+     * <p>This check is the only guard against the old primary's later backup on every major:
+     * PostgreSQL 17 checks the parent's last timeline only against the new backup's start, and
+     * reads WAL summaries of that timeline up to where this cluster left it, so the pages the old
+     * primary changed afterwards would be taken from the parent as unchanged. On 14-16 a wrong
+     * parent would only cost deduplication (a file is referenced only when its SHA-256 matches).
      */
     private static String offTheHistory(ReplicationConnection rc, ReplicationConnection.SystemIdentity identity, BackupManifest parent)
             throws IOException {
         TimelineId now = identity.timeline();
         TimelineId taken = new TimelineId(parent.endTimeline());
-        if (taken.equals(now)) {
-            return null;
-        }
         String taking = "was taken on timeline " + taken.value() + " and ended at " + parent.endLsn() + ", and the cluster is now on timeline "
                 + now.value();
         if (now.equals(TimelineId.FIRST)) {
-            return taking + ", which has no ancestors (a backup of another lineage of this system)";
+            return taken.equals(now) ? null : taking + ", which has no ancestors (a backup of another lineage of this system)";
         }
         TimelineHistory history = TimelineHistory.parse(now, rc.timelineHistory(now));
+        TimelineId started = new TimelineId(parent.startTimeline());
+        Optional<Lsn> begun = history.beginOf(started);
+        if (begun.isPresent() && Lsn.parse(parent.startLsn()).isBefore(begun.get())) {
+            return "started at " + parent.startLsn() + " on timeline " + started.value() + ", before this cluster's timeline " + started.value()
+                    + " began (at " + begun.get() + "): it is of another lineage (two promotions chose timeline " + started.value() + ")";
+        }
+        if (taken.equals(now)) {
+            return null;
+        }
         Optional<Lsn> left = history.switchPointOf(taken);
         if (left.isEmpty()) {
             return taking + ", whose history does not hold timeline " + taken.value();
@@ -189,7 +200,8 @@ final class IncrementalParent {
      * backup taken within the second of its parent was passed over for that parent.
      */
     static Optional<BackupManifest> newestStored(ObjectStore store, String cluster) throws IOException {
-        List<String> ids = new ArrayList<>(BackupManifest.idsInRepository(store, cluster));
+        // (A folder under backups/ that is not a backup's is no candidate.)
+        List<String> ids = BackupManifest.idsInRepository(store, cluster).stream().filter(RepositoryLayout::isBackupId).toList();
         BackupManifest newest = null;
         for (int i = ids.size() - 1; i >= 0; i--) {
             if (newest != null && !RepositoryLayout.backupStartSecond(ids.get(i)).equals(RepositoryLayout.backupStartSecond(newest.backupId()))) {

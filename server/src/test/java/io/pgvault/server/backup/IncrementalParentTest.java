@@ -150,6 +150,15 @@ class IncrementalParentTest {
                             .hasMessageContaining(offTheHistory.backupId() + ", was taken on timeline 1 and ended at " + offTheHistory.endLsn())
                             .hasMessageContaining("whose history left timeline 1 at " + switchPoint)
                             .hasMessageContaining("take a full backup");
+                    // One of timeline 2 that started before this cluster's timeline 2 began: another promotion's timeline 2.
+                    try (ObjectStore lineage = new LocalDirectoryStore(temp.resolve("lineage"))) {
+                        new BackupManifest(full.formatVersion(), full.backupId(), full.cluster(), full.label(), full.systemIdentifier(), 17,
+                                full.walSegmentSize(), 2, full.startLsn(), 2, full.endLsn(), full.startedAt(), full.finishedAt(), full.codec(),
+                                full.rawBytes(), full.storedBytes(), full.pieces(), full.pgManifestSha256()).write(lineage);
+                        assertThatThrownBy(() -> IncrementalParent.prepare(rc, identity, lineage, "main"))
+                                .hasMessageContaining("started at " + full.startLsn() + " on timeline 2, before this cluster's timeline 2 began (at "
+                                        + switchPoint + ")");
+                    }
                 }
 
                 BackupManifest incremental;
