@@ -108,8 +108,22 @@ final class BenchSupport {
     }
 
     private static double cpuSeconds(Path procEntry) throws IOException {
-        String[] fields = Files.readString(procEntry.resolve("stat")).replaceAll("^.*\\) ", "").split(" ");
+        String[] fields = statFields(procEntry);
         return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
+    }
+
+    /**
+     * User plus system CPU seconds of a process's children that have ended and been waited for
+     * (cutime and cstime): for a postmaster, its backends and walsenders that have exited.
+     */
+    static double endedChildrenCpuSeconds(long pid) throws IOException {
+        String[] fields = statFields(Path.of("/proc", Long.toString(pid)));
+        return (Long.parseLong(fields[13]) + Long.parseLong(fields[14])) / 100.0;
+    }
+
+    /** The fields of /proc/PID/stat after the command name, from the state on (field 3 is index 0). */
+    private static String[] statFields(Path procEntry) throws IOException {
+        return Files.readString(procEntry.resolve("stat")).replaceAll("^.*\\) ", "").split(" ");
     }
 
     /** The value below which {@code p} percent of {@code values} lie (nearest rank); NaN when there are none. */

@@ -55,9 +55,9 @@ public final class IncrementalBench {
      * @param summarizerSeconds then, on PostgreSQL 17+, the wait for the WAL summarizer to reach that checkpoint, likewise
      */
     record Backup(String id, String type, double wallSeconds, double cpuSeconds, long rawBytes, long storedBytes, double checkpointSeconds,
-                  double summarizerSeconds) {
-        Backup settledBy(double checkpoint, double summarizer) {
-            return new Backup(id, type, wallSeconds, cpuSeconds, rawBytes, storedBytes, checkpoint, summarizer);
+                  double summarizerSeconds, double postgresCpuSeconds) {
+        Backup settledBy(double checkpoint, double summarizer, double postgresCpu) {
+            return new Backup(id, type, wallSeconds, cpuSeconds, rawBytes, storedBytes, checkpoint, summarizer, postgresCpu);
         }
     }
 
@@ -122,18 +122,20 @@ public final class IncrementalBench {
             }
 
             System.out.println();
-            System.out.printf(Locale.ROOT, "%-28s %-12s %8s %9s %12s %12s %14s %14s%n", "backup", "type", "wall s", "CPU s", "raw MiB", "stored MiB",
-                    "checkpoint s", major >= 17 ? "summarizer s" : "");
+            System.out.printf(Locale.ROOT, "%-28s %-12s %8s %9s %9s %12s %12s %14s %14s%n", "backup", "type", "wall s", "CPU s", "PG CPU s", "raw MiB",
+                    "stored MiB", "checkpoint s", major >= 17 ? "summarizer s" : "");
             for (Backup b : backups) {
-                System.out.printf(Locale.ROOT, "%-28s %-12s %8.2f %9.2f %12.1f %12.1f %14.2f %14s%n", b.id(), b.type(), b.wallSeconds(), b.cpuSeconds(),
-                        b.rawBytes() / MIB, b.storedBytes() / MIB, b.checkpointSeconds(),
+                System.out.printf(Locale.ROOT, "%-28s %-12s %8.2f %9.2f %9.2f %12.1f %12.1f %14.2f %14s%n", b.id(), b.type(), b.wallSeconds(),
+                        b.cpuSeconds(), b.postgresCpuSeconds(), b.rawBytes() / MIB, b.storedBytes() / MIB, b.checkpointSeconds(),
                         major >= 17 ? String.format(Locale.ROOT, "%.2f", b.summarizerSeconds()) : "");
             }
             for (Backup b : restBackups) {
-                System.out.printf(Locale.ROOT, "%-28s %-12s %8.2f %9.2f %12s %12.1f %14.2f%n", b.id(), b.type(), b.wallSeconds(), b.cpuSeconds(), "-",
-                        b.storedBytes() / MIB, b.checkpointSeconds());
+                System.out.printf(Locale.ROOT, "%-28s %-12s %8.2f %9.2f %9.2f %12s %12.1f %14.2f%n", b.id(), b.type(), b.wallSeconds(), b.cpuSeconds(),
+                        b.postgresCpuSeconds(), "-", b.storedBytes() / MIB, b.checkpointSeconds());
             }
-            System.out.println("(checkpoint s: a CHECKPOINT run just before the backup, not in its wall time; it flushes the writes made since the last."
+            System.out.println("(CPU s: the backup tool's (pgvault's server, or pgBackRest's processes); PG CPU s: PostgreSQL's backends that "
+                    + "served it (the walsender, which reads and sends every file), counted when they end."
+                    + " checkpoint s: a CHECKPOINT run just before the backup, not in its wall time; it flushes the writes made since the last."
                     + (major >= 17 ? " summarizer s: then the wait until PostgreSQL's WAL summarizer had summarized the WAL up to that checkpoint,"
                     + " not in the wall time either" : "") + ")");
             System.out.println();
@@ -188,6 +190,11 @@ public final class IncrementalBench {
 
     private static void summarize(String tool, List<Backup> backups) {
         Backup full = backups.get(0);
+        double bothSides = backups.subList(1, 4).stream().mapToDouble(b -> b.cpuSeconds() + b.postgresCpuSeconds()).average().orElseThrow();
+        // What two cores allow at best: the CPU of both sides of an incremental spread over both, with nothing else running.
+        System.out.printf(Locale.ROOT, "%s incremental: %.2f s of CPU with PostgreSQL's, so at least %.2f s of wall time on %d cores; a third of "
+                + "the full's time is %.2f s%n", tool, bothSides, bothSides / Runtime.getRuntime().availableProcessors(),
+                Runtime.getRuntime().availableProcessors(), full.wallSeconds() / 3);
         double incWall = backups.subList(1, 4).stream().mapToDouble(Backup::wallSeconds).average().orElseThrow();
         double incCpu = backups.subList(1, 4).stream().mapToDouble(Backup::cpuSeconds).average().orElseThrow();
         double incStored = backups.subList(1, 4).stream().mapToLong(Backup::storedBytes).average().orElseThrow();
@@ -221,7 +228,7 @@ public final class IncrementalBench {
                 label = sets.map(f -> f.getFileName().toString()).filter(n -> n.matches("[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?"))
                         .max(java.util.Comparator.comparing(n -> n.substring(n.lastIndexOf('_') + 1))).orElseThrow();
             }
-            return new Backup(label, "pgBackRest " + type, t[0], t[1], 0, BenchSupport.directorySize(dir.resolve("repo/backup")) - before, 0, 0);
+            return new Backup(label, "pgBackRest " + type, t[0], t[1], 0, BenchSupport.directorySize(dir.resolve("repo/backup")) - before, 0, 0, 0);
         }
 
         /** Restores backup set {@code label} into {@code target} and syncs it, as the pgvault restores are timed. */
@@ -275,7 +282,12 @@ public final class IncrementalBench {
             awaitSummarized(pg);
             summarizer = (System.nanoTime() - start) / 1e9;
         }
-        return backup.call().settledBy(checkpoint, summarizer);
+        // PostgreSQL's side of the backup: the walsender (or pgBackRest's backend) ends with it, and its CPU then counts among
+        // the postmaster's ended children.
+        double postgresBefore = BenchSupport.endedChildrenCpuSeconds(pg.postmasterPid());
+        Backup taken = backup.call();
+        Thread.sleep(200);
+        return taken.settledBy(checkpoint, summarizer, BenchSupport.endedChildrenCpuSeconds(pg.postmasterPid()) - postgresBefore);
     }
 
     /** Until the summarizer has summarized the WAL up to the last checkpoint's redo point (which the checkpoint woke it for). */
@@ -306,7 +318,7 @@ public final class IncrementalBench {
             throw new IllegalStateException("pgvault " + type + " backup failed: " + b.path("reason").asText());
         }
         return new Backup(b.path("id").asText(), type, wall, cpuSeconds(server.pid()) - cpuBefore, b.path("rawBytes").asLong(), b.path("storedBytes").asLong(),
-                0, 0);
+                0, 0, 0);
     }
 
     private IncrementalBench() {

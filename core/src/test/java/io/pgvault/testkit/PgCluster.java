@@ -413,7 +413,8 @@ public final class PgCluster implements AutoCloseable {
         }
     }
 
-    private long postmasterPid() {
+    /** The running server's postmaster process id, from {@code postmaster.pid}. */
+    public long postmasterPid() {
         try {
             return Long.parseLong(Files.readAllLines(data.resolve("postmaster.pid")).get(0).trim());
         } catch (IOException e) {
