@@ -241,11 +241,10 @@ public final class WalArchiver {
     private byte[] checkFirstPage(ClusterIdentity identity, WalFileName name, WalStreamInspector inspector, long declaredLength)
             throws IOException {
         byte[] first = inspector.readNBytes(WalPageHeader.LONG_HEADER_BYTES);
-        if (declaredLength >= 0) {
-            segmentCheck(identity).check(name, first, declaredLength);
-        } else {
-            segmentCheck(identity).checkHead(name, first);
-        }
+        WalPageHeader page = declaredLength >= 0 ? segmentCheck(identity).check(name, first, declaredLength)
+                : segmentCheck(identity).checkHead(name, first);
+        // A cluster's first segment is read with room for the largest segment size; its header says its own.
+        inspector.limitTo(page.segmentSize());
         return first;
     }
 

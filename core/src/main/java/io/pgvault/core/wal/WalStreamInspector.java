@@ -19,7 +19,7 @@ import java.util.HexFormat;
 public final class WalStreamInspector extends FilterInputStream {
 
     private final String objectName;
-    private final long maxBytes;
+    private long maxBytes;
     private final MessageDigest sha256;
     private final byte[] head = new byte[WalPageHeader.LONG_HEADER_BYTES];
     private long length;
@@ -51,6 +51,14 @@ public final class WalStreamInspector extends FilterInputStream {
             sha256.update(b, off, n);
         }
         return n;
+    }
+
+    /**
+     * Lowers the limit, once the first page has said how long the file can be: the rest of a
+     * longer body is then refused as it arrives, not after the most any cluster's file may hold.
+     */
+    public void limitTo(long bytes) {
+        maxBytes = Math.min(maxBytes, bytes);
     }
 
     @Override
