@@ -498,9 +498,9 @@ public class BackupService {
                     + ", which cannot be restored without it: delete them first, or delete the whole chain with --cascade");
         }
         List<String> deleted = new ArrayList<>();
-        List<String> newestFirst = new ArrayList<>(dependents);
-        java.util.Collections.reverse(newestFirst);
-        for (String victim : newestFirst) {
+        List<String> childrenFirst = new ArrayList<>(dependents);
+        java.util.Collections.reverse(childrenFirst);
+        for (String victim : childrenFirst) {
             deleteBackupObjects(cluster, victim);
             history.delete(row.id(), victim);
             deleted.add(victim);
@@ -512,23 +512,30 @@ public class BackupService {
         return deleted;
     }
 
-    /** The backups that build on {@code id}, directly or not, oldest first (from the repository's manifests, the truth). */
+    /**
+     * The backups that build on {@code id}, directly or not, each after the backup it builds on
+     * (from the repository's manifests, the truth). Found by following the links, not by id
+     * order: ids of backups of the same second sort by a random suffix, not by age.
+     */
     private List<String> dependents(String cluster, String id) throws IOException {
-        Map<String, String> parentOf = new HashMap<>();
+        Map<String, List<String>> childrenOf = new HashMap<>();
         for (String other : BackupManifest.idsInRepository(store, cluster)) {
             try {
                 BackupManifest.read(store, cluster, other).filter(BackupManifest::isIncremental)
-                        .ifPresent(m -> parentOf.put(other, m.parent().backupId()));
+                        .ifPresent(m -> childrenOf.computeIfAbsent(m.parent().backupId(), p -> new ArrayList<>()).add(other));
             } catch (CorruptObjectException e) {
                 // A damaged manifest cannot be restored anyway; it does not hold its parent back.
             }
         }
         List<String> found = new ArrayList<>();
-        Set<String> chain = new HashSet<>(Set.of(id));
-        for (String other : new java.util.TreeSet<>(parentOf.keySet())) {
-            if (chain.contains(parentOf.get(other))) {
-                chain.add(other);
-                found.add(other);
+        java.util.Deque<String> parents = new java.util.ArrayDeque<>(List.of(id));
+        while (!parents.isEmpty()) {
+            for (String child : childrenOf.getOrDefault(parents.poll(), List.of())) {
+                // (A crafted repository may loop; each backup is listed once.)
+                if (!child.equals(id) && !found.contains(child)) {
+                    found.add(child);
+                    parents.add(child);
+                }
             }
         }
         return found;
