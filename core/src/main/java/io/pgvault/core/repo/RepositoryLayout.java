@@ -109,9 +109,12 @@ public final class RepositoryLayout {
         return clusterPrefix(cluster) + "backups/";
     }
 
+    /** A backup id: its start time to the second, then a random suffix. Compiled once: every piece key and file reference is checked. */
+    private static final Pattern BACKUP_ID = Pattern.compile("[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}");
+
     /** Whether {@code name} has the form of a backup id: its start time to the second, then a random suffix. */
     public static boolean isBackupId(String name) {
-        return name != null && name.matches("[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}");
+        return name != null && BACKUP_ID.matcher(name).matches();
     }
 
     public static String backupPrefix(String cluster, String backupId) {
